@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Starts a local control plane on loopback: etcd, kube-apiserver (RBAC, ServiceAccount
+# token signing, admission webhooks) and kube-controller-manager with a few controllers.
+# Writes kubeconfigs for admin, the agent, an approver and a non-approver, each a real
+# client-certificate identity. Starting again while it runs is harmless.
+#
+# State: $AGENTGATE_RUN_DIR (default <repo>/.run/controlplane): pki/, kubeconfig/,
+# logs/, data/, env (ports and paths, for sourcing).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+run="${AGENTGATE_RUN_DIR:-$repo/.run/controlplane}"
+log() { echo "up.sh: $*" >&2; }
+
+alive() { [[ -f "$run/$1.pid" ]] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
+
+if alive etcd && alive kube-apiserver && [[ -f "$run/env" ]]; then
+  # shellcheck disable=SC1091
+  source "$run/env"
+  if "$BIN/kubectl" --kubeconfig "$run/kubeconfig/admin.kubeconfig" get --raw /readyz >/dev/null 2>&1; then
+    log "already running at $APISERVER_URL (state in $run)"
+    exit 0
+  fi
+fi
+# Something half-started: clear it before starting fresh.
+"$here/down.sh" >/dev/null 2>&1 || true
+
+BIN="$("$here/build.sh")"
+# A fresh start gets a fresh, empty cluster; only the PKI survives (kubeconfigs stay valid).
+rm -rf "$run/data"
+mkdir -p "$run"/{pki,kubeconfig,logs,data}
+pki="$run/pki"
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+ETCD_PORT="$(free_port)"; ETCD_PEER_PORT="$(free_port)"; APISERVER_PORT="$(free_port)"; KCM_PORT="$(free_port)"
+while [[ "$ETCD_PEER_PORT" == "$ETCD_PORT" ]]; do ETCD_PEER_PORT="$(free_port)"; done
+while [[ "$APISERVER_PORT" == "$ETCD_PORT" || "$APISERVER_PORT" == "$ETCD_PEER_PORT" ]]; do APISERVER_PORT="$(free_port)"; done
+APISERVER_URL="https://127.0.0.1:$APISERVER_PORT"
+
+# --- PKI (kept across restarts so kubeconfigs stay valid) -----------------------------
+ossl() { openssl "$@" 2>>"$run/logs/pki.log"; }
+if [[ ! -f "$pki/ca.crt" ]]; then
+  log "creating PKI in $pki"
+  ossl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=agentgate-local-ca" \
+    -keyout "$pki/ca.key" -out "$pki/ca.crt"
+  cat > "$pki/server.ext" <<EXT
+subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+extendedKeyUsage=serverAuth
+EXT
+  ossl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$pki/apiserver.key" -out "$pki/apiserver.csr"
+  ossl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$pki/server.ext" -out "$pki/apiserver.crt"
+  printf 'extendedKeyUsage=clientAuth\n' > "$pki/client.ext"
+  # name|CN|O (groups, comma separated)
+  for id in "admin|kubernetes-admin|system:masters" \
+            "controller-manager|system:kube-controller-manager|" \
+            "agent|agent:deploy-bot|agentgate:agents" \
+            "alice|alice|sre-approvers" \
+            "bob|bob|sre-approvers" \
+            "mallory|mallory|developers"; do
+    IFS='|' read -r name cn groups <<<"$id"
+    subj="/CN=$cn"
+    IFS=',' read -ra gs <<<"$groups"
+    for g in "${gs[@]}"; do subj+="/O=$g"; done
+    ossl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$pki/$name.key" -out "$pki/$name.csr"
+    ossl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+      -days 3650 -extfile "$pki/client.ext" -out "$pki/$name.crt"
+  done
+  ossl genrsa -out "$pki/sa.key" 2048
+  ossl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub"
+  rm -f "$pki"/*.csr
+fi
+
+# --- etcd ------------------------------------------------------------------------------
+start() { # name, then the command
+  local name="$1"; shift
+  setsid "$@" >>"$run/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$run/$name.pid"
+}
+log "starting etcd on 127.0.0.1:$ETCD_PORT"
+start etcd "$BIN/etcd" --name local --data-dir "$run/data/etcd" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" \
+  --unsafe-no-fsync --quota-backend-bytes=4294967296 --log-level warn
+
+# --- kube-apiserver -----------------------------------------------------------------------
+log "starting kube-apiserver on $APISERVER_URL"
+start kube-apiserver "$BIN/kube-apiserver" \
+  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+  --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+  --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+  --client-ca-file "$pki/ca.crt" \
+  --authorization-mode RBAC --anonymous-auth=false \
+  --service-account-issuer https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+  --api-audiences https://kubernetes.default.svc.cluster.local \
+  --service-cluster-ip-range 10.0.0.0/24 \
+  --enable-admission-plugins NamespaceLifecycle,ServiceAccount,DefaultStorageClass,ValidatingAdmissionWebhook,MutatingAdmissionWebhook,ValidatingAdmissionPolicy \
+  --allow-privileged=true --profiling=false --v=1
+
+kubeconfig() { # name, cert basename
+  local f="$run/kubeconfig/$1.kubeconfig"
+  rm -f "$f"
+  "$BIN/kubectl" config --kubeconfig "$f" set-cluster local --server "$APISERVER_URL" \
+    --certificate-authority "$pki/ca.crt" --embed-certs >/dev/null
+  "$BIN/kubectl" config --kubeconfig "$f" set-credentials "$1" \
+    --client-certificate "$pki/$2.crt" --client-key "$pki/$2.key" --embed-certs >/dev/null
+  "$BIN/kubectl" config --kubeconfig "$f" set-context local --cluster local --user "$1" >/dev/null
+  "$BIN/kubectl" config --kubeconfig "$f" use-context local >/dev/null
+}
+for n in admin controller-manager agent alice bob mallory; do kubeconfig "$n" "$n"; done
+
+admin=("$BIN/kubectl" --kubeconfig "$run/kubeconfig/admin.kubeconfig")
+for i in $(seq 1 240); do
+  if "${admin[@]}" get --raw /readyz >/dev/null 2>&1; then break; fi
+  if ! alive kube-apiserver || ! alive etcd; then
+    log "control plane exited while starting; last log lines:"
+    tail -n 30 "$run/logs/etcd.log" "$run/logs/kube-apiserver.log" >&2 || true
+    exit 1
+  fi
+  sleep 0.25
+  [[ $i == 240 ]] && { log "kube-apiserver not ready after 60s; see $run/logs"; tail -n 30 "$run/logs/kube-apiserver.log" >&2; exit 1; }
+done
+
+# --- kube-controller-manager (optional realism; agentgate never relies on it) ----------------
+log "starting kube-controller-manager"
+start kube-controller-manager "$BIN/kube-controller-manager" \
+  --kubeconfig "$run/kubeconfig/controller-manager.kubeconfig" \
+  --authentication-skip-lookup --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics \
+  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
+  --controllers serviceaccount,serviceaccount-token,namespace,garbage-collector,clusterrole-aggregation \
+  --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+  --use-service-account-credentials=false --leader-elect=false --v=1
+
+cat > "$run/env" <<ENV
+# Written by hack/controlplane/up.sh; source it to talk to the local control plane.
+BIN=$BIN
+APISERVER_URL=$APISERVER_URL
+ETCD_PORT=$ETCD_PORT
+RUN_DIR=$run
+KUBECONFIG=$run/kubeconfig/admin.kubeconfig
+ADMIN_KUBECONFIG=$run/kubeconfig/admin.kubeconfig
+AGENT_KUBECONFIG=$run/kubeconfig/agent.kubeconfig
+APPROVER_KUBECONFIG=$run/kubeconfig/alice.kubeconfig
+SECOND_APPROVER_KUBECONFIG=$run/kubeconfig/bob.kubeconfig
+NON_APPROVER_KUBECONFIG=$run/kubeconfig/mallory.kubeconfig
+ENV
+log "ready at $APISERVER_URL; kubeconfigs in $run/kubeconfig; logs in $run/logs"
+log "use it: source $run/env; export KUBECONFIG PATH=\$BIN:\$PATH"
