@@ -1,6 +1,6 @@
 // The agentgate.io/v1alpha1 API as TypeScript types.
-// The CRDs in crds/ are the source of truth; api/schema-drift.test.ts fails when a
-// property here and a property there disagree.
+// The spec and status shapes are generated from crds/ (the source of truth) into
+// api/generated.ts; api/typegen.test.ts fails when they drift. This file names the parts.
 
 export const GROUP = 'agentgate.io';
 export const VERSION = 'v1alpha1';
@@ -20,70 +20,39 @@ export interface ObjectMeta {
   ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
 }
 
+import type {
+  AccessGrantSpec,
+  AccessGrantStatus,
+  AgentIdentitySpec,
+  AgentIdentityStatus,
+  ApprovalRequestSpec,
+  ApprovalRequestStatus,
+  AuditEventSpec,
+} from './generated.js';
+
+export type {
+  AccessGrantSpec,
+  AccessGrantStatus,
+  AgentIdentitySpec,
+  AgentIdentityStatus,
+  ApprovalRequestSpec,
+  ApprovalRequestStatus,
+  AuditEventSpec,
+};
+
 /** metav1.Condition */
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  observedGeneration?: number;
-  lastTransitionTime: string;
-  reason: string;
-  message: string;
-}
-
-export interface Subject {
-  kind: 'User' | 'Group' | 'ServiceAccount';
-  name: string;
-  /** required for ServiceAccount */
-  namespace?: string;
-}
-
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: Array<{ key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }>;
-}
-
-export type RuleAction = 'Deny' | 'RequireApproval' | 'Allow';
-
+export type Condition = NonNullable<AccessGrantStatus['conditions']>[number];
+export type Subject = AgentIdentitySpec['subjects'][number];
+export type LabelSelector = NonNullable<AgentIdentitySpec['allowedNamespaces']['selector']>;
 /** A CEL rule over request, object, oldObject, agent, grant. */
-export interface ApprovalRule {
-  name: string;
-  expression: string;
-  action: RuleAction;
-  message?: string;
-}
-
-export interface AgentIdentitySpec {
-  displayName?: string;
-  description?: string;
-  subjects: Subject[];
-  eks?: { roleArn: string; clusterName?: string };
-  maxDuration: string;
-  allowedRoles: Array<{ kind: 'ClusterRole' | 'Role'; name: string }>;
-  allowedNamespaces: { names?: string[]; selector?: LabelSelector };
-  approvers?: { users?: string[]; groups?: string[] };
-  requiredApprovals?: number;
-  approvalRules?: ApprovalRule[];
-  /** built-in default rules by name that do not apply to this agent */
-  disabledDefaultRules?: string[];
-  holdSeconds?: number;
-  suspended?: boolean;
-}
-
-export interface AgentIdentityStatus {
-  conditions?: Condition[];
-  observedGeneration?: number;
-  activeGrants?: number;
-  findings?: BoundaryFinding[];
-  lastVerified?: string;
-}
-
-export interface BoundaryFinding {
-  severity: 'Critical' | 'Warning';
-  route: string;
-  object?: string;
-  message: string;
-  fix: string;
-}
+export type ApprovalRule = NonNullable<AgentIdentitySpec['approvalRules']>[number];
+export type RuleAction = ApprovalRule['action'];
+export type BoundaryFinding = NonNullable<AgentIdentityStatus['findings']>[number];
+export type GrantPhase = NonNullable<AccessGrantStatus['phase']>;
+export type ApprovalPhase = NonNullable<ApprovalRequestStatus['phase']>;
+export type OperationRef = NonNullable<ApprovalRequestSpec['operation']>;
+export type ApprovalRecord = NonNullable<ApprovalRequestStatus['approvals']>[number];
+export type Decision = AuditEventSpec['decision'];
 
 export interface AgentIdentity {
   apiVersion: typeof API_VERSION;
@@ -91,31 +60,6 @@ export interface AgentIdentity {
   metadata: ObjectMeta;
   spec: AgentIdentitySpec;
   status?: AgentIdentityStatus;
-}
-
-export type GrantPhase = 'Pending' | 'AwaitingApproval' | 'Active' | 'Expired' | 'Revoked' | 'Denied' | 'Invalid';
-
-export interface AccessGrantSpec {
-  agent: string;
-  roleRef: { kind: 'ClusterRole' | 'Role'; name: string };
-  duration?: string;
-  notBefore?: string;
-  notAfter?: string;
-  reason: string;
-  ticket?: string;
-  activation?: 'Immediate' | 'RequiresApproval';
-  approvalRules?: ApprovalRule[];
-}
-
-export interface AccessGrantStatus {
-  phase?: GrantPhase;
-  activatedAt?: string;
-  expiresAt?: string;
-  roleBinding?: string;
-  approvalRequest?: string;
-  requestedBy?: string;
-  conditions?: Condition[];
-  observedGeneration?: number;
 }
 
 export interface AccessGrant {
@@ -126,82 +70,12 @@ export interface AccessGrant {
   status?: AccessGrantStatus;
 }
 
-export type ApprovalPhase = 'Pending' | 'Approved' | 'Denied' | 'Expired' | 'Consumed';
-
-export interface OperationRef {
-  operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-  group: string;
-  version: string;
-  resource: string;
-  subresource?: string;
-  namespace?: string;
-  name?: string;
-  user: string;
-  groups?: string[];
-}
-
-export interface ApprovalRequestSpec {
-  agent: string;
-  type: 'Operation' | 'Activation';
-  grant?: string;
-  operation?: OperationRef;
-  fingerprint: string;
-  summary: string;
-  preview?: string;
-  matchedRules?: string[];
-  requestedBy: string;
-  expiresAt: string;
-}
-
-export interface ApprovalRecord {
-  user: string;
-  groups?: string[];
-  decision: 'Approved' | 'Denied';
-  time: string;
-}
-
-export interface ApprovalRequestStatus {
-  phase?: ApprovalPhase;
-  approvals?: ApprovalRecord[];
-  decidedAt?: string;
-  consumedAt?: string;
-  consumedBy?: string;
-  validUntil?: string;
-  message?: string;
-  conditions?: Condition[];
-}
-
 export interface ApprovalRequest {
   apiVersion: typeof API_VERSION;
   kind: 'ApprovalRequest';
   metadata: ObjectMeta;
   spec: ApprovalRequestSpec;
   status?: ApprovalRequestStatus;
-}
-
-export type Decision = 'Allowed' | 'Held' | 'Denied';
-
-export interface AuditEventSpec {
-  time: string;
-  agent?: string;
-  user: string;
-  groups?: string[];
-  operation: string;
-  group: string;
-  version: string;
-  resource: string;
-  subresource?: string;
-  namespace?: string;
-  name?: string;
-  command?: string[];
-  decision: Decision;
-  reason: string;
-  matchedRules?: string[];
-  grant?: string;
-  approvalRequest?: string;
-  requestUID: string;
-  objectDigest?: string;
-  chain: { writer: string; sequence: number; previousHash: string; hash: string };
 }
 
 export interface AuditEvent {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the test suite: all (unit + e2e, the README's test command), unit, or e2e.
+# e2e needs a cluster: with E2E_KUBECONFIG_DIR set it uses that cluster (e.g. kind);
+# otherwise it starts the local control plane, and stops it again if it started it.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+what="${1:-all}"
+
+hack/deps.sh
+npx tsc -p tsconfig.json
+
+if [[ "$what" == "unit" ]]; then
+  exec npx mocha --config .mocharc.unit.json
+fi
+
+started=""
+if [[ -z "${E2E_KUBECONFIG_DIR:-}" ]]; then
+  run="${AGENTGATE_RUN_DIR:-$repo/.run/controlplane}"
+  if ! [[ -f "$run/env" ]]; then started=1; fi
+  hack/controlplane/up.sh
+fi
+cleanup() { if [[ -n "$started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/controlplane/down.sh >/dev/null 2>&1 || true; fi; }
+trap cleanup EXIT
+
+config=.mocharc.all.json
+[[ "$what" == "e2e" ]] && config=.mocharc.e2e.json
+npx mocha --config "$config"

@@ -1,0 +1,267 @@
+// The fingerprint binds an approval to one exact operation: approving "delete pod a"
+// must never let "delete pod b" through, while a retry of the same kubectl command
+// (new admission uid, maybe a new resourceVersion) must match the approval it waited
+// for. So the fingerprint covers what the operation *does* and drops what the
+// apiserver makes up or changes between attempts.
+
+import { createHash, createHmac } from 'node:crypto';
+import type { AdmissionRequest, JsonObject } from './admission.js';
+import { isJsonObject } from './admission.js';
+
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** metadata fields the apiserver sets or changes on every write. */
+export const VOLATILE_METADATA: readonly string[] = [
+  'resourceVersion',
+  'uid',
+  'generation',
+  'creationTimestamp',
+  'managedFields',
+  'selfLink',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+];
+
+export interface CanonicalOptions {
+  /**
+   * Keep `status`. Status is written by controllers, so it is dropped by default; but
+   * for an update of the status subresource the status *is* the change.
+   */
+  keepStatus?: boolean;
+}
+
+/** A deep copy restricted to JSON values: undefined, functions and symbols vanish. */
+function jsonClone(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : jsonClone(v)));
+  if (isJsonObject(value)) {
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+      out[k] = jsonClone(v);
+    }
+    return out;
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) return null;
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+/**
+ * A copy of a Kubernetes object without volatile metadata, status and the
+ * last-applied annotation (which duplicates the whole object, Secret data included).
+ * Empty annotations left behind are dropped: absent and {} mean the same thing.
+ */
+export function canonicalObject(obj: unknown, options: CanonicalOptions = {}): unknown {
+  const copy = jsonClone(obj);
+  if (!isJsonObject(copy)) return copy;
+  if (!options.keepStatus) delete copy['status'];
+  const meta = copy['metadata'];
+  if (isJsonObject(meta)) {
+    for (const f of VOLATILE_METADATA) delete meta[f];
+    const annotations = meta['annotations'];
+    if (isJsonObject(annotations)) {
+      delete annotations[LAST_APPLIED_ANNOTATION];
+      if (Object.keys(annotations).length === 0) delete meta['annotations'];
+    }
+  }
+  return copy;
+}
+
+/** JSON with object keys sorted at every level, so equal values give equal text. */
+export function stableStringify(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => stableStringify(v)).join(',')}]`;
+  if (isJsonObject(value)) {
+    const keys = Object.keys(value)
+      .filter((k) => value[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(value[k])}`).join(',')}}`;
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+  if (typeof value === 'bigint') return JSON.stringify(value.toString());
+  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  return 'null';
+}
+
+/** canonicalObject rendered as key-sorted JSON. */
+export function canonicalize(obj: unknown, options: CanonicalOptions = {}): string {
+  return stableStringify(canonicalObject(obj, options));
+}
+
+// ---------------------------------------------------------------------------------
+
+// The ServiceAccount admission plugin (which runs before validating webhooks) names the
+// projected token volume kube-api-access-<5 random chars>, different on every attempt.
+const TOKEN_VOLUME = /^kube-api-access-[a-z0-9]{5}$/;
+const TOKEN_VOLUME_STABLE = 'kube-api-access-*';
+
+function normalizeTokenVolumeNames(pod: JsonObject): void {
+  const spec = pod['spec'];
+  if (!isJsonObject(spec)) return;
+  const rename = (item: unknown): void => {
+    if (isJsonObject(item) && typeof item['name'] === 'string' && TOKEN_VOLUME.test(item['name'])) {
+      item['name'] = TOKEN_VOLUME_STABLE;
+    }
+  };
+  if (Array.isArray(spec['volumes'])) spec['volumes'].forEach(rename);
+  for (const key of ['containers', 'initContainers', 'ephemeralContainers']) {
+    const containers = spec[key];
+    if (!Array.isArray(containers)) continue;
+    for (const c of containers) {
+      if (isJsonObject(c) && Array.isArray(c['volumeMounts'])) c['volumeMounts'].forEach(rename);
+    }
+  }
+}
+
+// Service IPs and node ports are allocated before validating admission runs (and
+// released when it denies), so each attempt of the same create may carry different
+// ones. 'None' (headless) is the user's choice, not an allocation, and is kept.
+function dropServiceAllocations(svc: JsonObject): void {
+  const spec = svc['spec'];
+  if (!isJsonObject(spec)) return;
+  if (spec['clusterIP'] !== 'None') {
+    delete spec['clusterIP'];
+    delete spec['clusterIPs'];
+  }
+  delete spec['healthCheckNodePort'];
+  if (Array.isArray(spec['ports'])) {
+    for (const p of spec['ports']) if (isJsonObject(p)) delete p['nodePort'];
+  }
+}
+
+/**
+ * The object part of the fingerprint for CREATE/UPDATE: the canonical object, plus,
+ * for CREATE only, removal of what the apiserver generated for this attempt.
+ */
+function requestObjectForFingerprint(request: AdmissionRequest): unknown {
+  const obj = canonicalObject(request.object ?? null, { keepStatus: request.subResource === 'status' });
+  if (request.operation !== 'CREATE' || !isJsonObject(obj) || request.subResource) return obj;
+  const meta = obj['metadata'];
+  // generateName: the apiserver picked a random name before admission; the request
+  // name is empty. The approval is for "create one object named <prefix>*".
+  if (!request.name && isJsonObject(meta) && meta['generateName']) delete meta['name'];
+  if (request.resource.group === '') {
+    if (request.resource.resource === 'pods') normalizeTokenVolumeNames(obj);
+    if (request.resource.resource === 'services') dropServiceAllocations(obj);
+  }
+  return obj;
+}
+
+/**
+ * DELETE: the identity of the object being deleted, including its uid, so an approval
+ * to delete web-0 does not also delete the web-0 a StatefulSet recreates afterwards
+ * (new uid), yet a retry of the same delete matches. The delete options that change
+ * what happens (cascade, force) are part of the operation too.
+ */
+function deleteTarget(request: AdmissionRequest): unknown {
+  const old = isJsonObject(request.oldObject) ? request.oldObject : {};
+  const meta = isJsonObject(old['metadata']) ? old['metadata'] : {};
+  const opts = isJsonObject(request.options) ? request.options : {};
+  return {
+    apiVersion: old['apiVersion'] ?? null,
+    kind: old['kind'] ?? null,
+    namespace: meta['namespace'] ?? request.namespace ?? '',
+    name: meta['name'] ?? request.name ?? '',
+    uid: meta['uid'] ?? null,
+    propagationPolicy: opts['propagationPolicy'] ?? null,
+    orphanDependents: opts['orphanDependents'] ?? null,
+    gracePeriodSeconds: opts['gracePeriodSeconds'] ?? null,
+  };
+}
+
+/**
+ * CONNECT: the connect options (PodExecOptions: command, container, stdin, stdout,
+ * stderr, tty; PodAttachOptions; PodPortForwardOptions: ports; PodProxyOptions: path).
+ * All fields count, not only command, so approving a port-forward to 5432 does not
+ * open 22.
+ */
+function connectTarget(request: AdmissionRequest): unknown {
+  const opts = canonicalObject(request.object ?? request.options ?? {});
+  if (isJsonObject(opts)) {
+    delete opts['apiVersion'];
+    delete opts['kind'];
+  }
+  return opts;
+}
+
+export interface FingerprintOptions {
+  /**
+   * When set, the fingerprint is HMAC-SHA256 under this key instead of plain SHA-256.
+   * The fingerprint is stored in ApprovalRequests many people can read; a plain hash
+   * over a Secret being created could be brute-forced for a low-entropy value by
+   * anyone who can guess the rest of the object. A key kept by the webhook prevents it.
+   */
+  key?: string | Uint8Array;
+}
+
+/** Bumped whenever the fingerprinted content changes, so old approvals never match. */
+export const FINGERPRINT_FORMAT = 1;
+
+/** The exact content the fingerprint is computed over (also handy for debugging). */
+export function fingerprintInput(request: AdmissionRequest): string {
+  let target: unknown;
+  switch (request.operation) {
+    case 'DELETE':
+      target = deleteTarget(request);
+      break;
+    case 'CONNECT':
+      target = connectTarget(request);
+      break;
+    default:
+      target = requestObjectForFingerprint(request);
+  }
+  // dryRun is deliberately absent: a dry run previews the very operation to approve.
+  // The admission uid is absent: it differs on every retry.
+  return stableStringify({
+    format: FINGERPRINT_FORMAT,
+    operation: request.operation,
+    group: request.resource.group,
+    version: request.resource.version,
+    resource: request.resource.resource,
+    subResource: request.subResource ?? '',
+    namespace: request.namespace ?? '',
+    name: request.name ?? '',
+    username: request.userInfo.username ?? '',
+    object: target,
+  });
+}
+
+/** sha256 (or HMAC-SHA256 with options.key) hex of the request's fingerprint input. */
+export function fingerprint(request: AdmissionRequest, options: FingerprintOptions = {}): string {
+  const input = fingerprintInput(request);
+  const h = options.key !== undefined ? createHmac('sha256', options.key) : createHash('sha256');
+  return h.update(input, 'utf8').digest('hex');
+}
+
+// ---------------------------------------------------------------------------------
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS1123_LABEL_MAX = 63;
+const FINGERPRINT_CHARS = 16;
+
+export function isDns1123Label(s: string): boolean {
+  return s.length <= DNS1123_LABEL_MAX && DNS1123_LABEL.test(s);
+}
+
+/**
+ * The ApprovalRequest name for a held operation: `ar-<agent>-<first 16 hex>`.
+ * Deterministic so every webhook replica holding the same operation agrees on one
+ * object (create-if-absent instead of duplicates). A DNS-1123 label (<= 63 chars) so
+ * it is valid for any resource and as a label value. The agent part is only for
+ * readers; uniqueness comes from the fingerprint (64 bits), which includes the user.
+ */
+export function approvalRequestName(fp: string, agent: string): string {
+  const hex = fp.toLowerCase();
+  if (!/^[0-9a-f]{16,}$/.test(hex)) {
+    throw new Error(`approvalRequestName: fingerprint must be at least ${FINGERPRINT_CHARS} hex digits`);
+  }
+  const suffix = hex.slice(0, FINGERPRINT_CHARS);
+  const room = DNS1123_LABEL_MAX - 'ar-'.length - '-'.length - suffix.length;
+  const agentPart = agent
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, room)
+    .replace(/^-+|-+$/g, '');
+  return agentPart ? `ar-${agentPart}-${suffix}` : `ar-${suffix}`;
+}
