@@ -14,6 +14,11 @@ describe('foundation: the agentgate.io API on a real apiserver', function () {
     await ensureCrds();
   });
 
+  // The examples name the agent every e2e file acts as; leave the cluster as found.
+  after(async function () {
+    await kubectl('admin', ['delete', '--ignore-not-found', '--wait=false', '-f', path.join(repoRoot, 'examples', '30-grant-approval.yaml'), '-f', path.join(repoRoot, 'examples', '20-grant-jit.yaml'), '-f', path.join(repoRoot, 'examples', '10-agent-eks.yaml')]);
+  });
+
   it('installs every CRD and each becomes Established', async function () {
     for (const name of CRD_NAMES) {
       const status = await kubectlOk('admin', [

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { clusterEnv } from './cluster.js';
+import { stopAll, runDir } from './components.js';
 
 let failures = 0;
 
@@ -10,7 +11,8 @@ export const mochaHooks = {
   afterEach(this: Mocha.Context) {
     if (this.currentTest?.state === 'failed') failures++;
   },
-  afterAll() {
+  async afterAll() {
+    await stopAll();
     if (failures === 0) return;
     let logDir: string | undefined;
     try {
@@ -18,11 +20,13 @@ export const mochaHooks = {
     } catch {
       return;
     }
-    if (!logDir || !existsSync(logDir)) return;
-    for (const f of readdirSync(logDir).sort()) {
-      const lines = readFileSync(path.join(logDir, f), 'utf8').trimEnd().split('\n');
-      console.error(`\n----- ${path.join(logDir, f)} (last 40 of ${lines.length} lines) -----`);
-      console.error(lines.slice(-40).join('\n'));
+    for (const dir of [logDir, runDir]) {
+      if (!dir || !existsSync(dir)) continue;
+      for (const f of readdirSync(dir).filter((n) => n.endsWith('.log')).sort()) {
+        const lines = readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n');
+        console.error(`\n----- ${path.join(dir, f)} (last 40 of ${lines.length} lines) -----`);
+        console.error(lines.slice(-40).join('\n'));
+      }
     }
   },
 };

@@ -20,12 +20,13 @@ bins=(kube-apiserver kube-controller-manager kubectl etcd)
 
 # has_pinned DIR: DIR holds every binary, each at the pinned version.
 has_pinned() {
-  local d="$1"
+  local d="$1" out
   for b in "${bins[@]}"; do [[ -x "$d/$b" ]] || return 1; done
-  "$d/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes $k8s_version" || return 1
-  "$d/kube-controller-manager" --version 2>/dev/null | grep -qx "Kubernetes $k8s_version" || return 1
-  "$d/kubectl" version --client 2>/dev/null | grep -q "Client Version: $k8s_version\$" || return 1
-  "$d/etcd" --version 2>/dev/null | grep -q "etcd Version: ${etcd_version#v}\$" || return 1
+  # Capture first: grep -q closing the pipe early would fail the pipeline under pipefail.
+  out="$("$d/kube-apiserver" --version 2>/dev/null)"; [[ "$out" == "Kubernetes $k8s_version" ]] || return 1
+  out="$("$d/kube-controller-manager" --version 2>/dev/null)"; [[ "$out" == "Kubernetes $k8s_version" ]] || return 1
+  out="$("$d/kubectl" version --client 2>/dev/null)"; grep -q "^Client Version: $k8s_version\$" <<<"$out" || return 1
+  out="$("$d/etcd" --version 2>/dev/null)"; grep -q "^etcd Version: ${etcd_version#v}\$" <<<"$out" || return 1
 }
 
 if [[ -n "${KUBEBUILDER_ASSETS:-}" ]] && has_pinned "$KUBEBUILDER_ASSETS"; then

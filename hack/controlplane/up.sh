@@ -14,7 +14,7 @@ log() { echo "up.sh: $*" >&2; }
 
 alive() { [[ -f "$run/$1.pid" ]] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
 
-if alive etcd && alive kube-apiserver && [[ -f "$run/env" ]]; then
+if alive etcd && alive kube-apiserver && alive kube-controller-manager && [[ -f "$run/env" ]]; then
   # shellcheck disable=SC1091
   source "$run/env"
   if "$BIN/kubectl" --kubeconfig "$run/kubeconfig/admin.kubeconfig" get --raw /readyz >/dev/null 2>&1; then
@@ -27,7 +27,7 @@ fi
 
 BIN="$("$here/build.sh")"
 # A fresh start gets a fresh, empty cluster; only the PKI survives (kubeconfigs stay valid).
-rm -rf "$run/data"
+rm -rf "$run/data" "$run/logs"
 mkdir -p "$run"/{pki,kubeconfig,logs,data}
 pki="$run/pki"
 
@@ -38,7 +38,7 @@ while [[ "$APISERVER_PORT" == "$ETCD_PORT" || "$APISERVER_PORT" == "$ETCD_PEER_P
 APISERVER_URL="https://127.0.0.1:$APISERVER_PORT"
 
 # --- PKI (kept across restarts so kubeconfigs stay valid) -----------------------------
-ossl() { openssl "$@" 2>>"$run/logs/pki.log"; }
+ossl() { openssl "$@" 2>>"$pki/openssl.log"; }
 if [[ ! -f "$pki/ca.crt" ]]; then
   log "creating PKI in $pki"
   ossl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=agentgate-local-ca" \
@@ -129,9 +129,21 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --kubeconfig "$run/kubeconfig/controller-manager.kubeconfig" \
   --authentication-skip-lookup --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics \
   --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
-  --controllers serviceaccount,serviceaccount-token,namespace,garbage-collector,clusterrole-aggregation \
+  --controllers serviceaccount-controller,serviceaccount-token-controller,namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller,root-ca-certificate-publisher-controller,certificatesigningrequest-signing-controller,certificatesigningrequest-approving-controller,certificatesigningrequest-cleaner-controller \
+  --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
   --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
-  --use-service-account-credentials=false --leader-elect=false --v=1
+  --use-service-account-credentials=true --leader-elect=false --v=1
+
+# Ready means the built-in roles agents receive (edit, view) carry their aggregated rules.
+for i in $(seq 1 120); do
+  if ! alive kube-controller-manager; then
+    log "kube-controller-manager exited at start; last log lines:"; tail -n 20 "$run/logs/kube-controller-manager.log" >&2; exit 1
+  fi
+  rules="$("${admin[@]}" get clusterrole edit -o jsonpath='{.rules[*].verbs}' 2>/dev/null || true)"
+  [[ -n "$rules" ]] && break
+  sleep 0.25
+  [[ $i == 120 ]] && { log "ClusterRole edit has no aggregated rules after 30s; see $run/logs/kube-controller-manager.log"; exit 1; }
+done
 
 cat > "$run/env" <<ENV
 # Written by hack/controlplane/up.sh; source it to talk to the local control plane.

@@ -1,0 +1,111 @@
+// Runs agentgate's own components against the e2e cluster as local processes, each under
+// its real, least-privilege ServiceAccount identity (a TokenRequest token), exactly as
+// the chart would run them in-cluster: namespace, CRDs and RBAC from config/, then
+// `node dist/operator/main.js` and `node dist/webhook/main.js`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import yaml from 'js-yaml';
+import { clusterEnv, kubectlOk, repoRoot } from './cluster.js';
+import { ensureCrds } from './crds.js';
+
+export const AGENTGATE_NAMESPACE = 'agentgate-system';
+export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), '..', 'agentgate');
+
+export type Component = 'operator' | 'webhook';
+const SERVICE_ACCOUNT: Record<Component, string> = { operator: 'agentgate-operator', webhook: 'agentgate-webhook' };
+
+/** Namespace, CRDs and agentgate's own RBAC (config/rbac). Idempotent. */
+export async function installBase(): Promise<void> {
+  await ensureCrds();
+  await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'config', 'rbac')]);
+}
+
+/** A kubeconfig that authenticates as the component's ServiceAccount with a real token. */
+export async function componentKubeconfig(c: Component): Promise<string> {
+  mkdirSync(runDir, { recursive: true });
+  const file = path.join(runDir, `${c}.kubeconfig`);
+  const token = (await kubectlOk('admin', ['create', 'token', SERVICE_ACCOUNT[c], '-n', AGENTGATE_NAMESPACE, '--duration', '24h'])).trim();
+  const admin = yaml.load(readFileSync(clusterEnv().kubeconfigs.admin, 'utf8')) as {
+    clusters: Array<{ name: string; cluster: Record<string, unknown> }>;
+    'current-context': string;
+    contexts: Array<{ name: string; context: { cluster: string } }>;
+  };
+  const ctx = admin.contexts.find((x) => x.name === admin['current-context']) ?? admin.contexts[0];
+  const cluster = admin.clusters.find((x) => x.name === ctx?.context.cluster) ?? admin.clusters[0];
+  const kc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'cluster', cluster: cluster?.cluster }],
+    users: [{ name: SERVICE_ACCOUNT[c], user: { token } }],
+    contexts: [{ name: c, context: { cluster: 'cluster', user: SERVICE_ACCOUNT[c], namespace: AGENTGATE_NAMESPACE } }],
+    'current-context': c,
+  };
+  writeFileSync(file, yaml.dump(kc), { mode: 0o600 });
+  return file;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+export class RunningComponent {
+  private exited: Promise<number | null>;
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly logFile: string,
+    readonly port?: number,
+  ) {
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+  }
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+  /** SIGTERM (graceful) or SIGKILL (a crash); resolves when the process is gone. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    if (this.alive) this.child.kill(signal);
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(t);
+  }
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+  }
+}
+
+const running = new Set<RunningComponent>();
+
+/** Starts `node dist/<component>/main.js args...`; the log goes to .run/agentgate/<name>.log. */
+export function startProcess(component: Component, name: string, args: string[], port?: number): RunningComponent {
+  mkdirSync(runDir, { recursive: true });
+  const logFile = path.join(runDir, `${name}.log`);
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', component, 'main.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+  });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  const rc = new RunningComponent(name, child, logFile, port);
+  running.add(rc);
+  child.once('exit', () => running.delete(rc));
+  return rc;
+}
+
+/** Stops everything this process started (the e2e root hook calls it). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((c) => c.stop('SIGTERM')));
+}
+
+process.once('exit', () => {
+  for (const c of running) c.child.kill('SIGKILL');
+});

@@ -1,0 +1,128 @@
+// A cache of one kind kept by list+watch, that restarts itself after errors (client-node's
+// ListWatch stops on an error) and relists on a period, because a watch can miss events.
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from './log.js';
+
+export interface WatchedObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+export type ChangeHandler<T> = (obj: T, event: 'add' | 'update' | 'delete' | 'resync') => void;
+
+export interface InformerOptions<T> {
+  kc: k8s.KubeConfig;
+  /** Watch path, e.g. /apis/agentgate.io/v1alpha1/accessgrants */
+  path: string;
+  list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
+  labelSelector?: string;
+  /** Relist and report every object as 'resync' this often (default 5 min). */
+  resyncMs?: number;
+  log?: Logger;
+  name: string;
+}
+
+export class Informer<T extends WatchedObject> {
+  private lw?: k8s.ListWatch<T>;
+  private handlers: ChangeHandler<T>[] = [];
+  private stopped = false;
+  private resyncTimer?: NodeJS.Timeout;
+  private restartTimer?: NodeJS.Timeout;
+  private backoffMs = 500;
+  private syncedResolve!: () => void;
+  /** Resolves after the first complete list. */
+  readonly synced: Promise<void>;
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.synced = new Promise((r) => (this.syncedResolve = r));
+  }
+
+  onChange(h: ChangeHandler<T>): void {
+    this.handlers.push(h);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.lw?.get(name, namespace);
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.lw?.list(namespace) ?? [];
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.connect();
+    const every = this.opts.resyncMs ?? 300_000;
+    this.resyncTimer = setInterval(() => void this.resync(), every);
+    this.resyncTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.resyncTimer);
+    clearTimeout(this.restartTimer);
+    await this.lw?.stop();
+  }
+
+  private emit(obj: T, event: 'add' | 'update' | 'delete' | 'resync'): void {
+    for (const h of this.handlers) {
+      try {
+        h(obj, event);
+      } catch (e) {
+        this.opts.log?.error('informer handler failed', { informer: this.opts.name, error: String(e) });
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const lw = new k8s.ListWatch<T>(
+      this.opts.path,
+      new k8s.Watch(this.opts.kc),
+      async () => {
+        const res = await this.opts.list();
+        return res as k8s.KubernetesListObject<T>;
+      },
+      false,
+      this.opts.labelSelector,
+    );
+    lw.on('add', (o) => this.emit(o, 'add'));
+    lw.on('update', (o) => this.emit(o, 'update'));
+    lw.on('delete', (o) => this.emit(o, 'delete'));
+    lw.on('connect', () => {
+      this.backoffMs = 500;
+    });
+    lw.on('error', (err) => {
+      if (this.stopped) return;
+      this.opts.log?.warn('watch failed; restarting', { informer: this.opts.name, error: String(err), retryInMs: this.backoffMs });
+      this.restartTimer = setTimeout(() => void this.restart(), this.backoffMs);
+      this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+    });
+    const previous = this.lw;
+    this.lw = lw;
+    await previous?.stop();
+    try {
+      await lw.start();
+      this.syncedResolve();
+    } catch (err) {
+      if (this.stopped) return;
+      this.opts.log?.warn('initial list failed; retrying', { informer: this.opts.name, error: String(err) });
+      this.restartTimer = setTimeout(() => void this.restart(), this.backoffMs);
+      this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+    }
+  }
+
+  private async restart(): Promise<void> {
+    if (!this.stopped) await this.connect();
+  }
+
+  /** A fresh list replaces the cache: objects the watch missed deleting are reported as 'delete', then every object as 'resync'. */
+  private async resync(): Promise<void> {
+    if (this.stopped) return;
+    const key = (o: T) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    const before = new Map(this.list().map((o) => [key(o), o]));
+    await this.connect();
+    const after = this.list();
+    for (const o of after) before.delete(key(o));
+    for (const gone of before.values()) this.emit(gone, 'delete');
+    for (const o of after) this.emit(o, 'resync');
+  }
+}
