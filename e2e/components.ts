@@ -11,7 +11,8 @@ import { clusterEnv, kubectlOk, repoRoot } from './cluster.js';
 import { ensureCrds } from './crds.js';
 
 export const AGENTGATE_NAMESPACE = 'agentgate-system';
-export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), '..', 'agentgate');
+// Beside the control plane's own state, so two control planes (AGENTGATE_RUN_DIR) never share it.
+export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'agentgate');
 
 export type Component = 'operator' | 'webhook';
 const SERVICE_ACCOUNT: Record<Component, string> = { operator: 'agentgate-operator', webhook: 'agentgate-webhook' };
