@@ -1,0 +1,433 @@
+// The webhook's decision for an agent's call: a pure function of the admission request,
+// a snapshot of the cluster and a clock (design.md, "The webhook's decision").
+//
+//   identity -> agentgate's own objects -> scope (namespace) -> coverage -> rules -> approval
+//
+// The result says what to answer and which single write must happen first (create the
+// ApprovalRequest, or consume an approval with optimistic concurrency). The caller
+// performs it, may overlay what it read back and decide again, then records the
+// AuditEvent before answering.
+
+import { LRUCache } from 'lru-cache';
+import type { AccessGrant, AgentIdentity, ApprovalRequest, ApprovalRule } from '../api/types.js';
+import { API_VERSION, LABEL_AGENT, LABEL_FINGERPRINT, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import type { AdmissionRequest, UserInfo } from '../lib/admission.js';
+import { isJsonObject } from '../lib/admission.js';
+import { approvalUsable, approveCommand, DEFAULT_PENDING_TTL_MS, effectivePhase } from '../lib/approval.js';
+import type { Clock } from '../lib/clock.js';
+import { rfc3339 } from '../lib/clock.js';
+import { approvalRequestName, DNS1123_LABEL_MAX, fingerprint } from '../lib/fingerprint.js';
+import { preview, summarize } from '../lib/preview.js';
+import { admissionAttributes, rulesCover, subjectMatchesUser } from '../lib/rbac.js';
+import { DEFAULT_RULES } from './rules/catalogue.js';
+import { buildRuleSet, evaluateRules } from './rules/evaluate.js';
+import type { CompiledRuleSet, RulesResult } from './rules/evaluate.js';
+import type { RoleLike, Snapshot } from './snapshot.js';
+import { grantCeilingProblems, namespaceAllowed, roleAllowed, selfRequestProblems } from './validation.js';
+
+export const AGENTGATE_GROUP = 'agentgate.io';
+export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';
+
+export type Verdict = 'Allowed' | 'Held' | 'Denied';
+
+export type Effect =
+  | { kind: 'none' }
+  /** Create this ApprovalRequest (AlreadyExists is fine: another replica or attempt made it). */
+  | { kind: 'create'; approvalRequest: ApprovalRequest }
+  /** An ApprovalRequest for this call is pending: wait for it during holdSeconds, if any. */
+  | { kind: 'await'; namespace: string; name: string }
+  /** Mark this Approved request Consumed at this resourceVersion; only if that succeeds, allow. */
+  | { kind: 'consume'; namespace: string; name: string; resourceVersion: string };
+
+export interface Decision {
+  verdict: Verdict;
+  /** False when the caller is no agent: not agentgate's call to judge, and nothing to record. */
+  agentCall: boolean;
+  agent?: string;
+  /** Shown to the caller and recorded. */
+  message: string;
+  matchedRules: string[];
+  /** namespace/name of the grant that covered the call. */
+  grant?: string;
+  /** namespace/name of the ApprovalRequest that held or released the call. */
+  approvalRequest?: string;
+  fingerprint?: string;
+  effect: Effect;
+  /** Seconds to keep a held call open for a fast approval (0: answer at once). */
+  holdSeconds: number;
+}
+
+export interface DecideOptions {
+  /** HMAC key for fingerprints (see lib/fingerprint.ts). */
+  fingerprintKey?: string;
+  /** agentgate's own namespace: agents never mutate anything there. */
+  agentgateNamespace: string;
+  /** How long a held operation may wait for approval (spec.expiresAt). */
+  pendingTtlMs?: number;
+  /** Longest hold, below the webhook timeout. */
+  maxHoldSeconds?: number;
+}
+
+export const DEFAULT_DECIDE_OPTIONS: DecideOptions = { agentgateNamespace: 'agentgate-system' };
+
+/** After this many used or expired requests for one identical operation, stop looking. */
+const MAX_APPROVAL_SLOTS = 32;
+
+// ---------------------------------------------------------------------------------
+// Caches. Keys are content (rule text) or uid+resourceVersion, so a hit returns exactly
+// what recomputing would: decide() stays a function of its inputs.
+
+const ruleSetCache = new LRUCache<string, CompiledRuleSet>({ max: 512 });
+const coverageCache = new LRUCache<string, boolean>({ max: 10_000 });
+
+export function ruleSetFor(agent: AgentIdentity, grant: AccessGrant | undefined): CompiledRuleSet {
+  const agentRules: readonly ApprovalRule[] | undefined = agent.spec.approvalRules;
+  const grantRules: readonly ApprovalRule[] | undefined = grant?.spec.approvalRules;
+  const key = JSON.stringify([agentRules ?? [], grantRules ?? [], agent.spec.disabledDefaultRules ?? []]);
+  let set = ruleSetCache.get(key);
+  if (!set) {
+    set = buildRuleSet(DEFAULT_RULES, agentRules, grantRules, agent.spec.disabledDefaultRules);
+    ruleSetCache.set(key, set);
+  }
+  return set;
+}
+
+function roleCovers(role: RoleLike, request: AdmissionRequest): boolean {
+  const attrs = admissionAttributes(request);
+  const uid = role.metadata?.uid;
+  const rv = role.metadata?.resourceVersion;
+  if (!uid || !rv) return attrs.some((a) => rulesCover(role.rules ?? [], a));
+  const key = `${uid}@${rv}|${JSON.stringify(attrs)}`;
+  let hit = coverageCache.get(key);
+  if (hit === undefined) {
+    hit = attrs.some((a) => rulesCover(role.rules ?? [], a));
+    coverageCache.set(key, hit);
+  }
+  return hit;
+}
+
+// ---------------------------------------------------------------------------------
+
+/** The AgentIdentities whose subjects name this user. */
+export function agentsForUser(agents: readonly AgentIdentity[], user: UserInfo): AgentIdentity[] {
+  return agents.filter((a) => a.spec.subjects.some((s) => subjectMatchesUser(s, user)));
+}
+
+function objectName(request: AdmissionRequest): string {
+  if (request.name) return request.name;
+  const meta = isJsonObject(request.object) && isJsonObject(request.object['metadata']) ? request.object['metadata'] : {};
+  return typeof meta['name'] === 'string' ? meta['name'] : typeof meta['generateName'] === 'string' ? `${meta['generateName']}*` : '';
+}
+
+function labelsOf(obj: unknown): Record<string, unknown> {
+  if (!isJsonObject(obj) || !isJsonObject(obj['metadata'])) return {};
+  const labels = obj['metadata']['labels'];
+  return isJsonObject(labels) ? labels : {};
+}
+
+function resourceText(request: AdmissionRequest): string {
+  const r = request.resource;
+  const res = request.subResource ? `${r.resource}/${request.subResource}` : r.resource;
+  return r.group ? `${res}.${r.group}` : res;
+}
+
+function verbText(request: AdmissionRequest): string {
+  return `${request.operation.toLowerCase()} ${resourceText(request)}${request.name ? ` ${request.name}` : ''}`;
+}
+
+const PREFIX = 'agentgate: ';
+
+function base(agent: AgentIdentity | undefined, holdSeconds = 0): Pick<Decision, 'agentCall' | 'agent' | 'matchedRules' | 'effect' | 'holdSeconds'> {
+  return { agentCall: true, ...(agent ? { agent: agent.metadata.name ?? '' } : {}), matchedRules: [], effect: { kind: 'none' }, holdSeconds };
+}
+
+function deny(agent: AgentIdentity | undefined, message: string, extra: Partial<Decision> = {}): Decision {
+  return { ...base(agent), verdict: 'Denied', message: PREFIX + message, ...extra };
+}
+
+interface Coverage {
+  grant?: AccessGrant;
+  /** Why no grant covers the call (when grant is undefined). */
+  reason?: string;
+  candidates: AccessGrant[];
+}
+
+/** The Active, unexpired grants of this agent in the namespace whose role covers the call. */
+function coverage(request: AdmissionRequest, agent: AgentIdentity, snapshot: Snapshot, now: Date): Coverage {
+  const namespace = request.namespace ?? '';
+  const name = agent.metadata.name ?? '';
+  const grants = snapshot.grants(namespace).filter((g) => g.spec.agent === name);
+  if (grants.length === 0) {
+    return {
+      candidates: [],
+      reason: `agent ${name} has no AccessGrant in namespace ${namespace}; whatever RBAC binding let this call through was not made by agentgate (request access with an AccessGrant)`,
+    };
+  }
+  const why: string[] = [];
+  const covering: AccessGrant[] = [];
+  const nsObj = snapshot.namespace(namespace);
+  for (const g of [...grants].sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))) {
+    const gname = g.metadata.name ?? '';
+    const phase = g.status?.phase ?? 'Pending';
+    if (phase !== 'Active') {
+      why.push(`grant ${gname} is ${phase}`);
+      continue;
+    }
+    const expires = g.status?.expiresAt ? Date.parse(g.status.expiresAt) : NaN;
+    if (Number.isNaN(expires)) {
+      why.push(`grant ${gname} has no status.expiresAt`);
+      continue;
+    }
+    if (now.getTime() >= expires) {
+      why.push(`grant ${gname} expired at ${g.status?.expiresAt}`);
+      continue;
+    }
+    const activated = g.status?.activatedAt ? Date.parse(g.status.activatedAt) : NaN;
+    if (!Number.isNaN(activated) && now.getTime() < activated) {
+      why.push(`grant ${gname} is not active until ${g.status?.activatedAt}`);
+      continue;
+    }
+    // The ceiling is re-checked here so that an AgentIdentity narrowed after activation
+    // takes effect at once, before the operator catches up.
+    if (!roleAllowed(agent, g.spec.roleRef)) {
+      why.push(`grant ${gname}'s role ${g.spec.roleRef.kind}/${g.spec.roleRef.name} is no longer in agent ${name}'s spec.allowedRoles`);
+      continue;
+    }
+    if (!namespaceAllowed(agent, namespace, nsObj)) {
+      why.push(`namespace ${namespace} is not in agent ${name}'s spec.allowedNamespaces`);
+      continue;
+    }
+    const role = g.spec.roleRef.kind === 'ClusterRole' ? snapshot.clusterRole(g.spec.roleRef.name) : snapshot.role(namespace, g.spec.roleRef.name);
+    if (!role) {
+      why.push(`grant ${gname}'s ${g.spec.roleRef.kind} ${g.spec.roleRef.name} does not exist`);
+      continue;
+    }
+    if (!roleCovers(role, request)) {
+      why.push(`grant ${gname}'s ${g.spec.roleRef.kind} ${g.spec.roleRef.name} does not allow ${verbText(request)}`);
+      continue;
+    }
+    covering.push(g);
+  }
+  if (covering.length === 0) {
+    return { candidates: [], reason: `no active grant of agent ${name} in namespace ${namespace} covers ${verbText(request)}: ${why.join('; ')}` };
+  }
+  return { grant: covering[0], candidates: covering };
+}
+
+const RANK: Record<RulesResult['verdict'], number> = { Allow: 0, RequireApproval: 1, Deny: 2 };
+
+/** With several covering grants, RBAC would allow the call under any of them; so do the rules. */
+function evaluateUnder(request: AdmissionRequest, agent: AgentIdentity, grants: readonly (AccessGrant | undefined)[]): { grant?: AccessGrant; result: RulesResult } {
+  let best: { grant?: AccessGrant; result: RulesResult } | undefined;
+  for (const g of grants) {
+    const result = evaluateRules(ruleSetFor(agent, g), { request, agent, grant: g ?? null });
+    if (!best || RANK[result.verdict] < RANK[best.result.verdict]) best = { ...(g ? { grant: g } : {}), result };
+    if (result.verdict === 'Allow') break;
+  }
+  return best!;
+}
+
+/** The name of the n-th ApprovalRequest for one operation (n = 0 is approvalRequestName). */
+export function heldRequestName(fp: string, agent: string, slot: number): string {
+  if (slot === 0) return approvalRequestName(fp, agent);
+  const suffix = `-${slot + 1}`;
+  let name = approvalRequestName(fp, agent);
+  let trimmed = agent;
+  while (name.length + suffix.length > DNS1123_LABEL_MAX && trimmed.length > 0) {
+    trimmed = trimmed.slice(0, trimmed.length - (name.length + suffix.length - DNS1123_LABEL_MAX));
+    name = approvalRequestName(fp, trimmed);
+  }
+  return name + suffix;
+}
+
+function approvalsSoFar(ar: ApprovalRequest): string {
+  const users = [...new Set((ar.status?.approvals ?? []).filter((a) => a.decision === 'Approved').map((a) => a.user))];
+  return users.length ? `approved so far by ${users.join(', ')}` : 'no approvals yet';
+}
+
+function newApprovalRequest(
+  request: AdmissionRequest,
+  agent: AgentIdentity,
+  grant: AccessGrant | undefined,
+  fp: string,
+  name: string,
+  rules: string[],
+  now: Date,
+  ttlMs: number,
+): ApprovalRequest {
+  const agentName = agent.metadata.name ?? '';
+  const op: NonNullable<ApprovalRequest['spec']['operation']> = {
+    operation: request.operation,
+    group: request.resource.group,
+    version: request.resource.version,
+    resource: request.resource.resource,
+    user: request.userInfo.username ?? '',
+  };
+  if (request.subResource) op.subresource = request.subResource;
+  if (request.namespace) op.namespace = request.namespace;
+  const target = objectName(request);
+  if (target) op.name = target;
+  if (request.userInfo.groups?.length) op.groups = [...request.userInfo.groups];
+  return {
+    apiVersion: API_VERSION,
+    kind: 'ApprovalRequest',
+    metadata: {
+      name,
+      namespace: request.namespace ?? '',
+      labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_AGENT]: agentName, [LABEL_FINGERPRINT]: fp.slice(0, 32) },
+    },
+    spec: {
+      agent: agentName,
+      type: 'Operation',
+      ...(grant?.metadata.name ? { grant: grant.metadata.name } : {}),
+      operation: op,
+      fingerprint: fp,
+      summary: summarize(request, agentName),
+      preview: preview(request),
+      matchedRules: rules,
+      requestedBy: request.userInfo.username ?? '',
+      expiresAt: rfc3339(new Date(now.getTime() + ttlMs)),
+    },
+  };
+}
+
+function isAgentgateManagedBinding(request: AdmissionRequest): boolean {
+  if (request.resource.group !== 'rbac.authorization.k8s.io' || !['rolebindings', 'clusterrolebindings'].includes(request.resource.resource)) return false;
+  return labelsOf(request.object)[LABEL_MANAGED_BY] === MANAGED_BY || labelsOf(request.oldObject)[LABEL_MANAGED_BY] === MANAGED_BY;
+}
+
+/**
+ * Decides an agent's call. Pure: everything it knows comes from its arguments.
+ */
+export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clock, options: DecideOptions = DEFAULT_DECIDE_OPTIONS): Decision {
+  const now = clock.now();
+  const user = request.userInfo ?? {};
+
+  // 1. Identity.
+  const matches = agentsForUser(snapshot.agents(), user);
+  if (matches.length === 0) {
+    return { ...base(undefined), agentCall: false, verdict: 'Allowed', message: 'caller is not an agent' };
+  }
+  if (matches.length > 1) {
+    const names = matches.map((a) => a.metadata.name).sort().join(', ');
+    return deny(undefined, `ambiguous identity: ${user.username ?? '<no user>'} matches AgentIdentities ${names}; every call is denied until only one AgentIdentity claims these subjects`);
+  }
+  const agent = matches[0]!;
+  const agentName = agent.metadata.name ?? '';
+  if (agent.spec.suspended) return deny(agent, `agent ${agentName} is suspended (AgentIdentity spec.suspended: true); all of its calls are denied`);
+
+  const namespace = request.namespace ?? '';
+  const isGrantRequest =
+    request.resource.group === AGENTGATE_GROUP && request.resource.resource === 'accessgrants' && request.operation === 'CREATE' && !request.subResource;
+
+  // 2. agentgate's own objects: agents may only ask for access, never change the controls.
+  if (request.resource.group === AGENTGATE_GROUP && !isGrantRequest) {
+    return deny(agent, `agent ${agentName} may not ${verbText(request)}: agents cannot change agentgate's objects (grants, approvals, audit records, identities)`);
+  }
+  if (isAgentgateManagedBinding(request)) {
+    return deny(agent, `agent ${agentName} may not ${verbText(request)}: RoleBindings managed by agentgate are changed only by agentgate's operator`);
+  }
+
+  // 3. Scope.
+  if (!namespace || (request.resource.group === '' && request.resource.resource === 'namespaces')) {
+    return deny(agent, `agent ${agentName} may not ${verbText(request)}: agents may not change cluster-scoped objects`);
+  }
+  if (namespace === options.agentgateNamespace) {
+    return deny(agent, `agent ${agentName} may not change anything in agentgate's namespace ${namespace}`);
+  }
+
+  // 4. Coverage (an agent asking for its own access needs none: the grant it asks for waits for a human).
+  let grants: (AccessGrant | undefined)[];
+  if (isGrantRequest) {
+    const requested = request.object as unknown as AccessGrant;
+    if (!requested?.spec || !requested.metadata) return deny(agent, 'the AccessGrant in the request has no spec');
+    const problems = [
+      ...selfRequestProblems(requested, agent),
+      ...grantCeilingProblems({ ...requested, metadata: { ...requested.metadata, namespace } }, agent, snapshot.namespace(namespace), options.agentgateNamespace),
+    ];
+    if (problems.length) return deny(agent, `agent ${agentName}'s request for access is refused: ${problems.join('; ')}`);
+    grants = [undefined];
+  } else {
+    const cov = coverage(request, agent, snapshot, now);
+    if (!cov.grant) return deny(agent, cov.reason ?? 'not covered');
+    grants = cov.candidates;
+  }
+
+  // 5. Rules.
+  const { grant, result } = evaluateUnder(request, agent, grants);
+  const grantRef = grant ? `${namespace}/${grant.metadata.name ?? ''}` : undefined;
+  const matchedRules = result.matched.map((m) => m.name);
+  const common = { ...base(agent), matchedRules, ...(grantRef ? { grant: grantRef } : {}) };
+  if (result.verdict === 'Deny') {
+    return { ...common, verdict: 'Denied', message: PREFIX + result.reasons.join('; ') };
+  }
+  if (result.verdict === 'Allow') {
+    const why = isGrantRequest ? `agent ${agentName} requests access; the grant waits for approval` : `covered by grant ${grantRef}`;
+    const exempt = result.exemptedBy.length ? ` (exempted from approval by ${result.exemptedBy.join(', ')})` : '';
+    return { ...common, verdict: 'Allowed', message: PREFIX + why + exempt };
+  }
+
+  // 6. Approval.
+  const fp = fingerprint(request, options.fingerprintKey !== undefined ? { key: options.fingerprintKey } : {});
+  const needed = agent.spec.requiredApprovals ?? 1;
+  const holdSeconds = Math.max(0, Math.min(agent.spec.holdSeconds ?? 0, options.maxHoldSeconds ?? 8));
+  const ruleText = result.reasons.join(' ');
+  const approvalNeeded = matchedRules.filter((n) => result.matched.find((m) => m.name === n)?.action === 'RequireApproval');
+  const held = { ...common, fingerprint: fp, matchedRules };
+  for (let slot = 0; slot < MAX_APPROVAL_SLOTS; slot++) {
+    const name = heldRequestName(fp, agentName, slot);
+    const ref = `${namespace}/${name}`;
+    const how = `approve with: ${approveCommand(name, namespace)} (${needed} distinct approver${needed > 1 ? 's' : ''} of agent ${agentName} needed), then retry the identical call; it goes through once`;
+    const ar = snapshot.approvalRequest(namespace, name);
+    if (!ar) {
+      if (request.dryRun) {
+        return { ...held, verdict: 'Held', message: `${PREFIX}dry run: this call would be held for approval (${ruleText})` };
+      }
+      const created = newApprovalRequest(request, agent, grant, fp, name, approvalNeeded, now, options.pendingTtlMs ?? DEFAULT_PENDING_TTL_MS);
+      return {
+        ...held,
+        verdict: 'Held',
+        approvalRequest: ref,
+        effect: { kind: 'create', approvalRequest: created },
+        holdSeconds,
+        message: `${PREFIX}held for approval: ${ruleText} ApprovalRequest ${name} in namespace ${namespace} waits until ${created.spec.expiresAt}; ${how}`,
+      };
+    }
+    if (ar.spec.fingerprint !== fp || ar.spec.agent !== agentName) continue; // a name collision: try the next slot
+    const phase = effectivePhase(ar, now);
+    if (phase === 'Approved') {
+      const usable = approvalUsable(ar, fp, now);
+      if (!usable.usable) continue;
+      const by = approvalsSoFar(ar).replace('approved so far by', 'approved by');
+      if (request.dryRun) return { ...held, verdict: 'Allowed', approvalRequest: ref, message: `${PREFIX}dry run: ApprovalRequest ${name} (${by}) would let this call through` };
+      return {
+        ...held,
+        verdict: 'Allowed',
+        approvalRequest: ref,
+        effect: { kind: 'consume', namespace, name, resourceVersion: ar.metadata.resourceVersion ?? '' },
+        message: `${PREFIX}allowed once by ApprovalRequest ${name} (${by}); covered by grant ${grantRef ?? '(access request)'}`,
+      };
+    }
+    if (phase === 'Pending') {
+      return {
+        ...held,
+        verdict: 'Held',
+        approvalRequest: ref,
+        effect: request.dryRun ? { kind: 'none' } : { kind: 'await', namespace, name },
+        holdSeconds: request.dryRun ? 0 : holdSeconds,
+        message: `${PREFIX}held for approval: ${ruleText} ApprovalRequest ${name} in namespace ${namespace} is pending (${approvalsSoFar(ar)}); ${how}`,
+      };
+    }
+    if (phase === 'Denied' && now.getTime() < Date.parse(ar.spec.expiresAt)) {
+      const by = (ar.status?.approvals ?? []).filter((a) => a.decision === 'Denied').map((a) => a.user).join(', ');
+      return {
+        ...held,
+        verdict: 'Denied',
+        approvalRequest: ref,
+        message: `${PREFIX}ApprovalRequest ${name} for this exact call was denied${by ? ` by ${by}` : ''}; the same call is refused until ${ar.spec.expiresAt}`,
+      };
+    }
+    // Consumed, Expired, or a denial that has run its course: the next slot.
+  }
+  return { ...held, verdict: 'Denied', message: `${PREFIX}too many approval requests for this exact call; ask an administrator to clean up ApprovalRequests in ${namespace}` };
+}
