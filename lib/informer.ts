@@ -60,7 +60,7 @@ export class Informer<T extends WatchedObject> {
     this.stopped = true;
     clearInterval(this.resyncTimer);
     clearTimeout(this.restartTimer);
-    await this.lw?.stop();
+    await this.retireCurrent?.();
   }
 
   private emit(obj: T, event: 'add' | 'update' | 'delete' | 'resync'): void {
@@ -73,7 +73,16 @@ export class Informer<T extends WatchedObject> {
     }
   }
 
-  private async connect(): Promise<void> {
+  private retireCurrent?: () => Promise<void>;
+
+  /**
+   * Lists and watches with a fresh ListWatch; true when the list succeeded. The new cache
+   * replaces the old one only then: during an outage readers keep the last good cache
+   * instead of an empty one (which they would take for "every object was deleted").
+   */
+  private async connect(): Promise<boolean> {
+    let failed = false;
+    let retired = false;
     const lw = new k8s.ListWatch<T>(
       this.opts.path,
       new k8s.Watch(this.opts.kc),
@@ -87,31 +96,45 @@ export class Informer<T extends WatchedObject> {
     lw.on('add', (o) => this.emit(o, 'add'));
     lw.on('update', (o) => this.emit(o, 'update'));
     lw.on('delete', (o) => this.emit(o, 'delete'));
-    lw.on('connect', () => {
-      this.backoffMs = 500;
-    });
-    lw.on('error', (err) => {
-      if (this.stopped) return;
-      this.opts.log?.warn('watch failed; restarting', { informer: this.opts.name, error: String(err), retryInMs: this.backoffMs });
+    const scheduleRestart = (what: string, err: unknown): void => {
+      this.opts.log?.warn(what, { informer: this.opts.name, error: String(err), retryInMs: this.backoffMs });
+      clearTimeout(this.restartTimer);
       this.restartTimer = setTimeout(() => void this.restart(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+    };
+    // ListWatch reports a failed list through 'error' and resolves start() anyway.
+    lw.on('error', (err) => {
+      failed = true;
+      if (this.stopped || retired) return;
+      scheduleRestart('watch failed; restarting', err);
     });
-    const previous = this.lw;
-    this.lw = lw;
-    await previous?.stop();
     try {
       await lw.start();
-      this.syncedResolve();
     } catch (err) {
-      if (this.stopped) return;
-      this.opts.log?.warn('initial list failed; retrying', { informer: this.opts.name, error: String(err) });
-      this.restartTimer = setTimeout(() => void this.restart(), this.backoffMs);
-      this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+      if (!failed && !this.stopped) scheduleRestart('initial list failed; retrying', err);
+      failed = true;
     }
+    if (failed || this.stopped) {
+      retired = true;
+      await lw.stop();
+      return false;
+    }
+    this.backoffMs = 500;
+    const previous = this.retireCurrent;
+    this.lw = lw;
+    this.retireCurrent = async () => {
+      retired = true;
+      await lw.stop();
+    };
+    await previous?.();
+    this.syncedResolve();
+    return true;
   }
 
+  // A new ListWatch starts with an empty cache, so objects deleted while the watch was
+  // down would never be reported: restart the way resync does, diffing before and after.
   private async restart(): Promise<void> {
-    if (!this.stopped) await this.connect();
+    if (!this.stopped) await this.resync();
   }
 
   /** A fresh list replaces the cache: objects the watch missed deleting are reported as 'delete', then every object as 'resync'. */
@@ -119,7 +142,9 @@ export class Informer<T extends WatchedObject> {
     if (this.stopped) return;
     const key = (o: T) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
     const before = new Map(this.list().map((o) => [key(o), o]));
-    await this.connect();
+    // A failed list leaves an empty cache: reporting that as 'every object deleted' would
+    // make consumers act on an outage as if it were the truth. Keep quiet until a list works.
+    if (!(await this.connect())) return;
     const after = this.list();
     for (const o of after) before.delete(key(o));
     for (const gone of before.values()) this.emit(gone, 'delete');

@@ -1,0 +1,94 @@
+// Command-line flags of the operator, parsed without a dependency. Pure, so tested.
+import { parseDuration } from '../lib/clock.js';
+
+export interface OperatorArgs {
+  kubeconfig?: string;
+  context?: string;
+  namespace: string;
+  id: string;
+  leaderElect: boolean;
+  leaseName: string;
+  leaseDurationMs: number;
+  metricsPort: number;
+  auditRetentionMs: number;
+  approvalTtlMs: number;
+  sweepIntervalMs: number;
+  workers: number;
+}
+
+export const USAGE = `usage: node dist/operator/main.js [flags]
+  --kubeconfig FILE          kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
+  --context NAME             kubeconfig context
+  --namespace NS             agentgate's namespace: lease and AuditEvents (default agentgate-system)
+  --id NAME                  this replica's identity in the lease (default: $POD_NAME or hostname_pid)
+  --leader-elect=true|false  campaign for the lease before acting (default true)
+  --lease-name NAME          the coordination.k8s.io Lease (default agentgate-operator)
+  --lease-duration DUR       how long a dead leader blocks a takeover (default 15s)
+  --metrics-port N           /metrics and /healthz port, 0 = off (default 8080)
+  --audit-retention DUR      delete AuditEvents older than this (default 720h)
+  --approval-ttl DUR         how long an activation ApprovalRequest may wait (default 1h)
+  --sweep-interval DUR       full re-check of every object, the backstop for timers (default 30s)
+  --workers N                concurrent reconciles (default 32)`;
+
+function bool(flag: string, v: string): boolean {
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new Error(`${flag}: expected true or false, got "${v}"`);
+}
+
+function duration(flag: string, v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms <= 0) throw new Error(`${flag}: expected a positive Go duration such as 30s, 1h or 720h, got "${v}"`);
+  return ms;
+}
+
+function int(flag: string, v: string, min: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`${flag}: expected an integer >= ${min}, got "${v}"`);
+  return Number(v);
+}
+
+export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}, defaultId = 'operator'): OperatorArgs {
+  const out: OperatorArgs = {
+    namespace: 'agentgate-system',
+    id: env.POD_NAME || defaultId,
+    leaderElect: true,
+    leaseName: 'agentgate-operator',
+    leaseDurationMs: 15_000,
+    metricsPort: 8080,
+    auditRetentionMs: 720 * 3_600_000,
+    approvalTtlMs: 3_600_000,
+    sweepIntervalMs: 30_000,
+    workers: 32,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') throw new Error(USAGE);
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new Error(`unexpected argument "${arg}"\n${USAGE}`);
+    const flag = `--${m[1]}`;
+    const value = (): string => {
+      if (m[2] !== undefined) return m[2];
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (m[1]) {
+      case 'kubeconfig': out.kubeconfig = value(); break;
+      case 'context': out.context = value(); break;
+      case 'namespace': out.namespace = value(); break;
+      case 'id': out.id = value(); break;
+      case 'leader-elect': out.leaderElect = m[2] === undefined ? true : bool(flag, m[2]); break;
+      case 'lease-name': out.leaseName = value(); break;
+      case 'lease-duration': out.leaseDurationMs = duration(flag, value()); break;
+      case 'metrics-port': out.metricsPort = int(flag, value(), 0); break;
+      case 'audit-retention': out.auditRetentionMs = duration(flag, value()); break;
+      case 'approval-ttl': out.approvalTtlMs = duration(flag, value()); break;
+      case 'sweep-interval': out.sweepIntervalMs = duration(flag, value()); break;
+      case 'workers': out.workers = int(flag, value(), 1); break;
+      default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
+    }
+  }
+  if (out.metricsPort > 65535) throw new Error(`--metrics-port: expected 0..65535, got ${out.metricsPort}`);
+  if (out.leaseDurationMs < 2000) throw new Error('--lease-duration: at least 2s');
+  return out;
+}

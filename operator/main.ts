@@ -1,0 +1,101 @@
+// agentgate operator entry point: flags, leader election, metrics, graceful shutdown.
+import os from 'node:os';
+import { systemClock } from '../lib/clock.js';
+import { loadKubeConfig } from '../lib/kube.js';
+import { newLogger } from '../lib/log.js';
+import { parseArgs, type OperatorArgs } from './args.js';
+import { EventRecorder } from './events.js';
+import { LeaderElector } from './leader.js';
+import { OperatorMetrics } from './metrics.js';
+import { Operator } from './operator.js';
+
+const log = newLogger('operator');
+
+let args: OperatorArgs;
+try {
+  args = parseArgs(process.argv.slice(2), process.env, `${os.hostname()}_${process.pid}`);
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(2);
+}
+
+const kc = loadKubeConfig({ kubeconfig: args.kubeconfig, context: args.context });
+const clock = systemClock;
+let operator: Operator | undefined;
+const metrics = new OperatorMetrics({ grantPhases: () => operator?.grantPhases() ?? new Map(), queueDepth: () => operator?.queue.depth ?? 0 });
+const recorder = new EventRecorder(kc, { component: 'agentgate-operator', instance: args.id, clock, log });
+operator = new Operator({
+  kc,
+  clock,
+  log,
+  namespace: args.namespace,
+  approvalTtlMs: args.approvalTtlMs,
+  auditRetentionMs: args.auditRetentionMs,
+  sweepIntervalMs: args.sweepIntervalMs,
+  workers: args.workers,
+  metrics,
+  recorder,
+});
+const op = operator;
+
+let shuttingDown = false;
+const server = metrics.serve(args.metricsPort, () => !shuttingDown);
+
+function lead(): void {
+  metrics.leader.set(1);
+  op.start().catch((e: unknown) => {
+    log.error('operator failed to start', { error: String(e) });
+    process.exit(1);
+  });
+}
+
+const elector = args.leaderElect
+  ? new LeaderElector({
+      kc,
+      namespace: args.namespace,
+      name: args.leaseName,
+      id: args.id,
+      leaseDurationMs: args.leaseDurationMs,
+      renewDeadlineMs: Math.round(args.leaseDurationMs * (2 / 3)),
+      retryPeriodMs: Math.max(500, Math.round(args.leaseDurationMs / 7.5)),
+      clock,
+      log,
+      onStartedLeading: lead,
+      // Another replica may act from now on; stopping mid-flight is the safe side, and the
+      // restarted process rejoins as a candidate (client-go's leaders exit the same way).
+      onStoppedLeading: () => {
+        metrics.leader.set(0);
+        void op.stop().finally(() => process.exit(1));
+      },
+    })
+  : undefined;
+
+log.info('agentgate operator', {
+  id: args.id,
+  namespace: args.namespace,
+  leaderElect: args.leaderElect,
+  lease: args.leaderElect ? `${args.namespace}/${args.leaseName}` : undefined,
+  metricsPort: args.metricsPort,
+  approvalTtlMs: args.approvalTtlMs,
+  auditRetentionMs: args.auditRetentionMs,
+  sweepIntervalMs: args.sweepIntervalMs,
+});
+if (elector) elector.start();
+else lead();
+
+async function shutdown(signal: string): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  log.info('shutting down', { signal });
+  const force = setTimeout(() => process.exit(1), 20_000);
+  force.unref();
+  // Stop acting before handing over the lease, so two replicas never act at once.
+  await op.stop().catch((e: unknown) => log.warn('stop failed', { error: String(e) }));
+  await elector?.release();
+  metrics.leader.set(0);
+  server?.close();
+  log.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
