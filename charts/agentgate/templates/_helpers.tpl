@@ -1,0 +1,65 @@
+{{- define "agentgate.labels" -}}
+app.kubernetes.io/name: agentgate
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: agentgate
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "agentgate.selector" -}}
+app.kubernetes.io/name: agentgate
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "agentgate.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/* The webhook's in-cluster Service name; fixed so the webhook configurations agentgate
+     writes and this chart agree. */}}
+{{- define "agentgate.webhookService" -}}agentgate-webhook{{- end -}}
+
+{{- define "agentgate.podSpecCommon" -}}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets: {{ toYaml . | nindent 2 }}
+{{- end }}
+securityContext: {{ toYaml .root.Values.podSecurityContext | nindent 2 }}
+automountServiceAccountToken: true
+{{- with .values.nodeSelector }}
+nodeSelector: {{ toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations: {{ toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity: {{ toYaml . | nindent 2 }}
+{{- end }}
+{{- if .root.Values.topologySpread.enabled }}
+topologySpreadConstraints:
+  - maxSkew: {{ .root.Values.topologySpread.maxSkew }}
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels: {{ include "agentgate.selector" (dict "root" .root "component" .component) | nindent 8 }}
+  - maxSkew: {{ .root.Values.topologySpread.maxSkew }}
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels: {{ include "agentgate.selector" (dict "root" .root "component" .component) | nindent 8 }}
+{{- end }}
+{{- end -}}
+
+{{- define "agentgate.checkValues" -}}
+{{- range .Values.agentRoles }}
+{{- if has . (list "cluster-admin" "admin") }}
+{{- fail (printf "agentRoles: %q can rewrite RBAC and would let an agent skip agentgate; list narrower roles such as edit or view" .) }}
+{{- end }}
+{{- end }}
+{{- if and (eq .Values.tls.mode "certManager") (not .Values.tls.certManager.issuerRef.name) }}
+{{- fail "tls.certManager.issuerRef.name: set the Issuer or ClusterIssuer that signs the webhook certificate, or use tls.mode=auto" }}
+{{- end }}
+{{- if and .Values.notifications.enabled (not .Values.notifications.secretName) }}
+{{- fail "notifications.secretName: name the Secret holding the incoming-webhook URL, or set notifications.enabled=false" }}
+{{- end }}
+{{- end -}}
