@@ -15,8 +15,8 @@ import type { Logger } from '../lib/log.js';
 export interface LeaseRecord {
   holderIdentity?: string;
   leaseDurationSeconds?: number;
-  acquireTime?: Date;
-  renewTime?: Date;
+  acquireTime?: Date | string;
+  renewTime?: Date | string;
   leaseTransitions?: number;
 }
 
@@ -27,8 +27,11 @@ export interface Observation {
   at: number;
 }
 
+// The client hands MicroTime back as a string or a Date depending on the path it took.
+const timeMs = (t: Date | string | undefined): number | '' => (t === undefined ? '' : t instanceof Date ? t.getTime() : Date.parse(String(t)));
+
 export const recordKey = (r: LeaseRecord | undefined): string =>
-  r ? `${r.holderIdentity ?? ''}|${r.renewTime?.getTime() ?? ''}|${r.leaseTransitions ?? ''}` : '';
+  r ? `${r.holderIdentity ?? ''}|${timeMs(r.renewTime)}|${r.leaseTransitions ?? ''}` : '';
 
 export type LeaseDecision = { action: 'create' } | { action: 'take'; transitions: number } | { action: 'renew' } | { action: 'wait'; holder: string };
 
