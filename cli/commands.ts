@@ -1,0 +1,372 @@
+// The CLI's commands: each talks to the cluster and hands the pure parts to cli/format.ts.
+import { readFileSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js';
+import { ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION } from '../api/types.js';
+import { approverEligibility, effectivePhase } from '../lib/approval.js';
+import type { Approver } from '../lib/approval.js';
+import { verifyChain } from '../lib/audit-chain.js';
+import { AGENTGATE_NAMESPACE } from '../lib/boundary.js';
+import { verifyBoundary } from '../lib/boundary-snapshot.js';
+import { parseDuration } from '../lib/clock.js';
+import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, PLURAL, statusCode } from '../lib/kube.js';
+import { renderCatalogue } from '../webhook/rules/catalogue.js';
+import { outputFormat, str, UsageError } from './args.js';
+import type { Parsed } from './args.js';
+import {
+  buildGrantRequest,
+  describeGrant,
+  eksAccessEntry,
+  filterAudit,
+  formatAudit,
+  formatChain,
+  formatPending,
+  formatReport,
+  grantSettled,
+  verifyExitCode,
+} from './format.js';
+import type { FailOn, PendingItem } from './format.js';
+
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+  env: NodeJS.ProcessEnv;
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+/** An error whose message already says what to do; exit with `code`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
+    super(message);
+  }
+}
+
+interface Ctx {
+  parsed: Parsed;
+  io: Io;
+  kc(): k8s.KubeConfig;
+  /** -n, else the context's namespace, else default. */
+  namespace(): string;
+}
+
+export function makeContext(parsed: Parsed, io: Io): Ctx {
+  let kc: k8s.KubeConfig | undefined;
+  const get = (): k8s.KubeConfig => {
+    if (!kc) {
+      const kubeconfig = str(parsed.values, 'kubeconfig');
+      const context = str(parsed.values, 'context');
+      try {
+        kc = loadKubeConfig({ ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}) });
+      } catch (e) {
+        throw new CliError(`cannot load the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${(e as Error).message}`, 2);
+      }
+      if (!kc.getCurrentCluster()) throw new CliError('the kubeconfig names no cluster; pass --kubeconfig FILE or --context NAME (kubectl config get-contexts)', 2);
+    }
+    return kc;
+  };
+  return {
+    parsed,
+    io,
+    kc: get,
+    namespace: () => str(parsed.values, 'namespace') ?? get().getContextObject(get().getCurrentContext())?.namespace ?? 'default',
+  };
+}
+
+export async function whoami(kc: k8s.KubeConfig): Promise<Approver> {
+  const api = kc.makeApiClient(k8s.AuthenticationV1Api);
+  const res = await api.createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+  const u = res.status?.userInfo;
+  if (!u?.username) throw new CliError('the cluster did not say who you are (SelfSubjectReview returned no user)');
+  return { user: u.username, groups: u.groups ?? [] };
+}
+
+// ---------------------------------------------------------------------------------
+
+async function verify(ctx: Ctx): Promise<number> {
+  const { values, positionals } = ctx.parsed;
+  const format = outputFormat(values);
+  const failOn = (str(values, 'fail-on') ?? 'critical').toLowerCase();
+  if (failOn !== 'critical' && failOn !== 'warning') throw new UsageError(`--fail-on ${failOn}: use critical or warning`, 'verify');
+  const agent = positionals[0];
+  const kc = ctx.kc();
+  if (agent) {
+    try {
+      await new AgentgateClient(kc).get<AgentIdentity>('AgentIdentity', agent);
+    } catch (e) {
+      if (isNotFound(e) && !/the server could not find the requested resource/i.test(errorMessage(e))) {
+        throw new CliError(`no AgentIdentity named ${agent}; list them with: kubectl get agentidentities`, 2);
+      }
+      throw e;
+    }
+  }
+  const report = await verifyBoundary(kc, { ...(agent ? { agents: [agent] } : {}), probe: values['no-probe'] !== true, now: ctx.io.now() });
+  const { reviewErrors, ...rest } = report;
+  if (format === 'json') ctx.io.out(JSON.stringify(rest, null, 2) + '\n');
+  else ctx.io.out(formatReport(rest));
+  for (const e of reviewErrors) ctx.io.err(`warning: ${e}\n`);
+  return verifyExitCode(rest, failOn as FailOn);
+}
+
+async function pending(ctx: Ctx): Promise<number> {
+  const { values } = ctx.parsed;
+  const format = outputFormat(values);
+  const kc = ctx.kc();
+  const ag = new AgentgateClient(kc);
+  const ns = str(values, 'namespace');
+  const [me, list] = await Promise.all([whoami(kc), ag.list<ApprovalRequest>('ApprovalRequest', ns)]);
+  const now = ctx.io.now();
+  const agents = new Map<string, AgentIdentity | undefined>();
+  const items: PendingItem[] = [];
+  for (const ar of list.items) {
+    if (effectivePhase(ar, now) !== 'Pending') continue;
+    if (!agents.has(ar.spec.agent)) {
+      try {
+        agents.set(ar.spec.agent, await ag.get<AgentIdentity>('AgentIdentity', ar.spec.agent));
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        agents.set(ar.spec.agent, undefined);
+      }
+    }
+    const agent = agents.get(ar.spec.agent);
+    const el = approverEligibility(ar, agent, me, now);
+    const mine = (ar.status?.approvals ?? []).some((a) => a.user === me.user);
+    const item: PendingItem = { request: ar, eligible: el.eligible && !mine, required: agent?.spec.requiredApprovals ?? 1 };
+    if (!el.eligible) item.reason = el.reason;
+    else if (mine) item.reason = 'you already decided it; another approver is needed';
+    if (item.eligible || values.all === true) items.push(item);
+  }
+  items.sort((a, b) => (a.request.spec.expiresAt ?? '').localeCompare(b.request.spec.expiresAt ?? ''));
+  if (format === 'json') {
+    ctx.io.out(JSON.stringify({ user: me.user, groups: me.groups, items: items.map((i) => ({ eligible: i.eligible, reason: i.reason, requiredApprovals: i.required, request: i.request })) }, null, 2) + '\n');
+  } else ctx.io.out(formatPending(items, me.user, now));
+  return 0;
+}
+
+async function decide(ctx: Ctx, approve: boolean): Promise<number> {
+  const name = ctx.parsed.positionals[0]!;
+  const kc = ctx.kc();
+  const ns = ctx.namespace();
+  const ag = new AgentgateClient(kc);
+  const verb = approve ? 'approve' : 'deny';
+  let ar: ApprovalRequest;
+  try {
+    ar = await ag.get<ApprovalRequest>('ApprovalRequest', name, ns);
+  } catch (e) {
+    if (isNotFound(e)) throw new CliError(`no ApprovalRequest ${name} in namespace ${ns}; list the ones you may decide with: agentgate pending`);
+    throw e;
+  }
+  const me = await whoami(kc);
+  const now = ctx.io.now();
+  let agent: AgentIdentity | undefined;
+  let agentReadable = true;
+  try {
+    agent = await ag.get<AgentIdentity>('AgentIdentity', ar.spec.agent);
+  } catch (e) {
+    if (isForbidden(e)) agentReadable = false; // the webhook still checks; do not block on our pre-check
+    else if (!isNotFound(e)) throw e;
+  }
+  if (agentReadable) {
+    const el = approverEligibility(ar, agent, me, now);
+    if (!el.eligible) throw new CliError(`you (${me.user}) cannot ${verb} ${ns}/${name}: ${el.reason}. Nothing was changed.`);
+  }
+  const previous = (ar.status?.approvals ?? []).find((a) => a.user === me.user);
+  try {
+    await ag.api.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace: ns, plural: PLURAL.ApprovalRequest, name, body: { metadata: { annotations: { [ANNOTATION_APPROVED]: approve ? 'true' : 'false' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  } catch (e) {
+    const msg = errorMessage(e);
+    if (/admission webhook .* denied the request/i.test(msg)) {
+      const why = msg.replace(/^.*denied the request:\s*/i, '');
+      throw new CliError(`agentgate refused your decision on ${ns}/${name}: ${why}`);
+    }
+    if (isForbidden(e)) {
+      throw new CliError(`you (${me.user}) may not annotate approvalrequests in namespace ${ns}: ${msg}. Ask your cluster admin to bind agentgate's approver role to you.`);
+    }
+    throw e;
+  }
+  // agentgate records the decision in status; show the result when it arrives.
+  const decision = approve ? 'Approved' : 'Denied';
+  for (let i = 0; i < 15; i++) {
+    const cur = await ag.get<ApprovalRequest>('ApprovalRequest', name, ns);
+    const rec = (cur.status?.approvals ?? []).find((a) => a.user === me.user && a.decision === decision && a !== previous);
+    if (rec) {
+      ctx.io.out(`${decision.toLowerCase()} ${ns}/${name} as ${me.user}; request is ${cur.status?.phase ?? 'Pending'}${cur.status?.message ? `: ${cur.status.message}` : ''}\n`);
+      return 0;
+    }
+    await ctx.io.sleep(200);
+  }
+  ctx.io.out(`annotated ${ns}/${name} ${ANNOTATION_APPROVED}=${approve ? 'true' : 'false'} as ${me.user}; agentgate has not recorded it yet (is the webhook running? kubectl -n ${AGENTGATE_NAMESPACE} get pods)\n`);
+  return 0;
+}
+
+async function listAudit(ctx: Ctx): Promise<AuditEvent[]> {
+  const ns = str(ctx.parsed.values, 'namespace') ?? AGENTGATE_NAMESPACE;
+  return (await new AgentgateClient(ctx.kc()).list<AuditEvent>('AuditEvent', ns)).items;
+}
+
+async function audit(ctx: Ctx): Promise<number> {
+  const { values } = ctx.parsed;
+  const format = outputFormat(values);
+  const since = str(values, 'since');
+  const agent = str(values, 'agent');
+  if (since && parseDuration(since) === undefined) throw new UsageError(`--since ${since} is not a duration; use a Go duration such as 15m, 1h or 24h`, 'audit');
+  const events = filterAudit(await listAudit(ctx), { ...(agent ? { agent } : {}), ...(since ? { since } : {}) }, ctx.io.now());
+  ctx.io.out(format === 'json' ? JSON.stringify(events, null, 2) + '\n' : formatAudit(events));
+  return 0;
+}
+
+async function auditVerify(ctx: Ctx): Promise<number> {
+  const format = outputFormat(ctx.parsed.values);
+  const events = await listAudit(ctx);
+  const result = verifyChain(events);
+  ctx.io.out(format === 'json' ? JSON.stringify({ events: events.length, ...result }, null, 2) + '\n' : formatChain(result, events.length));
+  return result.ok ? 0 : 1;
+}
+
+async function request(ctx: Ctx): Promise<number> {
+  const { values } = ctx.parsed;
+  const format = outputFormat(values);
+  const timeoutText = str(values, 'timeout') ?? '15m';
+  const timeoutMs = parseDuration(timeoutText);
+  if (timeoutMs === undefined) throw new UsageError(`--timeout ${timeoutText} is not a duration; use e.g. 10m`, 'request');
+  const kind = str(values, 'kind');
+  const ticket = str(values, 'ticket');
+  const name = str(values, 'name');
+  const grant = buildGrantRequest({
+    ...(str(values, 'agent') ? { agent: str(values, 'agent') } : {}),
+    ...(str(values, 'role') ? { role: str(values, 'role') } : {}),
+    ...(kind ? { kind } : {}),
+    namespace: ctx.namespace(),
+    ...(str(values, 'duration') ? { duration: str(values, 'duration') } : {}),
+    ...(str(values, 'reason') !== undefined ? { reason: str(values, 'reason') } : {}),
+    ...(ticket ? { ticket } : {}),
+    ...(name ? { name } : {}),
+  });
+  const ag = new AgentgateClient(ctx.kc());
+  const ns = grant.metadata.namespace!;
+  let created: AccessGrant;
+  try {
+    created = await ag.create<AccessGrant>('AccessGrant', grant, ns);
+  } catch (e) {
+    const msg = errorMessage(e);
+    if (isForbidden(e) && !/admission webhook/i.test(msg)) {
+      throw new CliError(`you may not create accessgrants in namespace ${ns}: ${msg}. Ask your cluster admin for create on accessgrants.agentgate.io there.`);
+    }
+    if (statusCode(e) === 422 || /admission webhook/i.test(msg)) throw new CliError(`the cluster refused the grant: ${msg}`);
+    throw e;
+  }
+  const ref = `${ns}/${created.metadata.name}`;
+  if (values.wait !== true) {
+    if (format === 'json') ctx.io.out(JSON.stringify(created, null, 2) + '\n');
+    else ctx.io.out(`requested grant ${ref}: ${created.spec.roleRef.kind} ${created.spec.roleRef.name} for ${created.spec.duration}, needs approval. Follow it with: kubectl get accessgrant ${created.metadata.name} -n ${ns} -w\n`);
+    return 0;
+  }
+  if (format !== 'json') ctx.io.err(`requested grant ${ref}; waiting up to ${timeoutText} for it to become Active, Denied or Invalid\n`);
+  const deadline = ctx.io.now().getTime() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const cur = await ag.get<AccessGrant>('AccessGrant', created.metadata.name!, ns);
+    const line = describeGrant(cur, ctx.io.now());
+    if (grantSettled(cur)) {
+      if (format === 'json') ctx.io.out(JSON.stringify(cur, null, 2) + '\n');
+      else ctx.io.out(line + '\n');
+      return cur.status?.phase === 'Active' ? 0 : 1;
+    }
+    if (line !== last && format !== 'json') ctx.io.err(line + '\n');
+    last = line;
+    if (ctx.io.now().getTime() >= deadline) throw new CliError(`gave up waiting after ${timeoutText}: ${line}`);
+    await ctx.io.sleep(1000);
+  }
+}
+
+function agentFromFile(file: string, name: string): AgentIdentity {
+  let docs: unknown[];
+  try {
+    docs = yaml.loadAll(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 2);
+  }
+  const found = docs.find((d): d is AgentIdentity => {
+    const o = d as Partial<AgentIdentity> | null;
+    return !!o && o.kind === 'AgentIdentity' && o.apiVersion === API_VERSION && o.metadata?.name === name;
+  });
+  if (!found) throw new CliError(`${file} holds no AgentIdentity named ${name}`, 2);
+  return found;
+}
+
+async function eks(ctx: Ctx): Promise<number> {
+  const { values, positionals } = ctx.parsed;
+  const name = positionals[0]!;
+  const file = str(values, 'filename');
+  let agent: AgentIdentity;
+  if (file) agent = agentFromFile(file, name);
+  else {
+    try {
+      agent = await new AgentgateClient(ctx.kc()).get<AgentIdentity>('AgentIdentity', name);
+    } catch (e) {
+      if (isNotFound(e)) throw new CliError(`no AgentIdentity named ${name} in the cluster; create it first, or read it from its manifest with -f FILE`);
+      throw e;
+    }
+  }
+  const roleArn = str(values, 'role-arn') ?? agent.spec.eks?.roleArn ?? ctx.io.env.EKS_ROLE_ARN;
+  const cluster = str(values, 'cluster') ?? agent.spec.eks?.clusterName ?? ctx.io.env.EKS_CLUSTER_NAME;
+  ctx.io.out(eksAccessEntry(agent, { ...(roleArn ? { roleArn } : {}), ...(cluster ? { cluster } : {}) }));
+  return 0;
+}
+
+function rules(ctx: Ctx): number {
+  const format = outputFormat(ctx.parsed.values, ['yaml', 'json']) as 'yaml' | 'json';
+  ctx.io.out(renderCatalogue(format));
+  return 0;
+}
+
+export async function runCommand(ctx: Ctx): Promise<number> {
+  switch (ctx.parsed.command?.words.join(' ')) {
+    case 'verify':
+      return verify(ctx);
+    case 'pending':
+      return pending(ctx);
+    case 'approve':
+      return decide(ctx, true);
+    case 'deny':
+      return decide(ctx, false);
+    case 'audit':
+      return audit(ctx);
+    case 'audit verify':
+      return auditVerify(ctx);
+    case 'request':
+      return request(ctx);
+    case 'eks access-entry':
+      return eks(ctx);
+    case 'rules':
+      return rules(ctx);
+    default:
+      throw new UsageError('no command; run agentgate --help');
+  }
+}
+
+/** What to tell a person about an error from the cluster. */
+export function describeApiError(e: unknown): { message: string; code: number } {
+  const code = statusCode(e);
+  const msg = errorMessage(e);
+  const cause = (e as { cause?: { code?: string } })?.cause?.code ?? (e as { code?: unknown })?.code;
+  if (typeof cause === 'string' && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|CERT|SELF_SIGNED/.test(cause)) {
+    return { message: `cannot reach the cluster (${cause}): ${msg}. Check --kubeconfig/--context (kubectl cluster-info)`, code: 2 };
+  }
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|socket hang up|fetch failed/.test(msg)) {
+    return { message: `cannot reach the cluster: ${msg}. Check --kubeconfig/--context (kubectl cluster-info)`, code: 2 };
+  }
+  if (code === 401) return { message: `the cluster rejected your credentials: ${msg}. Check --kubeconfig/--context (kubectl auth whoami)`, code: 2 };
+  if (code === 403) return { message: `forbidden: ${msg}`, code: 2 };
+  if (code === 404 && /could not find the requested resource/i.test(msg)) {
+    return { message: 'the agentgate.io API is not installed in this cluster (kubectl get crd | grep agentgate.io); install agentgate first', code: 2 };
+  }
+  return { message: msg, code: 2 };
+}
