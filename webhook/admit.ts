@@ -1,0 +1,313 @@
+// The I/O around the pure decisions: perform the one write a decision asks for (create
+// the ApprovalRequest, consume an approval, record an approver's decision), decide again
+// on what was read back, hold for a fast approval, and write the AuditEvent before
+// answering.
+import { createHash } from 'node:crypto';
+import type { ApprovalRequest } from '../api/types.js';
+import type { AdmissionRequest, AdmissionResponse } from '../lib/admission.js';
+import { consumedStatus, recordDecision } from '../lib/approval.js';
+import type { UnchainedSpec } from '../lib/audit-chain.js';
+import type { Clock } from '../lib/clock.js';
+import { canonicalize } from '../lib/fingerprint.js';
+import type { AgentgateClient } from '../lib/kube.js';
+import { errorMessage, isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
+import type { Logger } from '../lib/log.js';
+import { execCommand } from '../lib/preview.js';
+import { objectDigest } from './audit.js';
+import type { AuditSink } from './audit.js';
+import { decide } from './decide.js';
+import type { DecideOptions, Decision } from './decide.js';
+import type { WebhookMetrics } from './metrics.js';
+import { decideProtect, stampPatch } from './protect.js';
+import type { ProtectConfig, ProtectResult } from './protect.js';
+import type { Snapshot } from './snapshot.js';
+import { withApprovalRequests } from './snapshot.js';
+
+/** The apiserver writes this (and the webhook only reads it): approvals and their use. */
+export interface ApprovalStore {
+  get(namespace: string, name: string): Promise<ApprovalRequest | undefined>;
+  create(ar: ApprovalRequest): Promise<ApprovalRequest>;
+  replaceStatus(ar: ApprovalRequest): Promise<ApprovalRequest>;
+  /** Resolves with the request once its stored phase is no longer Pending, or undefined at the deadline. */
+  waitDecided(namespace: string, name: string, deadline: number): Promise<ApprovalRequest | undefined>;
+}
+
+export class KubeApprovalStore implements ApprovalStore {
+  constructor(
+    private readonly client: AgentgateClient,
+    private readonly onChange?: (listener: (ar: ApprovalRequest) => void) => () => void,
+  ) {}
+  async get(namespace: string, name: string): Promise<ApprovalRequest | undefined> {
+    try {
+      return await this.client.get<ApprovalRequest>('ApprovalRequest', name, namespace);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+  create(ar: ApprovalRequest): Promise<ApprovalRequest> {
+    return this.client.create<ApprovalRequest>('ApprovalRequest', ar, ar.metadata.namespace);
+  }
+  replaceStatus(ar: ApprovalRequest): Promise<ApprovalRequest> {
+    return this.client.replaceStatus<ApprovalRequest>('ApprovalRequest', ar.metadata.name ?? '', ar, ar.metadata.namespace);
+  }
+  /** Wakes on informer events for the request, and polls as a fallback in case the watch lags. */
+  waitDecided(namespace: string, name: string, deadline: number): Promise<ApprovalRequest | undefined> {
+    return new Promise((resolve) => {
+      let done = false;
+      let poll: NodeJS.Timeout | undefined;
+      const finish = (ar: ApprovalRequest | undefined): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(poll);
+        clearTimeout(timer);
+        unsubscribe?.();
+        resolve(ar);
+      };
+      const decided = (ar: ApprovalRequest | undefined) => ar && (ar.status?.phase ?? 'Pending') !== 'Pending';
+      const unsubscribe = this.onChange?.((ar) => {
+        if (ar.metadata.namespace === namespace && ar.metadata.name === name && decided(ar)) finish(ar);
+      });
+      const timer = setTimeout(() => finish(undefined), Math.max(0, deadline - Date.now()));
+      const tick = async (): Promise<void> => {
+        if (done) return;
+        try {
+          const ar = await this.get(namespace, name);
+          if (decided(ar)) return finish(ar);
+        } catch {
+          /* keep waiting */
+        }
+        if (!done) poll = setTimeout(() => void tick(), 1000);
+      };
+      poll = setTimeout(() => void tick(), 1000);
+    });
+  }
+}
+
+export interface AgentAdmissionDeps {
+  snapshot: () => Snapshot;
+  clock: Clock;
+  options: DecideOptions;
+  approvals: ApprovalStore;
+  audit: AuditSink;
+  log: Logger;
+  metrics: WebhookMetrics;
+  /** HMAC key for the audit record's object digest. */
+  digestKey: string;
+}
+
+export interface AgentOutcome {
+  decision: Decision;
+  response: AdmissionResponse;
+  auditEvent?: string;
+}
+
+function denyResponse(uid: string, message: string, code = 403): AdmissionResponse {
+  return { uid, allowed: false, status: { code, reason: 'Forbidden', message } };
+}
+
+const MAX_REASON = 4000;
+
+function auditSpec(request: AdmissionRequest, d: Decision, now: Date, digestKey: string): UnchainedSpec {
+  const spec: UnchainedSpec = {
+    time: now.toISOString(),
+    user: request.userInfo?.username ?? '',
+    operation: request.operation,
+    group: request.resource.group,
+    version: request.resource.version,
+    resource: request.resource.resource,
+    decision: d.verdict,
+    reason: d.message.length > MAX_REASON ? `${d.message.slice(0, MAX_REASON)}…` : d.message,
+    requestUID: request.uid,
+  };
+  if (d.agent) spec.agent = d.agent;
+  if (request.userInfo?.groups?.length) spec.groups = [...request.userInfo.groups];
+  if (request.subResource) spec.subresource = request.subResource;
+  if (request.namespace) spec.namespace = request.namespace;
+  if (request.name) spec.name = request.name;
+  const command = execCommand(request);
+  if (command) spec.command = command;
+  if (d.matchedRules.length) spec.matchedRules = d.matchedRules;
+  if (d.grant) spec.grant = d.grant;
+  if (d.approvalRequest) spec.approvalRequest = d.approvalRequest;
+  const target = request.object ?? request.oldObject;
+  spec.objectDigest = d.fingerprint ?? (target ? objectDigest(canonicalize(target), digestKey) : createHash('sha256').update('').digest('hex'));
+  return spec;
+}
+
+/** Decides an agent's call, performs the decision's write, holds, records, answers. */
+export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmissionDeps): Promise<AgentOutcome> {
+  const { clock, options, approvals, log, metrics } = deps;
+  const started = Date.now();
+  const fresh: ApprovalRequest[] = [];
+  const overlay = (ar: ApprovalRequest | undefined): void => {
+    if (!ar) return;
+    const i = fresh.findIndex((x) => x.metadata.name === ar.metadata.name && x.metadata.namespace === ar.metadata.namespace);
+    if (i >= 0) fresh.splice(i, 1);
+    fresh.push(ar);
+  };
+  let decision = decide(request, deps.snapshot(), clock, options);
+  if (!decision.agentCall) return { decision, response: { uid: request.uid, allowed: true } };
+
+  let held = false;
+  let writeError: string | undefined;
+  for (let round = 0; round < 6; round++) {
+    const effect = decision.effect;
+    if (effect.kind === 'none') break;
+    let again = false;
+    try {
+      if (effect.kind === 'create') {
+        const { namespace, name } = effect.approvalRequest.metadata;
+        try {
+          overlay(await approvals.create(effect.approvalRequest));
+          log.info('approval request created', { uid: request.uid, approvalRequest: `${namespace}/${name}`, agent: decision.agent });
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+          overlay(await approvals.get(namespace ?? '', name ?? ''));
+          again = true;
+        }
+      } else if (effect.kind === 'consume') {
+        const current = withApprovalRequests(deps.snapshot(), fresh).approvalRequest(effect.namespace, effect.name);
+        if (!current) {
+          overlay(await approvals.get(effect.namespace, effect.name));
+          again = true;
+        } else {
+          const body: ApprovalRequest = { ...current, metadata: { ...current.metadata, resourceVersion: effect.resourceVersion }, status: consumedStatus(current, request.uid, clock.now()) };
+          try {
+            overlay(await approvals.replaceStatus(body));
+            break;
+          } catch (err) {
+            if (!isConflict(err)) throw err;
+            // Another retry (or replica) changed it first: read it and decide again.
+            overlay(await approvals.get(effect.namespace, effect.name));
+            again = true;
+          }
+        }
+      }
+      if (!again && !held && decision.holdSeconds > 0 && (effect.kind === 'create' || effect.kind === 'await')) {
+        const { namespace, name } = effect.kind === 'create' ? { namespace: effect.approvalRequest.metadata.namespace ?? '', name: effect.approvalRequest.metadata.name ?? '' } : effect;
+        held = true;
+        const holdStart = Date.now();
+        const ar = await approvals.waitDecided(namespace, name, started + decision.holdSeconds * 1000);
+        metrics.holdSeconds.observe({ outcome: ar ? ar.status?.phase ?? 'Pending' : 'Timeout' }, (Date.now() - holdStart) / 1000);
+        if (ar) {
+          overlay(ar);
+          again = true;
+        }
+      }
+    } catch (err) {
+      writeError = errorMessage(err);
+      log.error('approval request write failed', { uid: request.uid, error: writeError, effect: effect.kind });
+      break;
+    }
+    if (!again) break;
+    decision = decide(request, withApprovalRequests(deps.snapshot(), fresh), clock, options);
+  }
+
+  if (writeError !== undefined) {
+    decision = {
+      ...decision,
+      verdict: decision.verdict === 'Allowed' ? 'Denied' : decision.verdict,
+      effect: { kind: 'none' },
+      message: `${decision.message} (agentgate could not ${decision.effect.kind === 'consume' ? 'use the approval' : 'store the approval request'}: ${writeError})`,
+    };
+  } else if (decision.effect.kind === 'consume' && !fresh.some((ar) => ar.status?.phase === 'Consumed' && ar.status.consumedBy === request.uid)) {
+    // Ran out of rounds without winning the approval: fail closed.
+    decision = { ...decision, verdict: 'Held', effect: { kind: 'none' }, message: `${decision.message} (the approval was used concurrently; retry)` };
+  }
+
+  let auditEvent: string | undefined;
+  if (request.dryRun) {
+    metrics.auditWrites.inc({ result: 'skipped' });
+  } else {
+    try {
+      auditEvent = await deps.audit.write(auditSpec(request, decision, clock.now(), deps.digestKey));
+      metrics.auditWrites.inc({ result: 'ok' });
+    } catch (err) {
+      metrics.auditWrites.inc({ result: 'error' });
+      const why = errorMessage(err);
+      log.error('audit write failed; denying', { uid: request.uid, agent: decision.agent, error: why });
+      decision = { ...decision, verdict: 'Denied', message: `agentgate: denied because the audit record could not be written (${why}); no agent call goes through unrecorded` };
+    }
+  }
+
+  const rules = decision.matchedRules.length ? decision.matchedRules : [''];
+  for (const rule of rules) metrics.decisions.inc({ verdict: decision.verdict, agent: decision.agent ?? '', rule });
+  log.info('agent call', {
+    uid: request.uid,
+    agent: decision.agent,
+    user: request.userInfo?.username,
+    operation: request.operation,
+    resource: request.resource.resource,
+    group: request.resource.group,
+    subresource: request.subResource || undefined,
+    namespace: request.namespace,
+    name: request.name,
+    command: execCommand(request),
+    decision: decision.verdict,
+    reason: decision.message,
+    rules: decision.matchedRules,
+    grant: decision.grant,
+    approvalRequest: decision.approvalRequest,
+    dryRun: request.dryRun || undefined,
+    auditEvent,
+  });
+  const response: AdmissionResponse =
+    decision.verdict === 'Allowed' ? { uid: request.uid, allowed: true } : denyResponse(request.uid, decision.message);
+  if (auditEvent) response.auditAnnotations = { 'agentgate.io/audit-event': auditEvent, 'agentgate.io/decision': decision.verdict };
+  return { decision, response, ...(auditEvent ? { auditEvent } : {}) };
+}
+
+export interface ProtectDeps {
+  snapshot: () => Snapshot;
+  clock: Clock;
+  config: ProtectConfig;
+  approvals: ApprovalStore;
+  log: Logger;
+  metrics: WebhookMetrics;
+}
+
+/** Guards agentgate's objects; an eligible approval is recorded in status before the annotation is allowed. */
+export async function admitProtected(request: AdmissionRequest, deps: ProtectDeps): Promise<AdmissionResponse> {
+  let result: ProtectResult = decideProtect(request, deps.snapshot(), deps.clock, deps.config);
+  if (result.allowed && result.effect) result = await recordApproval(request, result, deps);
+  if (!result.allowed || result.effect) {
+    deps.log.info('protect', { uid: request.uid, user: request.userInfo?.username, operation: request.operation, resource: request.resource.resource, subresource: request.subResource || undefined, namespace: request.namespace, name: request.name, allowed: result.allowed, reason: result.message });
+  }
+  const response: AdmissionResponse = result.allowed ? { uid: request.uid, allowed: true } : denyResponse(request.uid, result.message);
+  if (result.warnings?.length) response.warnings = result.warnings;
+  return response;
+}
+
+async function recordApproval(request: AdmissionRequest, result: ProtectResult, deps: ProtectDeps): Promise<ProtectResult> {
+  const effect = result.effect!;
+  const agentOf = (ar: ApprovalRequest) => deps.snapshot().agents().find((a) => a.metadata.name === ar.spec.agent);
+  let ar = request.oldObject as unknown as ApprovalRequest;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const now = deps.clock.now();
+    const r = recordDecision(ar, agentOf(ar), effect.approver, effect.decision, now, deps.config.approvalValidityMs !== undefined ? { validityMs: deps.config.approvalValidityMs } : {});
+    if (r.outcome === 'rejected') return { allowed: false, message: `agentgate: ${effect.approver.user} cannot decide ApprovalRequest ${effect.name}: ${r.reason}` };
+    if (r.outcome === 'unchanged') return { allowed: true, message: result.message };
+    try {
+      await deps.approvals.replaceStatus({ ...ar, status: r.status });
+      deps.metrics.approvalsRecorded.inc({ decision: effect.decision });
+      if (r.phase !== 'Pending' && ar.metadata.creationTimestamp) {
+        deps.metrics.approvalWaitSeconds.observe({ outcome: r.phase }, Math.max(0, (now.getTime() - Date.parse(ar.metadata.creationTimestamp)) / 1000));
+      }
+      deps.log.info('approval recorded', { uid: request.uid, approvalRequest: `${effect.namespace}/${effect.name}`, approver: effect.approver.user, decision: effect.decision, phase: r.phase });
+      return { allowed: true, message: result.message };
+    } catch (err) {
+      if (!isConflict(err)) return { allowed: false, message: `agentgate: could not record the decision of ${effect.approver.user} (${errorMessage(err)}); try again` };
+      const latest = await deps.approvals.get(effect.namespace, effect.name);
+      if (!latest) return { allowed: false, message: `agentgate: ApprovalRequest ${effect.name} no longer exists` };
+      ar = latest;
+    }
+  }
+  return { allowed: false, message: 'agentgate: the ApprovalRequest kept changing while recording the decision; try again' };
+}
+
+/** /mutate/stamp: the creator of an AccessGrant, from userInfo. */
+export function admitStamp(request: AdmissionRequest): AdmissionResponse {
+  if (request.operation !== 'CREATE' || request.resource.resource !== 'accessgrants' || request.subResource) return { uid: request.uid, allowed: true };
+  return { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(stampPatch(request))).toString('base64') };
+}

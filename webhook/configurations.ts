@@ -1,0 +1,223 @@
+// The three webhook configurations, generated from the AgentIdentities and kept in sync
+// by the webhook process itself.
+//
+// agentgate-agents: only agents' calls reach it (matchConditions on userInfo built from
+//   every AgentIdentity's subjects), every resource and subresource, CREATE/UPDATE/DELETE/
+//   CONNECT, failurePolicy Fail; agentgate's own ServiceAccounts excluded.
+// agentgate-protect: agentgate.io kinds for every caller, and RoleBindings only when they
+//   carry managed-by=agentgate (objectSelector matches the old or the new object), so the
+//   rest of the cluster is never routed through agentgate.
+// agentgate-stamp: CREATE of AccessGrants, to stamp the requester.
+import * as k8s from '@kubernetes/client-node';
+import type { AgentIdentity } from '../api/types.js';
+import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { stableStringify } from '../lib/fingerprint.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
+import type { Logger } from '../lib/log.js';
+import { serviceAccountUsername } from '../lib/rbac.js';
+
+export const AGENTS_CONFIG = 'agentgate-agents';
+export const PROTECT_CONFIG = 'agentgate-protect';
+export const STAMP_CONFIG = 'agentgate-stamp';
+export const PATHS = { agents: '/validate/agents', protect: '/validate/protect', stamp: '/mutate/stamp' } as const;
+
+export type ClientTarget = { url: string } | { service: { name: string; namespace: string; port?: number } };
+
+export interface ConfigurationOptions {
+  target: ClientTarget;
+  /** base64 PEM; undefined keeps whatever caBundle the live object has (e.g. cert-manager's cainjector). */
+  caBundle?: string;
+  agentgateUsers: readonly string[];
+  timeoutSeconds: number;
+}
+
+const cel = (s: string): string => JSON.stringify(s);
+const celList = (xs: readonly string[]): string => `[${xs.map(cel).join(', ')}]`;
+
+/** The CEL condition that is true exactly for calls made as one of the agents' subjects. */
+export function agentMatchExpression(agents: readonly AgentIdentity[]): string {
+  const users = new Set<string>();
+  const groups = new Set<string>();
+  for (const a of agents) {
+    for (const s of a.spec.subjects ?? []) {
+      if (s.kind === 'User') users.add(s.name);
+      else if (s.kind === 'Group') groups.add(s.name);
+      else if (s.kind === 'ServiceAccount' && s.namespace) users.add(serviceAccountUsername(s.namespace, s.name));
+    }
+  }
+  const parts: string[] = [];
+  if (users.size) parts.push(`request.userInfo.username in ${celList([...users].sort())}`);
+  if (groups.size) parts.push(`(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ${celList([...groups].sort())}))`);
+  return parts.length ? parts.join(' || ') : 'false';
+}
+
+function clientConfig(opts: ConfigurationOptions, path: string): k8s.AdmissionregistrationV1WebhookClientConfig {
+  const cc: k8s.AdmissionregistrationV1WebhookClientConfig =
+    'url' in opts.target ? { url: opts.target.url.replace(/\/+$/, '') + path } : { service: { ...opts.target.service, port: opts.target.service.port ?? 443, path } };
+  if (opts.caBundle) cc.caBundle = opts.caBundle;
+  return cc;
+}
+
+const labels = { [LABEL_MANAGED_BY]: MANAGED_BY, 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'webhook' };
+
+export function desiredConfigurations(agents: readonly AgentIdentity[], opts: ConfigurationOptions): {
+  agents: k8s.V1ValidatingWebhookConfiguration;
+  protect: k8s.V1ValidatingWebhookConfiguration;
+  stamp: k8s.V1MutatingWebhookConfiguration;
+} {
+  const allOps = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
+  const agentsConfig: k8s.V1ValidatingWebhookConfiguration = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: AGENTS_CONFIG, labels },
+    webhooks: [
+      {
+        name: 'agents.agentgate.io',
+        admissionReviewVersions: ['v1'],
+        clientConfig: clientConfig(opts, PATHS.agents),
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        sideEffects: 'NoneOnDryRun',
+        timeoutSeconds: opts.timeoutSeconds,
+        rules: [{ apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], operations: allOps, scope: '*' }],
+        matchConditions: [
+          { name: 'not-agentgate', expression: `!(request.userInfo.username in ${celList([...opts.agentgateUsers].sort())})` },
+          { name: 'agent-subjects', expression: agentMatchExpression(agents) },
+        ],
+      },
+    ],
+  };
+  const writeOps = ['CREATE', 'UPDATE', 'DELETE'];
+  const protect: k8s.V1ValidatingWebhookConfiguration = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: PROTECT_CONFIG, labels },
+    webhooks: [
+      {
+        name: 'objects.protect.agentgate.io',
+        admissionReviewVersions: ['v1'],
+        clientConfig: clientConfig(opts, PATHS.protect),
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        sideEffects: 'NoneOnDryRun',
+        timeoutSeconds: opts.timeoutSeconds,
+        rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['*/*'], operations: writeOps, scope: '*' }],
+      },
+      {
+        name: 'rolebindings.protect.agentgate.io',
+        admissionReviewVersions: ['v1'],
+        clientConfig: clientConfig(opts, PATHS.protect),
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        sideEffects: 'None',
+        timeoutSeconds: opts.timeoutSeconds,
+        objectSelector: { matchLabels: { [LABEL_MANAGED_BY]: MANAGED_BY } },
+        rules: [{ apiGroups: ['rbac.authorization.k8s.io'], apiVersions: ['*'], resources: ['rolebindings'], operations: writeOps, scope: 'Namespaced' }],
+      },
+    ],
+  };
+  const stamp: k8s.V1MutatingWebhookConfiguration = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: STAMP_CONFIG, labels },
+    webhooks: [
+      {
+        name: 'stamp.agentgate.io',
+        admissionReviewVersions: ['v1'],
+        clientConfig: clientConfig(opts, PATHS.stamp),
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        sideEffects: 'None',
+        reinvocationPolicy: 'Never',
+        timeoutSeconds: opts.timeoutSeconds,
+        rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' }],
+      },
+    ],
+  };
+  return { agents: agentsConfig, protect, stamp };
+}
+
+type Kind = 'Validating' | 'Mutating';
+type AnyConfig = k8s.V1ValidatingWebhookConfiguration | k8s.V1MutatingWebhookConfiguration;
+
+/** What we compare: webhooks (with the live caBundle kept when we manage none) and labels. */
+function comparable(c: AnyConfig): string {
+  return stableStringify(JSON.parse(JSON.stringify({ labels: c.metadata?.labels ?? {}, webhooks: c.webhooks ?? [] })));
+}
+
+/** Keeps the apiserver-defaulted fields out of the comparison by re-applying ours over the live object. */
+function merged(live: AnyConfig, desired: AnyConfig, keepCa: boolean): AnyConfig {
+  const webhooks = (desired.webhooks ?? []).map((w) => {
+    const liveHook = (live.webhooks ?? []).find((l) => l.name === w.name);
+    const base = { ...(liveHook ?? {}), ...w } as typeof w;
+    if (keepCa && liveHook?.clientConfig?.caBundle) base.clientConfig = { ...w.clientConfig, caBundle: liveHook.clientConfig.caBundle };
+    // namespaceSelector/objectSelector default to {} on the server; an absent desired value means "everything".
+    if (!w.namespaceSelector) base.namespaceSelector = liveHook?.namespaceSelector ?? {};
+    if (!w.objectSelector) base.objectSelector = liveHook?.objectSelector ?? {};
+    return base;
+  });
+  return { ...live, metadata: { ...live.metadata, labels: { ...(live.metadata?.labels ?? {}), ...(desired.metadata?.labels ?? {}) } }, webhooks } as AnyConfig;
+}
+
+export class ConfigurationSync {
+  private readonly api: k8s.AdmissionregistrationV1Api;
+  private running: Promise<void> | undefined;
+  private again = false;
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly log: Logger,
+  ) {
+    this.api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  }
+
+  /** Applies the desired configurations; concurrent calls coalesce into one more run. */
+  sync(build: () => ReturnType<typeof desiredConfigurations>, keepCa: boolean): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          const d = build();
+          await this.apply('Validating', d.agents, keepCa);
+          await this.apply('Validating', d.protect, keepCa);
+          await this.apply('Mutating', d.stamp, keepCa);
+        } while (this.again);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  private async apply(kind: Kind, desired: AnyConfig, keepCa: boolean): Promise<void> {
+    const name = desired.metadata!.name!;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      let live: AnyConfig | undefined;
+      try {
+        live = kind === 'Validating' ? await this.api.readValidatingWebhookConfiguration({ name }) : await this.api.readMutatingWebhookConfiguration({ name });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      try {
+        if (!live) {
+          if (kind === 'Validating') await this.api.createValidatingWebhookConfiguration({ body: desired as k8s.V1ValidatingWebhookConfiguration });
+          else await this.api.createMutatingWebhookConfiguration({ body: desired as k8s.V1MutatingWebhookConfiguration });
+          this.log.info('webhook configuration created', { configuration: name });
+          return;
+        }
+        const next = merged(live, desired, keepCa);
+        if (comparable(next) === comparable(live)) return;
+        if (kind === 'Validating') await this.api.replaceValidatingWebhookConfiguration({ name, body: next as k8s.V1ValidatingWebhookConfiguration });
+        else await this.api.replaceMutatingWebhookConfiguration({ name, body: next as k8s.V1MutatingWebhookConfiguration });
+        this.log.info('webhook configuration updated', { configuration: name });
+        return;
+      } catch (err) {
+        if (!isConflict(err) && !isAlreadyExists(err)) throw err;
+      }
+    }
+    throw new Error(`could not apply webhook configuration ${name}: kept conflicting`);
+  }
+}

@@ -1,0 +1,250 @@
+// agentgate webhook: `node dist/webhook/main.js --kubeconfig F --port N (--url URL | --service NAME) ...`
+//
+// Start-up order matters because the webhook configurations point at this process and
+// fail closed: caches and the audit chain first, then listen, then write the
+// configurations, then report ready.
+import { readFileSync, watchFile } from 'node:fs';
+import https from 'node:https';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import type { ApprovalRequest } from '../api/types.js';
+import { DEFAULT_APPROVAL_VALIDITY_MS, DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
+import { systemClock, parseDuration } from '../lib/clock.js';
+import { AgentgateClient, errorMessage, loadKubeConfig } from '../lib/kube.js';
+import { newLogger } from '../lib/log.js';
+import { serviceAccountUsername } from '../lib/rbac.js';
+import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from './admit.js';
+import { KubeAuditSink } from './audit.js';
+import { ConfigurationSync, desiredConfigurations, PATHS } from './configurations.js';
+import type { ClientTarget } from './configurations.js';
+import { WebhookMetrics } from './metrics.js';
+import { protectConfig } from './protect.js';
+import { createApp, withFilter, withMetrics } from './server.js';
+import { ClusterState } from './state.js';
+import { ensureWebhookSecret, hostsFor } from './tls.js';
+
+const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAME] [--namespace agentgate-system]
+  --port N [--host 127.0.0.1] (--url https://HOST:PORT | --service agentgate-webhook [--service-port 443])
+  [--writer-id NAME] [--audit-lanes 4] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
+  [--manage-configurations=true|false] [--timeout-seconds 10] [--approval-validity 10m] [--pending-ttl 1h]
+  [--operator-user USER] [--webhook-user USER]`;
+
+function fail(message: string): never {
+  process.stderr.write(`agentgate webhook: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function flags() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        namespace: { type: 'string', default: 'agentgate-system' },
+        port: { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+        url: { type: 'string' },
+        service: { type: 'string' },
+        'service-port': { type: 'string', default: '443' },
+        'writer-id': { type: 'string' },
+        'audit-lanes': { type: 'string', default: '4' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'manage-configurations': { type: 'string', default: 'true' },
+        'timeout-seconds': { type: 'string', default: '10' },
+        'approval-validity': { type: 'string' },
+        'pending-ttl': { type: 'string' },
+        'operator-user': { type: 'string' },
+        'webhook-user': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const port = Number(v.port);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) fail('--port must be a TCP port');
+  if (!v.url === !v.service) fail('give exactly one of --url (outside the cluster) or --service (in-cluster)');
+  if (!!v['tls-cert'] !== !!v['tls-key']) fail('--tls-cert and --tls-key go together');
+  const manage = v['manage-configurations'];
+  if (manage !== 'true' && manage !== 'false') fail('--manage-configurations must be true or false');
+  const timeoutSeconds = Number(v['timeout-seconds']);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 2 || timeoutSeconds > 30) fail('--timeout-seconds must be 2..30 (the apiserver caps webhooks at 30)');
+  const dur = (name: string, value: string | undefined, dflt: number): number => {
+    if (value === undefined) return dflt;
+    const ms = parseDuration(value);
+    if (ms === undefined || ms <= 0) fail(`--${name} must be a duration such as 10m`);
+    return ms;
+  };
+  const lanes = Number(v['audit-lanes']);
+  if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) fail('--audit-lanes must be 1..64');
+  if (v.url) {
+    try {
+      if (new URL(v.url).protocol !== 'https:') fail('--url must be https');
+    } catch {
+      fail('--url is not a URL');
+    }
+  }
+  const ns = v.namespace!;
+  return {
+    kubeconfig: v.kubeconfig,
+    context: v.context,
+    namespace: ns,
+    port,
+    host: v.host!,
+    url: v.url,
+    service: v.service,
+    servicePort: Number(v['service-port']),
+    writerId: v['writer-id'] ?? process.env.POD_NAME ?? hostname(),
+    lanes,
+    tlsCert: v['tls-cert'],
+    tlsKey: v['tls-key'],
+    tlsCa: v['tls-ca'],
+    manage: manage === 'true',
+    timeoutSeconds,
+    approvalValidityMs: dur('approval-validity', v['approval-validity'], DEFAULT_APPROVAL_VALIDITY_MS),
+    pendingTtlMs: dur('pending-ttl', v['pending-ttl'], DEFAULT_PENDING_TTL_MS),
+    operatorUser: v['operator-user'] ?? serviceAccountUsername(ns, 'agentgate-operator'),
+    webhookUser: v['webhook-user'] ?? serviceAccountUsername(ns, 'agentgate-webhook'),
+  };
+}
+
+/** Start-up reads race a freshly started apiserver or freshly installed CRDs (429, 503). */
+async function retrying<T>(fn: () => Promise<T>, what: string, log: ReturnType<typeof newLogger>, attempts = 30): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      log.warn(`${what} failed; retrying`, { attempt: i, error: errorMessage(err) });
+      await new Promise((r) => setTimeout(r, Math.min(500 * i, 5000)));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const f = flags();
+  const log = newLogger('webhook');
+  const kc = loadKubeConfig({ ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), ...(f.context ? { context: f.context } : {}) });
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const client = new AgentgateClient(kc);
+  const clock = systemClock;
+
+  const mounted = !!f.tlsCert;
+  const hosts = hostsFor({ ...(f.url ? { url: f.url } : {}), ...(f.service ? { service: f.service } : {}), namespace: f.namespace });
+  const secret = await retrying(() => ensureWebhookSecret(core, f.namespace, hosts, !mounted, log), 'load the webhook Secret', log);
+  const readMounted = () => ({ cert: readFileSync(f.tlsCert!, 'utf8'), key: readFileSync(f.tlsKey!, 'utf8'), ca: f.tlsCa ? readFileSync(f.tlsCa, 'utf8') : undefined });
+  const tls = mounted ? readMounted() : secret.tls!;
+  const caBundle = tls.ca ? Buffer.from(tls.ca).toString('base64') : undefined;
+
+  const state = new ClusterState(kc, log);
+  const metrics = new WebhookMetrics({ pendingApprovals: () => state.pendingApprovals(), defaultMetrics: true });
+  const audit = new KubeAuditSink(client, f.namespace, f.writerId, f.lanes, log);
+  const arListeners = new Set<(ar: ApprovalRequest) => void>();
+  state.arInformer.onChange((ar) => arListeners.forEach((l) => l(ar)));
+  const approvals = new KubeApprovalStore(client, (l) => {
+    arListeners.add(l);
+    return () => arListeners.delete(l);
+  });
+
+  await state.start();
+  await retrying(() => audit.recover(), 'resume audit chains', log);
+  log.info('caches synced and audit chains resumed', { writers: audit.writers });
+
+  const agentgateUsers = [f.operatorUser, f.webhookUser];
+  const decideOptions = { agentgateNamespace: f.namespace, fingerprintKey: secret.fingerprintKey, pendingTtlMs: f.pendingTtlMs, maxHoldSeconds: Math.max(0, f.timeoutSeconds - 2) };
+  const pconfig = protectConfig(f.namespace, { operatorUser: f.operatorUser, webhookUser: f.webhookUser, approvalValidityMs: f.approvalValidityMs });
+  const snapshot = () => state;
+
+  const agentsHandler = withMetrics(
+    metrics,
+    withFilter(
+      // The configuration already excludes agentgate's own users; a stale or hand-edited
+      // one must not make the webhook judge (or record) its own writes.
+      (request) => (agentgateUsers.includes(request.userInfo.username ?? '') ? { uid: request.uid, allowed: true } : undefined),
+      async (request) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: secret.fingerprintKey })).response,
+    ),
+  );
+  const protectHandler = withMetrics(metrics, (request) => admitProtected(request, { snapshot, clock, config: pconfig, approvals, log, metrics }));
+  const stampHandler = withMetrics(metrics, async (request) => admitStamp(request));
+
+  let configured = !f.manage;
+  const app = createApp({
+    log,
+    metrics,
+    routes: { [PATHS.agents]: agentsHandler, [PATHS.protect]: protectHandler, [PATHS.stamp]: stampHandler },
+    ready: () => state.synced && configured,
+  });
+  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = (f.timeoutSeconds + 5) * 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(f.port, f.host, () => resolve());
+  });
+  log.info('serving', { address: `https://${f.host}:${f.port}`, paths: Object.values(PATHS) });
+
+  if (mounted) {
+    // cert-manager rotates the files in place; pick them up without a restart.
+    const reload = () => {
+      try {
+        const m = readMounted();
+        server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2' });
+        log.info('serving certificate reloaded');
+      } catch (err) {
+        log.warn('serving certificate reload failed', { error: String(err) });
+      }
+    };
+    watchFile(f.tlsCert!, { interval: 30_000 }, reload);
+  }
+
+  const target: ClientTarget = f.url ? { url: f.url } : { service: { name: f.service!, namespace: f.namespace, port: f.servicePort } };
+  const sync = new ConfigurationSync(kc, log);
+  const build = () => desiredConfigurations(state.agents(), { target, ...(caBundle ? { caBundle } : {}), agentgateUsers, timeoutSeconds: f.timeoutSeconds });
+  const keepCa = !caBundle;
+  const syncNow = async (): Promise<void> => {
+    try {
+      await sync.sync(build, keepCa);
+      configured = true;
+    } catch (err) {
+      log.error('webhook configuration sync failed', { error: errorMessage(err) });
+    }
+  };
+  if (f.manage) {
+    let pending: NodeJS.Timeout | undefined;
+    state.agentInformer.onChange(() => {
+      clearTimeout(pending);
+      pending = setTimeout(() => void syncNow(), 100);
+    });
+    await syncNow();
+    // Repairs drift (someone editing or deleting a configuration) within a minute.
+    setInterval(() => void syncNow(), 60_000).unref();
+  }
+  log.info(configured ? 'ready' : 'serving, but not ready until the webhook configurations are written', { manageConfigurations: f.manage, writer: f.writerId });
+
+  const shutdown = (signal: string) => {
+    log.info('shutting down', { signal });
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 10_000).unref();
+    void state.stop();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`agentgate webhook: ${errorMessage(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,154 @@
+// The HTTP layer: express over node:https, AdmissionReview v1 in and out.
+//
+// Handlers are composed in Kyverno's style — filter -> protect -> metrics -> admit —
+// around the pure decisions, and follow Gatekeeper's convention for failures: a
+// malformed AdmissionReview is the caller's error (4xx), anything that goes wrong on our
+// side is 5xx. The apiserver treats both as a webhook failure, and failurePolicy Fail
+// turns that into a refusal: an error never lets a call through.
+import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from '../lib/admission.js';
+import { isJsonObject } from '../lib/admission.js';
+import type { Logger } from '../lib/log.js';
+import type { WebhookMetrics } from './metrics.js';
+
+export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+
+export class BadRequest extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** Narrows an untrusted body to an AdmissionReview with a usable request, or throws BadRequest. */
+export function parseReview(body: unknown): AdmissionRequest {
+  if (!isJsonObject(body)) throw new BadRequest('body must be a JSON object (an AdmissionReview)');
+  if (body['apiVersion'] !== 'admission.k8s.io/v1' || body['kind'] !== 'AdmissionReview') {
+    throw new BadRequest('expected apiVersion admission.k8s.io/v1, kind AdmissionReview');
+  }
+  const r = body['request'];
+  if (!isJsonObject(r)) throw new BadRequest('AdmissionReview has no request');
+  if (typeof r['uid'] !== 'string' || r['uid'] === '') throw new BadRequest('request.uid must be a non-empty string');
+  if (typeof r['operation'] !== 'string' || !OPERATIONS.has(r['operation'])) throw new BadRequest('request.operation must be CREATE, UPDATE, DELETE or CONNECT');
+  const res = r['resource'];
+  if (!isJsonObject(res) || typeof res['resource'] !== 'string' || typeof res['version'] !== 'string' || (res['group'] !== undefined && typeof res['group'] !== 'string')) {
+    throw new BadRequest('request.resource must be {group, version, resource}');
+  }
+  if (!isJsonObject(r['userInfo'])) throw new BadRequest('request.userInfo must be an object');
+  const ui = r['userInfo'];
+  if (ui['username'] !== undefined && typeof ui['username'] !== 'string') throw new BadRequest('request.userInfo.username must be a string');
+  if (ui['groups'] !== undefined && (!Array.isArray(ui['groups']) || ui['groups'].some((g) => typeof g !== 'string'))) {
+    throw new BadRequest('request.userInfo.groups must be a list of strings');
+  }
+  for (const f of ['name', 'namespace', 'subResource'] as const) {
+    if (r[f] !== undefined && r[f] !== null && typeof r[f] !== 'string') throw new BadRequest(`request.${f} must be a string`);
+  }
+  for (const f of ['object', 'oldObject', 'options'] as const) {
+    if (r[f] !== undefined && r[f] !== null && !isJsonObject(r[f])) throw new BadRequest(`request.${f} must be an object or null`);
+  }
+  const kind = isJsonObject(r['kind']) ? r['kind'] : {};
+  return {
+    ...(r as unknown as AdmissionRequest),
+    resource: { group: (res['group'] as string | undefined) ?? '', version: res['version'], resource: res['resource'] },
+    kind: { group: String(kind['group'] ?? ''), version: String(kind['version'] ?? ''), kind: String(kind['kind'] ?? '') },
+    name: (r['name'] as string | null | undefined) ?? '',
+    namespace: (r['namespace'] as string | null | undefined) ?? '',
+    subResource: (r['subResource'] as string | null | undefined) ?? '',
+    dryRun: r['dryRun'] === true,
+  };
+}
+
+export interface Ctx {
+  path: string;
+  log: Logger;
+  started: number;
+}
+
+export type Handler = (request: AdmissionRequest, ctx: Ctx) => Promise<AdmissionResponse>;
+
+/** A filter answers some requests itself (e.g. callers that are none of our business). */
+export function withFilter(filter: (request: AdmissionRequest, ctx: Ctx) => AdmissionResponse | undefined, next: Handler): Handler {
+  return async (request, ctx) => filter(request, ctx) ?? next(request, ctx);
+}
+
+export function withMetrics(metrics: WebhookMetrics, next: Handler): Handler {
+  return async (request, ctx) => {
+    const response = await next(request, ctx);
+    metrics.admissionSeconds.observe({ path: ctx.path, verdict: response.allowed ? 'allowed' : 'denied' }, (performance.now() - ctx.started) / 1000);
+    return response;
+  };
+}
+
+export interface ServerDeps {
+  log: Logger;
+  metrics: WebhookMetrics;
+  routes: Record<string, Handler>;
+  ready: () => boolean;
+}
+
+export function createApp(deps: ServerDeps): express.Express {
+  const { log, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const json = express.json({ limit: MAX_BODY_BYTES, strict: true, type: () => true });
+
+  app.get('/healthz', (_req, res) => void res.type('text/plain').send('ok'));
+  app.get('/readyz', (_req, res) => void (deps.ready() ? res.type('text/plain').send('ok') : res.status(503).type('text/plain').send('not ready')));
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  for (const [path, handler] of Object.entries(deps.routes)) {
+    app.post(
+      path,
+      (req: Request, _res: Response, next: NextFunction) => {
+        if (!req.is('application/json')) return next(new BadRequest(`content type must be application/json, not ${req.get('content-type') ?? 'none'}`, 415));
+        next();
+      },
+      json,
+      async (req: Request, res: Response, next: NextFunction) => {
+        const started = performance.now();
+        let request: AdmissionRequest;
+        try {
+          request = parseReview(req.body);
+        } catch (err) {
+          return next(err);
+        }
+        const ctx: Ctx = { path, log, started };
+        try {
+          const response = await handler(request, ctx);
+          const review: AdmissionReview = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, uid: request.uid } };
+          metrics.requests.inc({ path, code: '200' });
+          res.json(review);
+        } catch (err) {
+          log.error('admission handler failed', { uid: request.uid, path, error: err instanceof Error ? err.message : String(err) });
+          next(err instanceof BadRequest ? err : Object.assign(new Error('internal error'), { status: 500 }));
+        }
+      },
+    );
+  }
+
+  app.use((_req: Request, res: Response) => void res.status(404).json({ error: 'not found' }));
+  // Express error handler: four arguments. Messages are ours or body-parser's, never the body.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { status?: unknown; statusCode?: unknown; type?: unknown; message?: unknown };
+    let status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+    if (status < 400 || status > 599) status = 500;
+    const message =
+      e.type === 'entity.too.large' ? `body exceeds ${MAX_BODY_BYTES} bytes` : e.type === 'entity.parse.failed' ? 'body is not valid JSON' : status >= 500 ? 'internal error' : String(e.message ?? 'bad request');
+    metrics.requests.inc({ path: deps.routes[req.path] ? req.path : 'other', code: String(status) });
+    if (status >= 500) log.error('request failed', { path: req.path, status });
+    else log.warn('bad admission request', { path: req.path, status, error: message });
+    if (!res.headersSent) res.status(status).json({ error: message });
+  });
+  return app;
+}

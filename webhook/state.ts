@@ -1,0 +1,73 @@
+// The webhook's view of the cluster: informer caches behind the Snapshot interface, so
+// the allow path reads only memory.
+import * as k8s from '@kubernetes/client-node';
+import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
+import { Informer } from '../lib/informer.js';
+import { AgentgateClient, agentgatePath } from '../lib/kube.js';
+import type { Logger } from '../lib/log.js';
+import type { NamespaceLike, RoleLike, Snapshot } from './snapshot.js';
+
+export class ClusterState implements Snapshot {
+  readonly agentInformer: Informer<AgentIdentity>;
+  readonly grantInformer: Informer<AccessGrant>;
+  readonly arInformer: Informer<ApprovalRequest>;
+  readonly clusterRoleInformer: Informer<k8s.V1ClusterRole>;
+  readonly roleInformer: Informer<k8s.V1Role>;
+  readonly namespaceInformer: Informer<k8s.V1Namespace>;
+  private agentList: readonly AgentIdentity[] | undefined;
+  private ready = false;
+
+  constructor(kc: k8s.KubeConfig, log: Logger) {
+    const ag = new AgentgateClient(kc);
+    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    this.agentInformer = new Informer<AgentIdentity>({ kc, log, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => ag.list<AgentIdentity>('AgentIdentity') });
+    this.grantInformer = new Informer<AccessGrant>({ kc, log, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => ag.list<AccessGrant>('AccessGrant') });
+    this.arInformer = new Informer<ApprovalRequest>({ kc, log, name: 'approvalrequests', path: agentgatePath('ApprovalRequest'), list: () => ag.list<ApprovalRequest>('ApprovalRequest') });
+    this.clusterRoleInformer = new Informer<k8s.V1ClusterRole>({ kc, log, name: 'clusterroles', path: '/apis/rbac.authorization.k8s.io/v1/clusterroles', list: () => rbac.listClusterRole() });
+    this.roleInformer = new Informer<k8s.V1Role>({ kc, log, name: 'roles', path: '/apis/rbac.authorization.k8s.io/v1/roles', list: () => rbac.listRoleForAllNamespaces() });
+    this.namespaceInformer = new Informer<k8s.V1Namespace>({ kc, log, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace() });
+    this.agentInformer.onChange(() => (this.agentList = undefined));
+  }
+
+  private get informers(): Informer<{ metadata?: { name?: string } }>[] {
+    return [this.agentInformer, this.grantInformer, this.arInformer, this.clusterRoleInformer, this.roleInformer, this.namespaceInformer] as never;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.start()));
+    await Promise.all(this.informers.map((i) => i.synced));
+    this.ready = true;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  get synced(): boolean {
+    return this.ready;
+  }
+
+  agents(): readonly AgentIdentity[] {
+    this.agentList ??= this.agentInformer.list();
+    return this.agentList;
+  }
+  grants(namespace: string): readonly AccessGrant[] {
+    return this.grantInformer.list(namespace);
+  }
+  approvalRequest(namespace: string, name: string): ApprovalRequest | undefined {
+    return this.arInformer.get(name, namespace);
+  }
+  clusterRole(name: string): RoleLike | undefined {
+    return this.clusterRoleInformer.get(name) as RoleLike | undefined;
+  }
+  role(namespace: string, name: string): RoleLike | undefined {
+    return this.roleInformer.get(name, namespace) as RoleLike | undefined;
+  }
+  namespace(name: string): NamespaceLike | undefined {
+    return this.namespaceInformer.get(name) as NamespaceLike | undefined;
+  }
+  pendingApprovals(): number {
+    return this.arInformer.list().filter((ar) => (ar.status?.phase ?? 'Pending') === 'Pending').length;
+  }
+}
