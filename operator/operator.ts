@@ -161,7 +161,8 @@ export class Operator {
       maxBackoffMs: 60_000,
       onError: (k, err, retryInMs) => {
         if (err instanceof Requeue) return;
-        log.warn('reconcile failed; retrying', { key: k, error: errorMessage(err), retryInMs });
+        // Not `key`: the logger redacts fields named like credentials.
+        log.warn('reconcile failed; retrying', { object: k, error: errorMessage(err), retryInMs });
       },
     });
     this.wireHandlers();
@@ -282,7 +283,8 @@ export class Operator {
       }
     } catch (e) {
       if (e instanceof Requeue) {
-        this.queue.add(k);
+        // Shortly, not at once: the informer is usually a few ms behind our own writes.
+        this.queue.addAfter(k, 50);
         return;
       }
       this.o.metrics.reconcileErrors.inc({ kind });
@@ -343,7 +345,13 @@ export class Operator {
         }
         return grant;
       case 'replaceRoleBinding':
-        await this.rbac.replaceNamespacedRoleBinding({ name: a.binding.metadata?.name ?? '', namespace, body: a.binding });
+        try {
+          await this.rbac.replaceNamespacedRoleBinding({ name: a.binding.metadata?.name ?? '', namespace, body: a.binding });
+        } catch (e) {
+          // Planned from an older copy than the apiserver's: plan again from the newer one.
+          if (isConflict(e) || isNotFound(e)) throw new Requeue('binding changed');
+          throw e;
+        }
         metrics.rolebindingOps.inc({ op: 'update' });
         log.info('rolebinding subjects updated', { grant: `${namespace}/${name}`, roleBinding: a.binding.metadata?.name });
         return grant;
@@ -424,7 +432,7 @@ export class Operator {
       } catch (ge) {
         if (!isNotFound(ge)) throw ge;
       }
-      this.o.log.debug('write conflict; re-planning', { key: k, metadata });
+      this.o.log.debug('write conflict; re-planning', { object: k, metadata });
       throw new Requeue('conflict');
     }
   }
