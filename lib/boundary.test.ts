@@ -83,7 +83,7 @@ function entry(over: Partial<WebhookEntry> = {}): WebhookEntry {
     name: 'agents.agentgate.io',
     clientConfig: { caBundle: CA_BUNDLE, service: { name: 'agentgate-webhook', namespace: 'agentgate-system', path: '/validate', port: 443 } },
     failurePolicy: 'Fail',
-    rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*', '*/*'], scope: '*' }],
+    rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], scope: '*' }],
     matchConditions: [USER_CONDITION, NOT_AGENTGATE],
     namespaceSelector: {},
     objectSelector: {},
@@ -388,7 +388,7 @@ describe("boundary: the agents' webhook configuration", () => {
   });
 
   it('reports missing CONNECT and missing operations; accepts "*"', () => {
-    const noConnect = entry({ rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*', '*/*'] }] });
+    const noConnect = entry({ rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'] }] });
     expect(routes(findings(withAgents(noConnect)))).to.deep.equal(['Critical:WebhookMissingConnect']);
     const noDelete = entry({ rules: [{ operations: ['CREATE', 'UPDATE', 'CONNECT'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'] }] });
     const f = findings(withAgents(noDelete));
@@ -401,7 +401,7 @@ describe("boundary: the agents' webhook configuration", () => {
     const split = entry({
       rules: [
         { operations: ['CREATE', 'UPDATE'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'] },
-        { operations: ['DELETE', 'CONNECT'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*', '*/*'], scope: '*' },
+        { operations: ['DELETE', 'CONNECT'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], scope: '*' },
       ],
     });
     expect(findings(withAgents(split))).to.deep.equal([]);

@@ -914,7 +914,7 @@ function entryFindings(agent: AgentIdentity, cfgName: string, entry: WebhookEntr
         route: Route.WebhookMissingResources,
         object,
         message: `${where} sends ${op} to agentgate only for some resources: agents' calls on the others skip it`,
-        fix: `Set the rule to apiGroups ["*"], apiVersions ["*"], resources ["*", "*/*"], scope "*"`,
+        fix: `Set the rule to apiGroups ["*"], apiVersions ["*"], resources ["*/*"] (every resource and subresource; the apiserver allows nothing beside it), scope "*"`,
       });
     } else if (op === 'CONNECT') {
       out.push({
