@@ -1,5 +1,7 @@
 // Kubernetes client plumbing shared by the operator, the webhook and the CLI.
 import * as k8s from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
+import https from 'node:https';
 import { GROUP, VERSION } from '../api/types.js';
 
 export interface KubeOptions {
@@ -121,4 +123,32 @@ export class AgentgateClient {
     if (namespace) await this.api.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name });
     else await this.api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural, name });
   }
+}
+
+/**
+ * Makes every API client of kc reuse keep-alive connections. client-node 1.4 builds a new
+ * https.Agent for every request, so each call pays a TLS handshake (measured 4-7x fewer
+ * requests per second on loopback). Agents are cached per TLS identity (server, CA, client
+ * certificate and key), so a rotated certificate gets a new agent; tokens travel in
+ * headers and need none. Proxied clusters keep client-node's own agents.
+ */
+export function withKeepAlive(kc: k8s.KubeConfig, maxSockets = 128): k8s.KubeConfig {
+  const target = kc as unknown as { createAgent: (cluster: k8s.Cluster | null, opts: https.AgentOptions) => unknown };
+  const original = target.createAgent.bind(kc);
+  const agents = new Map<string, https.Agent>();
+  target.createAgent = (cluster, opts) => {
+    if (!cluster || cluster.proxyUrl || !cluster.server.startsWith('https:')) return original(cluster, opts);
+    const id = createHash('sha256');
+    for (const part of [cluster.server, opts.servername, String(opts.rejectUnauthorized), opts.ca, opts.cert, opts.key, opts.pfx]) {
+      id.update(part === undefined ? '\u0000' : Buffer.isBuffer(part) ? part : String(part)).update('\u0001');
+    }
+    const k = id.digest('hex');
+    let agent = agents.get(k);
+    if (!agent) {
+      agent = new https.Agent({ ...opts, keepAlive: true, maxSockets });
+      agents.set(k, agent);
+    }
+    return agent;
+  };
+  return kc;
 }

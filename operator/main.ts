@@ -1,7 +1,7 @@
 // agentgate operator entry point: flags, leader election, metrics, graceful shutdown.
 import os from 'node:os';
 import { systemClock } from '../lib/clock.js';
-import { loadKubeConfig } from '../lib/kube.js';
+import { loadKubeConfig, withKeepAlive } from '../lib/kube.js';
 import { newLogger } from '../lib/log.js';
 import { parseArgs, type OperatorArgs } from './args.js';
 import { EventRecorder } from './events.js';
@@ -19,7 +19,7 @@ try {
   process.exit(2);
 }
 
-const kc = loadKubeConfig({ kubeconfig: args.kubeconfig, context: args.context });
+const kc = withKeepAlive(loadKubeConfig({ kubeconfig: args.kubeconfig, context: args.context }));
 const clock = systemClock;
 let operator: Operator | undefined;
 const metrics = new OperatorMetrics({ grantPhases: () => operator?.grantPhases() ?? new Map(), queueDepth: () => operator?.queue.depth ?? 0 });

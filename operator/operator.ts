@@ -132,6 +132,9 @@ export class Operator {
   });
   private readonly grantsByAgent = new Index<AccessGrant>((g) => (g.spec?.agent ? [g.spec.agent] : []));
   private sweepTimer?: NodeJS.Timeout;
+  /** Grants whose bindings were removed on the urgent path; the next pass does the rest. */
+  private readonly finishing = new Set<string>();
+  private readonly lagObserved = new Set<string>();
   private started = false;
   private ready = false;
 
@@ -313,10 +316,41 @@ export class Operator {
       approvalTtlMs: this.o.approvalTtlMs,
     });
     const ctx: ExecContext = {};
+    const deletes = plan.actions.filter((a): a is Extract<GrantAction, { type: 'deleteRoleBinding' }> => a.type === 'deleteRoleBinding');
+    const ending = plan.actions.some((a) => a.type === 'writeStatus' && (a.status.phase === 'Expired' || a.status.phase === 'Revoked'));
+    if (ending && deletes.length > 0 && !this.finishing.has(k)) {
+      // Access ends first, for every grant due: the finalizer, status and events of this
+      // grant wait in the normal lane behind other grants' revocations (a burst of 1,000
+      // expiries then costs one write each before any bookkeeping).
+      await Promise.all(deletes.map((a) => this.deleteBinding(namespace, a.name, a.uid)));
+      ctx.bindingDeletedAt = this.o.clock.now().getTime();
+      this.observeExpiryLag(grant, ctx, plan.actions);
+      this.o.log.info('rolebinding deleted', { grant: `${namespace}/${name}`, roleBindings: deletes.map((a) => a.name) });
+      this.finishing.add(k);
+      this.queue.add(k);
+      return;
+    }
+    this.finishing.delete(k);
     for (const a of plan.actions) {
       grant = await this.execGrantAction(a, namespace, name, k, grant, ctx);
     }
-    if (plan.requeueAfterMs !== undefined) this.queue.addAfter(k, plan.requeueAfterMs);
+    // Timers are urgent: when one fires, access is due to change now.
+    if (plan.requeueAfterMs !== undefined) this.queue.addAfter(k, plan.requeueAfterMs, true);
+  }
+
+  private observeExpiryLag(grant: AccessGrant | undefined, ctx: ExecContext, actions: readonly GrantAction[]): void {
+    const a = actions.find((x) => x.type === 'expiryLag');
+    const expiresAt = grant?.status?.expiresAt;
+    if (!a || a.type !== 'expiryLag' || !expiresAt) return;
+    const k = `${grant?.metadata.uid ?? ''}/${expiresAt}`;
+    if (this.lagObserved.has(k)) return;
+    this.lagObserved.add(k);
+    if (this.lagObserved.size > 10_000) this.lagObserved.clear();
+    // Measured at the deletion itself, not at planning: that is when access ended.
+    const exp = Date.parse(expiresAt);
+    const lag = ctx.bindingDeletedAt !== undefined && Number.isFinite(exp) ? Math.max(0, (ctx.bindingDeletedAt - exp) / 1000) : a.seconds;
+    this.o.metrics.expiryLag.observe(lag);
+    this.o.log.info('grant expired', { grant: `${grant?.metadata.namespace}/${grant?.metadata.name}`, expiresAt, lagSeconds: lag });
   }
 
   private async execGrantAction(a: GrantAction, namespace: string, name: string, k: string, grant: AccessGrant | undefined, ctx: ExecContext): Promise<AccessGrant | undefined> {
@@ -405,14 +439,10 @@ export class Operator {
       case 'event':
         if (grant) recorder.emit(grant, a.eventType, a.reason, a.message);
         return grant;
-      case 'expiryLag': {
-        // Measured at the deletion itself, not at planning: that is when access ended.
-        const exp = Date.parse(grant?.status?.expiresAt ?? '');
-        const lag = ctx.bindingDeletedAt !== undefined && Number.isFinite(exp) ? Math.max(0, (ctx.bindingDeletedAt - exp) / 1000) : a.seconds;
-        metrics.expiryLag.observe(lag);
-        log.info('grant expired', { grant: `${namespace}/${name}`, expiresAt: grant?.status?.expiresAt, lagSeconds: lag });
+      case 'expiryLag':
+        // grant is post-status-write here; the window is the same.
+        this.observeExpiryLag(grant, ctx, [a]);
         return grant;
-      }
     }
   }
 

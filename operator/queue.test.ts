@@ -99,6 +99,31 @@ describe('WorkQueue', function () {
     expect(max).to.equal(3);
   });
 
+  it('takes urgent keys (fired timers) before normal ones, and promotes a queued key', async function () {
+    const t = new FakeTimers();
+    const seen: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const q = new WorkQueue(
+      async (k) => {
+        if (k === 'busy') await gate;
+        seen.push(k);
+      },
+      { workers: 1, timers: t, nowMs: () => t.now },
+    );
+    q.add('busy');
+    q.add('resync-1');
+    q.add('expiring');
+    q.add('resync-2');
+    q.addAfter('timer', 10, true);
+    t.advance(10);
+    q.add('expiring', true);
+    release();
+    await tick();
+    await q.idle();
+    expect(seen).to.deep.equal(['busy', 'timer', 'expiring', 'resync-1', 'resync-2']);
+  });
+
   it('addAfter keeps one timer per key at the earliest deadline', async function () {
     const t = new FakeTimers();
     const seen: string[] = [];

@@ -2,6 +2,8 @@
 // (dedupe), is never processed by two workers at once (a key added while processing is
 // processed again afterwards), failures retry with per-key exponential backoff, and
 // addAfter keeps one timer per key at its earliest deadline (the exact per-grant timer).
+// Two lanes: urgent keys (a timer that fired: access is due to end now) are taken before
+// normal ones, so a burst of expiries is not stuck behind routine resyncs.
 
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -36,9 +38,13 @@ const MAX_TIMER_MS = 2_147_483_647;
 export class WorkQueue {
   private readonly queue: string[] = [];
   private head = 0;
-  private readonly queued = new Set<string>();
+  private readonly urgent: string[] = [];
+  private urgentHead = 0;
+  /** Queued keys and their lane; an entry in a deque whose lane no longer matches is skipped. */
+  private readonly queued = new Map<string, 'urgent' | 'normal'>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
+  private readonly dirtyUrgent = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; handle: unknown }>();
   private readonly idleWaiters: Array<() => void> = [];
@@ -56,30 +62,37 @@ export class WorkQueue {
   }
 
   get depth(): number {
-    return this.queue.length - this.head;
+    return this.queued.size;
   }
 
   get pendingTimers(): number {
     return this.delayed.size;
   }
 
-  add(key: string): void {
+  add(key: string, urgent = false): void {
     if (this.stopped) return;
     if (this.processing.has(key)) {
       this.dirty.add(key);
+      if (urgent) this.dirtyUrgent.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
-    this.queue.push(key);
+    const lane = this.queued.get(key);
+    if (lane === 'urgent' || (lane === 'normal' && !urgent)) return;
+    if (urgent) {
+      this.queued.set(key, 'urgent');
+      this.urgent.push(key);
+    } else {
+      this.queued.set(key, 'normal');
+      this.queue.push(key);
+    }
     this.pump();
   }
 
   /** Adds key after ms; of several pending deadlines for one key the earliest wins. */
-  addAfter(key: string, ms: number): void {
+  addAfter(key: string, ms: number, urgent = false): void {
     if (this.stopped) return;
     if (ms <= 0) {
-      this.add(key);
+      this.add(key, urgent);
       return;
     }
     const at = this.nowMs() + ms;
@@ -90,8 +103,8 @@ export class WorkQueue {
       if (this.delayed.get(key)?.handle !== handle) return;
       this.delayed.delete(key);
       const left = at - this.nowMs();
-      if (left > 0) this.addAfter(key, left);
-      else this.add(key);
+      if (left > 0) this.addAfter(key, left, urgent);
+      else this.add(key, urgent);
     }, Math.min(ms, MAX_TIMER_MS));
     this.delayed.set(key, { at, handle });
   }
@@ -127,19 +140,32 @@ export class WorkQueue {
     this.delayed.clear();
     this.queue.length = 0;
     this.head = 0;
+    this.urgent.length = 0;
+    this.urgentHead = 0;
     this.queued.clear();
     await this.idle();
   }
 
   private take(): string | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const key = this.queue[this.head++]!;
-    // Compact now and then so a long-running queue does not grow without bound.
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.head = 0;
+    while (this.urgentHead < this.urgent.length) {
+      const key = this.urgent[this.urgentHead++]!;
+      if (this.urgentHead > 1024 && this.urgentHead * 2 > this.urgent.length) {
+        this.urgent.splice(0, this.urgentHead);
+        this.urgentHead = 0;
+      }
+      if (this.queued.get(key) === 'urgent') return key;
     }
-    return key;
+    while (this.head < this.queue.length) {
+      const key = this.queue[this.head++]!;
+      // Compact now and then so a long-running queue does not grow without bound.
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      // Skipped when it moved to the urgent lane (and was taken there).
+      if (this.queued.get(key) === 'normal') return key;
+    }
+    return undefined;
   }
 
   private pump(): void {
@@ -168,7 +194,7 @@ export class WorkQueue {
     } finally {
       this.processing.delete(key);
       this.running--;
-      if (this.dirty.delete(key)) this.add(key);
+      if (this.dirty.delete(key)) this.add(key, this.dirtyUrgent.delete(key));
       this.pump();
     }
   }

@@ -1,0 +1,84 @@
+// Shared set-up for the operator benchmarks: the local control plane, an admin client,
+// the operator as a real process under its least-privilege ServiceAccount.
+import * as k8s from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { API_VERSION, type AccessGrant, type AgentIdentity } from '../api/types.js';
+import { clusterEnv, kubectl, kubectlOk } from '../e2e/cluster.js';
+import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../e2e/components.js';
+import { AgentgateClient, withKeepAlive } from '../lib/kube.js';
+
+export function adminClients(): { kc: k8s.KubeConfig; ag: AgentgateClient; rbac: k8s.RbacAuthorizationV1Api; core: k8s.CoreV1Api } {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(clusterEnv().kubeconfigs.admin);
+  withKeepAlive(kc);
+  return { kc, ag: new AgentgateClient(kc), rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api), core: kc.makeApiClient(k8s.CoreV1Api) };
+}
+
+/** Runs fn over items with at most n in flight. */
+export async function pool<T>(items: readonly T[], n: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= items.length) return;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
+
+export async function setup(agent: string, namespaces: string[], label: string): Promise<string> {
+  await installBase();
+  const body: AgentIdentity = {
+    apiVersion: API_VERSION,
+    kind: 'AgentIdentity',
+    metadata: { name: agent },
+    // A subject nobody authenticates as: the bench grants access to no one.
+    spec: { subjects: [{ kind: 'User', name: `bench:${agent}` }], maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }], allowedNamespaces: { selector: { matchLabels: { [label]: agent } } } },
+  };
+  await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found']);
+  await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(body));
+  for (const ns of namespaces) {
+    await kubectlOk('admin', ['create', 'namespace', ns]);
+    await kubectlOk('admin', ['label', 'namespace', ns, `${label}=${agent}`]);
+  }
+  return componentKubeconfig('operator');
+}
+
+export function grantBody(ns: string, name: string, agent: string, spec: Partial<AccessGrant['spec']>): AccessGrant {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'AccessGrant',
+    metadata: { name, namespace: ns },
+    spec: { agent, roleRef: { kind: 'ClusterRole', name: 'edit' }, reason: 'benchmark', activation: 'Immediate', ...spec },
+  };
+}
+
+export function startOperator(kubeconfig: string, name: string, lease: string): RunningComponent {
+  return startProcess('operator', name, ['--kubeconfig', kubeconfig, '--id', name, '--lease-name', lease, '--metrics-port', '0', '--sweep-interval', '30s']);
+}
+
+export function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export async function teardown(agent: string, namespaces: string[], op: RunningComponent | undefined, lease: string): Promise<void> {
+  // With the operator still running, so it removes its finalizers as the grants go.
+  if (namespaces.length) await kubectl('admin', ['delete', 'namespace', ...namespaces, '--wait=true', '--timeout=300s']);
+  await op?.stop('SIGTERM');
+  await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found']);
+  await kubectl('admin', ['delete', 'lease', lease, '-n', 'agentgate-system', '--ignore-not-found']);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
