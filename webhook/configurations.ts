@@ -15,6 +15,7 @@ import { stableStringify } from '../lib/fingerprint.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
+import { SELF_REVIEWS } from './decide.js';
 
 export const AGENTS_CONFIG = 'agentgate-agents';
 export const PROTECT_CONFIG = 'agentgate-protect';
@@ -25,6 +26,12 @@ export type ClientTarget = { url: string } | { service: { name: string; namespac
 
 export interface ConfigurationOptions {
   target: ClientTarget;
+  /**
+   * Kubernetes controllers whose DELETEs of agentgate objects skip the protect webhook:
+   * the namespace controller and the garbage collector only remove things, and routing
+   * them through agentgate would leave namespaces stuck Terminating whenever it is down.
+   */
+  cleanupUsers?: readonly string[];
   /** base64 PEM; undefined keeps whatever caBundle the live object has (e.g. cert-manager's cainjector). */
   caBundle?: string;
   agentgateUsers: readonly string[];
@@ -58,6 +65,11 @@ function clientConfig(opts: ConfigurationOptions, path: string): k8s.Admissionre
   return cc;
 }
 
+function cleanupCondition(opts: ConfigurationOptions): { matchConditions?: k8s.V1MatchCondition[] } {
+  if (!opts.cleanupUsers?.length) return {};
+  return { matchConditions: [{ name: 'not-controller-cleanup', expression: `!(request.operation == 'DELETE' && request.userInfo.username in ${celList([...opts.cleanupUsers].sort())})` }] };
+}
+
 const labels = { [LABEL_MANAGED_BY]: MANAGED_BY, 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'webhook' };
 
 export function desiredConfigurations(agents: readonly AgentIdentity[], opts: ConfigurationOptions): {
@@ -83,6 +95,11 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
         matchConditions: [
           { name: 'not-agentgate', expression: `!(request.userInfo.username in ${celList([...opts.agentgateUsers].sort())})` },
           { name: 'agent-subjects', expression: agentMatchExpression(agents) },
+          {
+            // kubectl auth can-i / whoami: they store and change nothing (see SELF_REVIEWS).
+            name: 'not-self-review',
+            expression: `!(request.operation == 'CREATE' && ${SELF_REVIEWS.map((r) => `(request.resource.group == ${cel(r.group)} && request.resource.resource == ${cel(r.resource)})`).join(' || ')})`,
+          },
         ],
       },
     ],
@@ -102,6 +119,7 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
         sideEffects: 'NoneOnDryRun',
         timeoutSeconds: opts.timeoutSeconds,
         rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['*/*'], operations: writeOps, scope: '*' }],
+        ...cleanupCondition(opts),
       },
       {
         name: 'rolebindings.protect.agentgate.io',
@@ -113,6 +131,7 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
         timeoutSeconds: opts.timeoutSeconds,
         objectSelector: { matchLabels: { [LABEL_MANAGED_BY]: MANAGED_BY } },
         rules: [{ apiGroups: ['rbac.authorization.k8s.io'], apiVersions: ['*'], resources: ['rolebindings'], operations: writeOps, scope: 'Namespaced' }],
+        ...cleanupCondition(opts),
       },
     ],
   };

@@ -48,6 +48,15 @@ describe('webhook/decide', () => {
       expect(human).to.include({ agentCall: false, verdict: 'Allowed' });
     });
 
+    it('leaves kubectl auth can-i / whoami alone: they change nothing', () => {
+      const clock = new FakeClock();
+      for (const [group, resource] of [['authorization.k8s.io', 'selfsubjectaccessreviews'], ['authentication.k8s.io', 'selfsubjectreviews']] as const) {
+        const d = decide(request({ group, resource, namespace: '' }), snap(clock, { agents: [agentIdentity('deploy-bot', { suspended: true })] }), clock, OPTS);
+        expect(d).to.include({ agentCall: false, verdict: 'Allowed' });
+      }
+      expect(decide(request({ group: 'authorization.k8s.io', resource: 'subjectaccessreviews', namespace: '' }), snap(clock), clock, OPTS).verdict).to.equal('Denied');
+    });
+
     it('maps groups and ServiceAccounts to agents', () => {
       const clock = new FakeClock();
       const agents = [

@@ -137,6 +137,20 @@ function verbText(request: AdmissionRequest): string {
 
 const PREFIX = 'agentgate: ';
 
+/**
+ * Questions a caller asks about itself (`kubectl auth can-i`, `kubectl auth whoami`): a
+ * CREATE that stores nothing and changes nothing, so there is nothing to gate or record.
+ */
+export const SELF_REVIEWS: ReadonlyArray<{ group: string; resource: string }> = [
+  { group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' },
+  { group: 'authorization.k8s.io', resource: 'selfsubjectrulesreviews' },
+  { group: 'authentication.k8s.io', resource: 'selfsubjectreviews' },
+];
+
+export function isSelfReview(request: Pick<AdmissionRequest, 'resource' | 'operation' | 'subResource'>): boolean {
+  return request.operation === 'CREATE' && !request.subResource && SELF_REVIEWS.some((r) => r.group === request.resource.group && r.resource === request.resource.resource);
+}
+
 function base(agent: AgentIdentity | undefined, holdSeconds = 0): Pick<Decision, 'agentCall' | 'agent' | 'matchedRules' | 'effect' | 'holdSeconds'> {
   return { agentCall: true, ...(agent ? { agent: agent.metadata.name ?? '' } : {}), matchedRules: [], effect: { kind: 'none' }, holdSeconds };
 }
@@ -302,6 +316,7 @@ function isAgentgateManagedBinding(request: AdmissionRequest): boolean {
 export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clock, options: DecideOptions = DEFAULT_DECIDE_OPTIONS): Decision {
   const now = clock.now();
   const user = request.userInfo ?? {};
+  if (isSelfReview(request)) return { ...base(undefined), agentCall: false, verdict: 'Allowed', message: 'a question about the caller itself changes nothing' };
 
   // 1. Identity.
   const matches = agentsForUser(snapshot.agents(), user);

@@ -211,7 +211,7 @@ async function main(): Promise<void> {
 
   const target: ClientTarget = f.url ? { url: f.url } : { service: { name: f.service!, namespace: f.namespace, port: f.servicePort } };
   const sync = new ConfigurationSync(kc, log);
-  const build = () => desiredConfigurations(state.agents(), { target, ...(caBundle ? { caBundle } : {}), agentgateUsers, timeoutSeconds: f.timeoutSeconds });
+  const build = () => desiredConfigurations(state.agents(), { target, ...(caBundle ? { caBundle } : {}), agentgateUsers, cleanupUsers: pconfig.bindingDeleters, timeoutSeconds: f.timeoutSeconds });
   const keepCa = !caBundle;
   const syncNow = async (): Promise<void> => {
     try {
