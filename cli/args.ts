@@ -35,6 +35,7 @@ export interface CommandSpec {
   examples: string[];
 }
 
+const SELECTOR: OptionSpec = { type: 'string', short: 'l', help: 'Only AuditEvents with these labels (a kubectl label selector)', arg: 'SELECTOR' };
 const OUTPUT_JSON: OptionSpec = { type: 'string', short: 'o', help: 'Output format: text (default) or json', arg: 'FORMAT' };
 
 export const COMMANDS: CommandSpec[] = [
@@ -95,24 +96,25 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     words: ['audit', 'verify'],
-    usage: 'agentgate audit verify [-o json]',
+    usage: 'agentgate audit verify [-l SELECTOR] [-o json]',
     summary: "Verify the AuditEvents' hash chains",
     description:
       "Checks every writer's chain in agentgate's namespace: each event's hash matches its content, each links to " +
       'the previous one, and no sequence number is missing. Exit status 1 names the altered or missing events.',
-    options: { output: OUTPUT_JSON },
+    options: { output: OUTPUT_JSON, selector: SELECTOR },
     positionals: [0, 0],
     examples: ['agentgate audit verify'],
   },
   {
     words: ['audit'],
-    usage: 'agentgate audit [--agent AGENT] [--since 1h] [-o json]',
+    usage: 'agentgate audit [--agent AGENT] [--since 1h] [-l SELECTOR] [-o json]',
     summary: "Show the audit trail of agents' calls",
     description: "Lists AuditEvents (from agentgate's namespace, or -n), oldest first.",
     options: {
       output: OUTPUT_JSON,
       agent: { type: 'string', help: 'Only this agent', arg: 'AGENT' },
       since: { type: 'string', help: 'Only events newer than this Go duration, e.g. 15m, 1h, 24h', arg: 'DURATION' },
+      selector: SELECTOR,
     },
     positionals: [0, 0],
     examples: ['agentgate audit --agent deploy-bot --since 1h', 'agentgate audit verify'],

@@ -173,6 +173,9 @@ async function decide(ctx: Ctx, approve: boolean): Promise<number> {
   if (agentReadable) {
     const el = approverEligibility(ar, agent, me, now);
     if (!el.eligible) throw new CliError(`you (${me.user}) cannot ${verb} ${ns}/${name}: ${el.reason}. Nothing was changed.`);
+  } else if (me.user === ar.spec.requestedBy || me.user === ar.spec.operation?.user) {
+    // Without the AgentIdentity we cannot list approvers, but the request itself names its cause.
+    throw new CliError(`you (${me.user}) cannot ${verb} ${ns}/${name}: ${me.user} caused this request and cannot approve it; ask another approver. Nothing was changed.`);
   }
   const previous = (ar.status?.approvals ?? []).find((a) => a.user === me.user);
   try {
@@ -208,7 +211,7 @@ async function decide(ctx: Ctx, approve: boolean): Promise<number> {
 
 async function listAudit(ctx: Ctx): Promise<AuditEvent[]> {
   const ns = str(ctx.parsed.values, 'namespace') ?? AGENTGATE_NAMESPACE;
-  return (await new AgentgateClient(ctx.kc()).list<AuditEvent>('AuditEvent', ns)).items;
+  return (await new AgentgateClient(ctx.kc()).list<AuditEvent>('AuditEvent', ns, str(ctx.parsed.values, 'selector'))).items;
 }
 
 async function audit(ctx: Ctx): Promise<number> {
