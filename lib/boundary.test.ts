@@ -578,3 +578,27 @@ describe('boundary: report helpers', () => {
     expect(boundaryCondition(verifyAgents(reviewed(base()), { now: NOW }).agents[0]!)).to.include({ status: 'True', reason: 'Verified' });
   });
 });
+
+describe("boundary: the webhook's own generated configurations (contract)", () => {
+  it('pass verification for agents with User, Group and ServiceAccount subjects', async () => {
+    const { desiredConfigurations } = await import('../webhook/configurations.js');
+    const agents = [
+      agent('deploy-bot', [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'agentgate:agents' }]),
+      agent('sa-bot', [{ kind: 'ServiceAccount', name: 'bot', namespace: 'ci' }]),
+    ];
+    const cfg = desiredConfigurations(agents, {
+      target: { service: { name: 'agentgate-webhook', namespace: 'agentgate-system' } },
+      caBundle: CA_BUNDLE,
+      agentgateUsers: ['system:serviceaccount:agentgate-system:agentgate-operator', 'system:serviceaccount:agentgate-system:agentgate-webhook'],
+      cleanupUsers: ['system:serviceaccount:kube-system:namespace-controller'],
+      timeoutSeconds: 10,
+    });
+    const s = reviewed(base({ agents, namespaces: [...base().namespaces, { name: 'ci' }], webhooks: { agents: cfg.agents as WebhookConfiguration, protect: cfg.protect as WebhookConfiguration, stamp: cfg.stamp as WebhookConfiguration } }));
+    const report = verifyAgents(s, { now: NOW });
+    for (const a of report.agents) expect(a.findings, `${a.agent}: ${JSON.stringify(a.findings, null, 1)}`).to.deep.equal([]);
+    // Dropping an agent from the generated conditions is caught.
+    const stale = desiredConfigurations([agents[0]!], { target: { url: 'https://x' }, caBundle: CA_BUNDLE, agentgateUsers: [], timeoutSeconds: 10 });
+    const s2 = reviewed(base({ agents, namespaces: [...base().namespaces, { name: 'ci' }], webhooks: { agents: stale.agents as WebhookConfiguration, protect: cfg.protect as WebhookConfiguration } }));
+    expect(routes(findings(s2, 'sa-bot'))).to.deep.equal(['Critical:WebhookSubjectNotMatched']);
+  });
+});
