@@ -56,7 +56,8 @@ export function grantBody(ns: string, name: string, agent: string, spec: Partial
 }
 
 export function startOperator(kubeconfig: string, name: string, lease: string): RunningComponent {
-  return startProcess('operator', name, ['--kubeconfig', kubeconfig, '--id', name, '--lease-name', lease, '--metrics-port', '0', '--sweep-interval', '30s']);
+  const workers = process.env.BENCH_WORKERS ? ['--workers', process.env.BENCH_WORKERS] : [];
+  return startProcess('operator', name, ['--kubeconfig', kubeconfig, '--id', name, '--lease-name', lease, '--metrics-port', '0', '--sweep-interval', '30s', ...workers]);
 }
 
 export function rssMb(pid: number): number {

@@ -1,0 +1,372 @@
+// Admission throughput and latency: the same AdmissionReview mix (allow, hold, deny; a
+// small ConfigMap and a ~10 KB Pod) against
+//   floor   a bare node:https server that always allows,
+//   stub    agentgate's webhook (express, handler chain, decide, rules) with the audit
+//           write stubbed and the ApprovalRequest store in memory,
+//   real    the real webhook process (dist/webhook/main.js) on the local control plane,
+//           writing every AuditEvent to the apiserver (skipped without a control plane),
+// plus the apiserver's own create latency for comparison. Closed loop at 1/10/50
+// connections, open loop at 100 and 1000 req/s. Servers run as child processes so their
+// CPU time per request and RSS can be read from /proc.
+//
+// This file is also the servers' entry point: `node webhook-bench.js serve floor|stub`.
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AdmissionRequest } from '../lib/admission.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
+
+// ---------------------------------------------------------------------------------
+// The mix
+
+function reviews(user: string, ns: string, otherNs: string): { name: string; body: string }[] {
+  const review = (request: Partial<AdmissionRequest>) =>
+    JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', userInfo: { username: user, groups: ['bench'] }, ...request } });
+  const cm = (name: string, namespace: string) => ({
+    kind: { group: '', version: 'v1', kind: 'ConfigMap' },
+    resource: { group: '', version: 'v1', resource: 'configmaps' },
+    namespace,
+    name,
+    operation: 'CREATE' as const,
+    object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { mode: 'fixed' } },
+  });
+  const containers = Array.from({ length: 6 }, (_, i) => ({
+    name: `c${i}`,
+    image: `registry.example.com/team/app-${i}:1.2.3`,
+    args: ['--port=8080', '--log-level=info', '--feature-gates=A=true,B=false'],
+    env: Array.from({ length: 12 }, (_, j) => ({ name: `ENV_${i}_${j}`, value: `value-${'x'.repeat(40)}-${j}` })),
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    ports: [{ containerPort: 8080 + i, name: `http${i}` }],
+  }));
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0', namespace: ns, labels: { app: 'web' } }, spec: { containers } };
+  const out = [
+    { name: 'allow-configmap', body: review(cm('app-config', ns)) },
+    {
+      name: 'allow-pod-10k',
+      body: review({ kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: ns, name: 'web-0', operation: 'CREATE', object: pod }),
+    },
+    {
+      name: 'hold-delete',
+      body: review({
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+        namespace: ns,
+        name: 'web',
+        operation: 'DELETE',
+        oldObject: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: ns, uid: 'uid-web' }, spec: { replicas: 3 } },
+      }),
+    },
+    { name: 'deny-bypass', body: review(cm('sneaky', otherNs)) },
+  ];
+  return out;
+}
+
+// ---------------------------------------------------------------------------------
+// Servers (child side)
+
+async function serve(kind: string): Promise<void> {
+  const { generateTls } = await import('../webhook/tls.js');
+  const tls = generateTls(['127.0.0.1', 'localhost']);
+  let handler: https.Server;
+  if (kind === 'floor') {
+    handler = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request: { uid: string } };
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } }));
+      });
+    });
+  } else {
+    const { createApp, withMetrics } = await import('../webhook/server.js');
+    const { WebhookMetrics } = await import('../webhook/metrics.js');
+    const { StaticSnapshot } = await import('../webhook/snapshot.js');
+    const { admitAgentCall } = await import('../webhook/admit.js');
+    const { NullAuditSink } = await import('../webhook/audit.js');
+    const { newLogger } = await import('../lib/log.js');
+    const { systemClock } = await import('../lib/clock.js');
+    const { activeGrant, agentIdentity, EDIT, NAMESPACES } = await import('../webhook/fixtures.test-helpers.js');
+    const { FakeClock } = await import('../lib/clock.js');
+    const grant = activeGrant(new FakeClock(new Date()), 'g1', { expiresInMs: 24 * 3600_000 });
+    const snapshot = new StaticSnapshot({ agents: [agentIdentity('deploy-bot', { allowedNamespaces: { names: ['prod'] } })], grants: [grant], clusterRoles: [EDIT], namespaces: NAMESPACES });
+    const ars = new Map<string, unknown>();
+    const approvals = {
+      get: async (ns: string, name: string) => ars.get(`${ns}/${name}`) as never,
+      create: async (ar: { metadata: { namespace?: string; name?: string } }) => {
+        const k = `${ar.metadata.namespace}/${ar.metadata.name}`;
+        if (ars.has(k)) throw Object.assign(new Error('exists'), { code: 409 });
+        ars.set(k, { ...ar, metadata: { ...ar.metadata, resourceVersion: '1' } });
+        return ars.get(k) as never;
+      },
+      replaceStatus: async (ar: unknown) => ar as never,
+      waitDecided: async () => undefined,
+    };
+    const log = newLogger('bench', 'warn');
+    const metrics = new WebhookMetrics();
+    const audit = new NullAuditSink();
+    const options = { agentgateNamespace: 'agentgate-system', fingerprintKey: 'k', maxHoldSeconds: 0 };
+    const app = createApp({
+      log,
+      metrics,
+      ready: () => true,
+      routes: { '/validate/agents': withMetrics(metrics, async (request) => (await admitAgentCall(request, { snapshot: () => snapshot, clock: systemClock, options, approvals: approvals as never, audit, log, metrics, digestKey: 'k' })).response) },
+    });
+    handler = https.createServer({ cert: tls.cert, key: tls.key }, app);
+  }
+  handler.keepAliveTimeout = 65_000;
+  handler.listen(0, '127.0.0.1', () => {
+    const addr = handler.address();
+    process.send?.({ port: typeof addr === 'object' && addr ? addr.port : 0 });
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// Load (parent side)
+
+interface Stats {
+  reqs: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function oneRequest(agent: https.Agent, port: number, pathName: string, body: string): Promise<{ ms: number; ok: boolean }> {
+  const start = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const req = https.request({ host: '127.0.0.1', port, path: pathName, method: 'POST', agent, rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, ok: res.statusCode === 200 }));
+    });
+    req.on('error', () => resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, ok: false }));
+    req.end(body);
+  });
+}
+
+async function closedLoop(port: number, pathName: string, bodies: string[], connections: number): Promise<Stats> {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: connections });
+  const lat: number[] = [];
+  let errors = 0;
+  let i = 0;
+  const end = Date.now() + DURATION_MS;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (Date.now() < end) {
+        const r = await oneRequest(agent, port, pathName, bodies[i++ % bodies.length]!);
+        if (r.ok) lat.push(r.ms);
+        else errors++;
+      }
+    }),
+  );
+  agent.destroy();
+  lat.sort((a, b) => a - b);
+  return { reqs: lat.length, errors, rps: lat.length / ((Date.now() - started) / 1000), p50: pct(lat, 50), p99: pct(lat, 99) };
+}
+
+async function openLoop(send: () => Promise<{ ms: number; ok: boolean }>, rate: number): Promise<Stats> {
+  const lat: number[] = [];
+  let errors = 0;
+  const total = Math.floor((rate * DURATION_MS) / 1000);
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let n = 0; n < total; n++) {
+    const due = started + (n * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(send().then((r) => void (r.ok ? lat.push(r.ms) : errors++)));
+  }
+  await Promise.all(inflight);
+  lat.sort((a, b) => a - b);
+  return { reqs: lat.length, errors, rps: lat.length / ((performance.now() - started) / 1000), p50: pct(lat, 50), p99: pct(lat, 99) };
+}
+
+function procStat(pid: number): { cpuMs: number; rssMb: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return { cpuMs: (ticks * 1000) / 100, rssMb: Number(rss ?? 0) / 1024 };
+  } catch {
+    return { cpuMs: NaN, rssMb: NaN };
+  }
+}
+
+interface Target {
+  name: string;
+  port: number;
+  pid: number;
+  path: string;
+  bodies: string[];
+}
+
+function startChild(kind: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(SELF, ['serve', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited ${code}`)));
+  });
+}
+
+const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+async function measure(t: Target): Promise<Record<string, Stats & { cpuUsPerReq: number; rssMb: number }>> {
+  const out: Record<string, Stats & { cpuUsPerReq: number; rssMb: number }> = {};
+  await closedLoop(t.port, t.path, t.bodies, 10); // warm-up (JIT, TLS sessions, caches)
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  let i = 0;
+  const cells: Array<[string, () => Promise<Stats>]> = [
+    ['c1', () => closedLoop(t.port, t.path, t.bodies, 1)],
+    ['c10', () => closedLoop(t.port, t.path, t.bodies, 10)],
+    ['c50', () => closedLoop(t.port, t.path, t.bodies, 50)],
+    ['r100', () => openLoop(() => oneRequest(agent, t.port, t.path, t.bodies[i++ % t.bodies.length]!), 100)],
+    ['r1000', () => openLoop(() => oneRequest(agent, t.port, t.path, t.bodies[i++ % t.bodies.length]!), 1000)],
+  ];
+  for (const [cell, run] of cells) {
+    const before = procStat(t.pid);
+    const s = await run();
+    const after = procStat(t.pid);
+    out[cell] = { ...s, cpuUsPerReq: ((after.cpuMs - before.cpuMs) * 1000) / Math.max(1, s.reqs + s.errors), rssMb: after.rssMb };
+  }
+  agent.destroy();
+  return out;
+}
+
+function print(name: string, r: Awaited<ReturnType<typeof measure>>, floor?: Awaited<ReturnType<typeof measure>>): void {
+  for (const [cell, s] of Object.entries(r)) {
+    const ratio = floor?.[cell] && cell.startsWith('c') ? ` ${f(s.rps / floor[cell]!.rps)}x floor` : '';
+    console.log(
+      `${name.padEnd(6)} ${cell.padEnd(6)} ${f(s.rps, 0).padStart(7)} req/s  p50 ${f(s.p50).padStart(7)} ms  p99 ${f(s.p99).padStart(7)} ms  cpu ${f(s.cpuUsPerReq, 0).padStart(5)} µs/req  rss ${f(s.rssMb, 0)} MB  errors ${s.errors}${ratio}`,
+    );
+  }
+}
+
+async function realWebhook(): Promise<{ target: Target; apiserver: Record<string, Stats>; cleanup: () => Promise<void> } | undefined> {
+  const runDir = process.env.AGENTGATE_RUN_DIR ?? path.join(path.dirname(SELF), '..', '..', '.run', 'controlplane');
+  if (!existsSync(path.join(runDir, 'env'))) return undefined;
+  const { installBase, componentKubeconfig, freePort, startProcess } = await import('../e2e/components.js');
+  const { kubectl, kubectlOk, eventually, clusterEnv } = await import('../e2e/cluster.js');
+  await installBase();
+  const ns = 'agentgate-bench-webhook';
+  const other = 'agentgate-bench-webhook-other';
+  for (const n of [ns, other]) {
+    await kubectl('admin', ['create', 'namespace', n]);
+    await kubectlOk('admin', ['label', '--overwrite', 'namespace', n, 'agentgate-bench=webhook']);
+  }
+  const port = await freePort();
+  const kc = await componentKubeconfig('webhook');
+  const proc = startProcess('webhook', 'webhook-bench', ['--kubeconfig', kc, '--port', String(port), '--url', `https://127.0.0.1:${port}`, '--writer-id', 'bench'], port);
+  await eventually(async () => {
+    const r = await new Promise<number>((resolve) => https.get({ host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false }, (res) => resolve(res.statusCode ?? 0)).on('error', () => resolve(0)));
+    return r === 200;
+  }, 60_000, 'webhook ready');
+  const ai = { apiVersion: 'agentgate.io/v1alpha1', kind: 'AgentIdentity', metadata: { name: 'bench-webhook' }, spec: { subjects: [{ kind: 'User', name: 'bench:webhook' }], maxDuration: '8h', allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }], allowedNamespaces: { names: [ns] }, approvers: { groups: ['sre-approvers'] } } };
+  await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify(ai));
+  const grant = { apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', metadata: { name: 'bench', namespace: ns }, spec: { agent: 'bench-webhook', roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '2h', reason: 'bench' } };
+  await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify(grant));
+  const now = new Date();
+  const status = { phase: 'Active', activatedAt: now.toISOString().replace(/\.\d+Z$/, 'Z'), expiresAt: new Date(now.getTime() + 7200_000).toISOString().replace(/\.\d+Z$/, 'Z') };
+  // Stand in for the operator (not started here), as its ServiceAccount.
+  await kubectlOk('admin', ['--as', 'system:serviceaccount:agentgate-system:agentgate-operator', '--as-group', 'system:masters', 'patch', 'accessgrant', 'bench', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+  // The apiserver's own create latency, no webhook involved (the admin is no agent).
+  const k8s = await import('@kubernetes/client-node');
+  const admin = new k8s.KubeConfig();
+  admin.loadFromFile(clusterEnv().kubeconfigs.admin);
+  const { withKeepAlive } = await import('../lib/kube.js');
+  withKeepAlive(admin);
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  let n = 0;
+  const create = async () => {
+    const t0 = process.hrtime.bigint();
+    try {
+      await core.createNamespacedConfigMap({ namespace: other, body: { metadata: { generateName: 'bench-' }, data: { a: 'b' } } });
+      return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ok: true };
+    } catch {
+      return { ms: 0, ok: false };
+    } finally {
+      n++;
+    }
+  };
+  await openLoop(create, 100);
+  const apiserver = { r100: await openLoop(create, 100), r1000: await openLoop(create, 1000) };
+  await eventually(async () => {
+    const r = await oneRequest(new https.Agent(), port, '/validate/agents', reviews('bench:webhook', ns, other)[0]!.body);
+    return r.ok;
+  }, 30_000, 'grant visible');
+  return {
+    target: { name: 'real', port, pid: proc.child.pid!, path: '/validate/agents', bodies: reviews('bench:webhook', ns, other).map((r) => r.body) },
+    apiserver,
+    cleanup: async () => {
+      await proc.stop();
+      await kubectl('admin', ['delete', 'agentidentity', 'bench-webhook', '--ignore-not-found']);
+      for (const x of [ns, other]) await kubectl('admin', ['delete', 'namespace', x, '--wait=false']);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(`webhook admission benchmark: ${DURATION_MS / 1000}s per cell; load generator and servers share this host's CPUs`);
+  console.log('mix (round robin): allow ConfigMap, allow ~10 KB Pod, hold (DELETE Deployment), deny (bypass)');
+  const mix = reviews('agent:deploy-bot', 'prod', 'other');
+  console.log(`review sizes: ${mix.map((m) => `${m.name} ${Buffer.byteLength(m.body)} B`).join(', ')}`);
+  const allowOnly = [mix[0]!.body, mix[1]!.body];
+
+  const floor = await startChild('floor');
+  const stub = await startChild('stub');
+  try {
+    const floorR = await measure({ name: 'floor', port: floor.port, pid: floor.child.pid!, path: '/', bodies: mix.map((m) => m.body) });
+    print('floor', floorR);
+    const stubMix = await measure({ name: 'stub', port: stub.port, pid: stub.child.pid!, path: '/validate/agents', bodies: mix.map((m) => m.body) });
+    print('stub', stubMix, floorR);
+    const stubAllow = await measure({ name: 'stub', port: stub.port, pid: stub.child.pid!, path: '/validate/agents', bodies: allowOnly });
+    console.log('allow path only (ConfigMap + Pod):');
+    print('stub-a', stubAllow, floorR);
+
+    const real = await realWebhook().catch((err: unknown) => {
+      console.log(`real audit write: skipped (${(err as Error).message})`);
+      return undefined;
+    });
+    if (real) {
+      try {
+        console.log('real webhook, every call writes an AuditEvent to the local apiserver:');
+        const r = await measure(real.target);
+        print('real', r, floorR);
+        for (const cell of ['r100', 'r1000'] as const) {
+          const a = real.apiserver[cell]!;
+          console.log(`apiserver ConfigMap create ${cell}: p50 ${f(a.p50)} ms p99 ${f(a.p99)} ms (${f(a.rps, 0)} req/s, errors ${a.errors}); webhook p99 - apiserver p99 = ${f(r[cell]!.p99 - a.p99)} ms`);
+        }
+      } finally {
+        await real.cleanup();
+      }
+    } else {
+      console.log('real audit write: skipped (no local control plane; start one with hack/controlplane/up.sh)');
+    }
+    console.log('pepr: skipped (see bench notes: npm pepr 1.x pulls eslint, typescript-eslint, ts-morph and quicktype-core and only serves admission from a generated, built Pepr module)');
+  } finally {
+    floor.child.kill();
+    stub.child.kill();
+  }
+}
+
+if (process.argv[2] === 'serve') {
+  void serve(process.argv[3] ?? 'floor');
+} else {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
