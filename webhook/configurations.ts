@@ -32,6 +32,8 @@ export interface ConfigurationOptions {
    * them through agentgate would leave namespaces stuck Terminating whenever it is down.
    */
   cleanupUsers?: readonly string[];
+  /** The webhook's own username, whose AuditEvent creates need no check. */
+  webhookUser?: string;
   /** base64 PEM; undefined keeps whatever caBundle the live object has (e.g. cert-manager's cainjector). */
   caBundle?: string;
   agentgateUsers: readonly string[];
@@ -119,7 +121,14 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
         sideEffects: 'NoneOnDryRun',
         timeoutSeconds: opts.timeoutSeconds,
         rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['*/*'], operations: writeOps, scope: '*' }],
-        ...cleanupCondition(opts),
+        matchConditions: [
+          ...(cleanupCondition(opts).matchConditions ?? []),
+          // The webhook's own AuditEvent writes (one per agent call) would only be allowed:
+          // skipping the round trip back to agentgate halves the cost of recording.
+          ...(opts.webhookUser
+            ? [{ name: 'not-own-audit-write', expression: `!(request.operation == 'CREATE' && request.resource.resource == 'auditevents' && request.userInfo.username == ${cel(opts.webhookUser)})` }]
+            : []),
+        ],
       },
       {
         name: 'rolebindings.protect.agentgate.io',

@@ -11,7 +11,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../api/types.js';
 import { DEFAULT_APPROVAL_VALIDITY_MS, DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
 import { systemClock, parseDuration } from '../lib/clock.js';
-import { AgentgateClient, errorMessage, loadKubeConfig } from '../lib/kube.js';
+import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
 import { newLogger } from '../lib/log.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
 import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from './admit.js';
@@ -135,7 +135,8 @@ async function retrying<T>(fn: () => Promise<T>, what: string, log: ReturnType<t
 async function main(): Promise<void> {
   const f = flags();
   const log = newLogger('webhook');
-  const kc = loadKubeConfig({ ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), ...(f.context ? { context: f.context } : {}) });
+  // Keep-alive: every agent call writes an AuditEvent; a TLS handshake per write would cost more than the decision.
+  const kc = withKeepAlive(loadKubeConfig({ ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), ...(f.context ? { context: f.context } : {}) }));
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const client = new AgentgateClient(kc);
   const clock = systemClock;
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
 
   const target: ClientTarget = f.url ? { url: f.url } : { service: { name: f.service!, namespace: f.namespace, port: f.servicePort } };
   const sync = new ConfigurationSync(kc, log);
-  const build = () => desiredConfigurations(state.agents(), { target, ...(caBundle ? { caBundle } : {}), agentgateUsers, cleanupUsers: pconfig.bindingDeleters, timeoutSeconds: f.timeoutSeconds });
+  const build = () => desiredConfigurations(state.agents(), { target, ...(caBundle ? { caBundle } : {}), agentgateUsers, cleanupUsers: pconfig.bindingDeleters, webhookUser: f.webhookUser, timeoutSeconds: f.timeoutSeconds });
   const keepCa = !caBundle;
   const syncNow = async (): Promise<void> => {
     try {
