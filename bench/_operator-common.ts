@@ -83,3 +83,32 @@ export async function teardown(agent: string, namespaces: string[], op: RunningC
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Baseline measured in the same run: how long a bare client (admin, keep-alive, 32 in
+ * flight) takes to create and then delete n RoleBindings. The operator's figures read
+ * against this say how close it is to what this apiserver on this machine can do.
+ */
+export async function baselineRoleBindings(n: number): Promise<{ createMs: number; deleteMs: number }> {
+  const { rbac } = adminClients();
+  const ns = `bench-baseline-${Date.now().toString(36)}`;
+  await kubectlOk('admin', ['create', 'namespace', ns]);
+  try {
+    const ids = Array.from({ length: n }, (_, i) => i);
+    let t = Date.now();
+    await pool(ids, 32, async (i) => {
+      await rbac.createNamespacedRoleBinding({
+        namespace: ns,
+        body: { metadata: { name: `b-${i}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: 'bench:nobody', apiGroup: 'rbac.authorization.k8s.io' }] },
+      });
+    });
+    const createMs = Date.now() - t;
+    t = Date.now();
+    await pool(ids, 32, async (i) => {
+      await rbac.deleteNamespacedRoleBinding({ namespace: ns, name: `b-${i}` });
+    });
+    return { createMs, deleteMs: Date.now() - t };
+  } finally {
+    await kubectl('admin', ['delete', 'namespace', ns, '--wait=false']);
+  }
+}

@@ -14,7 +14,7 @@ import {
   type AuditEvent,
 } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
-import { Informer } from '../lib/informer.js';
+import { Informer, dropManagedFields } from '../lib/informer.js';
 import { AgentgateClient, agentgatePath, errorMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import type { Recorder } from './events.js';
@@ -75,6 +75,14 @@ class Fresher<T extends { metadata?: { resourceVersion?: string } }> {
   }
   forget(k: string): void {
     this.m.delete(k);
+  }
+  /** The informer saw a version other than the one we wrote over: the cache has caught up. */
+  observe(k: string, obj: T | undefined): void {
+    const e = this.m.get(k);
+    if (e && obj?.metadata?.resourceVersion !== e.prevRv) this.m.delete(k);
+  }
+  get size(): number {
+    return this.m.size;
   }
 }
 
@@ -144,9 +152,9 @@ export class Operator {
     this.rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     const resyncMs = o.resyncMs ?? 300_000;
-    this.grants = new Informer<AccessGrant>({ kc, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => this.client.list<AccessGrant>('AccessGrant'), log, resyncMs });
-    this.agents = new Informer<AgentIdentity>({ kc, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => this.client.list<AgentIdentity>('AgentIdentity'), log, resyncMs });
-    this.approvals = new Informer<ApprovalRequest>({ kc, name: 'approvalrequests', path: agentgatePath('ApprovalRequest'), list: () => this.client.list<ApprovalRequest>('ApprovalRequest'), log, resyncMs });
+    this.grants = new Informer<AccessGrant>({ kc, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => this.client.list<AccessGrant>('AccessGrant'), log, resyncMs, trim: dropManagedFields });
+    this.agents = new Informer<AgentIdentity>({ kc, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => this.client.list<AgentIdentity>('AgentIdentity'), log, resyncMs, trim: dropManagedFields });
+    this.approvals = new Informer<ApprovalRequest>({ kc, name: 'approvalrequests', path: agentgatePath('ApprovalRequest'), list: () => this.client.list<ApprovalRequest>('ApprovalRequest'), log, resyncMs, trim: dropManagedFields });
     const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
     this.bindings = new Informer<k8s.V1RoleBinding>({
       kc,
@@ -156,8 +164,9 @@ export class Operator {
       list: () => this.rbac.listRoleBindingForAllNamespaces({ labelSelector: selector }),
       log,
       resyncMs,
+      trim: dropManagedFields,
     });
-    this.namespaces = new Informer<k8s.V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => this.core.listNamespace(), log, resyncMs });
+    this.namespaces = new Informer<k8s.V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => this.core.listNamespace(), log, resyncMs, trim: dropManagedFields });
     this.queue = new WorkQueue((k) => this.reconcile(k), {
       workers: o.workers ?? 32,
       baseBackoffMs: 200,
@@ -189,16 +198,19 @@ export class Operator {
     this.grants.onChange((g, ev) => {
       if (ev === 'delete') this.grantsByAgent.remove(g);
       else this.grantsByAgent.upsert(g);
+      this.freshGrants.observe(key('AccessGrant', g.metadata.namespace ?? '', g.metadata.name ?? ''), ev === 'delete' ? undefined : g);
       if (!this.started) return;
       this.queue.add(key('AccessGrant', g.metadata.namespace ?? '', g.metadata.name ?? ''));
       if (g.spec?.agent && ev !== 'resync') this.queue.add(key('AgentIdentity', '', g.spec.agent));
     });
-    this.agents.onChange((a) => {
+    this.agents.onChange((a, ev) => {
+      this.freshAgents.observe(key('AgentIdentity', '', a.metadata.name ?? ''), ev === 'delete' ? undefined : a);
       if (this.started) this.queue.add(key('AgentIdentity', '', a.metadata.name ?? ''));
     });
-    this.approvals.onChange((ar) => {
-      if (!this.started) return;
+    this.approvals.onChange((ar, ev) => {
       const ns = ar.metadata.namespace ?? '';
+      this.freshApprovals.observe(key('ApprovalRequest', ns, ar.metadata.name ?? ''), ev === 'delete' ? undefined : ar);
+      if (!this.started) return;
       this.queue.add(key('ApprovalRequest', ns, ar.metadata.name ?? ''));
       if (ar.spec?.type === 'Activation' && ar.spec.grant) this.queue.add(key('AccessGrant', ns, ar.spec.grant));
     });
