@@ -4,6 +4,7 @@
 // `node dist/operator/main.js` and `node dist/webhook/main.js`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
@@ -110,3 +111,52 @@ export async function stopAll(): Promise<void> {
 process.once('exit', () => {
   for (const c of running) c.child.kill('SIGKILL');
 });
+
+/**
+ * Installs and starts all of agentgate as the demo (and people trying it) run it: base
+ * manifests, the webhook first (the protect webhook fails closed, so it must answer
+ * before anything writes agentgate objects), then the operator; resolves when both are up.
+ */
+export async function startAgentgate(opts: { name?: string } = {}): Promise<{ webhook: RunningComponent; operator: RunningComponent; webhookUrl: string }> {
+  const name = opts.name ?? 'agentgate';
+  await installBase();
+  const [webhookKc, operatorKc] = [await componentKubeconfig('webhook'), await componentKubeconfig('operator')];
+  const port = await freePort();
+  const host = process.env.E2E_WEBHOOK_HOST ?? '127.0.0.1';
+  const webhookUrl = `https://${host}:${port}`;
+  const webhook = startProcess('webhook', `${name}-webhook`, [
+    '--kubeconfig', webhookKc, '--port', String(port), '--host', host === '127.0.0.1' ? host : '0.0.0.0',
+    '--url', webhookUrl, '--writer-id', `${name}-webhook`,
+  ], port);
+  await waitFor(async () => {
+    if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
+    return (await httpsStatus(`https://127.0.0.1:${port}/readyz`)) === 200;
+  }, 60_000, 'the webhook to be ready');
+  const operator = startProcess('operator', `${name}-operator`, ['--kubeconfig', operatorKc, '--id', `${name}-operator`, '--metrics-port', '0']);
+  await waitFor(async () => {
+    if (!operator.alive) throw new Error(`operator exited:\n${operator.log().slice(-3000)}`);
+    return operator.log().includes('caches synced');
+  }, 60_000, 'the operator to lead and sync');
+  return { webhook, operator, webhookUrl };
+}
+
+async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function httpsStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    // The webhook's CA is its own; readiness is all this asks, so the certificate is not checked here.
+    const req = https.get(url, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+  });
+}

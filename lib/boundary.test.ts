@@ -602,3 +602,17 @@ describe("boundary: the webhook's own generated configurations (contract)", () =
     expect(routes(findings(s2, 'sa-bot'))).to.deep.equal(['Critical:WebhookSubjectNotMatched']);
   });
 });
+
+describe('boundary: the request-access role', function () {
+  it('accepts rules that only create and read AccessGrants, and nothing broader', async function () {
+    const { onlyRequestsAccess } = await import('./boundary.js');
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['create', 'get', 'list', 'watch'] }, { apiGroups: ['agentgate.io'], resources: ['accessgrants/status'], verbs: ['get'] }])).to.equal(true);
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['update'] }])).to.equal(false);
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants/status'], verbs: ['create'] }])).to.equal(false);
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['*'], verbs: ['create'] }])).to.equal(false);
+    expect(onlyRequestsAccess([{ apiGroups: ['*'], resources: ['accessgrants'], verbs: ['create'] }])).to.equal(false);
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['*'] }])).to.equal(false);
+    expect(onlyRequestsAccess([])).to.equal(false);
+    expect(onlyRequestsAccess(undefined)).to.equal(false);
+  });
+});

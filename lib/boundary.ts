@@ -630,6 +630,24 @@ function owningGrant(b: Binding, snapshot: SnapshotWithoutReviews): AccessGrant 
   return grant;
 }
 
+const REQUEST_VERBS = new Set(['create', 'get', 'list', 'watch']);
+
+/** True when rules allow nothing but creating and reading AccessGrants (e.g. ClusterRole agentgate-requester). */
+export function onlyRequestsAccess(rules: readonly PolicyRule[] | undefined): boolean {
+  if (!rules || rules.length === 0) return false;
+  return rules.every(
+    (r) =>
+      !(r.nonResourceURLs?.length) &&
+      (r.apiGroups ?? []).length > 0 &&
+      (r.apiGroups ?? []).every((g) => g === 'agentgate.io') &&
+      (r.resources ?? []).length > 0 &&
+      (r.resources ?? []).every((res) => res === 'accessgrants' || res === 'accessgrants/status') &&
+      (r.verbs ?? []).length > 0 &&
+      (r.verbs ?? []).every((v) => REQUEST_VERBS.has(v)) &&
+      !((r.resources ?? []).includes('accessgrants/status') && (r.verbs ?? []).includes('create')),
+  );
+}
+
 function bindingFindings(agent: AgentIdentity, snapshot: SnapshotWithoutReviews, now: Date, graceMs: number): Finding[] {
   const out: Finding[] = [];
   const name = agent.metadata.name ?? '';
@@ -687,6 +705,9 @@ function bindingFindings(agent: AgentIdentity, snapshot: SnapshotWithoutReviews,
         }
         return;
       }
+      // Asking for access is the one standing permission an agent may hold (the webhook
+      // forces every grant it creates to wait for a human), judged by the rules, not the name.
+      if (onlyRequestsAccess(rulesOfRef(snapshot, b.roleRef, b.metadata?.namespace))) return;
       out.push({
         severity: 'Critical',
         route: Route.StandingBinding,
