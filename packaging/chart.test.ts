@@ -1,0 +1,126 @@
+// The Helm chart, rendered by the pinned helm: lint, restricted pods, one source of truth
+// for CRDs and RBAC, and bad values refused with a message naming the value.
+import { expect } from 'chai';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../e2e/cluster.js';
+import { chartDir, FULL_VALUES, helm, render, runHelm, type K8sObject } from './helm.js';
+
+type Pod = {
+  securityContext: Record<string, any>;
+  containers: Array<{ name: string; args?: string[]; securityContext: Record<string, any>; resources?: Record<string, any>; livenessProbe?: unknown; readinessProbe?: unknown }>;
+  serviceAccountName: string;
+  topologySpreadConstraints?: unknown[];
+};
+
+const podOf = (d: K8sObject) => (d as any).spec.template.spec as Pod;
+
+describe('Helm chart', function () {
+  this.timeout(600_000);
+  before(function () {
+    helm(); // builds helm from its Go module on first use (cached afterwards)
+  });
+
+  it('lints clean with default and with full values', function () {
+    for (const extra of [[], FULL_VALUES]) {
+      const r = runHelm(['lint', chartDir, '--kube-version', '1.35.4', ...extra]);
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+    }
+  });
+
+  it('ships crds/ identical to the repository crds/', function () {
+    const repo = readdirSync(path.join(repoRoot, 'crds')).sort();
+    expect(readdirSync(path.join(chartDir, 'crds')).sort()).to.deep.equal(repo);
+    for (const f of repo) {
+      expect(readFileSync(path.join(chartDir, 'crds', f), 'utf8'), `${f} drifted: cp crds/*.yaml charts/agentgate/crds/`).to.equal(
+        readFileSync(path.join(repoRoot, 'crds', f), 'utf8'),
+      );
+    }
+  });
+
+  it('ships files/rbac identical to config/rbac', function () {
+    for (const f of readdirSync(path.join(chartDir, 'files', 'rbac'))) {
+      expect(readFileSync(path.join(chartDir, 'files', 'rbac', f), 'utf8'), `${f} drifted: cp config/rbac/${f} charts/agentgate/files/rbac/`).to.equal(
+        readFileSync(path.join(repoRoot, 'config', 'rbac', f), 'utf8'),
+      );
+    }
+    const shipped = readdirSync(path.join(chartDir, 'files', 'rbac')).sort();
+    const needed = readdirSync(path.join(repoRoot, 'config', 'rbac')).filter((f) => f !== '00-namespace.yaml').sort();
+    expect(shipped).to.deep.equal(needed);
+  });
+
+  for (const [label, extra] of [['default values', []], ['full values', FULL_VALUES]] as const) {
+    describe(label, function () {
+      let docs: K8sObject[];
+      before(function () {
+        docs = render('agentgate-system', [...extra]);
+      });
+
+      it('runs both components restricted: non-root, read-only root, no escalation, no capabilities, RuntimeDefault seccomp', function () {
+        const deployments = docs.filter((d) => d.kind === 'Deployment');
+        expect(deployments.map((d) => d.metadata.name).sort()).to.deep.equal(['agentgate-operator', 'agentgate-webhook']);
+        for (const d of deployments) {
+          const pod = podOf(d);
+          expect(pod.securityContext, d.metadata.name).to.include({ runAsNonRoot: true });
+          expect(pod.securityContext.seccompProfile).to.deep.equal({ type: 'RuntimeDefault' });
+          for (const c of pod.containers) {
+            expect(c.securityContext).to.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false });
+            expect(c.securityContext.capabilities).to.deep.equal({ drop: ['ALL'] });
+            expect(c.resources?.requests, `${d.metadata.name} requests`).to.be.an('object');
+            expect(c.resources?.limits?.memory, `${d.metadata.name} memory limit`).to.be.a('string');
+            expect(c.livenessProbe, `${d.metadata.name} liveness`).to.be.an('object');
+            expect(c.readinessProbe, `${d.metadata.name} readiness`).to.be.an('object');
+          }
+          expect(pod.topologySpreadConstraints).to.have.length(2);
+          expect(pod.serviceAccountName).to.equal(d.metadata.name);
+        }
+      });
+
+      it('runs two replicas of each, with PodDisruptionBudgets', function () {
+        for (const d of docs.filter((x) => x.kind === 'Deployment')) expect((d as any).spec.replicas).to.equal(2);
+        expect(docs.filter((d) => d.kind === 'PodDisruptionBudget')).to.have.length(2);
+      });
+
+      it('binds the operator to exactly the roles agents may receive', function () {
+        const bind = docs.find((d) => d.kind === 'ClusterRole' && d.metadata.name === 'agentgate-operator-bind') as any;
+        const want = label === 'full values' ? ['agentgate-edit', 'view', 'deployer'] : ['agentgate-edit', 'view'];
+        expect(bind.rules).to.deep.equal([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: want }]);
+        for (const d of docs) {
+          if (d.metadata.namespace) expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).to.equal('agentgate-system');
+        }
+        const grantsAll = docs.some((d) => (d.kind === 'ClusterRole' || d.kind === 'Role') && ((d as any).rules ?? []).some((r: any) => r.verbs?.includes('*') || r.resources?.includes('*')));
+        expect(grantsAll, 'no wildcard rules in agentgate RBAC').to.equal(false);
+      });
+    });
+  }
+
+  it('renders monitoring, cert-manager and notifications only when asked', function () {
+    const kinds = (d: K8sObject[]) => new Set(d.map((x) => x.kind));
+    const def = kinds(render('agentgate-system'));
+    for (const k of ['ServiceMonitor', 'PrometheusRule', 'Certificate']) expect(def.has(k), k).to.equal(false);
+    const full = render('agentgate-system', [...FULL_VALUES]);
+    for (const k of ['ServiceMonitor', 'PrometheusRule', 'Certificate']) expect(kinds(full).has(k), k).to.equal(true);
+    const dash = full.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'agentgate-dashboard') as any;
+    expect(JSON.parse(dash.data['agentgate.json']).title).to.equal('agentgate');
+    const webhook = podOf(full.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!);
+    expect(webhook.containers[0]!.args).to.include('--tls-cert=/tls/tls.crt');
+  });
+
+  const bad: Array<[string, string[], RegExp]> = [
+    ['an agent role that rewrites RBAC', ['--set', 'agentRoles={agentgate-edit,admin}'], /agentRoles: "admin" can rewrite RBAC/],
+    ['a webhook timeout above the apiserver cap', ['--set', 'webhook.timeoutSeconds=60'], /webhook\/timeoutSeconds.*maximum/],
+    ['cert-manager without an issuer', ['--set', 'tls.mode=certManager'], /tls\/certManager\/issuerRef\/name/],
+    ['an unknown TLS mode', ['--set', 'tls.mode=manual'], /tls\/mode/],
+    ['a misspelled top-level value', ['--set', 'replicaz=3'], /additional properties 'replicaz' not allowed|replicaz/],
+    ['zero replicas', ['--set', 'operator.replicas=0'], /operator\/replicas.*minimum/],
+    ['an unparsable retention', ['--set', 'operator.auditRetention=forever'], /operator\/auditRetention/],
+    ['notifications without a Secret', ['--set', 'notifications.enabled=true'], /notifications/],
+  ];
+  for (const [what, args, message] of bad) {
+    it(`refuses ${what}, naming the value`, function () {
+      const r = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', ...args]);
+      expect(r.code).to.not.equal(0);
+      expect(r.stderr).to.match(message);
+    });
+  }
+});
