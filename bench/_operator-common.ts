@@ -35,7 +35,7 @@ export async function setup(agent: string, namespaces: string[], label: string):
     kind: 'AgentIdentity',
     metadata: { name: agent },
     // A subject nobody authenticates as: the bench grants access to no one.
-    spec: { subjects: [{ kind: 'User', name: `bench:${agent}` }], maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }], allowedNamespaces: { selector: { matchLabels: { [label]: agent } } } },
+    spec: { subjects: [{ kind: 'User', name: `bench:${agent}` }], maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { selector: { matchLabels: { [label]: agent } } } },
   };
   await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found']);
   await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(body));
@@ -51,7 +51,7 @@ export function grantBody(ns: string, name: string, agent: string, spec: Partial
     apiVersion: API_VERSION,
     kind: 'AccessGrant',
     metadata: { name, namespace: ns },
-    spec: { agent, roleRef: { kind: 'ClusterRole', name: 'edit' }, reason: 'benchmark', activation: 'Immediate', ...spec },
+    spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, reason: 'benchmark', activation: 'Immediate', ...spec },
   };
 }
 

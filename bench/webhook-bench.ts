@@ -271,9 +271,9 @@ async function realWebhook(): Promise<{ target: Target; apiserver: Record<string
     const r = await new Promise<number>((resolve) => https.get({ host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false }, (res) => resolve(res.statusCode ?? 0)).on('error', () => resolve(0)));
     return r === 200;
   }, 60_000, 'webhook ready');
-  const ai = { apiVersion: 'agentgate.io/v1alpha1', kind: 'AgentIdentity', metadata: { name: 'bench-webhook' }, spec: { subjects: [{ kind: 'User', name: 'bench:webhook' }], maxDuration: '8h', allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }], allowedNamespaces: { names: [ns] }, approvers: { groups: ['sre-approvers'] } } };
+  const ai = { apiVersion: 'agentgate.io/v1alpha1', kind: 'AgentIdentity', metadata: { name: 'bench-webhook' }, spec: { subjects: [{ kind: 'User', name: 'bench:webhook' }], maxDuration: '8h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { names: [ns] }, approvers: { groups: ['sre-approvers'] } } };
   await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify(ai));
-  const grant = { apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', metadata: { name: 'bench', namespace: ns }, spec: { agent: 'bench-webhook', roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '2h', reason: 'bench' } };
+  const grant = { apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', metadata: { name: 'bench', namespace: ns }, spec: { agent: 'bench-webhook', roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '2h', reason: 'bench' } };
   await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify(grant));
   const now = new Date();
   const status = { phase: 'Active', activatedAt: now.toISOString().replace(/\.\d+Z$/, 'Z'), expiresAt: new Date(now.getTime() + 7200_000).toISOString().replace(/\.\d+Z$/, 'Z') };

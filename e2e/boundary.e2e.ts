@@ -169,7 +169,7 @@ describe('boundary verification: the bypass catalogue on a real apiserver', func
       spec: {
         subjects: [{ kind: 'User', name: AGENT_USER }, { kind: 'Group', name: AGENT_GROUP }],
         maxDuration: '1h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }, { kind: 'ClusterRole', name: agent }],
+        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }, { kind: 'ClusterRole', name: agent }],
         allowedNamespaces: { selector: { matchLabels: { 'agentgate.io/e2e-boundary': agent } } },
         approvers: { groups: ['sre-approvers'] },
       },
@@ -416,16 +416,25 @@ describe('boundary verification: the bypass catalogue on a real apiserver', func
       });
     });
 
-    it('but not creating AccessGrants (an agent may request its own)', async function () {
+    it('but not a binding that only lets the agent request AccessGrants', async function () {
       const name = uniqueName('bnd-requester');
-      await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace: ns }, rules: [{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['create', 'get', 'list'] }] });
+      const requestOnly = [{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['create', 'get', 'list'] }];
+      await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace: ns }, rules: requestOnly });
       await kubectlOk('admin', ['create', 'rolebinding', name, '-n', ns, '--role', name, '--user', AGENT_USER]);
+      // Judged by its rules: the moment the same binding grants more, it is standing access.
+      await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace: ns }, rules: [...requestOnly, { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }] });
       await eventually(async () => {
         const v = await verify(agent);
-        if (!v.findings.some((f) => f.route === 'StandingBinding')) throw new Error('binding not seen yet');
+        if (!v.findings.some((f) => f.route === 'StandingBinding' && f.object === `RoleBinding/${ns}/${name}`)) throw new Error('binding not seen yet');
+        return true;
+      }, 30_000, 'the widened binding to be reported');
+      await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace: ns }, rules: requestOnly });
+      await eventually(async () => {
+        const v = await verify(agent);
+        if (v.findings.some((f) => f.object === `RoleBinding/${ns}/${name}`)) throw new Error(describeFindings(v.findings));
         expect(v.findings.filter((f) => f.route === 'Escalation'), describeFindings(v.findings)).to.deep.equal([]);
         return true;
-      }, 30_000, 'the requester binding to be seen');
+      }, 30_000, 'the request-only binding to be accepted');
       await kubectlOk('admin', ['delete', 'rolebinding', name, '-n', ns]);
       await kubectlOk('admin', ['delete', 'role', name, '-n', ns]);
     });

@@ -47,7 +47,7 @@ describe('agentgate CLI on a real apiserver', function () {
         subjects: [{ kind: 'User', name: AGENT_USER }, { kind: 'Group', name: 'agentgate:agents' }],
         eks: { roleArn: ROLE_ARN, clusterName: 'prod-eu-west-1' },
         maxDuration: '2h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }],
+        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
         allowedNamespaces: { selector: { matchLabels: { 'agentgate.io/e2e-cli': agent } } },
         approvers: { groups: ['sre-approvers'] },
         requiredApprovals: 1,
@@ -133,18 +133,18 @@ describe('agentgate CLI on a real apiserver', function () {
     });
 
     it('creates a grant as the agent, always RequiresApproval', async function () {
-      const r = await cli('agent', ['request', '--agent', agent, '--role', 'edit', '-n', ns, '--duration', '30m', '--reason', 'Roll out the hotfix', '--ticket', 'INC-4711', '-o', 'json']);
+      const r = await cli('agent', ['request', '--agent', agent, '--role', 'agentgate-edit', '-n', ns, '--duration', '30m', '--reason', 'Roll out the hotfix', '--ticket', 'INC-4711', '-o', 'json']);
       expect(r.code, r.stderr).to.equal(0);
       const created = JSON.parse(r.stdout) as AccessGrant;
       expect(created.metadata.name).to.match(new RegExp(`^${agent}-`));
       const stored = JSON.parse(await kubectlOk('admin', ['get', 'accessgrant', created.metadata.name!, '-n', ns, '-o', 'json'])) as AccessGrant;
-      expect(stored.spec).to.deep.include({ agent, roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '30m', reason: 'Roll out the hotfix', ticket: 'INC-4711', activation: 'RequiresApproval' });
-      const text = await cli('agent', ['request', '--agent', agent, '--role', 'edit', '-n', ns, '--duration', '10m', '--reason', 'again']);
+      expect(stored.spec).to.deep.include({ agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'Roll out the hotfix', ticket: 'INC-4711', activation: 'RequiresApproval' });
+      const text = await cli('agent', ['request', '--agent', agent, '--role', 'agentgate-edit', '-n', ns, '--duration', '10m', '--reason', 'again']);
       expect(text.stdout).to.match(/^requested grant .* needs approval/);
     });
 
     it('refuses an invalid request before it reaches the cluster, naming the field', async function () {
-      const bad = await cli('agent', ['request', '--agent', agent, '--role', 'edit', '--kind', 'Group', '-n', ns, '--duration', '30m', '--reason', 'x']);
+      const bad = await cli('agent', ['request', '--agent', agent, '--role', 'agentgate-edit', '--kind', 'Group', '-n', ns, '--duration', '30m', '--reason', 'x']);
       expect(bad.code).to.equal(2);
       expect(bad.stderr).to.contain('spec.roleRef.kind (--kind): must be one of ClusterRole, Role');
       const missing = await cli('agent', ['request', '--agent', agent, '-n', ns]);
@@ -154,7 +154,7 @@ describe('agentgate CLI on a real apiserver', function () {
     });
 
     it('says what to do when the caller may not create grants', async function () {
-      const r = await cli('mallory', ['request', '--agent', agent, '--role', 'edit', '-n', ns, '--duration', '30m', '--reason', 'x']);
+      const r = await cli('mallory', ['request', '--agent', agent, '--role', 'agentgate-edit', '-n', ns, '--duration', '30m', '--reason', 'x']);
       expect(r.code).to.equal(1);
       expect(r.stderr).to.contain(`you may not create accessgrants in namespace ${ns}`).and.contain('Ask your cluster admin');
     });
@@ -162,7 +162,7 @@ describe('agentgate CLI on a real apiserver', function () {
     for (const [phase, code] of [['Active', 0], ['Denied', 1]] as const) {
       it(`--wait blocks until the grant is ${phase} and prints the outcome (exit ${code})`, async function () {
         const name = `wait-${phase.toLowerCase()}`;
-        const waiting = cli('agent', ['request', '--agent', agent, '--role', 'edit', '-n', ns, '--duration', '30m', '--reason', 'wait for it', '--name', name, '--wait', '--timeout', '2m']);
+        const waiting = cli('agent', ['request', '--agent', agent, '--role', 'agentgate-edit', '-n', ns, '--duration', '30m', '--reason', 'wait for it', '--name', name, '--wait', '--timeout', '2m']);
         await eventually(async () => (await kubectl('admin', ['get', 'accessgrant', name, '-n', ns])).code === 0, 30_000, 'the requested grant');
         // What the operator would write: first awaiting approval, then the outcome.
         const status = (s: Record<string, unknown>) => kubectlOk('admin', ['patch', 'accessgrant', name, '-n', ns, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({ status: s })]);

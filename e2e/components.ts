@@ -117,7 +117,7 @@ process.once('exit', () => {
  * manifests, the webhook first (the protect webhook fails closed, so it must answer
  * before anything writes agentgate objects), then the operator; resolves when both are up.
  */
-export async function startAgentgate(opts: { name?: string } = {}): Promise<{ webhook: RunningComponent; operator: RunningComponent; webhookUrl: string }> {
+export async function startAgentgate(opts: { name?: string; operatorArgs?: string[] } = {}): Promise<{ webhook: RunningComponent; operator: RunningComponent; webhookUrl: string }> {
   const name = opts.name ?? 'agentgate';
   await installBase();
   const [webhookKc, operatorKc] = [await componentKubeconfig('webhook'), await componentKubeconfig('operator')];
@@ -132,7 +132,7 @@ export async function startAgentgate(opts: { name?: string } = {}): Promise<{ we
     if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
     return (await httpsStatus(`https://127.0.0.1:${port}/readyz`)) === 200;
   }, 60_000, 'the webhook to be ready');
-  const operator = startProcess('operator', `${name}-operator`, ['--kubeconfig', operatorKc, '--id', `${name}-operator`, '--metrics-port', '0']);
+  const operator = startProcess('operator', `${name}-operator`, ['--kubeconfig', operatorKc, '--id', `${name}-operator`, '--metrics-port', '0', ...(opts.operatorArgs ?? [])]);
   await waitFor(async () => {
     if (!operator.alive) throw new Error(`operator exited:\n${operator.log().slice(-3000)}`);
     return operator.log().includes('caches synced');

@@ -58,7 +58,7 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       apiVersion: 'agentgate.io/v1alpha1',
       kind: 'AccessGrant',
       metadata: { name, namespace: ns, ...(annotations ? { annotations } : {}) },
-      spec: { agent: agentName, roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '10m', reason: 'e2e: operator test', activation: 'Immediate', ...spec },
+      spec: { agent: agentName, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '10m', reason: 'e2e: operator test', activation: 'Immediate', ...spec },
     };
     await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(body));
   }
@@ -110,7 +110,7 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       spec: {
         subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
         maxDuration: '1h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }, { kind: 'ClusterRole', name: 'view' }],
+        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }, { kind: 'ClusterRole', name: 'view' }],
         allowedNamespaces: { selector: { matchLabels: { [allowLabel]: agentName } } },
         approvers: { groups: ['sre-approvers'] },
       },
@@ -133,17 +133,18 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   });
 
   describe("the operator's own RBAC is least privilege", function () {
-    it('may bind edit and view, and not cluster-admin or admin', async function () {
-      for (const [role, want] of [['edit', 'yes'], ['view', 'yes'], ['cluster-admin', 'no'], ['admin', 'no']] as const) {
+    it('may bind agentgate-edit and view, and not edit, cluster-admin or admin', async function () {
+      // edit can impersonate ServiceAccounts and mint their tokens: not a role for agents.
+      for (const [role, want] of [['agentgate-edit', 'yes'], ['view', 'yes'], ['edit', 'no'], ['cluster-admin', 'no'], ['admin', 'no']] as const) {
         const r = await kubectl('admin', ['auth', 'can-i', 'bind', `clusterroles/${role}`, '--as', OPERATOR_SA]);
         expect(r.stdout.trim(), `bind ${role}`).to.equal(want);
       }
     });
 
-    it('really creates a RoleBinding to edit, and is refused one to cluster-admin', async function () {
+    it('really creates a RoleBinding to agentgate-edit, and is refused one to cluster-admin', async function () {
       const ns = await namespace(false);
       // Bound to a user nobody authenticates as, so the probe grants no one anything.
-      const ok = await asOperator(['create', 'rolebinding', 'probe-edit', '-n', ns, '--clusterrole', 'edit', '--user', 'e2e:nobody']);
+      const ok = await asOperator(['create', 'rolebinding', 'probe-edit', '-n', ns, '--clusterrole', 'agentgate-edit', '--user', 'e2e:nobody']);
       expect(ok.code, ok.stderr).to.equal(0);
       const denied = await asOperator(['create', 'rolebinding', 'probe-admin', '-n', ns, '--clusterrole', 'cluster-admin', '--user', 'e2e:nobody']);
       expect(denied.code).to.not.equal(0);
@@ -193,7 +194,7 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       expect(rb?.metadata.name).to.equal('agentgate-window');
       expect(rb?.metadata.labels).to.include({ 'agentgate.io/grant': 'window', 'agentgate.io/agent': agentName });
       expect(rb?.metadata.ownerReferences?.[0]).to.include({ kind: 'AccessGrant', uid: g.metadata.uid, controller: true });
-      expect(rb?.roleRef).to.include({ kind: 'ClusterRole', name: 'edit' });
+      expect(rb?.roleRef).to.include({ kind: 'ClusterRole', name: 'agentgate-edit' });
       expect(rb?.subjects).to.deep.equal([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'agent:deploy-bot' }]);
 
       const expired = await waitPhase(x, 'window', 'Expired', 60_000);

@@ -77,7 +77,7 @@ async function getJson<T>(args: string[]): Promise<T> {
 /** A grant made Active: by the operator when it runs, else by an admin acting as the operator. */
 async function activeGrant(ns: string, name: string, opts: { agent?: string; role?: string; duration?: string } = {}): Promise<AccessGrant> {
   const agent = opts.agent ?? AGENT;
-  const role = opts.role ?? 'edit';
+  const role = opts.role ?? 'agentgate-edit';
   const grant = {
     apiVersion: 'agentgate.io/v1alpha1',
     kind: 'AccessGrant',
@@ -117,7 +117,7 @@ async function agentIdentity(name: string, spec: Record<string, unknown>): Promi
     metadata: { name },
     spec: {
       maxDuration: '8h',
-      allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }, { kind: 'ClusterRole', name: 'view' }],
+      allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }, { kind: 'ClusterRole', name: 'view' }],
       allowedNamespaces: { selector: { matchLabels: { [NS_LABEL]: 'yes' } } },
       approvers: { groups: ['sre-approvers'] },
       ...spec,

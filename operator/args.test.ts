@@ -20,4 +20,12 @@ describe('operator flags', function () {
     expect(() => parseArgs(['--id'])).to.throw('--id needs a value');
     expect(() => parseArgs(['stray'])).to.throw('unexpected argument');
   });
+
+  it('reads the boundary interval (0 turns it off) and the notification URL file', function () {
+    expect(parseArgs([]).boundaryIntervalMs).to.equal(60_000);
+    expect(parseArgs(['--boundary-interval', '0']).boundaryIntervalMs).to.equal(0);
+    expect(parseArgs(['--boundary-interval=2m']).boundaryIntervalMs).to.equal(120_000);
+    expect(() => parseArgs(['--boundary-interval', 'soon'])).to.throw(/--boundary-interval/);
+    expect(parseArgs(['--notify-url-file', '/notify/url']).notifyUrlFile).to.equal('/notify/url');
+  });
 });

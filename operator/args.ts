@@ -14,6 +14,9 @@ export interface OperatorArgs {
   approvalTtlMs: number;
   sweepIntervalMs: number;
   workers: number;
+  /** 0 turns continuous boundary verification off. */
+  boundaryIntervalMs: number;
+  notifyUrlFile?: string;
 }
 
 export const USAGE = `usage: node dist/operator/main.js [flags]
@@ -28,7 +31,10 @@ export const USAGE = `usage: node dist/operator/main.js [flags]
   --audit-retention DUR      delete AuditEvents older than this (default 720h)
   --approval-ttl DUR         how long an activation ApprovalRequest may wait (default 1h)
   --sweep-interval DUR       full re-check of every object, the backstop for timers (default 30s)
-  --workers N                concurrent reconciles (default 32)`;
+  --workers N                concurrent reconciles (default 32)
+  --boundary-interval DUR    re-verify every agent's boundary this often, 0 = off (default 60s)
+  --notify-url-file FILE     a file holding a Slack-compatible incoming-webhook URL: messages
+                             when ApprovalRequests are created or decided (default: none)`;
 
 function bool(flag: string, v: string): boolean {
   if (v === 'true' || v === '1') return true;
@@ -59,6 +65,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     approvalTtlMs: 3_600_000,
     sweepIntervalMs: 30_000,
     workers: 32,
+    boundaryIntervalMs: 60_000,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -85,6 +92,12 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       case 'approval-ttl': out.approvalTtlMs = duration(flag, value()); break;
       case 'sweep-interval': out.sweepIntervalMs = duration(flag, value()); break;
       case 'workers': out.workers = int(flag, value(), 1); break;
+      case 'boundary-interval': {
+        const v = value();
+        out.boundaryIntervalMs = v === '0' ? 0 : duration(flag, v);
+        break;
+      }
+      case 'notify-url-file': out.notifyUrlFile = value(); break;
       default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
     }
   }

@@ -8,6 +8,9 @@ import { EventRecorder } from './events.js';
 import { LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
 import { Operator } from './operator.js';
+import { BoundaryVerifier } from './boundary.js';
+import { buildMessage, Notifier, notifyEventFor } from './notify.js';
+import type { ApprovalRequest } from '../api/types.js';
 
 const log = newLogger('operator');
 
@@ -38,12 +41,41 @@ operator = new Operator({
 });
 const op = operator;
 
+// Continuous boundary verification: periodic, and soon after agents or their bindings change.
+const verifier = args.boundaryIntervalMs > 0
+  ? new BoundaryVerifier({ kc, client: op.client, clock, log, namespace: args.namespace, intervalMs: args.boundaryIntervalMs, registry: metrics.registry, agents: () => op.agents.list() })
+  : undefined;
+if (verifier) {
+  op.agents.onChange((_a, ev) => ev !== 'resync' && verifier.trigger());
+  op.bindings.onChange((_b, ev) => ev !== 'resync' && verifier.trigger());
+}
+
+// Approvers hear of held operations: one message per new request and per decision, from
+// the leader only, and only for changes seen after its caches synced (no replay on restart).
+const notifier = args.notifyUrlFile ? new Notifier({ urlFile: args.notifyUrlFile, log }) : undefined;
+if (notifier) {
+  const seen = new Map<string, ApprovalRequest>();
+  const arKey = (ar: ApprovalRequest) => `${ar.metadata.namespace ?? ''}/${ar.metadata.name ?? ''}`;
+  op.approvals.onChange((ar, ev) => {
+    const k = arKey(ar);
+    if (ev === 'delete') {
+      seen.delete(k);
+      return;
+    }
+    const before = seen.get(k);
+    seen.set(k, ar);
+    if (!op.isReady) return;
+    const event = notifyEventFor(before, ar);
+    if (event) notifier.enqueue(buildMessage(ar, event));
+  });
+}
+
 let shuttingDown = false;
 const server = metrics.serve(args.metricsPort, () => !shuttingDown);
 
 function lead(): void {
   metrics.leader.set(1);
-  op.start().catch((e: unknown) => {
+  op.start().then(() => verifier?.start()).catch((e: unknown) => {
     log.error('operator failed to start', { error: String(e) });
     process.exit(1);
   });
@@ -65,7 +97,7 @@ const elector = args.leaderElect
       // restarted process rejoins as a candidate (client-go's leaders exit the same way).
       onStoppedLeading: () => {
         metrics.leader.set(0);
-        void op.stop().finally(() => process.exit(1));
+        void Promise.all([op.stop(), verifier?.stop()]).finally(() => process.exit(1));
       },
     })
   : undefined;
@@ -79,6 +111,8 @@ log.info('agentgate operator', {
   approvalTtlMs: args.approvalTtlMs,
   auditRetentionMs: args.auditRetentionMs,
   sweepIntervalMs: args.sweepIntervalMs,
+  boundaryIntervalMs: args.boundaryIntervalMs,
+  notifications: notifier ? 'on' : 'off',
 });
 if (elector) elector.start();
 else lead();
@@ -90,7 +124,7 @@ async function shutdown(signal: string): Promise<void> {
   const force = setTimeout(() => process.exit(1), 20_000);
   force.unref();
   // Stop acting before handing over the lease, so two replicas never act at once.
-  await op.stop().catch((e: unknown) => log.warn('stop failed', { error: String(e) }));
+  await Promise.all([op.stop(), verifier?.stop(), notifier?.idle()]).catch((e: unknown) => log.warn('stop failed', { error: String(e) }));
   await elector?.release();
   metrics.leader.set(0);
   server?.close();

@@ -4,7 +4,9 @@ import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../e2e/cluster.js';
+import { spawnSync } from 'node:child_process';
 import { chartDir, FULL_VALUES, helm, render, runHelm, type K8sObject } from './helm.js';
+import { parseArgs as parseOperatorArgs } from '../operator/args.js';
 
 type Pod = {
   securityContext: Record<string, any>;
@@ -104,6 +106,19 @@ describe('Helm chart', function () {
     expect(JSON.parse(dash.data['agentgate.json']).title).to.equal('agentgate');
     const webhook = podOf(full.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!);
     expect(webhook.containers[0]!.args).to.include('--tls-cert=/tls/tls.crt');
+    const operator = podOf(full.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-operator')!);
+    expect(operator.containers[0]!.args).to.include('--notify-url-file=/notify/url');
+  });
+
+  it('passes only flags the operator and the webhook accept', function () {
+    for (const extra of [[], FULL_VALUES]) {
+      const docs = render('agentgate-system', [...extra]);
+      const args = (name: string) => podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === name)!).containers[0]!.args ?? [];
+      expect(() => parseOperatorArgs(args('agentgate-operator'))).to.not.throw();
+      // The webhook's parser is strict: an unknown flag fails before --help is honoured.
+      const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'webhook', 'main.js'), ...args('agentgate-webhook'), '--help'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+    }
   });
 
   const bad: Array<[string, string[], RegExp]> = [
