@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
+import { execFileSync } from 'node:child_process';
 import { luaBinary, runHealth, toLua } from './lua.js';
 import { repoRoot } from '../e2e/cluster.js';
 
@@ -12,6 +13,16 @@ describe('Argo CD health checks (Lua 5.4)', function () {
   before(function () {
     // .ci/run installs Debian's lua5.4; a developer machine without it is told how.
     if (!lua) throw new Error('no Lua interpreter: apt-get install lua5.4 (or set LUA=/path/to/lua)');
+  });
+
+  it('examples/argocd/argocd-cm-health.yaml carries exactly these scripts (regenerate with hack/argocd-cm.sh)', function () {
+    const patch = readFileSync(path.join(repoRoot, 'examples', 'argocd', 'argocd-cm-health.yaml'), 'utf8');
+    const generated = execFileSync(path.join(repoRoot, 'hack', 'argocd-cm.sh'), { encoding: 'utf8' });
+    expect(patch.endsWith(generated)).to.equal(true);
+    const data = (yaml.load(patch) as { data: Record<string, string> }).data;
+    for (const kind of ['AccessGrant', 'ApprovalRequest']) {
+      expect(data[`resource.customizations.health.agentgate.io_${kind}`]).to.equal(readFileSync(path.join(root, kind, 'health.lua'), 'utf8'));
+    }
   });
 
   it('encodes JSON as Lua tables', function () {
