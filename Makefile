@@ -28,7 +28,7 @@ test-kind: ## The same e2e suite on a kind cluster (needs Docker + kind; not on 
 
 .PHONY: bench
 bench: ## Benchmarks; print figures and ratios to baselines measured in the same run
-	hack/deps.sh && npx tsc -p tsconfig.json && node dist/bench/run.js
+	hack/bench.sh
 
 .PHONY: build
 build: ## Compile TypeScript to dist/
