@@ -17,6 +17,7 @@ import { LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import { compileCached, prepareVars } from '../webhook/rules/cel.js';
 import type { AdmissionRequest, UserInfo } from './admission.js';
 import { rulesCover, serviceAccountUsername, subjectMatchesUser } from './rbac.js';
+import { selectorMatches } from './selector.js';
 import type { PolicyRule, RbacSubject } from './rbac.js';
 
 // ---------------------------------------------------------------------------------
@@ -304,33 +305,6 @@ function rulesOfRef(snapshot: SnapshotWithoutReviews, ref: RoleRef, namespace: s
   return undefined;
 }
 
-export function selectorMatchesLabels(selector: LabelSelectorLike | undefined, labels: Record<string, string> | undefined): boolean {
-  if (!selector) return true;
-  const l = labels ?? {};
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(l, e.key);
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case 'In':
-        if (!has || !values.includes(l[e.key]!)) return false;
-        break;
-      case 'NotIn':
-        if (has && values.includes(l[e.key]!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
-
 function selectorIsEmpty(s: LabelSelectorLike | undefined): boolean {
   return !s || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);
 }
@@ -350,7 +324,7 @@ function allowedNamespaces(agent: AgentIdentity, snapshot: SnapshotWithoutReview
   const out = new Set<string>(agent.spec.allowedNamespaces?.names ?? []);
   const sel = agent.spec.allowedNamespaces?.selector;
   if (sel && !selectorIsEmpty(sel)) {
-    for (const ns of snapshot.namespaces) if (selectorMatchesLabels(sel, ns.labels)) out.add(ns.name);
+    for (const ns of snapshot.namespaces) if (selectorMatches(sel, ns.labels)) out.add(ns.name);
   }
   return out;
 }
@@ -958,7 +932,7 @@ function entryFindings(agent: AgentIdentity, cfgName: string, entry: WebhookEntr
   if (!selectorIsEmpty(entry.namespaceSelector)) {
     const sel = entry.namespaceSelector!;
     const touchable = touchableNamespaces(agent, snapshot);
-    const exempt = snapshot.namespaces.filter((n) => !selectorMatchesLabels(sel, n.labels)).map((n) => n.name);
+    const exempt = snapshot.namespaces.filter((n) => !selectorMatches(sel, n.labels)).map((n) => n.name);
     const hit = exempt.filter((n) => touchable.has(n));
     out.push({
       severity: hit.length ? 'Critical' : 'Warning',

@@ -2,44 +2,19 @@
 // rules compile (errors name the field, line and column), a grant fits its agent's
 // ceiling, and an agent asking for its own access asks properly. Pure.
 
-import type { AccessGrant, AgentIdentity, LabelSelector } from '../api/types.js';
+import type { AccessGrant, AgentIdentity } from '../api/types.js';
 import { parseDuration, formatDuration } from '../lib/clock.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
+import { selectorMatches } from '../lib/selector.js';
 import { DEFAULT_RULES } from './rules/catalogue.js';
 import { buildRuleSet } from './rules/evaluate.js';
 import type { NamespaceLike } from './snapshot.js';
-
-export function labelSelectorMatches(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
-  const l = labels ?? {};
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(l, e.key);
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case 'In':
-        if (!has || !values.includes(l[e.key]!)) return false;
-        break;
-      case 'NotIn':
-        if (has && values.includes(l[e.key]!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
 
 /** Whether the agent's ceiling allows a grant in this namespace; a selector needs the Namespace's labels. */
 export function namespaceAllowed(agent: AgentIdentity, namespace: string, ns: NamespaceLike | undefined): boolean {
   const allowed = agent.spec.allowedNamespaces;
   if ((allowed.names ?? []).includes(namespace)) return true;
-  if (allowed.selector && ns) return labelSelectorMatches(allowed.selector, ns.metadata?.labels);
+  if (allowed.selector && ns) return selectorMatches(allowed.selector, ns.metadata?.labels);
   return false;
 }
 

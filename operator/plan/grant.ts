@@ -29,7 +29,7 @@ import { formatDuration, parseDuration, rfc3339 } from '../../lib/clock.js';
 import { stableStringify } from '../../lib/fingerprint.js';
 import { CONDITION, REASON, isTrue, setCondition, type ConditionInput } from '../conditions.js';
 import { activationFingerprint, activationRequestName, labelValue, roleBindingName } from '../names.js';
-import { describeSelector, selectorMatches } from '../selector.js';
+import { describeSelector, selectorMatches } from '../../lib/selector.js';
 
 export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';
 /** Stamped on the RoleBinding so a crash between creating it and writing status keeps the window. */

@@ -1,8 +1,16 @@
-// metav1.LabelSelector matching (k8s.io/apimachinery labels.Selector semantics).
-import type { LabelSelector } from '../api/types.js';
+// metav1.LabelSelector matching (k8s.io/apimachinery labels.Selector semantics), shared
+// by the operator (grant ceilings), the webhook (the same check per call) and boundary
+// verification (webhook namespaceSelectors).
+
+/** Any metav1.LabelSelector; operators are strings so selectors read from other APIs fit. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: ReadonlyArray<{ key: string; operator: string; values?: readonly string[] }>;
+}
 
 /** Whether labels satisfy the selector. An empty selector matches everything, as upstream. */
-export function selectorMatches(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
+export function selectorMatches(selector: LabelSelector | undefined, labels: Record<string, string> | undefined): boolean {
+  if (!selector) return true;
   const l = labels ?? {};
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) {
     if (l[k] !== v) return false;
