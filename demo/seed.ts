@@ -3,7 +3,7 @@
 // Exits non-zero the moment a step does not behave as narrated, so it doubles as a smoke test.
 import path from 'node:path';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../e2e/cluster.js';
-import { AGENTGATE_NAMESPACE, startAgentgate, stopAll } from '../e2e/components.js';
+import { AGENTGATE_NAMESPACE, removeWebhookConfigurations, startAgentgate, stopAll } from '../e2e/components.js';
 
 const NS = 'payments';
 const AGENT = 'deploy-bot';
@@ -187,6 +187,7 @@ async function main(): Promise<number> {
     console.error(red(`\nThe demo stopped at step ${step}: ${e instanceof StepFailed ? e.message : String(e)}`));
     return 1;
   } finally {
+    await removeWebhookConfigurations().catch(() => undefined);
     await stopAll();
   }
 }

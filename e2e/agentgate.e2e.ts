@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AgentIdentity } from '../api/types.js';
 import { eventually, kubectl, kubectlOk, uniqueName } from './cluster.js';
-import { runDir, startAgentgate, type RunningComponent } from './components.js';
+import { runDir, startAgentgate, stopAgentgate, type RunningComponent } from './components.js';
 
 interface Received {
   text: string;
@@ -58,8 +58,7 @@ describe('agentgate: continuous boundary verification and approver notifications
     await kubectl('admin', ['delete', 'clusterrolebinding', crb, `${agent}-approvers`, '--ignore-not-found']);
     await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found', '--wait=false']);
     await kubectl('admin', ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
-    await components?.operator.stop();
-    await components?.webhook.stop();
+    await stopAgentgate(components);
     hook?.close();
   });
 

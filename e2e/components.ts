@@ -8,7 +8,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { clusterEnv, kubectlOk, repoRoot } from './cluster.js';
+import { clusterEnv, kubectl, kubectlOk, repoRoot } from './cluster.js';
 import { ensureCrds } from './crds.js';
 
 export const AGENTGATE_NAMESPACE = 'agentgate-system';
@@ -159,4 +159,26 @@ function httpsStatus(url: string): Promise<number> {
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
   });
+}
+
+export const WEBHOOK_CONFIGURATIONS = [
+  ['validatingwebhookconfiguration', 'agentgate-agents'],
+  ['validatingwebhookconfiguration', 'agentgate-protect'],
+  ['mutatingwebhookconfiguration', 'agentgate-stamp'],
+] as const;
+
+/**
+ * Removes the configurations a webhook process wrote. They fail closed by design, so once
+ * a test's webhook is gone they would refuse every later write of agentgate objects;
+ * tests (and the demo) that start a webhook call this when they stop it.
+ */
+export async function removeWebhookConfigurations(): Promise<void> {
+  for (const [kind, name] of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind, name, '--ignore-not-found']);
+}
+
+/** Stops what startAgentgate started and removes the webhook configurations. */
+export async function stopAgentgate(c: { webhook: RunningComponent; operator: RunningComponent } | undefined): Promise<void> {
+  await c?.operator.stop();
+  await removeWebhookConfigurations();
+  await c?.webhook.stop();
 }

@@ -11,7 +11,7 @@ import type { AccessGrant, ApprovalRequest, AuditEvent } from '../api/types.js';
 import { verifyChain } from '../lib/audit-chain.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
 import type { RunResult } from './cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, runDir, startProcess } from './components.js';
+import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from './components.js';
 import type { RunningComponent } from './components.js';
 
 const AGENT = 'e2e-deploy-bot';
@@ -220,6 +220,9 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     for (const name of identities) await kubectl('admin', ['delete', 'agentidentity', name, '--ignore-not-found', '--wait=false']);
     await kubectl('admin', ['delete', 'clusterrole,clusterrolebinding', 'e2e-webhook-approver', 'e2e-webhook-tamper', '--ignore-not-found']);
     for (const ns of namespaces) await kubectl('admin', ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
+    await operator?.stop();
+    await removeWebhookConfigurations();
+    await webhook?.stop();
   });
 
   it('seed path: allowed and recorded; a delete is held; mallory and the agent cannot approve; alice can, and the identical retry goes through once', async function () {
