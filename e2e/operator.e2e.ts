@@ -240,7 +240,7 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       }, 20_000, 'the activation ApprovalRequest');
       expect(ar.spec).to.include({ agent: agentName, type: 'Activation', grant: 'needs-ok', requestedBy: 'agent:deploy-bot' });
       expect(ar.spec.fingerprint).to.match(/^[0-9a-f]{64}$/);
-      expect(ar.spec.summary).to.equal(`activate edit in ${ns} for 15m for ${agentName}: run the migration`);
+      expect(ar.spec.summary).to.equal(`activate agentgate-edit in ${ns} for 15m for ${agentName}: run the migration`);
       expect(await managedBindings(ns)).to.deep.equal([]);
       expect(await canI('create', 'configmaps', ns)).to.equal(false);
 

@@ -414,7 +414,8 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
       ['relabel its ApprovalRequest', ['label', 'approvalrequest', ar, '-n', ns, 'x=y'], 'approvalrequests'],
       ['delete an AuditEvent', ['delete', 'auditevent', event, '-n', AGENTGATE_NAMESPACE], 'auditevents'],
       ['edit the managed RoleBinding', ['label', 'rolebinding', rb, '-n', ns, 'app.kubernetes.io/managed-by-', '--overwrite'], 'rolebindings'],
-      ['create a RoleBinding', ['create', 'rolebinding', 'self-admin', '-n', ns, '--clusterrole=edit', '--user=agent:deploy-bot'], 'rolebindings'],
+      // To a role it holds, so RBAC's escalation check passes and agentgate is what refuses.
+      ['create a RoleBinding', ['create', 'rolebinding', 'self-admin', '-n', ns, '--clusterrole=agentgate-edit', '--user=agent:deploy-bot'], 'rolebindings'],
     ];
     for (const [what, args, resource] of attempts) {
       const r = await kubectl('agent', args);
@@ -424,7 +425,8 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     const events = await eventually(async () => {
       const all = (await getJson<{ items: AuditEvent[] }>(['get', 'auditevents', '-n', AGENTGATE_NAMESPACE])).items;
       const mine = all.filter((e) => e.spec.user === 'agent:deploy-bot' && e.spec.decision === 'Denied' && (e.spec.namespace === ns || e.spec.name === event));
-      return mine.length >= attempts.length ? mine : undefined;
+      if (mine.length < attempts.length) throw new Error(`recorded ${mine.length}/${attempts.length}: ${mine.map((e) => `${e.spec.operation} ${e.spec.resource}/${e.spec.subresource ?? ''} ${e.spec.namespace}/${e.spec.name}`).join('; ')}`);
+      return mine;
     }, 20_000, 'every attempt recorded');
     for (const [, , resource] of attempts) expect(events.map((e) => e.spec.resource)).to.include(resource);
     expect((await approvalRequest(ns, ar)).status?.phase ?? 'Pending').to.equal('Pending');
