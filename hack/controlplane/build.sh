@@ -48,7 +48,7 @@ if has_pinned "$cache"; then
 fi
 
 log "building kube-apiserver/kube-controller-manager/kubectl $k8s_version and etcd $etcd_version into $cache"
-log "(first build: about 10-15 minutes on 2 cores, ~1.5 GB of Go module and build cache; later builds reuse it)"
+log "(first build: about 4-5 minutes on 2 cores, ~3.5 GB of Go module and build cache; later builds reuse it)"
 minor="${k8s_version#v1.}"; minor="${minor%%.*}"
 build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 ldflags="-s -w"
