@@ -93,3 +93,8 @@ export const LABEL_AGENT = 'agentgate.io/agent';
 export const LABEL_FINGERPRINT = 'agentgate.io/fingerprint';
 export const ANNOTATION_APPROVED = 'approved';
 export const FINALIZER = 'agentgate.io/revoke-access';
+
+/** The webhook configurations the webhook process keeps; boundary verification checks them. */
+export const AGENTS_WEBHOOK = 'agentgate-agents';
+export const PROTECT_WEBHOOK = 'agentgate-protect';
+export const STAMP_WEBHOOK = 'agentgate-stamp';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { BoundaryReport, Finding } from '../lib/boundary.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
+import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
 import { ensureCrds } from './crds.js';
 
 const AGENT_USER = 'agent:deploy-bot';
@@ -44,9 +44,7 @@ function describeFindings(f: Finding[]): string {
   return f.map((x) => `${x.severity} ${x.route} ${x.object ?? ''}: ${x.message}`).join('\n') || '(none)';
 }
 
-function apply(doc: unknown): Promise<string> {
-  return kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '--field-manager', 'boundary-e2e', '-f', '-'], JSON.stringify(doc));
-}
+const apply = (doc: unknown) => applyJson(doc, 'boundary-e2e');
 
 // A self-signed serving certificate for 127.0.0.1 (it is its own CA).
 function servingCert(): { key: string; cert: string } {

@@ -14,7 +14,8 @@ import path from 'node:path';
 import type { AccessGrant, AuditEvent } from '../api/types.js';
 import { appendEvent, emptyHead } from '../lib/audit-chain.js';
 import type { ChainHead } from '../lib/audit-chain.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
+import { rfc3339 as toRfc3339 } from '../lib/clock.js';
+import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
 import type { Identity, RunResult } from './cluster.js';
 import { ensureCrds } from './crds.js';
 
@@ -26,11 +27,8 @@ function cli(as: Identity, args: string[], env: Record<string, string> = {}): Pr
   return run(process.execPath, [CLI, '--kubeconfig', clusterEnv().kubeconfigs[as], ...args], undefined, env);
 }
 
-function apply(doc: unknown): Promise<string> {
-  return kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '--field-manager', 'cli-e2e', '-f', '-'], JSON.stringify(doc));
-}
-
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+const apply = (doc: unknown) => applyJson(doc, 'cli-e2e');
+const rfc3339 = (ms: number) => toRfc3339(new Date(ms));
 
 describe('agentgate CLI on a real apiserver', function () {
   const agent = uniqueName('cli-bot');

@@ -101,6 +101,11 @@ export function run(cmd: string, args: string[], input?: string, extraEnv?: Reco
   });
 }
 
+/** Server-side applies one object (as JSON) as admin under a field manager of the test's own. */
+export function applyJson(doc: unknown, fieldManager: string): Promise<string> {
+  return kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '--field-manager', fieldManager, '-f', '-'], JSON.stringify(doc));
+}
+
 /** Polls until fn returns a truthy value; throws the last error after timeoutMs. */
 export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -8,7 +8,8 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { clusterEnv, kubectl, kubectlOk, repoRoot } from './cluster.js';
+import { AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
 import { ensureCrds } from './crds.js';
 
 export const AGENTGATE_NAMESPACE = 'agentgate-system';
@@ -128,25 +129,16 @@ export async function startAgentgate(opts: { name?: string; operatorArgs?: strin
     '--kubeconfig', webhookKc, '--port', String(port), '--host', host === '127.0.0.1' ? host : '0.0.0.0',
     '--url', webhookUrl, '--writer-id', `${name}-webhook`,
   ], port);
-  await waitFor(async () => {
+  await eventually(async () => {
     if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
     return (await httpsStatus(`https://127.0.0.1:${port}/readyz`)) === 200;
   }, 60_000, 'the webhook to be ready');
   const operator = startProcess('operator', `${name}-operator`, ['--kubeconfig', operatorKc, '--id', `${name}-operator`, '--metrics-port', '0', ...(opts.operatorArgs ?? [])]);
-  await waitFor(async () => {
+  await eventually(async () => {
     if (!operator.alive) throw new Error(`operator exited:\n${operator.log().slice(-3000)}`);
     return operator.log().includes('caches synced');
   }, 60_000, 'the operator to lead and sync');
   return { webhook, operator, webhookUrl };
-}
-
-async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 function httpsStatus(url: string): Promise<number> {
@@ -162,9 +154,9 @@ function httpsStatus(url: string): Promise<number> {
 }
 
 export const WEBHOOK_CONFIGURATIONS = [
-  ['validatingwebhookconfiguration', 'agentgate-agents'],
-  ['validatingwebhookconfiguration', 'agentgate-protect'],
-  ['mutatingwebhookconfiguration', 'agentgate-stamp'],
+  ['validatingwebhookconfiguration', AGENTS_WEBHOOK],
+  ['validatingwebhookconfiguration', PROTECT_WEBHOOK],
+  ['mutatingwebhookconfiguration', STAMP_WEBHOOK],
 ] as const;
 
 /**

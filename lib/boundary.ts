@@ -13,20 +13,18 @@
 
 import { X509Certificate } from 'node:crypto';
 import type { AccessGrant, AgentIdentity, BoundaryFinding, Subject } from '../api/types.js';
-import { LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { AGENTS_WEBHOOK, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { compileCached, prepareVars } from '../webhook/rules/cel.js';
 import type { AdmissionRequest, UserInfo } from './admission.js';
 import { rulesCover, serviceAccountUsername, subjectMatchesUser } from './rbac.js';
-import { selectorMatches } from './selector.js';
+import { describeSelector, selectorMatches } from './selector.js';
 import type { PolicyRule, RbacSubject } from './rbac.js';
 
 // ---------------------------------------------------------------------------------
 // Contract names
 
 export const AGENTGATE_NAMESPACE = 'agentgate-system';
-export const AGENTS_WEBHOOK = 'agentgate-agents';
-export const PROTECT_WEBHOOK = 'agentgate-protect';
-export const STAMP_WEBHOOK = 'agentgate-stamp';
+export { AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK };
 
 /** Route names; stable, they appear in status.findings, metrics and scripts. */
 export const Route = {
@@ -307,12 +305,6 @@ function rulesOfRef(snapshot: SnapshotWithoutReviews, ref: RoleRef, namespace: s
 
 function selectorIsEmpty(s: LabelSelectorLike | undefined): boolean {
   return !s || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);
-}
-
-function describeSelector(s: LabelSelectorLike): string {
-  const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const e of s.matchExpressions ?? []) parts.push(`${e.key} ${e.operator}${e.values?.length ? ` (${e.values.join(',')})` : ''}`);
-  return parts.join(', ');
 }
 
 function subjectLabel(s: Subject): string {

@@ -10,16 +10,13 @@
 // agentgate-stamp: CREATE of AccessGrants, to stamp the requester.
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../api/types.js';
-import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { AGENTS_WEBHOOK, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { stableStringify } from '../lib/fingerprint.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
 import { SELF_REVIEWS } from './decide.js';
 
-export const AGENTS_CONFIG = 'agentgate-agents';
-export const PROTECT_CONFIG = 'agentgate-protect';
-export const STAMP_CONFIG = 'agentgate-stamp';
 export const PATHS = { agents: '/validate/agents', protect: '/validate/protect', stamp: '/mutate/stamp' } as const;
 
 export type ClientTarget = { url: string } | { service: { name: string; namespace: string; port?: number } };
@@ -79,20 +76,24 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
   protect: k8s.V1ValidatingWebhookConfiguration;
   stamp: k8s.V1MutatingWebhookConfiguration;
 } {
+  // What every agentgate webhook shares; failing closed is not a per-webhook choice.
+  const hook = (name: string, path: string, sideEffects: 'None' | 'NoneOnDryRun') => ({
+    name,
+    admissionReviewVersions: ['v1'],
+    clientConfig: clientConfig(opts, path),
+    failurePolicy: 'Fail' as const,
+    matchPolicy: 'Equivalent' as const,
+    sideEffects,
+    timeoutSeconds: opts.timeoutSeconds,
+  });
   const allOps = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
   const agentsConfig: k8s.V1ValidatingWebhookConfiguration = {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',
-    metadata: { name: AGENTS_CONFIG, labels },
+    metadata: { name: AGENTS_WEBHOOK, labels },
     webhooks: [
       {
-        name: 'agents.agentgate.io',
-        admissionReviewVersions: ['v1'],
-        clientConfig: clientConfig(opts, PATHS.agents),
-        failurePolicy: 'Fail',
-        matchPolicy: 'Equivalent',
-        sideEffects: 'NoneOnDryRun',
-        timeoutSeconds: opts.timeoutSeconds,
+        ...hook('agents.agentgate.io', PATHS.agents, 'NoneOnDryRun'),
         rules: [{ apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], operations: allOps, scope: '*' }],
         matchConditions: [
           { name: 'not-agentgate', expression: `!(request.userInfo.username in ${celList([...opts.agentgateUsers].sort())})` },
@@ -110,16 +111,10 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
   const protect: k8s.V1ValidatingWebhookConfiguration = {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',
-    metadata: { name: PROTECT_CONFIG, labels },
+    metadata: { name: PROTECT_WEBHOOK, labels },
     webhooks: [
       {
-        name: 'objects.protect.agentgate.io',
-        admissionReviewVersions: ['v1'],
-        clientConfig: clientConfig(opts, PATHS.protect),
-        failurePolicy: 'Fail',
-        matchPolicy: 'Equivalent',
-        sideEffects: 'NoneOnDryRun',
-        timeoutSeconds: opts.timeoutSeconds,
+        ...hook('objects.protect.agentgate.io', PATHS.protect, 'NoneOnDryRun'),
         rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['*/*'], operations: writeOps, scope: '*' }],
         matchConditions: [
           ...(cleanupCondition(opts).matchConditions ?? []),
@@ -131,13 +126,7 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
         ],
       },
       {
-        name: 'rolebindings.protect.agentgate.io',
-        admissionReviewVersions: ['v1'],
-        clientConfig: clientConfig(opts, PATHS.protect),
-        failurePolicy: 'Fail',
-        matchPolicy: 'Equivalent',
-        sideEffects: 'None',
-        timeoutSeconds: opts.timeoutSeconds,
+        ...hook('rolebindings.protect.agentgate.io', PATHS.protect, 'None'),
         objectSelector: { matchLabels: { [LABEL_MANAGED_BY]: MANAGED_BY } },
         rules: [{ apiGroups: ['rbac.authorization.k8s.io'], apiVersions: ['*'], resources: ['rolebindings'], operations: writeOps, scope: 'Namespaced' }],
         ...cleanupCondition(opts),
@@ -147,17 +136,11 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
   const stamp: k8s.V1MutatingWebhookConfiguration = {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
-    metadata: { name: STAMP_CONFIG, labels },
+    metadata: { name: STAMP_WEBHOOK, labels },
     webhooks: [
       {
-        name: 'stamp.agentgate.io',
-        admissionReviewVersions: ['v1'],
-        clientConfig: clientConfig(opts, PATHS.stamp),
-        failurePolicy: 'Fail',
-        matchPolicy: 'Equivalent',
-        sideEffects: 'None',
+        ...hook('stamp.agentgate.io', PATHS.stamp, 'None'),
         reinvocationPolicy: 'Never',
-        timeoutSeconds: opts.timeoutSeconds,
         rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' }],
       },
     ],
