@@ -271,6 +271,18 @@ export interface ApprovalRequestStatus {
   }[];
 }
 
+/** Each approver's decision with the identity the apiserver authenticated for it. agentgate's mutating webhook writes the caller's entry when they annotate approved=true or approved=false; the ValidatingAdmissionPolicy agentgate-approval-stamps refuses any write that adds or changes an entry other than the caller's own, or removes one. The operator records status.approvals from these persisted entries only, never from an admission request. */
+export type ApprovalRequestDecisions = {
+  /** The approver's username (request.userInfo.username). */
+  user: string;
+  /** The approver's uid (request.userInfo.uid), when the authenticator gives one. */
+  uid?: string;
+  /** The approver's groups (request.userInfo.groups). */
+  groups?: string[];
+  /** Approved (approved=true) or Denied (approved=false). */
+  decision: "Approved" | "Denied";
+}[];
+
 /** The attempt and agentgate's decision. Immutable. */
 export interface AuditEventSpec {
   /** When the webhook decided. */
@@ -311,6 +323,8 @@ export interface AuditEventSpec {
   requestUID: string;
   /** SHA-256 of the canonical object, or the operation fingerprint. */
   objectDigest?: string;
+  /** How the call was confirmed to come from the kube-apiserver. ClientCertificate: the webhook verified the apiserver's client certificate on this review. AuditLog: joined with the apiserver's audit log (the apiserver records the agentgate.io/audit-event annotation the webhook returns). Absent: unconfirmed, the record rests on a review the webhook could not authenticate. */
+  confirmedBy?: "ClientCertificate" | "AuditLog";
   /** Tamper evidence. Each writer chains its events by hash. */
   chain: {
     /** The webhook replica that wrote the event. */

@@ -61,6 +61,11 @@ export function generateTypes(): string {
       if (!s) continue;
       out += `\n${comment(s.description, '')}export interface ${kind}${part === 'spec' ? 'Spec' : 'Status'} ${typeOf(s, '')}\n`;
     }
+    // Other top-level fields (e.g. ApprovalRequest.decisions) get a type alias each.
+    for (const [field, s] of Object.entries(schema.properties)) {
+      if (['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(field)) continue;
+      out += `\n${comment(s.description, '')}export type ${kind}${field[0]!.toUpperCase()}${field.slice(1)} = ${typeOf(s, '')};\n`;
+    }
   }
   return out;
 }

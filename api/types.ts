@@ -25,6 +25,7 @@ import type {
   AccessGrantStatus,
   AgentIdentitySpec,
   AgentIdentityStatus,
+  ApprovalRequestDecisions,
   ApprovalRequestSpec,
   ApprovalRequestStatus,
   AuditEventSpec,
@@ -35,6 +36,7 @@ export type {
   AccessGrantStatus,
   AgentIdentitySpec,
   AgentIdentityStatus,
+  ApprovalRequestDecisions,
   ApprovalRequestSpec,
   ApprovalRequestStatus,
   AuditEventSpec,
@@ -52,6 +54,8 @@ export type GrantPhase = NonNullable<AccessGrantStatus['phase']>;
 export type ApprovalPhase = NonNullable<ApprovalRequestStatus['phase']>;
 export type OperationRef = NonNullable<ApprovalRequestSpec['operation']>;
 export type ApprovalRecord = NonNullable<ApprovalRequestStatus['approvals']>[number];
+/** One approver's decision as the apiserver authenticated it (ApprovalRequest.decisions). */
+export type ApproverStamp = NonNullable<ApprovalRequestDecisions>[number];
 export type Decision = AuditEventSpec['decision'];
 
 export interface AgentIdentity {
@@ -75,6 +79,8 @@ export interface ApprovalRequest {
   kind: 'ApprovalRequest';
   metadata: ObjectMeta;
   spec: ApprovalRequestSpec;
+  /** Stamped by the mutating webhook, verified by the ValidatingAdmissionPolicy; see lib/approval-policy.ts. */
+  decisions?: ApprovalRequestDecisions;
   status?: ApprovalRequestStatus;
 }
 

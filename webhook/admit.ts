@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { ApprovalRequest } from '../api/types.js';
 import type { AdmissionRequest, AdmissionResponse } from '../lib/admission.js';
-import { consumedStatus, recordDecision } from '../lib/approval.js';
+import { consumedStatus } from '../lib/approval.js';
 import type { UnchainedSpec } from '../lib/audit-chain.js';
 import type { Clock } from '../lib/clock.js';
 import { canonicalize } from '../lib/fingerprint.js';
@@ -19,6 +19,7 @@ import { decide } from './decide.js';
 import type { DecideOptions, Decision } from './decide.js';
 import type { WebhookMetrics } from './metrics.js';
 import { decideProtect, stampPatch } from './protect.js';
+import { approvalStampPatch } from './stamp.js';
 import type { ProtectConfig, ProtectResult } from './protect.js';
 import type { Snapshot } from './snapshot.js';
 import { withApprovalRequests } from './snapshot.js';
@@ -267,11 +268,10 @@ export interface ProtectDeps {
   metrics: WebhookMetrics;
 }
 
-/** Guards agentgate's objects; an eligible approval is recorded in status before the annotation is allowed. */
+/** Guards agentgate's objects. A decision only: it writes nothing (see protect.ts). */
 export async function admitProtected(request: AdmissionRequest, deps: ProtectDeps): Promise<AdmissionResponse> {
-  let result: ProtectResult = decideProtect(request, deps.snapshot(), deps.clock, deps.config);
-  if (result.allowed && result.effect) result = await recordApproval(request, result, deps);
-  if (!result.allowed || result.effect) {
+  const result: ProtectResult = decideProtect(request, deps.snapshot(), deps.clock, deps.config);
+  if (!result.allowed || (request.resource.resource === 'approvalrequests' && request.operation === 'UPDATE')) {
     deps.log.info('protect', { uid: request.uid, user: request.userInfo?.username, operation: request.operation, resource: request.resource.resource, subresource: request.subResource || undefined, namespace: request.namespace, name: request.name, allowed: result.allowed, reason: result.message });
   }
   const response: AdmissionResponse = result.allowed ? { uid: request.uid, allowed: true } : denyResponse(request.uid, result.message);
@@ -279,35 +279,11 @@ export async function admitProtected(request: AdmissionRequest, deps: ProtectDep
   return response;
 }
 
-async function recordApproval(request: AdmissionRequest, result: ProtectResult, deps: ProtectDeps): Promise<ProtectResult> {
-  const effect = result.effect!;
-  const agentOf = (ar: ApprovalRequest) => deps.snapshot().agents().find((a) => a.metadata.name === ar.spec.agent);
-  let ar = request.oldObject as unknown as ApprovalRequest;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const now = deps.clock.now();
-    const r = recordDecision(ar, agentOf(ar), effect.approver, effect.decision, now, deps.config.approvalValidityMs !== undefined ? { validityMs: deps.config.approvalValidityMs } : {});
-    if (r.outcome === 'rejected') return { allowed: false, message: `agentgate: ${effect.approver.user} cannot decide ApprovalRequest ${effect.name}: ${r.reason}` };
-    if (r.outcome === 'unchanged') return { allowed: true, message: result.message };
-    try {
-      await deps.approvals.replaceStatus({ ...ar, status: r.status });
-      deps.metrics.approvalsRecorded.inc({ decision: effect.decision });
-      if (r.phase !== 'Pending' && ar.metadata.creationTimestamp) {
-        deps.metrics.approvalWaitSeconds.observe({ outcome: r.phase }, Math.max(0, (now.getTime() - Date.parse(ar.metadata.creationTimestamp)) / 1000));
-      }
-      deps.log.info('approval recorded', { uid: request.uid, approvalRequest: `${effect.namespace}/${effect.name}`, approver: effect.approver.user, decision: effect.decision, phase: r.phase });
-      return { allowed: true, message: result.message };
-    } catch (err) {
-      if (!isConflict(err)) return { allowed: false, message: `agentgate: could not record the decision of ${effect.approver.user} (${errorMessage(err)}); try again` };
-      const latest = await deps.approvals.get(effect.namespace, effect.name);
-      if (!latest) return { allowed: false, message: `agentgate: ApprovalRequest ${effect.name} no longer exists` };
-      ar = latest;
-    }
-  }
-  return { allowed: false, message: 'agentgate: the ApprovalRequest kept changing while recording the decision; try again' };
-}
-
-/** /mutate/stamp: the creator of an AccessGrant, from userInfo. */
+/** /mutate/stamp: the creator of an AccessGrant, and an approver's decision on an ApprovalRequest, from userInfo. */
 export function admitStamp(request: AdmissionRequest): AdmissionResponse {
-  if (request.operation !== 'CREATE' || request.resource.resource !== 'accessgrants' || request.subResource) return { uid: request.uid, allowed: true };
-  return { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(stampPatch(request))).toString('base64') };
+  let patch: unknown[] = [];
+  if (request.operation === 'CREATE' && request.resource.resource === 'accessgrants' && !request.subResource) patch = stampPatch(request);
+  else if (request.operation === 'UPDATE' && request.resource.resource === 'approvalrequests' && !request.subResource) patch = approvalStampPatch(request);
+  if (!patch.length) return { uid: request.uid, allowed: true };
+  return { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') };
 }

@@ -34,7 +34,10 @@ describe('webhook/configurations', () => {
     expect(bindings!.objectSelector).to.deep.equal({ matchLabels: { 'app.kubernetes.io/managed-by': 'agentgate' } });
     expect(bindings!.rules![0]!.resources).to.deep.equal(['rolebindings']);
     expect(bindings!.matchConditions![0]!.expression).to.contain("request.operation == 'DELETE'");
-    expect(d.stamp.webhooks![0]!.rules).to.deep.equal([{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' }]);
+    expect(d.stamp.webhooks![0]!.rules).to.deep.equal([
+      { apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' },
+      { apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['approvalrequests'], operations: ['UPDATE'], scope: 'Namespaced' },
+    ]);
   });
 
   it('uses a service reference in-cluster', () => {

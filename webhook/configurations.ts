@@ -7,7 +7,8 @@
 // agentgate-protect: agentgate.io kinds for every caller, and RoleBindings only when they
 //   carry managed-by=agentgate (objectSelector matches the old or the new object), so the
 //   rest of the cluster is never routed through agentgate.
-// agentgate-stamp: CREATE of AccessGrants, to stamp the requester.
+// agentgate-stamp: CREATE of AccessGrants, to stamp the requester; UPDATE of ApprovalRequests,
+//   to stamp an approver's decision with their authenticated identity.
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../api/types.js';
 import { AGENTS_WEBHOOK, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
@@ -141,7 +142,11 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
       {
         ...hook('stamp.agentgate.io', PATHS.stamp, 'None'),
         reinvocationPolicy: 'Never',
-        rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' }],
+        rules: [
+          { apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' },
+          // The approver's own entry in decisions (webhook/stamp.ts); the main resource only, never status.
+          { apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['approvalrequests'], operations: ['UPDATE'], scope: 'Namespaced' },
+        ],
       },
     ],
   };

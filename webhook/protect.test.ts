@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import type { ApprovalRequest } from '../api/types.js';
 import type { AdmissionRequest } from '../lib/admission.js';
 import { FakeClock } from '../lib/clock.js';
+import { approverStamp } from '../lib/approval.js';
 import { decideProtect, protectConfig, stampPatch } from './protect.js';
+import { approvalStampPatch } from './stamp.js';
 import { StaticSnapshot } from './snapshot.js';
 import { agentIdentity, AGENT_USER, NAMESPACES, request } from './fixtures.test-helpers.js';
 
@@ -34,11 +36,30 @@ function annotate(userInfo: AdmissionRequest['userInfo'], value: string, old = a
 
 describe('webhook/protect', () => {
   describe('ApprovalRequests', () => {
-    it('records an eligible approval from userInfo', () => {
+    it('allows an eligible approval with its own stamp and writes nothing (a decision only)', () => {
       const clock = new FakeClock();
-      const r = decideProtect(annotate(ALICE, 'true'), snap(), clock, CFG);
-      expect(r.allowed).to.equal(true);
-      expect(r.effect).to.deep.equal({ kind: 'recordApproval', namespace: 'prod', name: 'ar-x', approver: { user: 'alice', groups: ['sre-approvers'] }, decision: 'Approved' });
+      const req = annotate(ALICE, 'true');
+      (req.object as unknown as ApprovalRequest).decisions = [approverStamp(ALICE, 'Approved')];
+      const r = decideProtect(req, snap(), clock, CFG);
+      expect(r).to.deep.equal({ allowed: true, message: 'approved by alice' });
+    });
+
+    it("refuses a stamp claiming someone else, changing another's, or removing one (as the policy does)", () => {
+      const clock = new FakeClock();
+      const claim = annotate(MALLORY, 'true');
+      (claim.object as unknown as ApprovalRequest).decisions = [approverStamp(ALICE, 'Approved')];
+      expect(decideProtect(claim, snap(), clock, CFG).message).to.contain("caller's own identity");
+      const withAlice = ar(undefined, { approved: 'true' });
+      withAlice.decisions = [approverStamp(ALICE, 'Approved')];
+      const flip = annotate(BOB, 'false', withAlice);
+      (flip.object as unknown as ApprovalRequest).decisions = [approverStamp(ALICE, 'Denied'), approverStamp(BOB, 'Denied')];
+      expect(decideProtect(flip, snap(), clock, CFG).message).to.contain("caller's own identity");
+      const erase = annotate(BOB, 'true', withAlice);
+      (erase.object as unknown as ApprovalRequest).decisions = [approverStamp(BOB, 'Approved')];
+      expect(decideProtect(erase, snap(), clock, CFG).message).to.contain('decision of alice cannot be removed');
+      const groups = annotate(ALICE, 'true');
+      (groups.object as unknown as ApprovalRequest).decisions = [{ ...approverStamp(ALICE, 'Approved'), groups: ['sre-approvers', 'system:masters'] }];
+      expect(decideProtect(groups, snap(), clock, CFG).allowed).to.equal(false);
     });
 
     it("rejects mallory's approval and the agent approving its own request, saying why", () => {
@@ -56,7 +77,6 @@ describe('webhook/protect', () => {
       const recorded = ar({ phase: 'Approved', approvals: [{ user: 'alice', decision: 'Approved', time: '2030-01-01T00:00:00Z' }] });
       const r = decideProtect(annotate(ALICE, 'true', recorded), snap(), clock, CFG);
       expect(r).to.include({ allowed: true });
-      expect(r.effect).to.equal(undefined);
     });
 
     it('only the approved annotation may change, and it must be true or false', () => {
@@ -67,7 +87,7 @@ describe('webhook/protect', () => {
       expect(decideProtect(annotate(ALICE, 'yes'), snap(), clock, CFG).message).to.contain('use approved=true or approved=false');
     });
 
-    it('only agentgate creates them or writes their status; a dry run records nothing', () => {
+    it('only agentgate creates them or writes their status', () => {
       const clock = new FakeClock();
       const create = (userInfo: AdmissionRequest['userInfo']) => request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', name: 'x', userInfo, object: ar() as never });
       expect(decideProtect(create(ADMIN), snap(), clock, CFG).allowed).to.equal(false);
@@ -75,10 +95,32 @@ describe('webhook/protect', () => {
       expect(decideProtect(create(OPERATOR), snap(), clock, CFG).allowed).to.equal(true);
       const status = request({ op: 'UPDATE', group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', subResource: 'status', name: 'x', userInfo: ALICE, object: ar({ phase: 'Approved' }) as never, oldObject: ar() as never });
       expect(decideProtect(status, snap(), clock, CFG).allowed).to.equal(false);
-      const dry = { ...annotate(BOB, 'true'), dryRun: true };
-      const r = decideProtect(dry, snap(), clock, CFG);
-      expect(r.allowed).to.equal(true);
-      expect(r.effect).to.equal(undefined);
+    });
+
+    describe('the approver stamp (/mutate/stamp)', () => {
+      const decisions = (req: AdmissionRequest) => {
+        const p = approvalStampPatch(req);
+        return p.length ? (p[0]!.value as ApprovalRequest['decisions']) : undefined;
+      };
+      it('stamps the caller from userInfo (user, uid, groups) with the decision the annotation says', () => {
+        expect(decisions(annotate({ ...ALICE, uid: 'u-1' }, 'true'))).to.deep.equal([{ user: 'alice', uid: 'u-1', groups: ['sre-approvers'], decision: 'Approved' }]);
+        expect(decisions(annotate(BOB, 'false'))).to.deep.equal([{ user: 'bob', groups: ['sre-approvers'], decision: 'Denied' }]);
+      });
+      it("N of M: a second approver's stamp keeps the first; a repeat changes nothing; a change of mind replaces only one's own", () => {
+        const withAlice = ar(undefined, { approved: 'true' });
+        withAlice.decisions = [approverStamp(ALICE, 'Approved')];
+        expect(decisions(annotate(BOB, 'true', withAlice))).to.deep.equal([approverStamp(ALICE, 'Approved'), approverStamp(BOB, 'Approved')]);
+        expect(approvalStampPatch(annotate(ALICE, 'true', withAlice))).to.deep.equal([]);
+        expect(decisions(annotate(ALICE, 'false', withAlice))).to.deep.equal([approverStamp(ALICE, 'Denied')]);
+      });
+      it('stamps nothing without a valid decision, for the status subresource, or for other kinds', () => {
+        expect(approvalStampPatch(annotate(ALICE, 'maybe'))).to.deep.equal([]);
+        const noAnnotation = annotate(ALICE, 'true');
+        delete (noAnnotation.object as unknown as ApprovalRequest).metadata.annotations;
+        expect(approvalStampPatch(noAnnotation)).to.deep.equal([]);
+        expect(approvalStampPatch({ ...annotate(ALICE, 'true'), subResource: 'status' })).to.deep.equal([]);
+        expect(approvalStampPatch({ ...annotate(ALICE, 'true'), resource: { group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants' } })).to.deep.equal([]);
+      });
     });
   });
 

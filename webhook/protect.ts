@@ -1,10 +1,14 @@
 // Protection of agentgate's own objects, for every caller (the /validate/protect and
-// /mutate/stamp paths). Pure: the result says whether to allow and, for an approval
-// annotation, which decision to record before allowing.
+// /mutate/stamp paths). Pure, and a decision only: nothing here writes, because the
+// webhook cannot tell the apiserver from any other client and a decision is the one
+// thing the apiserver applies only to requests it really sent (README "What the webhook
+// trusts").
 //
 // - ApprovalRequest: created and status-written only by agentgate; other callers may
-//   only set the `approved` annotation, which records a decision by the authenticated
-//   caller (lib/approval.ts decides eligibility and the phase).
+//   only set the `approved` annotation and, with it, their own entry in `decisions`
+//   (stamped by /mutate/stamp, checked here and by the ValidatingAdmissionPolicy). An
+//   ineligible caller is refused here so they learn why at once; the operator records
+//   the decision from the persisted object (lib/approval.ts recordStamps).
 // - AuditEvent: created only by the webhook, never updated, deleted only by the operator.
 // - RoleBindings labelled managed-by=agentgate: only the operator creates, changes or
 //   deletes them (plus, for DELETE only, the garbage collector and namespace controller,
@@ -19,8 +23,7 @@ import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.j
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import { isJsonObject } from '../lib/admission.js';
-import { ANNOTATION_APPROVED, parseApprovalAnnotation, recordDecision } from '../lib/approval.js';
-import type { ApprovalDecision } from '../lib/approval.js';
+import { ANNOTATION_APPROVED, approverStamp, parseApprovalAnnotation, recordDecision, sameStamp } from '../lib/approval.js';
 import type { Clock } from '../lib/clock.js';
 import { canonicalize } from '../lib/fingerprint.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
@@ -47,19 +50,10 @@ export function protectConfig(agentgateNamespace: string, over: Partial<ProtectC
   };
 }
 
-export interface ApprovalEffect {
-  kind: 'recordApproval';
-  namespace: string;
-  name: string;
-  approver: { user: string; groups: string[] };
-  decision: ApprovalDecision;
-}
-
 export interface ProtectResult {
   allowed: boolean;
   message: string;
   warnings?: string[];
-  effect?: ApprovalEffect;
 }
 
 const allow = (message = 'allowed', warnings?: string[]): ProtectResult => ({ allowed: true, message, ...(warnings?.length ? { warnings } : {}) });
@@ -77,15 +71,31 @@ function stringMap(v: unknown): Record<string, string> {
 const labels = (obj: unknown) => stringMap(meta(obj)['labels']);
 const annotations = (obj: unknown) => stringMap(meta(obj)['annotations']);
 
-/** The object as an approver may not change it: everything but the approved annotation. */
+/** The object as an approver may not change it: everything but the approved annotation and the decisions. */
 function withoutApproval(obj: unknown): string {
   const copy = JSON.parse(JSON.stringify(obj ?? null)) as unknown;
   const m = meta(copy);
   delete m['managedFields'];
   const ann = m['annotations'];
   if (isJsonObject(ann)) delete ann[ANNOTATION_APPROVED];
-  if (isJsonObject(copy)) delete copy['status'];
+  if (isJsonObject(copy)) {
+    delete copy['status'];
+    delete copy['decisions'];
+  }
   return canonicalize(copy);
+}
+
+/** Why the write's decisions are not just the caller's own entry (undefined: they are). Mirrors the ValidatingAdmissionPolicy. */
+function foreignStampProblem(request: AdmissionRequest): string | undefined {
+  const user = request.userInfo?.username ?? '';
+  const before = ((request.oldObject as unknown as ApprovalRequest | undefined)?.decisions ?? []);
+  const after = ((request.object as unknown as ApprovalRequest | undefined)?.decisions ?? []);
+  for (const o of before) if (!after.some((d) => d.user === o.user)) return `the decision of ${o.user} cannot be removed`;
+  for (const d of after) {
+    if (before.some((o) => sameStamp(o, d))) continue;
+    if (!sameStamp(d, approverStamp(request.userInfo ?? {}, d.decision))) return `decisions may only carry the caller's own identity as the apiserver authenticated it (${user}), not ${d.user}`;
+  }
+  return undefined;
 }
 
 export function decideProtect(request: AdmissionRequest, snapshot: Snapshot, clock: Clock, config: ProtectConfig): ProtectResult {
@@ -141,6 +151,8 @@ function protectApprovalRequest(request: AdmissionRequest, snapshot: Snapshot, c
   if (withoutApproval(request.object) !== withoutApproval(request.oldObject)) {
     return deny(`only the "${ANNOTATION_APPROVED}" annotation of an ApprovalRequest may be changed (approved=true or approved=false)`);
   }
+  const foreign = foreignStampProblem(request);
+  if (foreign) return deny(foreign);
   const raw = annotations(request.object)[ANNOTATION_APPROVED];
   const decision = parseApprovalAnnotation(raw);
   if (decision === undefined) return allow('no decision');
@@ -152,12 +164,8 @@ function protectApprovalRequest(request: AdmissionRequest, snapshot: Snapshot, c
   const result = recordDecision(ar, agent, approver, decision, clock.now(), config.approvalValidityMs !== undefined ? { validityMs: config.approvalValidityMs } : {});
   if (result.outcome === 'rejected') return deny(`${user} cannot decide ApprovalRequest ${ar.metadata.name ?? ''}: ${result.reason}`);
   if (result.outcome === 'unchanged') return allow(`decision by ${user} already recorded`);
-  if (request.dryRun) return allow(`dry run: ${user} may decide`);
-  return {
-    allowed: true,
-    message: `${decision.toLowerCase()} by ${user}`,
-    effect: { kind: 'recordApproval', namespace: request.namespace ?? '', name: request.name ?? ar.metadata.name ?? '', approver, decision },
-  };
+  // No write here: the operator records the persisted, policy-checked stamp.
+  return allow(`${decision.toLowerCase()} by ${user}`);
 }
 
 function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, config: ProtectConfig, isOperator: boolean): ProtectResult {
