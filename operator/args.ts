@@ -1,4 +1,5 @@
 // Command-line flags of the operator, parsed without a dependency. Pure, so tested.
+import { DEFAULT_APPROVAL_VALIDITY_MS } from '../lib/approval.js';
 import { parseDuration } from '../lib/clock.js';
 
 export interface OperatorArgs {
@@ -12,6 +13,8 @@ export interface OperatorArgs {
   metricsPort: number;
   auditRetentionMs: number;
   approvalTtlMs: number;
+  /** How long an Approved request stays usable (status.validUntil = decidedAt + this). */
+  approvalValidityMs: number;
   sweepIntervalMs: number;
   workers: number;
   /** 0 turns continuous boundary verification off. */
@@ -30,6 +33,7 @@ export const USAGE = `usage: node dist/operator/main.js [flags]
   --metrics-port N           /metrics and /healthz port, 0 = off (default 8080)
   --audit-retention DUR      delete AuditEvents older than this (default 720h)
   --approval-ttl DUR         how long an activation ApprovalRequest may wait (default 1h)
+  --approval-validity DUR    how long an approval stays usable once recorded (default 10m)
   --sweep-interval DUR       full re-check of every object, the backstop for timers (default 30s)
   --workers N                concurrent reconciles (default 32)
   --boundary-interval DUR    re-verify every agent's boundary this often, 0 = off (default 60s)
@@ -63,6 +67,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     metricsPort: 8080,
     auditRetentionMs: 720 * 3_600_000,
     approvalTtlMs: 3_600_000,
+    approvalValidityMs: DEFAULT_APPROVAL_VALIDITY_MS,
     sweepIntervalMs: 30_000,
     workers: 32,
     boundaryIntervalMs: 60_000,
@@ -90,6 +95,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       case 'metrics-port': out.metricsPort = int(flag, value(), 0); break;
       case 'audit-retention': out.auditRetentionMs = duration(flag, value()); break;
       case 'approval-ttl': out.approvalTtlMs = duration(flag, value()); break;
+      case 'approval-validity': out.approvalValidityMs = duration(flag, value()); break;
       case 'sweep-interval': out.sweepIntervalMs = duration(flag, value()); break;
       case 'workers': out.workers = int(flag, value(), 1); break;
       case 'boundary-interval': {

@@ -33,6 +33,7 @@ operator = new Operator({
   log,
   namespace: args.namespace,
   approvalTtlMs: args.approvalTtlMs,
+  approvalValidityMs: args.approvalValidityMs,
   auditRetentionMs: args.auditRetentionMs,
   sweepIntervalMs: args.sweepIntervalMs,
   workers: args.workers,

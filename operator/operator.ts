@@ -21,6 +21,7 @@ import type { Recorder } from './events.js';
 import type { OperatorMetrics } from './metrics.js';
 import { activationRequestName, labelValue } from './names.js';
 import { planAgent } from './plan/agent.js';
+import { approvalPolicyProblems, APPROVAL_POLICY } from '../lib/approval-policy.js';
 import { planApproval } from './plan/approval.js';
 import { planAuditRetention } from './plan/audit.js';
 import { ownerUid, planGrant, type GrantAction } from './plan/grant.js';
@@ -33,6 +34,13 @@ export interface OperatorOptions {
   /** Where AuditEvents live (and the lease). */
   namespace: string;
   approvalTtlMs: number;
+  /** status.validUntil = decidedAt + this, for approvals recorded from stamps. */
+  approvalValidityMs?: number;
+  /**
+   * approvalPolicyProblems() of the live ValidatingAdmissionPolicy; no stamp counts unless
+   * empty. Default: read the policy and its binding from the apiserver at each recording.
+   */
+  approvalPolicyProblems?: () => Promise<string[]>;
   auditRetentionMs: number;
   sweepIntervalMs: number;
   workers?: number;
@@ -120,6 +128,7 @@ export class Operator {
   readonly client: AgentgateClient;
   private readonly rbac: k8s.RbacAuthorizationV1Api;
   private readonly core: k8s.CoreV1Api;
+  private readonly admission: k8s.AdmissionregistrationV1Api;
   readonly grants: Informer<AccessGrant>;
   readonly agents: Informer<AgentIdentity>;
   readonly approvals: Informer<ApprovalRequest>;
@@ -151,6 +160,7 @@ export class Operator {
     this.client = new AgentgateClient(kc);
     this.rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
     const resyncMs = o.resyncMs ?? 300_000;
     this.grants = new Informer<AccessGrant>({ kc, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => this.client.list<AccessGrant>('AccessGrant'), log, resyncMs, trim: dropManagedFields });
     this.agents = new Informer<AgentIdentity>({ kc, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => this.client.list<AgentIdentity>('AgentIdentity'), log, resyncMs, trim: dropManagedFields });
@@ -548,7 +558,12 @@ export class Operator {
       this.freshApprovals.forget(k);
       return;
     }
-    const plan = planApproval(ar, this.o.clock.now());
+    // Stamps count only while the policy that makes them unforgeable is in force, read
+    // fresh for each recording (rare, human-paced): a deleted policy fails closed at once.
+    const stamps = (ar.decisions ?? []).length && (ar.status?.phase ?? 'Pending') === 'Pending'
+      ? { agent: this.agents.get(ar.spec.agent), policyProblems: await this.policyProblems(), ...(this.o.approvalValidityMs !== undefined ? { validityMs: this.o.approvalValidityMs } : {}) }
+      : undefined;
+    const plan = planApproval(ar, this.o.clock.now(), stamps);
     for (const a of plan.actions) {
       if (a.type === 'writeStatus') {
         try {
@@ -568,6 +583,23 @@ export class Operator {
     // The grant waiting on it reacts to the new phase.
     if (plan.actions.length && ar.spec.type === 'Activation' && ar.spec.grant) this.queue.add(key('AccessGrant', namespace, ar.spec.grant));
     if (plan.requeueAfterMs !== undefined) this.queue.addAfter(k, plan.requeueAfterMs);
+  }
+
+  private async policyProblems(): Promise<string[]> {
+    if (this.o.approvalPolicyProblems) return this.o.approvalPolicyProblems();
+    const read = async <T>(f: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await f();
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    };
+    const [policy, binding] = await Promise.all([
+      read(() => this.admission.readValidatingAdmissionPolicy({ name: APPROVAL_POLICY })),
+      read(() => this.admission.readValidatingAdmissionPolicyBinding({ name: APPROVAL_POLICY })),
+    ]);
+    return approvalPolicyProblems(policy as never, binding as never);
   }
 
   // --- AuditEvent retention --------------------------------------------------------------

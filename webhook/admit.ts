@@ -109,7 +109,7 @@ function denyResponse(uid: string, message: string, code = 403): AdmissionRespon
 
 const MAX_REASON = 4000;
 
-function auditSpec(request: AdmissionRequest, d: Decision, now: Date, digestKey: string): UnchainedSpec {
+function auditSpec(request: AdmissionRequest, d: Decision, now: Date, digestKey: string, fromApiserver: boolean): UnchainedSpec {
   const spec: UnchainedSpec = {
     time: now.toISOString(),
     user: request.userInfo?.username ?? '',
@@ -133,11 +133,14 @@ function auditSpec(request: AdmissionRequest, d: Decision, now: Date, digestKey:
   if (d.approvalRequest) spec.approvalRequest = d.approvalRequest;
   const target = request.object ?? request.oldObject;
   spec.objectDigest = d.fingerprint ?? (target ? objectDigest(canonicalize(target), digestKey) : createHash('sha256').update('').digest('hex'));
+  // Absent: the review could have come from anyone; the apiserver's audit log confirms it
+  // through the agentgate.io/audit-event annotation returned below.
+  if (fromApiserver) spec.confirmedBy = 'ClientCertificate';
   return spec;
 }
 
 /** Decides an agent's call, performs the decision's write, holds, records, answers. */
-export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmissionDeps): Promise<AgentOutcome> {
+export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmissionDeps, fromApiserver = false): Promise<AgentOutcome> {
   const { clock, options, approvals, log, metrics } = deps;
   const started = Date.now();
   const fresh: ApprovalRequest[] = [];
@@ -222,7 +225,7 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
     metrics.auditWrites.inc({ result: 'skipped' });
   } else {
     try {
-      auditEvent = await deps.audit.write(auditSpec(request, decision, clock.now(), deps.digestKey));
+      auditEvent = await deps.audit.write(auditSpec(request, decision, clock.now(), deps.digestKey, fromApiserver));
       metrics.auditWrites.inc({ result: 'ok' });
     } catch (err) {
       metrics.auditWrites.inc({ result: 'error' });

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../api/types.js';
-import { DEFAULT_APPROVAL_VALIDITY_MS, DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
+import { DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
 import { systemClock, parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
 import { newLogger } from '../lib/log.js';
@@ -27,8 +27,9 @@ import { ensureWebhookSecret, hostsFor } from './tls.js';
 const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAME] [--namespace agentgate-system]
   --port N [--host 127.0.0.1] (--url https://HOST:PORT | --service agentgate-webhook [--service-port 443])
   [--writer-id NAME] [--audit-lanes 4] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
-  [--manage-configurations=true|false] [--timeout-seconds 10] [--approval-validity 10m] [--pending-ttl 1h]
-  [--operator-user USER] [--webhook-user USER]`;
+  [--manage-configurations=true|false] [--timeout-seconds 10] [--pending-ttl 1h]
+  [--operator-user USER] [--webhook-user USER]
+  [--client-ca FILE [--client-cert-name NAME]... [--require-client-cert=true|false]]`;
 
 function fail(message: string): never {
   process.stderr.write(`agentgate webhook: ${message}\n${USAGE}\n`);
@@ -55,7 +56,9 @@ function flags() {
         'tls-ca': { type: 'string' },
         'manage-configurations': { type: 'string', default: 'true' },
         'timeout-seconds': { type: 'string', default: '10' },
-        'approval-validity': { type: 'string' },
+        'client-ca': { type: 'string' },
+        'client-cert-name': { type: 'string', multiple: true },
+        'require-client-cert': { type: 'string', default: 'false' },
         'pending-ttl': { type: 'string' },
         'operator-user': { type: 'string' },
         'webhook-user': { type: 'string' },
@@ -86,6 +89,10 @@ function flags() {
     if (ms === undefined || ms <= 0) fail(`--${name} must be a duration such as 10m`);
     return ms;
   };
+  const requireClientCert = v['require-client-cert'];
+  if (requireClientCert !== 'true' && requireClientCert !== 'false') fail('--require-client-cert must be true or false');
+  if (requireClientCert === 'true' && !v['client-ca']) fail('--require-client-cert=true needs --client-ca (the CA that signed the apiserver\'s webhook client certificate)');
+  if (v['client-cert-name']?.length && !v['client-ca']) fail('--client-cert-name needs --client-ca');
   const lanes = Number(v['audit-lanes']);
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) fail('--audit-lanes must be 1..64');
   if (v.url) {
@@ -112,7 +119,9 @@ function flags() {
     tlsCa: v['tls-ca'],
     manage: manage === 'true',
     timeoutSeconds,
-    approvalValidityMs: dur('approval-validity', v['approval-validity'], DEFAULT_APPROVAL_VALIDITY_MS),
+    clientCa: v['client-ca'],
+    clientCertNames: v['client-cert-name'] ?? [],
+    requireClientCert: requireClientCert === 'true',
     pendingTtlMs: dur('pending-ttl', v['pending-ttl'], DEFAULT_PENDING_TTL_MS),
     operatorUser: v['operator-user'] ?? serviceAccountUsername(ns, 'agentgate-operator'),
     webhookUser: v['webhook-user'] ?? serviceAccountUsername(ns, 'agentgate-webhook'),
@@ -147,6 +156,7 @@ async function main(): Promise<void> {
   const readMounted = () => ({ cert: readFileSync(f.tlsCert!, 'utf8'), key: readFileSync(f.tlsKey!, 'utf8'), ca: f.tlsCa ? readFileSync(f.tlsCa, 'utf8') : undefined });
   const tls = mounted ? readMounted() : secret.tls!;
   const caBundle = tls.ca ? Buffer.from(tls.ca).toString('base64') : undefined;
+  const clientCa = f.clientCa ? readFileSync(f.clientCa, 'utf8') : undefined;
 
   const state = new ClusterState(kc, log);
   const metrics = new WebhookMetrics({ pendingApprovals: () => state.pendingApprovals(), defaultMetrics: true });
@@ -164,7 +174,7 @@ async function main(): Promise<void> {
 
   const agentgateUsers = [f.operatorUser, f.webhookUser];
   const decideOptions = { agentgateNamespace: f.namespace, fingerprintKey: secret.fingerprintKey, pendingTtlMs: f.pendingTtlMs, maxHoldSeconds: Math.max(0, f.timeoutSeconds - 2) };
-  const pconfig = protectConfig(f.namespace, { operatorUser: f.operatorUser, webhookUser: f.webhookUser, approvalValidityMs: f.approvalValidityMs });
+  const pconfig = protectConfig(f.namespace, { operatorUser: f.operatorUser, webhookUser: f.webhookUser });
   const snapshot = () => state;
 
   const agentsHandler = withMetrics(
@@ -173,7 +183,7 @@ async function main(): Promise<void> {
       // The configuration already excludes agentgate's own users; a stale or hand-edited
       // one must not make the webhook judge (or record) its own writes.
       (request) => (agentgateUsers.includes(request.userInfo.username ?? '') ? { uid: request.uid, allowed: true } : undefined),
-      async (request) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: secret.fingerprintKey })).response,
+      async (request, ctx) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: secret.fingerprintKey }, ctx.fromApiserver)).response,
     ),
   );
   const protectHandler = withMetrics(metrics, (request) => admitProtected(request, { snapshot, clock, config: pconfig, approvals, log, metrics }));
@@ -185,8 +195,12 @@ async function main(): Promise<void> {
     metrics,
     routes: { [PATHS.agents]: agentsHandler, [PATHS.protect]: protectHandler, [PATHS.stamp]: stampHandler },
     ready: () => state.synced && configured,
+    ...(clientCa ? { clientAuth: { names: f.clientCertNames, require: f.requireClientCert } } : {}),
   });
-  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
+  // Client certificates are asked for, never demanded at the TLS layer: kubelet probes
+  // present none. The HTTP layer decides (server.ts fromApiserver).
+  const clientTls = clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {};
+  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...clientTls }, app);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = (f.timeoutSeconds + 5) * 1000;
@@ -194,14 +208,14 @@ async function main(): Promise<void> {
     server.once('error', reject);
     server.listen(f.port, f.host, () => resolve());
   });
-  log.info('serving', { address: `https://${f.host}:${f.port}`, paths: Object.values(PATHS) });
+  log.info('serving', { address: `https://${f.host}:${f.port}`, paths: Object.values(PATHS), clientCertificate: clientCa ? (f.requireClientCert ? 'required' : 'verified when presented') : 'not asked' });
 
   if (mounted) {
     // cert-manager rotates the files in place; pick them up without a restart.
     const reload = () => {
       try {
         const m = readMounted();
-        server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2' });
+        server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) });
         log.info('serving certificate reloaded');
       } catch (err) {
         log.warn('serving certificate reload failed', { error: String(err) });

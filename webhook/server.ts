@@ -5,6 +5,7 @@
 // malformed AdmissionReview is the caller's error (4xx), anything that goes wrong on our
 // side is 5xx. The apiserver treats both as a webhook failure, and failurePolicy Fail
 // turns that into a refusal: an error never lets a call through.
+import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from '../lib/admission.js';
@@ -66,6 +67,8 @@ export interface Ctx {
   path: string;
   log: Logger;
   started: number;
+  /** The caller presented a client certificate from the configured CA and name: the kube-apiserver. */
+  fromApiserver: boolean;
 }
 
 export type Handler = (request: AdmissionRequest, ctx: Ctx) => Promise<AdmissionResponse>;
@@ -83,11 +86,34 @@ export function withMetrics(metrics: WebhookMetrics, next: Handler): Handler {
   };
 }
 
+/**
+ * Client verification, when the cluster's apiserver presents a client certificate to
+ * webhooks (self-managed clusters: --admission-control-config-file; never EKS). The TLS
+ * layer verifies the chain against the CA (requestCert); this checks the name, because a
+ * cluster CA also signs users' certificates.
+ */
+export interface ClientAuth {
+  /** Accepted certificate common names; empty: any certificate the CA signed. */
+  names: readonly string[];
+  /** Refuse admission requests without one (401); probes and metrics stay open. */
+  require: boolean;
+}
+
+export function fromApiserver(socket: unknown, auth: ClientAuth | undefined): boolean {
+  if (!auth) return false;
+  const tls = socket as Partial<TLSSocket>;
+  if (!tls.authorized || typeof tls.getPeerCertificate !== 'function') return false;
+  const cn = tls.getPeerCertificate().subject?.CN;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  return auth.names.length === 0 || (typeof name === 'string' && auth.names.includes(name));
+}
+
 export interface ServerDeps {
   log: Logger;
   metrics: WebhookMetrics;
   routes: Record<string, Handler>;
   ready: () => boolean;
+  clientAuth?: ClientAuth;
 }
 
 export function createApp(deps: ServerDeps): express.Express {
@@ -145,6 +171,9 @@ export function createApp(deps: ServerDeps): express.Express {
     app.post(
       path,
       (req: Request, _res: Response, next: NextFunction) => {
+        if (deps.clientAuth?.require && !fromApiserver(req.socket, deps.clientAuth)) {
+          return next(new BadRequest('a client certificate of the kube-apiserver is required (--require-client-cert)', 401));
+        }
         if (!req.is('application/json')) return next(new BadRequest(`content type must be application/json, not ${req.get('content-type') ?? 'none'}`, 415));
         next();
       },
@@ -157,7 +186,7 @@ export function createApp(deps: ServerDeps): express.Express {
         } catch (err) {
           return next(err);
         }
-        const ctx: Ctx = { path, log, started };
+        const ctx: Ctx = { path, log, started, fromApiserver: fromApiserver(req.socket, deps.clientAuth) };
         try {
           const response = await handler(request, ctx);
           const review: AdmissionReview = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, uid: request.uid } };
