@@ -40,6 +40,37 @@ describe('Helm chart', function () {
     }
   });
 
+  it('ships files/admission identical to config/admission, and renders the approval-stamps policy and binding', function () {
+    for (const f of readdirSync(path.join(repoRoot, 'config', 'admission'))) {
+      expect(readFileSync(path.join(chartDir, 'files', 'admission', f), 'utf8'), `${f} drifted: cp config/admission/${f} charts/agentgate/files/admission/`).to.equal(
+        readFileSync(path.join(repoRoot, 'config', 'admission', f), 'utf8'),
+      );
+    }
+    const docs = render('agentgate-system');
+    expect(docs.filter((d) => d.kind === 'ValidatingAdmissionPolicy' || d.kind === 'ValidatingAdmissionPolicyBinding').map((d) => `${d.kind}/${d.metadata.name}`).sort()).to.deep.equal([
+      'ValidatingAdmissionPolicy/agentgate-approval-stamps',
+      'ValidatingAdmissionPolicyBinding/agentgate-approval-stamps',
+    ]);
+  });
+
+  it('narrows the webhook port to the control plane CIDRs, runs on the host network and verifies client certificates when asked', function () {
+    const docs = render('agentgate-system', [
+      '--set', 'networkPolicy.webhookFromCIDRs={10.0.0.0/24,10.0.1.0/24}',
+      '--set', 'webhook.hostNetwork=true',
+      '--set', 'webhook.clientAuth.caSecret=apiserver-webhook-client-ca',
+      '--set', 'webhook.clientAuth.certNames={kube-apiserver-webhook-client}',
+      '--set', 'webhook.clientAuth.require=true',
+    ]);
+    const np = docs.find((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'agentgate-webhook') as any;
+    expect(np.spec.ingress[0].from).to.deep.equal([{ ipBlock: { cidr: '10.0.0.0/24' } }, { ipBlock: { cidr: '10.0.1.0/24' } }]);
+    const pod = (docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook') as any).spec.template.spec;
+    expect(pod.hostNetwork).to.equal(true);
+    expect(pod.dnsPolicy).to.equal('ClusterFirstWithHostNet');
+    expect(pod.containers[0].args).to.include.members(['--client-ca=/client-ca/ca.crt', '--client-cert-name=kube-apiserver-webhook-client', '--require-client-cert=true']);
+    const open = render('agentgate-system').find((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'agentgate-webhook') as any;
+    expect(open.spec.ingress[0].from).to.equal(undefined);
+  });
+
   it('ships files/rbac identical to config/rbac', function () {
     for (const f of readdirSync(path.join(chartDir, 'files', 'rbac'))) {
       expect(readFileSync(path.join(chartDir, 'files', 'rbac', f), 'utf8'), `${f} drifted: cp config/rbac/${f} charts/agentgate/files/rbac/`).to.equal(
@@ -130,6 +161,8 @@ describe('Helm chart', function () {
     ['zero replicas', ['--set', 'operator.replicas=0'], /operator\/replicas.*minimum/],
     ['an unparsable retention', ['--set', 'operator.auditRetention=forever'], /operator\/auditRetention/],
     ['notifications without a Secret', ['--set', 'notifications.enabled=true'], /notifications/],
+    ['a webhook source that is not a CIDR', ['--set', 'networkPolicy.webhookFromCIDRs={10.0.0.0}'], /networkPolicy\/webhookFromCIDRs/],
+    ['requiring a client certificate without its CA', ['--set', 'webhook.clientAuth.require=true'], /webhook\/clientAuth\/caSecret/],
   ];
   for (const [what, args, message] of bad) {
     it(`refuses ${what}, naming the value`, function () {
