@@ -147,6 +147,9 @@ spec:
   narrate('The approver approves that exact operation', 'The approval is bound to the fingerprint of "delete deployment web in payments by deploy-bot".');
   const approve = await as('alice', ['annotate', 'approvalrequest', arName!, '-n', NS, 'approved=true']);
   expectThat(approve.code === 0, 'alice approves', approve);
+  // The operator records her decision from the persisted, policy-checked object, never from the review.
+  const recorded = await eventually(async () => ((await jsonpath('admin', ['get', 'approvalrequest', arName!, '-n', NS], '{.status.phase}')) === 'Approved' ? true : undefined), 30_000, 'the approval to be recorded');
+  expectThat(recorded, `agentgate recorded alice's approval from the stored ApprovalRequest`);
 
   narrate('The retry passes, once', 'The identical command now goes through and uses the approval up.');
   const retry = await as('agent', ['delete', 'deployment', 'web', '-n', NS]);

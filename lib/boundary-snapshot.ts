@@ -4,6 +4,9 @@
 // Listing fails loudly (a verification over a partial view would report a clean
 // boundary it never saw); individual SubjectAccessReviews that fail are left out, which
 // the pure side reports as ReviewMissing rather than as clean.
+import { APPROVAL_POLICY } from './approval-policy.js';
+import type { LiveBinding, LivePolicy } from './approval-policy.js';
+import type { NetworkPolicyLike } from './webhook-exposure.js';
 import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
@@ -97,6 +100,8 @@ export async function collectObjects(kc: k8s.KubeConfig, options: Pick<CollectOp
     readOptional(() => admission.readValidatingWebhookConfiguration({ name: PROTECT_WEBHOOK })),
     readOptional(() => admission.readMutatingWebhookConfiguration({ name: STAMP_WEBHOOK })),
   ]);
+  const agentgateNamespace = options.agentgateNamespace ?? AGENTGATE_NAMESPACE;
+  const [approvalPolicy, webhookNetwork] = await Promise.all([readApprovalPolicy(admission), readWebhookNetwork(kc, agentsHook as WebhookConfiguration | undefined)]);
   const webhooks: SnapshotWithoutReviews['webhooks'] = {};
   if (agentsHook) webhooks.agents = agentsHook as WebhookConfiguration;
   if (protectHook) webhooks.protect = protectHook as WebhookConfiguration;
@@ -111,7 +116,50 @@ export async function collectObjects(kc: k8s.KubeConfig, options: Pick<CollectOp
     namespaces: namespaces.map((n) => ({ name: n.metadata?.name ?? '', ...(n.metadata?.labels ? { labels: n.metadata.labels } : {}) })),
     serviceAccounts: serviceAccounts.map((s) => ({ namespace: s.metadata?.namespace ?? '', name: s.metadata?.name ?? '' })),
     webhooks,
-    agentgateNamespace: options.agentgateNamespace ?? AGENTGATE_NAMESPACE,
+    agentgateNamespace,
+    ...(approvalPolicy ? { approvalPolicy } : {}),
+    ...(webhookNetwork ? { webhookNetwork } : {}),
+  };
+}
+
+/** Optional reads: a verifier without the right to read them reports nothing about them. */
+async function bestEffort<T>(fn: () => Promise<T>): Promise<T | undefined | 'forbidden'> {
+  try {
+    return await retrying(fn);
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    if (isForbidden(e)) return 'forbidden';
+    throw new SnapshotError(errorMessage(e));
+  }
+}
+
+async function readApprovalPolicy(admission: k8s.AdmissionregistrationV1Api): Promise<BoundarySnapshot['approvalPolicy']> {
+  const [policy, binding] = await Promise.all([
+    bestEffort(() => admission.readValidatingAdmissionPolicy({ name: APPROVAL_POLICY })),
+    bestEffort(() => admission.readValidatingAdmissionPolicyBinding({ name: APPROVAL_POLICY })),
+  ]);
+  if (policy === 'forbidden' || binding === 'forbidden') return undefined;
+  return { ...(policy ? { policy: policy as LivePolicy } : {}), ...(binding ? { binding: binding as LiveBinding } : {}) };
+}
+
+/** The agents webhook's pods and port (from its Service) and the NetworkPolicies around them; undefined when reached by URL. */
+async function readWebhookNetwork(kc: k8s.KubeConfig, cfg: WebhookConfiguration | undefined): Promise<BoundarySnapshot['webhookNetwork']> {
+  const ref = cfg?.webhooks?.[0]?.clientConfig?.service;
+  if (!ref) return undefined;
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const net = kc.makeApiClient(k8s.NetworkingV1Api);
+  const svc = await bestEffort(() => core.readNamespacedService({ name: ref.name, namespace: ref.namespace }));
+  if (!svc || svc === 'forbidden' || !svc.spec?.selector) return undefined;
+  const sp = (svc.spec.ports ?? []).find((p) => p.port === (ref.port ?? 443)) ?? svc.spec.ports?.[0];
+  const target = sp?.targetPort ?? sp?.port;
+  const nps = await bestEffort(() => net.listNamespacedNetworkPolicy({ namespace: ref.namespace }));
+  if (!nps || nps === 'forbidden') return undefined;
+  return {
+    webhookNamespace: ref.namespace,
+    podLabels: svc.spec.selector,
+    port: typeof target === 'number' ? target : Number(target) || 0,
+    ...(typeof target === 'string' && !/^\d+$/.test(target) ? { portName: target } : {}),
+    networkPolicies: nps.items as NetworkPolicyLike[],
   };
 }
 

@@ -11,6 +11,10 @@
 // SubjectAccessReviews that planAccessReviews() asks for, probes the webhook endpoint,
 // and hands the result to verifyAgents().
 
+import { approvalPolicyProblems, APPROVAL_POLICY, APPROVAL_POLICY_FIX } from './approval-policy.js';
+import type { LiveBinding, LivePolicy } from './approval-policy.js';
+import { webhookExposure } from './webhook-exposure.js';
+import type { ExposureInput } from './webhook-exposure.js';
 import { X509Certificate } from 'node:crypto';
 import type { AccessGrant, AgentIdentity, BoundaryFinding, Subject } from '../api/types.js';
 import { AGENTS_WEBHOOK, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
@@ -51,6 +55,10 @@ export const Route = {
   WebhookUnreachable: 'WebhookUnreachable',
   ProtectWebhookMissing: 'ProtectWebhookMissing',
   ProtectWebhookFailOpen: 'ProtectWebhookFailOpen',
+  /** The ValidatingAdmissionPolicy that makes approver stamps unforgeable is missing or altered: no approval is recorded. */
+  ApprovalPolicyMissing: 'ApprovalPolicyMissing',
+  /** Pods in the agent's namespaces can reach the webhook's port (NetworkPolicy analysis). */
+  WebhookPortExposed: 'WebhookPortExposed',
   /** The agent may create workloads where a more powerful ServiceAccount lives. */
   IndirectPodCreation: 'IndirectPodCreation',
   /** The agent may create Secrets where a more powerful ServiceAccount lives (legacy token). */
@@ -191,6 +199,10 @@ export interface BoundarySnapshot {
   webhookProbes?: WebhookProbe[];
   /** agentgate's namespace; default agentgate-system. */
   agentgateNamespace?: string;
+  /** The approval-stamps policy and binding as read; absent: not read, nothing reported. */
+  approvalPolicy?: { policy?: LivePolicy; binding?: LiveBinding };
+  /** The agents webhook's pods (Service selector, target port) and its namespace's NetworkPolicies; absent: reached by URL or not readable. */
+  webhookNetwork?: Omit<ExposureInput, 'agentNamespaces'>;
 }
 
 export type SnapshotWithoutReviews = Omit<BoundarySnapshot, 'accessReviews' | 'webhookProbes'>;
@@ -1000,6 +1012,33 @@ function webhookFindings(agent: AgentIdentity, snapshot: BoundarySnapshot, now: 
     const perEntry = (cfg.webhooks ?? []).map((e) => entryFindings(agent, cfg.metadata?.name ?? AGENTS_WEBHOOK, e, snapshot, now));
     const clean = perEntry.find((f) => !f.some((x) => x.severity === 'Critical'));
     out.push(...(clean ?? perEntry.flat()));
+  }
+
+  if (snapshot.approvalPolicy) {
+    const problems = approvalPolicyProblems(snapshot.approvalPolicy.policy, snapshot.approvalPolicy.binding);
+    if (problems.length) {
+      out.push({
+        severity: 'Warning',
+        route: Route.ApprovalPolicyMissing,
+        object: `ValidatingAdmissionPolicy/${APPROVAL_POLICY}`,
+        message: `${problems.join('; ')}: approver stamps could be forged, so agentgate records no approval (held operations stay held)`,
+        fix: APPROVAL_POLICY_FIX,
+      });
+    }
+  }
+  if (snapshot.webhookNetwork) {
+    const names = touchableNamespaces(agent, snapshot);
+    const agentNamespaces = snapshot.namespaces.filter((n) => names.has(n.name));
+    const exposure = webhookExposure({ ...snapshot.webhookNetwork, agentNamespaces });
+    if (exposure.exposed && agentNamespaces.length) {
+      out.push({
+        severity: 'Warning',
+        route: Route.WebhookPortExposed,
+        object: `Namespace/${snapshot.webhookNetwork.webhookNamespace}`,
+        message: `pods the agent can create (in ${agentNamespaces.map((n) => n.name).join(', ')}) can reach the webhook's port ${snapshot.webhookNetwork.port}: ${exposure.why}. Forged AdmissionReviews grant nothing, but can spend approvals and add unconfirmed records`,
+        fix: 'Set networkPolicy.webhookFromCIDRs to the control plane\'s addresses (helm upgrade agentgate --set networkPolicy.webhookFromCIDRs={...}), or webhook.clientAuth where the apiserver presents a client certificate',
+      });
+    }
   }
 
   const protect = snapshot.webhooks.protect;
