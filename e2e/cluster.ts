@@ -18,6 +18,8 @@ export interface ClusterEnv {
   kubeconfigs: Record<Identity, string>;
   logDir?: string;
   local: boolean;
+  /** The CA and name of the client certificate the apiserver presents to webhooks, when it presents one. */
+  webhookClient?: { ca: string; name: string };
 }
 
 function readEnvFile(file: string): Record<string, string> {
@@ -65,6 +67,7 @@ export function clusterEnv(): ClusterEnv {
     },
     logDir: path.join(runDir, 'logs'),
     local: true,
+    ...(env['WEBHOOK_CLIENT_CA'] && env['WEBHOOK_CLIENT_NAME'] ? { webhookClient: { ca: env['WEBHOOK_CLIENT_CA'], name: env['WEBHOOK_CLIENT_NAME'] } } : {}),
   };
   return cached;
 }

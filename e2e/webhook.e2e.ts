@@ -151,6 +151,15 @@ async function approvalRequest(ns: string, name: string): Promise<ApprovalReques
   return getJson<ApprovalRequest>(['get', 'approvalrequest', name, '-n', ns]);
 }
 
+/** The operator records decisions from the persisted object (never from a review): wait for it. */
+async function recordedAs(ns: string, name: string, check: (ar: ApprovalRequest) => boolean, what: string): Promise<ApprovalRequest> {
+  return eventually(async () => {
+    const ar = await approvalRequest(ns, name);
+    return check(ar) ? ar : undefined;
+  }, 30_000, `ApprovalRequest ${ns}/${name}: ${what}`);
+}
+const phaseIs = (phase: string) => (ar: ApprovalRequest) => (ar.status?.phase ?? 'Pending') === phase;
+
 /** A kubeconfig for a ServiceAccount token: more agent identities than the one client certificate. */
 async function serviceAccountAgent(ns: string, sa: string): Promise<(args: string[]) => Promise<RunResult>> {
   await kubectlOk('admin', ['create', 'serviceaccount', sa, '-n', ns]);
@@ -255,7 +264,8 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
 
     const alice = await kubectl('alice', ['annotate', 'approvalrequest', name, '-n', ns, 'approved=true']);
     expect(alice.code, alice.stderr).to.equal(0);
-    const approved = await approvalRequest(ns, name);
+    const approved = await recordedAs(ns, name, phaseIs('Approved'), 'Approved');
+    expect(approved.decisions).to.deep.equal([{ user: 'alice', groups: ['sre-approvers', 'system:authenticated'], decision: 'Approved' }]);
     expect(approved.status?.phase).to.equal('Approved');
     expect(approved.status?.approvals?.map((a) => [a.user, a.decision])).to.deep.equal([['alice', 'Approved']]);
     expect(approved.metadata.annotations?.['approved']).to.equal('true');
@@ -282,6 +292,7 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     expect(first.code).to.not.equal(0);
     const name = arName(first.stderr);
     await kubectlOk('alice', ['annotate', 'approvalrequest', name, '-n', ns, 'approved=true']);
+    await recordedAs(ns, name, phaseIs('Approved'), 'Approved');
     const [a, b] = await Promise.all([kubectl('agent', create), kubectl('agent', create)]);
     expect([a.code, b.code].filter((c) => c === 0), `${a.stderr} | ${b.stderr}`).to.have.length(1);
     expect((await approvalRequest(ns, name)).status?.phase).to.equal('Consumed');
@@ -297,6 +308,7 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     const s1 = await kubectl('agent', scale);
     const scaleAr = arName(s1.stderr);
     await kubectlOk('bob', ['annotate', 'approvalrequest', scaleAr, '-n', ns, 'approved=true']);
+    await recordedAs(ns, scaleAr, phaseIs('Approved'), 'Approved');
     expect((await kubectl('agent', scale)).code).to.equal(0);
     await kubectlOk('admin', ['scale', 'deployment', 'api', '-n', ns, '--replicas=2']);
     const s3 = await kubectl('agent', scale);
@@ -310,6 +322,7 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     for (const d of ['a', 'b']) await kubectlOk('admin', ['create', 'deployment', d, '-n', ns, '--image=registry.k8s.io/pause:3.10']);
     const arA = arName((await kubectl('agent', ['delete', 'deployment', 'a', '-n', ns, '--wait=false'])).stderr);
     await kubectlOk('alice', ['annotate', 'approvalrequest', arA, '-n', ns, 'approved=true']);
+    await recordedAs(ns, arA, phaseIs('Approved'), 'Approved');
     const b = await kubectl('agent', ['delete', 'deployment', 'b', '-n', ns, '--wait=false']);
     expect(b.code).to.not.equal(0);
     expect(arName(b.stderr)).to.not.equal(arA);
@@ -333,12 +346,12 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     expect(held.stderr).to.contain('2 distinct approvers');
     await kubectlOk('alice', ['annotate', 'approvalrequest', ar, '-n', ns, 'approved=true']);
     await kubectlOk('alice', ['annotate', 'approvalrequest', ar, '-n', ns, 'approved=true', '--overwrite']);
-    let status = (await approvalRequest(ns, ar)).status;
+    let status = (await recordedAs(ns, ar, (x) => (x.status?.approvals ?? []).length > 0, "alice's approval recorded")).status;
     expect(status?.phase).to.equal('Pending');
     expect(status?.approvals).to.have.length(1);
     expect((await sa(['delete', 'deployment', 'web', '-n', ns, '--wait=false'])).code).to.not.equal(0);
     await kubectlOk('bob', ['annotate', 'approvalrequest', ar, '-n', ns, 'approved=true', '--overwrite']);
-    status = (await approvalRequest(ns, ar)).status;
+    status = (await recordedAs(ns, ar, phaseIs('Approved'), 'Approved')).status;
     expect(status?.phase).to.equal('Approved');
     expect(status?.approvals?.map((a) => a.user).sort()).to.deep.equal(['alice', 'bob']);
     const retry = await sa(['delete', 'deployment', 'web', '-n', ns, '--wait=false']);
