@@ -14,6 +14,8 @@ export class OperatorMetrics {
   readonly leader: Gauge;
   readonly queueDepth: Gauge;
   readonly rolebindingOps: Counter<'op'>;
+  readonly approvalsRecorded: Counter<'phase'>;
+  readonly approvalWaitSeconds: Histogram<'outcome'>;
 
   constructor(opts: { grantPhases?: () => Map<string, number>; queueDepth?: () => number; defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -53,6 +55,14 @@ export class OperatorMetrics {
       },
     });
     this.rolebindingOps = new Counter({ name: 'agentgate_rolebinding_operations_total', help: 'RoleBindings created, updated and deleted.', labelNames: ['op'], registers });
+    this.approvalsRecorded = new Counter({ name: 'agentgate_approvals_recorded_total', help: 'Approver decisions recorded from persisted stamps, by the resulting phase.', labelNames: ['phase'], registers });
+    this.approvalWaitSeconds = new Histogram({
+      name: 'agentgate_approval_wait_seconds',
+      help: 'Time from an ApprovalRequest being created to its decision (Approved or Denied).',
+      labelNames: ['outcome'],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'agentgate_operator_' });
   }
 

@@ -570,6 +570,15 @@ export class Operator {
           const updated = await this.client.replaceStatus<ApprovalRequest>('ApprovalRequest', name, { ...ar, status: a.status }, namespace);
           this.freshApprovals.wrote(k, ar.metadata.resourceVersion, updated);
           if (a.status.phase === 'Expired') this.o.log.info('approval request expired', { approvalRequest: `${namespace}/${name}`, message: a.status.message });
+          if ((a.status.approvals ?? []).length !== (ar.status?.approvals ?? []).length || a.status.phase !== ar.status?.phase) {
+            if (stamps && a.status.approvals?.length) {
+              this.o.metrics.approvalsRecorded.inc({ phase: a.status.phase ?? 'Pending' });
+              this.o.log.info('approval recorded', { approvalRequest: `${namespace}/${name}`, phase: a.status.phase, approvers: a.status.approvals.map((x) => `${x.user}:${x.decision}`) });
+            }
+            if ((a.status.phase === 'Approved' || a.status.phase === 'Denied') && ar.metadata.creationTimestamp) {
+              this.o.metrics.approvalWaitSeconds.observe({ outcome: a.status.phase }, Math.max(0, (this.o.clock.now().getTime() - Date.parse(ar.metadata.creationTimestamp)) / 1000));
+            }
+          }
         } catch (e) {
           if (isNotFound(e)) return;
           if (!isConflict(e)) throw e;

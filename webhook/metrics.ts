@@ -8,10 +8,8 @@ export class WebhookMetrics {
   readonly admissionSeconds: Histogram<'path' | 'verdict'>;
   readonly requests: Counter<'path' | 'code'>;
   readonly pendingApprovals: Gauge;
-  readonly approvalWaitSeconds: Histogram<'outcome'>;
   readonly holdSeconds: Histogram<'outcome'>;
   readonly auditWrites: Counter<'result'>;
-  readonly approvalsRecorded: Counter<'decision'>;
 
   constructor(opts: { pendingApprovals?: () => number; defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -38,13 +36,6 @@ export class WebhookMetrics {
         if (pending) this.set(pending());
       },
     });
-    this.approvalWaitSeconds = new Histogram({
-      name: 'agentgate_webhook_approval_wait_seconds',
-      help: 'Time from an ApprovalRequest being created to its decision (Approved or Denied).',
-      labelNames: ['outcome'],
-      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
-      registers,
-    });
     this.holdSeconds = new Histogram({
       name: 'agentgate_webhook_hold_seconds',
       help: 'Time a held call was kept open waiting for a fast approval (holdSeconds).',
@@ -53,7 +44,6 @@ export class WebhookMetrics {
       registers,
     });
     this.auditWrites = new Counter({ name: 'agentgate_webhook_audit_writes_total', help: 'AuditEvent writes by result (ok, error, skipped for dry runs).', labelNames: ['result'], registers });
-    this.approvalsRecorded = new Counter({ name: 'agentgate_webhook_approvals_recorded_total', help: 'Approver decisions recorded on ApprovalRequests.', labelNames: ['decision'], registers });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'agentgate_webhook_' });
   }
 }
