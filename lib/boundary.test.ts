@@ -511,6 +511,17 @@ describe("boundary: the agents' webhook configuration", () => {
     const open = reviewed(base({ webhooks: { agents: vwc('agentgate-agents', entry()), protect: vwc('agentgate-protect', entry({ failurePolicy: 'Ignore' })) } }));
     expect(routes(findings(open))).to.deep.equal(['Warning:ProtectWebhookFailOpen']);
   });
+
+  it('reports the approval-stamps policy missing, and a webhook port reachable from the agent\'s namespaces, as Warnings', () => {
+    const hooks = { agents: vwc('agentgate-agents', entry()), protect: vwc('agentgate-protect', entry()) };
+    const noPolicy = reviewed(base({ webhooks: hooks, approvalPolicy: {} }));
+    expect(routes(findings(noPolicy))).to.deep.equal(['Warning:ApprovalPolicyMissing']);
+    const network = { webhookNamespace: 'agentgate-system', podLabels: { app: 'agentgate-webhook' }, port: 8443 };
+    const open = reviewed(base({ webhooks: hooks, webhookNetwork: { ...network, networkPolicies: [] } }));
+    expect(routes(findings(open))).to.deep.equal(['Warning:WebhookPortExposed']);
+    const narrowed = reviewed(base({ webhooks: hooks, webhookNetwork: { ...network, networkPolicies: [{ metadata: { name: 'w', namespace: 'agentgate-system' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/28' } }] }] } }] } }));
+    expect(routes(findings(narrowed))).to.deep.equal([]);
+  });
 });
 
 describe('boundary: indirect routes', () => {
