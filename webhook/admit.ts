@@ -274,7 +274,7 @@ export interface ProtectDeps {
 /** Guards agentgate's objects. A decision only: it writes nothing (see protect.ts). */
 export async function admitProtected(request: AdmissionRequest, deps: ProtectDeps): Promise<AdmissionResponse> {
   const result: ProtectResult = decideProtect(request, deps.snapshot(), deps.clock, deps.config);
-  if (!result.allowed || (request.resource.resource === 'approvalrequests' && request.operation === 'UPDATE')) {
+  if (!result.allowed || (request.resource.resource === 'approvalrequests' && request.operation === 'UPDATE' && !request.subResource)) {
     deps.log.info('protect', { uid: request.uid, user: request.userInfo?.username, operation: request.operation, resource: request.resource.resource, subresource: request.subResource || undefined, namespace: request.namespace, name: request.name, allowed: result.allowed, reason: result.message });
   }
   const response: AdmissionResponse = result.allowed ? { uid: request.uid, allowed: true } : denyResponse(request.uid, result.message);
