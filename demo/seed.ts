@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../e2e/cluster.js';
 import { AGENTGATE_NAMESPACE, removeWebhookConfigurations, startAgentgate, stopAll } from '../e2e/components.js';
+import { countdown } from './countdown.js';
 
 const NS = 'payments';
 const AGENT = 'deploy-bot';
@@ -158,9 +159,7 @@ spec:
   expectThat(again.code !== 0 && /ApprovalRequest/.test(again.stderr), 'the same command is held again: an approval is single-use', again);
 
   narrate('The window closes', `At ${expiresAt} the operator removes the RoleBinding; the webhook denies by the clock even before that.`);
-  const waitMs = Math.max(0, Date.parse(expiresAt) - Date.now());
-  console.log(dim(`   waiting ${Math.ceil(waitMs / 1000)}s for the window to close...`));
-  await new Promise((r) => setTimeout(r, waitMs + 500));
+  await countdown(Date.parse(expiresAt) + 500, `waiting for the window to close at ${expiresAt}`);
   const closed = await eventually(async () => {
     const r = await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', NS]);
     return r.stdout.trim() === 'no' ? r : undefined;
