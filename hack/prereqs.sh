@@ -22,7 +22,9 @@ version_at_least "$node_version" 20.19 || missing "Node.js >= 20.19 (found $node
 command -v npm >/dev/null || missing "npm (ships with Node.js; Debian/Ubuntu: apt-get install npm)"
 
 command -v openssl >/dev/null || missing "openssl (Debian/Ubuntu: apt-get install openssl)"
-command -v setsid >/dev/null || missing "setsid (util-linux; Debian/Ubuntu: apt-get install util-linux)"
+for tool in setsid flock; do
+  command -v "$tool" >/dev/null || missing "$tool (util-linux; Debian/Ubuntu: apt-get install util-linux)"
+done
 command -v awk >/dev/null || missing "awk (Debian/Ubuntu: apt-get install gawk)"
 command -v sed >/dev/null || missing "sed (Debian/Ubuntu: apt-get install sed)"
 exit 0

@@ -11,6 +11,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
 source "$here/../progress.sh"
+source "$here/../lock.sh"
 log() { echo "build.sh: $*" >&2; }
 
 k8s_version="$(awk '$1=="k8s.io/kubernetes"{print $2; exit} $2=="k8s.io/kubernetes"{print $3; exit}' go.mod)"
@@ -51,6 +52,10 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 key="$( (go version; cat go.mod go.sum; find cmd -name '*.go' -print0 | sort -z | xargs -0 cat; echo "CGO_ENABLED=0 -mod=readonly -trimpath $ldflags ./cmd/...") | sha256sum | cut -c1-16)"
 cache="${AGENTGATE_CACHE_DIR:-$HOME/.cache/agentgate}/controlplane/${k8s_version}-etcd${etcd_version}-${key}"
+if has_pinned "$cache"; then
+  echo "$cache"; exit 0
+fi
+lock_or_wait "$cache.lock" "the control plane"
 if has_pinned "$cache"; then
   echo "$cache"; exit 0
 fi

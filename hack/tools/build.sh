@@ -9,6 +9,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../progress.sh"
+source "$here/../lock.sh"
 log() { echo "tools/build.sh: $*" >&2; }
 tool="${1:-helm}"
 
@@ -37,6 +38,8 @@ cd "$mod"
 # The key covers what goes into the binary, not this script's messages.
 key="$( (go version; cat go.mod go.sum; find . -maxdepth 1 -name '*.go' -print0 | sort -z | xargs -0 -r cat; echo "$pkg $ldflags") | sha256sum | cut -c1-16)"
 dir="${AGENTGATE_CACHE_DIR:-$HOME/.cache/agentgate}/tools/${tool}-${version}-${key}"
+if ready "$dir"; then echo "$dir"; exit 0; fi
+lock_or_wait "$dir.lock" "$tool"
 if ready "$dir"; then echo "$dir"; exit 0; fi
 
 log "building $tool $version into $dir"
