@@ -16,6 +16,7 @@ progress_start() {
     trap '[[ -n "$nap" ]] && kill "$nap" 2>/dev/null; exit 0' TERM
     while :; do
       sleep "$every" & nap=$!; wait "$nap"
+      kill -0 "$$" 2>/dev/null || exit 0 # the script was killed without running its trap
       elapsed=$(( $(date +%s) - start ))
       if [[ -t 2 ]]; then
         printf '\r  %s: %dm%02ds elapsed ' "$label" $((elapsed / 60)) $((elapsed % 60)) >&2
