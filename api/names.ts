@@ -2,7 +2,7 @@
 // same object names from a grant without coordination.
 import { createHash } from 'node:crypto';
 import { stableStringify } from '../lib/fingerprint.js';
-import type { AccessGrant } from '../api/types.js';
+import type { AccessGrant } from './types.js';
 
 const MAX = 63;
 const HASH_CHARS = 10;

@@ -3,8 +3,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { API_VERSION, type AccessGrant, type AgentIdentity } from '../api/types.js';
-import { clusterEnv, kubectl, kubectlOk } from '../e2e/cluster.js';
-import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../e2e/components.js';
+import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
+import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../harness/components.js';
 import { AgentgateClient, withKeepAlive } from '../lib/kube.js';
 
 export function adminClients(): { kc: k8s.KubeConfig; ag: AgentgateClient; rbac: k8s.RbacAuthorizationV1Api; core: k8s.CoreV1Api } {

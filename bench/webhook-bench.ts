@@ -90,7 +90,7 @@ async function serve(kind: string): Promise<void> {
     const { NullAuditSink } = await import('../webhook/audit.js');
     const { newLogger } = await import('../lib/log.js');
     const { systemClock } = await import('../lib/clock.js');
-    const { activeGrant, agentIdentity, EDIT, NAMESPACES } = await import('../webhook/fixtures.test-helpers.js');
+    const { activeGrant, agentIdentity, EDIT, NAMESPACES } = await import('../testing/fixtures.js');
     const { FakeClock } = await import('../lib/clock.js');
     const grant = activeGrant(new FakeClock(new Date()), 'g1', { expiresInMs: 24 * 3600_000 });
     const snapshot = new StaticSnapshot({ agents: [agentIdentity('deploy-bot', { allowedNamespaces: { names: ['prod'] } })], grants: [grant], clusterRoles: [EDIT], namespaces: NAMESPACES });
@@ -255,8 +255,8 @@ function print(name: string, r: Awaited<ReturnType<typeof measure>>, floor?: Awa
 async function realWebhook(): Promise<{ target: Target; apiserver: Record<string, Stats>; cleanup: () => Promise<void> } | undefined> {
   const runDir = process.env.AGENTGATE_RUN_DIR ?? path.join(path.dirname(SELF), '..', '..', '.run', 'controlplane');
   if (!existsSync(path.join(runDir, 'env'))) return undefined;
-  const { installBase, componentKubeconfig, freePort, startProcess } = await import('../e2e/components.js');
-  const { kubectl, kubectlOk, eventually, clusterEnv } = await import('../e2e/cluster.js');
+  const { installBase, componentKubeconfig, freePort, startProcess } = await import('../harness/components.js');
+  const { kubectl, kubectlOk, eventually, clusterEnv } = await import('../harness/cluster.js');
   await installBase();
   const ns = 'agentgate-bench-webhook';
   const other = 'agentgate-bench-webhook-other';

@@ -10,8 +10,8 @@ import {
   Route,
   verifyAgent,
   verifyAgents,
-} from './boundary.js';
-import type { AccessReviewResult, Binding, BoundarySnapshot, Finding, PlannedReview, WebhookConfiguration, WebhookEntry } from './boundary.js';
+} from './verify.js';
+import type { AccessReviewResult, Binding, BoundarySnapshot, Finding, PlannedReview, WebhookConfiguration, WebhookEntry } from './verify.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
 
@@ -605,7 +605,7 @@ describe("boundary: the webhook's own generated configurations (contract)", () =
 
 describe('boundary: the request-access role', function () {
   it('accepts rules that only create and read AccessGrants, and nothing broader', async function () {
-    const { onlyRequestsAccess } = await import('./boundary.js');
+    const { onlyRequestsAccess } = await import('./verify.js');
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['create', 'get', 'list', 'watch'] }, { apiGroups: ['agentgate.io'], resources: ['accessgrants/status'], verbs: ['get'] }])).to.equal(true);
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['update'] }])).to.equal(false);
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants/status'], verbs: ['create'] }])).to.equal(false);

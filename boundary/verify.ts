@@ -7,18 +7,18 @@
 // SubjectAccessReview that was not run, a matchCondition it cannot evaluate) becomes a
 // finding rather than silence.
 //
-// I/O lives in lib/boundary-snapshot.ts: it lists the objects, runs the
+// I/O lives in boundary/snapshot.ts: it lists the objects, runs the
 // SubjectAccessReviews that planAccessReviews() asks for, probes the webhook endpoint,
 // and hands the result to verifyAgents().
 
 import { X509Certificate } from 'node:crypto';
 import type { AccessGrant, AgentIdentity, BoundaryFinding, Subject } from '../api/types.js';
 import { AGENTS_WEBHOOK, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
-import { compileCached, prepareVars } from '../webhook/rules/cel.js';
-import type { AdmissionRequest, UserInfo } from './admission.js';
-import { rulesCover, serviceAccountUsername, subjectMatchesUser } from './rbac.js';
-import { describeSelector, selectorMatches } from './selector.js';
-import type { PolicyRule, RbacSubject } from './rbac.js';
+import { compileCached, prepareVars } from '../cel/cel.js';
+import type { AdmissionRequest, UserInfo } from '../lib/admission.js';
+import { rulesCover, serviceAccountUsername, subjectMatchesUser } from '../lib/rbac.js';
+import { describeSelector, selectorMatches } from '../lib/selector.js';
+import type { PolicyRule, RbacSubject } from '../lib/rbac.js';
 
 // ---------------------------------------------------------------------------------
 // Contract names

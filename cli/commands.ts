@@ -7,8 +7,8 @@ import { ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION } from '../api/types.j
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
 import { verifyChain } from '../lib/audit-chain.js';
-import { AGENTGATE_NAMESPACE } from '../lib/boundary.js';
-import { verifyBoundary } from '../lib/boundary-snapshot.js';
+import { AGENTGATE_NAMESPACE } from '../boundary/verify.js';
+import { verifyBoundary } from '../boundary/snapshot.js';
 import { parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, PLURAL, statusCode } from '../lib/kube.js';
 import { renderCatalogue } from '../webhook/rules/catalogue.js';

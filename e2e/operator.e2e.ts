@@ -4,8 +4,8 @@
 // assertions: how fast access goes is measured by bench/operator-expiry.ts.
 import { expect } from 'chai';
 import http from 'node:http';
-import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from './cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from './components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from '../harness/cluster.js';
+import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from '../harness/components.js';
 
 interface Grant {
   metadata: { name: string; namespace: string; uid: string; finalizers?: string[] };

@@ -19,7 +19,7 @@ import { AgentgateClient, agentgatePath, errorMessage, isAlreadyExists, isConfli
 import type { Logger } from '../lib/log.js';
 import type { Recorder } from './events.js';
 import type { OperatorMetrics } from './metrics.js';
-import { activationRequestName, labelValue } from './names.js';
+import { activationRequestName, labelValue } from '../api/names.js';
 import { planAgent } from './plan/agent.js';
 import { planApproval } from './plan/approval.js';
 import { planAuditRetention } from './plan/audit.js';

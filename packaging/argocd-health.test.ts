@@ -4,7 +4,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { execFileSync } from 'node:child_process';
 import { luaBinary, runHealth, toLua } from './lua.js';
-import { repoRoot } from '../e2e/cluster.js';
+import { repoRoot } from '../harness/cluster.js';
 
 const root = path.join(repoRoot, 'charts', 'agentgate', 'argocd', 'agentgate.io');
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { agentMatchExpression, desiredConfigurations } from './configurations.js';
-import { agentIdentity } from './fixtures.test-helpers.js';
+import { agentIdentity } from '../testing/fixtures.js';
 
 describe('webhook/configurations', () => {
   it('routes exactly the agents\' subjects: users, groups and ServiceAccounts', () => {

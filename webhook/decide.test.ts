@@ -18,7 +18,7 @@ import {
   request,
   VIEW,
   withStatus,
-} from './fixtures.test-helpers.js';
+} from '../testing/fixtures.js';
 
 const OPTS: DecideOptions = { agentgateNamespace: 'agentgate-system', fingerprintKey: 'k', maxHoldSeconds: 8 };
 

@@ -17,7 +17,7 @@ import { approvalUsable, approveCommand, DEFAULT_PENDING_TTL_MS, effectivePhase 
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import { approvalRequestName, DNS1123_LABEL_MAX, fingerprint } from '../lib/fingerprint.js';
-import { preview, summarize } from '../lib/preview.js';
+import { preview, summarize } from './preview.js';
 import { admissionAttributes, rulesCover, subjectMatchesUser } from '../lib/rbac.js';
 import { DEFAULT_RULES } from './rules/catalogue.js';
 import { buildRuleSet, evaluateRules } from './rules/evaluate.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { FINALIZER, LABEL_AGENT, LABEL_GRANT, LABEL_MANAGED_BY } from '../../api/types.js';
 import { CONDITION, REASON, findCondition } from '../conditions.js';
-import { activationFingerprint, activationRequestName } from '../names.js';
+import { activationFingerprint, activationRequestName } from '../../api/names.js';
 import { agent, apply, approve, clockAt, find, grant, state, types, T0 } from './fixtures.test-helpers.js';
 import { ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT, planGrant, validateGrant, type GrantState } from './grant.js';
 

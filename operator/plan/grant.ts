@@ -28,7 +28,7 @@ import {
 import { formatDuration, parseDuration, rfc3339 } from '../../lib/clock.js';
 import { stableStringify } from '../../lib/fingerprint.js';
 import { CONDITION, REASON, isTrue, setCondition, type ConditionInput } from '../conditions.js';
-import { activationFingerprint, activationRequestName, labelValue, roleBindingName } from '../names.js';
+import { activationFingerprint, activationRequestName, labelValue, roleBindingName } from '../../api/names.js';
 import { describeSelector, selectorMatches } from '../../lib/selector.js';
 
 export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';
