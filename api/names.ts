@@ -1,13 +1,27 @@
 // Deterministic names and label values, so every replica (and the webhook) derives the
-// same object names from a grant without coordination.
+// same object names from the same input without coordination. The one home of the
+// name rules: bounded object names, ApprovalRequest names, label values.
 import { createHash } from 'node:crypto';
-import { stableStringify } from '../lib/fingerprint.js';
-import type { AccessGrant } from './types.js';
 
-const MAX = 63;
+/** DNS-1123 labels and label values are at most 63 characters. */
+export const DNS1123_LABEL_MAX = 63;
+const MAX = DNS1123_LABEL_MAX;
 const HASH_CHARS = 10;
+const FINGERPRINT_CHARS = 16;
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+export function isDns1123Label(s: string): boolean {
+  return s.length <= MAX && DNS1123_LABEL.test(s);
+}
+
+/** Whether a string is a valid Kubernetes label value. */
+export function isLabelValue(s: string): boolean {
+  return s.length <= MAX && LABEL_VALUE.test(s);
+}
 
 /**
  * prefix + name when that fits in 63 characters; otherwise a truncated name plus a hash
@@ -30,23 +44,44 @@ export const roleBindingName = (grant: string): string => boundedName('agentgate
 export const activationRequestName = (grant: string): string => boundedName('activate-', grant);
 
 /**
- * An object name as a label value. Names up to 63 characters are used as they are (the
- * common case, and what `kubectl get -l agentgate.io/grant=NAME` expects); longer ones
- * (grant and agent names may be 253) are truncated and hashed, since label values are
- * limited to 63. Readers that need the exact owner use the ownerReference.
+ * The ApprovalRequest name for a held operation: `ar-<agent>-<first 16 hex>`, and for
+ * the n-th request of the same operation (slot n > 0) `ar-<agent>-<16 hex>-<n+1>`.
+ * Deterministic so every webhook replica holding the same operation agrees on one
+ * object (create-if-absent instead of duplicates). A DNS-1123 label (<= 63 chars) for
+ * any agent name. The agent part is only for readers; uniqueness comes from the
+ * fingerprint (64 bits), which includes the user.
  */
-export function labelValue(name: string): string {
-  if (name.length <= MAX) return name;
-  const v = boundedName('', name);
-  // Label values must start and end alphanumeric; boundedName ends with hex.
-  return v.replace(/^[^a-z0-9A-Z]+/, '');
+export function approvalRequestName(fp: string, agent: string, slot = 0): string {
+  const hex = fp.toLowerCase();
+  if (!/^[0-9a-f]{16,}$/.test(hex)) {
+    throw new Error(`approvalRequestName: fingerprint must be at least ${FINGERPRINT_CHARS} hex digits`);
+  }
+  const suffix = hex.slice(0, FINGERPRINT_CHARS) + (slot > 0 ? `-${slot + 1}` : '');
+  const room = MAX - 'ar-'.length - '-'.length - suffix.length;
+  const agentPart = agent
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, Math.max(0, room))
+    .replace(/^-+|-+$/g, '');
+  return agentPart ? `ar-${agentPart}-${suffix}` : `ar-${suffix}`;
 }
 
 /**
- * The fingerprint an activation ApprovalRequest carries: sha256 hex over the grant's uid
- * and canonical spec. Binding the approval to the uid means a grant deleted and
- * recreated under the same name never inherits the old approval.
+ * Any name as a label value (the one rule for agentgate.io/agent and agentgate.io/grant).
+ * Names that are already valid label values are used as they are (the common case, and
+ * what `kubectl get -l agentgate.io/grant=NAME` expects); longer or unusual ones (grant
+ * and agent names may be 253 characters) become a sanitized prefix plus a hash of the
+ * whole name, since label values are limited to 63. Readers that need the exact owner
+ * use the ownerReference or the spec; readers that select by label use this function.
  */
-export function activationFingerprint(grant: Pick<AccessGrant, 'metadata' | 'spec'>): string {
-  return sha256(stableStringify({ uid: grant.metadata.uid ?? '', spec: grant.spec }));
+export function labelValue(name: string): string {
+  if (isLabelValue(name)) return name;
+  const hash = sha256(name).slice(0, HASH_CHARS);
+  const head = name
+    .replace(/[^-A-Za-z0-9_.]+/g, '-')
+    .slice(0, MAX - 1 - HASH_CHARS)
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .replace(/[^A-Za-z0-9]+$/, '');
+  return head ? `${head}-${hash}` : hash;
 }

@@ -10,6 +10,7 @@
 // CPU time per request and RSS can be read from /proc.
 //
 // This file is also the servers' entry point: `node webhook-bench.js serve floor|stub`.
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import https from 'node:https';
@@ -109,7 +110,7 @@ async function serve(kind: string): Promise<void> {
     const log = newLogger('bench', 'warn');
     const metrics = new WebhookMetrics();
     const audit = new NullAuditSink();
-    const options = { agentgateNamespace: 'agentgate-system', fingerprintKey: 'k', maxHoldSeconds: 0 };
+    const options = { agentgateNamespace: AGENTGATE_NAMESPACE, fingerprintKey: 'k', maxHoldSeconds: 0 };
     const app = createApp({
       log,
       metrics,

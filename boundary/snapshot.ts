@@ -8,27 +8,9 @@ import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, statusCode } from '../lib/kube.js';
-import {
-  AGENTGATE_NAMESPACE,
-  AGENTS_WEBHOOK,
-  PROTECT_WEBHOOK,
-  STAMP_WEBHOOK,
-  planAccessReviews,
-  verifyAgents,
-} from './verify.js';
-import type {
-  AccessReviewResult,
-  Binding,
-  BoundaryReport,
-  BoundarySnapshot,
-  PlannedReview,
-  RoleObject,
-  SnapshotWithoutReviews,
-  VerifyOptions,
-  WebhookConfiguration,
-  WebhookEntry,
-  WebhookProbe,
-} from './verify.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { planAccessReviews, verifyAgents } from './verify.js';
+import type { AccessReviewResult, Binding, BoundaryReport, BoundarySnapshot, PlannedReview, RoleObject, SnapshotWithoutReviews, VerifyOptions, WebhookConfiguration, WebhookEntry, WebhookProbe } from './types.js';
 
 export interface CollectOptions {
   /** Only these agents (their reviews are the expensive part). */

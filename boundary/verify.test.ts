@@ -1,17 +1,9 @@
 import { expect } from 'chai';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import {
-  boundaryCondition,
-  countFindings,
-  namespacesToReview,
-  planAccessReviews,
-  principalsOf,
-  powerfulServiceAccounts,
-  Route,
-  verifyAgent,
-  verifyAgents,
-} from './verify.js';
-import type { AccessReviewResult, Binding, BoundarySnapshot, Finding, PlannedReview, WebhookConfiguration, WebhookEntry } from './verify.js';
+import { boundaryCondition, countFindings, namespacesToReview, planAccessReviews, powerfulServiceAccounts, verifyAgent, verifyAgents } from './verify.js';
+import { principalsOf } from './principals.js';
+import { Route } from './types.js';
+import type { AccessReviewResult, Binding, BoundarySnapshot, Finding, PlannedReview, WebhookConfiguration, WebhookEntry } from './types.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
 

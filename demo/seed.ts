@@ -3,7 +3,8 @@
 // Exits non-zero the moment a step does not behave as narrated, so it doubles as a smoke test.
 import path from 'node:path';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../harness/cluster.js';
-import { AGENTGATE_NAMESPACE, removeWebhookConfigurations, startAgentgate, stopAll } from '../harness/components.js';
+import { removeWebhookConfigurations, startAgentgate, stopAll } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 
 const NS = 'payments';
 const AGENT = 'deploy-bot';

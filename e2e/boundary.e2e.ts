@@ -13,7 +13,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { BoundaryReport, Finding } from '../boundary/verify.js';
+import type { BoundaryReport, Finding } from '../boundary/types.js';
 import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { ensureCrds } from '../harness/crds.js';
 

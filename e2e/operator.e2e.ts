@@ -5,7 +5,8 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from '../harness/cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from '../harness/components.js';
+import { componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 
 interface Grant {
   metadata: { name: string; namespace: string; uid: string; finalizers?: string[] };

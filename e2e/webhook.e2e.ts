@@ -11,7 +11,8 @@ import type { AccessGrant, ApprovalRequest, AuditEvent } from '../api/types.js';
 import { verifyChain } from '../lib/audit-chain.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import type { RunResult } from '../harness/cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from '../harness/components.js';
+import { componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import type { RunningComponent } from '../harness/components.js';
 
 const AGENT = 'e2e-deploy-bot';

@@ -4,7 +4,8 @@
 import type * as k8s from '@kubernetes/client-node';
 import { Gauge, type Registry } from 'prom-client';
 import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
-import { boundaryCondition, type AgentReport } from '../boundary/verify.js';
+import { boundaryCondition } from '../boundary/verify.js';
+import { type AgentReport } from '../boundary/types.js';
 import { verifyBoundary } from '../boundary/snapshot.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';

@@ -4,6 +4,8 @@
 import * as k8s from '@kubernetes/client-node';
 import {
   FINALIZER,
+  GROUP,
+  VERSION,
   LABEL_AGENT,
   LABEL_GRANT,
   LABEL_MANAGED_BY,
@@ -579,8 +581,8 @@ export class Operator {
     let deleted = 0;
     do {
       const res = (await this.client.api.listNamespacedCustomObject({
-        group: 'agentgate.io',
-        version: 'v1alpha1',
+        group: GROUP,
+        version: VERSION,
         namespace: this.o.namespace,
         plural: 'auditevents',
         limit: 500,

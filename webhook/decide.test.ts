@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import type { ApprovalRequest } from '../api/types.js';
 import { FakeClock } from '../lib/clock.js';
-import { approvalRequestName, fingerprint } from '../lib/fingerprint.js';
-import { decide, heldRequestName } from './decide.js';
+import { approvalRequestName } from '../api/names.js';
+import { fingerprint } from '../lib/fingerprint.js';
+import { decide } from './decide.js';
 import type { Decision, DecideOptions } from './decide.js';
 import { StaticSnapshot } from './snapshot.js';
 import type { SnapshotData } from './snapshot.js';
@@ -291,7 +292,7 @@ describe('webhook/decide', () => {
       const d = decide({ ...req, uid: 'again' }, snap(clock, { approvalRequests: [consumed] }), clock, OPTS);
       expect(d.verdict).to.equal('Held');
       const next = createdAR(d);
-      expect(next.metadata.name).to.equal(heldRequestName(ar.spec.fingerprint, 'deploy-bot', 1));
+      expect(next.metadata.name).to.equal(approvalRequestName(ar.spec.fingerprint, 'deploy-bot', 1));
       expect(next.metadata.name).to.match(/-2$/);
     });
 
@@ -349,15 +350,5 @@ describe('webhook/decide', () => {
       expect(d.matchedRules).to.include('pod-connect');
     });
 
-    it('names slots so that every name is a DNS label', () => {
-      const fp = 'c'.repeat(64);
-      const long = 'a'.repeat(80);
-      for (let i = 0; i < 12; i++) {
-        const n = heldRequestName(fp, long, i);
-        expect(n.length).to.be.at.most(63);
-        expect(n).to.match(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
-      }
-      expect(heldRequestName(fp, 'bot', 0)).to.equal(approvalRequestName(fp, 'bot'));
-    });
   });
 });

@@ -16,15 +16,15 @@
 // - AgentIdentity: CEL compiles, no agentgate identity as subject; status by the operator.
 
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
-import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { ANNOTATION_APPROVED, ANNOTATION_REQUESTED_BY, GROUP, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import { isJsonObject } from '../lib/admission.js';
-import { ANNOTATION_APPROVED, parseApprovalAnnotation, recordDecision } from '../lib/approval.js';
+import { parseApprovalAnnotation, recordDecision } from '../lib/approval.js';
 import type { ApprovalDecision } from '../lib/approval.js';
 import type { Clock } from '../lib/clock.js';
 import { canonicalize } from '../lib/fingerprint.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
-import { AGENTGATE_GROUP, agentsForUser, ANNOTATION_REQUESTED_BY } from './decide.js';
+import { agentsForUser } from './decide.js';
 import type { Snapshot } from './snapshot.js';
 import { selfRequestProblems, validateAccessGrant, validateAgentIdentity } from './validation.js';
 
@@ -105,7 +105,7 @@ export function decideProtect(request: AdmissionRequest, snapshot: Snapshot, clo
     const what = op === 'CREATE' ? 'create a RoleBinding labelled' : !before && after ? 'add the label' : `${op.toLowerCase()} a RoleBinding labelled`;
     return deny(`${user || 'this caller'} may not ${what} ${LABEL_MANAGED_BY}=${MANAGED_BY}: those RoleBindings are agentgate's grants and only agentgate's operator (${config.operatorUser}) changes them; request access with an AccessGrant instead`);
   }
-  if (group !== AGENTGATE_GROUP) return allow('not an agentgate object');
+  if (group !== GROUP) return allow('not an agentgate object');
 
   switch (resource) {
     case 'approvalrequests':

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { FINALIZER, LABEL_AGENT, LABEL_GRANT, LABEL_MANAGED_BY } from '../../api/types.js';
 import { CONDITION, REASON, findCondition } from '../conditions.js';
-import { activationFingerprint, activationRequestName } from '../../api/names.js';
+import { activationRequestName } from '../../api/names.js';
+import { ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT } from '../../api/types.js';
+import { activationFingerprint } from '../../lib/fingerprint.js';
 import { agent, apply, approve, clockAt, find, grant, state, types, T0 } from './fixtures.test-helpers.js';
-import { ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT, planGrant, validateGrant, type GrantState } from './grant.js';
+import { planGrant, validateGrant, type GrantState } from './grant.js';
 
 /** Plans and applies until nothing is left to do (at most n rounds), like repeated reconciles at one instant. */
 function settle(s: GrantState, n = 5): GrantState {

@@ -12,6 +12,9 @@
 // - an approval is consumed after the grant is Active.
 import type { V1RoleBinding, RbacV1Subject } from '@kubernetes/client-node';
 import {
+  ANNOTATION_ACTIVATED_AT,
+  ANNOTATION_REQUESTED_BY,
+  ANNOTATION_EXPIRES_AT,
   API_VERSION,
   FINALIZER,
   LABEL_AGENT,
@@ -26,15 +29,11 @@ import {
   type GrantPhase,
 } from '../../api/types.js';
 import { formatDuration, parseDuration, rfc3339 } from '../../lib/clock.js';
-import { stableStringify } from '../../lib/fingerprint.js';
+import { activationFingerprint, stableStringify } from '../../lib/fingerprint.js';
 import { CONDITION, REASON, isTrue, setCondition, type ConditionInput } from '../conditions.js';
-import { activationFingerprint, activationRequestName, labelValue, roleBindingName } from '../../api/names.js';
+import { activationRequestName, labelValue, roleBindingName } from '../../api/names.js';
 import { describeSelector, selectorMatches } from '../../lib/selector.js';
 
-export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';
-/** Stamped on the RoleBinding so a crash between creating it and writing status keeps the window. */
-export const ANNOTATION_ACTIVATED_AT = 'agentgate.io/activated-at';
-export const ANNOTATION_EXPIRES_AT = 'agentgate.io/expires-at';
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
 /** The value of status.consumedBy when the operator consumes an activation approval. */
 export const CONSUMED_BY_OPERATOR = 'operator';
