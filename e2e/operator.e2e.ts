@@ -209,9 +209,9 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
 
     describe('over the ceiling: Invalid, naming the field, and no RoleBinding', function () {
       const cases: Array<[string, Record<string, unknown>, boolean, RegExp]> = [
-        ['duration', { duration: '3h' }, true, /spec\.duration 3h exceeds the agent's spec\.maxDuration 1h/],
-        ['role', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }, true, /spec\.roleRef ClusterRole\/cluster-admin is not in the agent's spec\.allowedRoles/],
-        ['namespace', {}, false, /metadata\.namespace \S+ is not in the agent's spec\.allowedNamespaces/],
+        ['duration', { duration: '3h' }, true, /spec\.duration: 3h exceeds AgentIdentity \S+'s spec\.maxDuration 1h/],
+        ['role', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }, true, /spec\.roleRef: ClusterRole\/cluster-admin is not in AgentIdentity \S+'s spec\.allowedRoles/],
+        ['namespace', {}, false, /metadata\.namespace: \S+ is not in AgentIdentity \S+'s spec\.allowedNamespaces/],
       ];
       for (const [what, spec, allowed, message] of cases) {
         it(what, async function () {

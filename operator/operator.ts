@@ -327,6 +327,7 @@ export class Operator {
       bindings: this.bindingsByGrant.get(`${namespace}/${labelValue(name)}`),
       approval,
       now,
+      agentgateNamespace: this.o.namespace,
       approvalTtlMs: this.o.approvalTtlMs,
     });
     const ctx: ExecContext = {};

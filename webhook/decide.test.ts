@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { ApprovalRequest } from '../api/types.js';
 import { FakeClock } from '../lib/clock.js';
-import { approvalRequestName } from '../api/names.js';
+import { approvalRequestName, isDns1123Label, isLabelValue, labelValue } from '../api/names.js';
+import { LABEL_AGENT } from '../api/types.js';
 import { fingerprint } from '../lib/fingerprint.js';
 import { decide } from './decide.js';
 import type { Decision, DecideOptions } from './decide.js';
@@ -243,6 +244,19 @@ describe('webhook/decide', () => {
   });
 
   describe('approval', () => {
+    it('labels the ApprovalRequest of an agent whose name is over 63 characters with a valid, stable label value', () => {
+      const clock = new FakeClock();
+      const long = `${'a'.repeat(40)}.${'b'.repeat(40)}`;
+      const s = snap(clock, { agents: [agentIdentity(long)], grants: [activeGrant(clock, 'g1', { agent: long })] });
+      const ar = createdAR(decide(deploymentDelete('web'), s, clock, OPTS));
+      expect(ar.spec.agent).to.equal(long);
+      const value = ar.metadata.labels![LABEL_AGENT]!;
+      expect(isLabelValue(value), value).to.equal(true);
+      expect(value).to.equal(labelValue(long));
+      expect(isDns1123Label(ar.metadata.name!), ar.metadata.name).to.equal(true);
+      for (const v of Object.values(ar.metadata.labels!)) expect(isLabelValue(v), v).to.equal(true);
+    });
+
     it('holds a delete: creates the ApprovalRequest named from the fingerprint, and says how to approve', () => {
       const clock = new FakeClock();
       const req = deploymentDelete('web');

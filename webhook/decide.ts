@@ -24,7 +24,8 @@ import { DEFAULT_RULES } from './rules/catalogue.js';
 import { buildRuleSet, evaluateRules } from './rules/evaluate.js';
 import type { CompiledRuleSet, RulesResult } from './rules/evaluate.js';
 import type { RoleLike, Snapshot } from './snapshot.js';
-import { grantCeilingProblems, namespaceAllowed, roleAllowed, selfRequestProblems } from './validation.js';
+import { ceilingProblems, namespaceAllowed, roleAllowed } from '../lib/ceiling.js';
+import { namespaceLabels, selfRequestProblems } from './validation.js';
 
 export type Verdict = 'Allowed' | 'Held' | 'Denied';
 
@@ -205,7 +206,7 @@ function coverage(request: AdmissionRequest, agent: AgentIdentity, snapshot: Sna
       why.push(`grant ${gname}'s role ${g.spec.roleRef.kind}/${g.spec.roleRef.name} is no longer in agent ${name}'s spec.allowedRoles`);
       continue;
     }
-    if (!namespaceAllowed(agent, namespace, nsObj)) {
+    if (!namespaceAllowed(agent, namespace, namespaceLabels(nsObj))) {
       why.push(`namespace ${namespace} is not in agent ${name}'s spec.allowedNamespaces`);
       continue;
     }
@@ -343,7 +344,13 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
     if (!requested?.spec || !requested.metadata) return deny(agent, 'the AccessGrant in the request has no spec');
     const problems = [
       ...selfRequestProblems(requested, agent),
-      ...grantCeilingProblems({ ...requested, metadata: { ...requested.metadata, namespace } }, agent, snapshot.namespace(namespace), options.agentgateNamespace),
+      ...ceilingProblems({
+        grant: { ...requested, metadata: { ...requested.metadata, namespace } },
+        agent,
+        namespaceLabels: namespaceLabels(snapshot.namespace(namespace)),
+        agentgateNamespace: options.agentgateNamespace,
+        now,
+      }).map((p) => p.message),
     ];
     if (problems.length) return deny(agent, `agent ${agentName}'s request for access is refused: ${problems.join('; ')}`);
     grants = [undefined];

@@ -115,7 +115,7 @@ export function decideProtect(request: AdmissionRequest, snapshot: Snapshot, clo
       if (op === 'DELETE') return isOperator ? allow() : deny(`AuditEvents are deleted only by agentgate's retention (${config.operatorUser}); ${user} may not delete them`);
       return deny('AuditEvents are write-once: nobody may change them');
     case 'accessgrants':
-      return protectAccessGrant(request, snapshot, config, isOperator);
+      return protectAccessGrant(request, snapshot, clock, config, isOperator);
     case 'agentidentities':
       if (sub === 'status') return isOperator || op !== 'UPDATE' ? allow() : deny(`AgentIdentity status is written only by agentgate's operator (${config.operatorUser})`);
       if (op === 'CREATE' || op === 'UPDATE') {
@@ -160,7 +160,7 @@ function protectApprovalRequest(request: AdmissionRequest, snapshot: Snapshot, c
   };
 }
 
-function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, config: ProtectConfig, isOperator: boolean): ProtectResult {
+function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, clock: Clock, config: ProtectConfig, isOperator: boolean): ProtectResult {
   const user = request.userInfo?.username ?? '';
   const op = request.operation;
   if (request.subResource === 'status') {
@@ -188,7 +188,7 @@ function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, confi
     if (problems.length) return deny(`agent ${callers.map((a) => a.metadata.name).join(', ')} cannot create this AccessGrant: ${problems.join('; ')}`);
   }
   const agent = snapshot.agents().find((a) => a.metadata.name === grant.spec.agent);
-  const result = validateAccessGrant(withNs, agent, snapshot.namespace(namespace), config.agentgateNamespace);
+  const result = validateAccessGrant(withNs, agent, snapshot.namespace(namespace), config.agentgateNamespace, clock.now());
   if (result.errors.length) return deny(`AccessGrant ${grant.metadata?.name ?? ''} is invalid: ${result.errors.join('; ')}`);
   return allow('valid', result.warnings);
 }
