@@ -2,8 +2,9 @@
 // an approver or a bystander, against a real control plane with agentgate running.
 // Exits non-zero the moment a step does not behave as narrated, so it doubles as a smoke test.
 import path from 'node:path';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../e2e/cluster.js';
-import { AGENTGATE_NAMESPACE, removeWebhookConfigurations, startAgentgate, stopAll } from '../e2e/components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../harness/cluster.js';
+import { removeWebhookConfigurations, startAgentgate, stopAll } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { countdown } from './countdown.js';
 
 const NS = 'payments';
@@ -43,7 +44,7 @@ async function as(who: Identity, args: string[], input?: string): Promise<RunRes
 }
 
 async function agentgateCli(who: Identity, args: string[]): Promise<RunResult> {
-  const { run } = await import('../e2e/cluster.js');
+  const { run } = await import('../harness/cluster.js');
   console.log(`   ${dim(`[${who}]`)} $ agentgate ${args.join(' ')}`);
   const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs[who], ...args]);
   const out = (r.stdout + r.stderr).trim();

@@ -2,8 +2,8 @@
 // kubectl against the CRDs in crds/: EXPIRES must show the real expiry time. (A `date`
 // printer column renders any future time as `<invalid>`, i.e. every live object.)
 import { expect } from 'chai';
-import { kubectlOk, uniqueName } from './cluster.js';
-import { ensureCrds } from './crds.js';
+import { kubectlOk, uniqueName } from '../harness/cluster.js';
+import { ensureCrds } from '../harness/crds.js';
 
 /** The cells of one row of a kubectl table, by header, split on kubectl's column alignment. */
 function tableRow(table: string, name: string): Record<string, string> {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { execFileSync } from 'node:child_process';
 import { runHealth } from './lua.js';
-import { repoRoot } from '../e2e/cluster.js';
+import { repoRoot } from '../harness/cluster.js';
 
 // Every charts/agentgate/argocd/<group>/<Kind>/ with a health.lua and its health_test.yaml
 // (Argo CD's own layout for resource_customizations).

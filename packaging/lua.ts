@@ -3,7 +3,7 @@
 // its Go module by `hack/tools/build.sh argocd-lua`. See hack/tools/argocd-lua/main.go.
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot } from '../e2e/cluster.js';
+import { repoRoot } from '../harness/cluster.js';
 
 export interface HealthStatus {
   status: string;
