@@ -11,12 +11,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import yaml from 'js-yaml';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import type { ApprovalRequest, AuditEvent } from '../api/types.js';
 import { APPROVAL_POLICY } from '../lib/approval-policy.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
-import type { Identity, RunResult } from './cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from './components.js';
-import type { RunningComponent } from './components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import type { Identity, RunResult } from '../harness/cluster.js';
+import { componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from '../harness/components.js';
+import type { RunningComponent } from '../harness/components.js';
 
 const NS_LABEL = 'agentgate-e2e-forged';
 const APPROVER_ROLE = 'e2e-forged-approver';

@@ -2,9 +2,11 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { repoRoot } from '../e2e/cluster.js';
+import { fileURLToPath } from 'node:url';
 import { approvalPolicyObjects, approvalPolicyProblems, APPROVAL_POLICY } from './approval-policy.js';
 import type { LiveBinding, LivePolicy } from './approval-policy.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 describe('lib/approval-policy', () => {
   const shipped = () => approvalPolicyObjects() as unknown as { policy: LivePolicy; binding: LiveBinding };

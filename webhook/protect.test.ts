@@ -6,7 +6,7 @@ import { approverStamp } from '../lib/approval.js';
 import { decideProtect, protectConfig, stampPatch } from './protect.js';
 import { approvalStampPatch } from './stamp.js';
 import { StaticSnapshot } from './snapshot.js';
-import { agentIdentity, AGENT_USER, NAMESPACES, request } from './fixtures.test-helpers.js';
+import { agentIdentity, AGENT_USER, NAMESPACES, request } from '../testing/fixtures.js';
 
 const CFG = protectConfig('agentgate-system');
 const OPERATOR = { username: 'system:serviceaccount:agentgate-system:agentgate-operator', groups: ['system:serviceaccounts'] };

@@ -7,7 +7,8 @@
 import type { ApprovalRequest } from '../api/types.js';
 import type { AdmissionRequest } from '../lib/admission.js';
 import { isJsonObject } from '../lib/admission.js';
-import { ANNOTATION_APPROVED, approverStamp, parseApprovalAnnotation, withStamp } from '../lib/approval.js';
+import { ANNOTATION_APPROVED } from '../api/types.js';
+import { approverStamp, parseApprovalAnnotation, withStamp } from '../lib/approval.js';
 
 export type JsonPatch = Array<{ op: 'add'; path: string; value: unknown }>;
 
