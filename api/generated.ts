@@ -323,8 +323,8 @@ export interface AuditEventSpec {
   requestUID: string;
   /** SHA-256 of the canonical object, or the operation fingerprint. */
   objectDigest?: string;
-  /** How the call was confirmed to come from the kube-apiserver. ClientCertificate: the webhook verified the apiserver's client certificate on this review. AuditLog: joined with the apiserver's audit log (the apiserver records the agentgate.io/audit-event annotation the webhook returns). Absent: unconfirmed, the record rests on a review the webhook could not authenticate. */
-  confirmedBy?: "ClientCertificate" | "AuditLog";
+  /** ClientCertificate: the webhook verified the kube-apiserver's client certificate on this review, so the call really reached the apiserver. Absent: the review was not authenticated (EKS presents no certificate); the apiserver's audit log confirms it through the audit-event annotation the webhook returns with the record id. */
+  confirmedBy?: "ClientCertificate";
   /** Tamper evidence. Each writer chains its events by hash. */
   chain: {
     /** The webhook replica that wrote the event. */

@@ -237,7 +237,8 @@ describe('forged AdmissionReviews: nothing that grants power rests on a review a
     const r = await forge('/validate/agents', review);
     expect(r.status).to.equal(200);
     expect((await kubectl('admin', ['get', 'configmap', 'forged-cm', '-n', ns])).code, 'an answer to a forger creates nothing').to.not.equal(0);
-    const id = r.body.response?.auditAnnotations?.['agentgate.io/audit-event'];
+    // The apiserver prefixes the key with the webhook's name (<webhook>/audit-event) in its audit log.
+    const id = Object.entries(r.body.response?.auditAnnotations ?? {}).find(([k]) => k.endsWith('audit-event'))?.[1];
     expect(id, 'the review is answered with its record id, for the apiserver audit log join').to.be.a('string');
     const forgedRecord = await eventually(async () => (await auditEventsOf(ns)).find((e) => e.spec.name === 'forged-cm'), 20_000, 'the forged record');
     expect(forgedRecord.spec.confirmedBy, 'unconfirmed: the webhook could not tell who sent it').to.equal(undefined);
