@@ -1,13 +1,15 @@
-// An in-memory cluster for the operator's reconcilers (unit tests): one store behind both
-// seams, OperatorCache (reads, as an informer that has caught up) and ClusterWrites
-// (writes, with resourceVersions, 404/409 like the apiserver, and injectable failures).
+// In-memory stand-ins behind the I/O seams, for unit tests. FakeCluster serves the
+// operator's reconcilers: one store behind OperatorCache (reads, as an informer that
+// has caught up) and ClusterWrites (writes, with resourceVersions, 404/409 like the
+// apiserver, and injectable failures). FakeApprovalStore serves the webhook's admit.ts.
 import type * as k8s from '@kubernetes/client-node';
 import { LABEL_AGENT, LABEL_GRANT, type AccessGrant, type AgentIdentity, type ApprovalRequest, type AuditEvent } from '../api/types.js';
 import type { AgentgateKind } from '../lib/kube.js';
 import type { Clock } from '../lib/clock.js';
-import { newLogger } from '../lib/log.js';
+import { newLogger, type Logger } from '../lib/log.js';
 import { OperatorMetrics } from '../operator/metrics.js';
 import type { ClusterWrites, FreshKind, OperatorCache, ReconcileContext } from '../operator/reconcile/context.js';
+import type { ApprovalStore } from '../webhook/admit.js';
 
 type Obj = { metadata: { name?: string; namespace?: string; resourceVersion?: string; uid?: string; finalizers?: string[]; deletionTimestamp?: string } };
 type Op = keyof ClusterWrites;
@@ -176,7 +178,7 @@ export function fakeContext(cluster: FakeCluster, clock: Clock, over: Partial<Re
     cache: cluster,
     writes: cluster,
     clock,
-    log: newLogger('test', 'error'),
+    log: quietLogger(),
     metrics: new OperatorMetrics(),
     recorder: { emit: (o, type, reason) => events.push(`${o.kind}/${o.metadata.name} ${type} ${reason}`) },
     namespace: 'agentgate-system',
@@ -187,4 +189,58 @@ export function fakeContext(cluster: FakeCluster, clock: Clock, over: Partial<Re
     events,
     ...over,
   };
+}
+
+/** The webhook's ApprovalStore seam in memory, with injectable failures; decisions arrive via decide(). */
+export class FakeApprovalStore implements ApprovalStore {
+  readonly stored = new Map<string, ApprovalRequest>();
+  readonly calls: string[] = [];
+  private readonly failures: Array<{ op: 'create' | 'replaceStatus' | 'get'; code: number }> = [];
+  private rv = 10;
+
+  failNext(op: 'create' | 'replaceStatus' | 'get', code: number): this {
+    this.failures.push({ op, code });
+    return this;
+  }
+  private maybeFail(op: 'create' | 'replaceStatus' | 'get'): void {
+    const i = this.failures.findIndex((f) => f.op === op);
+    if (i >= 0) throw new StatusError(this.failures.splice(i, 1)[0]!.code);
+  }
+  /** An approver's (or another replica's) write, outside the webhook. */
+  put(ar: ApprovalRequest): ApprovalRequest {
+    const copy = structuredClone(ar);
+    copy.metadata.resourceVersion = String(++this.rv);
+    this.stored.set(`${ar.metadata.namespace}/${ar.metadata.name}`, copy);
+    return structuredClone(copy);
+  }
+  async get(namespace: string, name: string): Promise<ApprovalRequest | undefined> {
+    this.maybeFail('get');
+    const ar = this.stored.get(`${namespace}/${name}`);
+    return ar && structuredClone(ar);
+  }
+  async create(ar: ApprovalRequest): Promise<ApprovalRequest> {
+    this.calls.push(`create ${ar.metadata.namespace}/${ar.metadata.name}`);
+    this.maybeFail('create');
+    if (this.stored.has(`${ar.metadata.namespace}/${ar.metadata.name}`)) throw new StatusError(409, 'AlreadyExists');
+    return this.put(ar);
+  }
+  async replaceStatus(ar: ApprovalRequest): Promise<ApprovalRequest> {
+    this.calls.push(`replaceStatus ${ar.metadata.namespace}/${ar.metadata.name}`);
+    this.maybeFail('replaceStatus');
+    const cur = this.stored.get(`${ar.metadata.namespace}/${ar.metadata.name}`);
+    if (!cur) throw new StatusError(404);
+    if (cur.metadata.resourceVersion !== ar.metadata.resourceVersion) throw new StatusError(409, 'Conflict');
+    return this.put({ ...cur, status: ar.status });
+  }
+  async waitDecided(namespace: string, name: string): Promise<ApprovalRequest | undefined> {
+    const ar = this.stored.get(`${namespace}/${name}`);
+    return ar && (ar.status?.phase ?? 'Pending') !== 'Pending' ? structuredClone(ar) : undefined;
+  }
+}
+
+/** A logger that writes nothing (tests assert on outcomes, not on log lines). */
+export function quietLogger(): Logger {
+  const log = newLogger('test', 'error');
+  log.silent = true;
+  return log;
 }
