@@ -76,11 +76,3 @@ export function planApproval(ar: ApprovalRequest, now: Date, stamps?: StampConte
       return { actions: [] };
   }
 }
-
-/** The deadline after which planApproval would act, for the sweep's bookkeeping. */
-export function approvalDeadline(ar: ApprovalRequest): string | undefined {
-  const p = ar.status?.phase;
-  if (p === undefined || p === 'Pending') return ar.spec.expiresAt;
-  if (p === 'Approved') return ar.status?.validUntil;
-  return undefined;
-}
