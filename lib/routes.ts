@@ -51,6 +51,20 @@ export interface RoleInput {
 /** Verbs that discovery lists; others (bind, escalate, impersonate, approve, sign, use...) exist only in roles. */
 const DISCOVERY_VERBS = new Set(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection']);
 
+/** Authorization-only verbs the apiserver checks, with where they apply. */
+const AUTHORIZATION_VERBS: ReadonlyArray<{ verb: string; group: string; resource: string; namespaced: boolean }> = [
+  { verb: 'impersonate', group: '', resource: 'users', namespaced: false },
+  { verb: 'impersonate', group: '', resource: 'groups', namespaced: false },
+  { verb: 'impersonate', group: '', resource: 'serviceaccounts', namespaced: true },
+  { verb: 'impersonate', group: 'authentication.k8s.io', resource: 'uids', namespaced: false },
+  { verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'roles', namespaced: true },
+  { verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'clusterroles', namespaced: false },
+  { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'roles', namespaced: true },
+  { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles', namespaced: false },
+  { verb: 'approve', group: 'certificates.k8s.io', resource: 'signers', namespaced: false },
+  { verb: 'sign', group: 'certificates.k8s.io', resource: 'signers', namespaced: false },
+];
+
 export function routeText(r: Pick<Route, 'group' | 'resource' | 'subresource' | 'verb'>): string {
   const res = r.subresource ? `${r.resource}/${r.subresource}` : r.resource;
   return `${r.verb} ${res}${r.group ? `.${r.group}` : ''}`;
@@ -147,11 +161,18 @@ export function inventory(discovered: readonly DiscoveredResource[], roles: read
       }
     }
   }
-  // Verbs that exist only in roles (impersonate, bind, escalate, approve, sign, use, ...).
+  // Verbs that exist only in roles (impersonate, bind, escalate, approve, sign, use, ...):
+  // the well-known ones wherever a role's rules (wildcards included) reach them, and any
+  // other such verb a rule names literally.
   for (const role of roles) {
+    for (const k of AUTHORIZATION_VERBS) {
+      if (rulesCover(role.rules, { verb: k.verb, apiGroup: k.group, resource: k.resource })) {
+        add({ group: k.group, resource: k.resource, subresource: '', verb: k.verb, namespaced: k.namespaced, custom: false }, role.name);
+      }
+    }
     for (const rule of role.rules) {
       for (const verb of rule.verbs) {
-        if (DISCOVERY_VERBS.has(verb)) continue;
+        if (DISCOVERY_VERBS.has(verb) || verb === '*') continue;
         for (const group of rule.apiGroups ?? []) {
           for (const name of rule.resources ?? []) {
             const { resource, subresource } = split(name);
