@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../api/types.js';
+import { AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DEFAULT_APPROVAL_VALIDITY_MS, DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
 import { systemClock, parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
@@ -18,6 +19,8 @@ import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from '.
 import { KubeAuditSink } from './audit.js';
 import { ConfigurationSync, desiredConfigurations, PATHS } from './configurations.js';
 import type { ClientTarget } from './configurations.js';
+import { ConfigurationWatch } from './drift.js';
+import { EventRecorder } from '../operator/events.js';
 import { WebhookMetrics } from './metrics.js';
 import { protectConfig } from './protect.js';
 import { createApp, withFilter, withMetrics } from './server.js';
@@ -229,8 +232,33 @@ async function main(): Promise<void> {
       pending = setTimeout(() => void syncNow(), 100);
     });
     await syncNow();
-    // Repairs drift (someone editing or deleting a configuration) within a minute.
-    setInterval(() => void syncNow(), 60_000).unref();
+    sync.drained();
+    // Self-healing: a change or deletion of a configuration by anyone else is restored
+    // within a second of the watch event, and said loudly (log, metric, Event).
+    const events = new EventRecorder(kc, { component: 'agentgate-webhook', instance: f.writerId, clock, log });
+    const healNow = async (): Promise<void> => {
+      await syncNow();
+      for (const name of sync.drained()) {
+        const kind = name === STAMP_WEBHOOK ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration';
+        log.warn('webhook configuration drift restored', { configuration: name, kind });
+        metrics.configurationDrift.inc({ configuration: name });
+        events.emit({ apiVersion: 'admissionregistration.k8s.io/v1', kind, metadata: { name } }, 'Warning', 'DriftRestored', `${kind} ${name} was changed or deleted by someone other than agentgate; the webhook restored it`);
+      }
+    };
+    const watch = new ConfigurationWatch(
+      kc,
+      [
+        { path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', name: AGENTS_WEBHOOK },
+        { path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', name: PROTECT_WEBHOOK },
+        { path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', name: STAMP_WEBHOOK },
+      ],
+      () => void healNow(),
+      log,
+    );
+    watch.start();
+    process.once('beforeExit', () => watch.stop());
+    // The backstop, should a watch miss an event.
+    setInterval(() => void healNow(), 60_000).unref();
   }
   log.info(configured ? 'ready' : 'serving, but not ready until the webhook configurations are written', { manageConfigurations: f.manage, writer: f.writerId });
 

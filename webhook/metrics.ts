@@ -12,6 +12,7 @@ export class WebhookMetrics {
   readonly holdSeconds: Histogram<'outcome'>;
   readonly auditWrites: Counter<'result'>;
   readonly approvalsRecorded: Counter<'decision'>;
+  readonly configurationDrift: Counter<'configuration'>;
 
   constructor(opts: { pendingApprovals?: () => number; defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -54,6 +55,12 @@ export class WebhookMetrics {
     });
     this.auditWrites = new Counter({ name: 'agentgate_webhook_audit_writes_total', help: 'AuditEvent writes by result (ok, error, skipped for dry runs).', labelNames: ['result'], registers });
     this.approvalsRecorded = new Counter({ name: 'agentgate_webhook_approvals_recorded_total', help: 'Approver decisions recorded on ApprovalRequests.', labelNames: ['decision'], registers });
+    this.configurationDrift = new Counter({
+      name: 'agentgate_webhook_configuration_drift_restored_total',
+      help: "Times someone else changed or deleted one of agentgate's webhook configurations and the webhook restored it.",
+      labelNames: ['configuration'],
+      registers,
+    });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'agentgate_webhook_' });
   }
 }
