@@ -16,9 +16,9 @@ import type { AccessGrant } from '../api/types.js';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import { namespaceAllowsPrivileged, podSpecsOf, privilegedFeatures, serviceAccountOf } from '../lib/podspec.js';
 import { classOfRequest } from '../lib/routes.js';
-import { rulesCover, serviceAccountUsername, subjectMatchesUser } from '../lib/rbac.js';
 import type { PolicyRule } from '../lib/rbac.js';
-import type { BindingObject, Snapshot } from './snapshot.js';
+import { serviceAccountBeyondGrant } from '../lib/serviceaccount-power.js';
+import type { Snapshot } from './snapshot.js';
 
 export interface WorkloadEffects {
   serviceAccounts: string[];
@@ -31,44 +31,6 @@ export interface WorkloadEffects {
 export interface Effects {
   routeClass: string;
   workload: WorkloadEffects;
-}
-
-const SA_GROUP = 'system:serviceaccounts';
-
-/** Rules a ServiceAccount holds, by binding; bindings reaching it only through system:authenticated are left out (the agent holds those too). */
-export function serviceAccountRules(snapshot: Snapshot, namespace: string, name: string): Array<{ via: string; namespace: string; rules: readonly PolicyRule[] }> {
-  const user = { username: serviceAccountUsername(namespace, name), groups: [SA_GROUP, `${SA_GROUP}:${namespace}`] };
-  const out: Array<{ via: string; namespace: string; rules: readonly PolicyRule[] }> = [];
-  const consider = (b: BindingObject, cluster: boolean): void => {
-    const bns = b.metadata?.namespace ?? '';
-    if (!(b.subjects ?? []).some((s) => subjectMatchesUser(s, user, bns))) return;
-    const role = b.roleRef.kind === 'ClusterRole' ? snapshot.clusterRole(b.roleRef.name) : snapshot.role(bns, b.roleRef.name);
-    const rules = (role?.rules ?? []).filter((r) => (r.resources ?? []).length > 0);
-    if (!rules.length) return;
-    out.push({ via: `${cluster ? 'ClusterRoleBinding' : `RoleBinding ${bns}/`}${cluster ? ' ' : ''}${b.metadata?.name ?? ''} (${b.roleRef.kind} ${b.roleRef.name})`, namespace: cluster ? '' : bns, rules });
-  };
-  for (const b of snapshot.clusterRoleBindings?.() ?? []) consider(b, true);
-  for (const b of snapshot.roleBindings?.() ?? []) consider(b, false);
-  return out;
-}
-
-/** The first rule atom the grant's rules do not cover, as text; undefined when all are covered. */
-function beyond(rules: readonly PolicyRule[], grantRules: readonly PolicyRule[]): string | undefined {
-  for (const r of rules) {
-    for (const verb of r.verbs) {
-      for (const group of r.apiGroups ?? []) {
-        for (const res of r.resources ?? []) {
-          const [resource, subresource] = res.split('/', 2) as [string, string | undefined];
-          const names = r.resourceNames?.length ? r.resourceNames : [undefined];
-          for (const name of names) {
-            const attrs = { verb, apiGroup: group, resource, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) };
-            if (!rulesCover(grantRules, attrs)) return `${verb} ${res}${group ? `.${group}` : ''}${name ? ` ${name}` : ''}`;
-          }
-        }
-      }
-    }
-  }
-  return undefined;
 }
 
 function grantRules(snapshot: Snapshot, grant: AccessGrant | undefined): readonly PolicyRule[] {
@@ -96,14 +58,9 @@ export function workloadEffects(request: AdmissionRequest, snapshot: Snapshot, g
     const sa = serviceAccountOf(spec);
     if (!out.serviceAccounts.includes(sa)) {
       out.serviceAccounts.push(sa);
-      for (const held of serviceAccountRules(snapshot, namespace, sa)) {
-        // RoleBindings elsewhere and ClusterRoleBindings reach beyond the grant's one namespace.
-        const extra = held.namespace !== namespace ? `${held.namespace ? `access in namespace ${held.namespace}` : 'cluster-wide access'}` : beyond(held.rules, granted);
-        if (extra) {
-          out.exceedsGrant.push(`ServiceAccount ${namespace}/${sa}: ${extra} via ${held.via}`);
-          break;
-        }
-      }
+      const lookup = { clusterRoleBindings: snapshot.clusterRoleBindings?.() ?? [], roleBindings: snapshot.roleBindings?.() ?? [], clusterRole: (n: string) => snapshot.clusterRole(n), role: (ns: string, n: string) => snapshot.role(ns, n) };
+      const extra = serviceAccountBeyondGrant(lookup, namespace, sa, granted);
+      if (extra) out.exceedsGrant.push(`ServiceAccount ${namespace}/${sa}: ${extra}`);
     }
     if (namespaceAllowsPrivileged(snapshot.namespace(namespace)?.metadata?.labels)) out.privileged.push(...privilegedFeatures(spec, path));
   }
