@@ -18,6 +18,8 @@ import { compileCached, prepareVars } from '../webhook/rules/cel.js';
 import type { AdmissionRequest, UserInfo } from './admission.js';
 import { rulesCover, serviceAccountUsername, subjectMatchesUser } from './rbac.js';
 import { describeSelector, selectorMatches } from './selector.js';
+import { indirectIdentityFindings, undeclaredGroupFindings, unclassifiedRouteFindings } from './boundary-effects.js';
+import type { ClassifiedRoute } from './routes.js';
 import type { PolicyRule, RbacSubject } from './rbac.js';
 
 // ---------------------------------------------------------------------------------
@@ -57,6 +59,12 @@ export const Route = {
   IndirectServiceAccountToken: 'IndirectServiceAccountToken',
   /** A SubjectAccessReview this verification needed has no result: unverified, not safe. */
   ReviewMissing: 'ReviewMissing',
+  /** A grant's namespace admits node-level privilege for pods the grant lets the agent start (lib/boundary-effects.ts). */
+  IndirectPrivilegedPod: 'IndirectPrivilegedPod',
+  /** The apiserver attaches a group to the agent's calls that its AgentIdentity does not declare. */
+  UndeclaredGroup: 'UndeclaredGroup',
+  /** A role the agent may be granted reaches a route the classification does not know (lib/routes.ts). */
+  UnclassifiedRoute: 'UnclassifiedRoute',
 } as const;
 export type RouteName = (typeof Route)[keyof typeof Route];
 
@@ -191,6 +199,8 @@ export interface BoundarySnapshot {
   webhookProbes?: WebhookProbe[];
   /** agentgate's namespace; default agentgate-system. */
   agentgateNamespace?: string;
+  /** The route inventory of the bindable roles (lib/routes.ts); absent: not taken. */
+  routes?: ClassifiedRoute[];
 }
 
 export type SnapshotWithoutReviews = Omit<BoundarySnapshot, 'accessReviews' | 'webhookProbes'>;
@@ -247,6 +257,13 @@ export function principalsOf(agent: AgentIdentity): Principal[] {
         groups: [SA_GROUP, `${SA_GROUP}:${s.namespace}`, AUTHENTICATED],
       });
     }
+  }
+  // Observed identities (status.observedIdentity): what the apiserver really attaches.
+  // Only undeclared groups add a principal; they can only add findings.
+  const declared = new Set((agent.spec.subjects ?? []).filter((s) => s.kind === 'Group').map((s) => s.name));
+  for (const g of new Set((agent.status?.observedIdentity ?? []).flatMap((o) => o.groups ?? []))) {
+    if (declared.has(g) || isBroadGroup(g)) continue;
+    out.push({ label: `Group ${g} (observed, undeclared)`, groups: [g, AUTHENTICATED] });
   }
   return out;
 }
@@ -1038,7 +1055,14 @@ export function verifyAgent(agent: AgentIdentity, snapshot: BoundarySnapshot, op
   const now = options.now ?? new Date();
   const grace = options.expiryGraceMs ?? DEFAULT_EXPIRY_GRACE_MS;
   const reviews = reviewFindings(agent, snapshot);
-  const findings = sortFindings([...bindingFindings(agent, snapshot, now, grace), ...reviews.findings, ...webhookFindings(agent, snapshot, now)]);
+  const findings = sortFindings([
+    ...bindingFindings(agent, snapshot, now, grace),
+    ...reviews.findings,
+    ...webhookFindings(agent, snapshot, now),
+    ...indirectIdentityFindings(agent, snapshot, now),
+    ...undeclaredGroupFindings(agent, snapshot),
+    ...unclassifiedRouteFindings(agent, snapshot.routes),
+  ]);
   return { agent: agent.metadata.name ?? '', verified: !findings.some((f) => f.severity === 'Critical'), findings, reviews: reviews.reviews };
 }
 

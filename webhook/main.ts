@@ -20,6 +20,7 @@ import { KubeAuditSink } from './audit.js';
 import { ConfigurationSync, desiredConfigurations, PATHS } from './configurations.js';
 import type { ClientTarget } from './configurations.js';
 import { ConfigurationWatch } from './drift.js';
+import { KubeObservedPatcher, ObservedIdentityRecorder } from './observed.js';
 import { EventRecorder } from '../operator/events.js';
 import { WebhookMetrics } from './metrics.js';
 import { protectConfig } from './protect.js';
@@ -152,6 +153,7 @@ async function main(): Promise<void> {
   const caBundle = tls.ca ? Buffer.from(tls.ca).toString('base64') : undefined;
 
   const state = new ClusterState(kc, log);
+  const observed = new ObservedIdentityRecorder(new KubeObservedPatcher(kc), clock, log);
   const metrics = new WebhookMetrics({ pendingApprovals: () => state.pendingApprovals(), defaultMetrics: true });
   const audit = new KubeAuditSink(client, f.namespace, f.writerId, f.lanes, log);
   const arListeners = new Set<(ar: ApprovalRequest) => void>();
@@ -176,7 +178,7 @@ async function main(): Promise<void> {
       // The configuration already excludes agentgate's own users; a stale or hand-edited
       // one must not make the webhook judge (or record) its own writes.
       (request) => (agentgateUsers.includes(request.userInfo.username ?? '') ? { uid: request.uid, allowed: true } : undefined),
-      async (request) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: secret.fingerprintKey })).response,
+      async (request) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: secret.fingerprintKey, observed })).response,
     ),
   );
   const protectHandler = withMetrics(metrics, (request) => admitProtected(request, { snapshot, clock, config: pconfig, approvals, log, metrics }));
