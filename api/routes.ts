@@ -94,6 +94,9 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { groups: [''], resources: ['pods/ephemeralcontainers'], verbs: WRITE, class: 'reach', governedBy: ['pod-debug'], why: 'a debug container runs an arbitrary image inside the pod, without exec' },
   { groups: [''], resources: ['pods/ephemeralcontainers'], verbs: READ, class: 'read', governedBy: ['rbac-only'], why: "reading a pod's ephemeral containers" },
   { groups: [''], resources: ['pods/log'], verbs: READ, class: 'read', governedBy: ['rbac-only'], why: 'container logs' },
+  { groups: [''], resources: ['pods/resize'], verbs: READ, class: 'read', governedBy: ['rbac-only'], why: "reading a pod's resources" },
+  { groups: [''], resources: ['pods/resize'], verbs: WRITE, class: 'modify', governedBy: [], why: "changes a running pod's CPU/memory in place (containers may restart, not be deleted)" },
+  { groups: ['certificates.k8s.io'], resources: ['certificatesigningrequests/approval'], verbs: READ, class: 'read', governedBy: ['rbac-only'], why: "reading a CSR's approval" },
 
   // --- delete-effect: calls that remove objects without being a DELETE of them -------
   { groups: [''], resources: ['pods/eviction'], verbs: ['create'], class: 'delete-effect', governedBy: ['pod-eviction'], why: 'an eviction deletes the pod (honouring PodDisruptionBudgets)' },
