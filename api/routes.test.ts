@@ -3,15 +3,15 @@
 // decide() step denies it, a verification route exists, `rbac-only` is only used where
 // admission never sees the call. And every field-level effect is caught by its rule.
 import { expect } from 'chai';
-import { Route as BoundaryRoute } from '../lib/boundary.js';
+import { Route as BoundaryRoute } from '../boundary/types.js';
 import { FakeClock } from '../lib/clock.js';
 import type { AdmissionOperation, AdmissionRequest } from '../lib/admission.js';
 import { classify, inventory, unclassified } from '../lib/routes.js';
 import type { Route } from '../lib/routes.js';
 import { decide } from '../webhook/decide.js';
-import { activeGrant, agentIdentity, AGENT_USER, EDIT, NAMESPACES, VIEW } from '../webhook/fixtures.test-helpers.js';
+import { activeGrant, agentIdentity, AGENT_USER, EDIT, NAMESPACES, VIEW } from '../testing/fixtures.js';
 import { findDefaultRule } from '../webhook/rules/catalogue.js';
-import { compileRule, evaluateRule } from '../webhook/rules/cel.js';
+import { compileRule, evaluateRule } from '../cel/cel.js';
 import { StaticSnapshot } from '../webhook/snapshot.js';
 import { BENIGN_CLASSES, BUILTIN_RESOURCES, FIELD_EFFECTS, ROUTE_RULES } from './routes.js';
 import type { RouteRule } from './routes.js';

@@ -2,8 +2,10 @@
 // an approver or a bystander, against a real control plane with agentgate running.
 // Exits non-zero the moment a step does not behave as narrated, so it doubles as a smoke test.
 import path from 'node:path';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../e2e/cluster.js';
-import { AGENTGATE_NAMESPACE, removeWebhookConfigurations, startAgentgate, stopAll } from '../e2e/components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../harness/cluster.js';
+import { removeWebhookConfigurations, startAgentgate, stopAll } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK } from '../api/types.js';
+import { countdown } from './countdown.js';
 
 const NS = 'payments';
 const AGENT = 'deploy-bot';
@@ -42,7 +44,7 @@ async function as(who: Identity, args: string[], input?: string): Promise<RunRes
 }
 
 async function agentgateCli(who: Identity, args: string[]): Promise<RunResult> {
-  const { run } = await import('../e2e/cluster.js');
+  const { run } = await import('../harness/cluster.js');
   console.log(`   ${dim(`[${who}]`)} $ agentgate ${args.join(' ')}`);
   const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs[who], ...args]);
   const out = (r.stdout + r.stderr).trim();
@@ -57,8 +59,9 @@ async function scenario(): Promise<void> {
   console.log(dim('An agent requests access, gets a bounded window, runs an allowed command that is recorded,\nand is blocked on a destructive one until a human approves.'));
 
   narrate('Install agentgate', 'CRDs, least-privilege RBAC, the operator and the webhook (each under its own ServiceAccount).');
-  await startAgentgate();
-  expectThat(true, 'operator and webhook are running; the agents webhook configuration is in place');
+  const running = await startAgentgate();
+  const agentsWebhook = await kubectl('admin', ['get', 'validatingwebhookconfiguration', AGENTS_WEBHOOK]);
+  expectThat(running.operator.alive && running.webhook.alive && agentsWebhook.code === 0, 'operator and webhook are running; the agents webhook configuration is in place', agentsWebhook);
 
   narrate('Prepare the workload', 'The platform team owns namespace payments with a Deployment "web"; the agent may ask for access there; engineers may annotate ApprovalRequests.');
   await kubectlOk('admin', ['apply', '-f', path.join(repoRoot, 'examples', '00-namespace.yaml')]);
@@ -99,8 +102,8 @@ spec:
     const [p, ar] = phase.split(' ');
     return p === 'AwaitingApproval' && ar ? ar : undefined;
   }, 30_000, 'the grant to await approval');
-  await as('alice', ['get', 'approvalrequest', activation, '-n', NS]);
-  expectThat(true, `the grant is AwaitingApproval on ApprovalRequest ${activation}`);
+  const seen = await as('alice', ['get', 'approvalrequest', activation, '-n', NS]);
+  expectThat(seen.code === 0, `the grant is AwaitingApproval on ApprovalRequest ${activation}, which alice can see`, seen);
 
   narrate('An approver approves the activation', 'alice (sre-approvers) approves; agentgate takes her identity from the authenticated request.');
   const approveActivation = await as('alice', ['annotate', 'approvalrequest', activation, '-n', NS, 'approved=true']);
@@ -127,8 +130,8 @@ spec:
     const items = (JSON.parse(out) as { items: Array<{ metadata: { name: string }; spec: Record<string, unknown> }> }).items;
     return items.find((e) => e.spec.resource === 'configmaps' && e.spec.name === 'release-notes' && e.spec.decision === 'Allowed');
   }, 15_000, 'the AuditEvent of the ConfigMap creation');
-  await as('admin', ['get', 'auditevent', audit.metadata.name, '-n', AGENTGATE_NAMESPACE, '-o', 'wide']);
-  expectThat(true, `recorded as AuditEvent ${audit.metadata.name}`);
+  const shown = await as('admin', ['get', 'auditevent', audit.metadata.name, '-n', AGENTGATE_NAMESPACE, '-o', 'wide']);
+  expectThat(shown.code === 0 && audit.spec.agent === AGENT, `recorded as AuditEvent ${audit.metadata.name}, naming the agent`, shown);
 
   narrate('A destructive command is blocked', 'Deleting the Deployment matches the built-in "delete" rule: it is held until approved.');
   const held = await as('agent', ['delete', 'deployment', 'web', '-n', NS]);
@@ -158,9 +161,7 @@ spec:
   expectThat(again.code !== 0 && /ApprovalRequest/.test(again.stderr), 'the same command is held again: an approval is single-use', again);
 
   narrate('The window closes', `At ${expiresAt} the operator removes the RoleBinding; the webhook denies by the clock even before that.`);
-  const waitMs = Math.max(0, Date.parse(expiresAt) - Date.now());
-  console.log(dim(`   waiting ${Math.ceil(waitMs / 1000)}s for the window to close...`));
-  await new Promise((r) => setTimeout(r, waitMs + 500));
+  await countdown(Date.parse(expiresAt) + 500, `waiting for the window to close at ${expiresAt}`);
   const closed = await eventually(async () => {
     const r = await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', NS]);
     return r.stdout.trim() === 'no' ? r : undefined;

@@ -12,9 +12,9 @@ import { loadKubeConfig } from '../lib/kube.js';
 import { inventory, routeText, unclassified } from '../lib/routes.js';
 import { bindableRoles, discover } from '../lib/routes-discovery.js';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
-import type { RunResult } from './cluster.js';
-import { startAgentgate, stopAgentgate, type RunningComponent } from './components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import type { RunResult } from '../harness/cluster.js';
+import { startAgentgate, stopAgentgate, type RunningComponent } from '../harness/components.js';
 
 const HELD = /held for approval|requires? (human )?approval/;
 

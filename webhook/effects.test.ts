@@ -6,7 +6,7 @@ import type { DecideOptions } from './decide.js';
 import { effectsOf } from './effects.js';
 import { StaticSnapshot } from './snapshot.js';
 import type { SnapshotData } from './snapshot.js';
-import { activeGrant, agentIdentity, EDIT, NAMESPACES, request, VIEW } from './fixtures.test-helpers.js';
+import { activeGrant, agentIdentity, EDIT, NAMESPACES, request, VIEW } from '../testing/fixtures.js';
 
 const OPTS: DecideOptions = { agentgateNamespace: 'agentgate-system', fingerprintKey: 'k' };
 const ADMIN = { metadata: { name: 'admin', uid: 'uid-admin', resourceVersion: '1' }, rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }] };

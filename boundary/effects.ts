@@ -14,12 +14,12 @@
 // - UnclassifiedRoute: a route a role the agent may be granted reaches, that the route
 //   classification does not know (lib/routes.ts).
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import type { Binding, Finding, RouteName, SnapshotWithoutReviews } from './boundary.js';
-import { namespaceAllowsPrivileged } from './podspec.js';
-import { rulesCover } from './rbac.js';
-import type { ClassifiedRoute } from './routes.js';
-import { routeText } from './routes.js';
-import { serviceAccountBeyondGrant } from './serviceaccount-power.js';
+import type { Binding, Finding, RouteName, SnapshotWithoutReviews } from './types.js';
+import { namespaceAllowsPrivileged } from '../lib/podspec.js';
+import { rulesCover } from '../lib/rbac.js';
+import type { ClassifiedRoute } from '../lib/routes.js';
+import { routeText } from '../lib/routes.js';
+import { serviceAccountBeyondGrant } from '../lib/serviceaccount-power.js';
 
 const WORKLOADS: ReadonlyArray<{ group: string; resource: string }> = [
   { group: '', resource: 'pods' },
@@ -34,7 +34,7 @@ const WORKLOADS: ReadonlyArray<{ group: string; resource: string }> = [
 
 const IMPLICIT_GROUPS = (g: string): boolean => g === 'system:authenticated' || g === 'system:unauthenticated' || g === 'system:serviceaccounts' || g.startsWith('system:serviceaccounts:');
 
-function rulesOf(snapshot: SnapshotWithoutReviews, kind: string, name: string, namespace: string): readonly import('./rbac.js').PolicyRule[] {
+function rulesOf(snapshot: SnapshotWithoutReviews, kind: string, name: string, namespace: string): readonly import('../lib/rbac.js').PolicyRule[] {
   if (kind === 'ClusterRole') return snapshot.clusterRoles.find((r) => r.metadata?.name === name)?.rules ?? [];
   return snapshot.roles.find((r) => r.metadata?.name === name && r.metadata?.namespace === namespace)?.rules ?? [];
 }

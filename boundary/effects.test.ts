@@ -3,8 +3,8 @@
 // (or a ClusterRoleBinding) giving WRITE verbs or Secret reads. Each case below was silent.
 import { expect } from 'chai';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import type { Binding, SnapshotWithoutReviews } from './boundary.js';
-import { indirectIdentityFindings, undeclaredGroupFindings, unclassifiedRouteFindings } from './boundary-effects.js';
+import type { Binding, SnapshotWithoutReviews } from './types.js';
+import { indirectIdentityFindings, undeclaredGroupFindings, unclassifiedRouteFindings } from './effects.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
 const agent = (over: Partial<AgentIdentity['spec']> = {}, status?: AgentIdentity['status']): AgentIdentity => ({
