@@ -68,3 +68,26 @@ export class ConfigurationWatch {
     }
   }
 }
+
+/** Posts a Warning Event about a cluster-scoped configuration (into default, as kubectl describe expects). Best effort. */
+export async function driftEvent(kc: k8s.KubeConfig, kind: string, name: string, message: string, component: string, log: Logger): Promise<void> {
+  const now = new Date();
+  try {
+    await kc.makeApiClient(k8s.CoreV1Api).createNamespacedEvent({
+      namespace: 'default',
+      body: {
+        metadata: { name: `${name}.${now.getTime().toString(16)}`, namespace: 'default' },
+        involvedObject: { apiVersion: 'admissionregistration.k8s.io/v1', kind, name },
+        type: 'Warning',
+        reason: 'DriftRestored',
+        message,
+        source: { component },
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+  } catch (err) {
+    log.warn('could not post the DriftRestored Event', { configuration: name, error: String((err as Error)?.message ?? err) });
+  }
+}

@@ -19,9 +19,8 @@ import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from '.
 import { KubeAuditSink } from './audit.js';
 import { ConfigurationSync, desiredConfigurations, PATHS } from './configurations.js';
 import type { ClientTarget } from './configurations.js';
-import { ConfigurationWatch } from './drift.js';
+import { ConfigurationWatch, driftEvent } from './drift.js';
 import { KubeObservedPatcher, ObservedIdentityRecorder } from './observed.js';
-import { EventRecorder } from '../operator/events.js';
 import { WebhookMetrics } from './metrics.js';
 import { protectConfig } from './protect.js';
 import { createApp, withFilter, withMetrics } from './server.js';
@@ -237,14 +236,13 @@ async function main(): Promise<void> {
     sync.drained();
     // Self-healing: a change or deletion of a configuration by anyone else is restored
     // within a second of the watch event, and said loudly (log, metric, Event).
-    const events = new EventRecorder(kc, { component: 'agentgate-webhook', instance: f.writerId, clock, log });
     const healNow = async (): Promise<void> => {
       await syncNow();
       for (const name of sync.drained()) {
         const kind = name === STAMP_WEBHOOK ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration';
         log.warn('webhook configuration drift restored', { configuration: name, kind });
         metrics.configurationDrift.inc({ configuration: name });
-        events.emit({ apiVersion: 'admissionregistration.k8s.io/v1', kind, metadata: { name } }, 'Warning', 'DriftRestored', `${kind} ${name} was changed or deleted by someone other than agentgate; the webhook restored it`);
+        void driftEvent(kc, kind, name, `${kind} ${name} was changed or deleted by someone other than agentgate; the webhook restored it`, 'agentgate-webhook', log);
       }
     };
     const watch = new ConfigurationWatch(

@@ -8,13 +8,13 @@ import { FakeClock } from '../lib/clock.js';
 import type { AdmissionOperation, AdmissionRequest } from '../lib/admission.js';
 import { classify, inventory, unclassified } from '../lib/routes.js';
 import type { Route } from '../lib/routes.js';
-import { decide } from '../webhook/decide.js';
+import { decide } from './decide.js';
 import { activeGrant, agentIdentity, AGENT_USER, EDIT, NAMESPACES, VIEW } from '../testing/fixtures.js';
-import { findDefaultRule } from '../webhook/rules/catalogue.js';
+import { findDefaultRule } from './rules/catalogue.js';
 import { compileRule, evaluateRule } from '../cel/cel.js';
-import { StaticSnapshot } from '../webhook/snapshot.js';
-import { BENIGN_CLASSES, BUILTIN_RESOURCES, FIELD_EFFECTS, ROUTE_RULES } from './routes.js';
-import type { RouteRule } from './routes.js';
+import { StaticSnapshot } from './snapshot.js';
+import { BENIGN_CLASSES, BUILTIN_RESOURCES, FIELD_EFFECTS, ROUTE_RULES } from '../api/routes.js';
+import type { RouteRule } from '../api/routes.js';
 
 const CONNECT_SUBRESOURCES = new Set(['exec', 'attach', 'portforward', 'proxy']);
 const READ_VERBS = new Set(['get', 'list', 'watch']);
