@@ -76,7 +76,7 @@ export interface AgentIdentitySpec {
   displayName?: string;
   /** What the agent does and who owns it. */
   description?: string;
-  /** The RBAC subjects the agent authenticates as. On EKS, the username and groups of the access entry mapped to its IAM role; in-cluster, its ServiceAccount. Every call made as any of these subjects passes through agentgate. */
+  /** The RBAC subjects the agent authenticates as. On EKS, the username and groups of the access entry mapped to its IAM role: list the access entry's kubernetesGroups here as Group subjects; in-cluster, its ServiceAccount. Every call made as any of these subjects passes through agentgate. Groups the apiserver attaches that are not listed show in status.observedIdentity and are a boundary finding. */
   subjects: {
     /** User, Group or ServiceAccount. */
     kind: "User" | "Group" | "ServiceAccount";
@@ -146,6 +146,8 @@ export interface AgentIdentitySpec {
   holdSeconds?: number;
   /** Kill switch. True revokes all of the agent's access at once and denies every call. */
   suspended?: boolean;
+  /** Standard: the built-in rules hold deletion, reach into workloads, identity and credential routes (agentgate rules). Strict: every route not classified read, create or modify (agentgate routes), including routes agentgate cannot classify, needs approval whatever the rules say. */
+  posture?: "Standard" | "Strict";
 }
 
 /** Observed state, written by the operator. */
@@ -156,6 +158,19 @@ export interface AgentIdentityStatus {
   activeGrants?: number;
   /** When the boundary was last verified. */
   lastVerified?: string;
+  /** The identities the apiserver actually attached to the agent's calls, as the webhook saw them (first and last seen). Verification checks bindings of declared and observed groups; an undeclared group is a finding. Only ever adds findings: nothing here grants access. */
+  observedIdentity?: {
+    /** userInfo.username. */
+    username: string;
+    /** userInfo.groups. */
+    groups?: string[];
+    /** The keys of userInfo.extra (values are not recorded). */
+    extraKeys?: string[];
+    /** When the webhook first saw this identity. */
+    firstSeen: string;
+    /** When the webhook last recorded it (updated at most once a minute). */
+    lastSeen: string;
+  }[];
   /** Routes by which the agent could skip a control, from the last boundary verification. */
   findings?: {
     /** Critical routes skip a control; Warning routes are indirect. */

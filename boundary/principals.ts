@@ -29,6 +29,13 @@ export function principalsOf(agent: AgentIdentity): Principal[] {
       });
     }
   }
+  // Observed identities (status.observedIdentity): what the apiserver really attaches.
+  // Only undeclared groups add a principal; they can only add findings.
+  const declared = new Set((agent.spec.subjects ?? []).filter((s) => s.kind === 'Group').map((s) => s.name));
+  for (const g of new Set((agent.status?.observedIdentity ?? []).flatMap((o) => o.groups ?? []))) {
+    if (declared.has(g) || isBroadGroup(g)) continue;
+    out.push({ label: `Group ${g} (observed, undeclared)`, groups: [g, AUTHENTICATED] });
+  }
   return out;
 }
 

@@ -14,6 +14,32 @@ import { AgentgateClient, errorMessage, isForbidden, isNotFound, statusCode } fr
 import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { planAccessReviews, verifyAgents } from './verify.js';
 import type { AccessReviewResult, Binding, BoundaryReport, BoundarySnapshot, PlannedReview, RoleObject, SnapshotWithoutReviews, VerifyOptions, WebhookConfiguration, WebhookEntry, WebhookProbe } from './types.js';
+import { inventory } from '../lib/routes.js';
+import type { ClassifiedRoute } from '../lib/routes.js';
+import { discover } from '../lib/routes-discovery.js';
+
+// The route inventory changes only when the served API (CRDs) or the roles agents may be
+// granted change, so it is re-taken only then (or every INVENTORY_MAX_AGE_MS, for
+// aggregated APIs), not on every verification pass.
+const INVENTORY_MAX_AGE_MS = 10 * 60_000;
+let inventoryCache: { key: string; at: number; routes: ClassifiedRoute[] } | undefined;
+
+async function routeInventory(kc: k8s.KubeConfig, agents: readonly AgentIdentity[], clusterRoles: readonly RoleObject[]): Promise<ClassifiedRoute[] | undefined> {
+  const names = new Set(agents.flatMap((a) => (a.spec.allowedRoles ?? []).filter((r) => r.kind === 'ClusterRole').map((r) => r.name)));
+  const roles = clusterRoles.filter((r) => names.has(r.metadata?.name ?? '')).map((r) => ({ name: r.metadata?.name ?? '', rules: r.rules ?? [] }));
+  if (!roles.length) return [];
+  try {
+    const crds = await kc.makeApiClient(k8s.ApiextensionsV1Api).listCustomResourceDefinition();
+    const key = JSON.stringify([crds.items.map((c) => `${c.metadata?.name}@${c.metadata?.resourceVersion}`).sort(), roles]);
+    if (inventoryCache?.key === key && Date.now() - inventoryCache.at < INVENTORY_MAX_AGE_MS) return inventoryCache.routes;
+    const routes = inventory((await discover(kc)).resources, roles);
+    inventoryCache = { key, at: Date.now(), routes };
+    return routes;
+  } catch {
+    // Not allowed to list CRDs or discovery failed: no inventory this pass (the rest of the verification stands).
+    return undefined;
+  }
+}
 
 export interface CollectOptions {
   /** Only these agents (their reviews are the expensive part). */
@@ -88,7 +114,9 @@ export async function collectObjects(kc: k8s.KubeConfig, options: Pick<CollectOp
   if (agentsHook) webhooks.agents = agentsHook as WebhookConfiguration;
   if (protectHook) webhooks.protect = protectHook as WebhookConfiguration;
   if (stampHook) webhooks.stamp = stampHook as WebhookConfiguration;
+  const routes = await routeInventory(kc, agents, clusterRoles as RoleObject[]);
   return {
+    ...(routes ? { routes } : {}),
     agents,
     grants,
     roleBindings: roleBindings as Binding[],

@@ -4,6 +4,7 @@
 
 import type { LiveBinding, LivePolicy } from '../lib/approval-policy.js';
 import type { ExposureInput } from '../lib/webhook-exposure.js';
+import type { ClassifiedRoute } from '../lib/routes.js';
 import type { AccessGrant, AgentIdentity, BoundaryFinding } from '../api/types.js';
 import type { PolicyRule, RbacSubject } from '../lib/rbac.js';
 
@@ -42,6 +43,12 @@ export const Route = {
   IndirectServiceAccountToken: 'IndirectServiceAccountToken',
   /** A SubjectAccessReview this verification needed has no result: unverified, not safe. */
   ReviewMissing: 'ReviewMissing',
+  /** A grant's namespace admits node-level privilege for pods the grant lets the agent start (boundary/effects.ts). */
+  IndirectPrivilegedPod: 'IndirectPrivilegedPod',
+  /** The apiserver attaches a group to the agent's calls that its AgentIdentity does not declare. */
+  UndeclaredGroup: 'UndeclaredGroup',
+  /** A role the agent may be granted reaches a route the classification does not know (lib/routes.ts). */
+  UnclassifiedRoute: 'UnclassifiedRoute',
 } as const;
 export type RouteName = (typeof Route)[keyof typeof Route];
 
@@ -180,6 +187,8 @@ export interface BoundarySnapshot {
   approvalPolicy?: { policy?: LivePolicy; binding?: LiveBinding };
   /** The agents webhook's pods (Service selector, target port) and its namespace's NetworkPolicies; absent: reached by URL or not readable. */
   webhookNetwork?: Omit<ExposureInput, 'agentNamespaces'>;
+  /** The route inventory of the roles agents may be granted (lib/routes.ts); absent: not taken. */
+  routes?: ClassifiedRoute[];
 }
 
 export type SnapshotWithoutReviews = Omit<BoundarySnapshot, 'accessReviews' | 'webhookProbes'>;

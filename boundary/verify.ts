@@ -39,6 +39,7 @@ import type {
   VerifyOptions,
 } from './types.js';
 import { webhookFindings } from './webhook-configuration.js';
+import { indirectIdentityFindings, undeclaredGroupFindings, unclassifiedRouteFindings } from './effects.js';
 
 // ---------------------------------------------------------------------------------
 // Small helpers
@@ -525,7 +526,14 @@ export function verifyAgent(agent: AgentIdentity, snapshot: BoundarySnapshot, op
   const now = options.now ?? new Date();
   const grace = options.expiryGraceMs ?? DEFAULT_EXPIRY_GRACE_MS;
   const reviews = reviewFindings(agent, snapshot);
-  const findings = sortFindings([...bindingFindings(agent, snapshot, now, grace), ...reviews.findings, ...webhookFindings(agent, snapshot, now)]);
+  const findings = sortFindings([
+    ...bindingFindings(agent, snapshot, now, grace),
+    ...reviews.findings,
+    ...webhookFindings(agent, snapshot, now),
+    ...indirectIdentityFindings(agent, snapshot, now),
+    ...undeclaredGroupFindings(agent, snapshot),
+    ...unclassifiedRouteFindings(agent, snapshot.routes),
+  ]);
   return { agent: agent.metadata.name ?? '', verified: !findings.some((f) => f.severity === 'Critical'), findings, reviews: reviews.reviews };
 }
 

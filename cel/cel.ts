@@ -28,7 +28,7 @@ const RULE_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const RULE_NAME_MAX = 63;
 const RULE_ACTIONS: readonly RuleAction[] = ['Deny', 'RequireApproval', 'Allow'];
 
-export const RULE_VARIABLES = ['request', 'object', 'oldObject', 'agent', 'grant'] as const;
+export const RULE_VARIABLES = ['request', 'object', 'oldObject', 'agent', 'grant', 'effects'] as const;
 
 // ---------------------------------------------------------------------------
 // Variables
@@ -45,6 +45,8 @@ export interface RuleVars {
   agent?: unknown;
   /** The AccessGrant object, or null when none applies. */
   grant?: unknown;
+  /** What the write does beyond its verb, computed by the webhook (see webhook/effects.ts); absent: nothing known. */
+  effects?: unknown;
 }
 
 declare const preparedBrand: unique symbol;
@@ -54,6 +56,9 @@ export type CelVars = Readonly<Record<(typeof RULE_VARIABLES)[number], unknown>>
 };
 
 const prepared = new WeakSet<object>();
+
+/** The `effects` variable when the caller computed none: same shape, nothing found, so rules need no has() guards. */
+export const NO_EFFECTS = Object.freeze({ routeClass: '', workload: Object.freeze({ serviceAccounts: [], exceedsGrant: [], privileged: [] }) });
 const MAX_VALUE_DEPTH = 512;
 
 /**
@@ -74,6 +79,7 @@ export function prepareVars(vars: RuleVars | CelVars): CelVars {
     oldObject: toCelValue(raw.oldObject !== undefined ? raw.oldObject : (req.oldObject ?? null), 0),
     agent: toCelValue(raw.agent ?? null, 0),
     grant: toCelValue(raw.grant ?? null, 0),
+    effects: toCelValue(raw.effects ?? NO_EFFECTS, 0),
   };
   Object.freeze(out);
   prepared.add(out);
@@ -360,7 +366,7 @@ function assertRe2Only(env: Environment): void {
   renameOverriddenMethods(parsed.ast);
   let usedRe2 = false;
   try {
-    parsed({ request: { name: 'a', namespace: '(?=a)' }, object: null, oldObject: null, agent: null, grant: null });
+    parsed({ request: { name: 'a', namespace: '(?=a)' }, object: null, oldObject: null, agent: null, grant: null, effects: null });
   } catch (err) {
     usedRe2 = /RE2/.test(String((err as Error).message));
   }

@@ -158,6 +158,25 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['agentgate eks access-entry deploy-bot', 'EKS_ROLE_ARN=arn:aws:iam::123456789012:role/deploy-bot agentgate eks access-entry deploy-bot --cluster prod'],
   },
   {
+    words: ['routes'],
+    usage: 'agentgate routes [--role ROLE[,ROLE]] [-o json] [--fail-on-unclassified]',
+    summary: 'Print what an agent could do with a role, by effect class, before anyone grants it',
+    description:
+      "Reads the live apiserver's discovery (every group, version, resource and subresource with its verbs, CRDs " +
+      'included) and the rules of the roles agents may be bound to (default: the ClusterRoles agentgate\'s operator may ' +
+      'bind and those any AgentIdentity allows; --role for others), and prints every route those roles reach, ' +
+      'classified by effect (read, create, modify, delete-effect, reach, identity-privilege, credential) with the rules ' +
+      'that govern it. Unclassified routes (a new API, a CRD subresource agentgate does not know) are listed last.\n\n' +
+      'Exit status: 0, or 1 with --fail-on-unclassified when any route is unclassified; 2 on usage or cluster errors.',
+    options: {
+      role: { type: 'string', help: 'ClusterRoles to inventory, comma-separated (default: the bindable roles)', arg: 'ROLE[,ROLE]' },
+      output: OUTPUT_JSON,
+      'fail-on-unclassified': { type: 'boolean', help: 'Exit 1 when any route is unclassified' },
+    },
+    positionals: [0, 0],
+    examples: ['agentgate routes', 'agentgate routes --role agentgate-edit', 'agentgate routes --role admin -o json'],
+  },
+  {
     words: ['rules'],
     usage: 'agentgate rules [-o yaml|json]',
     summary: 'Print the built-in default approval rules',

@@ -10,6 +10,8 @@ import { verifyChain } from '../lib/audit-chain.js';
 import { verifyBoundary } from '../boundary/snapshot.js';
 import { parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, PLURAL, statusCode } from '../lib/kube.js';
+import { byClass, inventory, renderRoutes, unclassified } from '../lib/routes.js';
+import { bindableRoles, discover } from '../lib/routes-discovery.js';
 import { renderCatalogue } from '../webhook/rules/catalogue.js';
 import { outputFormat, str, UsageError } from './args.js';
 import type { Parsed } from './args.js';
@@ -329,6 +331,24 @@ function rules(ctx: Ctx): number {
   return 0;
 }
 
+async function routes(ctx: Ctx): Promise<number> {
+  const format = outputFormat(ctx.parsed.values, ['text', 'json']);
+  const wanted = (str(ctx.parsed.values, 'role') ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+  const kc = ctx.kc();
+  const [disc, bindable] = await Promise.all([discover(kc), bindableRoles(kc, wanted)]);
+  if (wanted.length && bindable.roles.length === 0) throw new CliError(`none of the roles could be read: ${bindable.notes.join('; ')}`, 2);
+  const found = inventory(disc.resources, bindable.roles);
+  const notes = [...bindable.notes, ...disc.errors.map((e) => `discovery of ${e.groupVersion} failed: ${e.error}`)];
+  if (format === 'json') {
+    ctx.io.out(JSON.stringify({ roles: bindable.roles.map((r) => r.name), classes: byClass(found).map((c) => ({ class: c.class, routes: c.routes })), notes }, null, 2) + '\n');
+  } else {
+    ctx.io.out(`Routes reachable with ${bindable.roles.map((r) => r.name).join(', ') || '(no roles)'} on this cluster, by effect:\n\n`);
+    ctx.io.out(renderRoutes(found));
+    for (const n of notes) ctx.io.err(`note: ${n}\n`);
+  }
+  return ctx.parsed.values['fail-on-unclassified'] && unclassified(found).length ? 1 : 0;
+}
+
 export async function runCommand(ctx: Ctx): Promise<number> {
   switch (ctx.parsed.command?.words.join(' ')) {
     case 'verify':
@@ -349,6 +369,8 @@ export async function runCommand(ctx: Ctx): Promise<number> {
       return eks(ctx);
     case 'rules':
       return rules(ctx);
+    case 'routes':
+      return routes(ctx);
     default:
       throw new UsageError('no command; run agentgate --help');
   }

@@ -287,6 +287,10 @@ export function eksAccessEntry(agent: AgentIdentity, o: EksOptions): string {
     '# Do not run `aws eks associate-access-policy` for this entry: an EKS access policy is standing',
     '# access that bypasses agentgate. agentgate creates the RBAC RoleBindings itself, per grant,',
     '# only while a grant is active. `agentgate verify` reports any other binding of the agent.',
+    '#',
+    "# The access entry's kubernetesGroups are the AgentIdentity's Group subjects. Keep them in sync: a group the",
+    '# access entry adds but the AgentIdentity does not declare shows in its status.observedIdentity',
+    '# and is an UndeclaredGroup finding (Critical when anything is bound to that group).',
     '',
   ];
   return lines.join('\n');

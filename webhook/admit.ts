@@ -21,6 +21,7 @@ import type { WebhookMetrics } from './metrics.js';
 import { decideProtect, stampPatch } from './protect.js';
 import { approvalStampPatch } from './stamp.js';
 import type { ProtectConfig, ProtectResult } from './protect.js';
+import type { ObservedIdentityRecorder } from './observed.js';
 import type { Snapshot } from './snapshot.js';
 import { withApprovalRequests } from './snapshot.js';
 
@@ -95,6 +96,8 @@ export interface AgentAdmissionDeps {
   metrics: WebhookMetrics;
   /** HMAC key for the audit record's object digest. */
   digestKey: string;
+  /** Records the identity the apiserver attached to an agent's call (webhook/observed.ts). */
+  observed?: ObservedIdentityRecorder;
 }
 
 export interface AgentOutcome {
@@ -152,6 +155,10 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
   };
   let decision = decide(request, deps.snapshot(), clock, options);
   if (!decision.agentCall) return { decision, response: { uid: request.uid, allowed: true } };
+  if (deps.observed && decision.agent) {
+    const agent = deps.snapshot().agents().find((a) => a.metadata.name === decision.agent);
+    if (agent) deps.observed.observe(agent, request.userInfo ?? {});
+  }
 
   let held = false;
   let writeError: string | undefined;

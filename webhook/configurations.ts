@@ -186,6 +186,11 @@ export class ConfigurationSync {
     this.api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   }
 
+  /** What this process last applied, per configuration: a change of the live object back to it is drift. */
+  private readonly applied = new Map<string, string>();
+  /** Configurations restored since the last drained() call (someone else changed or deleted them). */
+  private restored: string[] = [];
+
   /** Applies the desired configurations; concurrent calls coalesce into one more run. */
   sync(build: () => ReturnType<typeof desiredConfigurations>, keepCa: boolean): Promise<void> {
     if (this.running) {
@@ -197,9 +202,9 @@ export class ConfigurationSync {
         do {
           this.again = false;
           const d = build();
-          await this.apply('Validating', d.agents, keepCa);
-          await this.apply('Validating', d.protect, keepCa);
-          await this.apply('Mutating', d.stamp, keepCa);
+          await this.track('Validating', d.agents, keepCa);
+          await this.track('Validating', d.protect, keepCa);
+          await this.track('Mutating', d.stamp, keepCa);
         } while (this.again);
       } finally {
         this.running = undefined;
@@ -208,7 +213,23 @@ export class ConfigurationSync {
     return this.running;
   }
 
-  private async apply(kind: Kind, desired: AnyConfig, keepCa: boolean): Promise<void> {
+  /** The configurations whose drift was repaired since the last call. */
+  drained(): string[] {
+    const out = this.restored;
+    this.restored = [];
+    return out;
+  }
+
+  private async track(kind: Kind, desired: AnyConfig, keepCa: boolean): Promise<void> {
+    const name = desired.metadata!.name!;
+    const want = stableStringify(desired.webhooks ?? []);
+    const changed = await this.apply(kind, desired, keepCa);
+    if (changed && this.applied.get(name) === want && !this.restored.includes(name)) this.restored.push(name);
+    this.applied.set(name, want);
+  }
+
+  /** True when the live object had to be created or changed. */
+  private async apply(kind: Kind, desired: AnyConfig, keepCa: boolean): Promise<boolean> {
     const name = desired.metadata!.name!;
     for (let attempt = 0; attempt < 5; attempt++) {
       let live: AnyConfig | undefined;
@@ -222,14 +243,14 @@ export class ConfigurationSync {
           if (kind === 'Validating') await this.api.createValidatingWebhookConfiguration({ body: desired as k8s.V1ValidatingWebhookConfiguration });
           else await this.api.createMutatingWebhookConfiguration({ body: desired as k8s.V1MutatingWebhookConfiguration });
           this.log.info('webhook configuration created', { configuration: name });
-          return;
+          return true;
         }
         const next = merged(live, desired, keepCa);
-        if (comparable(next) === comparable(live)) return;
+        if (comparable(next) === comparable(live)) return false;
         if (kind === 'Validating') await this.api.replaceValidatingWebhookConfiguration({ name, body: next as k8s.V1ValidatingWebhookConfiguration });
         else await this.api.replaceMutatingWebhookConfiguration({ name, body: next as k8s.V1MutatingWebhookConfiguration });
         this.log.info('webhook configuration updated', { configuration: name });
-        return;
+        return true;
       } catch (err) {
         if (!isConflict(err) && !isAlreadyExists(err)) throw err;
       }

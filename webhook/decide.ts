@@ -20,6 +20,8 @@ import { rfc3339 } from '../lib/clock.js';
 import { fingerprint } from '../lib/fingerprint.js';
 import { preview, summarize } from './preview.js';
 import { admissionAttributes, rulesCover, subjectMatchesUser } from '../lib/rbac.js';
+import { isBenign } from '../lib/routes.js';
+import { effectsOf } from './effects.js';
 import { DEFAULT_RULES } from './rules/catalogue.js';
 import { buildRuleSet, evaluateRules } from './rules/evaluate.js';
 import type { CompiledRuleSet, RulesResult } from './rules/evaluate.js';
@@ -229,11 +231,28 @@ function coverage(request: AdmissionRequest, agent: AgentIdentity, snapshot: Sna
 
 const RANK: Record<RulesResult['verdict'], number> = { Allow: 0, RequireApproval: 1, Deny: 2 };
 
+/** The name under which posture Strict shows in matched rules and ApprovalRequests. */
+export const STRICT_POSTURE_RULE = 'strict-posture';
+
+/**
+ * spec.posture: Strict. Every route not classified read, create or modify (including an
+ * unclassified one) needs approval, whatever the rules say: it is the AgentIdentity's
+ * ceiling, so neither disabledDefaultRules nor an Allow rule of a grant lifts it.
+ */
+function applyPosture(agent: AgentIdentity, routeClass: string, result: RulesResult): RulesResult {
+  if (agent.spec.posture !== 'Strict' || isBenign((routeClass || undefined) as never) || result.verdict === 'Deny') return result;
+  const message = `agent ${agent.metadata.name ?? ''} has posture Strict: ${routeClass ? `${routeClass} routes` : 'routes agentgate cannot classify'} require approval.`;
+  const matched = [...result.matched.filter((m) => m.name !== STRICT_POSTURE_RULE), { name: STRICT_POSTURE_RULE, source: 'agent' as const, action: 'RequireApproval' as const, message }];
+  const reasons = result.verdict === 'RequireApproval' ? [...result.reasons, message] : [message];
+  return { ...result, verdict: 'RequireApproval', matched, reasons, exemptedBy: [] };
+}
+
 /** With several covering grants, RBAC would allow the call under any of them; so do the rules. */
-function evaluateUnder(request: AdmissionRequest, agent: AgentIdentity, grants: readonly (AccessGrant | undefined)[]): { grant?: AccessGrant; result: RulesResult } {
+function evaluateUnder(request: AdmissionRequest, agent: AgentIdentity, grants: readonly (AccessGrant | undefined)[], snapshot: Snapshot): { grant?: AccessGrant; result: RulesResult } {
   let best: { grant?: AccessGrant; result: RulesResult } | undefined;
   for (const g of grants) {
-    const result = evaluateRules(ruleSetFor(agent, g), { request, agent, grant: g ?? null });
+    const effects = effectsOf(request, snapshot, g);
+    const result = applyPosture(agent, effects.routeClass, evaluateRules(ruleSetFor(agent, g), { request, agent, grant: g ?? null, effects }));
     if (!best || RANK[result.verdict] < RANK[best.result.verdict]) best = { ...(g ? { grant: g } : {}), result };
     if (result.verdict === 'Allow') break;
   }
@@ -361,7 +380,7 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
   }
 
   // 5. Rules.
-  const { grant, result } = evaluateUnder(request, agent, grants);
+  const { grant, result } = evaluateUnder(request, agent, grants, snapshot);
   const grantRef = grant ? `${namespace}/${grant.metadata.name ?? ''}` : undefined;
   const matchedRules = result.matched.map((m) => m.name);
   const common = { ...base(agent), matchedRules, ...(grantRef ? { grant: grantRef } : {}) };

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../api/types.js';
-import { AGENTGATE_NAMESPACE } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
 import { systemClock, parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
@@ -19,6 +19,8 @@ import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from '.
 import { KubeAuditSink } from './audit.js';
 import { ConfigurationSync, desiredConfigurations, PATHS } from './configurations.js';
 import type { ClientTarget } from './configurations.js';
+import { ConfigurationWatch, driftEvent } from './drift.js';
+import { KubeObservedPatcher, ObservedIdentityRecorder } from './observed.js';
 import { WebhookMetrics } from './metrics.js';
 import { protectConfig } from './protect.js';
 import { createApp, withFilter, withMetrics } from './server.js';
@@ -160,6 +162,7 @@ async function main(): Promise<void> {
   const clientCa = f.clientCa ? readFileSync(f.clientCa, 'utf8') : undefined;
 
   const state = new ClusterState(kc, log);
+  const observed = new ObservedIdentityRecorder(new KubeObservedPatcher(kc), clock, log);
   const metrics = new WebhookMetrics({ pendingApprovals: () => state.pendingApprovals(), defaultMetrics: true });
   const audit = new KubeAuditSink(client, f.namespace, f.writerId, f.lanes, log);
   const arListeners = new Set<(ar: ApprovalRequest) => void>();
@@ -184,7 +187,7 @@ async function main(): Promise<void> {
       // The configuration already excludes agentgate's own users; a stale or hand-edited
       // one must not make the webhook judge (or record) its own writes.
       (request) => (agentgateUsers.includes(request.userInfo.username ?? '') ? { uid: request.uid, allowed: true } : undefined),
-      async (request, ctx) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: secret.fingerprintKey }, ctx.fromApiserver)).response,
+      async (request, ctx) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: secret.fingerprintKey, observed }, ctx.fromApiserver)).response,
     ),
   );
   const protectHandler = withMetrics(metrics, (request) => admitProtected(request, { snapshot, clock, config: pconfig, approvals, log, metrics }));
@@ -244,8 +247,32 @@ async function main(): Promise<void> {
       pending = setTimeout(() => void syncNow(), 100);
     });
     await syncNow();
-    // Repairs drift (someone editing or deleting a configuration) within a minute.
-    setInterval(() => void syncNow(), 60_000).unref();
+    sync.drained();
+    // Self-healing: a change or deletion of a configuration by anyone else is restored
+    // within a second of the watch event, and said loudly (log, metric, Event).
+    const healNow = async (): Promise<void> => {
+      await syncNow();
+      for (const name of sync.drained()) {
+        const kind = name === STAMP_WEBHOOK ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration';
+        log.warn('webhook configuration drift restored', { configuration: name, kind });
+        metrics.configurationDrift.inc({ configuration: name });
+        void driftEvent(kc, kind, name, `${kind} ${name} was changed or deleted by someone other than agentgate; the webhook restored it`, 'agentgate-webhook', log);
+      }
+    };
+    const watch = new ConfigurationWatch(
+      kc,
+      [
+        { path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', name: AGENTS_WEBHOOK },
+        { path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', name: PROTECT_WEBHOOK },
+        { path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', name: STAMP_WEBHOOK },
+      ],
+      () => void healNow(),
+      log,
+    );
+    watch.start();
+    process.once('beforeExit', () => watch.stop());
+    // The backstop, should a watch miss an event.
+    setInterval(() => void healNow(), 60_000).unref();
   }
   log.info(configured ? 'ready' : 'serving, but not ready until the webhook configurations are written', { manageConfigurations: f.manage, writer: f.writerId });
 

@@ -10,6 +10,7 @@ export class WebhookMetrics {
   readonly pendingApprovals: Gauge;
   readonly holdSeconds: Histogram<'outcome'>;
   readonly auditWrites: Counter<'result'>;
+  readonly configurationDrift: Counter<'configuration'>;
 
   constructor(opts: { pendingApprovals?: () => number; defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -44,6 +45,12 @@ export class WebhookMetrics {
       registers,
     });
     this.auditWrites = new Counter({ name: 'agentgate_webhook_audit_writes_total', help: 'AuditEvent writes by result (ok, error, skipped for dry runs).', labelNames: ['result'], registers });
+    this.configurationDrift = new Counter({
+      name: 'agentgate_webhook_configuration_drift_restored_total',
+      help: "Times someone else changed or deleted one of agentgate's webhook configurations and the webhook restored it.",
+      labelNames: ['configuration'],
+      registers,
+    });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'agentgate_webhook_' });
   }
 }

@@ -127,7 +127,12 @@ export function decideProtect(request: AdmissionRequest, snapshot: Snapshot, clo
     case 'accessgrants':
       return protectAccessGrant(request, snapshot, clock, config, isOperator);
     case 'agentidentities':
-      if (sub === 'status') return isOperator || op !== 'UPDATE' ? allow() : deny(`AgentIdentity status is written only by agentgate's operator (${config.operatorUser})`);
+      if (sub === 'status') {
+        if (isOperator || op !== 'UPDATE') return allow();
+        // The webhook records observed identities (webhook/observed.ts), and nothing else.
+        if (user === config.webhookUser && onlyObservedIdentityChanged(request)) return allow('observed identity');
+        return deny(`AgentIdentity status is written only by agentgate's operator (${config.operatorUser})`);
+      }
       if (op === 'CREATE' || op === 'UPDATE') {
         const agent = request.object as unknown as AgentIdentity;
         if (!agent?.spec) return deny('the AgentIdentity has no spec');
@@ -166,6 +171,15 @@ function protectApprovalRequest(request: AdmissionRequest, snapshot: Snapshot, c
   if (result.outcome === 'unchanged') return allow(`decision by ${user} already recorded`);
   // No write here: the operator records the persisted, policy-checked stamp.
   return allow(`${decision.toLowerCase()} by ${user}`);
+}
+
+function onlyObservedIdentityChanged(request: AdmissionRequest): boolean {
+  const status = (o: unknown): Record<string, unknown> => {
+    const st = isJsonObject(o) && isJsonObject(o['status']) ? { ...o['status'] } : {};
+    delete st['observedIdentity'];
+    return st;
+  };
+  return canonicalize(status(request.object)) === canonicalize(status(request.oldObject));
 }
 
 function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, clock: Clock, config: ProtectConfig, isOperator: boolean): ProtectResult {
