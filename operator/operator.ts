@@ -14,7 +14,8 @@ import {
   type AuditEvent,
 } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
-import { Informer, dropManagedFields } from '../lib/informer.js';
+import { Informer } from '../lib/informer.js';
+import { agentShape, approvalShape, grantShape, namespaceShape, roleBindingShape } from './cache.js';
 import { AgentgateClient, agentgatePath, errorMessage, isAlreadyExists, isConflict, isNotFound, statusCode } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import type { Recorder } from './events.js';
@@ -152,9 +153,9 @@ export class Operator {
     this.rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     const resyncMs = o.resyncMs ?? 300_000;
-    this.grants = new Informer<AccessGrant>({ kc, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => this.client.list<AccessGrant>('AccessGrant'), log, resyncMs, trim: dropManagedFields });
-    this.agents = new Informer<AgentIdentity>({ kc, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => this.client.list<AgentIdentity>('AgentIdentity'), log, resyncMs, trim: dropManagedFields });
-    this.approvals = new Informer<ApprovalRequest>({ kc, name: 'approvalrequests', path: agentgatePath('ApprovalRequest'), list: () => this.client.list<ApprovalRequest>('ApprovalRequest'), log, resyncMs, trim: dropManagedFields });
+    this.grants = new Informer<AccessGrant>({ kc, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => this.client.list<AccessGrant>('AccessGrant'), log, resyncMs, transform: grantShape });
+    this.agents = new Informer<AgentIdentity>({ kc, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => this.client.list<AgentIdentity>('AgentIdentity'), log, resyncMs, transform: agentShape });
+    this.approvals = new Informer<ApprovalRequest>({ kc, name: 'approvalrequests', path: agentgatePath('ApprovalRequest'), list: () => this.client.list<ApprovalRequest>('ApprovalRequest'), log, resyncMs, transform: approvalShape });
     const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
     this.bindings = new Informer<k8s.V1RoleBinding>({
       kc,
@@ -164,9 +165,9 @@ export class Operator {
       list: () => this.rbac.listRoleBindingForAllNamespaces({ labelSelector: selector }),
       log,
       resyncMs,
-      trim: dropManagedFields,
+      transform: roleBindingShape,
     });
-    this.namespaces = new Informer<k8s.V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => this.core.listNamespace(), log, resyncMs, trim: dropManagedFields });
+    this.namespaces = new Informer<k8s.V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => this.core.listNamespace(), log, resyncMs, transform: namespaceShape });
     this.queue = new WorkQueue((k) => this.reconcile(k), {
       workers: o.workers ?? 32,
       baseBackoffMs: 200,
@@ -404,11 +405,11 @@ export class Operator {
       case 'addFinalizer':
       case 'removeFinalizer': {
         if (!grant) return grant;
-        const body = structuredClone(grant);
-        const fins = (body.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+        // A merge patch, not a replace: the cached copy is trimmed (operator/cache.ts).
+        const fins = (grant.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
         if (a.type === 'addFinalizer') fins.push(FINALIZER);
-        body.metadata.finalizers = fins;
-        const updated = await this.writeGrant(k, grant, () => this.client.replace<AccessGrant>('AccessGrant', name, body, namespace), true);
+        const patch = { metadata: { resourceVersion: grant.metadata.resourceVersion, finalizers: fins } };
+        const updated = await this.writeGrant(k, grant, () => this.client.mergePatch<AccessGrant>('AccessGrant', name, patch, namespace), true);
         return updated;
       }
       case 'writeStatus': {
@@ -461,7 +462,7 @@ export class Operator {
   /** A write with optimistic concurrency: on conflict, re-read and plan again. */
   private async writeGrant(k: string, grant: AccessGrant, write: () => Promise<AccessGrant>, metadata: boolean): Promise<AccessGrant> {
     try {
-      const updated = await write();
+      const updated = grantShape(await write());
       this.freshGrants.wrote(k, grant.metadata.resourceVersion, updated);
       return updated;
     } catch (e) {
@@ -469,7 +470,7 @@ export class Operator {
       if (!isConflict(e)) throw e;
       const { namespace, name } = parseKey(k);
       try {
-        const fresh = await this.client.get<AccessGrant>('AccessGrant', name, namespace);
+        const fresh = grantShape(await this.client.get<AccessGrant>('AccessGrant', name, namespace));
         this.freshGrants.wrote(k, this.grants.get(name, namespace)?.metadata.resourceVersion, fresh);
       } catch (ge) {
         if (!isNotFound(ge)) throw ge;
