@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
 import { boundaryCondition, planAccessReviews, verifyAgents, type AgentReport, type BoundarySnapshot } from '../lib/boundary.js';
-import { collectObjects, probeWebhooks, runAccessReviews } from '../lib/boundary-snapshot.js';
+import { collectObjects, probeWebhooks, runAccessReviews, type CachedObjects } from '../lib/boundary-snapshot.js';
 import { CrossChecker, ReviewBudget } from './boundary-reviews.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
@@ -45,6 +45,8 @@ export interface BoundaryVerifierOptions {
   registry: Registry;
   /** Agents as the operator's cache has them, for status writes. */
   agents: () => readonly AgentIdentity[];
+  /** The operator's caches of grants and of its own RoleBindings, so verification does not list them again. */
+  cached?: CachedObjects;
   /** SubjectAccessReviews per second, on average, for cross-checking (default 0.5; 0: none). */
   reviewsPerSecond?: number;
   /** SubjectAccessReviews at most in one run (default 20). */
@@ -114,8 +116,14 @@ export class BoundaryVerifier {
   /** Verify soon; bursts of changes collapse into one run. */
   trigger(delayMs = 2000): void {
     if (this.stopped) return;
+    // A run already scheduled takes this change too; not postponed, so a steady stream of
+    // changes (grants activating) cannot starve verification.
+    if (this.debounce && delayMs > 0) return;
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.runOnce(), delayMs);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.runOnce();
+    }, delayMs);
     this.debounce.unref();
   }
 
@@ -164,7 +172,7 @@ export class BoundaryVerifier {
   /** One pass: list, answer locally, cross-check a sample with the apiserver, probe, verify. */
   private async verify(): Promise<ReturnType<typeof verifyAgents> & { reviewErrors: string[] }> {
     const { kc } = this.o;
-    const objects = await collectObjects(kc, { agentgateNamespace: this.o.namespace });
+    const objects = await collectObjects(kc, { agentgateNamespace: this.o.namespace, ...(this.o.cached ? { cached: this.o.cached } : {}) });
     const plan = planAccessReviews(objects);
     const sample = this.checker.sample(plan, this.budget.take(plan.length));
     const [{ results: fromApiserver, errors }, probes] = await Promise.all([runAccessReviews(kc, sample), probeWebhooks(kc, objects.webhooks.agents)]);

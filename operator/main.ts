@@ -11,6 +11,7 @@ import { Operator } from './operator.js';
 import { BoundaryVerifier, boundaryChangeWatches } from './boundary.js';
 import { buildMessage, Notifier, notifyEventFor } from './notify.js';
 import type { ApprovalRequest } from '../api/types.js';
+import type { Binding } from '../lib/boundary.js';
 
 const log = newLogger('operator');
 
@@ -45,7 +46,7 @@ const op = operator;
 // (agents, their bindings, any RBAC object, the webhook configurations), and on a period
 // as the backstop.
 const verifier = args.boundaryIntervalMs > 0
-  ? new BoundaryVerifier({ kc, client: op.client, clock, log, namespace: args.namespace, intervalMs: args.boundaryIntervalMs, registry: metrics.registry, agents: () => op.agents.list(), reviewsPerSecond: args.boundaryReviewRate })
+  ? new BoundaryVerifier({ kc, client: op.client, clock, log, namespace: args.namespace, intervalMs: args.boundaryIntervalMs, registry: metrics.registry, agents: () => op.agents.list(), reviewsPerSecond: args.boundaryReviewRate, cached: { grants: () => op.grants.list(), agentgateRoleBindings: () => op.bindings.list() as Binding[] } })
   : undefined;
 const boundaryWatches = verifier ? boundaryChangeWatches(kc, log) : [];
 if (verifier) {
