@@ -320,11 +320,10 @@ function isWatchListRefused(err: unknown): boolean {
 export function stripServerNoise<T extends { metadata?: object }>(obj: T): T {
   const m = obj.metadata as ({ managedFields?: unknown; annotations?: Record<string, string> } & object) | undefined;
   if (!m || (m.managedFields === undefined && m.annotations?.[LAST_APPLIED] === undefined)) return obj;
-  const { managedFields: _drop, ...rest } = m;
-  if (rest.annotations?.[LAST_APPLIED] !== undefined) {
-    const { [LAST_APPLIED]: _last, ...annotations } = rest.annotations;
-    rest.annotations = Object.keys(annotations).length ? annotations : undefined;
-    if (!rest.annotations) delete rest.annotations;
+  const { managedFields: _drop, annotations, ...rest } = m;
+  if (annotations) {
+    const { [LAST_APPLIED]: _last, ...others } = annotations;
+    if (Object.keys(others).length) (rest as { annotations?: Record<string, string> }).annotations = others;
   }
   return { ...obj, metadata: rest };
 }

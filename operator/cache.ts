@@ -13,38 +13,47 @@ import { pickKeys, stripServerNoise } from '../lib/informer.js';
 import { ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT, ANNOTATION_REQUESTED_BY } from './plan/grant.js';
 
 type Meta = k8s.V1ObjectMeta;
+type Obj = Record<string, unknown>;
 
-/** Assigns only defined values, so absent fields stay absent (no `key: undefined` slots). */
-function compact<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
+/**
+ * Sets only defined values, in a fixed order: absent fields stay absent, and objects are
+ * built by adding properties (never `delete`, which turns a V8 object into a larger,
+ * slower dictionary-mode one: measured, that alone ate the savings).
+ */
+function set(o: Obj, k: string, v: unknown): void {
+  if (v !== undefined) o[k] = v;
 }
 
-function identity(m: Pick<Meta, 'name' | 'namespace' | 'uid' | 'resourceVersion'> | undefined): Meta {
-  return compact({ name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion });
+function identity(m: Pick<Meta, 'name' | 'namespace' | 'uid' | 'resourceVersion'> | undefined): Obj {
+  const o: Obj = {};
+  set(o, 'name', m?.name);
+  set(o, 'namespace', m?.namespace);
+  set(o, 'uid', m?.uid);
+  set(o, 'resourceVersion', m?.resourceVersion);
+  return o;
 }
 
 /**
  * AccessGrant: planGrant reads identity, generation, creation and deletion times,
- * finalizers, the requested-by annotation, spec and status. Labels and other
- * annotations belong to users; nothing here reads them.
+ * finalizers, the requested-by annotation, spec and status; boundary verification reads
+ * identity, spec and status. Labels and other annotations belong to users; nothing here
+ * reads them.
  */
 export function grantShape(g: AccessGrant): AccessGrant {
   const m = g.metadata;
-  return compact({
-    apiVersion: g.apiVersion,
-    kind: g.kind,
-    metadata: compact({
-      ...identity(m),
-      generation: m?.generation,
-      creationTimestamp: m?.creationTimestamp,
-      deletionTimestamp: m?.deletionTimestamp,
-      finalizers: m?.finalizers,
-      annotations: pickKeys(m?.annotations, [ANNOTATION_REQUESTED_BY]),
-    }),
-    spec: g.spec,
-    status: g.status,
-  }) as AccessGrant;
+  const meta = identity(m);
+  set(meta, 'generation', m?.generation);
+  set(meta, 'creationTimestamp', m?.creationTimestamp);
+  set(meta, 'deletionTimestamp', m?.deletionTimestamp);
+  set(meta, 'finalizers', m?.finalizers);
+  set(meta, 'annotations', pickKeys(m?.annotations, [ANNOTATION_REQUESTED_BY]));
+  const o: Obj = {};
+  set(o, 'apiVersion', g.apiVersion);
+  set(o, 'kind', g.kind);
+  o.metadata = meta;
+  set(o, 'spec', g.spec);
+  set(o, 'status', g.status);
+  return o as unknown as AccessGrant;
 }
 
 /**
@@ -54,22 +63,21 @@ export function grantShape(g: AccessGrant): AccessGrant {
  */
 export function roleBindingShape(b: k8s.V1RoleBinding): k8s.V1RoleBinding {
   const m = b.metadata;
-  return compact({
-    metadata: compact({
-      ...identity(m),
-      labels: m?.labels,
-      annotations: pickKeys(m?.annotations, [ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT]),
-      ownerReferences: m?.ownerReferences,
-    }),
-    roleRef: b.roleRef,
-    subjects: b.subjects,
-  });
+  const meta = identity(m);
+  set(meta, 'labels', m?.labels);
+  set(meta, 'annotations', pickKeys(m?.annotations, [ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT]));
+  set(meta, 'ownerReferences', m?.ownerReferences);
+  const o: Obj = { metadata: meta };
+  set(o, 'roleRef', b.roleRef);
+  set(o, 'subjects', b.subjects);
+  return o as unknown as k8s.V1RoleBinding;
 }
 
 /** Namespaces: only their labels matter (spec.allowedNamespaces.selector), and whether they exist. */
 export function namespaceShape(ns: k8s.V1Namespace): k8s.V1Namespace {
-  const m = ns.metadata;
-  return { metadata: compact({ ...identity(m), labels: m?.labels }) };
+  const meta = identity(ns.metadata);
+  set(meta, 'labels', ns.metadata?.labels);
+  return { metadata: meta };
 }
 
 /** AgentIdentities are few and read whole (subjects, ceilings, status); only server noise goes. */
