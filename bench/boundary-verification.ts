@@ -6,8 +6,8 @@
 // found (the agent's status names it) within 10 s.
 // Baseline: before this change, 50 idle agents caused 114 SubjectAccessReviews/s (issue #13).
 import type { AgentIdentity } from '../api/types.js';
-import { kubectl, kubectlOk, uniqueName } from '../e2e/cluster.js';
-import { componentKubeconfig, installBase } from '../e2e/components.js';
+import { kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
+import { componentKubeconfig, installBase } from '../harness/components.js';
 import { adminClients, apiserverRequests, describeCounts, diff, pool, rssMb, sleep, startOperator, sum } from './_operator-common.js';
 
 const SIZES = (process.env.BENCH_AGENTS ?? '10,100,1000').split(',').map(Number);

@@ -6,9 +6,8 @@
 // and the operator's finalizer), since the webhook is not running here.
 // Goals: <= 2 writes per grant; RSS <= 150 MB at 10k. Needs the local control plane (make up).
 import * as k8s from '@kubernetes/client-node';
-import { FINALIZER, type AccessGrant } from '../api/types.js';
-import { ANNOTATION_REQUESTED_BY } from '../operator/plan/grant.js';
-import { uniqueName } from '../e2e/cluster.js';
+import { ANNOTATION_REQUESTED_BY, FINALIZER, type AccessGrant } from '../api/types.js';
+import { uniqueName } from '../harness/cluster.js';
 import { adminClients, apiserverRequests, baselineRoleBindings, describeCounts, diff, grantBody, isWrite, pool, rssMb, setup, sleep, startOperator, sum, teardown } from './_operator-common.js';
 
 const N = Number(process.env.BENCH_GRANTS ?? 10_000);

@@ -4,7 +4,7 @@
 // baseline is the same percentile of a bare client's deletions from one common start.
 // Needs the local control plane (make up; honours AGENTGATE_RUN_DIR).
 import * as k8s from '@kubernetes/client-node';
-import { uniqueName } from '../e2e/cluster.js';
+import { uniqueName } from '../harness/cluster.js';
 import { rfc3339 } from '../lib/clock.js';
 import { adminClients, baselineRoleBindings, grantBody, percentile, pool, setup, sleep, startOperator, teardown } from './_operator-common.js';
 

@@ -6,7 +6,7 @@
 // (The webhook's own denial of a suspended agent is immediate by construction: it reads
 // the AgentIdentity from its cache on every call; it is not part of this benchmark.)
 import * as k8s from '@kubernetes/client-node';
-import { kubectlOk, uniqueName } from '../e2e/cluster.js';
+import { kubectlOk, uniqueName } from '../harness/cluster.js';
 import { adminClients, baselineRoleBindings, grantBody, percentile, pool, setup, sleep, startOperator, teardown } from './_operator-common.js';
 
 const N = Number(process.env.BENCH_GRANTS ?? 1000);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { AccessReviewResult, PlannedReview } from '../lib/boundary.js';
+import type { AccessReviewResult, PlannedReview } from '../boundary/types.js';
 import { FakeClock } from '../lib/clock.js';
 import type { RbacObjects } from '../lib/rbac-authorizer.js';
 import { CrossChecker, ReviewBudget, reviewKey } from './boundary-reviews.js';

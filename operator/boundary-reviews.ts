@@ -4,7 +4,7 @@
 // reveals an authorizer the objects do not show (a webhook authorizer, EKS access
 // policies): from then on that answer comes from the apiserver, re-asked on every turn
 // of the rotation. The rotation covers every review, so the slow full pass is built in.
-import type { AccessReviewResult, PlannedReview } from '../lib/boundary.js';
+import type { AccessReviewResult, PlannedReview } from '../boundary/types.js';
 import type { Clock } from '../lib/clock.js';
 import { LocalRbacAuthorizer, type RbacObjects } from '../lib/rbac-authorizer.js';
 

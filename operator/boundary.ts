@@ -1,4 +1,4 @@
-// Boundary verification, continuously: the leader runs lib/boundary's checks on a period
+// Boundary verification, continuously: the leader runs boundary/'s checks on a period
 // and soon after relevant changes, writes each AgentIdentity's BoundaryVerified condition
 // and findings, and exports the findings as a gauge for alerting. Access questions are
 // answered from the listed RBAC objects; SubjectAccessReviews only cross-check a
@@ -7,8 +7,9 @@
 import * as k8s from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
-import { boundaryCondition, planAccessReviews, verifyAgents, type AgentReport, type BoundarySnapshot } from '../lib/boundary.js';
-import { collectObjects, probeWebhooks, runAccessReviews, type CachedObjects } from '../lib/boundary-snapshot.js';
+import { boundaryCondition, planAccessReviews, verifyAgents } from '../boundary/verify.js';
+import type { AgentReport, BoundarySnapshot } from '../boundary/types.js';
+import { collectObjects, probeWebhooks, runAccessReviews, type CachedObjects } from '../boundary/snapshot.js';
 import { CrossChecker, ReviewBudget } from './boundary-reviews.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';

@@ -10,7 +10,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
 import { pickKeys, stripServerNoise } from '../lib/informer.js';
-import { ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT, ANNOTATION_REQUESTED_BY } from './plan/grant.js';
+import { ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT, ANNOTATION_REQUESTED_BY } from '../api/types.js';
 
 type Meta = k8s.V1ObjectMeta;
 type Obj = Record<string, unknown>;

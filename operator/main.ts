@@ -11,7 +11,7 @@ import { Operator } from './operator.js';
 import { BoundaryVerifier, boundaryChangeWatches } from './boundary.js';
 import { buildMessage, Notifier, notifyEventFor } from './notify.js';
 import type { ApprovalRequest } from '../api/types.js';
-import type { Binding } from '../lib/boundary.js';
+import type { Binding } from '../boundary/types.js';
 
 const log = newLogger('operator');
 
