@@ -9,7 +9,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { FINALIZER, type AccessGrant } from '../api/types.js';
-import { grantShape, roleBindingShape } from '../operator/cache.js';
+import { grantShape, roleBindingShape } from '../operator/cache-shapes.js';
 import type * as k8s from '@kubernetes/client-node';
 
 v8.setFlagsFromString('--expose-gc');

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { stripServerNoise, pickKeys } from '../lib/informer.js';
-import { grantShape, namespaceShape, roleBindingShape } from './cache.js';
+import { grantShape, namespaceShape, roleBindingShape } from './cache-shapes.js';
 import { agent, apply, approve, grant, state, T0 } from './plan/fixtures.test-helpers.js';
 import { ANNOTATION_REQUESTED_BY } from '../api/types.js';
 import { planGrant, type GrantState } from './plan/grant.js';
