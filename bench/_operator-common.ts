@@ -2,6 +2,7 @@
 // the operator as a real process under its least-privilege ServiceAccount.
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant, type AgentIdentity } from '../api/types.js';
 import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
 import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../harness/components.js';
@@ -89,7 +90,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * flight) takes to create and then delete n RoleBindings. The operator's figures read
  * against this say how close it is to what this apiserver on this machine can do.
  */
-export async function baselineRoleBindings(n: number): Promise<{ createMs: number; deleteMs: number }> {
+export async function baselineRoleBindings(n: number): Promise<{ createMs: number; deleteMs: number; deleteLatenciesMs: number[] }> {
   const { rbac } = adminClients();
   const ns = `bench-baseline-${Date.now().toString(36)}`;
   await kubectlOk('admin', ['create', 'namespace', ns]);
@@ -104,11 +105,67 @@ export async function baselineRoleBindings(n: number): Promise<{ createMs: numbe
     });
     const createMs = Date.now() - t;
     t = Date.now();
+    // Each deletion's completion from the common start, as the expiry benchmark times the operator's.
+    const deleteLatenciesMs: number[] = [];
     await pool(ids, 32, async (i) => {
       await rbac.deleteNamespacedRoleBinding({ namespace: ns, name: `b-${i}` });
+      deleteLatenciesMs.push(Date.now() - t);
     });
-    return { createMs, deleteMs: Date.now() - t };
+    return { createMs, deleteMs: Date.now() - t, deleteLatenciesMs: deleteLatenciesMs.sort((a, b) => a - b) };
   } finally {
     await kubectl('admin', ['delete', 'namespace', ns, '--wait=false']);
   }
+}
+
+/** apiserver_request_total, summed by `verb resource[/subresource]` (e.g. "POST rolebindings", "PUT accessgrants/status"). */
+export type RequestCounts = Map<string, number>;
+
+/**
+ * The apiserver's own request counters: requests are counted where they are served, not
+ * assumed from what a client meant to send. Read before and after a phase; diff().
+ */
+export async function apiserverRequests(): Promise<RequestCounts> {
+  const { kc } = adminClients();
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster in the admin kubeconfig');
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const text = await new Promise<string>((resolve, reject) => {
+    https
+      .get(`${cluster.server}/metrics`, opts, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`apiserver /metrics: HTTP ${res.statusCode}`))));
+      })
+      .on('error', reject);
+  });
+  const out: RequestCounts = new Map();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const k = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`;
+    out.set(k, (out.get(k) ?? 0) + value);
+  }
+  return out;
+}
+
+/** after - before, only the non-zero entries. */
+export function diff(before: RequestCounts, after: RequestCounts): RequestCounts {
+  const out: RequestCounts = new Map();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d > 0) out.set(k, d);
+  }
+  return out;
+}
+
+export const sum = (c: RequestCounts, match: (key: string) => boolean): number => [...c].filter(([k]) => match(k)).reduce((a, [, v]) => a + v, 0);
+
+/** Writes: anything but GET, LIST, WATCH (and the metrics scrape itself). */
+export const isWrite = (k: string): boolean => /^(POST|PUT|PATCH|DELETE|DELETECOLLECTION|APPLY) /.test(k);
+
+export function describeCounts(c: RequestCounts): string {
+  return [...c].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
 }

@@ -11,7 +11,7 @@ import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, statusCode } from '../lib/kube.js';
-import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { planAccessReviews, verifyAgents } from './verify.js';
 import type { AccessReviewResult, Binding, BoundaryReport, BoundarySnapshot, PlannedReview, RoleObject, SnapshotWithoutReviews, VerifyOptions, WebhookConfiguration, WebhookEntry, WebhookProbe } from './types.js';
 import { inventory } from '../lib/routes.js';
@@ -89,16 +89,30 @@ async function readOptional<T>(fn: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
+/**
+ * What a caller already holds in watch caches (the operator): the AccessGrants and
+ * agentgate's own RoleBindings (label managed-by=agentgate), the two sets that grow with
+ * grants. With them, the listing skips grants and lists only the other RoleBindings.
+ */
+export interface CachedObjects {
+  grants: () => readonly AccessGrant[];
+  agentgateRoleBindings: () => readonly Binding[];
+}
+
 /** Objects only; the reviews and probes come after (they depend on what was listed). */
-export async function collectObjects(kc: k8s.KubeConfig, options: Pick<CollectOptions, 'agentgateNamespace'> = {}): Promise<SnapshotWithoutReviews> {
+export async function collectObjects(kc: k8s.KubeConfig, options: Pick<CollectOptions, 'agentgateNamespace'> & { cached?: CachedObjects } = {}): Promise<SnapshotWithoutReviews> {
+  const cached = options.cached;
+  const notAgentgate = `${LABEL_MANAGED_BY}!=${MANAGED_BY}`;
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const ag = new AgentgateClient(kc);
   const [agents, grants, roleBindings, clusterRoleBindings, roles, clusterRoles, namespaces, serviceAccounts, agentsHook, protectHook, stampHook] = await Promise.all([
     listing('agentidentities.agentgate.io', () => ag.list<AgentIdentity>('AgentIdentity')),
-    listing('accessgrants.agentgate.io', async () => ({ items: (await ag.list<AccessGrant>('AccessGrant')).items })),
-    listing('rolebindings', () => rbac.listRoleBindingForAllNamespaces()),
+    cached ? [...cached.grants()] : listing('accessgrants.agentgate.io', async () => ({ items: (await ag.list<AccessGrant>('AccessGrant')).items })),
+    cached
+      ? listing('rolebindings', () => rbac.listRoleBindingForAllNamespaces({ labelSelector: notAgentgate })).then((others) => [...(others as Binding[]), ...cached.agentgateRoleBindings()])
+      : listing('rolebindings', () => rbac.listRoleBindingForAllNamespaces()),
     listing('clusterrolebindings', () => rbac.listClusterRoleBinding()),
     listing('roles', () => rbac.listRoleForAllNamespaces()),
     listing('clusterroles', () => rbac.listClusterRole()),

@@ -329,6 +329,21 @@ function grantIsLive(g: AccessGrant, now: Date, graceMs: number): { live: boolea
   return { live: true };
 }
 
+/** Grants by namespace/name, built once per snapshot: owningGrant runs for every binding of every agent. */
+const grantIndexes = new WeakMap<readonly AccessGrant[], Map<string, AccessGrant>>();
+function grantNamed(snapshot: SnapshotWithoutReviews, namespace: string, name: string): AccessGrant | undefined {
+  let idx = grantIndexes.get(snapshot.grants);
+  if (!idx) {
+    idx = new Map();
+    for (const g of snapshot.grants) {
+      const k = `${g.metadata.namespace ?? ''}/${g.metadata.name ?? ''}`;
+      if (!idx.has(k)) idx.set(k, g);
+    }
+    grantIndexes.set(snapshot.grants, idx);
+  }
+  return idx.get(`${namespace}/${name}`);
+}
+
 /** The grant that owns a RoleBinding by agentgate's contract: label, ownerReference, same namespace. */
 function owningGrant(b: Binding, snapshot: SnapshotWithoutReviews): AccessGrant | undefined {
   const labels = b.metadata?.labels ?? {};
@@ -337,7 +352,7 @@ function owningGrant(b: Binding, snapshot: SnapshotWithoutReviews): AccessGrant 
   if (!grantName) return undefined;
   const ref = (b.metadata?.ownerReferences ?? []).find((o) => o.kind === 'AccessGrant' && o.name === grantName);
   if (!ref) return undefined;
-  const grant = snapshot.grants.find((g) => g.metadata.name === grantName && g.metadata.namespace === b.metadata?.namespace);
+  const grant = grantNamed(snapshot, b.metadata?.namespace ?? '', grantName);
   // A recreated grant of the same name is a different grant; its uid tells them apart.
   if (!grant || (ref.uid && grant.metadata.uid && ref.uid !== grant.metadata.uid)) return undefined;
   return grant;

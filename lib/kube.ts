@@ -118,6 +118,20 @@ export class AgentgateClient {
       : await this.api.replaceClusterCustomObject({ group: GROUP, version: VERSION, plural, name, body: body as object })) as T;
   }
 
+  /**
+   * A JSON merge patch of the main resource (metadata such as finalizers). Put
+   * metadata.resourceVersion in the patch for optimistic concurrency (409 when it moved).
+   * Unlike replace, fields the caller does not name are left as they are, so it is safe
+   * with a trimmed cached copy.
+   */
+  async mergePatch<T>(kind: AgentgateKind, name: string, patch: object, namespace?: string): Promise<T> {
+    const plural = PLURAL[kind];
+    const opts = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    return (namespace
+      ? await this.api.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: patch }, opts)
+      : await this.api.patchClusterCustomObject({ group: GROUP, version: VERSION, plural, name, body: patch }, opts)) as T;
+  }
+
   async delete(kind: AgentgateKind, name: string, namespace?: string): Promise<void> {
     const plural = PLURAL[kind];
     if (namespace) await this.api.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name });

@@ -20,6 +20,8 @@ export interface OperatorArgs {
   workers: number;
   /** 0 turns continuous boundary verification off. */
   boundaryIntervalMs: number;
+  /** SubjectAccessReviews per second that cross-check local RBAC answers; 0: none. */
+  boundaryReviewRate: number;
   notifyUrlFile?: string;
 }
 
@@ -37,7 +39,10 @@ export const USAGE = `usage: node dist/operator/main.js [flags]
   --approval-validity DUR    how long an approval stays usable once recorded (default 10m)
   --sweep-interval DUR       full re-check of every object, the backstop for timers (default 30s)
   --workers N                concurrent reconciles (default 32)
-  --boundary-interval DUR    re-verify every agent's boundary this often, 0 = off (default 60s)
+  --boundary-interval DUR    re-verify every agent's boundary this often, 0 = off (default 60s);
+                             changes to RBAC, webhook configurations or agents re-verify at once
+  --boundary-review-rate R   SubjectAccessReviews per second that cross-check the locally
+                             evaluated RBAC answers, 0 = none (default 0.5)
   --notify-url-file FILE     a file holding a Slack-compatible incoming-webhook URL: messages
                              when ApprovalRequests are created or decided (default: none)`;
 
@@ -72,6 +77,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     sweepIntervalMs: 30_000,
     workers: 32,
     boundaryIntervalMs: 60_000,
+    boundaryReviewRate: 0.5,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -102,6 +108,12 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       case 'boundary-interval': {
         const v = value();
         out.boundaryIntervalMs = v === '0' ? 0 : duration(flag, v);
+        break;
+      }
+      case 'boundary-review-rate': {
+        const v = value();
+        if (!/^\d+(\.\d+)?$/.test(v)) throw new Error(`${flag}: expected a number of SubjectAccessReviews per second such as 0.5, got "${v}"`);
+        out.boundaryReviewRate = Number(v);
         break;
       }
       case 'notify-url-file': out.notifyUrlFile = value(); break;

@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, type AccessGrant, type AgentIdentity, type ApprovalRequest } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
 import { Informer, dropManagedFields } from '../lib/informer.js';
+import { agentShape, approvalShape, namespaceShape, roleBindingShape } from './cache-shapes.js';
 import { AgentgateClient, agentgatePath, errorMessage, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { InformerCache } from './cache.js';
@@ -69,9 +70,9 @@ export class Operator {
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const resyncMs = o.resyncMs ?? 300_000;
-    this.grants = new Informer<AccessGrant>({ kc, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => this.client.list<AccessGrant>('AccessGrant'), log, resyncMs, trim: dropManagedFields });
-    this.agents = new Informer<AgentIdentity>({ kc, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => this.client.list<AgentIdentity>('AgentIdentity'), log, resyncMs, trim: dropManagedFields });
-    this.approvals = new Informer<ApprovalRequest>({ kc, name: 'approvalrequests', path: agentgatePath('ApprovalRequest'), list: () => this.client.list<ApprovalRequest>('ApprovalRequest'), log, resyncMs, trim: dropManagedFields });
+    this.grants = new Informer<AccessGrant>({ kc, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => this.client.list<AccessGrant>('AccessGrant'), log, resyncMs, transform: dropManagedFields });
+    this.agents = new Informer<AgentIdentity>({ kc, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => this.client.list<AgentIdentity>('AgentIdentity'), log, resyncMs, transform: agentShape });
+    this.approvals = new Informer<ApprovalRequest>({ kc, name: 'approvalrequests', path: agentgatePath('ApprovalRequest'), list: () => this.client.list<ApprovalRequest>('ApprovalRequest'), log, resyncMs, transform: approvalShape });
     const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
     this.bindings = new Informer<k8s.V1RoleBinding>({
       kc,
@@ -81,9 +82,9 @@ export class Operator {
       list: () => rbac.listRoleBindingForAllNamespaces({ labelSelector: selector }),
       log,
       resyncMs,
-      trim: dropManagedFields,
+      transform: roleBindingShape,
     });
-    this.namespaces = new Informer<k8s.V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace(), log, resyncMs, trim: dropManagedFields });
+    this.namespaces = new Informer<k8s.V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace(), log, resyncMs, transform: namespaceShape });
     this.cache = new InformerCache(this);
     this.queue = new WorkQueue((k) => this.reconcile(k), {
       workers: o.workers ?? 32,

@@ -170,11 +170,16 @@ describe('webhook/protect', () => {
     });
     const create = (userInfo: AdmissionRequest['userInfo'], obj: unknown) => request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants', name: 'g', userInfo, object: obj as never });
 
-    it('stamps the creator, overwriting a forged value', () => {
+    it('stamps the creator, overwriting a forged value, and adds the finalizer once', () => {
+      const fin = { op: 'add', path: '/metadata/finalizers', value: ['agentgate.io/revoke-access'] };
       const req = create(ALICE, grant({ 'agentgate.io/requested-by': 'bob' }));
-      expect(stampPatch(req)).to.deep.equal([{ op: 'add', path: '/metadata/annotations/agentgate.io~1requested-by', value: 'alice' }]);
+      expect(stampPatch(req)).to.deep.equal([{ op: 'add', path: '/metadata/annotations/agentgate.io~1requested-by', value: 'alice' }, fin]);
       const bare = create(ALICE, { metadata: { name: 'g' } });
-      expect(stampPatch(bare)).to.deep.equal([{ op: 'add', path: '/metadata/annotations', value: { 'agentgate.io/requested-by': 'alice' } }]);
+      expect(stampPatch(bare)).to.deep.equal([{ op: 'add', path: '/metadata/annotations', value: { 'agentgate.io/requested-by': 'alice' } }, fin]);
+      const other = create(ALICE, { metadata: { name: 'g', finalizers: ['example.com/keep'] } });
+      expect(stampPatch(other).slice(1)).to.deep.equal([{ op: 'add', path: '/metadata/finalizers/-', value: 'agentgate.io/revoke-access' }]);
+      const has = create(ALICE, { metadata: { name: 'g', finalizers: ['agentgate.io/revoke-access'] } });
+      expect(stampPatch(has)).to.have.length(1);
     });
 
     it('validates the stamp, the ceiling and CEL with errors naming the field', () => {

@@ -20,7 +20,7 @@
 // - AgentIdentity: CEL compiles, no agentgate identity as subject; status by the operator.
 
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
-import { ANNOTATION_APPROVED, ANNOTATION_REQUESTED_BY, GROUP, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { ANNOTATION_APPROVED, ANNOTATION_REQUESTED_BY, FINALIZER, GROUP, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import { isJsonObject } from '../lib/admission.js';
 import { approverStamp, parseApprovalAnnotation, recordDecision, sameStamp } from '../lib/approval.js';
@@ -215,10 +215,20 @@ function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, clock
   return allow('valid', result.warnings);
 }
 
-/** The JSONPatch that stamps the creator onto a new AccessGrant (overwriting any value given). */
+/**
+ * The JSONPatch for a new AccessGrant: stamps the creator (overwriting any value given)
+ * and adds the operator's finalizer, so the grant is born with it and the operator's
+ * happy path needs no separate metadata write before creating the RoleBinding (the
+ * operator still adds it when this webhook did not run).
+ */
 export function stampPatch(request: AdmissionRequest): Array<{ op: 'add'; path: string; value: unknown }> {
   const user = request.userInfo?.username ?? '';
   const m = meta(request.object);
-  if (!isJsonObject(m['annotations'])) return [{ op: 'add', path: '/metadata/annotations', value: { [ANNOTATION_REQUESTED_BY]: user } }];
-  return [{ op: 'add', path: `/metadata/annotations/${ANNOTATION_REQUESTED_BY.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: user }];
+  const ops: Array<{ op: 'add'; path: string; value: unknown }> = isJsonObject(m['annotations'])
+    ? [{ op: 'add', path: `/metadata/annotations/${ANNOTATION_REQUESTED_BY.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: user }]
+    : [{ op: 'add', path: '/metadata/annotations', value: { [ANNOTATION_REQUESTED_BY]: user } }];
+  const finalizers = m['finalizers'];
+  if (!Array.isArray(finalizers)) ops.push({ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] });
+  else if (!finalizers.includes(FINALIZER)) ops.push({ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER });
+  return ops;
 }
