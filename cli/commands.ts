@@ -13,6 +13,7 @@ import { parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, PLURAL, statusCode } from '../lib/kube.js';
 import { renderCatalogue } from '../webhook/rules/catalogue.js';
 import { outputFormat, str, UsageError } from './args.js';
+import { KubeUninstallCluster, uninstall, UninstallTimeout } from './uninstall.js';
 import type { Parsed } from './args.js';
 import {
   buildGrantRequest,
@@ -350,9 +351,32 @@ export async function runCommand(ctx: Ctx): Promise<number> {
       return eks(ctx);
     case 'rules':
       return rules(ctx);
+    case 'uninstall':
+      return uninstallCommand(ctx);
     default:
       throw new UsageError('no command; run agentgate --help');
   }
+}
+
+async function uninstallCommand(ctx: Ctx): Promise<number> {
+  const v = ctx.parsed.values;
+  const timeout = str(v, 'timeout') ?? '5m';
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout ${timeout} is not a duration such as 5m`, 'uninstall');
+  try {
+    await uninstall(new KubeUninstallCluster(ctx.kc()), {
+      namespace: str(v, 'namespace') ?? AGENTGATE_NAMESPACE,
+      revoke: v['revoke'] === true,
+      timeoutMs,
+      sleep: (ms) => ctx.io.sleep(ms),
+      now: () => ctx.io.now().getTime(),
+      out: (line) => ctx.io.out(`${line}\n`),
+    });
+  } catch (e) {
+    if (e instanceof UninstallTimeout) throw new CliError(e.message, 1);
+    throw e;
+  }
+  return 0;
 }
 
 /** What to tell a person about an error from the cluster. */

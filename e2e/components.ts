@@ -19,10 +19,15 @@ export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoR
 export type Component = 'operator' | 'webhook';
 const SERVICE_ACCOUNT: Record<Component, string> = { operator: 'agentgate-operator', webhook: 'agentgate-webhook' };
 
-/** Namespace, CRDs and agentgate's own RBAC (config/rbac). Idempotent. */
+/**
+ * Namespace, CRDs, agentgate's own RBAC (config/rbac) and its three webhook
+ * configurations, created empty as the chart creates them (config/webhook): the webhook
+ * may only update them. Idempotent; the field manager leaves the webhooks it wrote alone.
+ */
 export async function installBase(): Promise<void> {
   await ensureCrds();
   await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'config', 'rbac')]);
+  await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '--field-manager', 'agentgate-installer', '-f', path.join(repoRoot, 'config', 'webhook')]);
 }
 
 /** A kubeconfig that authenticates as the component's ServiceAccount with a real token. */
