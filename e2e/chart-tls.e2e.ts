@@ -33,12 +33,13 @@ class AgentLoad {
     kc.loadFromFile(clusterEnv().kubeconfigs.agent);
     const core = withKeepAlive(kc).makeApiClient(k8s.CoreV1Api);
     let n = 0;
+    const prefix = uniqueName('load');
     for (let w = 0; w < concurrency; w++) {
       this.workers.push(
         (async () => {
           while (this.running) {
             try {
-              await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: `load-${w}-${n++}` }, data: { at: new Date().toISOString() } } });
+              await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: `${prefix}-${w}-${n++}` }, data: { at: new Date().toISOString() } } });
               this.ok++;
             } catch (err) {
               const e = err as { body?: string; message?: string };
