@@ -16,8 +16,9 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { FINALIZER, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import { chartDir, helm } from '../packaging/helm.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, serviceAccountKubeconfig, startProcess, WEBHOOK_CONFIGURATIONS, type RunningComponent } from './components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import {componentKubeconfig, freePort, serviceAccountKubeconfig, startProcess, type RunningComponent } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 
 const RELEASE = 'agentgate';
 const helmEnv = { HELM_CACHE_HOME: '/tmp/agentgate-helm-cache', HELM_CONFIG_HOME: '/tmp/agentgate-helm-config', HELM_DATA_HOME: '/tmp/agentgate-helm-data' };
@@ -59,7 +60,7 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     helm();
     await kubectlOk('admin', ['apply', '-f', path.join(repoRoot, 'config', 'rbac', '00-namespace.yaml')]);
     // A configuration an earlier test's webhook filled in would point at a process that is gone.
-    for (const [kind, name] of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind, name, '--ignore-not-found']);
+    for (const { kind, name } of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind, name, '--ignore-not-found']);
     // Objects an earlier test created with kubectl become the release's (--take-ownership).
     const r = await runHelm(['upgrade', '--install', RELEASE, chartDir, '--take-ownership', '--set', 'image.repository=local/agentgate', '--set', 'image.tag=e2e']);
     expect(r.code, r.stderr).to.equal(0);
@@ -68,14 +69,14 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
   after(async function () {
     await operator?.stop();
     await webhook?.stop();
-    for (const [kind, name] of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind, name, '--ignore-not-found']);
+    for (const { kind, name } of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind, name, '--ignore-not-found']);
     await runHelm(['uninstall', RELEASE, '--no-hooks', '--ignore-not-found']);
     await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found', '--wait=false']);
     for (const ns of namespaces) await kubectl('admin', ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
   });
 
   it('installs: configurations created empty by the chart, filled in by the webhook; grants become RoleBindings', async function () {
-    for (const [kind, name] of WEBHOOK_CONFIGURATIONS) expect((await json([`get`, kind, name])).webhooks ?? []).to.deep.equal([]);
+    for (const { kind, name } of WEBHOOK_CONFIGURATIONS) expect((await json([`get`, kind, name])).webhooks ?? []).to.deep.equal([]);
 
     const port = await freePort();
     webhook = startProcess('webhook', 'life-webhook', ['--kubeconfig', await componentKubeconfig('webhook'), '--port', String(port), '--url', `https://127.0.0.1:${port}`, '--writer-id', 'life-webhook']);
@@ -168,7 +169,7 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     expect(await helmDone, helmOut).to.equal(0);
     await webhook?.stop();
 
-    for (const [kind, name] of WEBHOOK_CONFIGURATIONS) expect((await kubectl('admin', ['get', kind, name])).code, `${kind}/${name} left behind`).to.not.equal(0);
+    for (const { kind, name } of WEBHOOK_CONFIGURATIONS) expect((await kubectl('admin', ['get', kind, name])).code, `${kind}/${name} left behind`).to.not.equal(0);
     expect((await json(['get', 'rolebindings', '-A', '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`])).items).to.deep.equal([]);
     for (const ns of namespaces) {
       expect(await kubectlOk('admin', ['get', 'rolebinding', 'not-agentgates', '-n', ns, '-o', 'name'])).to.contain('not-agentgates');

@@ -17,8 +17,9 @@ import yaml from 'js-yaml';
 import { withKeepAlive } from '../lib/kube.js';
 import { render } from '../packaging/helm.js';
 import { generateTls, KEY_SECRET, splitPem, TLS_SECRET } from '../webhook/tls.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, uniqueName } from './cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess, WEBHOOK_CONFIGURATIONS, type RunningComponent } from './components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
+import {componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess, type RunningComponent } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 
 const AGENT_USER = 'agent:deploy-bot';
 
@@ -128,7 +129,7 @@ function servedCertificate(port: number): Promise<string> {
 
 async function caBundles(): Promise<string[]> {
   const out: string[] = [];
-  for (const [kind, name] of WEBHOOK_CONFIGURATIONS) {
+  for (const { kind, name } of WEBHOOK_CONFIGURATIONS) {
     const c = JSON.parse(await kubectlOk('admin', ['get', kind, name, '-o', 'json']));
     for (const w of c.webhooks ?? []) out.push(Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8'));
   }
@@ -280,7 +281,7 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
 
     // cainjector: inject the CA into every webhook the webhook process wrote.
     const caB64 = Buffer.from(issued.ca).toString('base64');
-    for (const [kind, name] of WEBHOOK_CONFIGURATIONS) {
+    for (const { kind, name } of WEBHOOK_CONFIGURATIONS) {
       const c = JSON.parse(await kubectlOk('admin', ['get', kind, name, '-o', 'json']));
       expect(c.metadata.annotations['cert-manager.io/inject-ca-from']).to.equal(`${AGENTGATE_NAMESPACE}/agentgate-webhook`);
       expect(c.webhooks.every((x: any) => !x.clientConfig.caBundle), 'the webhook writes no caBundle itself').to.equal(true);

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { repoRoot } from '../e2e/cluster.js';
+import { repoRoot } from '../harness/cluster.js';
 
 /** Argo CD's sync options and their accepted values (docs/user-guide/sync-options.md). */
 export const ARGOCD_SYNC_OPTIONS: Record<string, readonly string[]> = {
