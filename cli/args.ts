@@ -187,6 +187,25 @@ export const COMMANDS: CommandSpec[] = [
     positionals: [0, 0],
     examples: ['agentgate rules', 'agentgate rules -o json'],
   },
+  {
+    words: ['uninstall'],
+    usage: 'agentgate uninstall [--revoke] [-n agentgate-system] [--timeout 5m]',
+    summary: "End every agent's access and remove agentgate's webhook configurations, in an order that locks no one out",
+    description:
+      'Scales the operator to 0 (and waits for its pods), deletes the agentgate-protect configuration, deletes every ' +
+      'RoleBinding labelled app.kubernetes.io/managed-by=agentgate (the access grants opened; repeated until none is ' +
+      'left), removes the agentgate.io/revoke-access finalizer from every AccessGrant, then deletes agentgate-agents ' +
+      'and agentgate-stamp by name. CRDs, AccessGrants and AgentIdentities are kept. Without --revoke it only prints ' +
+      'what it would do. The Helm chart runs it as a pre-delete hook; run it yourself before removing agentgate any ' +
+      'other way. -n names the namespace agentgate runs in.\n\nExit status: 0 when done (or for the dry run), ' +
+      '1 on a timeout, 2 on usage or cluster errors.',
+    options: {
+      revoke: { type: 'boolean', help: "Do it: end every agent's access (without it: only print the plan)" },
+      timeout: { type: 'string', help: 'How long to wait for the operator to stop and bindings to be gone (default 5m)', arg: 'DURATION' },
+    },
+    positionals: [0, 0],
+    examples: ['agentgate uninstall -n agentgate-system', 'agentgate uninstall --revoke -n agentgate-system'],
+  },
 ];
 
 export interface Parsed {

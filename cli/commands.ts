@@ -14,6 +14,7 @@ import { byClass, inventory, renderRoutes, unclassified } from '../lib/routes.js
 import { bindableRoles, discover } from '../lib/routes-discovery.js';
 import { renderCatalogue } from '../webhook/rules/catalogue.js';
 import { outputFormat, str, UsageError } from './args.js';
+import { KubeUninstallCluster, uninstall, UninstallTimeout } from './uninstall.js';
 import type { Parsed } from './args.js';
 import {
   buildGrantRequest,
@@ -371,9 +372,32 @@ export async function runCommand(ctx: Ctx): Promise<number> {
       return rules(ctx);
     case 'routes':
       return routes(ctx);
+    case 'uninstall':
+      return uninstallCommand(ctx);
     default:
       throw new UsageError('no command; run agentgate --help');
   }
+}
+
+async function uninstallCommand(ctx: Ctx): Promise<number> {
+  const v = ctx.parsed.values;
+  const timeout = str(v, 'timeout') ?? '5m';
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout ${timeout} is not a duration such as 5m`, 'uninstall');
+  try {
+    await uninstall(new KubeUninstallCluster(ctx.kc()), {
+      namespace: str(v, 'namespace') ?? AGENTGATE_NAMESPACE,
+      revoke: v['revoke'] === true,
+      timeoutMs,
+      sleep: (ms) => ctx.io.sleep(ms),
+      now: () => ctx.io.now().getTime(),
+      out: (line) => ctx.io.out(`${line}\n`),
+    });
+  } catch (e) {
+    if (e instanceof UninstallTimeout) throw new CliError(e.message, 1);
+    throw e;
+  }
+  return 0;
 }
 
 /** What to tell a person about an error from the cluster. */

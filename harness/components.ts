@@ -18,17 +18,27 @@ export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoR
 export type Component = 'operator' | 'webhook';
 const SERVICE_ACCOUNT: Record<Component, string> = { operator: 'agentgate-operator', webhook: 'agentgate-webhook' };
 
-/** Namespace, CRDs, agentgate's own RBAC (config/rbac) and admission policy (config/admission). Idempotent. */
+/**
+ * Namespace, CRDs, agentgate's own RBAC (config/rbac) and its admission policy (config/admission) and its three webhook
+ * configurations, created empty as the chart creates them (config/webhook): the webhook
+ * may only update them. Idempotent; the field manager leaves the webhooks it wrote alone.
+ */
 export async function installBase(): Promise<void> {
   await ensureCrds();
   await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'config', 'rbac'), '-f', path.join(repoRoot, 'config', 'admission')]);
+  await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '--field-manager', 'agentgate-installer', '-f', path.join(repoRoot, 'config', 'webhook')]);
 }
 
 /** A kubeconfig that authenticates as the component's ServiceAccount with a real token. */
 export async function componentKubeconfig(c: Component): Promise<string> {
+  return serviceAccountKubeconfig(SERVICE_ACCOUNT[c], c);
+}
+
+/** A kubeconfig for any ServiceAccount in agentgate's namespace (a TokenRequest token), in runDir/<file>.kubeconfig. */
+export async function serviceAccountKubeconfig(serviceAccount: string, file = serviceAccount): Promise<string> {
   mkdirSync(runDir, { recursive: true });
-  const file = path.join(runDir, `${c}.kubeconfig`);
-  const token = (await kubectlOk('admin', ['create', 'token', SERVICE_ACCOUNT[c], '-n', AGENTGATE_NAMESPACE, '--duration', '24h'])).trim();
+  const out = path.join(runDir, `${file}.kubeconfig`);
+  const token = (await kubectlOk('admin', ['create', 'token', serviceAccount, '-n', AGENTGATE_NAMESPACE, '--duration', '24h'])).trim();
   const admin = yaml.load(readFileSync(clusterEnv().kubeconfigs.admin, 'utf8')) as {
     clusters: Array<{ name: string; cluster: Record<string, unknown> }>;
     'current-context': string;
@@ -40,12 +50,12 @@ export async function componentKubeconfig(c: Component): Promise<string> {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'cluster', cluster: cluster?.cluster }],
-    users: [{ name: SERVICE_ACCOUNT[c], user: { token } }],
-    contexts: [{ name: c, context: { cluster: 'cluster', user: SERVICE_ACCOUNT[c], namespace: AGENTGATE_NAMESPACE } }],
-    'current-context': c,
+    users: [{ name: serviceAccount, user: { token } }],
+    contexts: [{ name: file, context: { cluster: 'cluster', user: serviceAccount, namespace: AGENTGATE_NAMESPACE } }],
+    'current-context': file,
   };
-  writeFileSync(file, yaml.dump(kc), { mode: 0o600 });
-  return file;
+  writeFileSync(out, yaml.dump(kc), { mode: 0o600 });
+  return out;
 }
 
 export function freePort(): Promise<number> {

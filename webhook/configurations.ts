@@ -1,5 +1,6 @@
 // The three webhook configurations, generated from the AgentIdentities and kept in sync
-// by the webhook process itself.
+// by the webhook process itself. The installer creates them (config/webhook, the chart);
+// this process only updates them by name: it may not create webhook configurations.
 //
 // agentgate-agents: only agents' calls reach it (matchConditions on userInfo built from
 //   every AgentIdentity's subjects), every resource and subresource, CREATE/UPDATE/DELETE/
@@ -13,10 +14,11 @@ import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../api/types.js';
 import { AGENTS_WEBHOOK, GROUP, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { stableStringify } from '../lib/fingerprint.js';
-import { isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
+import { isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
 import { SELF_REVIEWS } from './decide.js';
+import { mergeCaBundle } from './tls.js';
 
 export const PATHS = { agents: '/validate/agents', protect: '/validate/protect', stamp: '/mutate/stamp' } as const;
 
@@ -161,18 +163,37 @@ function comparable(c: AnyConfig): string {
   return stableStringify(JSON.parse(JSON.stringify({ labels: c.metadata?.labels ?? {}, webhooks: c.webhooks ?? [] })));
 }
 
+/**
+ * Our CA bundle merged with the live one (ours first, each CA once, expired ones out), so
+ * that a replica that has not yet picked up a renewal never takes the new CA out again.
+ */
+function mergedCaBundle(desired: string | undefined, live: string | undefined): string | undefined {
+  if (!desired || !live || desired === live) return desired;
+  const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+  const pem = (s: string) => Buffer.from(s, 'base64').toString('utf8');
+  return b64(mergeCaBundle([pem(desired), pem(live)]));
+}
+
 /** Keeps the apiserver-defaulted fields out of the comparison by re-applying ours over the live object. */
 function merged(live: AnyConfig, desired: AnyConfig, keepCa: boolean): AnyConfig {
   const webhooks = (desired.webhooks ?? []).map((w) => {
     const liveHook = (live.webhooks ?? []).find((l) => l.name === w.name);
     const base = { ...(liveHook ?? {}), ...w } as typeof w;
     if (keepCa && liveHook?.clientConfig?.caBundle) base.clientConfig = { ...w.clientConfig, caBundle: liveHook.clientConfig.caBundle };
+    else if (!keepCa) base.clientConfig = { ...w.clientConfig, caBundle: mergedCaBundle(w.clientConfig.caBundle, liveHook?.clientConfig?.caBundle) };
     // namespaceSelector/objectSelector default to {} on the server; an absent desired value means "everything".
     if (!w.namespaceSelector) base.namespaceSelector = liveHook?.namespaceSelector ?? {};
     if (!w.objectSelector) base.objectSelector = liveHook?.objectSelector ?? {};
     return base;
   });
   return { ...live, metadata: { ...live.metadata, labels: { ...(live.metadata?.labels ?? {}), ...(desired.metadata?.labels ?? {}) } }, webhooks } as AnyConfig;
+}
+
+/** The installer creates the configurations; the webhook only keeps them up to date. */
+export class ConfigurationMissing extends Error {
+  constructor(kind: Kind, name: string) {
+    super(`${kind}WebhookConfiguration ${name} does not exist: the installer creates it (helm upgrade, or kubectl apply -f config/webhook/); agentgate's webhook only updates it`);
+  }
 }
 
 export class ConfigurationSync {
@@ -238,13 +259,8 @@ export class ConfigurationSync {
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
+      if (!live) throw new ConfigurationMissing(kind, name);
       try {
-        if (!live) {
-          if (kind === 'Validating') await this.api.createValidatingWebhookConfiguration({ body: desired as k8s.V1ValidatingWebhookConfiguration });
-          else await this.api.createMutatingWebhookConfiguration({ body: desired as k8s.V1MutatingWebhookConfiguration });
-          this.log.info('webhook configuration created', { configuration: name });
-          return true;
-        }
         const next = merged(live, desired, keepCa);
         if (comparable(next) === comparable(live)) return false;
         if (kind === 'Validating') await this.api.replaceValidatingWebhookConfiguration({ name, body: next as k8s.V1ValidatingWebhookConfiguration });
@@ -252,7 +268,7 @@ export class ConfigurationSync {
         this.log.info('webhook configuration updated', { configuration: name });
         return true;
       } catch (err) {
-        if (!isConflict(err) && !isAlreadyExists(err)) throw err;
+        if (!isConflict(err)) throw err;
       }
     }
     throw new Error(`could not apply webhook configuration ${name}: kept conflicting`);

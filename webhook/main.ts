@@ -25,14 +25,19 @@ import { WebhookMetrics } from './metrics.js';
 import { protectConfig } from './protect.js';
 import { createApp, withFilter, withMetrics } from './server.js';
 import { ClusterState } from './state.js';
-import { ensureWebhookSecret, hostsFor } from './tls.js';
+import { DRAIN_SECONDS, TIMEOUT_SECONDS } from './limits.js';
+import { CertificateRenewal } from './rotation.js';
+import { DEFAULT_VALIDITY_MS, ensureKeySecret, ensureServingSecret, hostsFor } from './tls.js';
 
 const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAME] [--namespace ${AGENTGATE_NAMESPACE}]
   --port N [--host 127.0.0.1] (--url https://HOST:PORT | --service agentgate-webhook [--service-port 443])
-  [--writer-id NAME] [--audit-lanes 4] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
-  [--manage-configurations=true|false] [--timeout-seconds 10] [--pending-ttl 1h]
+  [--writer-id NAME] [--audit-lanes 4] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--cert-validity 8760h]
+  [--manage-configurations=true|false] [--timeout-seconds 10] [--drain-seconds 5] [--pending-ttl 1h]
   [--operator-user USER] [--webhook-user USER]
-  [--client-ca FILE [--client-cert-name NAME]... [--require-client-cert=true|false]]`;
+  [--client-ca FILE [--client-cert-name NAME]... [--require-client-cert=true|false]]
+
+  Without --tls-cert the webhook makes and renews its own CA and certificate (Secret agentgate-webhook-tls).
+  With --tls-cert and no --tls-ca (cert-manager), the configurations' caBundle is left to cert-manager's cainjector.`;
 
 function fail(message: string): never {
   process.stderr.write(`agentgate webhook: ${message}\n${USAGE}\n`);
@@ -62,6 +67,8 @@ function flags() {
         'client-ca': { type: 'string' },
         'client-cert-name': { type: 'string', multiple: true },
         'require-client-cert': { type: 'string', default: 'false' },
+        'drain-seconds': { type: 'string', default: '5' },
+        'cert-validity': { type: 'string' },
         'pending-ttl': { type: 'string' },
         'operator-user': { type: 'string' },
         'webhook-user': { type: 'string' },
@@ -85,7 +92,11 @@ function flags() {
   const manage = v['manage-configurations'];
   if (manage !== 'true' && manage !== 'false') fail('--manage-configurations must be true or false');
   const timeoutSeconds = Number(v['timeout-seconds']);
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 2 || timeoutSeconds > 30) fail('--timeout-seconds must be 2..30 (the apiserver caps webhooks at 30)');
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < TIMEOUT_SECONDS.min || timeoutSeconds > TIMEOUT_SECONDS.max) {
+    fail(`--timeout-seconds must be ${TIMEOUT_SECONDS.min}..${TIMEOUT_SECONDS.max} (the apiserver caps webhooks at 30; holds need 2)`);
+  }
+  const drainSeconds = Number(v['drain-seconds']);
+  if (!Number.isInteger(drainSeconds) || drainSeconds < DRAIN_SECONDS.min || drainSeconds > DRAIN_SECONDS.max) fail(`--drain-seconds must be ${DRAIN_SECONDS.min}..${DRAIN_SECONDS.max}`);
   const dur = (name: string, value: string | undefined, dflt: number): number => {
     if (value === undefined) return dflt;
     const ms = parseDuration(value);
@@ -125,6 +136,8 @@ function flags() {
     clientCa: v['client-ca'],
     clientCertNames: v['client-cert-name'] ?? [],
     requireClientCert: requireClientCert === 'true',
+    drainSeconds,
+    certValidityMs: dur('cert-validity', v['cert-validity'], DEFAULT_VALIDITY_MS),
     pendingTtlMs: dur('pending-ttl', v['pending-ttl'], DEFAULT_PENDING_TTL_MS),
     operatorUser: v['operator-user'] ?? serviceAccountUsername(ns, 'agentgate-operator'),
     webhookUser: v['webhook-user'] ?? serviceAccountUsername(ns, 'agentgate-webhook'),
@@ -155,10 +168,12 @@ async function main(): Promise<void> {
 
   const mounted = !!f.tlsCert;
   const hosts = hostsFor({ ...(f.url ? { url: f.url } : {}), ...(f.service ? { service: f.service } : {}), namespace: f.namespace });
-  const secret = await retrying(() => ensureWebhookSecret(core, f.namespace, hosts, !mounted, log), 'load the webhook Secret', log);
+  const fingerprintKey = await retrying(() => ensureKeySecret(core, f.namespace, log), 'load the webhook key Secret', log);
+  const loadServing = () => ensureServingSecret(core, f.namespace, hosts, log, { validityMs: f.certValidityMs, now: () => clock.now() });
   const readMounted = () => ({ cert: readFileSync(f.tlsCert!, 'utf8'), key: readFileSync(f.tlsKey!, 'utf8'), ca: f.tlsCa ? readFileSync(f.tlsCa, 'utf8') : undefined });
-  const tls = mounted ? readMounted() : secret.tls!;
-  const caBundle = tls.ca ? Buffer.from(tls.ca).toString('base64') : undefined;
+  const tls = mounted ? readMounted() : await retrying(loadServing, 'load the webhook certificate Secret', log);
+  // Mounted without --tls-ca (cert-manager): cainjector owns caBundle and we never write it.
+  let caBundle = tls.ca ? Buffer.from(tls.ca).toString('base64') : undefined;
   const clientCa = f.clientCa ? readFileSync(f.clientCa, 'utf8') : undefined;
 
   const state = new ClusterState(kc, log);
@@ -177,7 +192,7 @@ async function main(): Promise<void> {
   log.info('caches synced and audit chains resumed', { writers: audit.writers });
 
   const agentgateUsers = [f.operatorUser, f.webhookUser];
-  const decideOptions = { agentgateNamespace: f.namespace, fingerprintKey: secret.fingerprintKey, pendingTtlMs: f.pendingTtlMs, maxHoldSeconds: Math.max(0, f.timeoutSeconds - 2) };
+  const decideOptions = { agentgateNamespace: f.namespace, fingerprintKey, pendingTtlMs: f.pendingTtlMs, maxHoldSeconds: Math.max(0, f.timeoutSeconds - 2) };
   const pconfig = protectConfig(f.namespace, { operatorUser: f.operatorUser, webhookUser: f.webhookUser });
   const snapshot = () => state;
 
@@ -187,24 +202,30 @@ async function main(): Promise<void> {
       // The configuration already excludes agentgate's own users; a stale or hand-edited
       // one must not make the webhook judge (or record) its own writes.
       (request) => (agentgateUsers.includes(request.userInfo.username ?? '') ? { uid: request.uid, allowed: true } : undefined),
-      async (request, ctx) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: secret.fingerprintKey, observed }, ctx.fromApiserver)).response,
+      async (request, ctx) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: fingerprintKey, observed }, ctx.fromApiserver)).response,
     ),
   );
   const protectHandler = withMetrics(metrics, (request) => admitProtected(request, { snapshot, clock, config: pconfig, approvals, log, metrics }));
   const stampHandler = withMetrics(metrics, async (request) => admitStamp(request));
 
   let configured = !f.manage;
+  let draining = false;
   const app = createApp({
     log,
     metrics,
     routes: { [PATHS.agents]: agentsHandler, [PATHS.protect]: protectHandler, [PATHS.stamp]: stampHandler },
-    ready: () => state.synced && configured,
+    ready: () => state.synced && configured && !draining,
     ...(clientCa ? { clientAuth: { names: f.clientCertNames, require: f.requireClientCert } } : {}),
   });
   // Client certificates are asked for, never demanded at the TLS layer: kubelet probes
   // present none. The HTTP layer decides (server.ts fromApiserver).
   const clientTls = clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {};
   const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...clientTls }, app);
+  // While draining, every answer closes its connection, so the apiserver's keep-alive
+  // connections move to the replicas that stay.
+  server.prependListener('request', (_req, res) => {
+    if (draining) res.setHeader('Connection', 'close');
+  });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = (f.timeoutSeconds + 5) * 1000;
@@ -232,6 +253,24 @@ async function main(): Promise<void> {
   const sync = new ConfigurationSync(kc, log);
   const build = () => desiredConfigurations(state.agents(), { target, ...(caBundle ? { caBundle } : {}), agentgateUsers, cleanupUsers: pconfig.bindingDeleters, webhookUser: f.webhookUser, timeoutSeconds: f.timeoutSeconds });
   const keepCa = !caBundle;
+  let renewal: CertificateRenewal | undefined;
+  if (!mounted) {
+    renewal = new CertificateRenewal(tls as { ca: string; cert: string; key: string }, {
+      clock,
+      log,
+      load: loadServing,
+      publishCa: async (pem) => {
+        caBundle = Buffer.from(pem).toString('base64');
+        if (f.manage) await sync.sync(build, false);
+      },
+      serve: (m) => server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) }),
+      // The apiserver reads configurations through an informer: well under a second.
+      settleMs: 2000,
+      pollMs: Math.min(60_000, f.certValidityMs / 10),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    });
+    renewal.start();
+  }
   const syncNow = async (): Promise<void> => {
     try {
       await sync.sync(build, keepCa);
@@ -276,12 +315,23 @@ async function main(): Promise<void> {
   }
   log.info(configured ? 'ready' : 'serving, but not ready until the webhook configurations are written', { manageConfigurations: f.manage, writer: f.writerId });
 
+  // Kubernetes runs the preStop sleep (the pod leaves the endpoints meanwhile), then sends
+  // SIGTERM: stop being ready, keep answering for --drain-seconds with every answer
+  // closing its connection, then stop listening, let calls in flight finish, and exit.
   const shutdown = (signal: string) => {
-    log.info('shutting down', { signal });
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 10_000).unref();
-    void state.stop();
+    if (draining) return;
+    draining = true;
+    log.info('draining', { signal, drainSeconds: f.drainSeconds });
+    renewal?.stop();
+    setTimeout(() => {
+      server.close(() => {
+        log.info('drained; exiting');
+        process.exit(0);
+      });
+      server.closeIdleConnections();
+      void state.stop();
+      setTimeout(() => process.exit(0), (f.timeoutSeconds + 5) * 1000).unref();
+    }, f.drainSeconds * 1000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
