@@ -234,7 +234,27 @@ export class Desk {
 
   async explain(args: ExplainArgs): Promise<ExplainResult> {
     const parsed = parseRefusal({ status: args.status as Partial<Status> | undefined, message: args.message });
-    const me = await this.me();
+    // The text alone says which control refused; the cluster adds who may approve and how
+    // the request stands. Without the cluster, say what the text says.
+    let me: Me;
+    try {
+      me = await this.me();
+    } catch (e) {
+      if (args.approvalRequest && !args.message && !args.status) throw e;
+      const refusal = parsed.refusal;
+      return {
+        refusal,
+        control: CONTROL[refusal],
+        refusedBy: parsed.refusedBy,
+        ...(parsed.reason ? { reason: parsed.reason } : {}),
+        summary: `${summarize(refusal, { ar: undefined, grant: undefined, agent: parsed.agent, user: parsed.attempted?.user ?? 'you', ns: parsed.namespace, parsed })} (the cluster could not be asked for more: ${errorMessage(e)})`,
+        ...(parsed.agent ? { agent: parsed.agent } : {}),
+        ...(parsed.namespace ? { namespace: parsed.namespace } : {}),
+        rules: parsed.rules,
+        ...(parsed.retryAfterSeconds ? { retryAfterSeconds: parsed.retryAfterSeconds } : {}),
+        letThrough: stepsFor(refusal, { ns: parsed.namespace, ar: undefined, grant: undefined, agent: undefined, retryAfterSeconds: parsed.retryAfterSeconds, attempted: parsed.attempted, arRef: parsed.approvalRequest }),
+      };
+    }
     const ns = args.namespace ?? parsed.approvalRequest?.namespace ?? parsed.namespace ?? parsed.grant?.namespace ?? this.o.defaultNamespace;
     let refusal: Refusal = parsed.refusal;
     const arName = args.approvalRequest ?? parsed.approvalRequest?.name;
@@ -271,7 +291,7 @@ export class Desk {
           approvedSoFar: ar?.approvedBy ?? [],
         }
       : undefined;
-    const letThrough = stepsFor(refusal, { ns, ar, grant, agent, retryAfterSeconds: parsed.retryAfterSeconds, attempted: parsed.attempted });
+    const letThrough = stepsFor(refusal, { ns, ar, grant, agent, retryAfterSeconds: parsed.retryAfterSeconds, attempted: parsed.attempted, arRef: parsed.approvalRequest });
     return {
       refusal,
       control: CONTROL[refusal],
@@ -352,6 +372,8 @@ interface StepContext {
   agent: AgentIdentity | undefined;
   retryAfterSeconds: number | undefined;
   attempted: { verb: string; resource: string; group: string } | undefined;
+  /** The ApprovalRequest the message names, when it could not be read. */
+  arRef?: { name: string; namespace?: string } | undefined;
 }
 
 function stepsFor(refusal: Refusal, c: StepContext): ExplainResult['letThrough'] {
@@ -363,6 +385,13 @@ function stepsFor(refusal: Refusal, c: StepContext): ExplainResult['letThrough']
   });
   switch (refusal) {
     case 'RuleHeld': {
+      if (!c.ar && c.arRef?.namespace) {
+        return [
+          { step: `an approver runs: ${approveCommand(c.arRef.name, c.arRef.namespace)}` },
+          { step: 'wait for the decision', tool: 'wait', arguments: { approvalRequest: c.arRef.name, namespace: c.arRef.namespace } },
+          { step: 'retry the identical call once it is Approved; it goes through once' },
+        ];
+      }
       if (!c.ar) return [{ step: 'an approver approves the ApprovalRequest named in the message, then you retry the identical call once' }];
       if (c.ar.phase === 'Approved') return [{ step: `retry the identical call now; the approval lets it through once${c.ar.validUntil ? `, until ${c.ar.validUntil}` : ''}` }];
       if (c.ar.phase === 'Consumed' || c.ar.phase === 'Expired') return [{ step: `ApprovalRequest ${c.ar.name} is ${c.ar.phase}; retrying the call creates a new request for approval` }];

@@ -6,8 +6,11 @@ import * as z from 'zod';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
+/** The message for a missing field and for one of the wrong type. */
+const typed = (field: string, what: string) => (iss: { input?: unknown }) => (iss.input === undefined ? `${field} is required: ${what}` : `${field} must be ${what}`);
+
 const namespace = z
-  .string({ error: 'namespace must be a string: the Kubernetes namespace, e.g. "payments"' })
+  .string({ error: typed('namespace', 'a string: the Kubernetes namespace, e.g. "payments"') })
   .regex(DNS_LABEL, { error: 'namespace must be a Kubernetes namespace name (lower-case letters, digits and "-"), e.g. "payments"' })
   .describe('Kubernetes namespace');
 const objectName = (what: string) =>
@@ -23,14 +26,14 @@ const objectName = (what: string) =>
 export const whoamiInput = z.strictObject({});
 
 export const requestAccessInput = z.strictObject({
-  role: z.string({ error: 'role is required: one of your allowedRoles (whoami lists them), e.g. "agentgate-edit"' }).min(1, { error: 'role must not be empty' }).describe("The role to bind, one of the agent's allowedRoles (whoami lists them), e.g. agentgate-edit"),
+  role: z.string({ error: typed('role', 'a string: one of your allowedRoles (whoami lists them), e.g. "agentgate-edit"') }).min(1, { error: 'role must not be empty' }).describe("The role to bind, one of the agent's allowedRoles (whoami lists them), e.g. agentgate-edit"),
   roleKind: z.enum(['ClusterRole', 'Role'], { error: 'roleKind must be "ClusterRole" (default) or "Role"' }).optional().describe('ClusterRole (default) or a Role in the namespace'),
   namespace,
   duration: z
-    .string({ error: 'duration is required: a Go duration such as "30m" or "2h", at most your maxDuration' })
+    .string({ error: typed('duration', 'a string: a Go duration such as "30m" or "2h", at most your maxDuration') })
     .regex(GO_DURATION, { error: 'duration must be a Go duration such as "30m" or "2h" (units ns, us, ms, s, m, h)' })
     .describe("How long the window stays open, a Go duration (e.g. 30m); at most the agent's maxDuration"),
-  reason: z.string({ error: 'reason is required: why you need the access (approvers read it; it is recorded)' }).trim().min(1, { error: 'reason must say why you need the access' }).max(1024).describe('Why the access is needed; approvers read it and it is recorded'),
+  reason: z.string({ error: typed('reason', 'a string: why you need the access (approvers read it; it is recorded)') }).trim().min(1, { error: 'reason must say why you need the access' }).max(1024).describe('Why the access is needed; approvers read it and it is recorded'),
   ticket: z.string().max(256).optional().describe('A change or incident ticket, e.g. CHG-2041'),
   name: objectName('name').optional().describe('The grant name (default: generated from the agent name)'),
 });
