@@ -200,9 +200,9 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     } catch (e) {
       caught = e;
     }
-    const err = caught as { code?: number; body?: string; headers?: Record<string, string> };
+    const err = caught as { code?: number; body?: unknown; headers?: Record<string, string> };
     expect(err?.code, String(caught)).to.equal(403);
-    const status = JSON.parse(err.body ?? '{}') as Status & { kind: string };
+    const status = (typeof err.body === 'string' ? JSON.parse(err.body) : err.body) as Status & { kind: string };
     expect(status).to.deep.include({ kind: 'Status', status: 'Failure', code: 403, reason: REASON.ApprovalRequired });
     // The apiserver prefixes the message, and passes details through untouched.
     expect(status.message).to.match(/^admission webhook "[^"]+" denied the request: agentgate: held for approval: /);
@@ -214,7 +214,8 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     expect(causes).to.deep.include({ reason: CAUSE.Agent, message: agent });
     expect(causes).to.deep.include({ reason: CAUSE.Rule, message: 'delete' });
     // retryAfterSeconds also becomes the Retry-After header (client-go retries only 429/5xx by itself).
-    expect(err.headers?.['retry-after']).to.equal(String(HELD_RETRY_AFTER_SECONDS));
+    const header = Object.entries(err.headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
+    expect(header).to.equal(String(HELD_RETRY_AFTER_SECONDS));
     // explain takes the Status as the client returned it.
     const why = await ok<{ refusal: string; approvalRequest: { name: string } }>(mcp, 'explain', { status });
     expect(why.refusal).to.equal('RuleHeld');

@@ -42,10 +42,15 @@ export async function runMcp(ctx: Ctx): Promise<number> {
   if (!http) {
     const server = createMcpServer(desk, VERSION);
     const transport = new StdioServerTransport();
-    const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
+    const closed = new Promise<void>((resolve) => {
+      transport.onclose = resolve;
+      // The client closing our stdin ends the session (the SDK's transport does not watch for it).
+      process.stdin.once('end', resolve);
+    });
     await server.connect(transport);
     ctx.io.err(`agentgate mcp: serving on stdio as ${kc.getCurrentUser()?.name ?? 'the kubeconfig user'} of ${kc.getCurrentCluster()?.server ?? 'the cluster'}\n`);
     await closed;
+    await server.close().catch(() => undefined);
     return 0;
   }
   return serveHttp(ctx, desk, parseListen(http), str(values, 'http-token-file'));
