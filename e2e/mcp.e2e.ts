@@ -193,6 +193,14 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(clusterEnv().kubeconfigs.agent);
     const apps = kc.makeApiClient(k8s.AppsV1Api);
+    // A window of its own (an admin's Immediate grant), so this test does not lean on the scenario's.
+    await apply({
+      apiVersion: 'agentgate.io/v1alpha1',
+      kind: 'AccessGrant',
+      metadata: { name: 'status-check', namespace: ns },
+      spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '10m', reason: 'check what the agent sees', activation: 'Immediate' },
+    });
+    await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'delete', 'deployments', '-n', ns])).stdout.trim() === 'yes', 30_000, 'the status-check grant');
     await kubectlOk('admin', ['create', 'deployment', 'api', '-n', ns, '--image=registry.k8s.io/pause:3.10']);
     let caught: unknown;
     try {
@@ -224,9 +232,18 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     // A call through a binding agentgate did not make: RBAC lets it in, agentgate says NotCovered.
     await kubectlOk('admin', ['create', 'rolebinding', 'bypass', '-n', other, '--clusterrole=agentgate-edit', `--user=${AGENT_USER}`]);
     await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', other])).stdout.trim() === 'yes', 30_000, 'the bypass binding');
-    const bypass = await kubectl('agent', ['create', 'configmap', 'x', '-n', other, '--from-literal=a=b']);
+    const bypass = await kubectl('agent', ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: other }, data: { a: 'b' } }));
     expect(bypass.code).to.not.equal(0);
     expect(bypass.stderr).to.contain(`Error from server (${REASON.NotCovered})`);
+    // kubectl's generators (create configmap, ...) print only the message, without the reason;
+    // explain classifies it from the text.
+    const generated = await kubectl('agent', ['create', 'configmap', 'x', '-n', other, '--from-literal=a=b']);
+    expect(generated.stderr).to.contain('error: failed to create configmap: admission webhook').and.contain('denied the request: agentgate: ');
+    expect(generated.stderr).to.not.contain(REASON.NotCovered);
+    const notCovered = await ok<{ refusal: string; refusedBy: string; letThrough: Array<{ tool?: string; arguments?: Record<string, unknown> }> }>(mcp, 'explain', { message: generated.stderr });
+    expect(notCovered).to.deep.include({ refusal: 'NotCovered', refusedBy: 'agentgate' });
+    expect(notCovered.letThrough[0]).to.deep.include({ tool: 'request_access' });
+    expect(notCovered.letThrough[0]!.arguments).to.deep.include({ role: 'agentgate-edit', namespace: other });
     await kubectlOk('admin', ['delete', 'rolebinding', 'bypass', '-n', other]);
 
     // Late in a window, an allowed call carries a warning that kubectl prints.
