@@ -88,13 +88,30 @@ export interface AuditEvent {
 /** Labels and annotations agentgate owns. */
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'agentgate';
+/** Label values are object names through api/names.ts labelValue() (hashed above 63 characters). */
 export const LABEL_GRANT = 'agentgate.io/grant';
 export const LABEL_AGENT = 'agentgate.io/agent';
 export const LABEL_FINGERPRINT = 'agentgate.io/fingerprint';
+/** AuditEvent labels: the writer's hash chain and the verdict. */
+export const LABEL_WRITER = 'agentgate.io/writer';
+export const LABEL_DECISION = 'agentgate.io/decision';
 export const ANNOTATION_APPROVED = 'approved';
+/** Who created an AccessGrant, stamped by the mutating webhook; never changes. */
+export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';
+/** When the RoleBinding's window opened and closes, stamped on the binding. */
+export const ANNOTATION_ACTIVATED_AT = 'agentgate.io/activated-at';
+export const ANNOTATION_EXPIRES_AT = 'agentgate.io/expires-at';
 export const FINALIZER = 'agentgate.io/revoke-access';
+
+/** The namespace agentgate runs in by default (flags and the chart may choose another). */
+export const AGENTGATE_NAMESPACE = 'agentgate-system';
 
 /** The webhook configurations the webhook process keeps; boundary verification checks them. */
 export const AGENTS_WEBHOOK = 'agentgate-agents';
 export const PROTECT_WEBHOOK = 'agentgate-protect';
 export const STAMP_WEBHOOK = 'agentgate-stamp';
+export const WEBHOOK_CONFIGURATIONS = [
+  { kind: 'ValidatingWebhookConfiguration', name: AGENTS_WEBHOOK },
+  { kind: 'ValidatingWebhookConfiguration', name: PROTECT_WEBHOOK },
+  { kind: 'MutatingWebhookConfiguration', name: STAMP_WEBHOOK },
+] as const;

@@ -2,9 +2,9 @@
 // the operator as a real process under its least-privilege ServiceAccount.
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
-import { API_VERSION, type AccessGrant, type AgentIdentity } from '../api/types.js';
-import { clusterEnv, kubectl, kubectlOk } from '../e2e/cluster.js';
-import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../e2e/components.js';
+import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant, type AgentIdentity } from '../api/types.js';
+import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
+import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../harness/components.js';
 import { AgentgateClient, withKeepAlive } from '../lib/kube.js';
 
 export function adminClients(): { kc: k8s.KubeConfig; ag: AgentgateClient; rbac: k8s.RbacAuthorizationV1Api; core: k8s.CoreV1Api } {
@@ -79,7 +79,7 @@ export async function teardown(agent: string, namespaces: string[], op: RunningC
   if (namespaces.length) await kubectl('admin', ['delete', 'namespace', ...namespaces, '--wait=true', '--timeout=300s']);
   await op?.stop('SIGTERM');
   await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found']);
-  await kubectl('admin', ['delete', 'lease', lease, '-n', 'agentgate-system', '--ignore-not-found']);
+  await kubectl('admin', ['delete', 'lease', lease, '-n', AGENTGATE_NAMESPACE, '--ignore-not-found']);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@
 // Goals: <= 60 s and <= 300 MB. Needs the local control plane (make up).
 import * as k8s from '@kubernetes/client-node';
 import type { AccessGrant } from '../api/types.js';
-import { uniqueName } from '../e2e/cluster.js';
+import { uniqueName } from '../harness/cluster.js';
 import { adminClients, baselineRoleBindings, grantBody, pool, rssMb, setup, sleep, startOperator, teardown } from './_operator-common.js';
 
 const N = Number(process.env.BENCH_GRANTS ?? 10_000);

@@ -2,7 +2,7 @@
 // between expiresAt and the moment the RoleBinding's deletion reaches a watcher.
 // Goal: p99 <= 1 s. Needs the local control plane (make up; honours AGENTGATE_RUN_DIR).
 import * as k8s from '@kubernetes/client-node';
-import { uniqueName } from '../e2e/cluster.js';
+import { uniqueName } from '../harness/cluster.js';
 import { rfc3339 } from '../lib/clock.js';
 import { adminClients, baselineRoleBindings, grantBody, percentile, pool, setup, sleep, startOperator, teardown } from './_operator-common.js';
 

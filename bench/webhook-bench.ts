@@ -10,6 +10,7 @@
 // CPU time per request and RSS can be read from /proc.
 //
 // This file is also the servers' entry point: `node webhook-bench.js serve floor|stub`.
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import https from 'node:https';
@@ -90,7 +91,7 @@ async function serve(kind: string): Promise<void> {
     const { NullAuditSink } = await import('../webhook/audit.js');
     const { newLogger } = await import('../lib/log.js');
     const { systemClock } = await import('../lib/clock.js');
-    const { activeGrant, agentIdentity, EDIT, NAMESPACES } = await import('../webhook/fixtures.test-helpers.js');
+    const { activeGrant, agentIdentity, EDIT, NAMESPACES } = await import('../testing/fixtures.js');
     const { FakeClock } = await import('../lib/clock.js');
     const grant = activeGrant(new FakeClock(new Date()), 'g1', { expiresInMs: 24 * 3600_000 });
     const snapshot = new StaticSnapshot({ agents: [agentIdentity('deploy-bot', { allowedNamespaces: { names: ['prod'] } })], grants: [grant], clusterRoles: [EDIT], namespaces: NAMESPACES });
@@ -109,7 +110,7 @@ async function serve(kind: string): Promise<void> {
     const log = newLogger('bench', 'warn');
     const metrics = new WebhookMetrics();
     const audit = new NullAuditSink();
-    const options = { agentgateNamespace: 'agentgate-system', fingerprintKey: 'k', maxHoldSeconds: 0 };
+    const options = { agentgateNamespace: AGENTGATE_NAMESPACE, fingerprintKey: 'k', maxHoldSeconds: 0 };
     const app = createApp({
       log,
       metrics,
@@ -255,8 +256,8 @@ function print(name: string, r: Awaited<ReturnType<typeof measure>>, floor?: Awa
 async function realWebhook(): Promise<{ target: Target; apiserver: Record<string, Stats>; cleanup: () => Promise<void> } | undefined> {
   const runDir = process.env.AGENTGATE_RUN_DIR ?? path.join(path.dirname(SELF), '..', '..', '.run', 'controlplane');
   if (!existsSync(path.join(runDir, 'env'))) return undefined;
-  const { installBase, componentKubeconfig, freePort, startProcess } = await import('../e2e/components.js');
-  const { kubectl, kubectlOk, eventually, clusterEnv } = await import('../e2e/cluster.js');
+  const { installBase, componentKubeconfig, freePort, startProcess } = await import('../harness/components.js');
+  const { kubectl, kubectlOk, eventually, clusterEnv } = await import('../harness/cluster.js');
   await installBase();
   const ns = 'agentgate-bench-webhook';
   const other = 'agentgate-bench-webhook-other';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js';
-import type { BoundaryReport } from '../lib/boundary.js';
+import type { BoundaryReport } from '../boundary/types.js';
 import { appendEvent, emptyHead, verifyChain } from '../lib/audit-chain.js';
 import { UsageError } from './args.js';
 import {

@@ -3,8 +3,8 @@ import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '..
 import { API_VERSION } from '../api/types.js';
 import { formatErrors, validateObject } from '../api/validate.js';
 import type { FieldError } from '../api/validate.js';
-import type { AgentReport, BoundaryReport, Finding } from '../lib/boundary.js';
-import { countFindings } from '../lib/boundary.js';
+import type { AgentReport, BoundaryReport, Finding } from '../boundary/types.js';
+import { countFindings } from '../boundary/verify.js';
 import { formatDuration, parseDuration } from '../lib/clock.js';
 import type { VerifyResult } from '../lib/audit-chain.js';
 import { UsageError } from './args.js';

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult, Progress } from '@modelcontextprotocol/sdk/types.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../e2e/cluster.js';
-import { removeWebhookConfigurations, startAgentgate, stopAll } from '../e2e/components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../harness/cluster.js';
+import { removeWebhookConfigurations, startAgentgate, stopAll } from '../harness/components.js';
 
 const NS = 'payments';
 const AGENT = 'deploy-bot';

@@ -2,8 +2,10 @@
 // an approver or a bystander, against a real control plane with agentgate running.
 // Exits non-zero the moment a step does not behave as narrated, so it doubles as a smoke test.
 import path from 'node:path';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../e2e/cluster.js';
-import { AGENTGATE_NAMESPACE, removeWebhookConfigurations, startAgentgate, stopAll } from '../e2e/components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../harness/cluster.js';
+import { removeWebhookConfigurations, startAgentgate, stopAll } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
+import { countdown } from './countdown.js';
 
 const NS = 'payments';
 const AGENT = 'deploy-bot';
@@ -42,7 +44,7 @@ async function as(who: Identity, args: string[], input?: string): Promise<RunRes
 }
 
 async function agentgateCli(who: Identity, args: string[]): Promise<RunResult> {
-  const { run } = await import('../e2e/cluster.js');
+  const { run } = await import('../harness/cluster.js');
   console.log(`   ${dim(`[${who}]`)} $ agentgate ${args.join(' ')}`);
   const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs[who], ...args]);
   const out = (r.stdout + r.stderr).trim();
@@ -158,9 +160,7 @@ spec:
   expectThat(again.code !== 0 && /ApprovalRequest/.test(again.stderr), 'the same command is held again: an approval is single-use', again);
 
   narrate('The window closes', `At ${expiresAt} the operator removes the RoleBinding; the webhook denies by the clock even before that.`);
-  const waitMs = Math.max(0, Date.parse(expiresAt) - Date.now());
-  console.log(dim(`   waiting ${Math.ceil(waitMs / 1000)}s for the window to close...`));
-  await new Promise((r) => setTimeout(r, waitMs + 500));
+  await countdown(Date.parse(expiresAt) + 500, `waiting for the window to close at ${expiresAt}`);
   const closed = await eventually(async () => {
     const r = await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', NS]);
     return r.stdout.trim() === 'no' ? r : undefined;

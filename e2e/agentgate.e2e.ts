@@ -6,8 +6,8 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AgentIdentity } from '../api/types.js';
-import { eventually, kubectl, kubectlOk, uniqueName } from './cluster.js';
-import { runDir, startAgentgate, stopAgentgate, type RunningComponent } from './components.js';
+import { eventually, kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
+import { runDir, startAgentgate, stopAgentgate, type RunningComponent } from '../harness/components.js';
 
 interface Received {
   text: string;

@@ -13,9 +13,9 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { BoundaryReport, Finding } from '../lib/boundary.js';
-import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
-import { ensureCrds } from './crds.js';
+import type { BoundaryReport, Finding } from '../boundary/types.js';
+import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import { ensureCrds } from '../harness/crds.js';
 
 const AGENT_USER = 'agent:deploy-bot';
 const AGENT_GROUP = 'agentgate:agents';

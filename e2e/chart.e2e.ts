@@ -2,8 +2,8 @@
 // object, with default and with full values, is one the apiserver accepts as written.
 import { expect } from 'chai';
 import yaml from 'js-yaml';
-import { kubectl, kubectlOk, uniqueName } from './cluster.js';
-import { ensureCrds } from './crds.js';
+import { kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
+import { ensureCrds } from '../harness/crds.js';
 import { FULL_VALUES, render } from '../packaging/helm.js';
 
 // The full values render a ServiceMonitor, a PrometheusRule and a cert-manager Certificate.

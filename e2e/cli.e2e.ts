@@ -15,9 +15,9 @@ import type { AccessGrant, AuditEvent } from '../api/types.js';
 import { appendEvent, emptyHead } from '../lib/audit-chain.js';
 import type { ChainHead } from '../lib/audit-chain.js';
 import { rfc3339 as toRfc3339 } from '../lib/clock.js';
-import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
-import type { Identity, RunResult } from './cluster.js';
-import { ensureCrds } from './crds.js';
+import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import type { Identity, RunResult } from '../harness/cluster.js';
+import { ensureCrds } from '../harness/crds.js';
 
 const CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const AGENT_USER = 'agent:deploy-bot';

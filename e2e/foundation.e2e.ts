@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { kubectl, kubectlOk, repoRoot } from './cluster.js';
-import { ensureCrds } from './crds.js';
+import { kubectl, kubectlOk, repoRoot } from '../harness/cluster.js';
+import { ensureCrds } from '../harness/crds.js';
 
 const CRD_NAMES = ['agentidentities', 'accessgrants', 'approvalrequests', 'auditevents'].map((p) => `${p}.agentgate.io`);
 

@@ -18,9 +18,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult, Progress } from '@modelcontextprotocol/sdk/types.js';
 import { CAUSE, HELD_RETRY_AFTER_SECONDS, REASON } from '../api/reasons.js';
 import type { Status } from '../lib/admission.js';
-import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, uniqueName } from './cluster.js';
-import { startAgentgate, stopAgentgate } from './components.js';
-import type { RunningComponent } from './components.js';
+import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, uniqueName } from '../harness/cluster.js';
+import { startAgentgate, stopAgentgate } from '../harness/components.js';
+import type { RunningComponent } from '../harness/components.js';
 
 const CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const AGENT_USER = 'agent:deploy-bot';
@@ -363,7 +363,7 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     } finally {
       child.kill('SIGTERM');
     }
-    const { run } = await import('./cluster.js');
+    const { run } = await import('../harness/cluster.js');
     const open = await run(process.execPath, [CLI, 'mcp', '--kubeconfig', clusterEnv().kubeconfigs.agent, '--http', '0.0.0.0:0']);
     expect(open.code).to.equal(2);
     expect(open.stderr).to.contain('not a loopback address').and.contain('--http-token-file');

@@ -4,8 +4,9 @@
 // assertions: how fast access goes is measured by bench/operator-expiry.ts.
 import { expect } from 'chai';
 import http from 'node:http';
-import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from './cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from './components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from '../harness/cluster.js';
+import { componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 
 interface Grant {
   metadata: { name: string; namespace: string; uid: string; finalizers?: string[] };
@@ -208,9 +209,9 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
 
     describe('over the ceiling: Invalid, naming the field, and no RoleBinding', function () {
       const cases: Array<[string, Record<string, unknown>, boolean, RegExp]> = [
-        ['duration', { duration: '3h' }, true, /spec\.duration 3h exceeds the agent's spec\.maxDuration 1h/],
-        ['role', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }, true, /spec\.roleRef ClusterRole\/cluster-admin is not in the agent's spec\.allowedRoles/],
-        ['namespace', {}, false, /metadata\.namespace \S+ is not in the agent's spec\.allowedNamespaces/],
+        ['duration', { duration: '3h' }, true, /spec\.duration: 3h exceeds AgentIdentity \S+'s spec\.maxDuration 1h/],
+        ['role', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }, true, /spec\.roleRef: ClusterRole\/cluster-admin is not in AgentIdentity \S+'s spec\.allowedRoles/],
+        ['namespace', {}, false, /metadata\.namespace: \S+ is not in AgentIdentity \S+'s spec\.allowedNamespaces/],
       ];
       for (const [what, spec, allowed, message] of cases) {
         it(what, async function () {

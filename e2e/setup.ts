@@ -2,8 +2,8 @@
 // plane's logs once at the end, so a red CI run shows why.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { clusterEnv } from './cluster.js';
-import { stopAll, runDir } from './components.js';
+import { clusterEnv } from '../harness/cluster.js';
+import { stopAll, runDir } from '../harness/components.js';
 
 let failures = 0;
 

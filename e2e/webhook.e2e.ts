@@ -9,10 +9,11 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import type { AccessGrant, ApprovalRequest, AuditEvent } from '../api/types.js';
 import { verifyChain } from '../lib/audit-chain.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
-import type { RunResult } from './cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from './components.js';
-import type { RunningComponent } from './components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import type { RunResult } from '../harness/cluster.js';
+import { componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
+import type { RunningComponent } from '../harness/components.js';
 
 const AGENT = 'e2e-deploy-bot';
 const NS_LABEL = 'agentgate-e2e-webhook';

@@ -6,6 +6,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+hack/prereqs.sh
 hack/deps.sh
 npx tsc -p tsconfig.json
 started=""

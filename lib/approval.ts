@@ -24,8 +24,6 @@ export const DEFAULT_APPROVAL_VALIDITY_MS = 10 * 60_000;
 /** A held operation not decided within this window expires (spec.expiresAt = created + this). */
 export const DEFAULT_PENDING_TTL_MS = 60 * 60_000;
 
-export const ANNOTATION_APPROVED = 'approved';
-
 export interface Approver {
   user: string;
   groups?: readonly string[];

@@ -1,4 +1,5 @@
 // Command-line flags of the operator, parsed without a dependency. Pure, so tested.
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { parseDuration } from '../lib/clock.js';
 
 export interface OperatorArgs {
@@ -22,7 +23,7 @@ export interface OperatorArgs {
 export const USAGE = `usage: node dist/operator/main.js [flags]
   --kubeconfig FILE          kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
   --context NAME             kubeconfig context
-  --namespace NS             agentgate's namespace: lease and AuditEvents (default agentgate-system)
+  --namespace NS             agentgate's namespace: lease and AuditEvents (default ${AGENTGATE_NAMESPACE})
   --id NAME                  this replica's identity in the lease (default: $POD_NAME or hostname_pid)
   --leader-elect=true|false  campaign for the lease before acting (default true)
   --lease-name NAME          the coordination.k8s.io Lease (default agentgate-operator)
@@ -55,7 +56,7 @@ function int(flag: string, v: string, min: number): number {
 
 export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}, defaultId = 'operator'): OperatorArgs {
   const out: OperatorArgs = {
-    namespace: 'agentgate-system',
+    namespace: AGENTGATE_NAMESPACE,
     id: env.POD_NAME || defaultId,
     leaderElect: true,
     leaseName: 'agentgate-operator',

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AgentIdentity } from '../api/types.js';
-import type { AgentReport } from '../lib/boundary.js';
+import type { AgentReport } from '../boundary/types.js';
 import { LAST_VERIFIED_REFRESH_MS, planBoundaryStatus } from './boundary.js';
 
 const now = new Date('2030-01-01T00:00:00Z');

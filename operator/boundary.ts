@@ -1,11 +1,12 @@
-// Boundary verification, continuously: the leader runs lib/boundary's checks on a period
+// Boundary verification, continuously: the leader runs boundary/'s checks on a period
 // and soon after relevant changes, writes each AgentIdentity's BoundaryVerified condition
 // and findings, and exports the findings as a gauge for alerting.
 import type * as k8s from '@kubernetes/client-node';
 import { Gauge, type Registry } from 'prom-client';
 import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
-import { boundaryCondition, type AgentReport } from '../lib/boundary.js';
-import { verifyBoundary } from '../lib/boundary-snapshot.js';
+import { boundaryCondition } from '../boundary/verify.js';
+import { type AgentReport } from '../boundary/types.js';
+import { verifyBoundary } from '../boundary/snapshot.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';

@@ -4,6 +4,8 @@
 import * as k8s from '@kubernetes/client-node';
 import {
   FINALIZER,
+  GROUP,
+  VERSION,
   LABEL_AGENT,
   LABEL_GRANT,
   LABEL_MANAGED_BY,
@@ -19,7 +21,7 @@ import { AgentgateClient, agentgatePath, errorMessage, isAlreadyExists, isConfli
 import type { Logger } from '../lib/log.js';
 import type { Recorder } from './events.js';
 import type { OperatorMetrics } from './metrics.js';
-import { activationRequestName, labelValue } from './names.js';
+import { activationRequestName, labelValue } from '../api/names.js';
 import { planAgent } from './plan/agent.js';
 import { planApproval } from './plan/approval.js';
 import { planAuditRetention } from './plan/audit.js';
@@ -325,6 +327,7 @@ export class Operator {
       bindings: this.bindingsByGrant.get(`${namespace}/${labelValue(name)}`),
       approval,
       now,
+      agentgateNamespace: this.o.namespace,
       approvalTtlMs: this.o.approvalTtlMs,
     });
     const ctx: ExecContext = {};
@@ -579,8 +582,8 @@ export class Operator {
     let deleted = 0;
     do {
       const res = (await this.client.api.listNamespacedCustomObject({
-        group: 'agentgate.io',
-        version: 'v1alpha1',
+        group: GROUP,
+        version: VERSION,
         namespace: this.o.namespace,
         plural: 'auditevents',
         limit: 500,

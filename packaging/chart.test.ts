@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../e2e/cluster.js';
+import { repoRoot } from '../harness/cluster.js';
 import { spawnSync } from 'node:child_process';
 import { chartDir, FULL_VALUES, helm, render, runHelm, type K8sObject } from './helm.js';
 import { parseArgs as parseOperatorArgs } from '../operator/args.js';

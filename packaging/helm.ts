@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { repoRoot } from '../e2e/cluster.js';
+import { repoRoot } from '../harness/cluster.js';
 
 export const chartDir = path.join(repoRoot, 'charts', 'agentgate');
 

@@ -12,7 +12,7 @@ import { canonicalize } from '../lib/fingerprint.js';
 import type { AgentgateClient } from '../lib/kube.js';
 import { errorMessage, isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
-import { execCommand } from '../lib/preview.js';
+import { execCommand } from './preview.js';
 import { objectDigest } from './audit.js';
 import type { AuditSink } from './audit.js';
 import { decide } from './decide.js';

@@ -8,15 +8,14 @@
 // may have landed) is settled by reading the event back.
 import { createHmac } from 'node:crypto';
 import type { AuditEvent, AuditEventSpec } from '../api/types.js';
-import { API_VERSION, LABEL_AGENT, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { API_VERSION, LABEL_AGENT, LABEL_DECISION, LABEL_MANAGED_BY, LABEL_WRITER, MANAGED_BY } from '../api/types.js';
+import { labelValue } from '../api/names.js';
 import { appendEvent, emptyHead, recoverHead } from '../lib/audit-chain.js';
 import type { ChainHead, UnchainedSpec } from '../lib/audit-chain.js';
 import type { AgentgateClient } from '../lib/kube.js';
 import { isAlreadyExists, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 
-export const LABEL_WRITER = 'agentgate.io/writer';
-export const LABEL_DECISION = 'agentgate.io/decision';
 
 export interface AuditSink {
   /** Resolves with the event's name once it is stored; rejects if it could not be. */
@@ -109,7 +108,7 @@ export class KubeAuditSink implements AuditSink {
           [LABEL_MANAGED_BY]: MANAGED_BY,
           [LABEL_WRITER]: lane.writer,
           [LABEL_DECISION]: chained.decision,
-          ...(chained.agent ? { [LABEL_AGENT]: chained.agent.slice(0, 63) } : {}),
+          ...(chained.agent ? { [LABEL_AGENT]: labelValue(chained.agent) } : {}),
         },
       },
       spec: chained,

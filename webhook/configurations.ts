@@ -10,7 +10,7 @@
 // agentgate-stamp: CREATE of AccessGrants, to stamp the requester.
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../api/types.js';
-import { AGENTS_WEBHOOK, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTS_WEBHOOK, GROUP, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { stableStringify } from '../lib/fingerprint.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
@@ -115,7 +115,7 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
     webhooks: [
       {
         ...hook('objects.protect.agentgate.io', PATHS.protect, 'NoneOnDryRun'),
-        rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['*/*'], operations: writeOps, scope: '*' }],
+        rules: [{ apiGroups: [GROUP], apiVersions: ['*'], resources: ['*/*'], operations: writeOps, scope: '*' }],
         matchConditions: [
           ...(cleanupCondition(opts).matchConditions ?? []),
           // The webhook's own AuditEvent writes (one per agent call) would only be allowed:
@@ -141,7 +141,7 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
       {
         ...hook('stamp.agentgate.io', PATHS.stamp, 'None'),
         reinvocationPolicy: 'Never',
-        rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' }],
+        rules: [{ apiGroups: [GROUP], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' }],
       },
     ],
   };

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import type { ApprovalRequest } from '../api/types.js';
 import { FakeClock } from '../lib/clock.js';
-import { approvalRequestName, fingerprint } from '../lib/fingerprint.js';
-import { decide, heldRequestName } from './decide.js';
+import { approvalRequestName, isDns1123Label, isLabelValue, labelValue } from '../api/names.js';
+import { LABEL_AGENT } from '../api/types.js';
+import { fingerprint } from '../lib/fingerprint.js';
+import { decide } from './decide.js';
 import type { Decision, DecideOptions } from './decide.js';
 import { StaticSnapshot } from './snapshot.js';
 import type { SnapshotData } from './snapshot.js';
@@ -18,7 +20,7 @@ import {
   request,
   VIEW,
   withStatus,
-} from './fixtures.test-helpers.js';
+} from '../testing/fixtures.js';
 
 const OPTS: DecideOptions = { agentgateNamespace: 'agentgate-system', fingerprintKey: 'k', maxHoldSeconds: 8 };
 
@@ -242,6 +244,19 @@ describe('webhook/decide', () => {
   });
 
   describe('approval', () => {
+    it('labels the ApprovalRequest of an agent whose name is over 63 characters with a valid, stable label value', () => {
+      const clock = new FakeClock();
+      const long = `${'a'.repeat(40)}.${'b'.repeat(40)}`;
+      const s = snap(clock, { agents: [agentIdentity(long)], grants: [activeGrant(clock, 'g1', { agent: long })] });
+      const ar = createdAR(decide(deploymentDelete('web'), s, clock, OPTS));
+      expect(ar.spec.agent).to.equal(long);
+      const value = ar.metadata.labels![LABEL_AGENT]!;
+      expect(isLabelValue(value), value).to.equal(true);
+      expect(value).to.equal(labelValue(long));
+      expect(isDns1123Label(ar.metadata.name!), ar.metadata.name).to.equal(true);
+      for (const v of Object.values(ar.metadata.labels!)) expect(isLabelValue(v), v).to.equal(true);
+    });
+
     it('holds a delete: creates the ApprovalRequest named from the fingerprint, and says how to approve', () => {
       const clock = new FakeClock();
       const req = deploymentDelete('web');
@@ -291,7 +306,7 @@ describe('webhook/decide', () => {
       const d = decide({ ...req, uid: 'again' }, snap(clock, { approvalRequests: [consumed] }), clock, OPTS);
       expect(d.verdict).to.equal('Held');
       const next = createdAR(d);
-      expect(next.metadata.name).to.equal(heldRequestName(ar.spec.fingerprint, 'deploy-bot', 1));
+      expect(next.metadata.name).to.equal(approvalRequestName(ar.spec.fingerprint, 'deploy-bot', 1));
       expect(next.metadata.name).to.match(/-2$/);
     });
 
@@ -349,15 +364,5 @@ describe('webhook/decide', () => {
       expect(d.matchedRules).to.include('pod-connect');
     });
 
-    it('names slots so that every name is a DNS label', () => {
-      const fp = 'c'.repeat(64);
-      const long = 'a'.repeat(80);
-      for (let i = 0; i < 12; i++) {
-        const n = heldRequestName(fp, long, i);
-        expect(n.length).to.be.at.most(63);
-        expect(n).to.match(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
-      }
-      expect(heldRequestName(fp, 'bot', 0)).to.equal(approvalRequestName(fp, 'bot'));
-    });
   });
 });

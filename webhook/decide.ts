@@ -10,7 +10,8 @@
 
 import { LRUCache } from 'lru-cache';
 import type { AccessGrant, AgentIdentity, ApprovalRequest, ApprovalRule } from '../api/types.js';
-import { API_VERSION, LABEL_AGENT, LABEL_FINGERPRINT, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, API_VERSION, GROUP, LABEL_AGENT, LABEL_FINGERPRINT, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { approvalRequestName, labelValue } from '../api/names.js';
 import { HELD_RETRY_AFTER_SECONDS, REASON } from '../api/reasons.js';
 import type { AgentgateReason } from '../api/reasons.js';
 import type { AdmissionRequest, UserInfo } from '../lib/admission.js';
@@ -18,18 +19,16 @@ import { isJsonObject } from '../lib/admission.js';
 import { approvalUsable, approveCommand, DEFAULT_PENDING_TTL_MS, effectivePhase } from '../lib/approval.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
-import { approvalRequestName, DNS1123_LABEL_MAX, fingerprint } from '../lib/fingerprint.js';
-import { preview, summarize } from '../lib/preview.js';
+import { fingerprint } from '../lib/fingerprint.js';
+import { preview, summarize } from './preview.js';
 import { admissionAttributes, rulesCover, subjectMatchesUser } from '../lib/rbac.js';
 import { DEFAULT_RULES } from './rules/catalogue.js';
 import { buildRuleSet, evaluateRules } from './rules/evaluate.js';
 import type { CompiledRuleSet, RulesResult } from './rules/evaluate.js';
 import type { RoleLike, Snapshot } from './snapshot.js';
-import { grantCeilingProblems, namespaceAllowed, roleAllowed, selfRequestProblems } from './validation.js';
+import { ceilingProblems, namespaceAllowed, roleAllowed } from '../lib/ceiling.js';
+import { namespaceLabels, selfRequestProblems } from './validation.js';
 import { approvalWarning, expiryWarning } from './warnings.js';
-
-export const AGENTGATE_GROUP = 'agentgate.io';
-export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';
 
 export type Verdict = 'Allowed' | 'Held' | 'Denied';
 
@@ -87,7 +86,7 @@ export interface DecideOptions {
   maxHoldSeconds?: number;
 }
 
-export const DEFAULT_DECIDE_OPTIONS: DecideOptions = { agentgateNamespace: 'agentgate-system' };
+export const DEFAULT_DECIDE_OPTIONS: DecideOptions = { agentgateNamespace: AGENTGATE_NAMESPACE };
 
 /** After this many used or expired requests for one identical operation, stop looking. */
 const MAX_APPROVAL_SLOTS = 32;
@@ -245,7 +244,7 @@ function coverage(request: AdmissionRequest, agent: AgentIdentity, snapshot: Sna
       why.push(`grant ${gname}'s role ${g.spec.roleRef.kind}/${g.spec.roleRef.name} is no longer in agent ${name}'s spec.allowedRoles`);
       continue;
     }
-    if (!namespaceAllowed(agent, namespace, nsObj)) {
+    if (!namespaceAllowed(agent, namespace, namespaceLabels(nsObj))) {
       why.push(`namespace ${namespace} is not in agent ${name}'s spec.allowedNamespaces`);
       continue;
     }
@@ -299,19 +298,6 @@ function evaluateUnder(request: AdmissionRequest, agent: AgentIdentity, grants: 
   return best!;
 }
 
-/** The name of the n-th ApprovalRequest for one operation (n = 0 is approvalRequestName). */
-export function heldRequestName(fp: string, agent: string, slot: number): string {
-  if (slot === 0) return approvalRequestName(fp, agent);
-  const suffix = `-${slot + 1}`;
-  let name = approvalRequestName(fp, agent);
-  let trimmed = agent;
-  while (name.length + suffix.length > DNS1123_LABEL_MAX && trimmed.length > 0) {
-    trimmed = trimmed.slice(0, trimmed.length - (name.length + suffix.length - DNS1123_LABEL_MAX));
-    name = approvalRequestName(fp, trimmed);
-  }
-  return name + suffix;
-}
-
 function approvalsSoFar(ar: ApprovalRequest): string {
   const users = [...new Set((ar.status?.approvals ?? []).filter((a) => a.decision === 'Approved').map((a) => a.user))];
   return users.length ? `approved so far by ${users.join(', ')}` : 'no approvals yet';
@@ -346,7 +332,7 @@ function newApprovalRequest(
     metadata: {
       name,
       namespace: request.namespace ?? '',
-      labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_AGENT]: agentName, [LABEL_FINGERPRINT]: fp.slice(0, 32) },
+      labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_AGENT]: labelValue(agentName), [LABEL_FINGERPRINT]: fp.slice(0, 32) },
     },
     spec: {
       agent: agentName,
@@ -391,10 +377,10 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
 
   const namespace = request.namespace ?? '';
   const isGrantRequest =
-    request.resource.group === AGENTGATE_GROUP && request.resource.resource === 'accessgrants' && request.operation === 'CREATE' && !request.subResource;
+    request.resource.group === GROUP && request.resource.resource === 'accessgrants' && request.operation === 'CREATE' && !request.subResource;
 
   // 2. agentgate's own objects: agents may only ask for access, never change the controls.
-  if (request.resource.group === AGENTGATE_GROUP && !isGrantRequest) {
+  if (request.resource.group === GROUP && !isGrantRequest) {
     return deny(agent, REASON.OutOfScope, `agent ${agentName} may not ${verbText(request)}: agents cannot change agentgate's objects (grants, approvals, audit records, identities)`);
   }
   if (isAgentgateManagedBinding(request)) {
@@ -416,7 +402,13 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
     if (!requested?.spec || !requested.metadata) return deny(agent, REASON.RequestRefused, 'the AccessGrant in the request has no spec');
     const problems = [
       ...selfRequestProblems(requested, agent),
-      ...grantCeilingProblems({ ...requested, metadata: { ...requested.metadata, namespace } }, agent, snapshot.namespace(namespace), options.agentgateNamespace),
+      ...ceilingProblems({
+        grant: { ...requested, metadata: { ...requested.metadata, namespace } },
+        agent,
+        namespaceLabels: namespaceLabels(snapshot.namespace(namespace)),
+        agentgateNamespace: options.agentgateNamespace,
+        now,
+      }).map((p) => p.message),
     ];
     if (problems.length) return deny(agent, REASON.RequestRefused, `agent ${agentName}'s request for access is refused: ${problems.join('; ')}`);
     grants = [undefined];
@@ -458,7 +450,7 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
     ...(until ? { until } : {}),
   });
   for (let slot = 0; slot < MAX_APPROVAL_SLOTS; slot++) {
-    const name = heldRequestName(fp, agentName, slot);
+    const name = approvalRequestName(fp, agentName, slot);
     const ref = `${namespace}/${name}`;
     const how = `approve with: ${approveCommand(name, namespace)} (${needed} distinct approver${needed > 1 ? 's' : ''} of agent ${agentName} needed), then retry the identical call; it goes through once`;
     const ar = snapshot.approvalRequest(namespace, name);

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../api/types.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { DEFAULT_APPROVAL_VALIDITY_MS, DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
 import { systemClock, parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
@@ -24,7 +25,7 @@ import { createApp, withFilter, withMetrics } from './server.js';
 import { ClusterState } from './state.js';
 import { ensureWebhookSecret, hostsFor } from './tls.js';
 
-const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAME] [--namespace agentgate-system]
+const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAME] [--namespace ${AGENTGATE_NAMESPACE}]
   --port N [--host 127.0.0.1] (--url https://HOST:PORT | --service agentgate-webhook [--service-port 443])
   [--writer-id NAME] [--audit-lanes 4] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
   [--manage-configurations=true|false] [--timeout-seconds 10] [--approval-validity 10m] [--pending-ttl 1h]
@@ -42,7 +43,7 @@ function flags() {
       options: {
         kubeconfig: { type: 'string' },
         context: { type: 'string' },
-        namespace: { type: 'string', default: 'agentgate-system' },
+        namespace: { type: 'string', default: AGENTGATE_NAMESPACE },
         port: { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
         url: { type: 'string' },

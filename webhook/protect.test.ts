@@ -4,7 +4,7 @@ import type { AdmissionRequest } from '../lib/admission.js';
 import { FakeClock } from '../lib/clock.js';
 import { decideProtect, protectConfig, stampPatch } from './protect.js';
 import { StaticSnapshot } from './snapshot.js';
-import { agentIdentity, AGENT_USER, NAMESPACES, request } from './fixtures.test-helpers.js';
+import { agentIdentity, AGENT_USER, NAMESPACES, request } from '../testing/fixtures.js';
 
 const CFG = protectConfig('agentgate-system');
 const OPERATOR = { username: 'system:serviceaccount:agentgate-system:agentgate-operator', groups: ['system:serviceaccounts'] };

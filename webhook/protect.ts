@@ -16,15 +16,15 @@
 // - AgentIdentity: CEL compiles, no agentgate identity as subject; status by the operator.
 
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
-import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { ANNOTATION_APPROVED, ANNOTATION_REQUESTED_BY, GROUP, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import { isJsonObject } from '../lib/admission.js';
-import { ANNOTATION_APPROVED, parseApprovalAnnotation, recordDecision } from '../lib/approval.js';
+import { parseApprovalAnnotation, recordDecision } from '../lib/approval.js';
 import type { ApprovalDecision } from '../lib/approval.js';
 import type { Clock } from '../lib/clock.js';
 import { canonicalize } from '../lib/fingerprint.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
-import { AGENTGATE_GROUP, agentsForUser, ANNOTATION_REQUESTED_BY } from './decide.js';
+import { agentsForUser } from './decide.js';
 import type { Snapshot } from './snapshot.js';
 import { selfRequestProblems, validateAccessGrant, validateAgentIdentity } from './validation.js';
 
@@ -105,7 +105,7 @@ export function decideProtect(request: AdmissionRequest, snapshot: Snapshot, clo
     const what = op === 'CREATE' ? 'create a RoleBinding labelled' : !before && after ? 'add the label' : `${op.toLowerCase()} a RoleBinding labelled`;
     return deny(`${user || 'this caller'} may not ${what} ${LABEL_MANAGED_BY}=${MANAGED_BY}: those RoleBindings are agentgate's grants and only agentgate's operator (${config.operatorUser}) changes them; request access with an AccessGrant instead`);
   }
-  if (group !== AGENTGATE_GROUP) return allow('not an agentgate object');
+  if (group !== GROUP) return allow('not an agentgate object');
 
   switch (resource) {
     case 'approvalrequests':
@@ -115,7 +115,7 @@ export function decideProtect(request: AdmissionRequest, snapshot: Snapshot, clo
       if (op === 'DELETE') return isOperator ? allow() : deny(`AuditEvents are deleted only by agentgate's retention (${config.operatorUser}); ${user} may not delete them`);
       return deny('AuditEvents are write-once: nobody may change them');
     case 'accessgrants':
-      return protectAccessGrant(request, snapshot, config, isOperator);
+      return protectAccessGrant(request, snapshot, clock, config, isOperator);
     case 'agentidentities':
       if (sub === 'status') return isOperator || op !== 'UPDATE' ? allow() : deny(`AgentIdentity status is written only by agentgate's operator (${config.operatorUser})`);
       if (op === 'CREATE' || op === 'UPDATE') {
@@ -160,7 +160,7 @@ function protectApprovalRequest(request: AdmissionRequest, snapshot: Snapshot, c
   };
 }
 
-function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, config: ProtectConfig, isOperator: boolean): ProtectResult {
+function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, clock: Clock, config: ProtectConfig, isOperator: boolean): ProtectResult {
   const user = request.userInfo?.username ?? '';
   const op = request.operation;
   if (request.subResource === 'status') {
@@ -188,7 +188,7 @@ function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, confi
     if (problems.length) return deny(`agent ${callers.map((a) => a.metadata.name).join(', ')} cannot create this AccessGrant: ${problems.join('; ')}`);
   }
   const agent = snapshot.agents().find((a) => a.metadata.name === grant.spec.agent);
-  const result = validateAccessGrant(withNs, agent, snapshot.namespace(namespace), config.agentgateNamespace);
+  const result = validateAccessGrant(withNs, agent, snapshot.namespace(namespace), config.agentgateNamespace, clock.now());
   if (result.errors.length) return deny(`AccessGrant ${grant.metadata?.name ?? ''} is invalid: ${result.errors.join('; ')}`);
   return allow('valid', result.warnings);
 }

@@ -7,7 +7,7 @@ import type { Decision, DecideOptions } from './decide.js';
 import { agentResponse, refusalStatus } from './response.js';
 import { StaticSnapshot } from './snapshot.js';
 import type { SnapshotData } from './snapshot.js';
-import { activeGrant, agentIdentity, configMapCreate, deploymentDelete, EDIT, NAMESPACES, request, VIEW, withStatus } from './fixtures.test-helpers.js';
+import { activeGrant, agentIdentity, configMapCreate, deploymentDelete, EDIT, NAMESPACES, request, VIEW, withStatus } from '../testing/fixtures.js';
 
 const OPTS: DecideOptions = { agentgateNamespace: 'agentgate-system', fingerprintKey: 'k' };
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { FakeClock } from '../lib/clock.js';
-import { activeGrant } from './fixtures.test-helpers.js';
+import { activeGrant } from '../testing/fixtures.js';
 import { expiryWarning, expiryWarningThresholdMs } from './warnings.js';
 
 describe('webhook/warnings', () => {

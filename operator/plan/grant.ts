@@ -12,6 +12,9 @@
 // - an approval is consumed after the grant is Active.
 import type { V1RoleBinding, RbacV1Subject } from '@kubernetes/client-node';
 import {
+  ANNOTATION_ACTIVATED_AT,
+  ANNOTATION_REQUESTED_BY,
+  ANNOTATION_EXPIRES_AT,
   API_VERSION,
   FINALIZER,
   LABEL_AGENT,
@@ -25,16 +28,12 @@ import {
   type ApprovalRequestStatus,
   type GrantPhase,
 } from '../../api/types.js';
-import { formatDuration, parseDuration, rfc3339 } from '../../lib/clock.js';
-import { stableStringify } from '../../lib/fingerprint.js';
+import { parseDuration, rfc3339 } from '../../lib/clock.js';
+import { activationFingerprint, stableStringify } from '../../lib/fingerprint.js';
 import { CONDITION, REASON, isTrue, setCondition, type ConditionInput } from '../conditions.js';
-import { activationFingerprint, activationRequestName, labelValue, roleBindingName } from '../names.js';
-import { describeSelector, selectorMatches } from '../../lib/selector.js';
+import { activationRequestName, labelValue, roleBindingName } from '../../api/names.js';
+import { firstCeilingProblem } from '../../lib/ceiling.js';
 
-export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';
-/** Stamped on the RoleBinding so a crash between creating it and writing status keeps the window. */
-export const ANNOTATION_ACTIVATED_AT = 'agentgate.io/activated-at';
-export const ANNOTATION_EXPIRES_AT = 'agentgate.io/expires-at';
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
 /** The value of status.consumedBy when the operator consumes an activation approval. */
 export const CONSUMED_BY_OPERATOR = 'operator';
@@ -54,6 +53,8 @@ export interface GrantState {
   /** The ApprovalRequest named activationRequestName(grant), if it exists. */
   approval?: ApprovalRequest;
   now: Date;
+  /** agentgate's namespace: no grant may open access there (the ceiling's first check). */
+  agentgateNamespace?: string;
   /** --approval-ttl: how long an activation request may wait for a decision. */
   approvalTtlMs: number;
 }
@@ -87,9 +88,18 @@ export interface Validation {
 
 const roleKey = (r: { kind: string; name: string }): string => `${r.kind}/${r.name}`;
 
-/** The ceiling check. Messages name the field and the limit, for people reading `kubectl describe`. */
-export function validateGrant(grant: AccessGrant, agent: AgentIdentity | undefined, namespaceLabels: Record<string, string> | undefined): Validation {
-  const ns = grant.metadata.namespace ?? '';
+/**
+ * The grant's validity for the Valid condition: the agent exists and is not suspended,
+ * then the first problem of the shared ceiling chain (lib/ceiling.ts; the webhook runs
+ * the same chain and reports every problem). Messages name the field and the limit.
+ */
+export function validateGrant(
+  grant: AccessGrant,
+  agent: AgentIdentity | undefined,
+  namespaceLabels: Record<string, string> | undefined,
+  now: Date,
+  agentgateNamespace?: string,
+): Validation {
   const agentName = grant.spec.agent;
   if (!agent) {
     return { ok: false, reason: REASON.AgentNotFound, message: `spec.agent: AgentIdentity "${agentName}" does not exist` };
@@ -97,58 +107,8 @@ export function validateGrant(grant: AccessGrant, agent: AgentIdentity | undefin
   if (agent.spec.suspended) {
     return { ok: false, reason: REASON.AgentSuspended, message: `spec.agent: AgentIdentity "${agentName}" is suspended (spec.suspended=true); all its access is revoked` };
   }
-  const allowed = agent.spec.allowedRoles ?? [];
-  if (!allowed.some((r) => roleKey(r) === roleKey(grant.spec.roleRef))) {
-    return {
-      ok: false,
-      reason: REASON.RoleNotAllowed,
-      message: `spec.roleRef ${roleKey(grant.spec.roleRef)} is not in the agent's spec.allowedRoles [${allowed.map(roleKey).join(', ')}]`,
-    };
-  }
-  const an = agent.spec.allowedNamespaces ?? {};
-  const byName = (an.names ?? []).includes(ns);
-  const bySelector = an.selector !== undefined && namespaceLabels !== undefined && selectorMatches(an.selector, namespaceLabels);
-  if (!byName && !bySelector) {
-    const limits: string[] = [];
-    if (an.names) limits.push(`names [${an.names.join(', ')}]`);
-    if (an.selector) limits.push(`selector ${describeSelector(an.selector) || '(empty)'}`);
-    return {
-      ok: false,
-      reason: REASON.NamespaceNotAllowed,
-      message: `metadata.namespace ${ns} is not in the agent's spec.allowedNamespaces (${limits.join('; ') || 'none'})`,
-    };
-  }
-  const maxMs = parseDuration(agent.spec.maxDuration);
-  if (maxMs === undefined) {
-    return { ok: false, reason: REASON.InvalidDuration, message: `the agent's spec.maxDuration ${agent.spec.maxDuration} is not a duration` };
-  }
-  if (grant.spec.duration !== undefined) {
-    const ms = parseDuration(grant.spec.duration);
-    if (ms === undefined || ms <= 0) {
-      return { ok: false, reason: REASON.InvalidDuration, message: `spec.duration ${grant.spec.duration} is not a positive duration, e.g. 30m` };
-    }
-    if (ms > maxMs) {
-      return {
-        ok: false,
-        reason: REASON.DurationExceedsMax,
-        message: `spec.duration ${grant.spec.duration} exceeds the agent's spec.maxDuration ${agent.spec.maxDuration}`,
-      };
-    }
-  } else if (grant.spec.notAfter !== undefined) {
-    // The longest window a notAfter grant can open runs from notBefore (or creation).
-    const from = grant.spec.notBefore ?? grant.metadata.creationTimestamp;
-    const fromMs = from ? Date.parse(from) : NaN;
-    const toMs = Date.parse(grant.spec.notAfter);
-    if (Number.isFinite(fromMs) && Number.isFinite(toMs) && toMs - fromMs > maxMs) {
-      return {
-        ok: false,
-        reason: REASON.DurationExceedsMax,
-        message: `spec.notAfter ${grant.spec.notAfter} opens a window of ${formatDuration(toMs - fromMs)} from ${grant.spec.notBefore ? 'spec.notBefore' : 'creation'}, which exceeds the agent's spec.maxDuration ${agent.spec.maxDuration}`,
-      };
-    }
-  } else {
-    return { ok: false, reason: REASON.InvalidDuration, message: 'spec.duration or spec.notAfter is required' };
-  }
+  const problem = firstCeilingProblem({ grant, agent, namespaceLabels, now, ...(agentgateNamespace !== undefined ? { agentgateNamespace } : {}) });
+  if (problem) return { ok: false, reason: problem.reason, message: problem.message };
   return { ok: true, reason: REASON.WithinCeiling, message: `within the ceiling of AgentIdentity "${agentName}"` };
 }
 
@@ -325,7 +285,7 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
       if (Number.isFinite(expiresAt)) actions.push({ type: 'expiryLag', seconds: Math.max(0, (now.getTime() - expiresAt) / 1000) });
       return finish();
     }
-    const v = validateGrant(grant, s.agent, s.namespaceLabels);
+    const v = validateGrant(grant, s.agent, s.namespaceLabels, now, s.agentgateNamespace);
     if (!v.ok) {
       // The ceiling narrowed, the agent was suspended or deleted: the open window closes now.
       endAccess();
@@ -345,7 +305,7 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
   }
 
   // --- Not (yet) open: Pending, AwaitingApproval, Invalid or new ------------------------
-  const v = validateGrant(grant, s.agent, s.namespaceLabels);
+  const v = validateGrant(grant, s.agent, s.namespaceLabels, now, s.agentgateNamespace);
   if (!v.ok) {
     endAccess();
     // A grant that was already on its way loses it when the agent is suspended or deleted

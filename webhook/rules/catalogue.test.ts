@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { load } from 'js-yaml';
 import type { ApprovalRule } from '../../api/types.js';
 import { DEFAULT_RULES, DEFAULT_RULE_NAMES, findDefaultRule, renderCatalogue } from './catalogue.js';
-import { compileRule, evaluateRule, prepareVars } from './cel.js';
-import type { CompiledRule } from './cel.js';
-import { deployment, scale, vars } from './testdata.js';
-import type { RequestSpec } from './testdata.js';
+import { compileRule, evaluateRule, prepareVars } from '../../cel/cel.js';
+import type { CompiledRule } from '../../cel/cel.js';
+import { deployment, scale, vars } from '../../cel/testdata.js';
+import type { RequestSpec } from '../../cel/testdata.js';
 
 function compiledDefaults(): CompiledRule[] {
   return DEFAULT_RULES.map((r) => {

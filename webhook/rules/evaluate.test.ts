@@ -3,7 +3,7 @@ import type { ApprovalRule } from '../../api/types.js';
 import { DEFAULT_RULES, DEFAULT_RULE_NAMES } from './catalogue.js';
 import { buildRuleSet, evaluateRules } from './evaluate.js';
 import type { CompiledRuleSet } from './evaluate.js';
-import { deployment, vars } from './testdata.js';
+import { deployment, vars } from '../../cel/testdata.js';
 
 const podDelete = (namespace: string) => vars({ op: 'DELETE', resource: 'pods', namespace, oldObject: { metadata: { name: 'p' } } });
 const cmCreate = (namespace = 'default') => vars({ op: 'CREATE', resource: 'configmaps', namespace, object: { data: {} } });

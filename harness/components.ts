@@ -8,11 +8,10 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
 import { ensureCrds } from './crds.js';
 
-export const AGENTGATE_NAMESPACE = 'agentgate-system';
 // Beside the control plane's own state, so two control planes (AGENTGATE_RUN_DIR) never share it.
 export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'agentgate');
 
@@ -153,19 +152,13 @@ function httpsStatus(url: string): Promise<number> {
   });
 }
 
-export const WEBHOOK_CONFIGURATIONS = [
-  ['validatingwebhookconfiguration', AGENTS_WEBHOOK],
-  ['validatingwebhookconfiguration', PROTECT_WEBHOOK],
-  ['mutatingwebhookconfiguration', STAMP_WEBHOOK],
-] as const;
-
 /**
  * Removes the configurations a webhook process wrote. They fail closed by design, so once
  * a test's webhook is gone they would refuse every later write of agentgate objects;
  * tests (and the demo) that start a webhook call this when they stop it.
  */
 export async function removeWebhookConfigurations(): Promise<void> {
-  for (const [kind, name] of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind, name, '--ignore-not-found']);
+  for (const { kind, name } of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind.toLowerCase(), name, '--ignore-not-found']);
 }
 
 /** Stops what startAgentgate started and removes the webhook configurations. */

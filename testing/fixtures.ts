@@ -2,7 +2,7 @@
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import type { FakeClock } from '../lib/clock.js';
-import type { RoleLike, NamespaceLike } from './snapshot.js';
+import type { RoleLike, NamespaceLike } from '../webhook/snapshot.js';
 
 export const AGENT_USER = { username: 'agent:deploy-bot', groups: ['agentgate:agents', 'system:authenticated'] };
 

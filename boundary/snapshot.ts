@@ -1,4 +1,4 @@
-// Boundary verification, I/O: gathers the snapshot lib/boundary.ts verifies, runs the
+// Boundary verification, I/O: gathers the snapshot boundary/verify.ts verifies, runs the
 // SubjectAccessReviews it plans, and probes the agents' webhook endpoint.
 //
 // Listing fails loudly (a verification over a partial view would report a clean
@@ -7,28 +7,10 @@
 import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import { AgentgateClient, errorMessage, isForbidden, isNotFound, statusCode } from './kube.js';
-import {
-  AGENTGATE_NAMESPACE,
-  AGENTS_WEBHOOK,
-  PROTECT_WEBHOOK,
-  STAMP_WEBHOOK,
-  planAccessReviews,
-  verifyAgents,
-} from './boundary.js';
-import type {
-  AccessReviewResult,
-  Binding,
-  BoundaryReport,
-  BoundarySnapshot,
-  PlannedReview,
-  RoleObject,
-  SnapshotWithoutReviews,
-  VerifyOptions,
-  WebhookConfiguration,
-  WebhookEntry,
-  WebhookProbe,
-} from './boundary.js';
+import { AgentgateClient, errorMessage, isForbidden, isNotFound, statusCode } from '../lib/kube.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { planAccessReviews, verifyAgents } from './verify.js';
+import type { AccessReviewResult, Binding, BoundaryReport, BoundarySnapshot, PlannedReview, RoleObject, SnapshotWithoutReviews, VerifyOptions, WebhookConfiguration, WebhookEntry, WebhookProbe } from './types.js';
 
 export interface CollectOptions {
   /** Only these agents (their reviews are the expensive part). */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { ApprovalRule } from '../../api/types.js';
+import type { ApprovalRule } from '../api/types.js';
 import {
   MAX_EXPRESSION_LENGTH,
   MAX_REGEX_LENGTH,
@@ -33,7 +33,7 @@ const run = (expression: string, v: RuleVars): RuleEvaluation => evaluateRule(co
 const podDelete = (namespace: string): RuleVars => vars({ op: 'DELETE', resource: 'pods', namespace, oldObject: { metadata: {} } });
 const withObject = (object: unknown): RuleVars => vars({ op: 'CREATE', resource: 'configmaps', object });
 
-describe('rules/cel', () => {
+describe('cel', () => {
   describe('variables', () => {
     it("request.namespace.startsWith('prod')", () => {
       expect(run("request.namespace.startsWith('prod')", podDelete('prod-eu'))).to.deep.equal({ matched: true });

@@ -1,6 +1,6 @@
 // Request builders shared by the rules tests (not imported by production code).
 
-import type { AdmissionOperation } from '../../lib/admission.js';
+import type { AdmissionOperation } from '../lib/admission.js';
 import type { RuleVars } from './cel.js';
 
 export interface RequestSpec {

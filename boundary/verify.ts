@@ -7,274 +7,38 @@
 // SubjectAccessReview that was not run, a matchCondition it cannot evaluate) becomes a
 // finding rather than silence.
 //
-// I/O lives in lib/boundary-snapshot.ts: it lists the objects, runs the
+// The model is in boundary/types.ts; who the agent is in boundary/principals.ts; the
+// webhook configuration checks in boundary/webhook-configuration.ts.
+// I/O lives in boundary/snapshot.ts: it lists the objects, runs the
 // SubjectAccessReviews that planAccessReviews() asks for, probes the webhook endpoint,
 // and hands the result to verifyAgents().
 
-import { X509Certificate } from 'node:crypto';
-import type { AccessGrant, AgentIdentity, BoundaryFinding, Subject } from '../api/types.js';
-import { AGENTS_WEBHOOK, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
-import { compileCached, prepareVars } from '../webhook/rules/cel.js';
-import type { AdmissionRequest, UserInfo } from './admission.js';
-import { rulesCover, serviceAccountUsername, subjectMatchesUser } from './rbac.js';
-import { describeSelector, selectorMatches } from './selector.js';
-import type { PolicyRule, RbacSubject } from './rbac.js';
-
-// ---------------------------------------------------------------------------------
-// Contract names
-
-export const AGENTGATE_NAMESPACE = 'agentgate-system';
-export { AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK };
-
-/** Route names; stable, they appear in status.findings, metrics and scripts. */
-export const Route = {
-  /** A (Cluster)RoleBinding names the agent and no active grant of the agent owns it. */
-  StandingBinding: 'StandingBinding',
-  /** A binding owned by an active grant, but of another agent, names this agent (shared subject). */
-  ForeignGrantBinding: 'ForeignGrantBinding',
-  /** A grant's RoleBinding was edited to bind a role other than the grant's. */
-  TamperedBinding: 'TamperedBinding',
-  /** A binding to system:authenticated / system:serviceaccounts reaches every agent. */
-  BroadGroupBinding: 'BroadGroupBinding',
-  /** SubjectAccessReview says the agent can widen its own access or act as someone else. */
-  Escalation: 'Escalation',
-  WebhookMissing: 'WebhookMissing',
-  WebhookFailOpen: 'WebhookFailOpen',
-  WebhookMissingConnect: 'WebhookMissingConnect',
-  WebhookMissingOperation: 'WebhookMissingOperation',
-  WebhookMissingResources: 'WebhookMissingResources',
-  WebhookSubjectNotMatched: 'WebhookSubjectNotMatched',
-  WebhookMatchConditionUnverified: 'WebhookMatchConditionUnverified',
-  WebhookExemptsNamespaces: 'WebhookExemptsNamespaces',
-  WebhookExemptsObjects: 'WebhookExemptsObjects',
-  WebhookBadCABundle: 'WebhookBadCABundle',
-  WebhookUnreachable: 'WebhookUnreachable',
-  ProtectWebhookMissing: 'ProtectWebhookMissing',
-  ProtectWebhookFailOpen: 'ProtectWebhookFailOpen',
-  /** The agent may create workloads where a more powerful ServiceAccount lives. */
-  IndirectPodCreation: 'IndirectPodCreation',
-  /** The agent may create Secrets where a more powerful ServiceAccount lives (legacy token). */
-  IndirectServiceAccountToken: 'IndirectServiceAccountToken',
-  /** A SubjectAccessReview this verification needed has no result: unverified, not safe. */
-  ReviewMissing: 'ReviewMissing',
-} as const;
-export type RouteName = (typeof Route)[keyof typeof Route];
-
-export type Severity = BoundaryFinding['severity'];
-/** Same shape as AgentIdentity status.findings[]. */
-export interface Finding extends BoundaryFinding {
-  route: RouteName;
-}
-
-// ---------------------------------------------------------------------------------
-// Snapshot: structural subsets of the Kubernetes objects, compatible with client-node's.
-
-export interface Meta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  labels?: Record<string, string>;
-  ownerReferences?: Array<{ apiVersion?: string; kind: string; name: string; uid?: string; controller?: boolean }>;
-}
-
-export interface RoleRef {
-  apiGroup?: string;
-  kind: string;
-  name: string;
-}
-
-export interface Binding {
-  metadata?: Meta;
-  subjects?: RbacSubject[];
-  roleRef: RoleRef;
-}
-
-export interface RoleObject {
-  metadata?: Meta;
-  rules?: PolicyRule[];
-}
-
-export interface LabelSelectorLike {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
-}
-
-export interface WebhookRule {
-  operations?: string[];
-  apiGroups?: string[];
-  apiVersions?: string[];
-  resources?: string[];
-  scope?: string;
-}
-
-export interface WebhookEntry {
-  name: string;
-  clientConfig?: { caBundle?: string; url?: string; service?: { name: string; namespace: string; path?: string; port?: number } };
-  failurePolicy?: string;
-  rules?: WebhookRule[];
-  matchConditions?: Array<{ name: string; expression: string }>;
-  namespaceSelector?: LabelSelectorLike;
-  objectSelector?: LabelSelectorLike;
-}
-
-export interface WebhookConfiguration {
-  metadata?: Meta;
-  webhooks?: WebhookEntry[];
-}
-
-export interface NamespaceInfo {
-  name: string;
-  labels?: Record<string, string>;
-}
-
-export interface ServiceAccountRef {
-  namespace: string;
-  name: string;
-}
-
-/** Who a SubjectAccessReview asks about: one of the agent's subjects, as the apiserver would authenticate it. */
-export interface Principal {
-  /** e.g. "User agent:deploy-bot" */
-  label: string;
-  user?: string;
-  groups: string[];
-}
-
-/** The attributes of one SubjectAccessReview. namespace '' asks about all namespaces / cluster scope. */
-export interface AccessAttributes {
-  verb: string;
-  group: string;
-  resource: string;
-  subresource?: string;
-  name?: string;
-  namespace: string;
-}
-
-export interface PlannedReview extends AccessAttributes {
-  agent: string;
-  principal: Principal;
-}
-
-export interface AccessReviewResult extends PlannedReview {
-  allowed: boolean;
-  /** status.reason: for RBAC, which binding allowed it. */
-  reason?: string;
-  evaluationError?: string;
-}
-
-/** The outcome of an HTTPS GET of a webhook's /healthz with its caBundle. */
-export interface WebhookProbe {
-  configuration: string;
-  webhook: string;
-  target: string;
-  ok: boolean;
-  error?: string;
-}
-
-export interface BoundarySnapshot {
-  agents: AgentIdentity[];
-  grants: AccessGrant[];
-  roleBindings: Binding[];
-  clusterRoleBindings: Binding[];
-  roles: RoleObject[];
-  clusterRoles: RoleObject[];
-  namespaces: NamespaceInfo[];
-  serviceAccounts: ServiceAccountRef[];
-  webhooks: {
-    agents?: WebhookConfiguration;
-    protect?: WebhookConfiguration;
-    stamp?: WebhookConfiguration;
-  };
-  /** Results of the reviews planAccessReviews() asked for. */
-  accessReviews: AccessReviewResult[];
-  /** Absent: the endpoint was not probed, and reachability is not reported. */
-  webhookProbes?: WebhookProbe[];
-  /** agentgate's namespace; default agentgate-system. */
-  agentgateNamespace?: string;
-}
-
-export type SnapshotWithoutReviews = Omit<BoundarySnapshot, 'accessReviews' | 'webhookProbes'>;
-
-export interface VerifyOptions {
-  now?: Date;
-  /**
-   * A grant's RoleBinding may outlive expiresAt by this much before it counts as
-   * standing access: the operator deletes it on a timer, and a verification that races
-   * that timer should not flap. The webhook denies calls after expiresAt regardless.
-   */
-  expiryGraceMs?: number;
-  /** Only these agents (by name). */
-  agents?: string[];
-}
-
-export interface AgentReport {
-  agent: string;
-  /** True when no Critical finding: nothing skips a control. */
-  verified: boolean;
-  findings: Finding[];
-  /** How many SubjectAccessReviews backed this report. */
-  reviews: number;
-}
-
-export interface BoundaryReport {
-  generatedAt: string;
-  agents: AgentReport[];
-}
-
-export const DEFAULT_EXPIRY_GRACE_MS = 60_000;
-
-// ---------------------------------------------------------------------------------
-// Principals
-
-const AUTHENTICATED = 'system:authenticated';
-const SA_GROUP = 'system:serviceaccounts';
-const BOOTSTRAP_LABEL = 'kubernetes.io/bootstrapping';
-
-/**
- * One principal per subject, each in isolation: RBAC is a union of allows, so the
- * union of what each subject may do is what the agent may do, and a finding can name
- * the subject that opens it. A Group subject is probed as an anonymous member.
- */
-export function principalsOf(agent: AgentIdentity): Principal[] {
-  const out: Principal[] = [];
-  for (const s of agent.spec.subjects ?? []) {
-    if (s.kind === 'User') out.push({ label: `User ${s.name}`, user: s.name, groups: [AUTHENTICATED] });
-    else if (s.kind === 'Group') out.push({ label: `Group ${s.name}`, groups: [s.name, AUTHENTICATED] });
-    else if (s.kind === 'ServiceAccount' && s.namespace) {
-      out.push({
-        label: `ServiceAccount ${s.namespace}/${s.name}`,
-        user: serviceAccountUsername(s.namespace, s.name),
-        groups: [SA_GROUP, `${SA_GROUP}:${s.namespace}`, AUTHENTICATED],
-      });
-    }
-  }
-  return out;
-}
-
-function userInfoOf(p: Principal): UserInfo {
-  return { username: p.user ?? '', groups: p.groups };
-}
-
-// The implicit groups every such principal carries; bindings to them reach every agent.
-function isBroadGroup(name: string): boolean {
-  return name === AUTHENTICATED || name === 'system:unauthenticated' || name === SA_GROUP || name.startsWith(`${SA_GROUP}:`);
-}
-
-/** How a binding names the agent: through one of its own subjects, or through a broad implicit group. */
-function bindingMatch(agent: AgentIdentity, binding: Binding): { explicit: string[]; broad: string[] } {
-  const explicit = new Set<string>();
-  const broad = new Set<string>();
-  const ns = binding.metadata?.namespace;
-  for (const p of principalsOf(agent)) {
-    const own = { username: p.user ?? '', groups: p.groups.filter((g) => !isBroadGroup(g)) };
-    const implicit = { username: '', groups: p.groups.filter(isBroadGroup) };
-    for (const s of binding.subjects ?? []) {
-      if (subjectMatchesUser(s, own, ns)) explicit.add(p.label);
-      else if (s.kind === 'Group' && subjectMatchesUser(s, implicit, ns)) broad.add(s.name);
-    }
-  }
-  return { explicit: [...explicit], broad: [...broad] };
-}
+import type { AccessGrant, AgentIdentity } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, GROUP, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, STAMP_WEBHOOK } from '../api/types.js';
+import type { UserInfo } from '../lib/admission.js';
+import { rulesCover, serviceAccountUsername, subjectMatchesUser } from '../lib/rbac.js';
+import { describeSelector } from '../lib/selector.js';
+import type { PolicyRule } from '../lib/rbac.js';
+import { allowedNamespaces, AUTHENTICATED, BOOTSTRAP_LABEL, bindingMatch, principalsOf, SA_GROUP, selectorIsEmpty, subjectLabel } from './principals.js';
+import { DEFAULT_EXPIRY_GRACE_MS, Route } from './types.js';
+import type {
+  AccessAttributes,
+  AccessReviewResult,
+  AgentReport,
+  Binding,
+  BoundaryReport,
+  BoundarySnapshot,
+  Finding,
+  PlannedReview,
+  Principal,
+  RouteName,
+  RoleRef,
+  ServiceAccountRef,
+  Severity,
+  SnapshotWithoutReviews,
+  VerifyOptions,
+} from './types.js';
+import { webhookFindings } from './webhook-configuration.js';
 
 // ---------------------------------------------------------------------------------
 // Small helpers
@@ -301,24 +65,6 @@ function rulesOfRef(snapshot: SnapshotWithoutReviews, ref: RoleRef, namespace: s
   if (ref.kind === 'ClusterRole') return snapshot.clusterRoles.find((r) => r.metadata?.name === ref.name)?.rules ?? undefined;
   if (ref.kind === 'Role') return snapshot.roles.find((r) => r.metadata?.name === ref.name && r.metadata?.namespace === namespace)?.rules ?? undefined;
   return undefined;
-}
-
-function selectorIsEmpty(s: LabelSelectorLike | undefined): boolean {
-  return !s || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);
-}
-
-function subjectLabel(s: Subject): string {
-  return s.kind === 'ServiceAccount' ? `ServiceAccount ${s.namespace ?? ''}/${s.name}` : `${s.kind} ${s.name}`;
-}
-
-/** The namespaces an agent may work in by its own spec (grants may live there). */
-function allowedNamespaces(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): Set<string> {
-  const out = new Set<string>(agent.spec.allowedNamespaces?.names ?? []);
-  const sel = agent.spec.allowedNamespaces?.selector;
-  if (sel && !selectorIsEmpty(sel)) {
-    for (const ns of snapshot.namespaces) if (selectorMatches(sel, ns.labels)) out.add(ns.name);
-  }
-  return out;
 }
 
 /**
@@ -378,12 +124,12 @@ export const ESCALATION_CHECKS: readonly EscalationCheck[] = [
   { verbs: WRITE_DELETE, group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', scope: 'cluster', why: 'it can change or delete agentgate\'s API (and with it every grant and audit record)' },
   { verbs: WRITE_DELETE, group: 'apiregistration.k8s.io', resource: 'apiservices', scope: 'cluster', why: 'it can route an API group to a server of its own' },
   { verbs: ['get', 'create'], group: '', resource: 'nodes', subresource: 'proxy', scope: 'cluster', why: 'the kubelet API (exec, logs) through nodes/proxy skips admission, so agentgate never sees it' },
-  { verbs: [...WRITE_DELETE], group: 'agentgate.io', resource: 'agentidentities', scope: 'cluster', why: 'it can change its own ceiling, approvers or suspension' },
-  { verbs: ['update', 'patch'], group: 'agentgate.io', resource: 'agentidentities', subresource: 'status', scope: 'cluster', why: 'it can forge its own boundary status' },
-  { verbs: [...WRITE_DELETE], group: 'agentgate.io', resource: 'approvalrequests', scope: 'namespaced', why: 'it can forge or approve its own held operations' },
-  { verbs: ['update', 'patch'], group: 'agentgate.io', resource: 'approvalrequests', subresource: 'status', scope: 'namespaced', why: 'it can mark its own held operations Approved' },
-  { verbs: [...WRITE_DELETE], group: 'agentgate.io', resource: 'auditevents', scope: 'namespaced', why: 'it can forge or erase the audit record' },
-  { verbs: ['update', 'patch'], group: 'agentgate.io', resource: 'accessgrants', subresource: 'status', scope: 'namespaced', why: 'it can mark its own grant Active or extend expiresAt' },
+  { verbs: [...WRITE_DELETE], group: GROUP, resource: 'agentidentities', scope: 'cluster', why: 'it can change its own ceiling, approvers or suspension' },
+  { verbs: ['update', 'patch'], group: GROUP, resource: 'agentidentities', subresource: 'status', scope: 'cluster', why: 'it can forge its own boundary status' },
+  { verbs: [...WRITE_DELETE], group: GROUP, resource: 'approvalrequests', scope: 'namespaced', why: 'it can forge or approve its own held operations' },
+  { verbs: ['update', 'patch'], group: GROUP, resource: 'approvalrequests', subresource: 'status', scope: 'namespaced', why: 'it can mark its own held operations Approved' },
+  { verbs: [...WRITE_DELETE], group: GROUP, resource: 'auditevents', scope: 'namespaced', why: 'it can forge or erase the audit record' },
+  { verbs: ['update', 'patch'], group: GROUP, resource: 'accessgrants', subresource: 'status', scope: 'namespaced', why: 'it can mark its own grant Active or extend expiresAt' },
   {
     verbs: ['get', 'list'],
     group: '',
@@ -500,7 +246,7 @@ function checksFor(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): Plan
   for (const namespace of ['', ...namespaces]) {
     for (const verb of FOREIGN_GRANT_VERBS) {
       out.push({
-        attrs: { verb, group: 'agentgate.io', resource: 'accessgrants', namespace },
+        attrs: { verb, group: GROUP, resource: 'accessgrants', namespace },
         route: Route.Escalation,
         severity: 'Critical',
         why: "it can change or remove other agents' grants (an agent may only create requests for itself)",
@@ -510,7 +256,7 @@ function checksFor(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): Plan
   for (const g of grantsOfOtherAgents(agent, snapshot, new Set(namespaces))) {
     for (const verb of FOREIGN_GRANT_VERBS) {
       out.push({
-        attrs: { verb, group: 'agentgate.io', resource: 'accessgrants', namespace: g.metadata.namespace ?? '', name: g.metadata.name ?? '' },
+        attrs: { verb, group: GROUP, resource: 'accessgrants', namespace: g.metadata.namespace ?? '', name: g.metadata.name ?? '' },
         route: Route.Escalation,
         severity: 'Critical',
         why: `it can change or remove agent ${g.spec.agent}'s grant`,
@@ -611,7 +357,7 @@ export function onlyRequestsAccess(rules: readonly PolicyRule[] | undefined): bo
     (r) =>
       !(r.nonResourceURLs?.length) &&
       (r.apiGroups ?? []).length > 0 &&
-      (r.apiGroups ?? []).every((g) => g === 'agentgate.io') &&
+      (r.apiGroups ?? []).every((g) => g === GROUP) &&
       (r.resources ?? []).length > 0 &&
       (r.resources ?? []).every((res) => AGENT_READABLE.has(res)) &&
       (r.verbs ?? []).length > 0 &&
@@ -768,265 +514,6 @@ function reviewFindings(agent: AgentIdentity, snapshot: BoundarySnapshot): { fin
     });
   }
   return { findings, reviews };
-}
-
-// ---------------------------------------------------------------------------------
-// The agents' webhook configuration
-
-const REQUIRED_OPERATIONS = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;
-
-function ruleCoversEverything(r: WebhookRule): boolean {
-  const all = (xs: string[] | undefined) => (xs ?? []).includes('*');
-  // '*/*' is every resource and subresource; '*' alone misses subresources (exec, scale...).
-  const resources = (r.resources ?? []).includes('*/*');
-  return all(r.apiGroups) && all(r.apiVersions) && resources && (r.scope === undefined || r.scope === '*');
-}
-
-function operationsOf(r: WebhookRule): Set<string> {
-  const ops = r.operations ?? [];
-  return new Set(ops.includes('*') ? REQUIRED_OPERATIONS : ops);
-}
-
-/** Requests used to evaluate matchConditions: one per operation the webhook must see. */
-function sampleRequests(user: UserInfo): Array<AdmissionRequest> {
-  const base = { uid: 'boundary-verification', userInfo: user, namespace: 'default' };
-  return [
-    { ...base, operation: 'CREATE', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' }, name: 'probe', object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'probe' } } },
-    { ...base, operation: 'UPDATE', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, subResource: 'scale', name: 'probe', object: { spec: { replicas: 0 } }, oldObject: { spec: { replicas: 1 } } },
-    { ...base, operation: 'DELETE', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, name: 'probe', oldObject: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' } } },
-    { ...base, operation: 'CONNECT', kind: { group: '', version: 'v1', kind: 'PodExecOptions' }, resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'probe', object: { kind: 'PodExecOptions', command: ['sh'] } },
-    { ...base, operation: 'CREATE', namespace: '', kind: { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRoleBinding' }, resource: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings' }, name: 'probe', object: { kind: 'ClusterRoleBinding', metadata: { name: 'probe' } } },
-  ] as AdmissionRequest[];
-}
-
-/** How a subject authenticates, in isolation (no groups it may or may not also have). */
-function subjectUserInfo(s: Subject): UserInfo {
-  if (s.kind === 'User') return { username: s.name, groups: [AUTHENTICATED] };
-  if (s.kind === 'Group') return { username: 'agentgate:unknown-member', groups: [s.name, AUTHENTICATED] };
-  const ns = s.namespace ?? '';
-  return { username: serviceAccountUsername(ns, s.name), groups: [SA_GROUP, `${SA_GROUP}:${ns}`, AUTHENTICATED] };
-}
-
-type MatchOutcome = { matched: true } | { matched: false; condition: string; request: string } | { unverified: string };
-
-/**
- * Evaluates the entry's matchConditions for a subject, the way the apiserver does: the
- * webhook is called only if every condition is true. An evaluation error makes the
- * apiserver apply failurePolicy (Fail: the call is rejected), so it counts as matched.
- * A condition our CEL environment cannot compile (e.g. one using `authorizer`) falls back
- * to a structural check: the subject's name must appear in the expression.
- */
-function evaluateMatchConditions(entry: WebhookEntry, s: Subject): MatchOutcome {
-  const conds = entry.matchConditions ?? [];
-  if (conds.length === 0) return { matched: true };
-  const user = subjectUserInfo(s);
-  for (const cond of conds) {
-    const compiled = compileCached(cond.expression);
-    if (!compiled.ok) {
-      const needle = s.kind === 'ServiceAccount' ? (user.username ?? s.name) : s.name;
-      if (cond.expression.includes(needle) || (s.kind === 'ServiceAccount' && cond.expression.includes(s.name) && cond.expression.includes(s.namespace ?? ''))) {
-        return { unverified: `matchCondition "${cond.name}" could not be evaluated (${compiled.error.message}); it mentions ${subjectLabel(s)}, so it is assumed to match` };
-      }
-      return { matched: false, condition: cond.name, request: `(not evaluable: ${compiled.error.message})` };
-    }
-    for (const req of sampleRequests(user)) {
-      let result: unknown;
-      try {
-        result = compiled.value.run(prepareVars({ request: req }));
-      } catch {
-        continue;
-      }
-      if (result === false) {
-        const what = `${req.operation} ${req.resource.resource}${req.subResource ? `/${req.subResource}` : ''}`;
-        return { matched: false, condition: cond.name, request: what };
-      }
-    }
-  }
-  return { matched: true };
-}
-
-function caBundleProblem(entry: WebhookEntry, now: Date): string | undefined {
-  const b64 = entry.clientConfig?.caBundle;
-  if (!b64) return 'has no caBundle, so the apiserver cannot verify the webhook\'s certificate (it falls back to system roots)';
-  let pem: string;
-  try {
-    pem = Buffer.from(b64, 'base64').toString('utf8');
-  } catch {
-    return 'has a caBundle that is not base64';
-  }
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) return 'has a caBundle without a PEM certificate';
-  let valid = 0;
-  let lastProblem = '';
-  for (const block of blocks) {
-    try {
-      const cert = new X509Certificate(block);
-      if (Date.parse(cert.validTo) < now.getTime()) lastProblem = `has a caBundle whose certificate ${cert.subject.replace(/\n/g, ',')} expired at ${cert.validTo}`;
-      else if (Date.parse(cert.validFrom) > now.getTime()) lastProblem = `has a caBundle whose certificate is not valid before ${cert.validFrom}`;
-      else valid++;
-    } catch (e) {
-      lastProblem = `has a caBundle certificate that does not parse (${(e as Error).message})`;
-    }
-  }
-  return valid > 0 ? undefined : lastProblem;
-}
-
-/** Namespaces the agent can act in: allowed by its spec or bound by any RoleBinding. */
-function touchableNamespaces(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): Set<string> {
-  const out = allowedNamespaces(agent, snapshot);
-  for (const b of snapshot.roleBindings) {
-    const m = bindingMatch(agent, b);
-    if (m.explicit.length && b.metadata?.namespace) out.add(b.metadata.namespace);
-  }
-  return out;
-}
-
-function entryFindings(agent: AgentIdentity, cfgName: string, entry: WebhookEntry, snapshot: BoundarySnapshot, now: Date): Finding[] {
-  const out: Finding[] = [];
-  const object = `ValidatingWebhookConfiguration/${cfgName}`;
-  const where = `${object} (webhook ${entry.name})`;
-  const failOpen = entry.failurePolicy === 'Ignore';
-  if (failOpen) {
-    out.push({
-      severity: 'Critical',
-      route: Route.WebhookFailOpen,
-      object,
-      message: `${where} has failurePolicy Ignore: when the webhook is down or slow, agents' calls go through unchecked and unrecorded`,
-      fix: `kubectl patch validatingwebhookconfiguration ${cfgName} --type json -p '[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Fail"}]' (agents fail closed; humans are not affected)`,
-    });
-  }
-  const rules = entry.rules ?? [];
-  for (const op of REQUIRED_OPERATIONS) {
-    const covered = rules.some((r) => operationsOf(r).has(op) && ruleCoversEverything(r));
-    if (covered) continue;
-    const partly = rules.some((r) => operationsOf(r).has(op));
-    if (partly) {
-      out.push({
-        severity: 'Critical',
-        route: Route.WebhookMissingResources,
-        object,
-        message: `${where} sends ${op} to agentgate only for some resources: agents' calls on the others skip it`,
-        fix: `Set the rule to apiGroups ["*"], apiVersions ["*"], resources ["*/*"] (every resource and subresource; the apiserver allows nothing beside it), scope "*"`,
-      });
-    } else if (op === 'CONNECT') {
-      out.push({
-        severity: 'Critical',
-        route: Route.WebhookMissingConnect,
-        object,
-        message: `${where} does not cover CONNECT: agents' exec, attach and port-forward skip approval and the record`,
-        fix: 'Add CONNECT to the rule\'s operations (or use "*")',
-      });
-    } else {
-      out.push({
-        severity: 'Critical',
-        route: Route.WebhookMissingOperation,
-        object,
-        message: `${where} does not cover ${op}: agents' ${op} calls skip agentgate`,
-        fix: `Add ${op} to the rule's operations (or use "*")`,
-      });
-    }
-  }
-  if (!selectorIsEmpty(entry.namespaceSelector)) {
-    const sel = entry.namespaceSelector!;
-    const touchable = touchableNamespaces(agent, snapshot);
-    const exempt = snapshot.namespaces.filter((n) => !selectorMatches(sel, n.labels)).map((n) => n.name);
-    const hit = exempt.filter((n) => touchable.has(n));
-    out.push({
-      severity: hit.length ? 'Critical' : 'Warning',
-      route: Route.WebhookExemptsNamespaces,
-      object,
-      message: hit.length
-        ? `${where} has namespaceSelector ${describeSelector(sel)}, which exempts namespace(s) ${hit.join(', ')} where agent ${agent.metadata.name} can act`
-        : `${where} has namespaceSelector ${describeSelector(sel)}; no namespace the agent can act in is exempt today, but any namespace labelled otherwise (and cluster-scoped namespaces themselves) would be`,
-      fix: `Remove the namespaceSelector: matchConditions already limit the webhook to agents`,
-    });
-  }
-  if (!selectorIsEmpty(entry.objectSelector)) {
-    out.push({
-      severity: 'Critical',
-      route: Route.WebhookExemptsObjects,
-      object,
-      message: `${where} has objectSelector ${describeSelector(entry.objectSelector!)}: the agent writes the labels of its own objects, so it chooses whether agentgate sees them`,
-      fix: 'Remove the objectSelector',
-    });
-  }
-  for (const s of agent.spec.subjects ?? []) {
-    const outcome = evaluateMatchConditions(entry, s);
-    if ('unverified' in outcome) {
-      out.push({ severity: 'Warning', route: Route.WebhookMatchConditionUnverified, object, message: `${where}: ${outcome.unverified}`, fix: 'Use only request.userInfo in the matchConditions (as agentgate generates them)' });
-    } else if (!outcome.matched) {
-      out.push({
-        severity: 'Critical',
-        route: Route.WebhookSubjectNotMatched,
-        object,
-        message: `${where}: matchCondition "${outcome.condition}" is false for ${subjectLabel(s)} of agent ${agent.metadata.name} on ${outcome.request}, so those calls skip agentgate`,
-        fix: 'Let the operator regenerate the matchConditions from the AgentIdentities (do not edit them by hand)',
-      });
-    }
-  }
-  const ca = caBundleProblem(entry, now);
-  if (ca) {
-    out.push({
-      severity: failOpen ? 'Critical' : 'Warning',
-      route: Route.WebhookBadCABundle,
-      object,
-      message: `${where} ${ca}; ${failOpen ? 'with failurePolicy Ignore, agents\' calls go through unchecked' : 'agents\' calls fail closed until it is fixed'}`,
-      fix: 'Restore clientConfig.caBundle from the webhook\'s serving CA (base64 PEM)',
-    });
-  }
-  for (const probe of (snapshot.webhookProbes ?? []).filter((p) => p.configuration === cfgName && p.webhook === entry.name && !p.ok)) {
-    out.push({
-      severity: failOpen ? 'Critical' : 'Warning',
-      route: Route.WebhookUnreachable,
-      object,
-      message: `${where}: ${probe.target} does not answer (${probe.error ?? 'no answer'}); ${failOpen ? 'with failurePolicy Ignore, agents\' calls go through unchecked' : 'agents\' calls fail closed until it answers'}`,
-      fix: 'Check the webhook pods and service: kubectl -n agentgate-system get pods,svc,endpoints',
-    });
-  }
-  return out;
-}
-
-function webhookFindings(agent: AgentIdentity, snapshot: BoundarySnapshot, now: Date): Finding[] {
-  const cfg = snapshot.webhooks.agents;
-  const object = `ValidatingWebhookConfiguration/${AGENTS_WEBHOOK}`;
-  const out: Finding[] = [];
-  if (!cfg || !(cfg.webhooks ?? []).length) {
-    out.push(
-      {
-        severity: 'Critical',
-        route: Route.WebhookMissing,
-        object,
-        message: `${object} ${cfg ? 'has no webhooks' : 'does not exist'}: agents' calls reach the cluster without identity, coverage, approval or record checks`,
-        fix: 'Reinstall agentgate (the operator recreates it), e.g. helm upgrade --install agentgate charts/agentgate',
-      },
-    );
-  } else {
-    // The agent is gated if any one entry gates it fully; otherwise show every entry's gaps.
-    const perEntry = (cfg.webhooks ?? []).map((e) => entryFindings(agent, cfg.metadata?.name ?? AGENTS_WEBHOOK, e, snapshot, now));
-    const clean = perEntry.find((f) => !f.some((x) => x.severity === 'Critical'));
-    out.push(...(clean ?? perEntry.flat()));
-  }
-
-  const protect = snapshot.webhooks.protect;
-  const pObject = `ValidatingWebhookConfiguration/${PROTECT_WEBHOOK}`;
-  if (!protect || !(protect.webhooks ?? []).length) {
-    out.push({
-      severity: 'Warning',
-      route: Route.ProtectWebhookMissing,
-      object: pObject,
-      message: `${pObject} is missing: approvals, AuditEvents and agentgate's RoleBindings are guarded by RBAC alone, so anyone RBAC lets annotate an ApprovalRequest can approve it`,
-      fix: 'Reinstall agentgate, e.g. helm upgrade --install agentgate charts/agentgate',
-    });
-  } else if ((protect.webhooks ?? []).some((w) => w.failurePolicy === 'Ignore')) {
-    out.push({
-      severity: 'Warning',
-      route: Route.ProtectWebhookFailOpen,
-      object: pObject,
-      message: `${pObject} has failurePolicy Ignore: while the webhook is down, approvals and agentgate's objects are unguarded`,
-      fix: `Set failurePolicy: Fail on every webhook of ${PROTECT_WEBHOOK}`,
-    });
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import type { AdmissionRequest, JsonObject } from './admission.js';
-import { LAST_APPLIED_ANNOTATION } from './fingerprint.js';
+import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
+import { LAST_APPLIED_ANNOTATION } from '../lib/fingerprint.js';
 import { boundBytes, diffObjects, execCommand, preview, PREVIEW_MAX_BYTES, shellQuote, summarize, SUMMARY_MAX_CHARS } from './preview.js';
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');

@@ -1,156 +1,10 @@
 import { expect } from 'chai';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import {
-  boundaryCondition,
-  countFindings,
-  namespacesToReview,
-  planAccessReviews,
-  principalsOf,
-  powerfulServiceAccounts,
-  Route,
-  verifyAgent,
-  verifyAgents,
-} from './boundary.js';
-import type { AccessReviewResult, Binding, BoundarySnapshot, Finding, PlannedReview, WebhookConfiguration, WebhookEntry } from './boundary.js';
-
-const NOW = new Date('2030-01-01T12:00:00Z');
-
-// A self-signed CA valid until 2126 (EC P-256), as a webhook's caBundle would carry.
-const CA_PEM = `-----BEGIN CERTIFICATE-----
-MIIBkDCCATWgAwIBAgIUUkPuBKXFrZ5+d4oeHfbUUw7fjxYwCgYIKoZIzj0EAwIw
-HDEaMBgGA1UEAwwRYWdlbnRnYXRlLXRlc3QtY2EwIBcNMjYxMTI2MDMwODA4WhgP
-MjEyNjExMDIwMzA4MDhaMBwxGjAYBgNVBAMMEWFnZW50Z2F0ZS10ZXN0LWNhMFkw
-EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4YNlh07lA68CO4yBZYSGt7L/T51acF0N
-bRYDky/Vhg/zky3qURrkhDrYshbVe6Kt0WehR3OSE+xp/IY3SSxLUqNTMFEwHQYD
-VR0OBBYEFJ1J2bk/sGzGeSXO/S4USuibzzEKMB8GA1UdIwQYMBaAFJ1J2bk/sGzG
-eSXO/S4USuibzzEKMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIh
-AOmoYw/SQhycTj3nZO9KosqhJn8Gx/LF279zOspx31lKAiEAl+zfBm4Mt3kNd0EX
-a+hmWHfx4pnWl3ZDvBY3K6iK1B8=
------END CERTIFICATE-----
-`;
-const CA_BUNDLE = Buffer.from(CA_PEM).toString('base64');
-
-function agent(name = 'deploy-bot', subjects: AgentIdentity['spec']['subjects'] = [{ kind: 'User', name: 'agent:deploy-bot' }], extra: Partial<AgentIdentity['spec']> = {}): AgentIdentity {
-  return {
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name, uid: `uid-${name}` },
-    spec: {
-      subjects,
-      maxDuration: '2h',
-      allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }],
-      allowedNamespaces: { names: ['payments'] },
-      approvers: { groups: ['sre-approvers'] },
-      ...extra,
-    },
-  };
-}
-
-function grant(name: string, namespace: string, agentName: string, status: AccessGrant['status'] = { phase: 'Active', expiresAt: '2030-01-01T12:30:00Z' }): AccessGrant {
-  return {
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AccessGrant',
-    metadata: { name, namespace, uid: `uid-${namespace}-${name}` },
-    spec: { agent: agentName, roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '30m', reason: 'test' },
-    status,
-  };
-}
-
-function grantBinding(g: AccessGrant, subjects = [{ kind: 'User', name: 'agent:deploy-bot', apiGroup: 'rbac.authorization.k8s.io' }], roleName = 'edit'): Binding {
-  return {
-    metadata: {
-      name: `agentgate-${g.metadata.name}`,
-      namespace: g.metadata.namespace!,
-      labels: { 'app.kubernetes.io/managed-by': 'agentgate', 'agentgate.io/grant': g.metadata.name!, 'agentgate.io/agent': g.spec.agent },
-      ownerReferences: [{ apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', name: g.metadata.name!, uid: g.metadata.uid! }],
-    },
-    subjects,
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
-  };
-}
-
-const USER_CONDITION = {
-  name: 'agents',
-  expression: "request.userInfo.username in ['agent:deploy-bot'] || request.userInfo.groups.exists(g, g in ['agentgate:agents'])",
-};
-const NOT_AGENTGATE = {
-  name: 'not-agentgate',
-  expression: "!(request.userInfo.username in ['system:serviceaccount:agentgate-system:agentgate-operator', 'system:serviceaccount:agentgate-system:agentgate-webhook'])",
-};
-
-function entry(over: Partial<WebhookEntry> = {}): WebhookEntry {
-  return {
-    name: 'agents.agentgate.io',
-    clientConfig: { caBundle: CA_BUNDLE, service: { name: 'agentgate-webhook', namespace: 'agentgate-system', path: '/validate', port: 443 } },
-    failurePolicy: 'Fail',
-    rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], scope: '*' }],
-    matchConditions: [USER_CONDITION, NOT_AGENTGATE],
-    namespaceSelector: {},
-    objectSelector: {},
-    ...over,
-  };
-}
-
-function vwc(name: string, ...webhooks: WebhookEntry[]): WebhookConfiguration {
-  return { metadata: { name }, webhooks };
-}
-
-const CLUSTER_ROLES = [
-  { metadata: { name: 'edit' }, rules: [{ verbs: ['create', 'update', 'patch', 'delete'], apiGroups: [''], resources: ['pods', 'configmaps', 'secrets'] }] },
-  { metadata: { name: 'view' }, rules: [{ verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['pods', 'configmaps'] }] },
-  { metadata: { name: 'cluster-admin' }, rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }] },
-  { metadata: { name: 'system:basic-user' }, rules: [{ verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews'] }] },
-];
-
-function base(over: Partial<BoundarySnapshot> = {}): BoundarySnapshot {
-  return {
-    agents: [agent()],
-    grants: [],
-    roleBindings: [],
-    clusterRoleBindings: [
-      {
-        metadata: { name: 'system:basic-user', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
-        subjects: [{ kind: 'Group', name: 'system:authenticated' }],
-        roleRef: { kind: 'ClusterRole', name: 'system:basic-user' },
-      },
-    ],
-    roles: [],
-    clusterRoles: CLUSTER_ROLES,
-    namespaces: [
-      { name: 'payments', labels: { 'kubernetes.io/metadata.name': 'payments' } },
-      { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } },
-      { name: 'agentgate-system', labels: { 'kubernetes.io/metadata.name': 'agentgate-system' } },
-      { name: 'kube-system', labels: { 'kubernetes.io/metadata.name': 'kube-system' } },
-    ],
-    serviceAccounts: [
-      { namespace: 'payments', name: 'default' },
-      { namespace: 'default', name: 'default' },
-    ],
-    webhooks: {
-      agents: vwc('agentgate-agents', entry()),
-      protect: vwc('agentgate-protect', entry({ name: 'protect.agentgate.io', matchConditions: [] })),
-    },
-    accessReviews: [],
-    ...over,
-  };
-}
-
-/** Answers every planned review: allowed where `allow` says so. */
-function reviewed(s: BoundarySnapshot, allow: (r: PlannedReview) => string | false = () => false): BoundarySnapshot {
-  const accessReviews: AccessReviewResult[] = planAccessReviews(s).map((r) => {
-    const reason = allow(r);
-    return { ...r, allowed: reason !== false, ...(reason ? { reason } : {}) };
-  });
-  return { ...s, accessReviews };
-}
-
-function findings(s: BoundarySnapshot, name = 'deploy-bot'): Finding[] {
-  return verifyAgents(s, { now: NOW }).agents.find((a) => a.agent === name)!.findings;
-}
-
-function routes(f: Finding[]): string[] {
-  return f.map((x) => `${x.severity}:${x.route}`);
-}
+import { boundaryCondition, countFindings, namespacesToReview, planAccessReviews, powerfulServiceAccounts, verifyAgent, verifyAgents } from './verify.js';
+import { principalsOf } from './principals.js';
+import { Route } from './types.js';
+import { agent, base, CA_PEM, entry, findings, grant, grantBinding, NOT_AGENTGATE, NOW, reviewed, routes, USER_CONDITION, vwc } from '../testing/boundary.js';
+import type { AccessReviewResult, Binding, BoundarySnapshot, Finding, PlannedReview, WebhookConfiguration, WebhookEntry } from './types.js';
 
 describe('boundary: a clean cluster', () => {
   it('has no findings and is verified', () => {
@@ -579,33 +433,9 @@ describe('boundary: report helpers', () => {
   });
 });
 
-describe("boundary: the webhook's own generated configurations (contract)", () => {
-  it('pass verification for agents with User, Group and ServiceAccount subjects', async () => {
-    const { desiredConfigurations } = await import('../webhook/configurations.js');
-    const agents = [
-      agent('deploy-bot', [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'agentgate:agents' }]),
-      agent('sa-bot', [{ kind: 'ServiceAccount', name: 'bot', namespace: 'ci' }]),
-    ];
-    const cfg = desiredConfigurations(agents, {
-      target: { service: { name: 'agentgate-webhook', namespace: 'agentgate-system' } },
-      caBundle: CA_BUNDLE,
-      agentgateUsers: ['system:serviceaccount:agentgate-system:agentgate-operator', 'system:serviceaccount:agentgate-system:agentgate-webhook'],
-      cleanupUsers: ['system:serviceaccount:kube-system:namespace-controller'],
-      timeoutSeconds: 10,
-    });
-    const s = reviewed(base({ agents, namespaces: [...base().namespaces, { name: 'ci' }], webhooks: { agents: cfg.agents as WebhookConfiguration, protect: cfg.protect as WebhookConfiguration, stamp: cfg.stamp as WebhookConfiguration } }));
-    const report = verifyAgents(s, { now: NOW });
-    for (const a of report.agents) expect(a.findings, `${a.agent}: ${JSON.stringify(a.findings, null, 1)}`).to.deep.equal([]);
-    // Dropping an agent from the generated conditions is caught.
-    const stale = desiredConfigurations([agents[0]!], { target: { url: 'https://x' }, caBundle: CA_BUNDLE, agentgateUsers: [], timeoutSeconds: 10 });
-    const s2 = reviewed(base({ agents, namespaces: [...base().namespaces, { name: 'ci' }], webhooks: { agents: stale.agents as WebhookConfiguration, protect: cfg.protect as WebhookConfiguration } }));
-    expect(routes(findings(s2, 'sa-bot'))).to.deep.equal(['Critical:WebhookSubjectNotMatched']);
-  });
-});
-
 describe('boundary: the request-access role', function () {
   it('accepts rules that only create and read AccessGrants, and nothing broader', async function () {
-    const { onlyRequestsAccess } = await import('./boundary.js');
+    const { onlyRequestsAccess } = await import('./verify.js');
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['create', 'get', 'list', 'watch'] }, { apiGroups: ['agentgate.io'], resources: ['accessgrants/status'], verbs: ['get'] }])).to.equal(true);
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['update'] }])).to.equal(false);
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants/status'], verbs: ['create'] }])).to.equal(false);
@@ -617,7 +447,7 @@ describe('boundary: the request-access role', function () {
   });
 
   it('accepts reading approval requests and identities (agentgate mcp), never writing them', async function () {
-    const { onlyRequestsAccess } = await import('./boundary.js');
+    const { onlyRequestsAccess } = await import('./verify.js');
     const { readFileSync } = await import('node:fs');
     const yaml = (await import('js-yaml')).default;
     const roles = yaml.loadAll(readFileSync(new URL('../../config/rbac/requester.yaml', import.meta.url), 'utf8')) as Array<{ metadata: { name: string }; rules: [] }>;

@@ -14,8 +14,8 @@ import { Environment } from '@marcbachmann/cel-js';
 import type { ParseResult } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
 import { LRUCache } from 'lru-cache';
-import type { ApprovalRule, RuleAction } from '../../api/types.js';
-import type { AdmissionRequest, GroupVersionKind, GroupVersionResource } from '../../lib/admission.js';
+import type { ApprovalRule, RuleAction } from '../api/types.js';
+import type { AdmissionRequest, GroupVersionKind, GroupVersionResource } from '../lib/admission.js';
 
 /** Matches the CRD's `maxLength` for `approvalRules[].expression`. */
 export const MAX_EXPRESSION_LENGTH = 4096;

@@ -4,9 +4,9 @@
 // (only their keys).
 
 import { dump } from 'js-yaml';
-import type { AdmissionRequest, JsonObject } from './admission.js';
-import { isJsonObject } from './admission.js';
-import { canonicalObject, stableStringify } from './fingerprint.js';
+import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
+import { isJsonObject } from '../lib/admission.js';
+import { canonicalObject, stableStringify } from '../lib/fingerprint.js';
 
 export const PREVIEW_MAX_BYTES = 2048;
 export const SUMMARY_MAX_CHARS = 256;
