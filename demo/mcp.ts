@@ -158,6 +158,8 @@ async function main(): Promise<number> {
     await client?.close().catch(() => undefined);
     // The window this demo opened must not outlive it (make demo expects none).
     await kubectl('admin', ['delete', 'accessgrants', '--all', '-n', NS, '--wait=true']).catch(() => undefined);
+    // make demo (and the e2e suite) expect an agent that cannot read AgentIdentities.
+    await kubectl('admin', ['delete', 'clusterrolebinding', 'deploy-bot-reads-identity', '--ignore-not-found']).catch(() => undefined);
     await removeWebhookConfigurations().catch(() => undefined);
     await stopAll();
   }
