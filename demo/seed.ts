@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../harness/cluster.js';
 import { removeWebhookConfigurations, startAgentgate, stopAll } from '../harness/components.js';
-import { AGENTGATE_NAMESPACE } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK } from '../api/types.js';
 import { countdown } from './countdown.js';
 
 const NS = 'payments';
@@ -59,8 +59,9 @@ async function scenario(): Promise<void> {
   console.log(dim('An agent requests access, gets a bounded window, runs an allowed command that is recorded,\nand is blocked on a destructive one until a human approves.'));
 
   narrate('Install agentgate', 'CRDs, least-privilege RBAC, the operator and the webhook (each under its own ServiceAccount).');
-  await startAgentgate();
-  expectThat(true, 'operator and webhook are running; the agents webhook configuration is in place');
+  const running = await startAgentgate();
+  const agentsWebhook = await kubectl('admin', ['get', 'validatingwebhookconfiguration', AGENTS_WEBHOOK]);
+  expectThat(running.operator.alive && running.webhook.alive && agentsWebhook.code === 0, 'operator and webhook are running; the agents webhook configuration is in place', agentsWebhook);
 
   narrate('Prepare the workload', 'The platform team owns namespace payments with a Deployment "web"; the agent may ask for access there; engineers may annotate ApprovalRequests.');
   await kubectlOk('admin', ['apply', '-f', path.join(repoRoot, 'examples', '00-namespace.yaml')]);
@@ -101,8 +102,8 @@ spec:
     const [p, ar] = phase.split(' ');
     return p === 'AwaitingApproval' && ar ? ar : undefined;
   }, 30_000, 'the grant to await approval');
-  await as('alice', ['get', 'approvalrequest', activation, '-n', NS]);
-  expectThat(true, `the grant is AwaitingApproval on ApprovalRequest ${activation}`);
+  const seen = await as('alice', ['get', 'approvalrequest', activation, '-n', NS]);
+  expectThat(seen.code === 0, `the grant is AwaitingApproval on ApprovalRequest ${activation}, which alice can see`, seen);
 
   narrate('An approver approves the activation', 'alice (sre-approvers) approves; agentgate takes her identity from the authenticated request.');
   const approveActivation = await as('alice', ['annotate', 'approvalrequest', activation, '-n', NS, 'approved=true']);
@@ -129,8 +130,8 @@ spec:
     const items = (JSON.parse(out) as { items: Array<{ metadata: { name: string }; spec: Record<string, unknown> }> }).items;
     return items.find((e) => e.spec.resource === 'configmaps' && e.spec.name === 'release-notes' && e.spec.decision === 'Allowed');
   }, 15_000, 'the AuditEvent of the ConfigMap creation');
-  await as('admin', ['get', 'auditevent', audit.metadata.name, '-n', AGENTGATE_NAMESPACE, '-o', 'wide']);
-  expectThat(true, `recorded as AuditEvent ${audit.metadata.name}`);
+  const shown = await as('admin', ['get', 'auditevent', audit.metadata.name, '-n', AGENTGATE_NAMESPACE, '-o', 'wide']);
+  expectThat(shown.code === 0 && audit.spec.agent === AGENT, `recorded as AuditEvent ${audit.metadata.name}, naming the agent`, shown);
 
   narrate('A destructive command is blocked', 'Deleting the Deployment matches the built-in "delete" rule: it is held until approved.');
   const held = await as('agent', ['delete', 'deployment', 'web', '-n', NS]);

@@ -44,7 +44,11 @@ describe('foundation: the agentgate.io API on a real apiserver', function () {
     expect(r.code, r.stderr).to.equal(0);
     const resources = await kubectlOk('admin', ['api-resources', '--api-group', 'agentgate.io', '-o', 'wide']);
     for (const short of ['agent', 'grant', 'ar', 'ae']) expect(resources).to.match(new RegExp(`\\b${short}\\b`));
-    expect(resources).to.contain('agentgate');
+    // Each kind, in its own row, carries the category (the last column).
+    for (const kind of ['AgentIdentity', 'AccessGrant', 'ApprovalRequest', 'AuditEvent']) {
+      const row = resources.split('\n').find((l) => new RegExp(`\\s${kind}\\s`).test(l));
+      expect(row, kind).to.match(/\bagentgate\s*$/);
+    }
   });
 
   describe('example manifests', function () {

@@ -295,10 +295,12 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   });
 
   describe('revocation', function () {
-    it('deleting the grant removes access at once (finalizer first)', async function () {
+    it('deleting the grant removes access at once: its finalizer holds the grant until the RoleBinding is gone', async function () {
       const ns = await namespace();
       await createGrant(ns, 'short-lived');
       await waitPhase(ns, 'short-lived', 'Active');
+      const fins = await kubectlOk('admin', ['get', 'accessgrant', 'short-lived', '-n', ns, '-o', 'jsonpath={.metadata.finalizers}']);
+      expect(fins).to.contain('agentgate.io/revoke-access');
       await eventually(() => canI('create', 'configmaps', ns), 10_000, 'access');
       await kubectlOk('admin', ['delete', 'accessgrant', 'short-lived', '-n', ns, '--wait=true', '--timeout=30s']);
       expect(await managedBindings(ns)).to.deep.equal([]);

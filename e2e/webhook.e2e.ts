@@ -1,15 +1,15 @@
 // The webhook against a real kube-apiserver: the apiserver itself calls agentgate over
 // HTTPS for the agent's calls (real client certificate or ServiceAccount token, real
-// kubectl), approvers approve with `kubectl annotate`, the operator (when built) turns
-// grants into RoleBindings. Every assertion waits with eventually(); nothing is timed.
+// kubectl), approvers approve with `kubectl annotate`, the real operator turns
+// grants into RoleBindings (a test fails if it is not running; nothing stands in for it). Every assertion waits with eventually(); nothing is timed.
 import { expect } from 'chai';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import type { AccessGrant, ApprovalRequest, AuditEvent } from '../api/types.js';
 import { verifyChain } from '../lib/audit-chain.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from '../harness/cluster.js';
 import type { RunResult } from '../harness/cluster.js';
 import { componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from '../harness/components.js';
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
@@ -17,8 +17,6 @@ import type { RunningComponent } from '../harness/components.js';
 
 const AGENT = 'e2e-deploy-bot';
 const NS_LABEL = 'agentgate-e2e-webhook';
-const OPERATOR_USER = `system:serviceaccount:${AGENTGATE_NAMESPACE}:agentgate-operator`;
-const HAVE_OPERATOR = existsSync(path.join(repoRoot, 'dist', 'operator', 'main.js'));
 
 // ---------------------------------------------------------------------------------
 // Processes
@@ -75,7 +73,7 @@ async function getJson<T>(args: string[]): Promise<T> {
   return JSON.parse(await kubectlOk('admin', [...args, '-o', 'json'])) as T;
 }
 
-/** A grant made Active: by the operator when it runs, else by an admin acting as the operator. */
+/** A grant made Active by the operator; fails when the operator is not running. */
 async function activeGrant(ns: string, name: string, opts: { agent?: string; role?: string; duration?: string } = {}): Promise<AccessGrant> {
   const agent = opts.agent ?? AGENT;
   const role = opts.role ?? 'agentgate-edit';
@@ -86,29 +84,11 @@ async function activeGrant(ns: string, name: string, opts: { agent?: string; rol
     spec: { agent, roleRef: { kind: 'ClusterRole', name: role }, duration: opts.duration ?? '1h', reason: 'e2e', activation: 'Immediate' },
   };
   await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify(grant));
-  if (!operator?.alive) await standInActivate(ns, name, agent, role, opts.duration ?? '1h');
+  if (!operator?.alive) throw new Error(`the operator is not running, so grant ${ns}/${name} cannot become Active: ${operator?.log().slice(-2000) ?? 'never started'}`);
   return eventually(async () => {
     const g = await getJson<AccessGrant>(['get', 'accessgrant', name, '-n', ns]);
     return g.status?.phase === 'Active' && g.status.expiresAt ? g : undefined;
   }, 30_000, `grant ${ns}/${name} Active`);
-}
-
-/** What the operator would do, done by an admin impersonating the operator's ServiceAccount. */
-async function standInActivate(ns: string, name: string, agent: string, role: string, duration: string): Promise<void> {
-  const as = ['--as', OPERATOR_USER, '--as-group', 'system:masters'];
-  const secs = Number(/^(\d+)s$/.exec(duration)?.[1] ?? 3600);
-  const now = new Date();
-  const status = { phase: 'Active', activatedAt: now.toISOString().replace(/\.\d+Z$/, 'Z'), expiresAt: new Date(now.getTime() + secs * 1000).toISOString().replace(/\.\d+Z$/, 'Z'), roleBinding: `agentgate-${name}` };
-  await kubectlOk('admin', [...as, 'patch', 'accessgrant', name, '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
-  const ai = await getJson<{ spec: { subjects: Array<{ kind: string; name: string; namespace?: string }> } }>(['get', 'agentidentity', agent]);
-  const rb = {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: `agentgate-${name}`, namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'agentgate', 'agentgate.io/grant': name, 'agentgate.io/agent': agent } },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-    subjects: ai.spec.subjects.map((s) => (s.kind === 'ServiceAccount' ? { kind: s.kind, name: s.name, namespace: s.namespace } : { apiGroup: 'rbac.authorization.k8s.io', kind: s.kind, name: s.name })),
-  };
-  await kubectlOk('admin', [...as, 'apply', '-f', '-'], JSON.stringify(rb));
 }
 
 async function agentIdentity(name: string, spec: Record<string, unknown>): Promise<void> {
@@ -181,10 +161,8 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     const kc = await componentKubeconfig('webhook');
     webhookArgs = ['--kubeconfig', kc, '--port', String(webhookPort), '--url', `https://127.0.0.1:${webhookPort}`, '--writer-id', uniqueName('e2e'), '--timeout-seconds', '10'];
     await startWebhook();
-    if (HAVE_OPERATOR) {
-      operatorKubeconfig = await componentKubeconfig('operator');
-      startOperator();
-    }
+    operatorKubeconfig = await componentKubeconfig('operator');
+    startOperator();
     // Approvers (and, to show the webhook is what stops them, mallory and the agent) may
     // annotate ApprovalRequests as far as RBAC goes.
     await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
@@ -456,7 +434,7 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
       expect((await kubectl('admin', ['get', 'rolebinding', g.status?.roleBinding ?? 'agentgate-short', '-n', ns])).code, 'the RoleBinding lingers').to.equal(0);
       await recorded(ns, (s) => s.decision === 'Denied' && s.reason.includes('expired at'), 'late call');
     } finally {
-      if (HAVE_OPERATOR) startOperator();
+      startOperator();
     }
   });
 

@@ -37,11 +37,3 @@ export function planApproval(ar: ApprovalRequest, now: Date): Plan<ApprovalActio
       return { actions: [] };
   }
 }
-
-/** The deadline after which planApproval would act, for the sweep's bookkeeping. */
-export function approvalDeadline(ar: ApprovalRequest): string | undefined {
-  const p = ar.status?.phase;
-  if (p === undefined || p === 'Pending') return ar.spec.expiresAt;
-  if (p === 'Approved') return ar.status?.validUntil;
-  return undefined;
-}

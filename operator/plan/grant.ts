@@ -9,7 +9,11 @@
 // - a RoleBinding is created before status says Active (the window's times are stamped
 //   on the binding, so a crash in between re-adopts the same window instead of
 //   restarting it), and deleted before status says Expired/Revoked;
-// - an approval is consumed after the grant is Active.
+// - an approval is consumed after the grant is Active;
+// - access ends first: when a plan ends a grant's access, accessEndingStage() names the
+//   RoleBinding deletions the executor runs on their own, at once, before the rest of
+//   this plan (finalizer, status, events) which it runs on the next pass. A burst of
+//   1,000 expiries then costs one delete each before any bookkeeping.
 import type { V1RoleBinding, RbacV1Subject } from '@kubernetes/client-node';
 import {
   ANNOTATION_ACTIVATED_AT,
@@ -451,4 +455,14 @@ function ensureBinding(actions: GrantAction[], mine: readonly V1RoleBinding[], w
     next.metadata = { ...next.metadata, resourceVersion: have.metadata?.resourceVersion, annotations: { ...(have.metadata?.annotations ?? {}) } };
     actions.push({ type: 'replaceRoleBinding', binding: next });
   }
+}
+
+/**
+ * The first stage of a plan that ends access (Expired or Revoked with RoleBindings left):
+ * the deletions alone. Empty when the plan ends nothing, or nothing is left to delete.
+ */
+export function accessEndingStage(plan: Plan<GrantAction>): Array<Extract<GrantAction, { type: 'deleteRoleBinding' }>> {
+  const ending = plan.actions.some((a) => a.type === 'writeStatus' && (a.status.phase === 'Expired' || a.status.phase === 'Revoked'));
+  if (!ending) return [];
+  return plan.actions.filter((a): a is Extract<GrantAction, { type: 'deleteRoleBinding' }> => a.type === 'deleteRoleBinding');
 }
