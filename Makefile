@@ -10,6 +10,10 @@ help: ## Show this help
 demo: ## Main job: local control plane + agentgate + the seed scenario, narrated
 	hack/demo.sh
 
+.PHONY: demo-mcp
+demo-mcp: ## The seed scenario as an AI agent: through agentgate's MCP server (agentgate mcp)
+	hack/demo.sh mcp
+
 .PHONY: test
 test: ## Whole test suite: unit + e2e against a real control plane (started if needed)
 	hack/test.sh all

@@ -456,4 +456,18 @@ describe('boundary: the request-access role', function () {
     expect(onlyRequestsAccess([])).to.equal(false);
     expect(onlyRequestsAccess(undefined)).to.equal(false);
   });
+
+  it('accepts reading approval requests and identities (agentgate mcp), never writing them', async function () {
+    const { onlyRequestsAccess } = await import('./verify.js');
+    const { readFileSync } = await import('node:fs');
+    const yaml = (await import('js-yaml')).default;
+    const roles = yaml.loadAll(readFileSync(new URL('../../config/rbac/requester.yaml', import.meta.url), 'utf8')) as Array<{ metadata: { name: string }; rules: [] }>;
+    expect(roles.map((r) => r.metadata.name)).to.deep.equal(['agentgate-requester', 'agentgate-identity-reader']);
+    for (const r of roles) expect(onlyRequestsAccess(r.rules), r.metadata.name).to.equal(true);
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['approvalrequests'], verbs: ['create'] }])).to.equal(false);
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['approvalrequests'], verbs: ['update', 'patch'] }])).to.equal(false);
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['agentidentities'], verbs: ['get', 'patch'] }])).to.equal(false);
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['auditevents'], verbs: ['get'] }])).to.equal(false);
+    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants', 'approvalrequests'], verbs: ['create'] }])).to.equal(false);
+  });
 });

@@ -358,9 +358,15 @@ function owningGrant(b: Binding, snapshot: SnapshotWithoutReviews): AccessGrant 
   return grant;
 }
 
-const REQUEST_VERBS = new Set(['create', 'get', 'list', 'watch']);
+const READ_VERBS = new Set(['get', 'list', 'watch']);
+/** What an agent may read outside any grant: its requests, how they stand, and its identity. */
+const AGENT_READABLE = new Set(['accessgrants', 'accessgrants/status', 'approvalrequests', 'approvalrequests/status', 'agentidentities', 'agentidentities/status']);
 
-/** True when rules allow nothing but creating and reading AccessGrants (e.g. ClusterRole agentgate-requester). */
+/**
+ * True when rules allow nothing but creating AccessGrants and reading agentgate's grants,
+ * approval requests and identities (ClusterRoles agentgate-requester and
+ * agentgate-identity-reader): asking for access, and seeing how the request stands.
+ */
 export function onlyRequestsAccess(rules: readonly PolicyRule[] | undefined): boolean {
   if (!rules || rules.length === 0) return false;
   return rules.every(
@@ -369,10 +375,9 @@ export function onlyRequestsAccess(rules: readonly PolicyRule[] | undefined): bo
       (r.apiGroups ?? []).length > 0 &&
       (r.apiGroups ?? []).every((g) => g === GROUP) &&
       (r.resources ?? []).length > 0 &&
-      (r.resources ?? []).every((res) => res === 'accessgrants' || res === 'accessgrants/status') &&
+      (r.resources ?? []).every((res) => AGENT_READABLE.has(res)) &&
       (r.verbs ?? []).length > 0 &&
-      (r.verbs ?? []).every((v) => REQUEST_VERBS.has(v)) &&
-      !((r.resources ?? []).includes('accessgrants/status') && (r.verbs ?? []).includes('create')),
+      (r.verbs ?? []).every((v) => READ_VERBS.has(v) || (v === 'create' && (r.resources ?? []).every((res) => res === 'accessgrants'))),
   );
 }
 

@@ -177,6 +177,24 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['agentgate routes', 'agentgate routes --role agentgate-edit', 'agentgate routes --role admin -o json'],
   },
   {
+    words: ['mcp'],
+    usage: 'agentgate mcp [--kubeconfig FILE] [--http HOST:PORT [--http-token-file FILE]] [--agent AGENT]',
+    summary: "Serve the access workflow to an AI agent over MCP, as the agent's own identity",
+    description:
+      'An MCP server (stdio by default, streamable HTTP with --http) with the tools whoami, request_access, wait, ' +
+      'explain and my_requests. It acts only with the credentials of the kubeconfig (or the in-cluster ServiceAccount) it runs with: ' +
+      'give it the agent\'s own, never a human\'s or an admin\'s. It performs no Kubernetes operations for the agent; the agent ' +
+      'keeps its usual tools. The agent needs ClusterRole agentgate-requester where it asks for access, and ' +
+      'agentgate-identity-reader (cluster-wide) for whoami to show its ceiling.',
+    options: {
+      http: { type: 'string', help: 'Serve streamable HTTP on HOST:PORT (path /mcp) instead of stdio; loopback unless --http-token-file', arg: 'HOST:PORT' },
+      'http-token-file': { type: 'string', help: 'Require Authorization: Bearer <the token in FILE> over HTTP', arg: 'FILE' },
+      agent: { type: 'string', help: 'The AgentIdentity to act for, when the identity may not read AgentIdentities', arg: 'AGENT' },
+    },
+    positionals: [0, 0],
+    examples: ['agentgate mcp --kubeconfig ~/.kube/deploy-bot', 'agentgate mcp --http 127.0.0.1:8787'],
+  },
+  {
     words: ['rules'],
     usage: 'agentgate rules [-o yaml|json]',
     summary: 'Print the built-in default approval rules',

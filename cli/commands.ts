@@ -13,8 +13,10 @@ import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig,
 import { byClass, inventory, renderRoutes, unclassified } from '../lib/routes.js';
 import { bindableRoles, discover } from '../lib/routes-discovery.js';
 import { renderCatalogue } from '../webhook/rules/catalogue.js';
+import { observeGrant, submitGrant, waitUntilSettled } from './access.js';
 import { outputFormat, str, UsageError } from './args.js';
 import { KubeUninstallCluster, uninstall, UninstallTimeout } from './uninstall.js';
+import { CliError } from './errors.js';
 import type { Parsed } from './args.js';
 import {
   buildGrantRequest,
@@ -38,17 +40,9 @@ export interface Io {
   sleep(ms: number): Promise<void>;
 }
 
-/** An error whose message already says what to do; exit with `code`. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly code = 1,
-  ) {
-    super(message);
-  }
-}
+export { CliError } from './errors.js';
 
-interface Ctx {
+export interface Ctx {
   parsed: Parsed;
   io: Io;
   kc(): k8s.KubeConfig;
@@ -256,17 +250,7 @@ async function request(ctx: Ctx): Promise<number> {
   });
   const ag = new AgentgateClient(ctx.kc());
   const ns = grant.metadata.namespace!;
-  let created: AccessGrant;
-  try {
-    created = await ag.create<AccessGrant>('AccessGrant', grant, ns);
-  } catch (e) {
-    const msg = errorMessage(e);
-    if (isForbidden(e) && !/admission webhook/i.test(msg)) {
-      throw new CliError(`you may not create accessgrants in namespace ${ns}: ${msg}. Ask your cluster admin for create on accessgrants.agentgate.io there.`);
-    }
-    if (statusCode(e) === 422 || /admission webhook/i.test(msg)) throw new CliError(`the cluster refused the grant: ${msg}`);
-    throw e;
-  }
+  const created = await submitGrant(ag, grant);
   const ref = `${ns}/${created.metadata.name}`;
   if (values.wait !== true) {
     if (format === 'json') ctx.io.out(JSON.stringify(created, null, 2) + '\n');
@@ -274,21 +258,18 @@ async function request(ctx: Ctx): Promise<number> {
     return 0;
   }
   if (format !== 'json') ctx.io.err(`requested grant ${ref}; waiting up to ${timeoutText} for it to become Active, Denied or Invalid\n`);
-  const deadline = ctx.io.now().getTime() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const cur = await ag.get<AccessGrant>('AccessGrant', created.metadata.name!, ns);
-    const line = describeGrant(cur, ctx.io.now());
-    if (grantSettled(cur)) {
-      if (format === 'json') ctx.io.out(JSON.stringify(cur, null, 2) + '\n');
-      else ctx.io.out(line + '\n');
-      return cur.status?.phase === 'Active' ? 0 : 1;
-    }
-    if (line !== last && format !== 'json') ctx.io.err(line + '\n');
-    last = line;
-    if (ctx.io.now().getTime() >= deadline) throw new CliError(`gave up waiting after ${timeoutText}: ${line}`);
-    await ctx.io.sleep(1000);
-  }
+  const result = await waitUntilSettled(observeGrant(ag, created.metadata.name!, ns, () => ctx.io.now()), {
+    deadline: ctx.io.now().getTime() + timeoutMs,
+    now: () => ctx.io.now(),
+    sleep: (ms) => ctx.io.sleep(ms),
+    onPoll: (line, changed) => {
+      if (changed && format !== 'json') ctx.io.err(line + '\n');
+    },
+  });
+  if (result.timedOut) throw new CliError(`gave up waiting after ${timeoutText}: ${result.line}`);
+  if (format === 'json') ctx.io.out(JSON.stringify(result.object, null, 2) + '\n');
+  else ctx.io.out(result.line + '\n');
+  return result.object.status?.phase === 'Active' ? 0 : 1;
 }
 
 function agentFromFile(file: string, name: string): AgentIdentity {
@@ -374,6 +355,9 @@ export async function runCommand(ctx: Ctx): Promise<number> {
       return routes(ctx);
     case 'uninstall':
       return uninstallCommand(ctx);
+    case 'mcp':
+      // Loaded on demand: the MCP SDK is only needed by this command.
+      return (await import('./mcp/serve.js')).runMcp(ctx);
     default:
       throw new UsageError('no command; run agentgate --help');
   }

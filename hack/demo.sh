@@ -2,6 +2,7 @@
 # The main job: builds and starts the local control plane, installs and starts agentgate,
 # and runs the seed scenario narrated (demo/seed.ts). Stops what it started, including
 # the control plane if it was not running before (KEEP_CONTROLPLANE=1 keeps it).
+# `hack/demo.sh mcp` runs the same scenario as an MCP agent instead (demo/mcp.ts).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -16,4 +17,8 @@ if [[ -z "${E2E_KUBECONFIG_DIR:-}" ]]; then
 fi
 cleanup() { if [[ -n "$started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/controlplane/down.sh >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
-node dist/demo/seed.js
+case "${1:-seed}" in
+  seed) node dist/demo/seed.js ;;
+  mcp) node dist/demo/mcp.js ;;
+  *) echo "usage: hack/demo.sh [seed|mcp]" >&2; exit 2 ;;
+esac

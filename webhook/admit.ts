@@ -24,6 +24,8 @@ import type { ProtectConfig, ProtectResult } from './protect.js';
 import type { ObservedIdentityRecorder } from './observed.js';
 import type { Snapshot } from './snapshot.js';
 import { withApprovalRequests } from './snapshot.js';
+import { agentResponse } from './response.js';
+import { REASON, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../api/reasons.js';
 
 /** The apiserver writes this (and the webhook only reads it): approvals and their use. */
 export interface ApprovalStore {
@@ -219,12 +221,14 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
     decision = {
       ...decision,
       verdict: decision.verdict === 'Allowed' ? 'Denied' : decision.verdict,
+      reason: REASON.Unavailable,
+      retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
       effect: { kind: 'none' },
       message: `${decision.message} (agentgate could not ${decision.effect.kind === 'consume' ? 'use the approval' : 'store the approval request'}: ${writeError})`,
     };
   } else if (decision.effect.kind === 'consume' && !fresh.some((ar) => ar.status?.phase === 'Consumed' && ar.status.consumedBy === request.uid)) {
     // Ran out of rounds without winning the approval: fail closed.
-    decision = { ...decision, verdict: 'Held', effect: { kind: 'none' }, message: `${decision.message} (the approval was used concurrently; retry)` };
+    decision = { ...decision, verdict: 'Held', reason: REASON.Unavailable, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS, effect: { kind: 'none' }, message: `${decision.message} (the approval was used concurrently; retry)` };
   }
 
   let auditEvent: string | undefined;
@@ -238,7 +242,7 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
       metrics.auditWrites.inc({ result: 'error' });
       const why = errorMessage(err);
       log.error('audit write failed; denying', { uid: request.uid, agent: decision.agent, error: why });
-      decision = { ...decision, verdict: 'Denied', message: `agentgate: denied because the audit record could not be written (${why}); no agent call goes through unrecorded` };
+      decision = { ...decision, verdict: 'Denied', reason: REASON.Unavailable, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS, message: `agentgate: denied because the audit record could not be written (${why}); no agent call goes through unrecorded` };
     }
   }
 
@@ -263,8 +267,7 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
     dryRun: request.dryRun || undefined,
     auditEvent,
   });
-  const response: AdmissionResponse =
-    decision.verdict === 'Allowed' ? { uid: request.uid, allowed: true } : denyResponse(request.uid, decision.message);
+  const response = agentResponse(request.uid, decision);
   if (auditEvent) response.auditAnnotations = { 'agentgate.io/audit-event': auditEvent, 'agentgate.io/decision': decision.verdict };
   return { decision, response, ...(auditEvent ? { auditEvent } : {}) };
 }
