@@ -52,7 +52,6 @@ export type GrantPhase = NonNullable<AccessGrantStatus['phase']>;
 export type ApprovalPhase = NonNullable<ApprovalRequestStatus['phase']>;
 export type OperationRef = NonNullable<ApprovalRequestSpec['operation']>;
 export type ApprovalRecord = NonNullable<ApprovalRequestStatus['approvals']>[number];
-export type Decision = AuditEventSpec['decision'];
 
 export interface AgentIdentity {
   apiVersion: typeof API_VERSION;

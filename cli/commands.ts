@@ -7,7 +7,7 @@ import { AGENTGATE_NAMESPACE, ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION }
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
 import { verifyChain } from '../lib/audit-chain.js';
-import { verifyBoundary } from '../boundary/snapshot.js';
+import { verifyCluster } from '../boundary/cluster.js';
 import { parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, PLURAL, statusCode } from '../lib/kube.js';
 import { renderCatalogue } from '../webhook/rules/catalogue.js';
@@ -103,7 +103,7 @@ async function verify(ctx: Ctx): Promise<number> {
       throw e;
     }
   }
-  const report = await verifyBoundary(kc, { ...(agent ? { agents: [agent] } : {}), probe: values['no-probe'] !== true, now: ctx.io.now() });
+  const report = await verifyCluster(kc, { ...(agent ? { agents: [agent] } : {}), probe: values['no-probe'] !== true, now: ctx.io.now() });
   const { reviewErrors, ...rest } = report;
   if (format === 'json') ctx.io.out(JSON.stringify(rest, null, 2) + '\n');
   else ctx.io.out(formatReport(rest));
@@ -146,7 +146,8 @@ async function pending(ctx: Ctx): Promise<number> {
   return 0;
 }
 
-async function decide(ctx: Ctx, approve: boolean): Promise<number> {
+/** `agentgate approve|deny NAME`: annotates the ApprovalRequest as the caller; the webhook records it. */
+async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
   const name = ctx.parsed.positionals[0]!;
   const kc = ctx.kc();
   const ns = ctx.namespace();
@@ -336,9 +337,9 @@ export async function runCommand(ctx: Ctx): Promise<number> {
     case 'pending':
       return pending(ctx);
     case 'approve':
-      return decide(ctx, true);
+      return annotateApproval(ctx, true);
     case 'deny':
-      return decide(ctx, false);
+      return annotateApproval(ctx, false);
     case 'audit':
       return audit(ctx);
     case 'audit verify':

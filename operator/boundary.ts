@@ -6,7 +6,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
 import { boundaryCondition } from '../boundary/verify.js';
 import { type AgentReport } from '../boundary/types.js';
-import { verifyBoundary } from '../boundary/snapshot.js';
+import { verifyCluster } from '../boundary/cluster.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';
@@ -107,7 +107,7 @@ export class BoundaryVerifier {
     const { log } = this.o;
     let report;
     try {
-      report = await verifyBoundary(this.o.kc, { agentgateNamespace: this.o.namespace });
+      report = await verifyCluster(this.o.kc, { agentgateNamespace: this.o.namespace });
     } catch (e) {
       this.runs.set({ result: 'error' }, Date.now() / 1000);
       log.warn('boundary verification failed', { error: errorMessage(e) });
