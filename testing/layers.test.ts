@@ -25,7 +25,7 @@ export const LAYERS: Record<string, number> = {
   testing: 9,
 };
 
-const isTest = (file: string): boolean => /\.(test|e2e)\.ts$/.test(file) || file.startsWith('e2e/');
+const isTest = (file: string): boolean => /\.(test|e2e|test-helpers)\.ts$/.test(file) || file.startsWith('e2e/');
 
 function sources(dir: string): string[] {
   const out: string[] = [];
