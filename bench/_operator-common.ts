@@ -2,7 +2,7 @@
 // the operator as a real process under its least-privilege ServiceAccount.
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
-import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant, type AgentIdentity } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant, } from '../api/types.js';
 import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
 import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../harness/components.js';
 import { AgentgateClient, withKeepAlive } from '../lib/kube.js';

@@ -287,7 +287,6 @@ async function realWebhook(): Promise<{ target: Target; apiserver: Record<string
   const { withKeepAlive } = await import('../lib/kube.js');
   withKeepAlive(admin);
   const core = admin.makeApiClient(k8s.CoreV1Api);
-  let n = 0;
   const create = async () => {
     const t0 = process.hrtime.bigint();
     try {
@@ -295,8 +294,6 @@ async function realWebhook(): Promise<{ target: Target; apiserver: Record<string
       return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ok: true };
     } catch {
       return { ms: 0, ok: false };
-    } finally {
-      n++;
     }
   };
   await openLoop(create, 100);

@@ -396,7 +396,7 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
       // To a role it holds, so RBAC's escalation check passes and agentgate is what refuses.
       ['create a RoleBinding', ['create', 'rolebinding', 'self-admin', '-n', ns, '--clusterrole=agentgate-edit', '--user=agent:deploy-bot'], 'rolebindings'],
     ];
-    for (const [what, args, resource] of attempts) {
+    for (const [what, args] of attempts) {
       const r = await kubectl('agent', args);
       expect(r.code, `${what} succeeded: ${r.stdout}`).to.not.equal(0);
       expect(r.stderr, what).to.contain('agentgate');

@@ -9,6 +9,9 @@ what="${1:-all}"
 
 hack/deps.sh
 npx tsc -p tsconfig.json
+# Lint first: Biome's rules (biome.json) and the unused-exports report.
+npx biome lint .
+node hack/unused-exports.mjs 2>&1 | head -1
 
 if [[ "$what" == "unit" ]]; then
   exec npx mocha --config .mocharc.unit.json

@@ -5,12 +5,12 @@ import type * as k8s from '@kubernetes/client-node';
 import { Gauge, type Registry } from 'prom-client';
 import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
 import { boundaryCondition } from '../boundary/verify.js';
-import { type AgentReport } from '../boundary/types.js';
+import type { AgentReport } from '../boundary/types.js';
 import { verifyCluster } from '../boundary/cluster.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';
-import { AgentgateClient, errorMessage, isConflict, isNotFound } from '../lib/kube.js';
+import { type AgentgateClient, errorMessage, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { setCondition } from './conditions.js';
 
