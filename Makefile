@@ -34,6 +34,14 @@ test-kind: ## The same e2e suite on a kind cluster (needs Docker + kind; not on 
 bench: ## Benchmarks; print figures and ratios to baselines measured in the same run
 	hack/bench.sh
 
+.PHONY: lint
+lint: ## Lint (Biome, pinned in package.json) and list unused exports; run by make test
+	hack/deps.sh && npx biome lint . && node hack/unused-exports.mjs
+
+.PHONY: fmt
+fmt: ## Format every TypeScript file in place (Biome; line width 160)
+	hack/deps.sh && npx biome format --write .
+
 .PHONY: build
 build: ## Compile TypeScript to dist/
 	hack/deps.sh && npx tsc -p tsconfig.json

@@ -3,10 +3,11 @@
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant, type AgentIdentity } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant, } from '../api/types.js';
 import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
 import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../harness/components.js';
 import { AgentgateClient, withKeepAlive } from '../lib/kube.js';
+import { agentIdentity, asNew } from '../testing/fixtures.js';
 
 export function adminClients(): { kc: k8s.KubeConfig; ag: AgentgateClient; rbac: k8s.RbacAuthorizationV1Api; core: k8s.CoreV1Api } {
   const kc = new k8s.KubeConfig();
@@ -31,13 +32,12 @@ export async function pool<T>(items: readonly T[], n: number, fn: (item: T, i: n
 
 export async function setup(agent: string, namespaces: string[], label: string): Promise<string> {
   await installBase();
-  const body: AgentIdentity = {
-    apiVersion: API_VERSION,
-    kind: 'AgentIdentity',
-    metadata: { name: agent },
+  const body = agentIdentity(
+    agent,
     // A subject nobody authenticates as: the bench grants access to no one.
-    spec: { subjects: [{ kind: 'User', name: `bench:${agent}` }], maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { selector: { matchLabels: { [label]: agent } } } },
-  };
+    { subjects: [{ kind: 'User', name: `bench:${agent}` }], maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { selector: { matchLabels: { [label]: agent } } } },
+    asNew,
+  );
   await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found']);
   await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(body));
   for (const ns of namespaces) {

@@ -310,15 +310,12 @@ async function realWebhook(): Promise<{ target: Target; apiserver: Record<string
   const { withKeepAlive } = await import('../lib/kube.js');
   withKeepAlive(admin);
   const core = admin.makeApiClient(k8s.CoreV1Api);
-  let n = 0;
   const create = async (due = performance.now()) => {
     try {
       await core.createNamespacedConfigMap({ namespace: other, body: { metadata: { generateName: 'bench-' }, data: { a: 'b' } } });
       return { ms: performance.now() - due, ok: true };
     } catch {
       return { ms: performance.now() - due, ok: false };
-    } finally {
-      n++;
     }
   };
   await openLoop(create, 100);

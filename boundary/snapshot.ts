@@ -12,8 +12,8 @@ import * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, statusCode } from '../lib/kube.js';
 import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
-import { planAccessReviews, verifyAgents } from './verify.js';
-import type { AccessReviewResult, Binding, BoundaryReport, BoundarySnapshot, PlannedReview, RoleObject, SnapshotWithoutReviews, VerifyOptions, WebhookConfiguration, WebhookEntry, WebhookProbe } from './types.js';
+import { planAccessReviews } from './verify.js';
+import type { AccessReviewResult, Binding, BoundarySnapshot, PlannedReview, RoleObject, SnapshotWithoutReviews, WebhookConfiguration, WebhookEntry, WebhookProbe } from './types.js';
 import { inventory } from '../lib/routes.js';
 import type { ClassifiedRoute } from '../lib/routes.js';
 import { discover } from '../lib/routes-discovery.js';
@@ -310,14 +310,4 @@ export async function collectSnapshot(kc: k8s.KubeConfig, options: CollectOption
   const snapshot: BoundarySnapshot = { ...objects, accessReviews: results };
   if (probes) snapshot.webhookProbes = probes;
   return { snapshot, reviewErrors: errors };
-}
-
-/** Collect + verify: what the operator's periodic verification and `agentgate verify` run. */
-export async function verifyBoundary(kc: k8s.KubeConfig, options: CollectOptions & VerifyOptions = {}): Promise<BoundaryReport & { reviewErrors: string[] }> {
-  const { snapshot, reviewErrors } = await collectSnapshot(kc, options);
-  const verifyOpts: VerifyOptions = {};
-  if (options.now) verifyOpts.now = options.now;
-  if (options.expiryGraceMs !== undefined) verifyOpts.expiryGraceMs = options.expiryGraceMs;
-  if (options.agents) verifyOpts.agents = options.agents;
-  return { ...verifyAgents(snapshot, verifyOpts), reviewErrors };
 }

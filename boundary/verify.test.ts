@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import type { AccessGrant, AgentIdentity } from '../api/types.js';
 import { boundaryCondition, countFindings, namespacesToReview, planAccessReviews, powerfulServiceAccounts, verifyAgent, verifyAgents } from './verify.js';
 import { principalsOf } from './principals.js';
 import { Route } from './types.js';
 import { agent, base, CA_PEM, entry, findings, grant, grantBinding, NOT_AGENTGATE, NOW, reviewed, routes, USER_CONDITION, vwc } from '../testing/boundary.js';
-import type { AccessReviewResult, Binding, BoundarySnapshot, Finding, PlannedReview, WebhookConfiguration, WebhookEntry } from './types.js';
+import type { BoundarySnapshot, PlannedReview, WebhookEntry } from './types.js';
 
 describe('boundary: a clean cluster', () => {
   it('has no findings and is verified', () => {

@@ -14,12 +14,11 @@
 // and hands the result to verifyAgents().
 
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import { AGENTGATE_NAMESPACE, GROUP, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, GROUP, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, } from '../api/types.js';
 import type { UserInfo } from '../lib/admission.js';
 import { rulesCover, serviceAccountUsername, subjectMatchesUser } from '../lib/rbac.js';
-import { describeSelector } from '../lib/selector.js';
 import type { PolicyRule } from '../lib/rbac.js';
-import { allowedNamespaces, AUTHENTICATED, BOOTSTRAP_LABEL, bindingMatch, principalsOf, SA_GROUP, selectorIsEmpty, subjectLabel } from './principals.js';
+import { allowedNamespaces, AUTHENTICATED, BOOTSTRAP_LABEL, bindingMatch, principalsOf, SA_GROUP, } from './principals.js';
 import { DEFAULT_EXPIRY_GRACE_MS, Route } from './types.js';
 import type {
   AccessAttributes,

@@ -2,12 +2,12 @@
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js';
+import type { AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js';
 import { AGENTGATE_NAMESPACE, ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION } from '../api/types.js';
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
 import { verifyChain } from '../lib/audit-chain.js';
-import { verifyBoundary } from '../boundary/snapshot.js';
+import { verifyCluster } from '../boundary/cluster.js';
 import { parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, PLURAL, statusCode } from '../lib/kube.js';
 import { byClass, inventory, renderRoutes, unclassified } from '../lib/routes.js';
@@ -20,14 +20,12 @@ import { CliError } from './errors.js';
 import type { Parsed } from './args.js';
 import {
   buildGrantRequest,
-  describeGrant,
   eksAccessEntry,
   filterAudit,
   formatAudit,
   formatChain,
   formatPending,
   formatReport,
-  grantSettled,
   verifyExitCode,
 } from './format.js';
 import type { FailOn, PendingItem } from './format.js';
@@ -100,7 +98,7 @@ async function verify(ctx: Ctx): Promise<number> {
       throw e;
     }
   }
-  const report = await verifyBoundary(kc, { ...(agent ? { agents: [agent] } : {}), probe: values['no-probe'] !== true, now: ctx.io.now() });
+  const report = await verifyCluster(kc, { ...(agent ? { agents: [agent] } : {}), probe: values['no-probe'] !== true, now: ctx.io.now() });
   const { reviewErrors, ...rest } = report;
   if (format === 'json') ctx.io.out(JSON.stringify(rest, null, 2) + '\n');
   else ctx.io.out(formatReport(rest));
@@ -143,7 +141,8 @@ async function pending(ctx: Ctx): Promise<number> {
   return 0;
 }
 
-async function decide(ctx: Ctx, approve: boolean): Promise<number> {
+/** `agentgate approve|deny NAME`: annotates the ApprovalRequest as the caller; the webhook records it. */
+async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
   const name = ctx.parsed.positionals[0]!;
   const kc = ctx.kc();
   const ns = ctx.namespace();
@@ -338,9 +337,9 @@ export async function runCommand(ctx: Ctx): Promise<number> {
     case 'pending':
       return pending(ctx);
     case 'approve':
-      return decide(ctx, true);
+      return annotateApproval(ctx, true);
     case 'deny':
-      return decide(ctx, false);
+      return annotateApproval(ctx, false);
     case 'audit':
       return audit(ctx);
     case 'audit verify':

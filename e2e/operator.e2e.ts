@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import http from 'node:http';
 import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from '../harness/cluster.js';
 import { componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from '../harness/components.js';
-import { AGENTGATE_NAMESPACE } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, type AccessGrant } from '../api/types.js';
+import { accessGrant, agentIdentity, asNew, withMeta } from '../testing/fixtures.js';
 
 interface Grant {
   metadata: { name: string; namespace: string; uid: string; finalizers?: string[] };
@@ -55,12 +56,13 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   }
 
   async function createGrant(ns: string, name: string, spec: Record<string, unknown> = {}, annotations?: Record<string, string>): Promise<void> {
-    const body = {
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AccessGrant',
-      metadata: { name, namespace: ns, ...(annotations ? { annotations } : {}) },
-      spec: { agent: agentName, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '10m', reason: 'e2e: operator test', activation: 'Immediate', ...spec },
-    };
+    const body = accessGrant(
+      name,
+      ns,
+      { agent: agentName, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '10m', reason: 'e2e: operator test', ...spec },
+      asNew,
+      withMeta<AccessGrant>(annotations ? { annotations } : {}),
+    );
     await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(body));
   }
 
@@ -104,18 +106,15 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
     await installBase();
     kubeconfig = await componentKubeconfig('operator');
     // The only agent certificate is agent:deploy-bot, so every test's AgentIdentity names it.
-    const agent = {
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: agentName },
-      spec: {
-        subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
+    const agent = agentIdentity(
+      agentName,
+      {
         maxDuration: '1h',
         allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }, { kind: 'ClusterRole', name: 'view' }],
         allowedNamespaces: { selector: { matchLabels: { [allowLabel]: agentName } } },
-        approvers: { groups: ['sre-approvers'] },
       },
-    };
+      asNew,
+    );
     await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(agent));
     op = await startOperator();
   });

@@ -17,6 +17,10 @@ if [[ "$what" != "e2e" ]]; then
   hack/tools/build.sh argocd-lua >/dev/null
 fi
 
+# Lint first: Biome's rules (biome.json) and the unused-exports report.
+npx biome lint .
+node hack/unused-exports.mjs 2>&1 | head -1
+
 if [[ "$what" == "unit" ]]; then
   exec npx mocha --config .mocharc.unit.json
 fi

@@ -1,33 +1,15 @@
 import { expect } from 'chai';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
+import { accessGrant, agentIdentity, withMeta } from '../testing/fixtures.js';
 import { CEILING_CHECKS, CEILING_REASON, ceilingProblems, firstCeilingProblem, type CeilingInput } from './ceiling.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 const at = (hours: number): string => new Date(NOW.getTime() + hours * 3_600_000).toISOString();
 
-function agent(): AgentIdentity {
-  return {
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name: 'deploy-bot' },
-    spec: {
-      subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
-      maxDuration: '2h',
-      allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }],
-      allowedNamespaces: { names: ['payments'] },
-      approvers: { groups: ['sre'] },
-    },
-  };
-}
+const agent = (): AgentIdentity =>
+  agentIdentity('deploy-bot', { maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }], allowedNamespaces: { names: ['payments'] } });
 
-function grant(spec: Partial<AccessGrant['spec']> = {}, meta: Partial<AccessGrant['metadata']> = {}): AccessGrant {
-  return {
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AccessGrant',
-    metadata: { name: 'hotfix', namespace: 'payments', ...meta },
-    spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '30m', reason: 'r', ...spec },
-  };
-}
+const grant = (spec: Partial<AccessGrant['spec']> = {}, meta: Partial<AccessGrant['metadata']> = {}): AccessGrant => accessGrant('hotfix', 'payments', spec, withMeta<AccessGrant>(meta));
 
 const input = (g: AccessGrant, over: Partial<CeilingInput> = {}): CeilingInput => ({ grant: g, agent: agent(), namespaceLabels: {}, agentgateNamespace: 'agentgate-system', now: NOW, ...over });
 

@@ -14,7 +14,7 @@ import { CrossChecker, ReviewBudget } from './boundary-reviews.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';
-import { AgentgateClient, errorMessage, isConflict, isNotFound } from '../lib/kube.js';
+import { type AgentgateClient, errorMessage, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { Informer, type WatchedObject } from '../lib/informer.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';

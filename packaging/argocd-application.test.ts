@@ -9,7 +9,7 @@ import yaml from 'js-yaml';
 import { repoRoot } from '../harness/cluster.js';
 
 /** Argo CD's sync options and their accepted values (docs/user-guide/sync-options.md). */
-export const ARGOCD_SYNC_OPTIONS: Record<string, readonly string[]> = {
+const ARGOCD_SYNC_OPTIONS: Record<string, readonly string[]> = {
   Prune: ['false', 'confirm'],
   Delete: ['false', 'confirm'],
   Validate: ['true', 'false'],
@@ -26,7 +26,7 @@ export const ARGOCD_SYNC_OPTIONS: Record<string, readonly string[]> = {
   RespectIgnoreDifferences: ['true'],
 };
 
-export function syncOptionErrors(options: readonly string[]): string[] {
+function syncOptionErrors(options: readonly string[]): string[] {
   const errors: string[] = [];
   for (const o of options) {
     const m = /^([A-Za-z]+)=(.+)$/.exec(o.trim());

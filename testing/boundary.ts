@@ -2,6 +2,7 @@
 // test that its generated configurations pass verification). Not imported by product code.
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
 import { planAccessReviews, verifyAgents } from '../boundary/verify.js';
+import { agentIdentity } from './fixtures.js';
 import type { AccessReviewResult, Binding, BoundarySnapshot, Finding, PlannedReview, WebhookConfiguration, WebhookEntry } from '../boundary/types.js';
 
 export const NOW = new Date('2030-01-01T12:00:00Z');
@@ -22,19 +23,11 @@ a+hmWHfx4pnWl3ZDvBY3K6iK1B8=
 export const CA_BUNDLE = Buffer.from(CA_PEM).toString('base64');
 
 export function agent(name = 'deploy-bot', subjects: AgentIdentity['spec']['subjects'] = [{ kind: 'User', name: 'agent:deploy-bot' }], extra: Partial<AgentIdentity['spec']> = {}): AgentIdentity {
-  return {
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name, uid: `uid-${name}` },
-    spec: {
-      subjects,
-      maxDuration: '2h',
-      allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }],
-      allowedNamespaces: { names: ['payments'] },
-      approvers: { groups: ['sre-approvers'] },
-      ...extra,
-    },
-  };
+  return agentIdentity(
+    name,
+    { subjects, maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }], allowedNamespaces: { names: ['payments'] }, ...extra },
+    (a) => delete a.spec.requiredApprovals,
+  );
 }
 
 export function grant(name: string, namespace: string, agentName: string, status: AccessGrant['status'] = { phase: 'Active', expiresAt: '2030-01-01T12:30:00Z' }): AccessGrant {

@@ -1,4 +1,5 @@
-// Shared fixtures for the webhook's unit tests (not a test file itself).
+// Shared fixtures: API object builders for unit tests, e2e and benchmarks, and the
+// webhook's request and role fixtures (not a test file itself).
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import type { FakeClock } from '../lib/clock.js';
@@ -6,25 +7,69 @@ import type { RoleLike, NamespaceLike } from '../webhook/snapshot.js';
 
 export const AGENT_USER = { username: 'agent:deploy-bot', groups: ['agentgate:agents', 'system:authenticated'] };
 
-export function agentIdentity(name = 'deploy-bot', over: Partial<AgentIdentity['spec']> = {}): AgentIdentity {
-  return {
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name, uid: `uid-${name}`, resourceVersion: '1' },
-    spec: {
-      subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
-      maxDuration: '8h',
-      allowedRoles: [
-        { kind: 'ClusterRole', name: 'edit' },
-        { kind: 'ClusterRole', name: 'view' },
-        { kind: 'Role', name: 'deployer' },
-      ],
-      allowedNamespaces: { names: ['prod', 'staging'] },
-      approvers: { groups: ['sre-approvers'] },
-      requiredApprovals: 1,
-      ...over,
-    },
+/** A change to a fixture: a partial spec merged in, or a function that edits the object. */
+export type Mod<T extends { spec: object }> = Partial<T['spec']> | ((o: T) => void);
+
+function applyMods<T extends { spec: object }>(o: T, mods: ReadonlyArray<Mod<T>>): T {
+  for (const m of mods) {
+    if (typeof m === 'function') m(o);
+    else o.spec = { ...o.spec, ...m };
+  }
+  return o;
+}
+
+/** Sets metadata fields (uid, generation, labels...). */
+export const withMeta =
+  <T extends { metadata: object }>(meta: Partial<T['metadata']>) =>
+  (o: T): void => {
+    o.metadata = { ...o.metadata, ...meta };
   };
+
+/** Drops what the apiserver sets (uid, resourceVersion): an object to create in a real cluster. */
+export const asNew = (o: { metadata: { uid?: string; resourceVersion?: string } }): void => {
+  delete o.metadata.uid;
+  delete o.metadata.resourceVersion;
+};
+
+/**
+ * The one AgentIdentity builder of unit tests, e2e and benchmarks: deploy-bot's subject,
+ * an 8h ceiling of edit/view (and Role deployer) in prod and staging, approvers
+ * sre-approvers; each mod is a partial spec or an edit, applied in order.
+ */
+export function agentIdentity(name = 'deploy-bot', ...mods: Array<Mod<AgentIdentity>>): AgentIdentity {
+  return applyMods<AgentIdentity>(
+    {
+      apiVersion: 'agentgate.io/v1alpha1',
+      kind: 'AgentIdentity',
+      metadata: { name, uid: `uid-${name}`, resourceVersion: '1' },
+      spec: {
+        subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
+        maxDuration: '8h',
+        allowedRoles: [
+          { kind: 'ClusterRole', name: 'edit' },
+          { kind: 'ClusterRole', name: 'view' },
+          { kind: 'Role', name: 'deployer' },
+        ],
+        allowedNamespaces: { names: ['prod', 'staging'] },
+        approvers: { groups: ['sre-approvers'] },
+        requiredApprovals: 1,
+      },
+    },
+    mods,
+  );
+}
+
+/** The one AccessGrant builder: deploy-bot asks for ClusterRole edit for 30m, Immediate; mods as for agentIdentity. */
+export function accessGrant(name = 'hotfix', namespace = 'prod', ...mods: Array<Mod<AccessGrant>>): AccessGrant {
+  return applyMods<AccessGrant>(
+    {
+      apiVersion: 'agentgate.io/v1alpha1',
+      kind: 'AccessGrant',
+      metadata: { name, namespace, uid: `uid-${name}` },
+      spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '30m', reason: 'roll out the hotfix', activation: 'Immediate' },
+    },
+    mods,
+  );
 }
 
 export function activeGrant(clock: FakeClock, name = 'g1', over: { namespace?: string; role?: AccessGrant['spec']['roleRef']; expiresInMs?: number; agent?: string; phase?: NonNullable<AccessGrant['status']>['phase']; approvalRules?: AccessGrant['spec']['approvalRules'] } = {}): AccessGrant {

@@ -1,7 +1,9 @@
 // The HTTP layer: express over node:https, AdmissionReview v1 in and out.
 //
-// Handlers are composed in Kyverno's style — filter -> protect -> metrics -> admit —
-// around the pure decisions, and follow Gatekeeper's convention for failures: a
+// One handler per path, composed in Kyverno's style from small wrappers where the server
+// is built (webhook/main.ts): /validate/agents is withMetrics(withFilter(agentgate's own
+// users pass, admitAgentCall)), /validate/protect withMetrics(admitProtected),
+// /mutate/stamp withMetrics(admitStamp). Failures follow Gatekeeper's convention: a
 // malformed AdmissionReview is the caller's error (4xx), anything that goes wrong on our
 // side is 5xx. The apiserver treats both as a webhook failure, and failurePolicy Fail
 // turns that into a refusal: an error never lets a call through.

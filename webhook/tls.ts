@@ -18,7 +18,7 @@
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 

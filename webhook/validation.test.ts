@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { FakeClock } from '../lib/clock.js';
 import { validateGrant } from '../operator/plan/grant.js';
-import { agentIdentity } from '../testing/fixtures.js';
+import { accessGrant, agentIdentity } from '../testing/fixtures.js';
 import { validateAccessGrant } from './validation.js';
 import type { AccessGrant } from '../api/types.js';
 
@@ -9,12 +9,8 @@ describe('validation: the grant ceiling agrees with the operator', function () {
   const clock = new FakeClock('2030-01-01T00:00:00Z');
   const agent = agentIdentity('deploy-bot', { maxDuration: '2h' });
   // A grant as the webhook sees it at creation: notAfter without notBefore, no creationTimestamp yet.
-  const grant = (notAfterHours: number): AccessGrant => ({
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AccessGrant',
-    metadata: { name: 'late', namespace: 'prod' },
-    spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'edit' }, notAfter: new Date(clock.now().getTime() + notAfterHours * 3_600_000).toISOString(), reason: 'r' },
-  });
+  const grant = (notAfterHours: number): AccessGrant =>
+    accessGrant('late', 'prod', { duration: undefined, notAfter: new Date(clock.now().getTime() + notAfterHours * 3_600_000).toISOString() }, (g) => delete g.spec.duration);
 
   it('refuses a notAfter window longer than maxDuration without notBefore, as the operator does', function () {
     const webhook = validateAccessGrant(grant(3), agent, { metadata: { name: 'prod' } }, 'agentgate-system', clock.now());
