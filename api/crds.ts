@@ -47,7 +47,9 @@ let loaded: Map<string, CRD> | undefined;
 export function loadCrds(dir = crdDir): Map<string, CRD> {
   if (loaded && dir === crdDir) return loaded;
   const byKind = new Map<string, CRD>();
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.yaml'))
+    .sort()) {
     const crd = yaml.load(readFileSync(path.join(dir, f), 'utf8')) as CRD;
     byKind.set(crd.spec.names.kind, crd);
   }

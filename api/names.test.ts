@@ -32,7 +32,18 @@ describe('names', function () {
   });
 
   it('label values are valid for any name, and stable for names that already are valid', () => {
-    for (const name of ['deploy-bot', 'agents.example.com', 'a'.repeat(63), 'a'.repeat(64), `${'b'.repeat(60)}.-.c`, '-x-', 'ünïcødé', '...', '', 'UPPER_case']) {
+    for (const name of [
+      'deploy-bot',
+      'agents.example.com',
+      'a'.repeat(63),
+      'a'.repeat(64),
+      `${'b'.repeat(60)}.-.c`,
+      '-x-',
+      'ünïcødé',
+      '...',
+      '',
+      'UPPER_case',
+    ]) {
       const v = labelValue(name);
       expect(isLabelValue(v), `${name} -> ${v}`).to.equal(true);
       if (isLabelValue(name)) expect(v).to.equal(name);

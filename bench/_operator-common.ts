@@ -3,7 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant, } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant } from '../api/types.js';
 import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
 import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../harness/components.js';
 import { AgentgateClient, withKeepAlive } from '../lib/kube.js';
@@ -35,7 +35,12 @@ export async function setup(agent: string, namespaces: string[], label: string):
   const body = agentIdentity(
     agent,
     // A subject nobody authenticates as: the bench grants access to no one.
-    { subjects: [{ kind: 'User', name: `bench:${agent}` }], maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { selector: { matchLabels: { [label]: agent } } } },
+    {
+      subjects: [{ kind: 'User', name: `bench:${agent}` }],
+      maxDuration: '2h',
+      allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+      allowedNamespaces: { selector: { matchLabels: { [label]: agent } } },
+    },
     asNew,
   );
   await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found']);
@@ -58,7 +63,19 @@ export function grantBody(ns: string, name: string, agent: string, spec: Partial
 
 export function startOperator(kubeconfig: string, name: string, lease: string): RunningComponent {
   const workers = process.env.BENCH_WORKERS ? ['--workers', process.env.BENCH_WORKERS] : [];
-  return startProcess('operator', name, ['--kubeconfig', kubeconfig, '--id', name, '--lease-name', lease, '--metrics-port', '0', '--sweep-interval', '30s', ...workers]);
+  return startProcess('operator', name, [
+    '--kubeconfig',
+    kubeconfig,
+    '--id',
+    name,
+    '--lease-name',
+    lease,
+    '--metrics-port',
+    '0',
+    '--sweep-interval',
+    '30s',
+    ...workers,
+  ]);
 }
 
 export function rssMb(pid: number): number {
@@ -100,7 +117,11 @@ export async function baselineRoleBindings(n: number): Promise<{ createMs: numbe
     await pool(ids, 32, async (i) => {
       await rbac.createNamespacedRoleBinding({
         namespace: ns,
-        body: { metadata: { name: `b-${i}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: 'bench:nobody', apiGroup: 'rbac.authorization.k8s.io' }] },
+        body: {
+          metadata: { name: `b-${i}` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+          subjects: [{ kind: 'User', name: 'bench:nobody', apiGroup: 'rbac.authorization.k8s.io' }],
+        },
       });
     });
     const createMs = Date.now() - t;
@@ -167,5 +188,8 @@ export const sum = (c: RequestCounts, match: (key: string) => boolean): number =
 export const isWrite = (k: string): boolean => /^(POST|PUT|PATCH|DELETE|DELETECOLLECTION|APPLY) /.test(k);
 
 export function describeCounts(c: RequestCounts): string {
-  return [...c].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+  return [...c]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 }

@@ -25,13 +25,24 @@ function managedFields(n: number): object[] {
     time: '2030-01-01T00:00:00Z',
     fieldsType: 'FieldsV1',
     ...(i === 2 ? { subresource: 'status' } : {}),
-    fieldsV1: { 'f:metadata': { 'f:finalizers': { '.': {}, [`v:"${FINALIZER}"`]: {} } }, 'f:spec': { '.': {}, 'f:agent': {}, 'f:duration': {}, 'f:reason': {}, 'f:roleRef': { '.': {}, 'f:kind': {}, 'f:name': {} } }, 'f:status': { 'f:conditions': {}, 'f:phase': {}, 'f:expiresAt': {} } },
+    fieldsV1: {
+      'f:metadata': { 'f:finalizers': { '.': {}, [`v:"${FINALIZER}"`]: {} } },
+      'f:spec': { '.': {}, 'f:agent': {}, 'f:duration': {}, 'f:reason': {}, 'f:roleRef': { '.': {}, 'f:kind': {}, 'f:name': {} } },
+      'f:status': { 'f:conditions': {}, 'f:phase': {}, 'f:expiresAt': {} },
+    },
   }));
 }
 
 /** A grant as a watch delivers it (a fresh parse, as JSON.parse of the wire would give). */
 function grantJson(i: number): string {
-  const cond = (type: string, reason: string) => ({ type, status: 'True', reason, message: `RoleBinding agentgate-g-${i} binds ClusterRole/agentgate-edit to bench-agent until 2030-01-01T01:00:00Z`, lastTransitionTime: '2030-01-01T00:00:00Z', observedGeneration: 1 });
+  const cond = (type: string, reason: string) => ({
+    type,
+    status: 'True',
+    reason,
+    message: `RoleBinding agentgate-g-${i} binds ClusterRole/agentgate-edit to bench-agent until 2030-01-01T01:00:00Z`,
+    lastTransitionTime: '2030-01-01T00:00:00Z',
+    observedGeneration: 1,
+  });
   const g = {
     apiVersion: 'agentgate.io/v1alpha1',
     kind: 'AccessGrant',
@@ -44,11 +55,27 @@ function grantJson(i: number): string {
       creationTimestamp: '2030-01-01T00:00:00Z',
       finalizers: [FINALIZER],
       labels: { team: 'payments' },
-      annotations: { 'agentgate.io/requested-by': 'alice', 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', metadata: { name: `g-${i}`, namespace: `bench-${i % 10}` }, spec: { agent: 'bench-agent', duration: '1h', reason: 'benchmark', roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' } } }) },
+      annotations: {
+        'agentgate.io/requested-by': 'alice',
+        'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({
+          apiVersion: 'agentgate.io/v1alpha1',
+          kind: 'AccessGrant',
+          metadata: { name: `g-${i}`, namespace: `bench-${i % 10}` },
+          spec: { agent: 'bench-agent', duration: '1h', reason: 'benchmark', roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' } },
+        }),
+      },
       managedFields: managedFields(3),
     },
     spec: { agent: 'bench-agent', roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '1h', reason: 'benchmark', activation: 'Immediate' },
-    status: { phase: 'Active', activatedAt: '2030-01-01T00:00:00Z', expiresAt: '2030-01-01T01:00:00Z', roleBinding: `agentgate-g-${i}`, requestedBy: 'alice', observedGeneration: 1, conditions: [cond('Valid', 'WithinCeiling'), cond('Approved', 'NotRequired'), cond('Active', 'Activated')] },
+    status: {
+      phase: 'Active',
+      activatedAt: '2030-01-01T00:00:00Z',
+      expiresAt: '2030-01-01T01:00:00Z',
+      roleBinding: `agentgate-g-${i}`,
+      requestedBy: 'alice',
+      observedGeneration: 1,
+      conditions: [cond('Valid', 'WithinCeiling'), cond('Approved', 'NotRequired'), cond('Active', 'Activated')],
+    },
   };
   return JSON.stringify(g);
 }
@@ -65,7 +92,16 @@ function bindingJson(i: number): string {
       creationTimestamp: '2030-01-01T00:00:00Z',
       labels: { 'app.kubernetes.io/managed-by': 'agentgate', 'agentgate.io/grant': `g-${i}`, 'agentgate.io/agent': 'bench-agent' },
       annotations: { 'agentgate.io/activated-at': '2030-01-01T00:00:00Z', 'agentgate.io/expires-at': '2030-01-01T01:00:00Z' },
-      ownerReferences: [{ apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', name: `g-${i}`, uid: `0f6a3c1e-${String(i).padStart(4, '0')}-4d2b-9c1a-7e5f3b2a1c0d`, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'agentgate.io/v1alpha1',
+          kind: 'AccessGrant',
+          name: `g-${i}`,
+          uid: `0f6a3c1e-${String(i).padStart(4, '0')}-4d2b-9c1a-7e5f3b2a1c0d`,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
       managedFields: managedFields(1),
     },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'agentgate-edit' },
@@ -99,5 +135,7 @@ for (const n of SIZES) {
   const before = retained(n, (g, b) => [dropInPlace(g), dropInPlace(b)]);
   const after = retained(n, (g, b) => [grantShape(g), roleBindingShape(b)]);
   const mb = (x: number) => (x / 1024 / 1024).toFixed(1);
-  console.log(`  ${n} grants + ${n} RoleBindings: before ${mb(before)} MB (${mb((before / n) * 1000)} MB per 1,000), after ${mb(after)} MB (${mb((after / n) * 1000)} MB per 1,000); after/before ${(after / before).toFixed(2)}`);
+  console.log(
+    `  ${n} grants + ${n} RoleBindings: before ${mb(before)} MB (${mb((before / n) * 1000)} MB per 1,000), after ${mb(after)} MB (${mb((after / n) * 1000)} MB per 1,000); after/before ${(after / before).toFixed(2)}`,
+  );
 }

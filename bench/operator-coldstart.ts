@@ -8,7 +8,22 @@
 import * as k8s from '@kubernetes/client-node';
 import { ANNOTATION_REQUESTED_BY, FINALIZER, type AccessGrant } from '../api/types.js';
 import { uniqueName } from '../harness/cluster.js';
-import { adminClients, apiserverRequests, baselineRoleBindings, describeCounts, diff, grantBody, isWrite, pool, rssMb, setup, sleep, startOperator, sum, teardown } from './_operator-common.js';
+import {
+  adminClients,
+  apiserverRequests,
+  baselineRoleBindings,
+  describeCounts,
+  diff,
+  grantBody,
+  isWrite,
+  pool,
+  rssMb,
+  setup,
+  sleep,
+  startOperator,
+  sum,
+  teardown,
+} from './_operator-common.js';
 
 const N = Number(process.env.BENCH_GRANTS ?? 10_000);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 10);
@@ -23,17 +38,23 @@ async function main(): Promise<void> {
   let op: ReturnType<typeof startOperator> | undefined;
   try {
     const c0 = Date.now();
-    await pool(Array.from({ length: N }, (_, i) => i), 100, async (i) => {
-      const ns = namespaces[i % NAMESPACES]!;
-      const g = grantBody(ns, `g-${i}`, agent, { duration: '1h' });
-      g.metadata = { ...g.metadata, finalizers: [FINALIZER], annotations: { [ANNOTATION_REQUESTED_BY]: 'bench' } };
-      await ag.create('AccessGrant', g, ns);
-    });
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      100,
+      async (i) => {
+        const ns = namespaces[i % NAMESPACES]!;
+        const g = grantBody(ns, `g-${i}`, agent, { duration: '1h' });
+        g.metadata = { ...g.metadata, finalizers: [FINALIZER], annotations: { [ANNOTATION_REQUESTED_BY]: 'bench' } };
+        await ag.create('AccessGrant', g, ns);
+      },
+    );
     console.error(`operator-coldstart: ${N} grants created in ${((Date.now() - c0) / 1000).toFixed(1)} s with no operator running`);
 
     // Count grants turning Active from here on (a watch, not repeated lists of 10k objects).
     const list = (await ag.list<AccessGrant>('AccessGrant')) as { items: AccessGrant[]; metadata: { resourceVersion?: string } };
-    const active = new Set(list.items.filter((g) => g.status?.phase === 'Active' && g.spec.agent === agent).map((g) => `${g.metadata.namespace}/${g.metadata.name}`));
+    const active = new Set(
+      list.items.filter((g) => g.status?.phase === 'Active' && g.spec.agent === agent).map((g) => `${g.metadata.namespace}/${g.metadata.name}`),
+    );
     let bindings = 0;
     const watch = new k8s.Watch(kc);
     const grantsWatch = await watch.watch(
@@ -80,13 +101,20 @@ async function main(): Promise<void> {
     console.log(`  Active: ${active.size}/${N}, RoleBindings: ${bindings}/${N}`);
     console.log(`  process start -> caches synced: ${synced.toFixed(1)} s`);
     console.log(`  process start -> all reconciled: ${total.toFixed(1)} s`);
-    console.log(`  apiserver served meanwhile (counted): ${all} requests; grant path ${writes} writes = ${(writes / Math.max(1, active.size)).toFixed(2)} writes per grant reconciled (goal <= 2); ${(all / total).toFixed(0)} req/s`);
+    console.log(
+      `  apiserver served meanwhile (counted): ${all} requests; grant path ${writes} writes = ${(writes / Math.max(1, active.size)).toFixed(2)} writes per grant reconciled (goal <= 2); ${(all / total).toFixed(0)} req/s`,
+    );
     console.log(`    ${describeCounts(served)}`);
     const base = await baselineRoleBindings(2000);
     const baseRate = 4000 / ((base.createMs + base.deleteMs) / 1000);
-    console.log(`  writes/s: operator ${(writes / total).toFixed(0)} (counted); bare client creating and deleting 2,000 RoleBindings in the same run ${baseRate.toFixed(0)}; ratio ${(writes / total / baseRate).toFixed(2)}`);
-    console.log(`  operator RSS: peak ${peak.toFixed(0)} MB, steady ${steady.toFixed(0)} MB; steady per 1,000 grants ${((steady / N) * 1000).toFixed(1)} MB (goal <= 150 MB at 10k)`);
-    if (active.size < N || bindings < N) throw new Error(`not every grant reconciled within ${TIMEOUT_MS / 1000} s: Active ${active.size}/${N}, RoleBindings ${bindings}/${N}`);
+    console.log(
+      `  writes/s: operator ${(writes / total).toFixed(0)} (counted); bare client creating and deleting 2,000 RoleBindings in the same run ${baseRate.toFixed(0)}; ratio ${(writes / total / baseRate).toFixed(2)}`,
+    );
+    console.log(
+      `  operator RSS: peak ${peak.toFixed(0)} MB, steady ${steady.toFixed(0)} MB; steady per 1,000 grants ${((steady / N) * 1000).toFixed(1)} MB (goal <= 150 MB at 10k)`,
+    );
+    if (active.size < N || bindings < N)
+      throw new Error(`not every grant reconciled within ${TIMEOUT_MS / 1000} s: Active ${active.size}/${N}, RoleBindings ${bindings}/${N}`);
   } finally {
     const d0 = Date.now();
     await teardown(agent, namespaces, op, lease);

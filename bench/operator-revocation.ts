@@ -31,9 +31,13 @@ async function main(): Promise<void> {
       },
       () => undefined,
     );
-    await pool(Array.from({ length: N }, (_, i) => i), 50, async (i) => {
-      await ag.create('AccessGrant', grantBody(ns, `g-${i}`, agent, { duration: '1h' }), ns);
-    });
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      50,
+      async (i) => {
+        await ag.create('AccessGrant', grantBody(ns, `g-${i}`, agent, { duration: '1h' }), ns);
+      },
+    );
     const c0 = Date.now();
     while (created < N && Date.now() - c0 < 600_000) await sleep(200);
     if (created < N) throw new Error(`only ${created}/${N} RoleBindings were created; cannot measure revocation`);
@@ -43,14 +47,20 @@ async function main(): Promise<void> {
     await kubectlOk('admin', ['patch', 'agentidentity', agent, '--type=merge', '-p', '{"spec":{"suspended":true}}']);
     while (deletedAt.size < N && Date.now() - t0 < 120_000) await sleep(50);
     req.abort();
-    const lat = Array.from({ length: N }, (_, i) => deletedAt.get(`agentgate-g-${i}`)).map((t) => (t === undefined ? Infinity : t - t0)).sort((a, b) => a - b);
+    const lat = Array.from({ length: N }, (_, i) => deletedAt.get(`agentgate-g-${i}`))
+      .map((t) => (t === undefined ? Infinity : t - t0))
+      .sort((a, b) => a - b);
     const missing = lat.filter((l) => !Number.isFinite(l)).length;
     const all = lat[lat.length - 1]!;
     const base = await baselineRoleBindings(N);
     const fmt = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(0)} ms` : 'never');
     console.log(`operator-revocation: agent with ${N} Active grants suspended (measured under contention)`);
-    console.log(`  RoleBindings deleted: ${N - missing}/${N}; from the suspension: p50 ${fmt(percentile(lat, 50))}, p99 ${fmt(percentile(lat, 99))}, all ${fmt(all)}`);
-    console.log(`  baseline, same run: a bare client deletes ${N} RoleBindings at once (32 in flight): p50 ${fmt(percentile(base.deleteLatenciesMs, 50))}, p99 ${fmt(percentile(base.deleteLatenciesMs, 99))}, all ${base.deleteMs} ms`);
+    console.log(
+      `  RoleBindings deleted: ${N - missing}/${N}; from the suspension: p50 ${fmt(percentile(lat, 50))}, p99 ${fmt(percentile(lat, 99))}, all ${fmt(all)}`,
+    );
+    console.log(
+      `  baseline, same run: a bare client deletes ${N} RoleBindings at once (32 in flight): p50 ${fmt(percentile(base.deleteLatenciesMs, 50))}, p99 ${fmt(percentile(base.deleteLatenciesMs, 99))}, all ${base.deleteMs} ms`,
+    );
     console.log(`  operator all / bare client all = ${(all / base.deleteMs).toFixed(2)} (goal <= 1.2)`);
     if (missing) throw new Error(`${missing}/${N} RoleBindings were never deleted within 120 s of the suspension`);
   } finally {

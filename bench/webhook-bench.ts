@@ -29,7 +29,11 @@ const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
 
 function reviews(user: string, ns: string, otherNs: string): { name: string; body: string }[] {
   const review = (request: Partial<AdmissionRequest>) =>
-    JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', userInfo: { username: user, groups: ['bench'] }, ...request } });
+    JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: 'u', userInfo: { username: user, groups: ['bench'] }, ...request },
+    });
   const cm = (name: string, namespace: string) => ({
     kind: { group: '', version: 'v1', kind: 'ConfigMap' },
     resource: { group: '', version: 'v1', resource: 'configmaps' },
@@ -51,7 +55,14 @@ function reviews(user: string, ns: string, otherNs: string): { name: string; bod
     { name: 'allow-configmap', body: review(cm('app-config', ns)) },
     {
       name: 'allow-pod-10k',
-      body: review({ kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: ns, name: 'web-0', operation: 'CREATE', object: pod }),
+      body: review({
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        namespace: ns,
+        name: 'web-0',
+        operation: 'CREATE',
+        object: pod,
+      }),
     },
     {
       name: 'hold-delete',
@@ -97,7 +108,12 @@ async function serve(kind: string): Promise<void> {
     const { activeGrant, agentIdentity, EDIT, NAMESPACES } = await import('../testing/fixtures.js');
     const { FakeClock } = await import('../lib/clock.js');
     const grant = activeGrant(new FakeClock(new Date()), 'g1', { expiresInMs: 24 * 3600_000 });
-    const snapshot = new StaticSnapshot({ agents: [agentIdentity('deploy-bot', { allowedNamespaces: { names: ['prod'] } })], grants: [grant], clusterRoles: [EDIT], namespaces: NAMESPACES });
+    const snapshot = new StaticSnapshot({
+      agents: [agentIdentity('deploy-bot', { allowedNamespaces: { names: ['prod'] } })],
+      grants: [grant],
+      clusterRoles: [EDIT],
+      namespaces: NAMESPACES,
+    });
     const ars = new Map<string, unknown>();
     const approvals = {
       get: async (ns: string, name: string) => ars.get(`${ns}/${name}`) as never,
@@ -118,7 +134,24 @@ async function serve(kind: string): Promise<void> {
       log,
       metrics,
       ready: () => true,
-      routes: { '/validate/agents': withMetrics(metrics, async (request) => (await admitAgentCall(request, { snapshot: () => snapshot, clock: systemClock, options, approvals: approvals as never, audit, log, metrics, digestKey: 'k' })).response) },
+      routes: {
+        '/validate/agents': withMetrics(
+          metrics,
+          async (request) =>
+            (
+              await admitAgentCall(request, {
+                snapshot: () => snapshot,
+                clock: systemClock,
+                options,
+                approvals: approvals as never,
+                audit,
+                log,
+                metrics,
+                digestKey: 'k',
+              })
+            ).response,
+        ),
+      },
     });
     handler = https.createServer({ cert: tls.cert, key: tls.key }, app);
   }
@@ -165,10 +198,21 @@ function oneRequest(agent: https.Agent, port: number, pathName: string, body: st
       done = true;
       resolve({ ms, ok });
     };
-    const req = https.request({ host: '127.0.0.1', port, path: pathName, method: 'POST', agent, rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => finish(res.statusCode === 200));
-    });
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: pathName,
+        method: 'POST',
+        agent,
+        rejectUnauthorized: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => finish(res.statusCode === 200));
+      },
+    );
     req.setTimeout(REQUEST_TIMEOUT_MS, () => {
       finish(false, Infinity);
       req.destroy();
@@ -290,19 +334,64 @@ async function realWebhook(): Promise<{ target: Target; apiserver: Record<string
   }
   const port = await freePort();
   const kc = await componentKubeconfig('webhook');
-  const proc = startProcess('webhook', 'webhook-bench', ['--kubeconfig', kc, '--port', String(port), '--url', `https://127.0.0.1:${port}`, '--writer-id', 'bench'], port);
-  await eventually(async () => {
-    const r = await new Promise<number>((resolve) => https.get({ host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false }, (res) => resolve(res.statusCode ?? 0)).on('error', () => resolve(0)));
-    return r === 200;
-  }, 60_000, 'webhook ready');
-  const ai = { apiVersion: 'agentgate.io/v1alpha1', kind: 'AgentIdentity', metadata: { name: 'bench-webhook' }, spec: { subjects: [{ kind: 'User', name: 'bench:webhook' }], maxDuration: '8h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { names: [ns] }, approvers: { groups: ['sre-approvers'] } } };
+  const proc = startProcess(
+    'webhook',
+    'webhook-bench',
+    ['--kubeconfig', kc, '--port', String(port), '--url', `https://127.0.0.1:${port}`, '--writer-id', 'bench'],
+    port,
+  );
+  await eventually(
+    async () => {
+      const r = await new Promise<number>((resolve) =>
+        https.get({ host: '127.0.0.1', port, path: '/readyz', rejectUnauthorized: false }, (res) => resolve(res.statusCode ?? 0)).on('error', () => resolve(0)),
+      );
+      return r === 200;
+    },
+    60_000,
+    'webhook ready',
+  );
+  const ai = {
+    apiVersion: 'agentgate.io/v1alpha1',
+    kind: 'AgentIdentity',
+    metadata: { name: 'bench-webhook' },
+    spec: {
+      subjects: [{ kind: 'User', name: 'bench:webhook' }],
+      maxDuration: '8h',
+      allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+      allowedNamespaces: { names: [ns] },
+      approvers: { groups: ['sre-approvers'] },
+    },
+  };
   await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify(ai));
-  const grant = { apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', metadata: { name: 'bench', namespace: ns }, spec: { agent: 'bench-webhook', roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '2h', reason: 'bench' } };
+  const grant = {
+    apiVersion: 'agentgate.io/v1alpha1',
+    kind: 'AccessGrant',
+    metadata: { name: 'bench', namespace: ns },
+    spec: { agent: 'bench-webhook', roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '2h', reason: 'bench' },
+  };
   await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify(grant));
   const now = new Date();
-  const status = { phase: 'Active', activatedAt: now.toISOString().replace(/\.\d+Z$/, 'Z'), expiresAt: new Date(now.getTime() + 7200_000).toISOString().replace(/\.\d+Z$/, 'Z') };
+  const status = {
+    phase: 'Active',
+    activatedAt: now.toISOString().replace(/\.\d+Z$/, 'Z'),
+    expiresAt: new Date(now.getTime() + 7200_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
   // Stand in for the operator (not started here), as its ServiceAccount.
-  await kubectlOk('admin', ['--as', 'system:serviceaccount:agentgate-system:agentgate-operator', '--as-group', 'system:masters', 'patch', 'accessgrant', 'bench', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+  await kubectlOk('admin', [
+    '--as',
+    'system:serviceaccount:agentgate-system:agentgate-operator',
+    '--as-group',
+    'system:masters',
+    'patch',
+    'accessgrant',
+    'bench',
+    '-n',
+    ns,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status }),
+  ]);
   // The apiserver's own create latency, no webhook involved (the admin is no agent).
   const k8s = await import('@kubernetes/client-node');
   const admin = new k8s.KubeConfig();
@@ -320,10 +409,14 @@ async function realWebhook(): Promise<{ target: Target; apiserver: Record<string
   };
   await openLoop(create, 100);
   const apiserver = { r100: await openLoop(create, 100), r1000: await openLoop(create, 1000) };
-  await eventually(async () => {
-    const r = await oneRequest(new https.Agent(), port, '/validate/agents', reviews('bench:webhook', ns, other)[0]!.body);
-    return r.ok;
-  }, 30_000, 'grant visible');
+  await eventually(
+    async () => {
+      const r = await oneRequest(new https.Agent(), port, '/validate/agents', reviews('bench:webhook', ns, other)[0]!.body);
+      return r.ok;
+    },
+    30_000,
+    'grant visible',
+  );
   return {
     target: { name: 'real', port, pid: proc.child.pid!, path: '/validate/agents', bodies: reviews('bench:webhook', ns, other).map((r) => r.body) },
     apiserver,
@@ -367,12 +460,16 @@ async function main(): Promise<void> {
       print('real-a', ra, floorAllow);
       for (const cell of ['r100', 'r1000'] as const) {
         const a = real.apiserver[cell]!;
-        console.log(`apiserver ConfigMap create ${cell}: p50 ${f(a.p50)} ms p99 ${f(a.p99)} ms (${f(a.rps, 0)} req/s, errors ${a.errors}); webhook p99 - apiserver p99 = ${f(r[cell]!.p99 - a.p99)} ms`);
+        console.log(
+          `apiserver ConfigMap create ${cell}: p50 ${f(a.p50)} ms p99 ${f(a.p99)} ms (${f(a.rps, 0)} req/s, errors ${a.errors}); webhook p99 - apiserver p99 = ${f(r[cell]!.p99 - a.p99)} ms`,
+        );
       }
     } finally {
       await real.cleanup();
     }
-    console.log('pepr: not run by this benchmark (npm pepr 1.x pulls eslint, typescript-eslint, ts-morph and quicktype-core and only serves admission from a generated, built Pepr module)');
+    console.log(
+      'pepr: not run by this benchmark (npm pepr 1.x pulls eslint, typescript-eslint, ts-morph and quicktype-core and only serves admission from a generated, built Pepr module)',
+    );
   } finally {
     floor.child.kill();
     stub.child.kill();

@@ -11,7 +11,14 @@ const agent = (over: Partial<AgentIdentity['spec']> = {}, status?: AgentIdentity
   apiVersion: 'agentgate.io/v1alpha1',
   kind: 'AgentIdentity',
   metadata: { name: 'bot' },
-  spec: { subjects: [{ kind: 'User', name: 'agent:bot' }], maxDuration: '1h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { names: ['app'] }, approvers: { groups: ['sre'] }, ...over },
+  spec: {
+    subjects: [{ kind: 'User', name: 'agent:bot' }],
+    maxDuration: '1h',
+    allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+    allowedNamespaces: { names: ['app'] },
+    approvers: { groups: ['sre'] },
+    ...over,
+  },
   ...(status ? { status } : {}),
 });
 const grant: AccessGrant = {
@@ -21,7 +28,11 @@ const grant: AccessGrant = {
   spec: { agent: 'bot', roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '1h', reason: 'x' },
   status: { phase: 'Active', expiresAt: '2030-01-01T13:00:00Z' },
 };
-const rb = (name: string, ns: string, sa: { name: string; namespace?: string }, role: string): Binding => ({ metadata: { name, namespace: ns }, subjects: [{ kind: 'ServiceAccount', ...sa }], roleRef: { kind: 'ClusterRole', name: role } });
+const rb = (name: string, ns: string, sa: { name: string; namespace?: string }, role: string): Binding => ({
+  metadata: { name, namespace: ns },
+  subjects: [{ kind: 'ServiceAccount', ...sa }],
+  roleRef: { kind: 'ClusterRole', name: role },
+});
 
 function snap(over: Partial<SnapshotWithoutReviews> = {}): SnapshotWithoutReviews {
   return {
@@ -31,7 +42,12 @@ function snap(over: Partial<SnapshotWithoutReviews> = {}): SnapshotWithoutReview
     clusterRoleBindings: [],
     roles: [],
     clusterRoles: [
-      { metadata: { name: 'agentgate-edit' }, rules: [{ verbs: ['create', 'update', 'patch', 'delete'], apiGroups: ['', 'apps'], resources: ['pods', 'deployments', 'configmaps', 'serviceaccounts'] }] },
+      {
+        metadata: { name: 'agentgate-edit' },
+        rules: [
+          { verbs: ['create', 'update', 'patch', 'delete'], apiGroups: ['', 'apps'], resources: ['pods', 'deployments', 'configmaps', 'serviceaccounts'] },
+        ],
+      },
       { metadata: { name: 'view' }, rules: [{ verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['pods', 'configmaps'] }] },
       { metadata: { name: 'admin' }, rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }] },
       { metadata: { name: 'cm-only' }, rules: [{ verbs: ['create'], apiGroups: [''], resources: ['configmaps'] }] },
@@ -59,7 +75,10 @@ describe('boundary-effects: indirect identity and privilege, per grant', () => {
   });
 
   it('read-only access cluster-wide (no write verb, no Secrets) is still more than a one-namespace grant', () => {
-    const s = snap({ serviceAccounts: [{ namespace: 'app', name: 'reader' }], clusterRoleBindings: [rb('reader-view', '', { name: 'reader', namespace: 'app' }, 'view')] });
+    const s = snap({
+      serviceAccounts: [{ namespace: 'app', name: 'reader' }],
+      clusterRoleBindings: [rb('reader-view', '', { name: 'reader', namespace: 'app' }, 'view')],
+    });
     expect(routes(s)).to.deep.equal(['Warning:IndirectPodCreation']);
   });
 
@@ -70,20 +89,45 @@ describe('boundary-effects: indirect identity and privilege, per grant', () => {
 
   it('Critical when the agent disabled the rule that holds such writes; privilege where Pod Security admits it', () => {
     const s = snap({ roleBindings: [rb('a', 'app', { name: 'deployer' }, 'admin')], namespaces: [{ name: 'app' }] });
-    expect(routes(s, agent({ disabledDefaultRules: ['workload-identity', 'workload-privilege'] }))).to.have.members(['Critical:IndirectPodCreation', 'Critical:IndirectPrivilegedPod']);
+    expect(routes(s, agent({ disabledDefaultRules: ['workload-identity', 'workload-privilege'] }))).to.have.members([
+      'Critical:IndirectPodCreation',
+      'Critical:IndirectPrivilegedPod',
+    ]);
     expect(routes(s)).to.deep.equal(['Warning:IndirectPodCreation']);
   });
 });
 
 describe('boundary-effects: observed identity', () => {
-  const observed = { observedIdentity: [{ username: 'agent:bot', groups: ['agentgate:agents', 'system:authenticated'], extraKeys: [], firstSeen: '2030-01-01T11:00:00Z', lastSeen: '2030-01-01T11:59:00Z' }] };
+  const observed = {
+    observedIdentity: [
+      {
+        username: 'agent:bot',
+        groups: ['agentgate:agents', 'system:authenticated'],
+        extraKeys: [],
+        firstSeen: '2030-01-01T11:00:00Z',
+        lastSeen: '2030-01-01T11:59:00Z',
+      },
+    ],
+  };
   it('an undeclared group is a Warning, Critical when a binding names it; declared and implicit groups are fine', () => {
     expect(undeclaredGroupFindings(agent({}, observed), snap()).map((f) => `${f.severity} ${f.object}`)).to.deep.equal(['Warning Group agentgate:agents']);
-    const bound = snap({ clusterRoleBindings: [{ metadata: { name: 'agents-vwc' }, subjects: [{ kind: 'Group', name: 'agentgate:agents' }], roleRef: { kind: 'ClusterRole', name: 'admin' } }] });
+    const bound = snap({
+      clusterRoleBindings: [
+        { metadata: { name: 'agents-vwc' }, subjects: [{ kind: 'Group', name: 'agentgate:agents' }], roleRef: { kind: 'ClusterRole', name: 'admin' } },
+      ],
+    });
     const f = undeclaredGroupFindings(agent({}, observed), bound);
     expect(f[0]!.severity).to.equal('Critical');
     expect(f[0]!.message).to.contain('ClusterRoleBinding/agents-vwc');
-    const declared = agent({ subjects: [{ kind: 'User', name: 'agent:bot' }, { kind: 'Group', name: 'agentgate:agents' }] }, observed);
+    const declared = agent(
+      {
+        subjects: [
+          { kind: 'User', name: 'agent:bot' },
+          { kind: 'Group', name: 'agentgate:agents' },
+        ],
+      },
+      observed,
+    );
     expect(undeclaredGroupFindings(declared, bound)).to.deep.equal([]);
   });
 });
@@ -91,8 +135,29 @@ describe('boundary-effects: observed identity', () => {
 describe('boundary-effects: unclassified routes', () => {
   it('reports unclassified routes reached by a role the agent may be granted', () => {
     const r = [
-      { group: 'example.com', resource: 'widgets', subresource: 'shell', verb: 'create', namespaced: true, custom: false, governedBy: [], why: '', roles: ['agentgate-edit'] },
-      { group: '', resource: 'pods', subresource: '', verb: 'get', namespaced: true, custom: false, class: 'read' as const, governedBy: [], why: '', roles: ['agentgate-edit'] },
+      {
+        group: 'example.com',
+        resource: 'widgets',
+        subresource: 'shell',
+        verb: 'create',
+        namespaced: true,
+        custom: false,
+        governedBy: [],
+        why: '',
+        roles: ['agentgate-edit'],
+      },
+      {
+        group: '',
+        resource: 'pods',
+        subresource: '',
+        verb: 'get',
+        namespaced: true,
+        custom: false,
+        class: 'read' as const,
+        governedBy: [],
+        why: '',
+        roles: ['agentgate-edit'],
+      },
       { group: 'x.io', resource: 'y', subresource: '', verb: 'get', namespaced: true, custom: false, governedBy: [], why: '', roles: ['other'] },
     ];
     expect(unclassifiedRouteFindings(agent(), r).map((f) => f.object)).to.deep.equal(['create widgets/shell.example.com']);

@@ -32,7 +32,8 @@ const WORKLOADS: ReadonlyArray<{ group: string; resource: string }> = [
   { group: 'batch', resource: 'cronjobs' },
 ];
 
-const IMPLICIT_GROUPS = (g: string): boolean => g === 'system:authenticated' || g === 'system:unauthenticated' || g === 'system:serviceaccounts' || g.startsWith('system:serviceaccounts:');
+const IMPLICIT_GROUPS = (g: string): boolean =>
+  g === 'system:authenticated' || g === 'system:unauthenticated' || g === 'system:serviceaccounts' || g.startsWith('system:serviceaccounts:');
 
 function rulesOf(snapshot: SnapshotWithoutReviews, kind: string, name: string, namespace: string): readonly import('../lib/rbac.js').PolicyRule[] {
   if (kind === 'ClusterRole') return snapshot.clusterRoles.find((r) => r.metadata?.name === name)?.rules ?? [];
@@ -40,7 +41,8 @@ function rulesOf(snapshot: SnapshotWithoutReviews, kind: string, name: string, n
 }
 
 function ruleActive(agent: AgentIdentity, grant: AccessGrant, name: string): boolean {
-  if ((agent.spec.disabledDefaultRules ?? []).includes(name)) return [...(agent.spec.approvalRules ?? []), ...(grant.spec.approvalRules ?? [])].some((r) => r.name === name && r.action === 'RequireApproval');
+  if ((agent.spec.disabledDefaultRules ?? []).includes(name))
+    return [...(agent.spec.approvalRules ?? []), ...(grant.spec.approvalRules ?? [])].some((r) => r.name === name && r.action === 'RequireApproval');
   // A same-named agent or grant rule replaces the default: active only if it still holds.
   const replaced = [...(agent.spec.approvalRules ?? []), ...(grant.spec.approvalRules ?? [])].find((r) => r.name === name);
   return !replaced || replaced.action === 'RequireApproval';
@@ -82,7 +84,10 @@ export function indirectIdentityFindings(agent: AgentIdentity, snapshot: Snapsho
       .filter((x) => x.extra);
     if (beyond.length) {
       const active = ruleActive(agent, g, 'workload-identity');
-      const list = beyond.slice(0, 3).map((x) => `ServiceAccount ${ns}/${x.sa} (${x.extra})`).join('; ');
+      const list = beyond
+        .slice(0, 3)
+        .map((x) => `ServiceAccount ${ns}/${x.sa} (${x.extra})`)
+        .join('; ');
       out.push({
         severity: active ? 'Warning' : 'Critical',
         route: 'IndirectPodCreation' as RouteName,
@@ -124,8 +129,12 @@ export function undeclaredGroupFindings(agent: AgentIdentity, snapshot: Snapshot
   const name = agent.metadata.name ?? '';
   for (const group of undeclaredGroups(agent)) {
     const bound = [
-      ...snapshot.clusterRoleBindings.filter((b) => (b.subjects ?? []).some((s) => s.kind === 'Group' && s.name === group)).map((b) => `ClusterRoleBinding/${b.metadata?.name ?? ''} (${b.roleRef.kind} ${b.roleRef.name})`),
-      ...snapshot.roleBindings.filter((b) => (b.subjects ?? []).some((s) => s.kind === 'Group' && s.name === group)).map((b) => `RoleBinding/${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''} (${b.roleRef.kind} ${b.roleRef.name})`),
+      ...snapshot.clusterRoleBindings
+        .filter((b) => (b.subjects ?? []).some((s) => s.kind === 'Group' && s.name === group))
+        .map((b) => `ClusterRoleBinding/${b.metadata?.name ?? ''} (${b.roleRef.kind} ${b.roleRef.name})`),
+      ...snapshot.roleBindings
+        .filter((b) => (b.subjects ?? []).some((s) => s.kind === 'Group' && s.name === group))
+        .map((b) => `RoleBinding/${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''} (${b.roleRef.kind} ${b.roleRef.name})`),
     ];
     out.push({
       severity: bound.length ? 'Critical' : 'Warning',

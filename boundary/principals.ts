@@ -77,4 +77,3 @@ export function allowedNamespaces(agent: AgentIdentity, snapshot: SnapshotWithou
   }
   return out;
 }
-

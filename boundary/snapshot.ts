@@ -13,7 +13,17 @@ import type { AccessGrant, AgentIdentity } from '../api/types.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, statusCode } from '../lib/kube.js';
 import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { planAccessReviews } from './verify.js';
-import type { AccessReviewResult, Binding, BoundarySnapshot, PlannedReview, RoleObject, SnapshotWithoutReviews, WebhookConfiguration, WebhookEntry, WebhookProbe } from './types.js';
+import type {
+  AccessReviewResult,
+  Binding,
+  BoundarySnapshot,
+  PlannedReview,
+  RoleObject,
+  SnapshotWithoutReviews,
+  WebhookConfiguration,
+  WebhookEntry,
+  WebhookProbe,
+} from './types.js';
 import { inventory } from '../lib/routes.js';
 import type { ClassifiedRoute } from '../lib/routes.js';
 import { discover } from '../lib/routes-discovery.js';
@@ -24,7 +34,11 @@ import { discover } from '../lib/routes-discovery.js';
 const INVENTORY_MAX_AGE_MS = 10 * 60_000;
 let inventoryCache: { key: string; at: number; routes: ClassifiedRoute[] } | undefined;
 
-async function routeInventory(kc: k8s.KubeConfig, agents: readonly AgentIdentity[], clusterRoles: readonly RoleObject[]): Promise<ClassifiedRoute[] | undefined> {
+async function routeInventory(
+  kc: k8s.KubeConfig,
+  agents: readonly AgentIdentity[],
+  clusterRoles: readonly RoleObject[],
+): Promise<ClassifiedRoute[] | undefined> {
   const names = new Set(agents.flatMap((a) => (a.spec.allowedRoles ?? []).filter((r) => r.kind === 'ClusterRole').map((r) => r.name)));
   const roles = clusterRoles.filter((r) => names.has(r.metadata?.name ?? '')).map((r) => ({ name: r.metadata?.name ?? '', rules: r.rules ?? [] }));
   if (!roles.length) return [];
@@ -74,7 +88,9 @@ async function listing<T>(what: string, fn: () => Promise<{ items: T[] }>): Prom
     return (await retrying(fn)).items;
   } catch (e) {
     if (isForbidden(e)) {
-      throw new SnapshotError(`cannot list ${what}: ${errorMessage(e)}. Boundary verification needs to read RBAC, namespaces, ServiceAccounts, webhook configurations and agentgate objects cluster-wide (run it as a cluster admin, or as the operator's ServiceAccount)`);
+      throw new SnapshotError(
+        `cannot list ${what}: ${errorMessage(e)}. Boundary verification needs to read RBAC, namespaces, ServiceAccounts, webhook configurations and agentgate objects cluster-wide (run it as a cluster admin, or as the operator's ServiceAccount)`,
+      );
     }
     throw new SnapshotError(`cannot list ${what}: ${errorMessage(e)}`);
   }
@@ -100,30 +116,40 @@ export interface CachedObjects {
 }
 
 /** Objects only; the reviews and probes come after (they depend on what was listed). */
-export async function collectObjects(kc: k8s.KubeConfig, options: Pick<CollectOptions, 'agentgateNamespace'> & { cached?: CachedObjects } = {}): Promise<SnapshotWithoutReviews> {
+export async function collectObjects(
+  kc: k8s.KubeConfig,
+  options: Pick<CollectOptions, 'agentgateNamespace'> & { cached?: CachedObjects } = {},
+): Promise<SnapshotWithoutReviews> {
   const cached = options.cached;
   const notAgentgate = `${LABEL_MANAGED_BY}!=${MANAGED_BY}`;
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const ag = new AgentgateClient(kc);
-  const [agents, grants, roleBindings, clusterRoleBindings, roles, clusterRoles, namespaces, serviceAccounts, agentsHook, protectHook, stampHook] = await Promise.all([
-    listing('agentidentities.agentgate.io', () => ag.list<AgentIdentity>('AgentIdentity')),
-    cached ? [...cached.grants()] : listing('accessgrants.agentgate.io', async () => ({ items: (await ag.list<AccessGrant>('AccessGrant')).items })),
-    cached
-      ? listing('rolebindings', () => rbac.listRoleBindingForAllNamespaces({ labelSelector: notAgentgate })).then((others) => [...(others as Binding[]), ...cached.agentgateRoleBindings()])
-      : listing('rolebindings', () => rbac.listRoleBindingForAllNamespaces()),
-    listing('clusterrolebindings', () => rbac.listClusterRoleBinding()),
-    listing('roles', () => rbac.listRoleForAllNamespaces()),
-    listing('clusterroles', () => rbac.listClusterRole()),
-    listing('namespaces', () => core.listNamespace()),
-    listing('serviceaccounts', () => core.listServiceAccountForAllNamespaces()),
-    readOptional(() => admission.readValidatingWebhookConfiguration({ name: AGENTS_WEBHOOK })),
-    readOptional(() => admission.readValidatingWebhookConfiguration({ name: PROTECT_WEBHOOK })),
-    readOptional(() => admission.readMutatingWebhookConfiguration({ name: STAMP_WEBHOOK })),
-  ]);
+  const [agents, grants, roleBindings, clusterRoleBindings, roles, clusterRoles, namespaces, serviceAccounts, agentsHook, protectHook, stampHook] =
+    await Promise.all([
+      listing('agentidentities.agentgate.io', () => ag.list<AgentIdentity>('AgentIdentity')),
+      cached ? [...cached.grants()] : listing('accessgrants.agentgate.io', async () => ({ items: (await ag.list<AccessGrant>('AccessGrant')).items })),
+      cached
+        ? listing('rolebindings', () => rbac.listRoleBindingForAllNamespaces({ labelSelector: notAgentgate })).then((others) => [
+            ...(others as Binding[]),
+            ...cached.agentgateRoleBindings(),
+          ])
+        : listing('rolebindings', () => rbac.listRoleBindingForAllNamespaces()),
+      listing('clusterrolebindings', () => rbac.listClusterRoleBinding()),
+      listing('roles', () => rbac.listRoleForAllNamespaces()),
+      listing('clusterroles', () => rbac.listClusterRole()),
+      listing('namespaces', () => core.listNamespace()),
+      listing('serviceaccounts', () => core.listServiceAccountForAllNamespaces()),
+      readOptional(() => admission.readValidatingWebhookConfiguration({ name: AGENTS_WEBHOOK })),
+      readOptional(() => admission.readValidatingWebhookConfiguration({ name: PROTECT_WEBHOOK })),
+      readOptional(() => admission.readMutatingWebhookConfiguration({ name: STAMP_WEBHOOK })),
+    ]);
   const agentgateNamespace = options.agentgateNamespace ?? AGENTGATE_NAMESPACE;
-  const [approvalPolicy, webhookNetwork] = await Promise.all([readApprovalPolicy(admission), readWebhookNetwork(kc, agentsHook as WebhookConfiguration | undefined)]);
+  const [approvalPolicy, webhookNetwork] = await Promise.all([
+    readApprovalPolicy(admission),
+    readWebhookNetwork(kc, agentsHook as WebhookConfiguration | undefined),
+  ]);
   const webhooks: SnapshotWithoutReviews['webhooks'] = {};
   if (agentsHook) webhooks.agents = agentsHook as WebhookConfiguration;
   if (protectHook) webhooks.protect = protectHook as WebhookConfiguration;
@@ -202,7 +228,11 @@ async function pool<T, R>(items: readonly T[], concurrency: number, fn: (t: T) =
 }
 
 /** Runs the planned SubjectAccessReviews; a review that fails is left out (-> ReviewMissing). */
-export async function runAccessReviews(kc: k8s.KubeConfig, plan: readonly PlannedReview[], concurrency = 16): Promise<{ results: AccessReviewResult[]; errors: string[] }> {
+export async function runAccessReviews(
+  kc: k8s.KubeConfig,
+  plan: readonly PlannedReview[],
+  concurrency = 16,
+): Promise<{ results: AccessReviewResult[]; errors: string[] }> {
   const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
   const errors: string[] = [];
   const results = await pool(plan, concurrency, async (r): Promise<AccessReviewResult | undefined> => {
@@ -219,7 +249,8 @@ export async function runAccessReviews(kc: k8s.KubeConfig, plan: readonly Planne
       if (st?.evaluationError) out.evaluationError = st.evaluationError;
       return out;
     } catch (e) {
-      if (errors.length < 5) errors.push(`SubjectAccessReview ${r.verb} ${r.resource} for ${r.principal.label}: ${statusCode(e) ?? ''} ${errorMessage(e)}`.trim());
+      if (errors.length < 5)
+        errors.push(`SubjectAccessReview ${r.verb} ${r.resource} for ${r.principal.label}: ${statusCode(e) ?? ''} ${errorMessage(e)}`.trim());
       return undefined;
     }
   });

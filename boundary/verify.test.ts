@@ -22,7 +22,16 @@ describe('boundary: a clean cluster', () => {
 
   it('ignores bindings that do not name the agent', () => {
     const s = base({
-      clusterRoleBindings: [{ metadata: { name: 'ops' }, subjects: [{ kind: 'User', name: 'alice' }, { kind: 'Group', name: 'sre' }], roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }],
+      clusterRoleBindings: [
+        {
+          metadata: { name: 'ops' },
+          subjects: [
+            { kind: 'User', name: 'alice' },
+            { kind: 'Group', name: 'sre' },
+          ],
+          roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
+        },
+      ],
     });
     expect(findings(reviewed(s))).to.deep.equal([]);
   });
@@ -30,7 +39,11 @@ describe('boundary: a clean cluster', () => {
 
 describe('boundary: standing and bypass bindings', () => {
   it("reports a ClusterRoleBinding to the agent's user as Critical StandingBinding", () => {
-    const s = base({ clusterRoleBindings: [{ metadata: { name: 'bot-admin' }, subjects: [{ kind: 'User', name: 'agent:deploy-bot' }], roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }] });
+    const s = base({
+      clusterRoleBindings: [
+        { metadata: { name: 'bot-admin' }, subjects: [{ kind: 'User', name: 'agent:deploy-bot' }], roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } },
+      ],
+    });
     const f = findings(reviewed(s));
     expect(routes(f)).to.deep.equal(['Critical:StandingBinding']);
     expect(f[0]!.object).to.equal('ClusterRoleBinding/bot-admin');
@@ -39,7 +52,15 @@ describe('boundary: standing and bypass bindings', () => {
   });
 
   it('reports a RoleBinding outside any grant', () => {
-    const s = base({ roleBindings: [{ metadata: { name: 'manual', namespace: 'payments' }, subjects: [{ kind: 'User', name: 'agent:deploy-bot' }], roleRef: { kind: 'ClusterRole', name: 'edit' } }] });
+    const s = base({
+      roleBindings: [
+        {
+          metadata: { name: 'manual', namespace: 'payments' },
+          subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
+          roleRef: { kind: 'ClusterRole', name: 'edit' },
+        },
+      ],
+    });
     const f = findings(reviewed(s));
     expect(routes(f)).to.deep.equal(['Critical:StandingBinding']);
     expect(f[0]!.object).to.equal('RoleBinding/payments/manual');
@@ -47,8 +68,20 @@ describe('boundary: standing and bypass bindings', () => {
   });
 
   it("reports a binding to one of the agent's groups", () => {
-    const a = agent('deploy-bot', [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'agentgate:agents' }]);
-    const s = base({ agents: [a], roleBindings: [{ metadata: { name: 'team', namespace: 'default' }, subjects: [{ kind: 'Group', name: 'agentgate:agents' }], roleRef: { kind: 'ClusterRole', name: 'view' } }] });
+    const a = agent('deploy-bot', [
+      { kind: 'User', name: 'agent:deploy-bot' },
+      { kind: 'Group', name: 'agentgate:agents' },
+    ]);
+    const s = base({
+      agents: [a],
+      roleBindings: [
+        {
+          metadata: { name: 'team', namespace: 'default' },
+          subjects: [{ kind: 'Group', name: 'agentgate:agents' }],
+          roleRef: { kind: 'ClusterRole', name: 'view' },
+        },
+      ],
+    });
     const f = findings(reviewed(s));
     expect(routes(f)).to.deep.equal(['Critical:StandingBinding']);
     expect(f[0]!.message).to.contain('Group agentgate:agents');
@@ -60,10 +93,20 @@ describe('boundary: standing and bypass bindings', () => {
       agents: [a],
       namespaces: [...base().namespaces, { name: 'ci' }],
       roleBindings: [
-        { metadata: { name: 'implicit-ns', namespace: 'ci' }, subjects: [{ kind: 'ServiceAccount', name: 'bot' }], roleRef: { kind: 'ClusterRole', name: 'edit' } },
-        { metadata: { name: 'other-ns', namespace: 'payments' }, subjects: [{ kind: 'ServiceAccount', name: 'bot' }], roleRef: { kind: 'ClusterRole', name: 'edit' } },
+        {
+          metadata: { name: 'implicit-ns', namespace: 'ci' },
+          subjects: [{ kind: 'ServiceAccount', name: 'bot' }],
+          roleRef: { kind: 'ClusterRole', name: 'edit' },
+        },
+        {
+          metadata: { name: 'other-ns', namespace: 'payments' },
+          subjects: [{ kind: 'ServiceAccount', name: 'bot' }],
+          roleRef: { kind: 'ClusterRole', name: 'edit' },
+        },
       ],
-      clusterRoleBindings: [{ metadata: { name: 'as-user' }, subjects: [{ kind: 'User', name: 'system:serviceaccount:ci:bot' }], roleRef: { kind: 'ClusterRole', name: 'view' } }],
+      clusterRoleBindings: [
+        { metadata: { name: 'as-user' }, subjects: [{ kind: 'User', name: 'system:serviceaccount:ci:bot' }], roleRef: { kind: 'ClusterRole', name: 'view' } },
+      ],
     });
     const f = findings(reviewed(s), 'sa-bot').filter((x) => x.route === Route.StandingBinding);
     expect(f.map((x) => x.object).sort()).to.deep.equal(['ClusterRoleBinding/as-user', 'RoleBinding/ci/implicit-ns']);
@@ -95,11 +138,12 @@ describe('boundary: standing and bypass bindings', () => {
     otherNs.metadata!.name = 'other-ns';
     otherNs.metadata!.namespace = 'default';
     const f = findings(reviewed(base({ grants: [g], roleBindings: [noOwner, wrongUid, otherNs] })));
-    expect(f.filter((x) => x.route === Route.StandingBinding).map((x) => x.object).sort()).to.deep.equal([
-      'RoleBinding/default/other-ns',
-      'RoleBinding/payments/no-owner',
-      'RoleBinding/payments/wrong-uid',
-    ]);
+    expect(
+      f
+        .filter((x) => x.route === Route.StandingBinding)
+        .map((x) => x.object)
+        .sort(),
+    ).to.deep.equal(['RoleBinding/default/other-ns', 'RoleBinding/payments/no-owner', 'RoleBinding/payments/wrong-uid']);
   });
 
   it('reports a grant binding edited to bind another role (TamperedBinding)', () => {
@@ -110,10 +154,19 @@ describe('boundary: standing and bypass bindings', () => {
   });
 
   it("reports another agent's grant binding that names this agent (ForeignGrantBinding)", () => {
-    const other = agent('other-bot', [{ kind: 'User', name: 'agent:other' }, { kind: 'Group', name: 'agentgate:agents' }]);
-    const me = agent('deploy-bot', [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'agentgate:agents' }]);
+    const other = agent('other-bot', [
+      { kind: 'User', name: 'agent:other' },
+      { kind: 'Group', name: 'agentgate:agents' },
+    ]);
+    const me = agent('deploy-bot', [
+      { kind: 'User', name: 'agent:deploy-bot' },
+      { kind: 'Group', name: 'agentgate:agents' },
+    ]);
     const g = grant('other-hotfix', 'payments', 'other-bot');
-    const b = grantBinding(g, [{ kind: 'User', name: 'agent:other', apiGroup: '' }, { kind: 'Group', name: 'agentgate:agents', apiGroup: '' }]);
+    const b = grantBinding(g, [
+      { kind: 'User', name: 'agent:other', apiGroup: '' },
+      { kind: 'Group', name: 'agentgate:agents', apiGroup: '' },
+    ]);
     const s = reviewed(base({ agents: [me, other], grants: [g], roleBindings: [b] }));
     const bindingRoutes = (n: string) => routes(findings(s, n).filter((x) => !x.route.startsWith('Webhook')));
     expect(bindingRoutes('deploy-bot')).to.deep.equal(['Critical:ForeignGrantBinding']);
@@ -146,7 +199,10 @@ describe('boundary: standing and bypass bindings', () => {
 
 describe('boundary: escalation via SubjectAccessReview', () => {
   it('plans reviews for every principal of the agent, cluster-wide and per namespace', () => {
-    const a = agent('deploy-bot', [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'agentgate:agents' }]);
+    const a = agent('deploy-bot', [
+      { kind: 'User', name: 'agent:deploy-bot' },
+      { kind: 'Group', name: 'agentgate:agents' },
+    ]);
     const plan = planAccessReviews(base({ agents: [a] }));
     expect(principalsOf(a).map((p) => p.label)).to.deep.equal(['User agent:deploy-bot', 'Group agentgate:agents']);
     const has = (p: Partial<PlannedReview>) => plan.some((r) => Object.entries(p).every(([k, v]) => (r as unknown as Record<string, unknown>)[k] === v));
@@ -176,14 +232,28 @@ describe('boundary: escalation via SubjectAccessReview', () => {
   it('reviews namespaces where it may hold grants, where any RoleBinding names it, and agentgate-system', () => {
     const s = base({
       namespaces: [...base().namespaces, { name: 'labelled', labels: { 'agentgate.io/agents-allowed': 'true' } }],
-      agents: [agent('deploy-bot', undefined, { allowedNamespaces: { names: ['payments', 'gone'], selector: { matchLabels: { 'agentgate.io/agents-allowed': 'true' } } } })],
-      roleBindings: [{ metadata: { name: 'x', namespace: 'kube-system' }, subjects: [{ kind: 'Group', name: 'system:authenticated' }], roleRef: { kind: 'ClusterRole', name: 'view' } }],
+      agents: [
+        agent('deploy-bot', undefined, {
+          allowedNamespaces: { names: ['payments', 'gone'], selector: { matchLabels: { 'agentgate.io/agents-allowed': 'true' } } },
+        }),
+      ],
+      roleBindings: [
+        {
+          metadata: { name: 'x', namespace: 'kube-system' },
+          subjects: [{ kind: 'Group', name: 'system:authenticated' }],
+          roleRef: { kind: 'ClusterRole', name: 'view' },
+        },
+      ],
     });
     expect(namespacesToReview(s.agents[0]!, s)).to.deep.equal(['agentgate-system', 'kube-system', 'labelled', 'payments']);
   });
 
   it('reports an allowed escalation review as Critical Escalation, naming the binding from the review reason', () => {
-    const s = reviewed(base(), (r) => (r.verb === 'create' && r.resource === 'rolebindings' && r.namespace === 'payments' ? 'RBAC: allowed by RoleBinding "rb-writer/payments" of ClusterRole "admin" to User "agent:deploy-bot"' : false));
+    const s = reviewed(base(), (r) =>
+      r.verb === 'create' && r.resource === 'rolebindings' && r.namespace === 'payments'
+        ? 'RBAC: allowed by RoleBinding "rb-writer/payments" of ClusterRole "admin" to User "agent:deploy-bot"'
+        : false,
+    );
     const f = findings(s);
     expect(routes(f)).to.deep.equal(['Critical:Escalation']);
     expect(f[0]!.object).to.equal('create rolebindings.rbac.authorization.k8s.io in namespace payments');
@@ -192,7 +262,9 @@ describe('boundary: escalation via SubjectAccessReview', () => {
   });
 
   it('reports a cluster-wide capability once, not again per namespace', () => {
-    const s = reviewed(base(), (r) => (r.verb === 'impersonate' || (r.verb === 'patch' && r.resource === 'approvalrequests' && !r.subresource) ? 'RBAC: allowed' : false));
+    const s = reviewed(base(), (r) =>
+      r.verb === 'impersonate' || (r.verb === 'patch' && r.resource === 'approvalrequests' && !r.subresource) ? 'RBAC: allowed' : false,
+    );
     const f = findings(s);
     expect(f.map((x) => x.object)).to.deep.equal([
       'impersonate groups cluster-wide',
@@ -205,7 +277,9 @@ describe('boundary: escalation via SubjectAccessReview', () => {
 
   it("reports write access to another agent's grant by name, but never creating grants", () => {
     const other = grant('theirs', 'payments', 'other-bot', { phase: 'Pending' });
-    const s = reviewed(base({ grants: [other] }), (r) => (r.resource === 'accessgrants' && r.name === 'theirs' && r.verb === 'patch' ? 'RBAC: allowed by Role' : false));
+    const s = reviewed(base({ grants: [other] }), (r) =>
+      r.resource === 'accessgrants' && r.name === 'theirs' && r.verb === 'patch' ? 'RBAC: allowed by Role' : false,
+    );
     const f = findings(s);
     expect(routes(f)).to.deep.equal(['Critical:Escalation']);
     expect(f[0]!.object).to.equal('patch accessgrants.agentgate.io theirs in namespace payments');
@@ -221,7 +295,8 @@ describe('boundary: escalation via SubjectAccessReview', () => {
 });
 
 describe("boundary: the agents' webhook configuration", () => {
-  const withAgents = (...entries: WebhookEntry[]) => reviewed(base({ webhooks: { agents: vwc('agentgate-agents', ...entries), protect: base().webhooks.protect! } }));
+  const withAgents = (...entries: WebhookEntry[]) =>
+    reviewed(base({ webhooks: { agents: vwc('agentgate-agents', ...entries), protect: base().webhooks.protect! } }));
 
   it('reports a missing configuration, or one without webhooks', () => {
     expect(routes(findings(reviewed(base({ webhooks: { protect: base().webhooks.protect! } }))))).to.deep.equal(['Critical:WebhookMissing']);
@@ -274,7 +349,11 @@ describe("boundary: the agents' webhook configuration", () => {
   });
 
   it('evaluates matchConditions with CEL and reports a subject they miss', () => {
-    const a = agent('deploy-bot', [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'bots' }, { kind: 'ServiceAccount', name: 'bot', namespace: 'ci' }]);
+    const a = agent('deploy-bot', [
+      { kind: 'User', name: 'agent:deploy-bot' },
+      { kind: 'Group', name: 'bots' },
+      { kind: 'ServiceAccount', name: 'bot', namespace: 'ci' },
+    ]);
     const s = reviewed(base({ agents: [a] }));
     const f = findings(s).filter((x) => x.route === Route.WebhookSubjectNotMatched);
     expect(f.map((x) => x.message.match(/for (\S+ \S+)/)?.[1])).to.deep.equal(['Group bots', 'ServiceAccount ci/bot']);
@@ -283,7 +362,10 @@ describe("boundary: the agents' webhook configuration", () => {
     // Conditions that cover them all: clean.
     const covering = entry({
       matchConditions: [
-        { name: 'agents', expression: "request.userInfo.username in ['agent:deploy-bot', 'system:serviceaccount:ci:bot'] || 'bots' in request.userInfo.groups" },
+        {
+          name: 'agents',
+          expression: "request.userInfo.username in ['agent:deploy-bot', 'system:serviceaccount:ci:bot'] || 'bots' in request.userInfo.groups",
+        },
         NOT_AGENTGATE,
       ],
     });
@@ -291,7 +373,7 @@ describe("boundary: the agents' webhook configuration", () => {
     expect(findings(ok).filter((x) => x.route.startsWith('Webhook'))).to.deep.equal([]);
   });
 
-  it('reports a matchCondition that lets some of the agent\'s operations skip the webhook', () => {
+  it("reports a matchCondition that lets some of the agent's operations skip the webhook", () => {
     const noExec = entry({ matchConditions: [USER_CONDITION, { name: 'skip-exec', expression: "request.subResource != 'exec'" }] });
     const f = findings(withAgents(noExec));
     expect(routes(f)).to.deep.equal(['Critical:WebhookSubjectNotMatched']);
@@ -299,7 +381,9 @@ describe("boundary: the agents' webhook configuration", () => {
   });
 
   it('falls back to a structural check for conditions the CEL environment cannot evaluate', () => {
-    const authz = entry({ matchConditions: [{ name: 'authz', expression: "authorizer.requestResource.check('x').allowed() || request.userInfo.username == 'agent:deploy-bot'" }] });
+    const authz = entry({
+      matchConditions: [{ name: 'authz', expression: "authorizer.requestResource.check('x').allowed() || request.userInfo.username == 'agent:deploy-bot'" }],
+    });
     const f = findings(withAgents(authz));
     expect(routes(f)).to.deep.equal(['Warning:WebhookMatchConditionUnverified']);
     const authzMissing = entry({ matchConditions: [{ name: 'authz', expression: "authorizer.requestResource.check('x').allowed()" }] });
@@ -312,11 +396,15 @@ describe("boundary: the agents' webhook configuration", () => {
   });
 
   it('reports a namespaceSelector exempting a namespace the agent works in as Critical, else Warning', () => {
-    const exemptPayments = entry({ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['payments'] }] } });
+    const exemptPayments = entry({
+      namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['payments'] }] },
+    });
     const f = findings(withAgents(exemptPayments));
     expect(routes(f)).to.deep.equal(['Critical:WebhookExemptsNamespaces']);
     expect(f[0]!.message).to.contain('payments');
-    const exemptKubeSystem = entry({ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] } });
+    const exemptKubeSystem = entry({
+      namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] },
+    });
     expect(routes(findings(withAgents(exemptKubeSystem)))).to.deep.equal(['Warning:WebhookExemptsNamespaces']);
   });
 
@@ -339,7 +427,9 @@ describe("boundary: the agents' webhook configuration", () => {
   });
 
   it('reports a failed endpoint probe: Warning under Fail, Critical under Ignore; nothing when not probed', () => {
-    const probes = [{ configuration: 'agentgate-agents', webhook: 'agents.agentgate.io', target: 'https://127.0.0.1:1/healthz', ok: false, error: 'ECONNREFUSED' }];
+    const probes = [
+      { configuration: 'agentgate-agents', webhook: 'agents.agentgate.io', target: 'https://127.0.0.1:1/healthz', ok: false, error: 'ECONNREFUSED' },
+    ];
     const s = { ...withAgents(entry()), webhookProbes: probes };
     const f = findings(s);
     expect(routes(f)).to.deep.equal(['Warning:WebhookUnreachable']);
@@ -349,7 +439,7 @@ describe("boundary: the agents' webhook configuration", () => {
     expect(findings({ ...withAgents(entry()), webhookProbes: [{ ...probes[0]!, ok: true }] })).to.deep.equal([]);
   });
 
-  it('is satisfied by one good entry among several; otherwise shows every entry\'s gaps', () => {
+  it("is satisfied by one good entry among several; otherwise shows every entry's gaps", () => {
     const bad = entry({ name: 'bad.agentgate.io', failurePolicy: 'Ignore' });
     expect(findings(withAgents(bad, entry()))).to.deep.equal([]);
     const alsoBad = entry({ name: 'bad2.agentgate.io', rules: [] });
@@ -361,18 +451,33 @@ describe("boundary: the agents' webhook configuration", () => {
   it('reports the protect webhook missing or failing open, as a Warning', () => {
     const missing = reviewed(base({ webhooks: { agents: vwc('agentgate-agents', entry()) } }));
     expect(routes(findings(missing))).to.deep.equal(['Warning:ProtectWebhookMissing']);
-    const open = reviewed(base({ webhooks: { agents: vwc('agentgate-agents', entry()), protect: vwc('agentgate-protect', entry({ failurePolicy: 'Ignore' })) } }));
+    const open = reviewed(
+      base({ webhooks: { agents: vwc('agentgate-agents', entry()), protect: vwc('agentgate-protect', entry({ failurePolicy: 'Ignore' })) } }),
+    );
     expect(routes(findings(open))).to.deep.equal(['Warning:ProtectWebhookFailOpen']);
   });
 
-  it('reports the approval-stamps policy missing, and a webhook port reachable from the agent\'s namespaces, as Warnings', () => {
+  it("reports the approval-stamps policy missing, and a webhook port reachable from the agent's namespaces, as Warnings", () => {
     const hooks = { agents: vwc('agentgate-agents', entry()), protect: vwc('agentgate-protect', entry()) };
     const noPolicy = reviewed(base({ webhooks: hooks, approvalPolicy: {} }));
     expect(routes(findings(noPolicy))).to.deep.equal(['Warning:ApprovalPolicyMissing']);
     const network = { webhookNamespace: 'agentgate-system', podLabels: { app: 'agentgate-webhook' }, port: 8443 };
     const open = reviewed(base({ webhooks: hooks, webhookNetwork: { ...network, networkPolicies: [] } }));
     expect(routes(findings(open))).to.deep.equal(['Warning:WebhookPortExposed']);
-    const narrowed = reviewed(base({ webhooks: hooks, webhookNetwork: { ...network, networkPolicies: [{ metadata: { name: 'w', namespace: 'agentgate-system' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/28' } }] }] } }] } }));
+    const narrowed = reviewed(
+      base({
+        webhooks: hooks,
+        webhookNetwork: {
+          ...network,
+          networkPolicies: [
+            {
+              metadata: { name: 'w', namespace: 'agentgate-system' },
+              spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/28' } }] }] },
+            },
+          ],
+        },
+      }),
+    );
     expect(routes(findings(narrowed))).to.deep.equal([]);
   });
 });
@@ -382,26 +487,47 @@ describe('boundary: indirect routes', () => {
     serviceAccounts: [...base().serviceAccounts, { namespace: 'payments', name: 'deployer' }, { namespace: 'kube-system', name: 'weak' }],
     clusterRoleBindings: [
       ...base().clusterRoleBindings,
-      { metadata: { name: 'deployer-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: 'payments' }], roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } },
+      {
+        metadata: { name: 'deployer-admin' },
+        subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: 'payments' }],
+        roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
+      },
     ],
-    roleBindings: [{ metadata: { name: 'weak-view', namespace: 'kube-system' }, subjects: [{ kind: 'ServiceAccount', name: 'weak' }], roleRef: { kind: 'ClusterRole', name: 'view' } }],
+    roleBindings: [
+      {
+        metadata: { name: 'weak-view', namespace: 'kube-system' },
+        subjects: [{ kind: 'ServiceAccount', name: 'weak' }],
+        roleRef: { kind: 'ClusterRole', name: 'view' },
+      },
+    ],
   });
 
   it('finds ServiceAccounts with write power or Secret reads, not read-only ones', () => {
     const s = base(powerful());
-    expect(powerfulServiceAccounts(s).map((p) => `${p.sa.namespace}/${p.sa.name} ${p.via}`)).to.deep.equal(['payments/deployer ClusterRoleBinding/deployer-admin (ClusterRole cluster-admin)']);
+    expect(powerfulServiceAccounts(s).map((p) => `${p.sa.namespace}/${p.sa.name} ${p.via}`)).to.deep.equal([
+      'payments/deployer ClusterRoleBinding/deployer-admin (ClusterRole cluster-admin)',
+    ]);
   });
 
   it('plans workload and Secret creation reviews only where a powerful ServiceAccount lives', () => {
     expect(planAccessReviews(base()).some((r) => r.resource === 'pods')).to.equal(false);
     const plan = planAccessReviews(base(powerful()));
-    expect(plan.filter((r) => r.verb === 'create' && r.resource === 'pods').map((r) => r.namespace).sort()).to.deep.equal(['', 'payments']);
+    expect(
+      plan
+        .filter((r) => r.verb === 'create' && r.resource === 'pods')
+        .map((r) => r.namespace)
+        .sort(),
+    ).to.deep.equal(['', 'payments']);
     expect(plan.some((r) => r.resource === 'deployments' && r.namespace === 'payments')).to.equal(true);
     expect(plan.some((r) => r.resource === 'secrets' && r.verb === 'create' && r.namespace === 'payments')).to.equal(true);
   });
 
   it('reports pod and Secret creation next to a powerful ServiceAccount as Warnings', () => {
-    const s = reviewed(base(powerful()), (r) => (r.namespace === 'payments' && r.verb === 'create' && ['pods', 'deployments', 'secrets'].includes(r.resource) ? 'RBAC: allowed by RoleBinding "agentgate-hotfix/payments"' : false));
+    const s = reviewed(base(powerful()), (r) =>
+      r.namespace === 'payments' && r.verb === 'create' && ['pods', 'deployments', 'secrets'].includes(r.resource)
+        ? 'RBAC: allowed by RoleBinding "agentgate-hotfix/payments"'
+        : false,
+    );
     const f = findings(s);
     expect(routes(f)).to.deep.equal(['Warning:IndirectPodCreation', 'Warning:IndirectPodCreation', 'Warning:IndirectServiceAccountToken']);
     expect(f[0]!.message).to.contain('ServiceAccount payments/deployer via ClusterRoleBinding/deployer-admin');
@@ -446,7 +572,12 @@ describe('boundary: report helpers', () => {
 describe('boundary: the request-access role', function () {
   it('accepts rules that only create and read AccessGrants, and nothing broader', async function () {
     const { onlyRequestsAccess } = await import('./verify.js');
-    expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['create', 'get', 'list', 'watch'] }, { apiGroups: ['agentgate.io'], resources: ['accessgrants/status'], verbs: ['get'] }])).to.equal(true);
+    expect(
+      onlyRequestsAccess([
+        { apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['create', 'get', 'list', 'watch'] },
+        { apiGroups: ['agentgate.io'], resources: ['accessgrants/status'], verbs: ['get'] },
+      ]),
+    ).to.equal(true);
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['update'] }])).to.equal(false);
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['accessgrants/status'], verbs: ['create'] }])).to.equal(false);
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['*'], verbs: ['create'] }])).to.equal(false);
@@ -460,7 +591,10 @@ describe('boundary: the request-access role', function () {
     const { onlyRequestsAccess } = await import('./verify.js');
     const { readFileSync } = await import('node:fs');
     const yaml = (await import('js-yaml')).default;
-    const roles = yaml.loadAll(readFileSync(new URL('../../config/rbac/requester.yaml', import.meta.url), 'utf8')) as Array<{ metadata: { name: string }; rules: [] }>;
+    const roles = yaml.loadAll(readFileSync(new URL('../../config/rbac/requester.yaml', import.meta.url), 'utf8')) as Array<{
+      metadata: { name: string };
+      rules: [];
+    }>;
     expect(roles.map((r) => r.metadata.name)).to.deep.equal(['agentgate-requester', 'agentgate-identity-reader']);
     for (const r of roles) expect(onlyRequestsAccess(r.rules), r.metadata.name).to.equal(true);
     expect(onlyRequestsAccess([{ apiGroups: ['agentgate.io'], resources: ['approvalrequests'], verbs: ['create'] }])).to.equal(false);

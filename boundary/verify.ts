@@ -14,11 +14,11 @@
 // and hands the result to verifyAgents().
 
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import { AGENTGATE_NAMESPACE, GROUP, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, GROUP, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import type { UserInfo } from '../lib/admission.js';
 import { rulesCover, serviceAccountUsername, subjectMatchesUser } from '../lib/rbac.js';
 import type { PolicyRule } from '../lib/rbac.js';
-import { allowedNamespaces, AUTHENTICATED, BOOTSTRAP_LABEL, bindingMatch, principalsOf, SA_GROUP, } from './principals.js';
+import { allowedNamespaces, AUTHENTICATED, BOOTSTRAP_LABEL, bindingMatch, principalsOf, SA_GROUP } from './principals.js';
 import { DEFAULT_EXPIRY_GRACE_MS, Route } from './types.js';
 import type {
   AccessAttributes,
@@ -110,26 +110,98 @@ export const ESCALATION_CHECKS: readonly EscalationCheck[] = [
   { verbs: ['bind'], group: RBAC, resource: 'clusterroles', scope: 'namespaced', why: 'bind lets it create bindings to roles it does not hold' },
   { verbs: ['escalate'], group: RBAC, resource: 'roles', scope: 'namespaced', why: 'escalate lets it write roles with rules it does not hold' },
   { verbs: WRITE, group: RBAC, resource: 'clusterrolebindings', scope: 'cluster', why: 'it can grant itself cluster-wide access outside any grant' },
-  { verbs: WRITE, group: RBAC, resource: 'clusterroles', scope: 'cluster', why: 'it can widen the rules of roles it is bound to, including a grant\'s role' },
+  { verbs: WRITE, group: RBAC, resource: 'clusterroles', scope: 'cluster', why: "it can widen the rules of roles it is bound to, including a grant's role" },
   { verbs: ['escalate'], group: RBAC, resource: 'clusterroles', scope: 'cluster', why: 'escalate lets it write roles with rules it does not hold' },
   { verbs: ['impersonate'], group: '', resource: 'users', scope: 'cluster', why: 'it can act as another user, whose calls agentgate does not gate' },
-  { verbs: ['impersonate'], group: '', resource: 'groups', scope: 'cluster', why: 'it can act with other groups\' access' },
-  { verbs: ['impersonate'], group: '', resource: 'serviceaccounts', scope: 'namespaced', why: 'it can act as a ServiceAccount, whose calls agentgate does not gate' },
+  { verbs: ['impersonate'], group: '', resource: 'groups', scope: 'cluster', why: "it can act with other groups' access" },
+  {
+    verbs: ['impersonate'],
+    group: '',
+    resource: 'serviceaccounts',
+    scope: 'namespaced',
+    why: 'it can act as a ServiceAccount, whose calls agentgate does not gate',
+  },
   { verbs: ['impersonate'], group: 'authentication.k8s.io', resource: 'uids', scope: 'cluster', why: 'it can impersonate identities' },
-  { verbs: ['create'], group: '', resource: 'serviceaccounts', subresource: 'token', scope: 'namespaced', why: 'it can mint tokens for ServiceAccounts and act as them, outside agentgate' },
-  { verbs: ['create'], group: 'certificates.k8s.io', resource: 'certificatesigningrequests', scope: 'cluster', why: 'it can request client certificates for other identities (auto-approving signers exist, e.g. on EKS)' },
-  { verbs: ['update', 'patch'], group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'approval', scope: 'cluster', why: 'it can approve certificates for any identity' },
-  { verbs: WRITE_DELETE, group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', scope: 'cluster', why: 'it can switch off or loosen the agentgate webhook' },
-  { verbs: WRITE_DELETE, group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', scope: 'cluster', why: 'a mutating webhook of its own sees and changes every call, including approvals' },
-  { verbs: WRITE_DELETE, group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', scope: 'cluster', why: 'it can change or delete agentgate\'s API (and with it every grant and audit record)' },
+  {
+    verbs: ['create'],
+    group: '',
+    resource: 'serviceaccounts',
+    subresource: 'token',
+    scope: 'namespaced',
+    why: 'it can mint tokens for ServiceAccounts and act as them, outside agentgate',
+  },
+  {
+    verbs: ['create'],
+    group: 'certificates.k8s.io',
+    resource: 'certificatesigningrequests',
+    scope: 'cluster',
+    why: 'it can request client certificates for other identities (auto-approving signers exist, e.g. on EKS)',
+  },
+  {
+    verbs: ['update', 'patch'],
+    group: 'certificates.k8s.io',
+    resource: 'certificatesigningrequests',
+    subresource: 'approval',
+    scope: 'cluster',
+    why: 'it can approve certificates for any identity',
+  },
+  {
+    verbs: WRITE_DELETE,
+    group: 'admissionregistration.k8s.io',
+    resource: 'validatingwebhookconfigurations',
+    scope: 'cluster',
+    why: 'it can switch off or loosen the agentgate webhook',
+  },
+  {
+    verbs: WRITE_DELETE,
+    group: 'admissionregistration.k8s.io',
+    resource: 'mutatingwebhookconfigurations',
+    scope: 'cluster',
+    why: 'a mutating webhook of its own sees and changes every call, including approvals',
+  },
+  {
+    verbs: WRITE_DELETE,
+    group: 'apiextensions.k8s.io',
+    resource: 'customresourcedefinitions',
+    scope: 'cluster',
+    why: "it can change or delete agentgate's API (and with it every grant and audit record)",
+  },
   { verbs: WRITE_DELETE, group: 'apiregistration.k8s.io', resource: 'apiservices', scope: 'cluster', why: 'it can route an API group to a server of its own' },
-  { verbs: ['get', 'create'], group: '', resource: 'nodes', subresource: 'proxy', scope: 'cluster', why: 'the kubelet API (exec, logs) through nodes/proxy skips admission, so agentgate never sees it' },
+  {
+    verbs: ['get', 'create'],
+    group: '',
+    resource: 'nodes',
+    subresource: 'proxy',
+    scope: 'cluster',
+    why: 'the kubelet API (exec, logs) through nodes/proxy skips admission, so agentgate never sees it',
+  },
   { verbs: [...WRITE_DELETE], group: GROUP, resource: 'agentidentities', scope: 'cluster', why: 'it can change its own ceiling, approvers or suspension' },
-  { verbs: ['update', 'patch'], group: GROUP, resource: 'agentidentities', subresource: 'status', scope: 'cluster', why: 'it can forge its own boundary status' },
+  {
+    verbs: ['update', 'patch'],
+    group: GROUP,
+    resource: 'agentidentities',
+    subresource: 'status',
+    scope: 'cluster',
+    why: 'it can forge its own boundary status',
+  },
   { verbs: [...WRITE_DELETE], group: GROUP, resource: 'approvalrequests', scope: 'namespaced', why: 'it can forge or approve its own held operations' },
-  { verbs: ['update', 'patch'], group: GROUP, resource: 'approvalrequests', subresource: 'status', scope: 'namespaced', why: 'it can mark its own held operations Approved' },
+  {
+    verbs: ['update', 'patch'],
+    group: GROUP,
+    resource: 'approvalrequests',
+    subresource: 'status',
+    scope: 'namespaced',
+    why: 'it can mark its own held operations Approved',
+  },
   { verbs: [...WRITE_DELETE], group: GROUP, resource: 'auditevents', scope: 'namespaced', why: 'it can forge or erase the audit record' },
-  { verbs: ['update', 'patch'], group: GROUP, resource: 'accessgrants', subresource: 'status', scope: 'namespaced', why: 'it can mark its own grant Active or extend expiresAt' },
+  {
+    verbs: ['update', 'patch'],
+    group: GROUP,
+    resource: 'accessgrants',
+    subresource: 'status',
+    scope: 'namespaced',
+    why: 'it can mark its own grant Active or extend expiresAt',
+  },
   {
     verbs: ['get', 'list'],
     group: '',
@@ -284,7 +356,7 @@ function checksFor(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): Plan
         attrs: { verb: 'create', group: '', resource: 'secrets', namespace },
         route: Route.IndirectServiceAccountToken,
         severity: 'Warning',
-        why: 'a Secret of type kubernetes.io/service-account-token it creates is filled with that ServiceAccount\'s token',
+        why: "a Secret of type kubernetes.io/service-account-token it creates is filled with that ServiceAccount's token",
         reaches,
       });
     }
@@ -359,7 +431,14 @@ function owningGrant(b: Binding, snapshot: SnapshotWithoutReviews): AccessGrant 
 
 const READ_VERBS = new Set(['get', 'list', 'watch']);
 /** What an agent may read outside any grant: its requests, how they stand, and its identity. */
-const AGENT_READABLE = new Set(['accessgrants', 'accessgrants/status', 'approvalrequests', 'approvalrequests/status', 'agentidentities', 'agentidentities/status']);
+const AGENT_READABLE = new Set([
+  'accessgrants',
+  'accessgrants/status',
+  'approvalrequests',
+  'approvalrequests/status',
+  'agentidentities',
+  'agentidentities/status',
+]);
 
 /**
  * True when rules allow nothing but creating AccessGrants and reading agentgate's grants,
@@ -370,7 +449,7 @@ export function onlyRequestsAccess(rules: readonly PolicyRule[] | undefined): bo
   if (!rules || rules.length === 0) return false;
   return rules.every(
     (r) =>
-      !(r.nonResourceURLs?.length) &&
+      !r.nonResourceURLs?.length &&
       (r.apiGroups ?? []).length > 0 &&
       (r.apiGroups ?? []).every((g) => g === GROUP) &&
       (r.resources ?? []).length > 0 &&
@@ -500,11 +579,19 @@ function reviewFindings(agent: AgentIdentity, snapshot: BoundarySnapshot): { fin
           route: c.route,
           object,
           message: `${principal.label} may ${object}${by}: ${c.why}`,
-          fix: c.fix ?? `Remove this permission from the role bound to ${principal.label}${r.reason ? ' (the binding named above)' : ''}; check with: kubectl auth can-i ${c.attrs.verb} ${c.attrs.resource}${c.attrs.subresource ? `/${c.attrs.subresource}` : ''}${c.attrs.group ? `.${c.attrs.group}` : ''}${c.attrs.namespace ? ` -n ${c.attrs.namespace}` : ' -A'} --as ${principal.user ?? 'x'}${principal.groups.filter((g) => g !== AUTHENTICATED).map((g) => ` --as-group ${g}`).join('')}`,
+          fix:
+            c.fix ??
+            `Remove this permission from the role bound to ${principal.label}${r.reason ? ' (the binding named above)' : ''}; check with: kubectl auth can-i ${c.attrs.verb} ${c.attrs.resource}${c.attrs.subresource ? `/${c.attrs.subresource}` : ''}${c.attrs.group ? `.${c.attrs.group}` : ''}${c.attrs.namespace ? ` -n ${c.attrs.namespace}` : ' -A'} --as ${principal.user ?? 'x'}${principal.groups
+              .filter((g) => g !== AUTHENTICATED)
+              .map((g) => ` --as-group ${g}`)
+              .join('')}`,
         });
       } else {
         const reach = (c.reaches ?? []).filter((p) => !c.attrs.namespace || p.sa.namespace === c.attrs.namespace);
-        const list = reach.slice(0, 3).map((p) => `ServiceAccount ${p.sa.namespace}/${p.sa.name} via ${p.via}`).join('; ');
+        const list = reach
+          .slice(0, 3)
+          .map((p) => `ServiceAccount ${p.sa.namespace}/${p.sa.name} via ${p.via}`)
+          .join('; ');
         const more = reach.length > 3 ? ` and ${reach.length - 3} more` : '';
         findings.push({
           severity: c.severity,
@@ -525,7 +612,7 @@ function reviewFindings(agent: AgentIdentity, snapshot: BoundarySnapshot): { fin
       route: Route.ReviewMissing,
       object: `AgentIdentity/${name}`,
       message: `${missing} SubjectAccessReview(s) needed to rule out escalation were not run (or failed), so escalation is unverified`,
-      fix: 'Let the verifier create subjectaccessreviews.authorization.k8s.io (the operator\'s ClusterRole does) and run it again',
+      fix: "Let the verifier create subjectaccessreviews.authorization.k8s.io (the operator's ClusterRole does) and run it again",
     });
   }
   return { findings, reviews };
@@ -537,7 +624,9 @@ function reviewFindings(agent: AgentIdentity, snapshot: BoundarySnapshot): { fin
 const SEVERITY_ORDER: Record<Severity, number> = { Critical: 0, Warning: 1 };
 
 function sortFindings(f: Finding[]): Finding[] {
-  return [...f].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.route.localeCompare(b.route) || (a.object ?? '').localeCompare(b.object ?? ''));
+  return [...f].sort(
+    (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.route.localeCompare(b.route) || (a.object ?? '').localeCompare(b.object ?? ''),
+  );
 }
 
 /** Verifies one agent. */
@@ -576,10 +665,20 @@ export function boundaryCondition(report: AgentReport): { type: 'BoundaryVerifie
   const c = countFindings(report.findings);
   if (c.Critical) {
     const routes = [...new Set(report.findings.filter((f) => f.severity === 'Critical').map((f) => f.route))].join(', ');
-    return { type: 'BoundaryVerified', status: 'False', reason: 'BypassRoutesFound', message: `${c.Critical} critical route(s) skip a control: ${routes}. Run: agentgate verify ${report.agent}` };
+    return {
+      type: 'BoundaryVerified',
+      status: 'False',
+      reason: 'BypassRoutesFound',
+      message: `${c.Critical} critical route(s) skip a control: ${routes}. Run: agentgate verify ${report.agent}`,
+    };
   }
   if (c.Warning) {
-    return { type: 'BoundaryVerified', status: 'True', reason: 'VerifiedWithWarnings', message: `no route skips a control; ${c.Warning} warning(s). Run: agentgate verify ${report.agent}` };
+    return {
+      type: 'BoundaryVerified',
+      status: 'True',
+      reason: 'VerifiedWithWarnings',
+      message: `no route skips a control; ${c.Warning} warning(s). Run: agentgate verify ${report.agent}`,
+    };
   }
   return { type: 'BoundaryVerified', status: 'True', reason: 'Verified', message: 'no route skips a control' };
 }

@@ -34,11 +34,50 @@ function operationsOf(r: WebhookRule): Set<string> {
 function sampleRequests(user: UserInfo): Array<AdmissionRequest> {
   const base = { uid: 'boundary-verification', userInfo: user, namespace: 'default' };
   return [
-    { ...base, operation: 'CREATE', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' }, name: 'probe', object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'probe' } } },
-    { ...base, operation: 'UPDATE', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, subResource: 'scale', name: 'probe', object: { spec: { replicas: 0 } }, oldObject: { spec: { replicas: 1 } } },
-    { ...base, operation: 'DELETE', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, name: 'probe', oldObject: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' } } },
-    { ...base, operation: 'CONNECT', kind: { group: '', version: 'v1', kind: 'PodExecOptions' }, resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'probe', object: { kind: 'PodExecOptions', command: ['sh'] } },
-    { ...base, operation: 'CREATE', namespace: '', kind: { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRoleBinding' }, resource: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings' }, name: 'probe', object: { kind: 'ClusterRoleBinding', metadata: { name: 'probe' } } },
+    {
+      ...base,
+      operation: 'CREATE',
+      kind: { group: '', version: 'v1', kind: 'ConfigMap' },
+      resource: { group: '', version: 'v1', resource: 'configmaps' },
+      name: 'probe',
+      object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'probe' } },
+    },
+    {
+      ...base,
+      operation: 'UPDATE',
+      kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+      subResource: 'scale',
+      name: 'probe',
+      object: { spec: { replicas: 0 } },
+      oldObject: { spec: { replicas: 1 } },
+    },
+    {
+      ...base,
+      operation: 'DELETE',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      name: 'probe',
+      oldObject: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' } },
+    },
+    {
+      ...base,
+      operation: 'CONNECT',
+      kind: { group: '', version: 'v1', kind: 'PodExecOptions' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: 'probe',
+      object: { kind: 'PodExecOptions', command: ['sh'] },
+    },
+    {
+      ...base,
+      operation: 'CREATE',
+      namespace: '',
+      kind: { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRoleBinding' },
+      resource: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings' },
+      name: 'probe',
+      object: { kind: 'ClusterRoleBinding', metadata: { name: 'probe' } },
+    },
   ] as AdmissionRequest[];
 }
 
@@ -67,8 +106,13 @@ function evaluateMatchConditions(entry: WebhookEntry, s: Subject): MatchOutcome 
     const compiled = compileCached(cond.expression);
     if (!compiled.ok) {
       const needle = s.kind === 'ServiceAccount' ? (user.username ?? s.name) : s.name;
-      if (cond.expression.includes(needle) || (s.kind === 'ServiceAccount' && cond.expression.includes(s.name) && cond.expression.includes(s.namespace ?? ''))) {
-        return { unverified: `matchCondition "${cond.name}" could not be evaluated (${compiled.error.message}); it mentions ${subjectLabel(s)}, so it is assumed to match` };
+      if (
+        cond.expression.includes(needle) ||
+        (s.kind === 'ServiceAccount' && cond.expression.includes(s.name) && cond.expression.includes(s.namespace ?? ''))
+      ) {
+        return {
+          unverified: `matchCondition "${cond.name}" could not be evaluated (${compiled.error.message}); it mentions ${subjectLabel(s)}, so it is assumed to match`,
+        };
       }
       return { matched: false, condition: cond.name, request: `(not evaluable: ${compiled.error.message})` };
     }
@@ -90,7 +134,7 @@ function evaluateMatchConditions(entry: WebhookEntry, s: Subject): MatchOutcome 
 
 function caBundleProblem(entry: WebhookEntry, now: Date): string | undefined {
   const b64 = entry.clientConfig?.caBundle;
-  if (!b64) return 'has no caBundle, so the apiserver cannot verify the webhook\'s certificate (it falls back to system roots)';
+  if (!b64) return "has no caBundle, so the apiserver cannot verify the webhook's certificate (it falls back to system roots)";
   let pem: string;
   try {
     pem = Buffer.from(b64, 'base64').toString('utf8');
@@ -104,7 +148,8 @@ function caBundleProblem(entry: WebhookEntry, now: Date): string | undefined {
   for (const block of blocks) {
     try {
       const cert = new X509Certificate(block);
-      if (Date.parse(cert.validTo) < now.getTime()) lastProblem = `has a caBundle whose certificate ${cert.subject.replace(/\n/g, ',')} expired at ${cert.validTo}`;
+      if (Date.parse(cert.validTo) < now.getTime())
+        lastProblem = `has a caBundle whose certificate ${cert.subject.replace(/\n/g, ',')} expired at ${cert.validTo}`;
       else if (Date.parse(cert.validFrom) > now.getTime()) lastProblem = `has a caBundle whose certificate is not valid before ${cert.validFrom}`;
       else valid++;
     } catch (e) {
@@ -196,7 +241,13 @@ function entryFindings(agent: AgentIdentity, cfgName: string, entry: WebhookEntr
   for (const s of agent.spec.subjects ?? []) {
     const outcome = evaluateMatchConditions(entry, s);
     if ('unverified' in outcome) {
-      out.push({ severity: 'Warning', route: Route.WebhookMatchConditionUnverified, object, message: `${where}: ${outcome.unverified}`, fix: 'Use only request.userInfo in the matchConditions (as agentgate generates them)' });
+      out.push({
+        severity: 'Warning',
+        route: Route.WebhookMatchConditionUnverified,
+        object,
+        message: `${where}: ${outcome.unverified}`,
+        fix: 'Use only request.userInfo in the matchConditions (as agentgate generates them)',
+      });
     } else if (!outcome.matched) {
       out.push({
         severity: 'Critical',
@@ -213,8 +264,8 @@ function entryFindings(agent: AgentIdentity, cfgName: string, entry: WebhookEntr
       severity: failOpen ? 'Critical' : 'Warning',
       route: Route.WebhookBadCABundle,
       object,
-      message: `${where} ${ca}; ${failOpen ? 'with failurePolicy Ignore, agents\' calls go through unchecked' : 'agents\' calls fail closed until it is fixed'}`,
-      fix: 'Restore clientConfig.caBundle from the webhook\'s serving CA (base64 PEM)',
+      message: `${where} ${ca}; ${failOpen ? "with failurePolicy Ignore, agents' calls go through unchecked" : "agents' calls fail closed until it is fixed"}`,
+      fix: "Restore clientConfig.caBundle from the webhook's serving CA (base64 PEM)",
     });
   }
   for (const probe of (snapshot.webhookProbes ?? []).filter((p) => p.configuration === cfgName && p.webhook === entry.name && !p.ok)) {
@@ -222,7 +273,7 @@ function entryFindings(agent: AgentIdentity, cfgName: string, entry: WebhookEntr
       severity: failOpen ? 'Critical' : 'Warning',
       route: Route.WebhookUnreachable,
       object,
-      message: `${where}: ${probe.target} does not answer (${probe.error ?? 'no answer'}); ${failOpen ? 'with failurePolicy Ignore, agents\' calls go through unchecked' : 'agents\' calls fail closed until it answers'}`,
+      message: `${where}: ${probe.target} does not answer (${probe.error ?? 'no answer'}); ${failOpen ? "with failurePolicy Ignore, agents' calls go through unchecked" : "agents' calls fail closed until it answers"}`,
       fix: 'Check the webhook pods and service: kubectl -n agentgate-system get pods,svc,endpoints',
     });
   }
@@ -234,15 +285,13 @@ export function webhookFindings(agent: AgentIdentity, snapshot: BoundarySnapshot
   const object = `ValidatingWebhookConfiguration/${AGENTS_WEBHOOK}`;
   const out: Finding[] = [];
   if (!cfg || !(cfg.webhooks ?? []).length) {
-    out.push(
-      {
-        severity: 'Critical',
-        route: Route.WebhookMissing,
-        object,
-        message: `${object} ${cfg ? 'has no webhooks' : 'does not exist'}: agents' calls reach the cluster without identity, coverage, approval or record checks`,
-        fix: 'Reinstall agentgate (the operator recreates it), e.g. helm upgrade --install agentgate charts/agentgate',
-      },
-    );
+    out.push({
+      severity: 'Critical',
+      route: Route.WebhookMissing,
+      object,
+      message: `${object} ${cfg ? 'has no webhooks' : 'does not exist'}: agents' calls reach the cluster without identity, coverage, approval or record checks`,
+      fix: 'Reinstall agentgate (the operator recreates it), e.g. helm upgrade --install agentgate charts/agentgate',
+    });
   } else {
     // The agent is gated if any one entry gates it fully; otherwise show every entry's gaps.
     const perEntry = (cfg.webhooks ?? []).map((e) => entryFindings(agent, cfg.metadata?.name ?? AGENTS_WEBHOOK, e, snapshot, now));

@@ -123,7 +123,10 @@ describe('cel', () => {
       ['split', "'a,b,c'.split(',') == ['a', 'b', 'c'] && 'a,b,c'.split(',', 2) == ['a', 'b,c']"],
       ['join', "['a', 'b'].join('-') == 'a-b' && ['a', 'b'].join() == 'ab'"],
       ['trim', "'  x '.trim() == 'x'"],
-      ['replace', "'a-b-c'.replace('-', '_') == 'a_b_c' && 'a-b-c'.replace('-', '_', 1) == 'a_b-c' && 'ab'.replace('', '.') == '.a.b.' && 'ab'.replace('', '.', 2) == '.a.b'"],
+      [
+        'replace',
+        "'a-b-c'.replace('-', '_') == 'a_b_c' && 'a-b-c'.replace('-', '_', 1) == 'a_b-c' && 'ab'.replace('', '.') == '.a.b.' && 'ab'.replace('', '.', 2) == '.a.b'",
+      ],
       ['indexOf/lastIndexOf', "'abcabc'.indexOf('c') == 2 && 'abcabc'.lastIndexOf('c') == 5"],
       ['substring', "'abcdef'.substring(1, 3) == 'bc'"],
       ['charAt/reverse', "'abc'.charAt(1) == 'b' && 'abc'.reverse() == 'cba'"],
@@ -131,7 +134,10 @@ describe('cel', () => {
       ['find', "'image: nginx:1.25'.find('[0-9]+[.][0-9]+') == '1.25' && 'abc'.find('[0-9]') == ''"],
       ['findAll', "'a1b22c333'.findAll('[0-9]+') == ['1', '22', '333'] && 'a1b22c333'.findAll('[0-9]+', 2) == ['1', '22']"],
       ['findAll skips empty matches next to a match (as Go does)', "'baaab'.findAll('a*') == ['', 'aaa', '']"],
-      ['sets', "sets.contains(request.userInfo.groups, ['agents']) && sets.intersects(['x', 'agents'], request.userInfo.groups) && sets.equivalent([1, 2], [2, 1])"],
+      [
+        'sets',
+        "sets.contains(request.userInfo.groups, ['agents']) && sets.intersects(['x', 'agents'], request.userInfo.groups) && sets.equivalent([1, 2], [2, 1])",
+      ],
     ];
     for (const [label, expr] of cases) {
       it(label, () => expect(run(expr, podDelete('prod'))).to.deep.equal({ matched: true }));
@@ -230,7 +236,7 @@ describe('cel', () => {
     });
 
     it('uses the public method name in messages', () => {
-      expect(compileError("1.matches('x')").message).to.contain("int.matches(string)");
+      expect(compileError("1.matches('x')").message).to.contain('int.matches(string)');
     });
   });
 
@@ -241,7 +247,9 @@ describe('cel', () => {
     });
 
     it('reading a field of a null object is an error', () => {
-      expect(run('object.spec.replicas == 0', podDelete('prod'))).to.have.property('error').that.contains('failed to evaluate');
+      expect(run('object.spec.replicas == 0', podDelete('prod')))
+        .to.have.property('error')
+        .that.contains('failed to evaluate');
     });
 
     it('never throws', () => {

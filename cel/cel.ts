@@ -162,8 +162,7 @@ function tryCompileRegex(pattern: string): RE2JS | RegexFailure {
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
     return new RegexFailure(
-      `invalid regular expression ${JSON.stringify(pattern)}: ${detail} ` +
-        '(agentgate uses RE2 syntax, which has no backreferences or lookaround)',
+      `invalid regular expression ${JSON.stringify(pattern)}: ${detail} ` + '(agentgate uses RE2 syntax, which has no backreferences or lookaround)',
     );
   }
 }

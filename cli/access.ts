@@ -16,7 +16,9 @@ export async function submitGrant(ag: AgentgateClient, grant: AccessGrant): Prom
   } catch (e) {
     const msg = errorMessage(e);
     if (isForbidden(e) && !/admission webhook/i.test(msg)) {
-      throw new CliError(`you may not create accessgrants in namespace ${ns}: ${msg}. Ask your cluster admin for create on accessgrants.agentgate.io there (ClusterRole agentgate-requester).`);
+      throw new CliError(
+        `you may not create accessgrants in namespace ${ns}: ${msg}. Ask your cluster admin for create on accessgrants.agentgate.io there (ClusterRole agentgate-requester).`,
+      );
     }
     if (statusCode(e) === 422 || /admission webhook/i.test(msg)) throw new CliError(`the cluster refused the grant: ${msg}`);
     throw e;
@@ -61,7 +63,10 @@ async function getOrExplain<T>(ag: AgentgateClient, kind: 'AccessGrant' | 'Appro
     if (isNotFound(e) && !/could not find the requested resource/i.test(errorMessage(e))) {
       throw new CliError(`no ${kind} ${name} in namespace ${ns}`);
     }
-    if (isForbidden(e)) throw new CliError(`you may not read ${kind === 'AccessGrant' ? 'accessgrants' : 'approvalrequests'} in namespace ${ns}: ${errorMessage(e)}. Ask your cluster admin to bind ClusterRole agentgate-requester to you there.`);
+    if (isForbidden(e))
+      throw new CliError(
+        `you may not read ${kind === 'AccessGrant' ? 'accessgrants' : 'approvalrequests'} in namespace ${ns}: ${errorMessage(e)}. Ask your cluster admin to bind ClusterRole agentgate-requester to you there.`,
+      );
     throw e;
   }
 }

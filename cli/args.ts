@@ -45,7 +45,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "Report every route by which an agent could skip agentgate's controls",
     description:
       'Checks, per AgentIdentity: RoleBindings and ClusterRoleBindings that name the agent outside an active grant; ' +
-      'escalation rights (SubjectAccessReview for each of its subjects); the agents\' webhook configuration ' +
+      "escalation rights (SubjectAccessReview for each of its subjects); the agents' webhook configuration " +
       '(present, fails closed, every resource and operation including CONNECT, no exempting selectors, ' +
       'matchConditions that match every subject, a valid CA bundle, an endpoint that answers); and indirect ' +
       'routes such as creating pods next to a more powerful ServiceAccount. Needs cluster-wide read access and ' +
@@ -146,8 +146,8 @@ export const COMMANDS: CommandSpec[] = [
     usage: 'agentgate eks access-entry AGENT [--cluster NAME] [--role-arn ARN] [-f FILE]',
     summary: "Print the aws commands that map the agent's IAM role to its Kubernetes identity",
     description:
-      'Prints `aws eks create-access-entry` for the IAM role (--role-arn, else the AgentIdentity\'s spec.eks.roleArn, ' +
-      'else $EKS_ROLE_ARN) with the username and groups of the AgentIdentity\'s subjects. No access policy is ' +
+      "Prints `aws eks create-access-entry` for the IAM role (--role-arn, else the AgentIdentity's spec.eks.roleArn, " +
+      "else $EKS_ROLE_ARN) with the username and groups of the AgentIdentity's subjects. No access policy is " +
       'associated: agentgate grants RBAC itself, just in time. Reads the AgentIdentity from the cluster, or from a manifest with -f.',
     options: {
       cluster: { type: 'string', help: 'The EKS cluster name (else spec.eks.clusterName, else $EKS_CLUSTER_NAME)', arg: 'NAME' },
@@ -155,7 +155,10 @@ export const COMMANDS: CommandSpec[] = [
       filename: { type: 'string', short: 'f', help: 'Read the AgentIdentity from this manifest instead of the cluster', arg: 'FILE' },
     },
     positionals: [1, 1],
-    examples: ['agentgate eks access-entry deploy-bot', 'EKS_ROLE_ARN=arn:aws:iam::123456789012:role/deploy-bot agentgate eks access-entry deploy-bot --cluster prod'],
+    examples: [
+      'agentgate eks access-entry deploy-bot',
+      'EKS_ROLE_ARN=arn:aws:iam::123456789012:role/deploy-bot agentgate eks access-entry deploy-bot --cluster prod',
+    ],
   },
   {
     words: ['routes'],
@@ -163,7 +166,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'Print what an agent could do with a role, by effect class, before anyone grants it',
     description:
       "Reads the live apiserver's discovery (every group, version, resource and subresource with its verbs, CRDs " +
-      'included) and the rules of the roles agents may be bound to (default: the ClusterRoles agentgate\'s operator may ' +
+      "included) and the rules of the roles agents may be bound to (default: the ClusterRoles agentgate's operator may " +
       'bind and those any AgentIdentity allows; --role for others), and prints every route those roles reach, ' +
       'classified by effect (read, create, modify, delete-effect, reach, identity-privilege, credential) with the rules ' +
       'that govern it. Unclassified routes (a new API, a CRD subresource agentgate does not know) are listed last.\n\n' +
@@ -183,7 +186,7 @@ export const COMMANDS: CommandSpec[] = [
     description:
       'An MCP server (stdio by default, streamable HTTP with --http) with the tools whoami, request_access, wait, ' +
       'explain and my_requests. It acts only with the credentials of the kubeconfig (or the in-cluster ServiceAccount) it runs with: ' +
-      'give it the agent\'s own, never a human\'s or an admin\'s. It performs no Kubernetes operations for the agent; the agent ' +
+      "give it the agent's own, never a human's or an admin's. It performs no Kubernetes operations for the agent; the agent " +
       'keeps its usual tools. The agent needs ClusterRole agentgate-requester where it asks for access, and ' +
       'agentgate-identity-reader (cluster-wide) for whoami to show its ceiling.',
     options: {
@@ -378,7 +381,7 @@ export function mainHelp(): string {
     'Global options:',
     ...optionLines(GLOBAL_OPTIONS),
     '',
-    'Run agentgate <command> --help for a command\'s flags and examples.',
+    "Run agentgate <command> --help for a command's flags and examples.",
     '',
   ].join('\n');
 }

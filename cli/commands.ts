@@ -18,16 +18,7 @@ import { outputFormat, str, UsageError } from './args.js';
 import { KubeUninstallCluster, uninstall, UninstallTimeout } from './uninstall.js';
 import { CliError } from './errors.js';
 import type { Parsed } from './args.js';
-import {
-  buildGrantRequest,
-  eksAccessEntry,
-  filterAudit,
-  formatAudit,
-  formatChain,
-  formatPending,
-  formatReport,
-  verifyExitCode,
-} from './format.js';
+import { buildGrantRequest, eksAccessEntry, filterAudit, formatAudit, formatChain, formatPending, formatReport, verifyExitCode } from './format.js';
 import type { FailOn, PendingItem } from './format.js';
 
 export interface Io {
@@ -59,7 +50,8 @@ export function makeContext(parsed: Parsed, io: Io): Ctx {
       } catch (e) {
         throw new CliError(`cannot load the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${(e as Error).message}`, 2);
       }
-      if (!kc.getCurrentCluster()) throw new CliError('the kubeconfig names no cluster; pass --kubeconfig FILE or --context NAME (kubectl config get-contexts)', 2);
+      if (!kc.getCurrentCluster())
+        throw new CliError('the kubeconfig names no cluster; pass --kubeconfig FILE or --context NAME (kubectl config get-contexts)', 2);
     }
     return kc;
   };
@@ -136,7 +128,17 @@ async function pending(ctx: Ctx): Promise<number> {
   }
   items.sort((a, b) => (a.request.spec.expiresAt ?? '').localeCompare(b.request.spec.expiresAt ?? ''));
   if (format === 'json') {
-    ctx.io.out(JSON.stringify({ user: me.user, groups: me.groups, items: items.map((i) => ({ eligible: i.eligible, reason: i.reason, requiredApprovals: i.required, request: i.request })) }, null, 2) + '\n');
+    ctx.io.out(
+      JSON.stringify(
+        {
+          user: me.user,
+          groups: me.groups,
+          items: items.map((i) => ({ eligible: i.eligible, reason: i.reason, requiredApprovals: i.required, request: i.request })),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } else ctx.io.out(formatPending(items, me.user, now));
   return 0;
 }
@@ -162,7 +164,8 @@ async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
   try {
     agent = await ag.get<AgentIdentity>('AgentIdentity', ar.spec.agent);
   } catch (e) {
-    if (isForbidden(e)) agentReadable = false; // the webhook still checks; do not block on our pre-check
+    if (isForbidden(e))
+      agentReadable = false; // the webhook still checks; do not block on our pre-check
     else if (!isNotFound(e)) throw e;
   }
   if (agentReadable) {
@@ -170,12 +173,21 @@ async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
     if (!el.eligible) throw new CliError(`you (${me.user}) cannot ${verb} ${ns}/${name}: ${el.reason}. Nothing was changed.`);
   } else if (me.user === ar.spec.requestedBy || me.user === ar.spec.operation?.user) {
     // Without the AgentIdentity we cannot list approvers, but the request itself names its cause.
-    throw new CliError(`you (${me.user}) cannot ${verb} ${ns}/${name}: ${me.user} caused this request and cannot approve it; ask another approver. Nothing was changed.`);
+    throw new CliError(
+      `you (${me.user}) cannot ${verb} ${ns}/${name}: ${me.user} caused this request and cannot approve it; ask another approver. Nothing was changed.`,
+    );
   }
   const previous = (ar.status?.approvals ?? []).find((a) => a.user === me.user);
   try {
     await ag.api.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace: ns, plural: PLURAL.ApprovalRequest, name, body: { metadata: { annotations: { [ANNOTATION_APPROVED]: approve ? 'true' : 'false' } } } },
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: PLURAL.ApprovalRequest,
+        name,
+        body: { metadata: { annotations: { [ANNOTATION_APPROVED]: approve ? 'true' : 'false' } } },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
   } catch (e) {
@@ -185,7 +197,9 @@ async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
       throw new CliError(`agentgate refused your decision on ${ns}/${name}: ${why}`);
     }
     if (isForbidden(e)) {
-      throw new CliError(`you (${me.user}) may not annotate approvalrequests in namespace ${ns}: ${msg}. Ask your cluster admin to bind agentgate's approver role to you.`);
+      throw new CliError(
+        `you (${me.user}) may not annotate approvalrequests in namespace ${ns}: ${msg}. Ask your cluster admin to bind agentgate's approver role to you.`,
+      );
     }
     throw e;
   }
@@ -195,12 +209,16 @@ async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
     const cur = await ag.get<ApprovalRequest>('ApprovalRequest', name, ns);
     const rec = (cur.status?.approvals ?? []).find((a) => a.user === me.user && a.decision === decision && a !== previous);
     if (rec) {
-      ctx.io.out(`${decision.toLowerCase()} ${ns}/${name} as ${me.user}; request is ${cur.status?.phase ?? 'Pending'}${cur.status?.message ? `: ${cur.status.message}` : ''}\n`);
+      ctx.io.out(
+        `${decision.toLowerCase()} ${ns}/${name} as ${me.user}; request is ${cur.status?.phase ?? 'Pending'}${cur.status?.message ? `: ${cur.status.message}` : ''}\n`,
+      );
       return 0;
     }
     await ctx.io.sleep(200);
   }
-  ctx.io.out(`annotated ${ns}/${name} ${ANNOTATION_APPROVED}=${approve ? 'true' : 'false'} as ${me.user}; agentgate has not recorded it yet (is the webhook running? kubectl -n ${AGENTGATE_NAMESPACE} get pods)\n`);
+  ctx.io.out(
+    `annotated ${ns}/${name} ${ANNOTATION_APPROVED}=${approve ? 'true' : 'false'} as ${me.user}; agentgate has not recorded it yet (is the webhook running? kubectl -n ${AGENTGATE_NAMESPACE} get pods)\n`,
+  );
   return 0;
 }
 
@@ -214,7 +232,8 @@ async function audit(ctx: Ctx): Promise<number> {
   const format = outputFormat(values);
   const since = str(values, 'since');
   const agent = str(values, 'agent');
-  if (since && parseDuration(since) === undefined) throw new UsageError(`--since ${since} is not a duration; use a Go duration such as 15m, 1h or 24h`, 'audit');
+  if (since && parseDuration(since) === undefined)
+    throw new UsageError(`--since ${since} is not a duration; use a Go duration such as 15m, 1h or 24h`, 'audit');
   const events = filterAudit(await listAudit(ctx), { ...(agent ? { agent } : {}), ...(since ? { since } : {}) }, ctx.io.now());
   ctx.io.out(format === 'json' ? JSON.stringify(events, null, 2) + '\n' : formatAudit(events));
   return 0;
@@ -253,18 +272,24 @@ async function request(ctx: Ctx): Promise<number> {
   const ref = `${ns}/${created.metadata.name}`;
   if (values.wait !== true) {
     if (format === 'json') ctx.io.out(JSON.stringify(created, null, 2) + '\n');
-    else ctx.io.out(`requested grant ${ref}: ${created.spec.roleRef.kind} ${created.spec.roleRef.name} for ${created.spec.duration}, needs approval. Follow it with: kubectl get accessgrant ${created.metadata.name} -n ${ns} -w\n`);
+    else
+      ctx.io.out(
+        `requested grant ${ref}: ${created.spec.roleRef.kind} ${created.spec.roleRef.name} for ${created.spec.duration}, needs approval. Follow it with: kubectl get accessgrant ${created.metadata.name} -n ${ns} -w\n`,
+      );
     return 0;
   }
   if (format !== 'json') ctx.io.err(`requested grant ${ref}; waiting up to ${timeoutText} for it to become Active, Denied or Invalid\n`);
-  const result = await waitUntilSettled(observeGrant(ag, created.metadata.name!, ns, () => ctx.io.now()), {
-    deadline: ctx.io.now().getTime() + timeoutMs,
-    now: () => ctx.io.now(),
-    sleep: (ms) => ctx.io.sleep(ms),
-    onPoll: (line, changed) => {
-      if (changed && format !== 'json') ctx.io.err(line + '\n');
+  const result = await waitUntilSettled(
+    observeGrant(ag, created.metadata.name!, ns, () => ctx.io.now()),
+    {
+      deadline: ctx.io.now().getTime() + timeoutMs,
+      now: () => ctx.io.now(),
+      sleep: (ms) => ctx.io.sleep(ms),
+      onPoll: (line, changed) => {
+        if (changed && format !== 'json') ctx.io.err(line + '\n');
+      },
     },
-  });
+  );
   if (result.timedOut) throw new CliError(`gave up waiting after ${timeoutText}: ${result.line}`);
   if (format === 'json') ctx.io.out(JSON.stringify(result.object, null, 2) + '\n');
   else ctx.io.out(result.line + '\n');
@@ -314,14 +339,20 @@ function rules(ctx: Ctx): number {
 
 async function routes(ctx: Ctx): Promise<number> {
   const format = outputFormat(ctx.parsed.values, ['text', 'json']);
-  const wanted = (str(ctx.parsed.values, 'role') ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+  const wanted = (str(ctx.parsed.values, 'role') ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   const kc = ctx.kc();
   const [disc, bindable] = await Promise.all([discover(kc), bindableRoles(kc, wanted)]);
   if (wanted.length && bindable.roles.length === 0) throw new CliError(`none of the roles could be read: ${bindable.notes.join('; ')}`, 2);
   const found = inventory(disc.resources, bindable.roles);
   const notes = [...bindable.notes, ...disc.errors.map((e) => `discovery of ${e.groupVersion} failed: ${e.error}`)];
   if (format === 'json') {
-    ctx.io.out(JSON.stringify({ roles: bindable.roles.map((r) => r.name), classes: byClass(found).map((c) => ({ class: c.class, routes: c.routes })), notes }, null, 2) + '\n');
+    ctx.io.out(
+      JSON.stringify({ roles: bindable.roles.map((r) => r.name), classes: byClass(found).map((c) => ({ class: c.class, routes: c.routes })), notes }, null, 2) +
+        '\n',
+    );
   } else {
     ctx.io.out(`Routes reachable with ${bindable.roles.map((r) => r.name).join(', ') || '(no roles)'} on this cluster, by effect:\n\n`);
     ctx.io.out(renderRoutes(found));

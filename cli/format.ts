@@ -40,11 +40,7 @@ export function relative(iso: string | undefined, now: Date): string {
 // verify
 
 function findingLines(f: Finding): string[] {
-  return [
-    `  ${f.severity.toUpperCase().padEnd(8)}  ${f.route}${f.object ? `  ${f.object}` : ''}`,
-    `            ${f.message}`,
-    `            fix: ${f.fix}`,
-  ];
+  return [`  ${f.severity.toUpperCase().padEnd(8)}  ${f.route}${f.object ? `  ${f.object}` : ''}`, `            ${f.message}`, `            fix: ${f.fix}`];
 }
 
 function agentSummary(a: AgentReport): string {
@@ -134,7 +130,12 @@ export function filterAudit(events: AuditEvent[], opts: { agent?: string; since?
   return events
     .filter((e) => !opts.agent || e.spec.agent === opts.agent)
     .filter((e) => Date.parse(e.spec.time) >= from)
-    .sort((a, b) => Date.parse(a.spec.time) - Date.parse(b.spec.time) || a.spec.chain.writer.localeCompare(b.spec.chain.writer) || a.spec.chain.sequence - b.spec.chain.sequence);
+    .sort(
+      (a, b) =>
+        Date.parse(a.spec.time) - Date.parse(b.spec.time) ||
+        a.spec.chain.writer.localeCompare(b.spec.chain.writer) ||
+        a.spec.chain.sequence - b.spec.chain.sequence,
+    );
 }
 
 export function formatChain(result: VerifyResult, total: number): string {
@@ -256,7 +257,8 @@ function shellArg(s: string): string {
 export function eksAccessEntry(agent: AgentIdentity, o: EksOptions): string {
   const name = agent.metadata.name ?? '';
   const roleArn = o.roleArn ?? agent.spec.eks?.roleArn;
-  if (!roleArn) throw new UsageError(`no IAM role for agent ${name}: pass --role-arn, set spec.eks.roleArn in the AgentIdentity, or set EKS_ROLE_ARN`, 'eks access-entry');
+  if (!roleArn)
+    throw new UsageError(`no IAM role for agent ${name}: pass --role-arn, set spec.eks.roleArn in the AgentIdentity, or set EKS_ROLE_ARN`, 'eks access-entry');
   if (!ARN.test(roleArn)) throw new UsageError(`"${roleArn}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`, 'eks access-entry');
   const cluster = o.cluster ?? agent.spec.eks?.clusterName;
   if (!cluster) throw new UsageError(`no EKS cluster name: pass --cluster, set spec.eks.clusterName, or set EKS_CLUSTER_NAME`, 'eks access-entry');
@@ -272,7 +274,11 @@ export function eksAccessEntry(agent: AgentIdentity, o: EksOptions): string {
   }
   const user = users[0]!;
   const reserved = [user, ...groups].filter((n) => n.startsWith('system:') || n.startsWith('eks:') || n.startsWith('amazon:') || n.startsWith('aws:'));
-  if (reserved.length) throw new UsageError(`EKS refuses usernames and groups starting with system:, eks:, aws: or amazon: (${reserved.join(', ')}); rename them in the AgentIdentity`, 'eks access-entry');
+  if (reserved.length)
+    throw new UsageError(
+      `EKS refuses usernames and groups starting with system:, eks:, aws: or amazon: (${reserved.join(', ')}); rename them in the AgentIdentity`,
+      'eks access-entry',
+    );
   const lines = [
     `# Map IAM role ${roleArn} to agent ${name}'s Kubernetes identity on cluster ${cluster}.`,
     [

@@ -30,4 +30,3 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return code;
   }
 }
-

@@ -52,12 +52,24 @@ class FakeCluster implements UninstallCluster {
 }
 
 function grant(namespace: string, name: string): AccessGrant {
-  return { apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', metadata: { name, namespace, finalizers: [FINALIZER] }, spec: {} } as unknown as AccessGrant;
+  return {
+    apiVersion: 'agentgate.io/v1alpha1',
+    kind: 'AccessGrant',
+    metadata: { name, namespace, finalizers: [FINALIZER] },
+    spec: {},
+  } as unknown as AccessGrant;
 }
 
 function options(revoke: boolean, lines: string[] = [], timeoutMs = 60_000) {
   let t = 0;
-  return { namespace: 'agentgate-system', revoke, timeoutMs, sleep: async (ms: number) => void (t += ms), now: () => t, out: (l: string) => void lines.push(l) };
+  return {
+    namespace: 'agentgate-system',
+    revoke,
+    timeoutMs,
+    sleep: async (ms: number) => void (t += ms),
+    now: () => t,
+    out: (l: string) => void lines.push(l),
+  };
 }
 
 describe('agentgate uninstall', function () {
@@ -75,7 +87,12 @@ describe('agentgate uninstall', function () {
       'delete agentgate-stamp',
       'delete agentgate-protect',
     ]);
-    expect(report).to.deep.equal({ operatorStopped: true, bindingsDeleted: 2, grantsReleased: 2, configurationsDeleted: ['agentgate-protect', 'agentgate-agents', 'agentgate-stamp'] });
+    expect(report).to.deep.equal({
+      operatorStopped: true,
+      bindingsDeleted: 2,
+      grantsReleased: 2,
+      configurationsDeleted: ['agentgate-protect', 'agentgate-agents', 'agentgate-stamp'],
+    });
     expect(c.bindings).to.deep.equal([]);
     expect(c.configurations.size).to.equal(0);
   });

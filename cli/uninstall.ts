@@ -153,7 +153,11 @@ export class KubeUninstallCluster implements UninstallCluster {
   async scaleOperatorToZero(namespace: string): Promise<boolean> {
     try {
       // An unconditional update of the scale subresource: no read, no patch verb needed.
-      await this.apps.replaceNamespacedDeploymentScale({ name: OPERATOR_DEPLOYMENT, namespace, body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: OPERATOR_DEPLOYMENT, namespace }, spec: { replicas: 0 } } });
+      await this.apps.replaceNamespacedDeploymentScale({
+        name: OPERATOR_DEPLOYMENT,
+        namespace,
+        body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: OPERATOR_DEPLOYMENT, namespace }, spec: { replicas: 0 } },
+      });
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;

@@ -24,7 +24,9 @@ describe('demo countdown', () => {
   it('on a terminal: rewrites one line every second', async () => {
     const io = fakeIo(true);
     await countdown(2_500, 'window closes', io);
-    expect(io.out).to.equal('\r   window closes: 3s left\x1b[K\r   window closes: 2s left\x1b[K\r   window closes: 1s left\x1b[K\r   window closes: done\x1b[K\n');
+    expect(io.out).to.equal(
+      '\r   window closes: 3s left\x1b[K\r   window closes: 2s left\x1b[K\r   window closes: 1s left\x1b[K\r   window closes: done\x1b[K\n',
+    );
     expect(io.t).to.equal(2_500);
   });
 

@@ -39,7 +39,13 @@ async function as(who: Identity, args: string[]): Promise<RunResult> {
   console.log(`   ${dim(`[${who}]`)} $ kubectl ${args.map((a) => (/[\s"']/.test(a) ? `'${a}'` : a)).join(' ')}`);
   const r = await kubectl(who, args);
   const out = (r.stdout + r.stderr).trim();
-  if (out) console.log(out.split('\n').map((l) => `     ${l}`).join('\n'));
+  if (out)
+    console.log(
+      out
+        .split('\n')
+        .map((l) => `     ${l}`)
+        .join('\n'),
+    );
   return r;
 }
 
@@ -47,19 +53,34 @@ let client: Client | undefined;
 
 async function tool<T>(name: string, args: Record<string, unknown>, show: (r: T) => string, onprogress?: (p: Progress) => void): Promise<T> {
   console.log(`   ${dim('[agent via MCP]')} ${name} ${JSON.stringify(args)}`);
-  const r = (await client!.callTool({ name, arguments: args }, undefined, { timeout: 180_000, ...(onprogress ? { onprogress, resetTimeoutOnProgress: true } : {}) })) as CallToolResult;
+  const r = (await client!.callTool({ name, arguments: args }, undefined, {
+    timeout: 180_000,
+    ...(onprogress ? { onprogress, resetTimeoutOnProgress: true } : {}),
+  })) as CallToolResult;
   const text = (r.content as Array<{ text?: string }>).map((c) => c.text ?? '').join('\n');
   expectThat(r.isError !== true && !!r.structuredContent, `${name} answers with structured content`, text);
   const s = r.structuredContent as T;
-  console.log(show(s).split('\n').map((l) => `     ${l}`).join('\n'));
+  console.log(
+    show(s)
+      .split('\n')
+      .map((l) => `     ${l}`)
+      .join('\n'),
+  );
   return s;
 }
 
 async function scenario(): Promise<void> {
   console.log(bold('agentgate: the seed scenario as an MCP agent'));
-  console.log(dim('The agent asks agentgate for access through MCP tools, runs kubectl as itself, is held on a destructive call,\nasks why, waits for the approval and retries.'));
+  console.log(
+    dim(
+      'The agent asks agentgate for access through MCP tools, runs kubectl as itself, is held on a destructive call,\nasks why, waits for the approval and retries.',
+    ),
+  );
 
-  narrate('Install agentgate and register the agent', 'As in make demo, plus the agent\'s standing rights: ask for access in payments, read its own AgentIdentity.');
+  narrate(
+    'Install agentgate and register the agent',
+    "As in make demo, plus the agent's standing rights: ask for access in payments, read its own AgentIdentity.",
+  );
   await startAgentgate();
   await kubectlOk('admin', ['apply', '-f', path.join(repoRoot, 'examples', '00-namespace.yaml')]);
   await kubectl('admin', ['delete', 'accessgrants', '--all', '-n', NS, '--wait=true']);
@@ -77,8 +98,15 @@ async function scenario(): Promise<void> {
     await as('admin', ['create', kind, name, ...nsArgs, `--clusterrole=${role}`, subject]);
   }
 
-  narrate('Wire agentgate into the MCP client', 'The client starts `agentgate mcp --kubeconfig <the agent\'s kubeconfig>`: the server has the agent\'s rights, no more.');
-  const transport = new StdioClientTransport({ command: process.execPath, args: [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'mcp', '--kubeconfig', clusterEnv().kubeconfigs.agent], stderr: 'ignore' });
+  narrate(
+    'Wire agentgate into the MCP client',
+    "The client starts `agentgate mcp --kubeconfig <the agent's kubeconfig>`: the server has the agent's rights, no more.",
+  );
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'mcp', '--kubeconfig', clusterEnv().kubeconfigs.agent],
+    stderr: 'ignore',
+  });
   client = new Client({ name: 'agentgate-demo', version: '1.0.0' });
   await client.connect(transport);
   const { tools } = await client.listTools();
@@ -86,10 +114,19 @@ async function scenario(): Promise<void> {
   expectThat(tools.length === 5, 'the desk offers whoami, request_access, wait, explain, my_requests');
 
   narrate('whoami', 'Who the cluster says the agent is, its ceiling, its grants and the rules that would hold a call.');
-  const me = await tool<{ agent: string; identity: { ceiling: { allowedRoles: string[]; allowedNamespaces: { names: string[] }; maxDuration: string } }; activeGrants: number; approvalRules: Array<{ name: string; action: string }> }>(
+  const me = await tool<{
+    agent: string;
+    identity: { ceiling: { allowedRoles: string[]; allowedNamespaces: { names: string[] }; maxDuration: string } };
+    activeGrants: number;
+    approvalRules: Array<{ name: string; action: string }>;
+  }>(
     'whoami',
     {},
-    (r) => `agent ${r.agent}; may hold ${r.identity.ceiling.allowedRoles.join(', ')} in ${r.identity.ceiling.allowedNamespaces.names.join(', ')} for at most ${r.identity.ceiling.maxDuration}; ${r.activeGrants} active grant(s)\nrules needing approval: ${r.approvalRules.filter((x) => x.action === 'RequireApproval').map((x) => x.name).join(', ')}`,
+    (r) =>
+      `agent ${r.agent}; may hold ${r.identity.ceiling.allowedRoles.join(', ')} in ${r.identity.ceiling.allowedNamespaces.names.join(', ')} for at most ${r.identity.ceiling.maxDuration}; ${r.activeGrants} active grant(s)\nrules needing approval: ${r.approvalRules
+        .filter((x) => x.action === 'RequireApproval')
+        .map((x) => x.name)
+        .join(', ')}`,
   );
   expectThat(me.agent === AGENT && me.activeGrants === 0, 'the agent is deploy-bot, with no standing access');
 
@@ -101,17 +138,30 @@ async function scenario(): Promise<void> {
   );
 
   narrate('wait (with progress) while alice approves', 'The tool reports progress; alice approves the activation with kubectl.');
-  const waiting = tool<{ outcome: string; grant: { expiresAt: string } }>('wait', { grant: req.grant.name, namespace: NS, timeoutSeconds: 120 }, (r) => `outcome: ${r.outcome}, until ${r.grant.expiresAt}`, (p) =>
-    console.log(dim(`     progress ${p.progress}/${p.total ?? '?'}: ${p.message ?? ''}`)),
+  const waiting = tool<{ outcome: string; grant: { expiresAt: string } }>(
+    'wait',
+    { grant: req.grant.name, namespace: NS, timeoutSeconds: 120 },
+    (r) => `outcome: ${r.outcome}, until ${r.grant.expiresAt}`,
+    (p) => console.log(dim(`     progress ${p.progress}/${p.total ?? '?'}: ${p.message ?? ''}`)),
   );
-  const activation = req.approvalRequest?.name ?? (await eventually(async () => (await kubectlOk('admin', ['get', 'accessgrant', req.grant.name, '-n', NS, '-o', 'jsonpath={.status.approvalRequest}'])).trim(), 30_000, 'the activation request'));
+  const activation =
+    req.approvalRequest?.name ??
+    (await eventually(
+      async () => (await kubectlOk('admin', ['get', 'accessgrant', req.grant.name, '-n', NS, '-o', 'jsonpath={.status.approvalRequest}'])).trim(),
+      30_000,
+      'the activation request',
+    ));
   await new Promise((r) => setTimeout(r, 1500));
   await as('alice', ['annotate', 'approvalrequest', activation, '-n', NS, 'approved=true']);
   const waited = await waiting;
   expectThat(waited.outcome === 'Active', 'the grant is Active');
 
-  narrate('An allowed call, with the agent\'s usual tool', 'kubectl, as the agent.');
-  await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', NS])).stdout.trim() === 'yes', 30_000, 'the RoleBinding');
+  narrate("An allowed call, with the agent's usual tool", 'kubectl, as the agent.');
+  await eventually(
+    async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', NS])).stdout.trim() === 'yes',
+    30_000,
+    'the RoleBinding',
+  );
   const allowed = await as('agent', ['create', 'configmap', 'release-notes', '-n', NS, '--from-literal=version=1.4.2']);
   expectThat(allowed.code === 0, 'allowed and recorded');
 
@@ -120,30 +170,55 @@ async function scenario(): Promise<void> {
   expectThat(held.code !== 0 && held.stderr.includes('(AgentgateApprovalRequired)'), 'held, with reason AgentgateApprovalRequired');
 
   narrate('explain', 'The agent hands the error text to explain: which control, what lets it through, who may approve.');
-  const why = await tool<{ refusal: string; control: string; summary: string; approvalRequest: { name: string }; approvers: { groups: string[]; required: number }; letThrough: Array<{ step: string }> }>(
+  const why = await tool<{
+    refusal: string;
+    control: string;
+    summary: string;
+    approvalRequest: { name: string };
+    approvers: { groups: string[]; required: number };
+    letThrough: Array<{ step: string }>;
+  }>(
     'explain',
     { message: held.stderr },
-    (r) => `${r.refusal} (${r.control}): ${r.summary}\napprovers: ${r.approvers.groups.join(', ')} (${r.approvers.required} needed)\n${r.letThrough.map((s, i) => `${i + 1}) ${s.step}`).join('\n')}`,
+    (r) =>
+      `${r.refusal} (${r.control}): ${r.summary}\napprovers: ${r.approvers.groups.join(', ')} (${r.approvers.required} needed)\n${r.letThrough.map((s, i) => `${i + 1}) ${s.step}`).join('\n')}`,
   );
   expectThat(why.refusal === 'RuleHeld', 'held by a rule, waiting for an approver');
 
-  narrate('alice approves that exact operation; the agent waits for it', 'The approval is bound to the fingerprint of "delete deployment web in payments by deploy-bot".');
-  const deciding = tool<{ outcome: string; approvalRequest: { approvedBy: string[] } }>('wait', { approvalRequest: why.approvalRequest.name, namespace: NS, timeoutSeconds: 120 }, (r) => `outcome: ${r.outcome} (approved by ${r.approvalRequest.approvedBy.join(', ')})`);
+  narrate(
+    'alice approves that exact operation; the agent waits for it',
+    'The approval is bound to the fingerprint of "delete deployment web in payments by deploy-bot".',
+  );
+  const deciding = tool<{ outcome: string; approvalRequest: { approvedBy: string[] } }>(
+    'wait',
+    { approvalRequest: why.approvalRequest.name, namespace: NS, timeoutSeconds: 120 },
+    (r) => `outcome: ${r.outcome} (approved by ${r.approvalRequest.approvedBy.join(', ')})`,
+  );
   await new Promise((r) => setTimeout(r, 1500));
   await as('alice', ['annotate', 'approvalrequest', why.approvalRequest.name, '-n', NS, 'approved=true']);
   expectThat((await deciding).outcome === 'Approved', 'approved');
 
-  narrate('The retry goes through, once', 'kubectl prints agentgate\'s warning that the approval is used up.');
+  narrate('The retry goes through, once', "kubectl prints agentgate's warning that the approval is used up.");
   const retry = await as('agent', ['delete', 'deployment', 'web', '-n', NS]);
-  expectThat(retry.code === 0 && retry.stderr.includes('Warning: agentgate: allowed once by ApprovalRequest'), 'the delete goes through, and says which approval it used');
-
-  narrate('my_requests', 'The agent\'s own requests and grants.');
-  const mine = await tool<{ approvalRequests: Array<{ name: string; type: string; phase: string }>; grants: Array<{ name: string; phase: string; secondsLeft?: number }> }>(
-    'my_requests',
-    { namespace: NS },
-    (r) => [...r.approvalRequests.map((a) => `ApprovalRequest ${a.name}: ${a.type}, ${a.phase}`), ...r.grants.map((g) => `grant ${g.name}: ${g.phase}${g.secondsLeft !== undefined ? `, ${g.secondsLeft}s left` : ''}`)].join('\n'),
+  expectThat(
+    retry.code === 0 && retry.stderr.includes('Warning: agentgate: allowed once by ApprovalRequest'),
+    'the delete goes through, and says which approval it used',
   );
-  expectThat(mine.approvalRequests.some((a) => a.phase === 'Consumed'), 'the used approval is Consumed');
+
+  narrate('my_requests', "The agent's own requests and grants.");
+  const mine = await tool<{
+    approvalRequests: Array<{ name: string; type: string; phase: string }>;
+    grants: Array<{ name: string; phase: string; secondsLeft?: number }>;
+  }>('my_requests', { namespace: NS }, (r) =>
+    [
+      ...r.approvalRequests.map((a) => `ApprovalRequest ${a.name}: ${a.type}, ${a.phase}`),
+      ...r.grants.map((g) => `grant ${g.name}: ${g.phase}${g.secondsLeft !== undefined ? `, ${g.secondsLeft}s left` : ''}`),
+    ].join('\n'),
+  );
+  expectThat(
+    mine.approvalRequests.some((a) => a.phase === 'Consumed'),
+    'the used approval is Consumed',
+  );
 }
 
 async function main(): Promise<number> {

@@ -17,7 +17,7 @@ import yaml from 'js-yaml';
 import { FINALIZER, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import { chartDir, helm } from '../packaging/helm.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
-import {componentKubeconfig, freePort, serviceAccountKubeconfig, startProcess, type RunningComponent } from '../harness/components.js';
+import { componentKubeconfig, freePort, serviceAccountKubeconfig, startProcess, type RunningComponent } from '../harness/components.js';
 import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 
 const RELEASE = 'agentgate';
@@ -42,9 +42,35 @@ async function actAsKubelet(jobName: string): Promise<{ code: number; output: st
   const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), ...argv.slice(2), '--kubeconfig', kc]);
   if (r.code === 0) {
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    const cond = (type: string) => ({ type, status: 'True', lastProbeTime: now, lastTransitionTime: now, reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' });
-    await kubectlOk('admin', ['patch', 'job', jobName, '-n', AGENTGATE_NAMESPACE, '--subresource=status', '--type=merge', '-p',
-      JSON.stringify({ status: { startTime: now, completionTime: now, succeeded: 1, ready: 0, terminating: 0, uncountedTerminatedPods: {}, conditions: [cond('SuccessCriteriaMet'), cond('Complete')] } })]);
+    const cond = (type: string) => ({
+      type,
+      status: 'True',
+      lastProbeTime: now,
+      lastTransitionTime: now,
+      reason: 'CompletionsReached',
+      message: 'Reached expected number of succeeded pods',
+    });
+    await kubectlOk('admin', [
+      'patch',
+      'job',
+      jobName,
+      '-n',
+      AGENTGATE_NAMESPACE,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        status: {
+          startTime: now,
+          completionTime: now,
+          succeeded: 1,
+          ready: 0,
+          terminating: 0,
+          uncountedTerminatedPods: {},
+          conditions: [cond('SuccessCriteriaMet'), cond('Complete')],
+        },
+      }),
+    ]);
   }
   return { code: r.code, output: r.stdout + r.stderr };
 }
@@ -62,7 +88,17 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     // A configuration an earlier test's webhook filled in would point at a process that is gone.
     for (const { kind, name } of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind, name, '--ignore-not-found']);
     // Objects an earlier test created with kubectl become the release's (--take-ownership).
-    const r = await runHelm(['upgrade', '--install', RELEASE, chartDir, '--take-ownership', '--set', 'image.repository=local/agentgate', '--set', 'image.tag=e2e']);
+    const r = await runHelm([
+      'upgrade',
+      '--install',
+      RELEASE,
+      chartDir,
+      '--take-ownership',
+      '--set',
+      'image.repository=local/agentgate',
+      '--set',
+      'image.tag=e2e',
+    ]);
     expect(r.code, r.stderr).to.equal(0);
   });
 
@@ -79,33 +115,73 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     for (const { kind, name } of WEBHOOK_CONFIGURATIONS) expect((await json([`get`, kind, name])).webhooks ?? []).to.deep.equal([]);
 
     const port = await freePort();
-    webhook = startProcess('webhook', 'life-webhook', ['--kubeconfig', await componentKubeconfig('webhook'), '--port', String(port), '--url', `https://127.0.0.1:${port}`, '--writer-id', 'life-webhook']);
-    operator = startProcess('operator', 'life-operator', ['--kubeconfig', await componentKubeconfig('operator'), '--id', 'life-operator', '--metrics-port', '0', '--lease-name', uniqueName('life-lease')]);
-    await eventually(async () => {
-      if (!webhook!.alive) throw new Error(webhook!.log().slice(-2000));
-      return (await json(['get', 'validatingwebhookconfiguration', 'agentgate-agents'])).webhooks?.length === 1;
-    }, 60_000, 'the webhook to fill in its configurations');
+    webhook = startProcess('webhook', 'life-webhook', [
+      '--kubeconfig',
+      await componentKubeconfig('webhook'),
+      '--port',
+      String(port),
+      '--url',
+      `https://127.0.0.1:${port}`,
+      '--writer-id',
+      'life-webhook',
+    ]);
+    operator = startProcess('operator', 'life-operator', [
+      '--kubeconfig',
+      await componentKubeconfig('operator'),
+      '--id',
+      'life-operator',
+      '--metrics-port',
+      '0',
+      '--lease-name',
+      uniqueName('life-lease'),
+    ]);
+    await eventually(
+      async () => {
+        if (!webhook!.alive) throw new Error(webhook!.log().slice(-2000));
+        return (await json(['get', 'validatingwebhookconfiguration', 'agentgate-agents'])).webhooks?.length === 1;
+      },
+      60_000,
+      'the webhook to fill in its configurations',
+    );
     expect(webhook.log()).to.not.contain('configuration created');
 
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: agent },
-      spec: { subjects: [{ kind: 'User', name: `agent:${agent}` }], maxDuration: '1h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { names: namespaces }, approvers: { groups: ['sre-approvers'] } },
-    }));
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AgentIdentity',
+        metadata: { name: agent },
+        spec: {
+          subjects: [{ kind: 'User', name: `agent:${agent}` }],
+          maxDuration: '1h',
+          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+          allowedNamespaces: { names: namespaces },
+          approvers: { groups: ['sre-approvers'] },
+        },
+      }),
+    );
     for (const ns of namespaces) {
       await kubectlOk('admin', ['create', 'namespace', ns]);
       // Somebody else's binding in the same namespace: never agentgate's to touch.
       await kubectlOk('admin', ['create', 'rolebinding', 'not-agentgates', '-n', ns, '--clusterrole=view', '--user=someone']);
-      await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AccessGrant',
-        metadata: { name: 'window', namespace: ns },
-        spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'e2e: lifecycle' },
-      }));
+      await kubectlOk(
+        'admin',
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'agentgate.io/v1alpha1',
+          kind: 'AccessGrant',
+          metadata: { name: 'window', namespace: ns },
+          spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'e2e: lifecycle' },
+        }),
+      );
     }
     for (const ns of namespaces) {
-      await eventually(async () => (await kubectlOk('admin', ['get', 'accessgrant', 'window', '-n', ns, '-o', 'jsonpath={.status.phase}'])) === 'Active', 60_000, `grant in ${ns} Active`);
+      await eventually(
+        async () => (await kubectlOk('admin', ['get', 'accessgrant', 'window', '-n', ns, '-o', 'jsonpath={.status.phase}'])) === 'Active',
+        60_000,
+        `grant in ${ns} Active`,
+      );
     }
     const bindings = await json(['get', 'rolebindings', '-A', '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`]);
     expect(bindings.items.map((b: any) => b.metadata.namespace).sort()).to.deep.equal([...namespaces].sort());
@@ -118,7 +194,16 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     expect(r.stderr).to.contain('agentgate may only change RoleBindings labelled app.kubernetes.io/managed-by=agentgate');
     // The same identity may still delete what it manages (RBAC allows both; the policy tells them apart).
     const own = await json(['get', 'rolebindings', '-n', namespaces[0]!, '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`]);
-    const dry = await run(clusterEnv().kubectlPath, ['--kubeconfig', kc, 'delete', 'rolebinding', own.items[0].metadata.name, '-n', namespaces[0]!, '--dry-run=server']);
+    const dry = await run(clusterEnv().kubectlPath, [
+      '--kubeconfig',
+      kc,
+      'delete',
+      'rolebinding',
+      own.items[0].metadata.name,
+      '-n',
+      namespaces[0]!,
+      '--dry-run=server',
+    ]);
     expect(dry.code, dry.stderr).to.equal(0);
   });
 
@@ -127,7 +212,10 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     cpSync(chartDir, copy, { recursive: true });
     const file = path.join(copy, 'files', 'crds', 'agentgate.io_accessgrants.yaml');
     const crd = yaml.load(readFileSync(file, 'utf8')) as any;
-    crd.spec.versions[0].additionalPrinterColumns = [...(crd.spec.versions[0].additionalPrinterColumns ?? []), { name: 'Upgraded', type: 'string', jsonPath: '.spec.ticket', priority: 1 }];
+    crd.spec.versions[0].additionalPrinterColumns = [
+      ...(crd.spec.versions[0].additionalPrinterColumns ?? []),
+      { name: 'Upgraded', type: 'string', jsonPath: '.spec.ticket', priority: 1 },
+    ];
     writeFileSync(file, yaml.dump(crd));
     const r = await runHelm(['upgrade', RELEASE, copy, '--set', 'image.repository=local/agentgate', '--set', 'image.tag=e2e']);
     expect(r.code, r.stderr).to.equal(0);
@@ -135,30 +223,50 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     const live = await json(['get', 'crd', 'accessgrants.agentgate.io']);
     expect(live.spec.versions[0].additionalPrinterColumns.map((c: any) => c.name)).to.include('Upgraded');
     expect(live.metadata.annotations['helm.sh/resource-policy']).to.equal('keep');
-    for (const ns of namespaces) expect(await kubectlOk('admin', ['get', 'accessgrant', 'window', '-n', ns, '-o', 'jsonpath={.status.phase}'])).to.equal('Active');
+    for (const ns of namespaces)
+      expect(await kubectlOk('admin', ['get', 'accessgrant', 'window', '-n', ns, '-o', 'jsonpath={.status.phase}'])).to.equal('Active');
     const agents = await json(['get', 'validatingwebhookconfiguration', 'agentgate-agents']);
     expect(agents.webhooks?.[0]?.matchConditions?.map((m: any) => m.expression).join(' ')).to.contain(`agent:${agent}`);
   });
 
   it('uninstalls through the pre-delete hook: no configuration, no RoleBinding of agentgate left, namespaces delete', async function () {
     // The operator "pod" a kubelet would run: the hook must wait for it to be gone.
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'agentgate-operator-stand-in', namespace: AGENTGATE_NAMESPACE, labels: { 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'operator' } },
-      spec: { containers: [{ name: 'operator', image: 'local/agentgate:e2e' }] },
-    }));
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'agentgate-operator-stand-in',
+          namespace: AGENTGATE_NAMESPACE,
+          labels: { 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'operator' },
+        },
+        spec: { containers: [{ name: 'operator', image: 'local/agentgate:e2e' }] },
+      }),
+    );
 
-    const uninstall = spawn(helm(), ['uninstall', RELEASE, '--kubeconfig', clusterEnv().kubeconfigs.admin, '-n', AGENTGATE_NAMESPACE, '--timeout', '5m'], { env: { ...process.env, ...helmEnv } });
+    const uninstall = spawn(helm(), ['uninstall', RELEASE, '--kubeconfig', clusterEnv().kubeconfigs.admin, '-n', AGENTGATE_NAMESPACE, '--timeout', '5m'], {
+      env: { ...process.env, ...helmEnv },
+    });
     let helmOut = '';
     uninstall.stdout.on('data', (d: Buffer) => (helmOut += d.toString()));
     uninstall.stderr.on('data', (d: Buffer) => (helmOut += d.toString()));
     const helmDone = new Promise<number>((r) => uninstall.once('close', (code) => r(code ?? -1)));
 
-    await eventually(async () => (await kubectl('admin', ['get', 'job', 'agentgate-uninstall', '-n', AGENTGATE_NAMESPACE])).code === 0, 60_000, 'helm to create the hook Job');
+    await eventually(
+      async () => (await kubectl('admin', ['get', 'job', 'agentgate-uninstall', '-n', AGENTGATE_NAMESPACE])).code === 0,
+      60_000,
+      'helm to create the hook Job',
+    );
     // The ReplicaSet controller and kubelet: when the hook scales the operator to 0, its pod goes.
     const kubelet = (async () => {
-      await eventually(async () => (await kubectlOk('admin', ['get', 'deployment', 'agentgate-operator', '-n', AGENTGATE_NAMESPACE, '-o', 'jsonpath={.spec.replicas}'])) === '0', 120_000, 'the hook to scale the operator to 0');
+      await eventually(
+        async () =>
+          (await kubectlOk('admin', ['get', 'deployment', 'agentgate-operator', '-n', AGENTGATE_NAMESPACE, '-o', 'jsonpath={.spec.replicas}'])) === '0',
+        120_000,
+        'the hook to scale the operator to 0',
+      );
       await operator?.stop();
       await kubectlOk('admin', ['delete', 'pod', 'agentgate-operator-stand-in', '-n', AGENTGATE_NAMESPACE, '--wait=false']);
     })();
@@ -169,7 +277,8 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     expect(await helmDone, helmOut).to.equal(0);
     await webhook?.stop();
 
-    for (const { kind, name } of WEBHOOK_CONFIGURATIONS) expect((await kubectl('admin', ['get', kind, name])).code, `${kind}/${name} left behind`).to.not.equal(0);
+    for (const { kind, name } of WEBHOOK_CONFIGURATIONS)
+      expect((await kubectl('admin', ['get', kind, name])).code, `${kind}/${name} left behind`).to.not.equal(0);
     expect((await json(['get', 'rolebindings', '-A', '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`])).items).to.deep.equal([]);
     for (const ns of namespaces) {
       expect(await kubectlOk('admin', ['get', 'rolebinding', 'not-agentgates', '-n', ns, '-o', 'name'])).to.contain('not-agentgates');
@@ -181,6 +290,7 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     expect((await kubectl('admin', ['get', 'agentidentity', agent])).code).to.equal(0);
     // Writing agentgate objects works again for everyone, and namespaces holding grants go.
     for (const ns of namespaces) await kubectlOk('admin', ['delete', 'namespace', ns, '--wait=false']);
-    for (const ns of namespaces) await eventually(async () => (await kubectl('admin', ['get', 'namespace', ns])).code !== 0, 120_000, `namespace ${ns} deleted`);
+    for (const ns of namespaces)
+      await eventually(async () => (await kubectl('admin', ['get', 'namespace', ns])).code !== 0, 120_000, `namespace ${ns} deleted`);
   });
 });

@@ -18,7 +18,7 @@ import { withKeepAlive } from '../lib/kube.js';
 import { render } from '../packaging/helm.js';
 import { generateTls, KEY_SECRET, splitPem, TLS_SECRET } from '../webhook/tls.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
-import {componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess, type RunningComponent } from '../harness/components.js';
+import { componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess, type RunningComponent } from '../harness/components.js';
 import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 
 const AGENT_USER = 'agent:deploy-bot';
@@ -40,7 +40,10 @@ class AgentLoad {
         (async () => {
           while (this.running) {
             try {
-              await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: `${prefix}-${w}-${n++}` }, data: { at: new Date().toISOString() } } });
+              await core.createNamespacedConfigMap({
+                namespace,
+                body: { metadata: { name: `${prefix}-${w}-${n++}` }, data: { at: new Date().toISOString() } },
+              });
               this.ok++;
             } catch (err) {
               const e = err as { body?: string; message?: string };
@@ -145,15 +148,24 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
   let operator: RunningComponent | undefined;
 
   function startWebhook(name: string, port: number, url: string, extra: string[] = []): RunningComponent {
-    const w = startProcess('webhook', name, ['--kubeconfig', webhookKc, '--port', String(port), '--url', url, '--writer-id', name, '--drain-seconds', '2', ...extra], port);
+    const w = startProcess(
+      'webhook',
+      name,
+      ['--kubeconfig', webhookKc, '--port', String(port), '--url', url, '--writer-id', name, '--drain-seconds', '2', ...extra],
+      port,
+    );
     started.push(w);
     return w;
   }
   async function ready(w: RunningComponent): Promise<void> {
-    await eventually(async () => {
-      if (!w.alive) throw new Error(`${w.name} exited:\n${w.log().slice(-2000)}`);
-      return readyz(w.port!);
-    }, 60_000, `${w.name} ready`);
+    await eventually(
+      async () => {
+        if (!w.alive) throw new Error(`${w.name} exited:\n${w.log().slice(-2000)}`);
+        return readyz(w.port!);
+      },
+      60_000,
+      `${w.name} ready`,
+    );
   }
   /** A configuration change reaches the apiserver through its informer: wait until agents' calls pass again. */
   async function agentCallsPass(): Promise<void> {
@@ -165,14 +177,33 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
     await installBase();
     await kubectl('admin', ['delete', 'secret', TLS_SECRET, '-n', AGENTGATE_NAMESPACE, '--ignore-not-found']);
     webhookKc = await componentKubeconfig('webhook');
-    operator = startProcess('operator', 'tls-operator', ['--kubeconfig', await componentKubeconfig('operator'), '--id', 'tls-operator', '--metrics-port', '0', '--lease-name', uniqueName('tls-lease')]);
+    operator = startProcess('operator', 'tls-operator', [
+      '--kubeconfig',
+      await componentKubeconfig('operator'),
+      '--id',
+      'tls-operator',
+      '--metrics-port',
+      '0',
+      '--lease-name',
+      uniqueName('tls-lease'),
+    ]);
     await kubectlOk('admin', ['create', 'namespace', ns]);
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: agent },
-      spec: { subjects: [{ kind: 'User', name: AGENT_USER }], maxDuration: '1h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { names: [ns] }, approvers: { groups: ['sre-approvers'] } },
-    }));
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AgentIdentity',
+        metadata: { name: agent },
+        spec: {
+          subjects: [{ kind: 'User', name: AGENT_USER }],
+          maxDuration: '1h',
+          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+          allowedNamespaces: { names: [ns] },
+          approvers: { groups: ['sre-approvers'] },
+        },
+      }),
+    );
   });
 
   after(async function () {
@@ -185,13 +216,21 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
   });
 
   async function activeGrant(): Promise<void> {
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AccessGrant',
-      metadata: { name: 'load', namespace: ns },
-      spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '50m', reason: 'e2e: certificates and rollouts' },
-    }));
-    await eventually(async () => (await kubectlOk('admin', ['get', 'accessgrant', 'load', '-n', ns, '-o', 'jsonpath={.status.phase}'])) === 'Active', 60_000, 'grant Active');
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AccessGrant',
+        metadata: { name: 'load', namespace: ns },
+        spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '50m', reason: 'e2e: certificates and rollouts' },
+      }),
+    );
+    await eventually(
+      async () => (await kubectlOk('admin', ['get', 'accessgrant', 'load', '-n', ns, '-o', 'jsonpath={.status.phase}'])) === 'Active',
+      60_000,
+      'grant Active',
+    );
   }
 
   it('renews its certificate while running (at 2/3 of its lifetime), old and new CA in the bundle, no failed call', async function () {
@@ -239,7 +278,10 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
     const load = new AgentLoad(ns);
     await load.progress(10);
     const preStopMs = 2000;
-    for (const [old, name] of [[a, 'tls-roll-c'], [b, 'tls-roll-d']] as const) {
+    for (const [old, name] of [
+      [a, 'tls-roll-c'],
+      [b, 'tls-roll-d'],
+    ] as const) {
       await replica(name); // maxSurge 1: the new pod is ready before an old one goes
       lb.terminate(old.port!);
       await new Promise((r) => setTimeout(r, preStopMs));
@@ -254,31 +296,50 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
     for (const w of started) await w.stop();
   });
 
-  it("cert-manager mode: serves the mounted kubernetes.io/tls certificate, never writes that Secret, leaves caBundle to cainjector", async function () {
+  it('cert-manager mode: serves the mounted kubernetes.io/tls certificate, never writes that Secret, leaves caBundle to cainjector', async function () {
     await removeWebhookConfigurations();
     await installBase();
     // The configurations as the chart renders them in cert-manager mode (with cainjector's annotation).
-    const configs = render(AGENTGATE_NAMESPACE, ['--set', 'tls.mode=certManager', '--set', 'tls.certManager.issuerRef.name=e2e-issuer']).filter((d) => /WebhookConfiguration$/.test(d.kind));
+    const configs = render(AGENTGATE_NAMESPACE, ['--set', 'tls.mode=certManager', '--set', 'tls.certManager.issuerRef.name=e2e-issuer']).filter((d) =>
+      /WebhookConfiguration$/.test(d.kind),
+    );
     expect(configs).to.have.length(3);
-    await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '--field-manager', 'helm-e2e', '-f', '-'], configs.map((d) => yaml.dump(d)).join('---\n'));
+    await kubectlOk(
+      'admin',
+      ['apply', '--server-side', '--force-conflicts', '--field-manager', 'helm-e2e', '-f', '-'],
+      configs.map((d) => yaml.dump(d)).join('---\n'),
+    );
 
     // What cert-manager's issuer would write: a kubernetes.io/tls Secret, mounted into the pod.
     const port = await freePort();
     const issued = generateTls(['127.0.0.1', 'localhost']);
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'kubernetes.io/tls',
-      metadata: { name: 'agentgate-webhook-certificate', namespace: AGENTGATE_NAMESPACE },
-      data: { 'tls.crt': Buffer.from(issued.cert).toString('base64'), 'tls.key': Buffer.from(issued.key).toString('base64'), 'ca.crt': Buffer.from(issued.ca).toString('base64') },
-    }));
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: 'agentgate-webhook-certificate', namespace: AGENTGATE_NAMESPACE },
+        data: {
+          'tls.crt': Buffer.from(issued.cert).toString('base64'),
+          'tls.key': Buffer.from(issued.key).toString('base64'),
+          'ca.crt': Buffer.from(issued.ca).toString('base64'),
+        },
+      }),
+    );
     const secretBefore = JSON.parse(await kubectlOk('admin', ['get', 'secret', 'agentgate-webhook-certificate', '-n', AGENTGATE_NAMESPACE, '-o', 'json']));
     const mount = (f: string, s: string) => {
       const file = path.join(runDir, `cm-${f}`);
       writeFileSync(file, s, { mode: 0o600 });
       return file;
     };
-    const w = startWebhook('tls-cert-manager', port, `https://127.0.0.1:${port}`, ['--tls-cert', mount('tls.crt', issued.cert), '--tls-key', mount('tls.key', issued.key)]);
+    const w = startWebhook('tls-cert-manager', port, `https://127.0.0.1:${port}`, [
+      '--tls-cert',
+      mount('tls.crt', issued.cert),
+      '--tls-key',
+      mount('tls.key', issued.key),
+    ]);
     await ready(w);
 
     // cainjector: inject the CA into every webhook the webhook process wrote.
@@ -286,7 +347,10 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
     for (const { kind, name } of WEBHOOK_CONFIGURATIONS) {
       const c = JSON.parse(await kubectlOk('admin', ['get', kind, name, '-o', 'json']));
       expect(c.metadata.annotations['cert-manager.io/inject-ca-from']).to.equal(`${AGENTGATE_NAMESPACE}/agentgate-webhook`);
-      expect(c.webhooks.every((x: any) => !x.clientConfig.caBundle), 'the webhook writes no caBundle itself').to.equal(true);
+      expect(
+        c.webhooks.every((x: any) => !x.clientConfig.caBundle),
+        'the webhook writes no caBundle itself',
+      ).to.equal(true);
       const patch = c.webhooks.map((_: unknown, i: number) => ({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caB64 }));
       await kubectlOk('admin', ['patch', kind, name, '--type=json', '-p', JSON.stringify(patch)]);
     }
@@ -295,8 +359,26 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
     expect(await servedCertificate(port)).to.equal(new (await import('node:crypto')).X509Certificate(issued.cert).fingerprint256);
 
     // A change that makes the webhook rewrite its configurations keeps cainjector's bundle.
-    await kubectlOk('admin', ['patch', 'agentidentity', agent, '--type=merge', '-p', JSON.stringify({ spec: { subjects: [{ kind: 'User', name: AGENT_USER }, { kind: 'User', name: 'agent:cert-manager-probe' }] } })]);
-    await eventually(async () => (await kubectlOk('admin', ['get', 'validatingwebhookconfiguration', 'agentgate-agents', '-o', 'json'])).includes('agent:cert-manager-probe'), 30_000, 'the webhook to rewrite agentgate-agents');
+    await kubectlOk('admin', [
+      'patch',
+      'agentidentity',
+      agent,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: {
+          subjects: [
+            { kind: 'User', name: AGENT_USER },
+            { kind: 'User', name: 'agent:cert-manager-probe' },
+          ],
+        },
+      }),
+    ]);
+    await eventually(
+      async () => (await kubectlOk('admin', ['get', 'validatingwebhookconfiguration', 'agentgate-agents', '-o', 'json'])).includes('agent:cert-manager-probe'),
+      30_000,
+      'the webhook to rewrite agentgate-agents',
+    );
     for (const b of await caBundles()) expect(b).to.equal(issued.ca);
     await agentCallsPass();
 

@@ -42,7 +42,10 @@ async function connectMcp(kubeconfig: string, extra: string[] = []): Promise<Mcp
 }
 
 async function call(mcp: Mcp, name: string, args: Record<string, unknown> = {}, onprogress?: (p: Progress) => void): Promise<CallToolResult> {
-  return (await mcp.client.callTool({ name, arguments: args }, undefined, { timeout: 120_000, ...(onprogress ? { onprogress, resetTimeoutOnProgress: true } : {}) })) as CallToolResult;
+  return (await mcp.client.callTool({ name, arguments: args }, undefined, {
+    timeout: 120_000,
+    ...(onprogress ? { onprogress, resetTimeoutOnProgress: true } : {}),
+  })) as CallToolResult;
 }
 
 /** The structured result of a tool that must have succeeded. */
@@ -56,7 +59,7 @@ async function ok<T = Record<string, unknown>>(mcp: Mcp, name: string, args: Rec
 
 const errorText = (r: CallToolResult): string => (r.content as Array<{ text?: string }>).map((c) => c.text ?? '').join('\n');
 
-describe('agentgate mcp: the agent\'s side of the gate', function () {
+describe("agentgate mcp: the agent's side of the gate", function () {
   this.timeout(240_000);
   const agent = uniqueName('mcp-bot');
   const reader = uniqueName('mcp-reads-identity');
@@ -89,7 +92,11 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     await kubectlOk('admin', ['create', 'clusterrolebinding', reader, '--clusterrole=agentgate-identity-reader', `--user=${AGENT_USER}`]);
     await kubectlOk('admin', ['create', 'clusterrolebinding', approvers, '--clusterrole=agentgate-approver', '--group=sre-approvers']);
     await kubectlOk('admin', ['create', 'deployment', 'web', '-n', ns, '--image=registry.k8s.io/pause:3.10']);
-    await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'list', 'agentidentities.agentgate.io'])).stdout.trim() === 'yes', 30_000, 'the identity reader binding');
+    await eventually(
+      async () => (await kubectl('agent', ['auth', 'can-i', 'list', 'agentidentities.agentgate.io'])).stdout.trim() === 'yes',
+      30_000,
+      'the identity reader binding',
+    );
     mcp = await connectMcp(clusterEnv().kubeconfigs.agent);
   });
 
@@ -101,7 +108,7 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     await stopAgentgate(agentgate);
   });
 
-  it('offers exactly the desk\'s five tools, each with an input and an output schema', async function () {
+  it("offers exactly the desk's five tools, each with an input and an output schema", async function () {
     const { tools } = await mcp.client.listTools();
     expect(tools.map((t) => t.name).sort()).to.deep.equal(['explain', 'my_requests', 'request_access', 'wait', 'whoami']);
     for (const t of tools) {
@@ -113,7 +120,13 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
   });
 
   it('the seed scenario through the tools: request, wait with progress, allowed call, held call, explain, approval by alice, retry', async function () {
-    const me = await ok<{ user: string; agent: string; identity: { ceiling: { allowedRoles: string[]; maxDuration: string }; approvers: { groups: string[] } }; grants: unknown[]; approvalRules: Array<{ name: string; action: string }> }>(mcp, 'whoami');
+    const me = await ok<{
+      user: string;
+      agent: string;
+      identity: { ceiling: { allowedRoles: string[]; maxDuration: string }; approvers: { groups: string[] } };
+      grants: unknown[];
+      approvalRules: Array<{ name: string; action: string }>;
+    }>(mcp, 'whoami');
     expect(me.user).to.equal(AGENT_USER);
     expect(me.agent).to.equal(agent);
     expect(me.identity.ceiling).to.deep.include({ allowedRoles: ['ClusterRole/agentgate-edit'], maxDuration: '1h' });
@@ -135,8 +148,19 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
 
     // 2. Wait, with progress notifications, while alice approves the activation with kubectl.
     const progress: Progress[] = [];
-    const waiting = ok<{ outcome: string; grant: { secondsLeft: number; expiresAt: string } }>(mcp, 'wait', { grant: req.grant.name, namespace: ns, timeoutSeconds: 90 }, (p) => progress.push(p));
-    const activation = req.approvalRequest?.name ?? (await eventually(async () => (await kubectlOk('admin', ['get', 'accessgrant', req.grant.name, '-n', ns, '-o', 'jsonpath={.status.approvalRequest}'])).trim(), 30_000, 'the activation request'));
+    const waiting = ok<{ outcome: string; grant: { secondsLeft: number; expiresAt: string } }>(
+      mcp,
+      'wait',
+      { grant: req.grant.name, namespace: ns, timeoutSeconds: 90 },
+      (p) => progress.push(p),
+    );
+    const activation =
+      req.approvalRequest?.name ??
+      (await eventually(
+        async () => (await kubectlOk('admin', ['get', 'accessgrant', req.grant.name, '-n', ns, '-o', 'jsonpath={.status.approvalRequest}'])).trim(),
+        30_000,
+        'the activation request',
+      ));
     await eventually(async () => progress.length > 0, 30_000, 'a progress notification');
     await kubectlOk('alice', ['annotate', 'approvalrequest', activation, '-n', ns, 'approved=true']);
     const waited = await waiting;
@@ -146,7 +170,11 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     expect(progress.map((p) => p.progress)).to.satisfy((ps: number[]) => ps.every((p, i) => i === 0 || p > ps[i - 1]!), 'progress increases');
 
     // 3. An allowed call, with the agent's usual tool.
-    await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes', 30_000, 'the RoleBinding');
+    await eventually(
+      async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes',
+      30_000,
+      'the RoleBinding',
+    );
     const allowed = await kubectl('agent', ['create', 'configmap', 'release-notes', '-n', ns, '--from-literal=version=1.4.2']);
     expect(allowed.code, allowed.stderr).to.equal(0);
 
@@ -154,11 +182,15 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     const held = await kubectl('agent', ['delete', 'deployment', 'web', '-n', ns]);
     expect(held.code).to.not.equal(0);
     expect(held.stderr).to.contain(`Error from server (${REASON.ApprovalRequired})`);
-    const why = await ok<{ refusal: string; control: string; refusedBy: string; rules: string[]; approvalRequest: { name: string; phase: string }; approvers: { groups: string[]; required: number }; letThrough: Array<{ tool?: string; arguments?: Record<string, unknown> }> }>(
-      mcp,
-      'explain',
-      { message: held.stderr },
-    );
+    const why = await ok<{
+      refusal: string;
+      control: string;
+      refusedBy: string;
+      rules: string[];
+      approvalRequest: { name: string; phase: string };
+      approvers: { groups: string[]; required: number };
+      letThrough: Array<{ tool?: string; arguments?: Record<string, unknown> }>;
+    }>(mcp, 'explain', { message: held.stderr });
     expect(why).to.deep.include({ refusal: 'RuleHeld', control: 'approval', refusedBy: 'agentgate' });
     expect(why.rules).to.include('delete');
     expect(why.approvalRequest.phase).to.equal('Pending');
@@ -167,7 +199,11 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     expect(waitStep?.arguments).to.deep.equal({ approvalRequest: why.approvalRequest.name, namespace: ns });
 
     // 5. alice approves that exact operation; wait says so.
-    const deciding = ok<{ outcome: string; approvalRequest: { approvedBy: string[] } }>(mcp, 'wait', { approvalRequest: why.approvalRequest.name, namespace: ns, timeoutSeconds: 60 });
+    const deciding = ok<{ outcome: string; approvalRequest: { approvedBy: string[] } }>(mcp, 'wait', {
+      approvalRequest: why.approvalRequest.name,
+      namespace: ns,
+      timeoutSeconds: 60,
+    });
     await kubectlOk('alice', ['annotate', 'approvalrequest', why.approvalRequest.name, '-n', ns, 'approved=true']);
     const decided = await deciding;
     expect(decided.outcome).to.equal('Approved');
@@ -178,7 +214,11 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     expect(retry.code, retry.stderr).to.equal(0);
     expect(retry.stderr).to.contain(`Warning: agentgate: allowed once by ApprovalRequest ${ns}/${why.approvalRequest.name}`);
 
-    const mine = await ok<{ agent: string; approvalRequests: Array<{ name: string; phase: string; type: string }>; grants: Array<{ name: string; phase: string }> }>(mcp, 'my_requests', { namespace: ns });
+    const mine = await ok<{
+      agent: string;
+      approvalRequests: Array<{ name: string; phase: string; type: string }>;
+      grants: Array<{ name: string; phase: string }>;
+    }>(mcp, 'my_requests', { namespace: ns });
     expect(mine.agent).to.equal(agent);
     expect(mine.approvalRequests.find((a) => a.name === why.approvalRequest.name)?.phase).to.equal('Consumed');
     expect(mine.approvalRequests.find((a) => a.name === activation)?.type).to.equal('Activation');
@@ -200,7 +240,11 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
       metadata: { name: 'status-check', namespace: ns },
       spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '10m', reason: 'check what the agent sees', activation: 'Immediate' },
     });
-    await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'delete', 'deployments', '-n', ns])).stdout.trim() === 'yes', 30_000, 'the status-check grant');
+    await eventually(
+      async () => (await kubectl('agent', ['auth', 'can-i', 'delete', 'deployments', '-n', ns])).stdout.trim() === 'yes',
+      30_000,
+      'the status-check grant',
+    );
     await kubectlOk('admin', ['create', 'deployment', 'api', '-n', ns, '--image=registry.k8s.io/pause:3.10']);
     let caught: unknown;
     try {
@@ -216,7 +260,10 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     expect(status.message).to.match(/^admission webhook "[^"]+" denied the request: agentgate: held for approval: /);
     expect(status.details).to.deep.include({ group: 'agentgate.io', kind: 'ApprovalRequest', retryAfterSeconds: HELD_RETRY_AFTER_SECONDS });
     const arName = status.details!.name!;
-    expect(JSON.parse(await kubectlOk('admin', ['get', 'approvalrequest', arName, '-n', ns, '-o', 'json'])).spec.operation).to.deep.include({ operation: 'DELETE', name: 'api' });
+    expect(JSON.parse(await kubectlOk('admin', ['get', 'approvalrequest', arName, '-n', ns, '-o', 'json'])).spec.operation).to.deep.include({
+      operation: 'DELETE',
+      name: 'api',
+    });
     const causes = status.details!.causes ?? [];
     expect(causes).to.deep.include({ reason: CAUSE.Namespace, field: 'metadata.namespace', message: ns });
     expect(causes).to.deep.include({ reason: CAUSE.Agent, message: agent });
@@ -231,8 +278,16 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
 
     // A call through a binding agentgate did not make: RBAC lets it in, agentgate says NotCovered.
     await kubectlOk('admin', ['create', 'rolebinding', 'bypass', '-n', other, '--clusterrole=agentgate-edit', `--user=${AGENT_USER}`]);
-    await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', other])).stdout.trim() === 'yes', 30_000, 'the bypass binding');
-    const bypass = await kubectl('agent', ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: other }, data: { a: 'b' } }));
+    await eventually(
+      async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', other])).stdout.trim() === 'yes',
+      30_000,
+      'the bypass binding',
+    );
+    const bypass = await kubectl(
+      'agent',
+      ['create', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: other }, data: { a: 'b' } }),
+    );
     expect(bypass.code).to.not.equal(0);
     expect(bypass.stderr).to.contain(`Error from server (${REASON.NotCovered})`);
     // kubectl's generators (create configmap, ...) print only the message, without the reason;
@@ -240,7 +295,11 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     const generated = await kubectl('agent', ['create', 'configmap', 'x', '-n', other, '--from-literal=a=b']);
     expect(generated.stderr).to.contain('error: failed to create configmap: admission webhook').and.contain('denied the request: agentgate: ');
     expect(generated.stderr).to.not.contain(REASON.NotCovered);
-    const notCovered = await ok<{ refusal: string; refusedBy: string; letThrough: Array<{ tool?: string; arguments?: Record<string, unknown> }> }>(mcp, 'explain', { message: generated.stderr });
+    const notCovered = await ok<{ refusal: string; refusedBy: string; letThrough: Array<{ tool?: string; arguments?: Record<string, unknown> }> }>(
+      mcp,
+      'explain',
+      { message: generated.stderr },
+    );
     expect(notCovered).to.deep.include({ refusal: 'NotCovered', refusedBy: 'agentgate' });
     expect(notCovered.letThrough[0]).to.deep.include({ tool: 'request_access' });
     expect(notCovered.letThrough[0]!.arguments).to.deep.include({ role: 'agentgate-edit', namespace: other });
@@ -253,11 +312,21 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
       metadata: { name: 'short', namespace: other },
       spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '60s', reason: 'a short window', activation: 'Immediate' },
     });
-    const expiresAt = await eventually(async () => {
-      const [phase, at] = (await kubectlOk('admin', ['get', 'accessgrant', 'short', '-n', other, '-o', 'jsonpath={.status.phase} {.status.expiresAt}'])).split(' ');
-      return phase === 'Active' && at ? Date.parse(at) : undefined;
-    }, 30_000, 'the short grant');
-    await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', other])).stdout.trim() === 'yes', 30_000, 'its RoleBinding');
+    const expiresAt = await eventually(
+      async () => {
+        const [phase, at] = (
+          await kubectlOk('admin', ['get', 'accessgrant', 'short', '-n', other, '-o', 'jsonpath={.status.phase} {.status.expiresAt}'])
+        ).split(' ');
+        return phase === 'Active' && at ? Date.parse(at) : undefined;
+      },
+      30_000,
+      'the short grant',
+    );
+    await eventually(
+      async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', other])).stdout.trim() === 'yes',
+      30_000,
+      'its RoleBinding',
+    );
     const early = await kubectl('agent', ['create', 'configmap', 'early', '-n', other, '--from-literal=a=b']);
     expect(early.code, early.stderr).to.equal(0);
     // A 60 s window is late in its last 15 s.
@@ -269,7 +338,7 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
     expect(late.stderr).to.match(new RegExp(`Warning: agentgate: grant ${other}/short expires in \\d+s`));
   });
 
-  it('refuses to act beyond the agent\'s rights, and says whose rights are missing', async function () {
+  it("refuses to act beyond the agent's rights, and says whose rights are missing", async function () {
     // No agentgate-requester binding in `other`: RBAC refuses, the server adds nothing.
     const noRbac = await call(mcp, 'request_access', { role: 'agentgate-edit', namespace: other, duration: '10m', reason: 'try' });
     expect(noRbac.isError).to.equal(true);
@@ -350,7 +419,9 @@ describe('agentgate mcp: the agent\'s side of the gate', function () {
 
   it('serves streamable HTTP behind --http, on loopback only unless a token is required', async function () {
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [CLI, 'mcp', '--kubeconfig', clusterEnv().kubeconfigs.agent, '--http', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'mcp', '--kubeconfig', clusterEnv().kubeconfigs.agent, '--http', '127.0.0.1:0'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     try {

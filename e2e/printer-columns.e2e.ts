@@ -41,7 +41,17 @@ describe('kubectl get: readable EXPIRES columns', function () {
     await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(grant));
     // The status an active grant carries (written here as the operator would, through the
     // status subresource; no operator runs in this file).
-    await kubectlOk('admin', ['patch', 'accessgrant', name, '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase: 'Active', expiresAt: future } })]);
+    await kubectlOk('admin', [
+      'patch',
+      'accessgrant',
+      name,
+      '-n',
+      ns,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { phase: 'Active', expiresAt: future } }),
+    ]);
 
     const row = tableRow(await kubectlOk('admin', ['get', 'accessgrants', '-n', ns]), name);
     expect(row).to.include({ PHASE: 'Active', EXPIRES: future });
@@ -50,12 +60,16 @@ describe('kubectl get: readable EXPIRES columns', function () {
 
   it('AccessGrant: EXPIRES is blank before the operator sets it', async () => {
     const name = uniqueName('grant-new');
-    await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AccessGrant',
-      metadata: { name, namespace: ns },
-      spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'e2e: printer columns' },
-    }));
+    await kubectlOk(
+      'admin',
+      ['create', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AccessGrant',
+        metadata: { name, namespace: ns },
+        spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'e2e: printer columns' },
+      }),
+    );
     const row = tableRow(await kubectlOk('admin', ['get', 'accessgrants', '-n', ns]), name);
     expect(row).to.include({ AGENT: 'deploy-bot', PHASE: '', EXPIRES: '' }); // blank, not <invalid>
     expect(row.AGE).to.match(/^\d+s$/);

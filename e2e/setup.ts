@@ -22,7 +22,9 @@ export const mochaHooks = {
     }
     for (const dir of [logDir, runDir]) {
       if (!dir || !existsSync(dir)) continue;
-      for (const f of readdirSync(dir).filter((n) => n.endsWith('.log')).sort()) {
+      for (const f of readdirSync(dir)
+        .filter((n) => n.endsWith('.log'))
+        .sort()) {
         const lines = readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n');
         console.error(`\n----- ${path.join(dir, f)} (last 40 of ${lines.length} lines) -----`);
         console.error(lines.slice(-40).join('\n'));

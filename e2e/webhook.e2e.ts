@@ -31,7 +31,12 @@ function get(pathname: string): Promise<{ status: number; body: string }> {
   return post(pathname, undefined, {}, 'GET');
 }
 
-function post(pathname: string, body: string | Buffer | undefined, headers: Record<string, string>, method = 'POST'): Promise<{ status: number; body: string }> {
+function post(
+  pathname: string,
+  body: string | Buffer | undefined,
+  headers: Record<string, string>,
+  method = 'POST',
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request({ host: '127.0.0.1', port: webhookPort, path: pathname, method, headers, rejectUnauthorized: false }, (res) => {
       let data = '';
@@ -45,14 +50,26 @@ function post(pathname: string, body: string | Buffer | undefined, headers: Reco
 
 async function startWebhook(): Promise<void> {
   webhook = startProcess('webhook', 'webhook-e2e', webhookArgs, webhookPort);
-  await eventually(async () => {
-    if (!webhook?.alive) throw new Error(`webhook exited: ${webhook?.log().slice(-2000)}`);
-    return (await get('/readyz')).status === 200;
-  }, 60_000, 'webhook ready');
+  await eventually(
+    async () => {
+      if (!webhook?.alive) throw new Error(`webhook exited: ${webhook?.log().slice(-2000)}`);
+      return (await get('/readyz')).status === 200;
+    },
+    60_000,
+    'webhook ready',
+  );
 }
 
 function startOperator(): void {
-  operator = startProcess('operator', 'operator-webhook-e2e', ['--kubeconfig', operatorKubeconfig, '--leader-elect=false', '--metrics-port', '0', '--id', 'webhook-e2e']);
+  operator = startProcess('operator', 'operator-webhook-e2e', [
+    '--kubeconfig',
+    operatorKubeconfig,
+    '--leader-elect=false',
+    '--metrics-port',
+    '0',
+    '--id',
+    'webhook-e2e',
+  ]);
 }
 
 // ---------------------------------------------------------------------------------
@@ -84,11 +101,16 @@ async function activeGrant(ns: string, name: string, opts: { agent?: string; rol
     spec: { agent, roleRef: { kind: 'ClusterRole', name: role }, duration: opts.duration ?? '1h', reason: 'e2e', activation: 'Immediate' },
   };
   await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify(grant));
-  if (!operator?.alive) throw new Error(`the operator is not running, so grant ${ns}/${name} cannot become Active: ${operator?.log().slice(-2000) ?? 'never started'}`);
-  return eventually(async () => {
-    const g = await getJson<AccessGrant>(['get', 'accessgrant', name, '-n', ns]);
-    return g.status?.phase === 'Active' && g.status.expiresAt ? g : undefined;
-  }, 30_000, `grant ${ns}/${name} Active`);
+  if (!operator?.alive)
+    throw new Error(`the operator is not running, so grant ${ns}/${name} cannot become Active: ${operator?.log().slice(-2000) ?? 'never started'}`);
+  return eventually(
+    async () => {
+      const g = await getJson<AccessGrant>(['get', 'accessgrant', name, '-n', ns]);
+      return g.status?.phase === 'Active' && g.status.expiresAt ? g : undefined;
+    },
+    30_000,
+    `grant ${ns}/${name} Active`,
+  );
 }
 
 async function agentIdentity(name: string, spec: Record<string, unknown>): Promise<void> {
@@ -98,7 +120,10 @@ async function agentIdentity(name: string, spec: Record<string, unknown>): Promi
     metadata: { name },
     spec: {
       maxDuration: '8h',
-      allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }, { kind: 'ClusterRole', name: 'view' }],
+      allowedRoles: [
+        { kind: 'ClusterRole', name: 'agentgate-edit' },
+        { kind: 'ClusterRole', name: 'view' },
+      ],
       allowedNamespaces: { selector: { matchLabels: { [NS_LABEL]: 'yes' } } },
       approvers: { groups: ['sre-approvers'] },
       ...spec,
@@ -110,7 +135,14 @@ async function agentIdentity(name: string, spec: Record<string, unknown>): Promi
 
 /** Waits until the agents' webhook configuration routes this user to agentgate. */
 async function routed(username: string): Promise<void> {
-  await eventually(async () => (await kubectlOk('admin', ['get', 'validatingwebhookconfiguration', 'agentgate-agents', '-o', 'jsonpath={.webhooks[0].matchConditions[*].expression}'])).includes(username), 30_000, `agents webhook routes ${username}`);
+  await eventually(
+    async () =>
+      (
+        await kubectlOk('admin', ['get', 'validatingwebhookconfiguration', 'agentgate-agents', '-o', 'jsonpath={.webhooks[0].matchConditions[*].expression}'])
+      ).includes(username),
+    30_000,
+    `agents webhook routes ${username}`,
+  );
 }
 
 async function auditEvents(ns: string): Promise<AuditEvent[]> {
@@ -134,17 +166,23 @@ async function approvalRequest(ns: string, name: string): Promise<ApprovalReques
 
 /** The operator records decisions from the persisted object (never from a review): wait for it. */
 async function recordedAs(ns: string, name: string, check: (ar: ApprovalRequest) => boolean, what: string): Promise<ApprovalRequest> {
-  return eventually(async () => {
-    const ar = await approvalRequest(ns, name);
-    return check(ar) ? ar : undefined;
-  }, 30_000, `ApprovalRequest ${ns}/${name}: ${what}`);
+  return eventually(
+    async () => {
+      const ar = await approvalRequest(ns, name);
+      return check(ar) ? ar : undefined;
+    },
+    30_000,
+    `ApprovalRequest ${ns}/${name}: ${what}`,
+  );
 }
 const phaseIs = (phase: string) => (ar: ApprovalRequest) => (ar.status?.phase ?? 'Pending') === phase;
 
 /** A kubeconfig for a ServiceAccount token: more agent identities than the one client certificate. */
 async function serviceAccountAgent(ns: string, sa: string): Promise<(args: string[]) => Promise<RunResult>> {
   await kubectlOk('admin', ['create', 'serviceaccount', sa, '-n', ns]);
-  const token = (await eventually(async () => (await kubectl('admin', ['create', 'token', sa, '-n', ns, '--duration', '1h'])).stdout.trim(), 20_000, 'token')).trim();
+  const token = (
+    await eventually(async () => (await kubectl('admin', ['create', 'token', sa, '-n', ns, '--duration', '1h'])).stdout.trim(), 20_000, 'token')
+  ).trim();
   const admin = yaml.load(readFileSync(clusterEnv().kubeconfigs.admin, 'utf8')) as { clusters: Array<{ cluster: Record<string, unknown> }> };
   const file = path.join(runDir, `${ns}-${sa}.kubeconfig`);
   const kc = {
@@ -168,40 +206,64 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     await installBase();
     webhookPort = await freePort();
     const kc = await componentKubeconfig('webhook');
-    webhookArgs = ['--kubeconfig', kc, '--port', String(webhookPort), '--url', `https://127.0.0.1:${webhookPort}`, '--writer-id', uniqueName('e2e'), '--timeout-seconds', '10'];
+    webhookArgs = [
+      '--kubeconfig',
+      kc,
+      '--port',
+      String(webhookPort),
+      '--url',
+      `https://127.0.0.1:${webhookPort}`,
+      '--writer-id',
+      uniqueName('e2e'),
+      '--timeout-seconds',
+      '10',
+    ];
     await startWebhook();
     operatorKubeconfig = await componentKubeconfig('operator');
     startOperator();
     // Approvers (and, to show the webhook is what stops them, mallory and the agent) may
     // annotate ApprovalRequests as far as RBAC goes.
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'e2e-webhook-approver' }, rules: [{ apiGroups: ['agentgate.io'], resources: ['approvalrequests'], verbs: ['get', 'list', 'watch', 'patch', 'update'] }] },
-        {
-          apiVersion: 'rbac.authorization.k8s.io/v1',
-          kind: 'ClusterRoleBinding',
-          metadata: { name: 'e2e-webhook-approver' },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-webhook-approver' },
-          subjects: [
-            { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'sre-approvers' },
-            { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'developers' },
-            { apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'agent:deploy-bot' },
-          ],
-        },
-      ],
-    }));
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'ClusterRole',
+            metadata: { name: 'e2e-webhook-approver' },
+            rules: [{ apiGroups: ['agentgate.io'], resources: ['approvalrequests'], verbs: ['get', 'list', 'watch', 'patch', 'update'] }],
+          },
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'ClusterRoleBinding',
+            metadata: { name: 'e2e-webhook-approver' },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-webhook-approver' },
+            subjects: [
+              { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'sre-approvers' },
+              { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'developers' },
+              { apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'agent:deploy-bot' },
+            ],
+          },
+        ],
+      }),
+    );
     await agentIdentity(AGENT, { subjects: [{ kind: 'User', name: 'agent:deploy-bot' }] });
     await routed('agent:deploy-bot');
     // The apiserver picks configuration changes up from its own informer: wait until an
     // agent call (a dry run through an admin-made bypass binding) reaches agentgate.
     const probe = await newNamespace();
     await kubectlOk('admin', ['create', 'rolebinding', 'bypass', '-n', probe, '--clusterrole=edit', '--user=agent:deploy-bot']);
-    await eventually(async () => {
-      const r = await kubectl('agent', ['create', 'configmap', 'probe', '-n', probe, '--dry-run=server']);
-      return r.code !== 0 && r.stderr.includes('agentgate');
-    }, 30_000, 'agent calls reach the webhook');
+    await eventually(
+      async () => {
+        const r = await kubectl('agent', ['create', 'configmap', 'probe', '-n', probe, '--dry-run=server']);
+        return r.code !== 0 && r.stderr.includes('agentgate');
+      },
+      30_000,
+      'agent calls reach the webhook',
+    );
   });
 
   after(async function () {
@@ -273,7 +335,10 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     await kubectlOk('alice', ['annotate', 'approvalrequest', name, '-n', ns, 'approved=true']);
     await recordedAs(ns, name, phaseIs('Approved'), 'Approved');
     const [a, b] = await Promise.all([kubectl('agent', create), kubectl('agent', create)]);
-    expect([a.code, b.code].filter((c) => c === 0), `${a.stderr} | ${b.stderr}`).to.have.length(1);
+    expect(
+      [a.code, b.code].filter((c) => c === 0),
+      `${a.stderr} | ${b.stderr}`,
+    ).to.have.length(1);
     expect((await approvalRequest(ns, name)).status?.phase).to.equal('Consumed');
     const events = await auditEvents(ns);
     expect(events.filter((e) => e.spec.approvalRequest === `${ns}/${name}` && e.spec.decision === 'Allowed')).to.have.length(1);
@@ -317,10 +382,14 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     await routed(`system:serviceaccount:${ns}:bot`);
     await activeGrant(ns, 'g', { agent: name });
     await kubectlOk('admin', ['create', 'deployment', 'web', '-n', ns, '--image=registry.k8s.io/pause:3.10']);
-    const held = await eventually(async () => {
-      const r = await sa(['delete', 'deployment', 'web', '-n', ns, '--wait=false']);
-      return r.stderr.includes('ApprovalRequest') ? r : undefined;
-    }, 30_000, 'held');
+    const held = await eventually(
+      async () => {
+        const r = await sa(['delete', 'deployment', 'web', '-n', ns, '--wait=false']);
+        return r.stderr.includes('ApprovalRequest') ? r : undefined;
+      },
+      30_000,
+      'held',
+    );
     const ar = arName(held.stderr);
     expect(held.stderr).to.contain('2 distinct approvers');
     await kubectlOk('alice', ['annotate', 'approvalrequest', ar, '-n', ns, 'approved=true']);
@@ -348,10 +417,14 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     await eventually(async () => (await sa(['auth', 'can-i', 'delete', 'deployments', '-n', ns])).stdout.trim() === 'yes', 20_000, 'RBAC');
     // The first call is left open by the webhook; approve while it waits.
     const call = sa(['delete', 'deployment', 'web', '-n', ns, '--wait=false']);
-    const ar = await eventually(async () => {
-      const list = await getJson<{ items: ApprovalRequest[] }>(['get', 'approvalrequests', '-n', ns, '-l', `agentgate.io/agent=${name}`]);
-      return list.items[0]?.metadata.name;
-    }, 20_000, 'the held request appears');
+    const ar = await eventually(
+      async () => {
+        const list = await getJson<{ items: ApprovalRequest[] }>(['get', 'approvalrequests', '-n', ns, '-l', `agentgate.io/agent=${name}`]);
+        return list.items[0]?.metadata.name;
+      },
+      20_000,
+      'the held request appears',
+    );
     await kubectlOk('alice', ['annotate', 'approvalrequest', ar, '-n', ns, 'approved=true']);
     const r = await call;
     expect(r.code, r.stderr).to.equal(0);
@@ -392,17 +465,39 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     await kubectlOk('admin', ['create', 'deployment', 'web', '-n', ns, '--image=registry.k8s.io/pause:3.10']);
     const ar = arName((await kubectl('agent', ['delete', 'deployment', 'web', '-n', ns, '--wait=false'])).stderr);
     // A careless admin gives the agent power over agentgate's objects and RBAC.
-    await kubectlOk('admin', ['create', 'clusterrole', 'e2e-webhook-tamper', '--verb=*', '--resource=accessgrants.agentgate.io,approvalrequests.agentgate.io,auditevents.agentgate.io,rolebindings.rbac.authorization.k8s.io,accessgrants.agentgate.io/status,approvalrequests.agentgate.io/status']);
+    await kubectlOk('admin', [
+      'create',
+      'clusterrole',
+      'e2e-webhook-tamper',
+      '--verb=*',
+      '--resource=accessgrants.agentgate.io,approvalrequests.agentgate.io,auditevents.agentgate.io,rolebindings.rbac.authorization.k8s.io,accessgrants.agentgate.io/status,approvalrequests.agentgate.io/status',
+    ]);
     await kubectlOk('admin', ['create', 'rolebinding', 'tamper', '-n', ns, '--clusterrole=e2e-webhook-tamper', '--user=agent:deploy-bot']);
-    await kubectlOk('admin', ['create', 'rolebinding', `tamper-${ns}`.slice(0, 63), '-n', AGENTGATE_NAMESPACE, '--clusterrole=e2e-webhook-tamper', '--user=agent:deploy-bot']);
+    await kubectlOk('admin', [
+      'create',
+      'rolebinding',
+      `tamper-${ns}`.slice(0, 63),
+      '-n',
+      AGENTGATE_NAMESPACE,
+      '--clusterrole=e2e-webhook-tamper',
+      '--user=agent:deploy-bot',
+    ]);
     await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'patch', 'accessgrants', '-n', ns])).stdout.trim() === 'yes', 20_000, 'RBAC allows');
     const event = (await auditEvents(ns))[0]!.metadata.name!;
     const rb = (await getJson<AccessGrant>(['get', 'accessgrant', 'g', '-n', ns])).status?.roleBinding ?? 'agentgate-g';
 
     const attempts: Array<[string, string[], string]> = [
-      ['extend its grant', ['patch', 'accessgrant', 'g', '-n', ns, '--subresource=status', '--type=merge', '-p', '{"status":{"expiresAt":"2099-01-01T00:00:00Z"}}'], 'accessgrants'],
+      [
+        'extend its grant',
+        ['patch', 'accessgrant', 'g', '-n', ns, '--subresource=status', '--type=merge', '-p', '{"status":{"expiresAt":"2099-01-01T00:00:00Z"}}'],
+        'accessgrants',
+      ],
       ['relabel its grant', ['label', 'accessgrant', 'g', '-n', ns, 'x=y'], 'accessgrants'],
-      ['approve its ApprovalRequest through status', ['patch', 'approvalrequest', ar, '-n', ns, '--type=merge', '-p', '{"status":{"phase":"Approved"}}', '--subresource=status'], 'approvalrequests'],
+      [
+        'approve its ApprovalRequest through status',
+        ['patch', 'approvalrequest', ar, '-n', ns, '--type=merge', '-p', '{"status":{"phase":"Approved"}}', '--subresource=status'],
+        'approvalrequests',
+      ],
       ['relabel its ApprovalRequest', ['label', 'approvalrequest', ar, '-n', ns, 'x=y'], 'approvalrequests'],
       ['delete an AuditEvent', ['delete', 'auditevent', event, '-n', AGENTGATE_NAMESPACE], 'auditevents'],
       ['edit the managed RoleBinding', ['label', 'rolebinding', rb, '-n', ns, 'app.kubernetes.io/managed-by-', '--overwrite'], 'rolebindings'],
@@ -414,12 +509,21 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
       expect(r.code, `${what} succeeded: ${r.stdout}`).to.not.equal(0);
       expect(r.stderr, what).to.contain('agentgate');
     }
-    const events = await eventually(async () => {
-      const all = (await getJson<{ items: AuditEvent[] }>(['get', 'auditevents', '-n', AGENTGATE_NAMESPACE])).items;
-      const mine = all.filter((e) => e.spec.user === 'agent:deploy-bot' && e.spec.decision === 'Denied' && (e.spec.namespace === ns || e.spec.name === event));
-      if (mine.length < attempts.length) throw new Error(`recorded ${mine.length}/${attempts.length}: ${mine.map((e) => `${e.spec.operation} ${e.spec.resource}/${e.spec.subresource ?? ''} ${e.spec.namespace}/${e.spec.name}`).join('; ')}`);
-      return mine;
-    }, 20_000, 'every attempt recorded');
+    const events = await eventually(
+      async () => {
+        const all = (await getJson<{ items: AuditEvent[] }>(['get', 'auditevents', '-n', AGENTGATE_NAMESPACE])).items;
+        const mine = all.filter(
+          (e) => e.spec.user === 'agent:deploy-bot' && e.spec.decision === 'Denied' && (e.spec.namespace === ns || e.spec.name === event),
+        );
+        if (mine.length < attempts.length)
+          throw new Error(
+            `recorded ${mine.length}/${attempts.length}: ${mine.map((e) => `${e.spec.operation} ${e.spec.resource}/${e.spec.subresource ?? ''} ${e.spec.namespace}/${e.spec.name}`).join('; ')}`,
+          );
+        return mine;
+      },
+      20_000,
+      'every attempt recorded',
+    );
     for (const [, , resource] of attempts) expect(events.map((e) => e.spec.resource)).to.include(resource);
     expect((await approvalRequest(ns, ar)).status?.phase ?? 'Pending').to.equal('Pending');
 
@@ -440,12 +544,18 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     try {
       expect((await kubectl('agent', ['create', 'configmap', 'in-window', '-n', ns])).code).to.equal(0);
       let n = 0;
-      const denied = await eventually(async () => {
-        const r = await kubectl('agent', ['create', 'configmap', `late-${n++}`, '-n', ns]);
-        return r.code !== 0 ? r : undefined;
-      }, 120_000, 'denied after expiresAt');
+      const denied = await eventually(
+        async () => {
+          const r = await kubectl('agent', ['create', 'configmap', `late-${n++}`, '-n', ns]);
+          return r.code !== 0 ? r : undefined;
+        },
+        120_000,
+        'denied after expiresAt',
+      );
       expect(denied.stderr).to.contain(`grant short expired at ${g.status?.expiresAt}`);
-      expect((await kubectl('admin', ['get', 'rolebinding', g.status?.roleBinding ?? 'agentgate-short', '-n', ns])).code, 'the RoleBinding lingers').to.equal(0);
+      expect((await kubectl('admin', ['get', 'rolebinding', g.status?.roleBinding ?? 'agentgate-short', '-n', ns])).code, 'the RoleBinding lingers').to.equal(
+        0,
+      );
       await recorded(ns, (s) => s.decision === 'Denied' && s.reason.includes('expired at'), 'late call');
     } finally {
       startOperator();
@@ -476,7 +586,7 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
       },
     };
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const junk = [null, 0, -1, 1e308, '', 'x'.repeat(1000), [], {}, true, [[[[]]]], { __proto__: { polluted: true } }, '\u0000'];
     const paths = (o: unknown, prefix: string[] = []): string[][] =>
       o && typeof o === 'object' ? Object.entries(o as object).flatMap(([k, v]) => [[...prefix, k], ...paths(v, [...prefix, k])]) : [];
@@ -503,4 +613,3 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     expect(metrics.body).to.contain('agentgate_webhook_decisions_total').and.contain('agentgate_webhook_admission_duration_seconds');
   });
 });
-

@@ -19,6 +19,7 @@ fi
 
 # Lint first: Biome's rules (biome.json) and the unused-exports report.
 npx biome lint .
+npx biome format . >/dev/null 2>&1 || { echo "make test: some TypeScript files are not formatted: run 'make fmt' (or 'npx biome format .' to see where)" >&2; exit 1; }
 node hack/unused-exports.mjs 2>&1 | head -1
 
 if [[ "$what" == "unit" ]]; then

@@ -25,8 +25,24 @@ const SERVICE_ACCOUNT: Record<Component, string> = { operator: 'agentgate-operat
  */
 export async function installBase(): Promise<void> {
   await ensureCrds();
-  await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'config', 'rbac'), '-f', path.join(repoRoot, 'config', 'admission')]);
-  await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '--field-manager', 'agentgate-installer', '-f', path.join(repoRoot, 'config', 'webhook')]);
+  await kubectlOk('admin', [
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    path.join(repoRoot, 'config', 'rbac'),
+    '-f',
+    path.join(repoRoot, 'config', 'admission'),
+  ]);
+  await kubectlOk('admin', [
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '--field-manager',
+    'agentgate-installer',
+    '-f',
+    path.join(repoRoot, 'config', 'webhook'),
+  ]);
 }
 
 /** A kubeconfig that authenticates as the component's ServiceAccount with a real token. */
@@ -127,26 +143,57 @@ process.once('exit', () => {
  * manifests, the webhook first (the protect webhook fails closed, so it must answer
  * before anything writes agentgate objects), then the operator; resolves when both are up.
  */
-export async function startAgentgate(opts: { name?: string; operatorArgs?: string[] } = {}): Promise<{ webhook: RunningComponent; operator: RunningComponent; webhookUrl: string }> {
+export async function startAgentgate(
+  opts: { name?: string; operatorArgs?: string[] } = {},
+): Promise<{ webhook: RunningComponent; operator: RunningComponent; webhookUrl: string }> {
   const name = opts.name ?? 'agentgate';
   await installBase();
   const [webhookKc, operatorKc] = [await componentKubeconfig('webhook'), await componentKubeconfig('operator')];
   const port = await freePort();
   const host = process.env.E2E_WEBHOOK_HOST ?? '127.0.0.1';
   const webhookUrl = `https://${host}:${port}`;
-  const webhook = startProcess('webhook', `${name}-webhook`, [
-    '--kubeconfig', webhookKc, '--port', String(port), '--host', host === '127.0.0.1' ? host : '0.0.0.0',
-    '--url', webhookUrl, '--writer-id', `${name}-webhook`,
-  ], port);
-  await eventually(async () => {
-    if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
-    return (await httpsStatus(`https://127.0.0.1:${port}/readyz`)) === 200;
-  }, 60_000, 'the webhook to be ready');
-  const operator = startProcess('operator', `${name}-operator`, ['--kubeconfig', operatorKc, '--id', `${name}-operator`, '--metrics-port', '0', ...(opts.operatorArgs ?? [])]);
-  await eventually(async () => {
-    if (!operator.alive) throw new Error(`operator exited:\n${operator.log().slice(-3000)}`);
-    return operator.log().includes('caches synced');
-  }, 60_000, 'the operator to lead and sync');
+  const webhook = startProcess(
+    'webhook',
+    `${name}-webhook`,
+    [
+      '--kubeconfig',
+      webhookKc,
+      '--port',
+      String(port),
+      '--host',
+      host === '127.0.0.1' ? host : '0.0.0.0',
+      '--url',
+      webhookUrl,
+      '--writer-id',
+      `${name}-webhook`,
+    ],
+    port,
+  );
+  await eventually(
+    async () => {
+      if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
+      return (await httpsStatus(`https://127.0.0.1:${port}/readyz`)) === 200;
+    },
+    60_000,
+    'the webhook to be ready',
+  );
+  const operator = startProcess('operator', `${name}-operator`, [
+    '--kubeconfig',
+    operatorKc,
+    '--id',
+    `${name}-operator`,
+    '--metrics-port',
+    '0',
+    ...(opts.operatorArgs ?? []),
+  ]);
+  await eventually(
+    async () => {
+      if (!operator.alive) throw new Error(`operator exited:\n${operator.log().slice(-3000)}`);
+      return operator.log().includes('caches synced');
+    },
+    60_000,
+    'the operator to lead and sync',
+  );
   return { webhook, operator, webhookUrl };
 }
 

@@ -74,7 +74,11 @@ export function approvalPolicyObjects(): PolicyObjects {
 export interface LivePolicy {
   spec?: {
     failurePolicy?: string;
-    matchConstraints?: { resourceRules?: Array<{ apiGroups?: string[]; resources?: string[]; operations?: string[] }>; namespaceSelector?: unknown; objectSelector?: unknown };
+    matchConstraints?: {
+      resourceRules?: Array<{ apiGroups?: string[]; resources?: string[]; operations?: string[] }>;
+      namespaceSelector?: unknown;
+      objectSelector?: unknown;
+    };
     matchConditions?: unknown[];
     variables?: Array<{ name?: string; expression?: string }>;
     validations?: Array<{ expression?: string }>;
@@ -103,7 +107,10 @@ export function approvalPolicyProblems(policy: LivePolicy | undefined, binding: 
     if ((s.failurePolicy ?? 'Fail') !== 'Fail') out.push(`ValidatingAdmissionPolicy ${APPROVAL_POLICY} has failurePolicy ${s.failurePolicy}, not Fail`);
     const rules = s.matchConstraints?.resourceRules ?? [];
     const covers = rules.some(
-      (r) => (r.apiGroups ?? []).some((g) => g === 'agentgate.io' || g === '*') && (r.resources ?? []).some((x) => x === 'approvalrequests' || x === '*') && ['CREATE', 'UPDATE'].every((op) => (r.operations ?? []).some((o) => o === op || o === '*')),
+      (r) =>
+        (r.apiGroups ?? []).some((g) => g === 'agentgate.io' || g === '*') &&
+        (r.resources ?? []).some((x) => x === 'approvalrequests' || x === '*') &&
+        ['CREATE', 'UPDATE'].every((op) => (r.operations ?? []).some((o) => o === op || o === '*')),
     );
     if (!covers) out.push(`ValidatingAdmissionPolicy ${APPROVAL_POLICY} does not match CREATE and UPDATE of approvalrequests.agentgate.io`);
     if (!selectorIsEverything(s.matchConstraints?.namespaceSelector) || !selectorIsEverything(s.matchConstraints?.objectSelector)) {
@@ -120,8 +127,10 @@ export function approvalPolicyProblems(policy: LivePolicy | undefined, binding: 
   if (!binding) out.push(`ValidatingAdmissionPolicyBinding ${APPROVAL_POLICY} does not exist, so the policy is not enforced`);
   else {
     const b = binding.spec ?? {};
-    if (b.policyName !== APPROVAL_POLICY) out.push(`ValidatingAdmissionPolicyBinding ${APPROVAL_POLICY} binds ${b.policyName ?? 'nothing'}, not ${APPROVAL_POLICY}`);
-    if (!(b.validationActions ?? []).includes('Deny')) out.push(`ValidatingAdmissionPolicyBinding ${APPROVAL_POLICY} does not Deny (validationActions ${JSON.stringify(b.validationActions ?? [])})`);
+    if (b.policyName !== APPROVAL_POLICY)
+      out.push(`ValidatingAdmissionPolicyBinding ${APPROVAL_POLICY} binds ${b.policyName ?? 'nothing'}, not ${APPROVAL_POLICY}`);
+    if (!(b.validationActions ?? []).includes('Deny'))
+      out.push(`ValidatingAdmissionPolicyBinding ${APPROVAL_POLICY} does not Deny (validationActions ${JSON.stringify(b.validationActions ?? [])})`);
     const m = b.matchResources as { namespaceSelector?: unknown; objectSelector?: unknown; excludeResourceRules?: unknown[] } | undefined;
     if (m && (!selectorIsEverything(m.namespaceSelector) || !selectorIsEverything(m.objectSelector) || (m.excludeResourceRules ?? []).length)) {
       out.push(`ValidatingAdmissionPolicyBinding ${APPROVAL_POLICY} narrows or excludes resources`);

@@ -109,7 +109,8 @@ export function approverEligibility(ar: ApprovalRequest, agent: AgentIdentity | 
   const name = ar.metadata.name ?? '';
   if (!approver.user) return { eligible: false, reason: 'the approver is not authenticated as a user' };
   if (!agent) return { eligible: false, reason: `AgentIdentity ${ar.spec.agent} does not exist, so nobody can approve ${name}` };
-  if (agent.metadata.name !== ar.spec.agent) return { eligible: false, reason: `approval request ${name} is for agent ${ar.spec.agent}, not ${agent.metadata.name ?? ''}` };
+  if (agent.metadata.name !== ar.spec.agent)
+    return { eligible: false, reason: `approval request ${name} is for agent ${ar.spec.agent}, not ${agent.metadata.name ?? ''}` };
   if (isAgentSubject(agent, approver)) {
     return { eligible: false, reason: `${approver.user} is agent ${ar.spec.agent} itself; an agent cannot approve its own operations` };
   }

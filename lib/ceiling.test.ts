@@ -9,13 +9,27 @@ const at = (hours: number): string => new Date(NOW.getTime() + hours * 3_600_000
 const agent = (): AgentIdentity =>
   agentIdentity('deploy-bot', { maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }], allowedNamespaces: { names: ['payments'] } });
 
-const grant = (spec: Partial<AccessGrant['spec']> = {}, meta: Partial<AccessGrant['metadata']> = {}): AccessGrant => accessGrant('hotfix', 'payments', spec, withMeta<AccessGrant>(meta));
+const grant = (spec: Partial<AccessGrant['spec']> = {}, meta: Partial<AccessGrant['metadata']> = {}): AccessGrant =>
+  accessGrant('hotfix', 'payments', spec, withMeta<AccessGrant>(meta));
 
-const input = (g: AccessGrant, over: Partial<CeilingInput> = {}): CeilingInput => ({ grant: g, agent: agent(), namespaceLabels: {}, agentgateNamespace: 'agentgate-system', now: NOW, ...over });
+const input = (g: AccessGrant, over: Partial<CeilingInput> = {}): CeilingInput => ({
+  grant: g,
+  agent: agent(),
+  namespaceLabels: {},
+  agentgateNamespace: 'agentgate-system',
+  now: NOW,
+  ...over,
+});
 
 describe('ceiling', function () {
   it('is one ordered chain of named checks', function () {
-    expect(CEILING_CHECKS.map((c) => c.name)).to.deep.equal(['NotAgentgateNamespace', 'AllowedNamespace', 'AllowedRole', 'MaxDurationValid', 'WindowWithinMaxDuration']);
+    expect(CEILING_CHECKS.map((c) => c.name)).to.deep.equal([
+      'NotAgentgateNamespace',
+      'AllowedNamespace',
+      'AllowedRole',
+      'MaxDurationValid',
+      'WindowWithinMaxDuration',
+    ]);
   });
 
   it('reports every problem, or only the first, from the same checks', function () {
@@ -29,7 +43,11 @@ describe('ceiling', function () {
   });
 
   it("refuses agentgate's own namespace before anything else", function () {
-    const p = firstCeilingProblem(input(grant({}, { namespace: 'agentgate-system' }), { agent: { ...agent(), spec: { ...agent().spec, allowedNamespaces: { names: ['agentgate-system'] } } } }));
+    const p = firstCeilingProblem(
+      input(grant({}, { namespace: 'agentgate-system' }), {
+        agent: { ...agent(), spec: { ...agent().spec, allowedNamespaces: { names: ['agentgate-system'] } } },
+      }),
+    );
     expect(p).to.include({ check: 'NotAgentgateNamespace', reason: CEILING_REASON.NamespaceNotAllowed });
   });
 

@@ -93,7 +93,10 @@ const maxDurationValid: CeilingCheck = {
   name: 'MaxDurationValid',
   check: ({ agent }) =>
     parseDuration(agent.spec.maxDuration) === undefined
-      ? { reason: CEILING_REASON.InvalidDuration, message: `AgentIdentity ${agent.metadata.name ?? ''}'s spec.maxDuration ${JSON.stringify(agent.spec.maxDuration)} is not a duration such as 30m or 8h` }
+      ? {
+          reason: CEILING_REASON.InvalidDuration,
+          message: `AgentIdentity ${agent.metadata.name ?? ''}'s spec.maxDuration ${JSON.stringify(agent.spec.maxDuration)} is not a duration such as 30m or 8h`,
+        }
       : undefined,
 };
 
@@ -104,8 +107,10 @@ const windowWithinMax: CeilingCheck = {
     const limit = `AgentIdentity ${agent.metadata.name ?? ''}'s spec.maxDuration ${agent.spec.maxDuration}`;
     if (grant.spec.duration !== undefined) {
       const ms = parseDuration(grant.spec.duration);
-      if (ms === undefined || ms <= 0) return { reason: CEILING_REASON.InvalidDuration, message: `spec.duration: ${grant.spec.duration} is not a positive duration, e.g. 30m` };
-      if (maxMs !== undefined && ms > maxMs) return { reason: CEILING_REASON.DurationExceedsMax, message: `spec.duration: ${grant.spec.duration} exceeds ${limit}` };
+      if (ms === undefined || ms <= 0)
+        return { reason: CEILING_REASON.InvalidDuration, message: `spec.duration: ${grant.spec.duration} is not a positive duration, e.g. 30m` };
+      if (maxMs !== undefined && ms > maxMs)
+        return { reason: CEILING_REASON.DurationExceedsMax, message: `spec.duration: ${grant.spec.duration} exceeds ${limit}` };
       return undefined;
     }
     if (grant.spec.notAfter === undefined) return { reason: CEILING_REASON.InvalidDuration, message: 'spec.duration or spec.notAfter is required' };
@@ -117,7 +122,10 @@ const windowWithinMax: CeilingCheck = {
     if (!Number.isFinite(toMs)) return { reason: CEILING_REASON.InvalidDuration, message: `spec.notAfter: ${grant.spec.notAfter} is not an RFC 3339 time` };
     if (maxMs !== undefined && Number.isFinite(fromMs) && toMs - fromMs > maxMs) {
       const start = grant.spec.notBefore !== undefined ? 'spec.notBefore' : 'creation';
-      return { reason: CEILING_REASON.DurationExceedsMax, message: `spec.notAfter: the window of ${formatDuration(toMs - fromMs)} from ${start} exceeds ${limit}` };
+      return {
+        reason: CEILING_REASON.DurationExceedsMax,
+        message: `spec.notAfter: the window of ${formatDuration(toMs - fromMs)} from ${start} exceeds ${limit}`,
+      };
     }
     return undefined;
   },

@@ -1,12 +1,6 @@
 import { expect } from 'chai';
 import type { AdmissionRequest, JsonObject } from './admission.js';
-import {
-  canonicalObject,
-  canonicalize,
-  fingerprint,
-  fingerprintInput,
-  LAST_APPLIED_ANNOTATION,
-} from './fingerprint.js';
+import { canonicalObject, canonicalize, fingerprint, fingerprintInput, LAST_APPLIED_ANNOTATION } from './fingerprint.js';
 
 function deployment(replicas: number, meta: JsonObject = {}): JsonObject {
   return {
@@ -159,7 +153,9 @@ describe('fingerprint: CREATE', () => {
       kind: 'Pod',
       metadata: { name: 'debug', namespace: 'prod' },
       spec: {
-        containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: `kube-api-access-${suffix}`, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }],
+        containers: [
+          { name: 'c', image: 'busybox', volumeMounts: [{ name: `kube-api-access-${suffix}`, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] },
+        ],
         volumes: [{ name: `kube-api-access-${suffix}`, projected: { sources: [] } }],
       },
     });

@@ -239,5 +239,7 @@ export function fingerprint(request: AdmissionRequest, options: FingerprintOptio
  * recreated under the same name never inherits the old approval.
  */
 export function activationFingerprint(grant: { metadata: { uid?: string }; spec: unknown }): string {
-  return createHash('sha256').update(stableStringify({ uid: grant.metadata.uid ?? '', spec: grant.spec }), 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(stableStringify({ uid: grant.metadata.uid ?? '', spec: grant.spec }), 'utf8')
+    .digest('hex');
 }

@@ -33,7 +33,19 @@ export function serviceAccountOf(spec: JsonObject): string {
 
 // Capabilities the Pod Security "baseline" level allows to be added; anything else reaches the node.
 const BASELINE_CAPABILITIES = new Set([
-  'AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT',
+  'AUDIT_WRITE',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'MKNOD',
+  'NET_BIND_SERVICE',
+  'SETFCAP',
+  'SETGID',
+  'SETPCAP',
+  'SETUID',
+  'SYS_CHROOT',
 ]);
 
 function containersOf(spec: JsonObject): JsonObject[] {
@@ -60,7 +72,11 @@ export function privilegedFeatures(spec: JsonObject, path: string): string[] {
   }
   const podSc = spec['securityContext'];
   if (isJsonObject(podSc)) {
-    if (isJsonObject(podSc['seLinuxOptions']) && podSc['seLinuxOptions']['type'] !== undefined && !['container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t', ''].includes(String(podSc['seLinuxOptions']['type']))) {
+    if (
+      isJsonObject(podSc['seLinuxOptions']) &&
+      podSc['seLinuxOptions']['type'] !== undefined &&
+      !['container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t', ''].includes(String(podSc['seLinuxOptions']['type']))
+    ) {
       out.push(`${path}.securityContext.seLinuxOptions.type`);
     }
     if (Array.isArray(podSc['sysctls']) && podSc['sysctls'].length) out.push(`${path}.securityContext.sysctls`);
@@ -69,7 +85,8 @@ export function privilegedFeatures(spec: JsonObject, path: string): string[] {
     const name = typeof c['name'] === 'string' ? c['name'] : '?';
     const at = `${path} container ${name}`;
     const sc = c['securityContext'];
-    if (Array.isArray(c['ports']) && c['ports'].some((p) => isJsonObject(p) && typeof p['hostPort'] === 'number' && p['hostPort'] !== 0)) out.push(`${at} ports[].hostPort`);
+    if (Array.isArray(c['ports']) && c['ports'].some((p) => isJsonObject(p) && typeof p['hostPort'] === 'number' && p['hostPort'] !== 0))
+      out.push(`${at} ports[].hostPort`);
     if (!isJsonObject(sc)) return;
     if (sc['privileged'] === true) out.push(`${at} securityContext.privileged`);
     if (typeof sc['procMount'] === 'string' && sc['procMount'] !== 'Default') out.push(`${at} securityContext.procMount`);

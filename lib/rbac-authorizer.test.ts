@@ -8,8 +8,18 @@ const podsWriter = { metadata: { name: 'pods-writer' }, rules: [{ verbs: ['creat
 
 describe('LocalRbacAuthorizer', function () {
   it('allows through a ClusterRoleBinding everywhere, naming the binding as the apiserver does', function () {
-    const a = new LocalRbacAuthorizer(objects({ clusterRoles: [podsWriter], clusterRoleBindings: [{ metadata: { name: 'crb' }, roleRef: { kind: 'ClusterRole', name: 'pods-writer' }, subjects: [{ kind: 'User', name: 'agent:bot', apiGroup: G }] }] }));
-    expect(a.review(ask)).to.deep.equal({ allowed: true, reason: 'RBAC: allowed by ClusterRoleBinding "crb" of ClusterRole "pods-writer" to User "agent:bot"' });
+    const a = new LocalRbacAuthorizer(
+      objects({
+        clusterRoles: [podsWriter],
+        clusterRoleBindings: [
+          { metadata: { name: 'crb' }, roleRef: { kind: 'ClusterRole', name: 'pods-writer' }, subjects: [{ kind: 'User', name: 'agent:bot', apiGroup: G }] },
+        ],
+      }),
+    );
+    expect(a.review(ask)).to.deep.equal({
+      allowed: true,
+      reason: 'RBAC: allowed by ClusterRoleBinding "crb" of ClusterRole "pods-writer" to User "agent:bot"',
+    });
     expect(a.review({ ...ask, namespace: '' }).allowed).to.equal(true);
     expect(a.review({ ...ask, verb: 'delete' }).allowed).to.equal(false);
   });
@@ -20,8 +30,16 @@ describe('LocalRbacAuthorizer', function () {
         roles: [{ metadata: { name: 'r', namespace: 'payments' }, rules: podsWriter.rules }],
         clusterRoles: [podsWriter],
         roleBindings: [
-          { metadata: { name: 'rb', namespace: 'payments' }, roleRef: { kind: 'Role', name: 'r' }, subjects: [{ kind: 'Group', name: 'system:authenticated', apiGroup: G }] },
-          { metadata: { name: 'rb2', namespace: 'web' }, roleRef: { kind: 'ClusterRole', name: 'pods-writer' }, subjects: [{ kind: 'ServiceAccount', name: 'bot' }] },
+          {
+            metadata: { name: 'rb', namespace: 'payments' },
+            roleRef: { kind: 'Role', name: 'r' },
+            subjects: [{ kind: 'Group', name: 'system:authenticated', apiGroup: G }],
+          },
+          {
+            metadata: { name: 'rb2', namespace: 'web' },
+            roleRef: { kind: 'ClusterRole', name: 'pods-writer' },
+            subjects: [{ kind: 'ServiceAccount', name: 'bot' }],
+          },
         ],
       }),
     );
@@ -34,7 +52,11 @@ describe('LocalRbacAuthorizer', function () {
   });
 
   it('counts the rules an aggregationRule selects before the controller-manager copies them in', function () {
-    const aggregate = { metadata: { name: 'agg' }, rules: [], aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'example.com/aggregate-to-agg': 'true' } }] } };
+    const aggregate = {
+      metadata: { name: 'agg' },
+      rules: [],
+      aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'example.com/aggregate-to-agg': 'true' } }] },
+    };
     const planted = { ...podsWriter, metadata: { name: 'planted', labels: { 'example.com/aggregate-to-agg': 'true' } } };
     const crb = { metadata: { name: 'crb' }, roleRef: { kind: 'ClusterRole', name: 'agg' }, subjects: [{ kind: 'User', name: 'agent:bot', apiGroup: G }] };
     expect(new LocalRbacAuthorizer(objects({ clusterRoles: [aggregate], clusterRoleBindings: [crb] })).review(ask).allowed).to.equal(false);
@@ -43,7 +65,13 @@ describe('LocalRbacAuthorizer', function () {
 
   it('ignores a ClusterRoleBinding to a Role and a binding to a missing role', function () {
     const a = new LocalRbacAuthorizer(
-      objects({ clusterRoleBindings: [{ metadata: { name: 'x' }, roleRef: { kind: 'Role', name: 'pods-writer' }, subjects: [{ kind: 'User', name: 'agent:bot' }] }, { metadata: { name: 'y' }, roleRef: { kind: 'ClusterRole', name: 'gone' }, subjects: [{ kind: 'User', name: 'agent:bot' }] }], roles: [{ metadata: { name: 'pods-writer', namespace: '' }, rules: podsWriter.rules }] }),
+      objects({
+        clusterRoleBindings: [
+          { metadata: { name: 'x' }, roleRef: { kind: 'Role', name: 'pods-writer' }, subjects: [{ kind: 'User', name: 'agent:bot' }] },
+          { metadata: { name: 'y' }, roleRef: { kind: 'ClusterRole', name: 'gone' }, subjects: [{ kind: 'User', name: 'agent:bot' }] },
+        ],
+        roles: [{ metadata: { name: 'pods-writer', namespace: '' }, rules: podsWriter.rules }],
+      }),
     );
     expect(a.review(ask).allowed).to.equal(false);
   });

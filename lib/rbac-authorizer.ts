@@ -91,16 +91,27 @@ export class LocalRbacAuthorizer {
       if (b.roleRef.kind !== 'ClusterRole') continue;
       const subject = applies(b);
       if (subject && rulesCover(this.clusterRoleRules.get(b.roleRef.name), attrs)) {
-        return { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding "${b.metadata?.name ?? ''}" of ClusterRole "${b.roleRef.name}" to ${subject.kind} "${subject.name}"` };
+        return {
+          allowed: true,
+          reason: `RBAC: allowed by ClusterRoleBinding "${b.metadata?.name ?? ''}" of ClusterRole "${b.roleRef.name}" to ${subject.kind} "${subject.name}"`,
+        };
       }
     }
     if (q.namespace) {
       for (const b of this.roleBindingsByNs.get(q.namespace) ?? []) {
         const subject = applies(b);
         if (!subject) continue;
-        const rules = b.roleRef.kind === 'ClusterRole' ? this.clusterRoleRules.get(b.roleRef.name) : b.roleRef.kind === 'Role' ? this.roleRules.get(`${q.namespace}/${b.roleRef.name}`) : undefined;
+        const rules =
+          b.roleRef.kind === 'ClusterRole'
+            ? this.clusterRoleRules.get(b.roleRef.name)
+            : b.roleRef.kind === 'Role'
+              ? this.roleRules.get(`${q.namespace}/${b.roleRef.name}`)
+              : undefined;
         if (rulesCover(rules, attrs)) {
-          return { allowed: true, reason: `RBAC: allowed by RoleBinding "${b.metadata?.name ?? ''}/${q.namespace}" of ${b.roleRef.kind} "${b.roleRef.name}" to ${subject.kind} "${subject.name}"` };
+          return {
+            allowed: true,
+            reason: `RBAC: allowed by RoleBinding "${b.metadata?.name ?? ''}/${q.namespace}" of ${b.roleRef.kind} "${b.roleRef.name}" to ${subject.kind} "${subject.name}"`,
+          };
         }
       }
     }

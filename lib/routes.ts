@@ -133,7 +133,11 @@ export function isBenign(c: EffectClass | undefined): boolean {
 }
 
 /** Every route the roles reach on the served API: discovery x role rules, classified. */
-export function inventory(discovered: readonly DiscoveredResource[], roles: readonly RoleInput[], rules: readonly RouteRule[] = ROUTE_RULES): ClassifiedRoute[] {
+export function inventory(
+  discovered: readonly DiscoveredResource[],
+  roles: readonly RoleInput[],
+  rules: readonly RouteRule[] = ROUTE_RULES,
+): ClassifiedRoute[] {
   const byKey = new Map<string, ClassifiedRoute>();
   const add = (route: Route, role: string): void => {
     const key = `${route.group}|${route.resource}|${route.subresource}|${route.verb}`;
@@ -145,10 +149,23 @@ export function inventory(discovered: readonly DiscoveredResource[], roles: read
     const c = classify(route, rules);
     let governedBy = c ? [...c.governedBy] : [];
     // Agents' cluster-scoped writes are denied by decide() whatever the class.
-    if (c && !route.namespaced && c.class !== 'read' && !governedBy.includes('decide:cluster-scoped') && route.verb !== 'impersonate' && route.group !== 'agentgate.io') {
+    if (
+      c &&
+      !route.namespaced &&
+      c.class !== 'read' &&
+      !governedBy.includes('decide:cluster-scoped') &&
+      route.verb !== 'impersonate' &&
+      route.group !== 'agentgate.io'
+    ) {
       governedBy = [...governedBy, 'decide:cluster-scoped'];
     }
-    byKey.set(key, { ...route, ...(c ? { class: c.class } : {}), governedBy, why: c?.why ?? 'unclassified: no entry of api/routes.ts says what this route does', roles: [role] });
+    byKey.set(key, {
+      ...route,
+      ...(c ? { class: c.class } : {}),
+      governedBy,
+      why: c?.why ?? 'unclassified: no entry of api/routes.ts says what this route does',
+      roles: [role],
+    });
   };
   const seenGroupResource = new Map<string, DiscoveredResource>();
   for (const d of discovered) seenGroupResource.set(`${d.group}|${d.name}`, d);
@@ -204,7 +221,12 @@ export function byClass(routes: readonly ClassifiedRoute[]): Array<{ class: Effe
 export function renderRoutes(routes: readonly ClassifiedRoute[]): string {
   const lines: string[] = [];
   for (const { class: c, routes: rs } of byClass(routes)) {
-    const held = c === 'unclassified' ? 'reported as a finding; held under posture Strict' : isBenign(c) ? 'allowed unless a field-level rule or your own rules hold it' : 'held for approval (or denied) by default';
+    const held =
+      c === 'unclassified'
+        ? 'reported as a finding; held under posture Strict'
+        : isBenign(c)
+          ? 'allowed unless a field-level rule or your own rules hold it'
+          : 'held for approval (or denied) by default';
     lines.push(`${c.toUpperCase()} (${rs.length}): ${held}`);
     for (const r of rs) {
       const res = `${r.subresource ? `${r.resource}/${r.subresource}` : r.resource}${r.group ? `.${r.group}` : ''}`;

@@ -37,7 +37,11 @@ export function serviceAccountRules(rbac: RbacLookup, namespace: string, name: s
     const role = b.roleRef.kind === 'ClusterRole' ? rbac.clusterRole(b.roleRef.name) : rbac.role(bns, b.roleRef.name);
     const rules = (role?.rules ?? []).filter((r) => (r.resources ?? []).length > 0);
     if (!rules.length) return;
-    out.push({ via: `${cluster ? 'ClusterRoleBinding' : `RoleBinding ${bns}/`}${cluster ? ' ' : ''}${b.metadata?.name ?? ''} (${b.roleRef.kind} ${b.roleRef.name})`, namespace: cluster ? '' : bns, rules });
+    out.push({
+      via: `${cluster ? 'ClusterRoleBinding' : `RoleBinding ${bns}/`}${cluster ? ' ' : ''}${b.metadata?.name ?? ''} (${b.roleRef.kind} ${b.roleRef.name})`,
+      namespace: cluster ? '' : bns,
+      rules,
+    });
   };
   for (const b of rbac.clusterRoleBindings) consider(b, true);
   for (const b of rbac.roleBindings) consider(b, false);
@@ -63,12 +67,12 @@ export function rulesBeyond(rules: readonly PolicyRule[], grantRules: readonly P
   return undefined;
 }
 
-
 /** What the ServiceAccount holds beyond a one-namespace grant of grantRules in namespace; undefined when nothing. */
 export function serviceAccountBeyondGrant(rbac: RbacLookup, namespace: string, name: string, grantRules: readonly PolicyRule[]): string | undefined {
   for (const held of serviceAccountRules(rbac, namespace, name)) {
     // RoleBindings elsewhere and ClusterRoleBindings reach beyond the grant's one namespace.
-    const extra = held.namespace !== namespace ? (held.namespace ? `access in namespace ${held.namespace}` : 'cluster-wide access') : rulesBeyond(held.rules, grantRules);
+    const extra =
+      held.namespace !== namespace ? (held.namespace ? `access in namespace ${held.namespace}` : 'cluster-wide access') : rulesBeyond(held.rules, grantRules);
     if (extra) return `${extra} via ${held.via}`;
   }
   return undefined;

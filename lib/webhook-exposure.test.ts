@@ -4,11 +4,21 @@ import type { NetworkPolicyLike } from './webhook-exposure.js';
 
 const POD = { 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'webhook' };
 const AGENT_NS = [{ name: 'payments', labels: { team: 'payments', 'kubernetes.io/metadata.name': 'payments' } }];
-const np = (name: string, ingress: NonNullable<NetworkPolicyLike['spec']>['ingress'], podSelector = { matchLabels: { 'app.kubernetes.io/component': 'webhook' } }): NetworkPolicyLike => ({
+const np = (
+  name: string,
+  ingress: NonNullable<NetworkPolicyLike['spec']>['ingress'],
+  podSelector = { matchLabels: { 'app.kubernetes.io/component': 'webhook' } },
+): NetworkPolicyLike => ({
   metadata: { name, namespace: 'agentgate-system' },
   spec: { podSelector, policyTypes: ['Ingress'], ingress },
 });
-const input = (networkPolicies: NetworkPolicyLike[], port = 8443) => ({ webhookNamespace: 'agentgate-system', podLabels: POD, port, networkPolicies, agentNamespaces: AGENT_NS });
+const input = (networkPolicies: NetworkPolicyLike[], port = 8443) => ({
+  webhookNamespace: 'agentgate-system',
+  podLabels: POD,
+  port,
+  networkPolicies,
+  agentNamespaces: AGENT_NS,
+});
 
 describe('lib/webhook-exposure', () => {
   it('no NetworkPolicy selecting the webhook pods: every pod reaches it', () => {

@@ -49,7 +49,11 @@ function isIngress(np: NetworkPolicyLike): boolean {
   return types ? types.includes('Ingress') : true;
 }
 
-function portMatches(ports: NonNullable<NonNullable<NonNullable<NetworkPolicyLike['spec']>['ingress']>[number]['ports']>, port: number, portName?: string): boolean {
+function portMatches(
+  ports: NonNullable<NonNullable<NonNullable<NetworkPolicyLike['spec']>['ingress']>[number]['ports']>,
+  port: number,
+  portName?: string,
+): boolean {
   if (!ports.length) return true;
   return ports.some((p) => {
     if ((p.protocol ?? 'TCP') !== 'TCP') return false;
@@ -62,7 +66,10 @@ function portMatches(ports: NonNullable<NonNullable<NonNullable<NetworkPolicyLik
 }
 
 export function webhookExposure(input: ExposureInput): Exposure {
-  const selecting = input.networkPolicies.filter((np) => (np.metadata?.namespace ?? input.webhookNamespace) === input.webhookNamespace && isIngress(np) && selectorMatches(np.spec?.podSelector, input.podLabels));
+  const selecting = input.networkPolicies.filter(
+    (np) =>
+      (np.metadata?.namespace ?? input.webhookNamespace) === input.webhookNamespace && isIngress(np) && selectorMatches(np.spec?.podSelector, input.podLabels),
+  );
   if (!selecting.length) {
     return { exposed: true, from: ['every pod'], why: `no NetworkPolicy in ${input.webhookNamespace} isolates the webhook's pods` };
   }
@@ -71,11 +78,20 @@ export function webhookExposure(input: ExposureInput): Exposure {
     for (const rule of np.spec?.ingress ?? []) {
       if (!portMatches(rule.ports ?? [], input.port, input.portName)) continue;
       const peers = rule.from ?? [];
-      if (!peers.length) return { exposed: true, from: ['every pod'], why: `NetworkPolicy ${input.webhookNamespace}/${np.metadata?.name ?? ''} admits any source to port ${input.port}` };
+      if (!peers.length)
+        return {
+          exposed: true,
+          from: ['every pod'],
+          why: `NetworkPolicy ${input.webhookNamespace}/${np.metadata?.name ?? ''} admits any source to port ${input.port}`,
+        };
       for (const peer of peers) {
         if (peer.ipBlock) {
           if ((peer.ipBlock.cidr === '0.0.0.0/0' || peer.ipBlock.cidr === '::/0') && !(peer.ipBlock.except ?? []).length) {
-            return { exposed: true, from: ['every pod'], why: `NetworkPolicy ${input.webhookNamespace}/${np.metadata?.name ?? ''} admits ${peer.ipBlock.cidr} to port ${input.port}` };
+            return {
+              exposed: true,
+              from: ['every pod'],
+              why: `NetworkPolicy ${input.webhookNamespace}/${np.metadata?.name ?? ''} admits ${peer.ipBlock.cidr} to port ${input.port}`,
+            };
           }
           continue;
         }
@@ -92,5 +108,5 @@ export function webhookExposure(input: ExposureInput): Exposure {
     const list = [...from].sort();
     return { exposed: true, from: list, why: `NetworkPolicies in ${input.webhookNamespace} admit pods of ${list.join(', ')} to port ${input.port}` };
   }
-  return { exposed: false, from: [], why: 'no NetworkPolicy rule admits the agents\' namespaces' };
+  return { exposed: false, from: [], why: "no NetworkPolicy rule admits the agents' namespaces" };
 }

@@ -92,19 +92,45 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       return v;
     };
     switch (m[1]) {
-      case 'kubeconfig': out.kubeconfig = value(); break;
-      case 'context': out.context = value(); break;
-      case 'namespace': out.namespace = value(); break;
-      case 'id': out.id = value(); break;
-      case 'leader-elect': out.leaderElect = m[2] === undefined ? true : bool(flag, m[2]); break;
-      case 'lease-name': out.leaseName = value(); break;
-      case 'lease-duration': out.leaseDurationMs = duration(flag, value()); break;
-      case 'metrics-port': out.metricsPort = int(flag, value(), 0); break;
-      case 'audit-retention': out.auditRetentionMs = duration(flag, value()); break;
-      case 'approval-ttl': out.approvalTtlMs = duration(flag, value()); break;
-      case 'approval-validity': out.approvalValidityMs = duration(flag, value()); break;
-      case 'sweep-interval': out.sweepIntervalMs = duration(flag, value()); break;
-      case 'workers': out.workers = int(flag, value(), 1); break;
+      case 'kubeconfig':
+        out.kubeconfig = value();
+        break;
+      case 'context':
+        out.context = value();
+        break;
+      case 'namespace':
+        out.namespace = value();
+        break;
+      case 'id':
+        out.id = value();
+        break;
+      case 'leader-elect':
+        out.leaderElect = m[2] === undefined ? true : bool(flag, m[2]);
+        break;
+      case 'lease-name':
+        out.leaseName = value();
+        break;
+      case 'lease-duration':
+        out.leaseDurationMs = duration(flag, value());
+        break;
+      case 'metrics-port':
+        out.metricsPort = int(flag, value(), 0);
+        break;
+      case 'audit-retention':
+        out.auditRetentionMs = duration(flag, value());
+        break;
+      case 'approval-ttl':
+        out.approvalTtlMs = duration(flag, value());
+        break;
+      case 'approval-validity':
+        out.approvalValidityMs = duration(flag, value());
+        break;
+      case 'sweep-interval':
+        out.sweepIntervalMs = duration(flag, value());
+        break;
+      case 'workers':
+        out.workers = int(flag, value(), 1);
+        break;
       case 'boundary-interval': {
         const v = value();
         out.boundaryIntervalMs = v === '0' ? 0 : duration(flag, v);
@@ -116,8 +142,11 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         out.boundaryReviewRate = Number(v);
         break;
       }
-      case 'notify-url-file': out.notifyUrlFile = value(); break;
-      default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
+      case 'notify-url-file':
+        out.notifyUrlFile = value();
+        break;
+      default:
+        throw new Error(`unknown flag ${flag}\n${USAGE}`);
     }
   }
   if (out.metricsPort > 65535) throw new Error(`--metrics-port: expected 0..65535, got ${out.metricsPort}`);

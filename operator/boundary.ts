@@ -162,7 +162,10 @@ export class BoundaryVerifier {
         this.findings.set({ agent: a.agent, severity, route }, n);
       }
       if (a.findings.some((f) => f.severity === 'Critical')) {
-        log.warn('boundary not verified', { agent: a.agent, critical: a.findings.filter((f) => f.severity === 'Critical').map((f) => `${f.route} ${f.object ?? ''}`) });
+        log.warn('boundary not verified', {
+          agent: a.agent,
+          critical: a.findings.filter((f) => f.severity === 'Critical').map((f) => `${f.route} ${f.object ?? ''}`),
+        });
       }
       await this.writeStatus(a).catch((e: unknown) => log.warn('boundary status write failed', { agent: a.agent, error: errorMessage(e) }));
     }
@@ -183,7 +186,9 @@ export class BoundaryVerifier {
     if (mismatches.apiserverAllows) this.mismatches.inc({ apiserver: 'allows' }, mismatches.apiserverAllows);
     if (mismatches.apiserverDenies) this.mismatches.inc({ apiserver: 'denies' }, mismatches.apiserverDenies);
     if (mismatches.apiserverAllows) {
-      this.o.log.warn('the apiserver allows what the RBAC objects do not: another authorizer grants access; those answers now come from SubjectAccessReviews', { reviews: mismatches.apiserverAllows });
+      this.o.log.warn('the apiserver allows what the RBAC objects do not: another authorizer grants access; those answers now come from SubjectAccessReviews', {
+        reviews: mismatches.apiserverAllows,
+      });
     }
     const snapshot: BoundarySnapshot = { ...objects, accessReviews: results, webhookProbes: probes };
     return { ...verifyAgents(snapshot), reviewErrors: errors };
@@ -210,7 +215,9 @@ export class BoundaryVerifier {
 }
 
 /** Name and version only: these caches exist to notice changes, not to be read. */
-const identityOnly = (o: WatchedObject): WatchedObject => ({ metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion } });
+const identityOnly = (o: WatchedObject): WatchedObject => ({
+  metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion },
+});
 
 /**
  * Watches of everything outside the operator's own caches that can change a boundary
@@ -225,10 +232,19 @@ export function boundaryChangeWatches(kc: k8s.KubeConfig, log: Logger): Informer
     new Informer<WatchedObject>({ kc, log, name, path, list, transform: identityOnly, resyncMs: 3_600_000, ...(labelSelector ? { labelSelector } : {}) });
   return [
     watch('boundary-clusterrolebindings', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', () => rbac.listClusterRoleBinding()),
-    watch('boundary-rolebindings', '/apis/rbac.authorization.k8s.io/v1/rolebindings', () => rbac.listRoleBindingForAllNamespaces({ labelSelector: notOurs }), notOurs),
+    watch(
+      'boundary-rolebindings',
+      '/apis/rbac.authorization.k8s.io/v1/rolebindings',
+      () => rbac.listRoleBindingForAllNamespaces({ labelSelector: notOurs }),
+      notOurs,
+    ),
     watch('boundary-clusterroles', '/apis/rbac.authorization.k8s.io/v1/clusterroles', () => rbac.listClusterRole()),
     watch('boundary-roles', '/apis/rbac.authorization.k8s.io/v1/roles', () => rbac.listRoleForAllNamespaces()),
-    watch('boundary-validatingwebhooks', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', () => admission.listValidatingWebhookConfiguration()),
-    watch('boundary-mutatingwebhooks', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', () => admission.listMutatingWebhookConfiguration()),
+    watch('boundary-validatingwebhooks', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', () =>
+      admission.listValidatingWebhookConfiguration(),
+    ),
+    watch('boundary-mutatingwebhooks', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', () =>
+      admission.listMutatingWebhookConfiguration(),
+    ),
   ];
 }

@@ -61,9 +61,16 @@ describe('operator cache shapes', function () {
       annotations: { [ANNOTATION_REQUESTED_BY]: 'alice' },
     });
     expect(g.status).to.deep.equal({ phase: 'Active' });
-    const ns = namespaceShape({ metadata: { name: 'payments', labels: { a: 'b' }, annotations: { x: 'y' } }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+    const ns = namespaceShape({
+      metadata: { name: 'payments', labels: { a: 'b' }, annotations: { x: 'y' } },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    });
     expect(ns).to.deep.equal({ metadata: { name: 'payments', labels: { a: 'b' } } });
-    const rb = roleBindingShape({ metadata: { name: 'agentgate-hotfix', namespace: 'payments', ...noise }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' } });
+    const rb = roleBindingShape({
+      metadata: { name: 'agentgate-hotfix', namespace: 'payments', ...noise },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
+    });
     expect(rb.metadata).to.deep.equal({ name: 'agentgate-hotfix', namespace: 'payments', labels: { team: 'payments' } });
   });
 

@@ -70,7 +70,8 @@ export interface Informers {
 }
 
 type Fresh = AccessGrant | AgentIdentity | ApprovalRequest;
-const objKey = (kind: FreshKind, o: { metadata: { namespace?: string; name?: string } }): string => key(kind, o.metadata.namespace ?? '', o.metadata.name ?? '');
+const objKey = (kind: FreshKind, o: { metadata: { namespace?: string; name?: string } }): string =>
+  key(kind, o.metadata.namespace ?? '', o.metadata.name ?? '');
 
 /** OperatorCache over the informers; the Operator feeds it every informer event. */
 export class InformerCache implements OperatorCache {

@@ -99,7 +99,13 @@ export class EventRecorder implements Recorder {
   /** One event standing for many: the latest message and object, and how many there were. */
   private combine(sim: Similar, latest: k8s.CoreV1Event): void {
     const c = (sim.combined ??= { body: { ...latest, count: 0, firstTimestamp: latest.firstTimestamp }, created: false });
-    c.body = { ...latest, metadata: c.body.metadata, count: (c.body.count ?? 0) + 1, firstTimestamp: c.body.firstTimestamp, message: `(combined from similar events): ${latest.message ?? ''}`.slice(0, 1024) };
+    c.body = {
+      ...latest,
+      metadata: c.body.metadata,
+      count: (c.body.count ?? 0) + 1,
+      firstTimestamp: c.body.firstTimestamp,
+      message: `(combined from similar events): ${latest.message ?? ''}`.slice(0, 1024),
+    };
     if (!c.timer) {
       c.timer = setTimeout(() => this.flush(c), COMBINED_FLUSH_MS);
       c.timer.unref();
@@ -118,7 +124,10 @@ export class EventRecorder implements Recorder {
         if (create) await this.api.createNamespacedEvent({ namespace, body });
         else {
           const patch = { count: body.count, lastTimestamp: body.lastTimestamp, message: body.message };
-          await this.api.patchNamespacedEvent({ name: body.metadata.name ?? '', namespace, body: patch }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+          await this.api.patchNamespacedEvent(
+            { name: body.metadata.name ?? '', namespace, body: patch },
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+          );
         }
       } catch (e) {
         this.o.log.debug('combined event not recorded', { reason: body.reason, error: errorMessage(e) });

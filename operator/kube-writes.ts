@@ -41,7 +41,14 @@ export class KubeWrites implements ClusterWrites {
     return this.client.delete(kind, name, namespace);
   }
   async listAuditEvents(namespace: string, limit: number, cont?: string): Promise<{ items: AuditEvent[]; continue?: string }> {
-    const res = (await this.client.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'auditevents', limit, _continue: cont })) as {
+    const res = (await this.client.api.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: 'auditevents',
+      limit,
+      _continue: cont,
+    })) as {
       items: AuditEvent[];
       metadata?: { _continue?: string; continue?: string };
     };

@@ -46,9 +46,21 @@ const op = operator;
 // Continuous boundary verification: soon after anything that can change an answer changes
 // (agents, their bindings, any RBAC object, the webhook configurations), and on a period
 // as the backstop.
-const verifier = args.boundaryIntervalMs > 0
-  ? new BoundaryVerifier({ kc, client: op.client, clock, log, namespace: args.namespace, intervalMs: args.boundaryIntervalMs, registry: metrics.registry, agents: () => op.agents.list(), reviewsPerSecond: args.boundaryReviewRate, cached: { grants: () => op.grants.list(), agentgateRoleBindings: () => op.bindings.list() as Binding[] } })
-  : undefined;
+const verifier =
+  args.boundaryIntervalMs > 0
+    ? new BoundaryVerifier({
+        kc,
+        client: op.client,
+        clock,
+        log,
+        namespace: args.namespace,
+        intervalMs: args.boundaryIntervalMs,
+        registry: metrics.registry,
+        agents: () => op.agents.list(),
+        reviewsPerSecond: args.boundaryReviewRate,
+        cached: { grants: () => op.grants.list(), agentgateRoleBindings: () => op.bindings.list() as Binding[] },
+      })
+    : undefined;
 const boundaryWatches = verifier ? boundaryChangeWatches(kc, log) : [];
 if (verifier) {
   op.agents.onChange((_a, ev) => ev !== 'resync' && verifier.trigger());
@@ -81,13 +93,15 @@ const server = metrics.serve(args.metricsPort, () => !shuttingDown);
 
 function lead(): void {
   metrics.leader.set(1);
-  op.start().then(async () => {
-    await Promise.all(boundaryWatches.map((w) => w.start()));
-    verifier?.start();
-  }).catch((e: unknown) => {
-    log.error('operator failed to start', { error: String(e) });
-    process.exit(1);
-  });
+  op.start()
+    .then(async () => {
+      await Promise.all(boundaryWatches.map((w) => w.start()));
+      verifier?.start();
+    })
+    .catch((e: unknown) => {
+      log.error('operator failed to start', { error: String(e) });
+      process.exit(1);
+    });
 }
 
 const elector = args.leaderElect
@@ -133,7 +147,9 @@ async function shutdown(signal: string): Promise<void> {
   const force = setTimeout(() => process.exit(1), 20_000);
   force.unref();
   // Stop acting before handing over the lease, so two replicas never act at once.
-  await Promise.all([op.stop(), verifier?.stop(), notifier?.idle(), ...boundaryWatches.map((w) => w.stop())]).catch((e: unknown) => log.warn('stop failed', { error: String(e) }));
+  await Promise.all([op.stop(), verifier?.stop(), notifier?.idle(), ...boundaryWatches.map((w) => w.stop())]).catch((e: unknown) =>
+    log.warn('stop failed', { error: String(e) }),
+  );
   await elector?.release();
   metrics.leader.set(0);
   server?.close();

@@ -70,9 +70,33 @@ export class Operator {
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const resyncMs = o.resyncMs ?? 300_000;
-    this.grants = new Informer<AccessGrant>({ kc, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => this.client.list<AccessGrant>('AccessGrant'), log, resyncMs, transform: dropManagedFields });
-    this.agents = new Informer<AgentIdentity>({ kc, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => this.client.list<AgentIdentity>('AgentIdentity'), log, resyncMs, transform: agentShape });
-    this.approvals = new Informer<ApprovalRequest>({ kc, name: 'approvalrequests', path: agentgatePath('ApprovalRequest'), list: () => this.client.list<ApprovalRequest>('ApprovalRequest'), log, resyncMs, transform: approvalShape });
+    this.grants = new Informer<AccessGrant>({
+      kc,
+      name: 'accessgrants',
+      path: agentgatePath('AccessGrant'),
+      list: () => this.client.list<AccessGrant>('AccessGrant'),
+      log,
+      resyncMs,
+      transform: dropManagedFields,
+    });
+    this.agents = new Informer<AgentIdentity>({
+      kc,
+      name: 'agentidentities',
+      path: agentgatePath('AgentIdentity'),
+      list: () => this.client.list<AgentIdentity>('AgentIdentity'),
+      log,
+      resyncMs,
+      transform: agentShape,
+    });
+    this.approvals = new Informer<ApprovalRequest>({
+      kc,
+      name: 'approvalrequests',
+      path: agentgatePath('ApprovalRequest'),
+      list: () => this.client.list<ApprovalRequest>('ApprovalRequest'),
+      log,
+      resyncMs,
+      transform: approvalShape,
+    });
     const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
     this.bindings = new Informer<k8s.V1RoleBinding>({
       kc,
@@ -84,7 +108,15 @@ export class Operator {
       resyncMs,
       transform: roleBindingShape,
     });
-    this.namespaces = new Informer<k8s.V1Namespace>({ kc, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace(), log, resyncMs, transform: namespaceShape });
+    this.namespaces = new Informer<k8s.V1Namespace>({
+      kc,
+      name: 'namespaces',
+      path: '/api/v1/namespaces',
+      list: () => core.listNamespace(),
+      log,
+      resyncMs,
+      transform: namespaceShape,
+    });
     this.cache = new InformerCache(this);
     this.queue = new WorkQueue((k) => this.reconcile(k), {
       workers: o.workers ?? 32,

@@ -78,27 +78,27 @@ describe('Argo CD health checks (gopher-lua, as Argo CD runs them)', function ()
     });
 
     it('hands the object over as Argo CD does (arrays from 1, null as nil, numbers as numbers) and maps an unknown status to Unknown', function () {
-      const s = script(
-        'obj.lua',
-        'return {status = obj.spec.status, message = obj.spec.list[1] .. tostring(obj.spec.missing) .. (obj.spec.n + 1)}',
-      );
+      const s = script('obj.lua', 'return {status = obj.spec.status, message = obj.spec.list[1] .. tostring(obj.spec.missing) .. (obj.spec.n + 1)}');
       expect(runHealth(s, { spec: { status: 'Degraded', list: ['a', 'b'], missing: null, n: 41 } })).to.deep.equal({ status: 'Degraded', message: 'anil42' });
-      expect(runHealth(s, { spec: { status: 'Fine', list: ['a'], n: 0 } })).to.deep.equal({ status: 'Unknown', message: 'Lua returned an invalid health status' });
+      expect(runHealth(s, { spec: { status: 'Fine', list: ['a'], n: 0 } })).to.deep.equal({
+        status: 'Unknown',
+        message: 'Lua returned an invalid health status',
+      });
     });
   });
 
   for (const { group, kind, dir } of checks) {
-    const tests = (yaml.load(readFileSync(path.join(dir, 'health_test.yaml'), 'utf8')) as {
-      tests: Array<{ healthStatus: { status: string; message?: string }; inputPath: string }>;
-    }).tests;
+    const tests = (
+      yaml.load(readFileSync(path.join(dir, 'health_test.yaml'), 'utf8')) as {
+        tests: Array<{ healthStatus: { status: string; message?: string }; inputPath: string }>;
+      }
+    ).tests;
     const scriptPath = path.join(dir, 'health.lua');
     describe(`${group}/${kind}`, function () {
       const phases: string[] | undefined = crdOf(group, kind).spec.versions[0].schema.openAPIV3Schema.properties.status?.properties?.phase?.enum;
       if (phases) {
         it('has a sample for every phase the CRD defines', function () {
-          const covered = new Set(
-            tests.map((t) => (yaml.load(readFileSync(path.join(dir, t.inputPath), 'utf8')) as any).status?.phase).filter(Boolean),
-          );
+          const covered = new Set(tests.map((t) => (yaml.load(readFileSync(path.join(dir, t.inputPath), 'utf8')) as any).status?.phase).filter(Boolean));
           for (const p of phases) expect(covered, `no sample for phase ${p}`).to.include(p);
         });
       }

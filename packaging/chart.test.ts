@@ -13,7 +13,14 @@ import { DRAIN_SECONDS, TIMEOUT_SECONDS } from '../webhook/limits.js';
 
 type Pod = {
   securityContext: Record<string, any>;
-  containers: Array<{ name: string; args?: string[]; securityContext: Record<string, any>; resources?: Record<string, any>; livenessProbe?: unknown; readinessProbe?: unknown }>;
+  containers: Array<{
+    name: string;
+    args?: string[];
+    securityContext: Record<string, any>;
+    resources?: Record<string, any>;
+    livenessProbe?: unknown;
+    readinessProbe?: unknown;
+  }>;
   serviceAccountName: string;
   topologySpreadConstraints?: unknown[];
 };
@@ -45,9 +52,10 @@ describe('Helm chart', function () {
   });
 
   it('ships files/webhook identical to config/webhook (the configurations the installer creates empty)', function () {
-    expect(readFileSync(path.join(chartDir, 'files', 'webhook', 'configurations.yaml'), 'utf8'), 'drifted: cp config/webhook/configurations.yaml charts/agentgate/files/webhook/').to.equal(
-      readFileSync(path.join(repoRoot, 'config', 'webhook', 'configurations.yaml'), 'utf8'),
-    );
+    expect(
+      readFileSync(path.join(chartDir, 'files', 'webhook', 'configurations.yaml'), 'utf8'),
+      'drifted: cp config/webhook/configurations.yaml charts/agentgate/files/webhook/',
+    ).to.equal(readFileSync(path.join(repoRoot, 'config', 'webhook', 'configurations.yaml'), 'utf8'));
   });
 
   it('keeps the webhook timeout and drain bounds in one home (webhook/limits.ts)', function () {
@@ -59,12 +67,18 @@ describe('Helm chart', function () {
 
   it('ships files/admission identical to config/admission, and renders the approval-stamps and managed-rolebindings policies with their bindings', function () {
     for (const f of readdirSync(path.join(repoRoot, 'config', 'admission'))) {
-      expect(readFileSync(path.join(chartDir, 'files', 'admission', f), 'utf8'), `${f} drifted: cp config/admission/${f} charts/agentgate/files/admission/`).to.equal(
-        readFileSync(path.join(repoRoot, 'config', 'admission', f), 'utf8'),
-      );
+      expect(
+        readFileSync(path.join(chartDir, 'files', 'admission', f), 'utf8'),
+        `${f} drifted: cp config/admission/${f} charts/agentgate/files/admission/`,
+      ).to.equal(readFileSync(path.join(repoRoot, 'config', 'admission', f), 'utf8'));
     }
     const docs = render('agentgate-system');
-    expect(docs.filter((d) => d.kind === 'ValidatingAdmissionPolicy' || d.kind === 'ValidatingAdmissionPolicyBinding').map((d) => `${d.kind}/${d.metadata.name}`).sort()).to.deep.equal([
+    expect(
+      docs
+        .filter((d) => d.kind === 'ValidatingAdmissionPolicy' || d.kind === 'ValidatingAdmissionPolicyBinding')
+        .map((d) => `${d.kind}/${d.metadata.name}`)
+        .sort(),
+    ).to.deep.equal([
       'ValidatingAdmissionPolicy/agentgate-approval-stamps',
       'ValidatingAdmissionPolicy/agentgate-managed-rolebindings-only',
       'ValidatingAdmissionPolicyBinding/agentgate-approval-stamps',
@@ -74,18 +88,27 @@ describe('Helm chart', function () {
 
   it('narrows the webhook port to the control plane CIDRs, runs on the host network and verifies client certificates when asked', function () {
     const docs = render('agentgate-system', [
-      '--set', 'networkPolicy.webhookFromCIDRs={10.0.0.0/24,10.0.1.0/24}',
-      '--set', 'webhook.hostNetwork=true',
-      '--set', 'webhook.clientAuth.caSecret=apiserver-webhook-client-ca',
-      '--set', 'webhook.clientAuth.certNames={kube-apiserver-webhook-client}',
-      '--set', 'webhook.clientAuth.require=true',
+      '--set',
+      'networkPolicy.webhookFromCIDRs={10.0.0.0/24,10.0.1.0/24}',
+      '--set',
+      'webhook.hostNetwork=true',
+      '--set',
+      'webhook.clientAuth.caSecret=apiserver-webhook-client-ca',
+      '--set',
+      'webhook.clientAuth.certNames={kube-apiserver-webhook-client}',
+      '--set',
+      'webhook.clientAuth.require=true',
     ]);
     const np = docs.find((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'agentgate-webhook') as any;
     expect(np.spec.ingress[0].from).to.deep.equal([{ ipBlock: { cidr: '10.0.0.0/24' } }, { ipBlock: { cidr: '10.0.1.0/24' } }]);
     const pod = (docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook') as any).spec.template.spec;
     expect(pod.hostNetwork).to.equal(true);
     expect(pod.dnsPolicy).to.equal('ClusterFirstWithHostNet');
-    expect(pod.containers[0].args).to.include.members(['--client-ca=/client-ca/ca.crt', '--client-cert-name=kube-apiserver-webhook-client', '--require-client-cert=true']);
+    expect(pod.containers[0].args).to.include.members([
+      '--client-ca=/client-ca/ca.crt',
+      '--client-cert-name=kube-apiserver-webhook-client',
+      '--require-client-cert=true',
+    ]);
     const open = render('agentgate-system').find((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'agentgate-webhook') as any;
     expect(open.spec.ingress[0].from).to.equal(undefined);
   });
@@ -97,11 +120,16 @@ describe('Helm chart', function () {
       );
     }
     const shipped = readdirSync(path.join(chartDir, 'files', 'rbac')).sort();
-    const needed = readdirSync(path.join(repoRoot, 'config', 'rbac')).filter((f) => f !== '00-namespace.yaml').sort();
+    const needed = readdirSync(path.join(repoRoot, 'config', 'rbac'))
+      .filter((f) => f !== '00-namespace.yaml')
+      .sort();
     expect(shipped).to.deep.equal(needed);
   });
 
-  for (const [label, extra] of [['default values', []], ['full values', FULL_VALUES]] as const) {
+  for (const [label, extra] of [
+    ['default values', []],
+    ['full values', FULL_VALUES],
+  ] as const) {
     describe(label, function () {
       let docs: K8sObject[];
       before(function () {
@@ -140,15 +168,22 @@ describe('Helm chart', function () {
         for (const d of docs) {
           if (d.metadata.namespace) expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).to.equal('agentgate-system');
         }
-        const grantsAll = docs.some((d) => (d.kind === 'ClusterRole' || d.kind === 'Role') && ((d as any).rules ?? []).some((r: any) => r.verbs?.includes('*') || r.resources?.includes('*')));
+        const grantsAll = docs.some(
+          (d) =>
+            (d.kind === 'ClusterRole' || d.kind === 'Role') && ((d as any).rules ?? []).some((r: any) => r.verbs?.includes('*') || r.resources?.includes('*')),
+        );
         expect(grantsAll, 'no wildcard rules in agentgate RBAC').to.equal(false);
       });
 
-      it('lets no agentgate identity create webhook configurations, and touch agentgate\'s only by name', function () {
+      it("lets no agentgate identity create webhook configurations, and touch agentgate's only by name", function () {
         for (const d of docs.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
           for (const r of (d as any).rules ?? []) {
             if (!r.resources?.some((x: string) => /webhookconfigurations$/.test(x))) continue;
-            if (r.verbs.some((v: string) => v === 'get' || v === 'list' || v === 'watch') && !r.verbs.some((v: string) => ['create', 'update', 'patch', 'delete'].includes(v))) continue;
+            if (
+              r.verbs.some((v: string) => v === 'get' || v === 'list' || v === 'watch') &&
+              !r.verbs.some((v: string) => ['create', 'update', 'patch', 'delete'].includes(v))
+            )
+              continue;
             expect(r.verbs, `${d.kind}/${d.metadata.name}`).to.not.include('create');
             expect(r.resourceNames, `${d.kind}/${d.metadata.name} writes configurations by name only`).to.be.an('array').that.is.not.empty;
             for (const n of r.resourceNames) expect([AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK]).to.include(n);
@@ -165,7 +200,11 @@ describe('Helm chart', function () {
           expect(inject, c.metadata.name).to.equal(label === 'full values' ? 'agentgate-system/agentgate-webhook' : undefined);
         }
         const crds = docs.filter((d) => d.kind === 'CustomResourceDefinition');
-        expect(crds.map((d) => d.metadata.name).sort()).to.deep.equal(readdirSync(path.join(repoRoot, 'crds')).map((f) => f.replace(/^agentgate\.io_(.*)\.yaml$/, '$1.agentgate.io')).sort());
+        expect(crds.map((d) => d.metadata.name).sort()).to.deep.equal(
+          readdirSync(path.join(repoRoot, 'crds'))
+            .map((f) => f.replace(/^agentgate\.io_(.*)\.yaml$/, '$1.agentgate.io'))
+            .sort(),
+        );
         for (const c of crds) expect((c.metadata as any).annotations['helm.sh/resource-policy']).to.equal('keep');
       });
 
@@ -212,9 +251,21 @@ describe('Helm chart', function () {
 
   it('pins the image by digest, sets a priority class, and can leave CRDs and the hook out', function () {
     const digest = 'sha256:' + 'a'.repeat(64);
-    const docs = render('agentgate-system', ['--set', `image.digest=${digest}`, '--set', 'webhook.priorityClassName=system-cluster-critical', '--set', 'crds.install=false', '--set', 'uninstallHook.enabled=false']);
-    for (const d of docs.filter((x) => x.kind === 'Deployment')) expect(podOf(d).containers[0]!).to.have.property('image', `ghcr.io/agentgate/agentgate@${digest}`);
-    expect((podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!) as any).priorityClassName).to.equal('system-cluster-critical');
+    const docs = render('agentgate-system', [
+      '--set',
+      `image.digest=${digest}`,
+      '--set',
+      'webhook.priorityClassName=system-cluster-critical',
+      '--set',
+      'crds.install=false',
+      '--set',
+      'uninstallHook.enabled=false',
+    ]);
+    for (const d of docs.filter((x) => x.kind === 'Deployment'))
+      expect(podOf(d).containers[0]!).to.have.property('image', `ghcr.io/agentgate/agentgate@${digest}`);
+    expect((podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!) as any).priorityClassName).to.equal(
+      'system-cluster-critical',
+    );
     expect((podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-operator')!) as any).priorityClassName).to.equal(undefined);
     expect(docs.filter((d) => d.kind === 'CustomResourceDefinition' || d.kind === 'Job')).to.deep.equal([]);
   });

@@ -22,7 +22,11 @@ a+hmWHfx4pnWl3ZDvBY3K6iK1B8=
 `;
 export const CA_BUNDLE = Buffer.from(CA_PEM).toString('base64');
 
-export function agent(name = 'deploy-bot', subjects: AgentIdentity['spec']['subjects'] = [{ kind: 'User', name: 'agent:deploy-bot' }], extra: Partial<AgentIdentity['spec']> = {}): AgentIdentity {
+export function agent(
+  name = 'deploy-bot',
+  subjects: AgentIdentity['spec']['subjects'] = [{ kind: 'User', name: 'agent:deploy-bot' }],
+  extra: Partial<AgentIdentity['spec']> = {},
+): AgentIdentity {
   return agentIdentity(
     name,
     { subjects, maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }], allowedNamespaces: { names: ['payments'] }, ...extra },
@@ -30,7 +34,12 @@ export function agent(name = 'deploy-bot', subjects: AgentIdentity['spec']['subj
   );
 }
 
-export function grant(name: string, namespace: string, agentName: string, status: AccessGrant['status'] = { phase: 'Active', expiresAt: '2030-01-01T12:30:00Z' }): AccessGrant {
+export function grant(
+  name: string,
+  namespace: string,
+  agentName: string,
+  status: AccessGrant['status'] = { phase: 'Active', expiresAt: '2030-01-01T12:30:00Z' },
+): AccessGrant {
   return {
     apiVersion: 'agentgate.io/v1alpha1',
     kind: 'AccessGrant',
@@ -40,7 +49,11 @@ export function grant(name: string, namespace: string, agentName: string, status
   };
 }
 
-export function grantBinding(g: AccessGrant, subjects = [{ kind: 'User', name: 'agent:deploy-bot', apiGroup: 'rbac.authorization.k8s.io' }], roleName = 'edit'): Binding {
+export function grantBinding(
+  g: AccessGrant,
+  subjects = [{ kind: 'User', name: 'agent:deploy-bot', apiGroup: 'rbac.authorization.k8s.io' }],
+  roleName = 'edit',
+): Binding {
   return {
     metadata: {
       name: `agentgate-${g.metadata.name}`,
@@ -59,7 +72,8 @@ export const USER_CONDITION = {
 };
 export const NOT_AGENTGATE = {
   name: 'not-agentgate',
-  expression: "!(request.userInfo.username in ['system:serviceaccount:agentgate-system:agentgate-operator', 'system:serviceaccount:agentgate-system:agentgate-webhook'])",
+  expression:
+    "!(request.userInfo.username in ['system:serviceaccount:agentgate-system:agentgate-operator', 'system:serviceaccount:agentgate-system:agentgate-webhook'])",
 };
 
 export function entry(over: Partial<WebhookEntry> = {}): WebhookEntry {
@@ -135,4 +149,3 @@ export function findings(s: BoundarySnapshot, name = 'deploy-bot'): Finding[] {
 export function routes(f: Finding[]): string[] {
   return f.map((x) => `${x.severity}:${x.route}`);
 }
-

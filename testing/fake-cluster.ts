@@ -33,7 +33,13 @@ export class FakeCluster implements OperatorCache, ClusterWrites {
   private readonly failures: Array<{ op: Op; code: number }> = [];
   private rv = 100;
 
-  constructor(init: { objects?: Array<AccessGrant | AgentIdentity | ApprovalRequest | AuditEvent>; bindings?: k8s.V1RoleBinding[]; namespaces?: Record<string, Record<string, string>> } = {}) {
+  constructor(
+    init: {
+      objects?: Array<AccessGrant | AgentIdentity | ApprovalRequest | AuditEvent>;
+      bindings?: k8s.V1RoleBinding[];
+      namespaces?: Record<string, Record<string, string>>;
+    } = {},
+  ) {
     for (const o of init.objects ?? []) this.put(o.kind, o);
     for (const b of init.bindings ?? []) this.bindings.set(`${b.metadata?.namespace}/${b.metadata?.name}`, structuredClone(b));
     for (const [n, labels] of Object.entries(init.namespaces ?? {})) this.namespaces.set(n, labels);
@@ -80,13 +86,17 @@ export class FakeCluster implements OperatorCache, ClusterWrites {
     return b && structuredClone(b);
   }
   bindingsOfGrant(namespace: string, grantLabel: string): k8s.V1RoleBinding[] {
-    return [...this.bindings.values()].filter((b) => b.metadata?.namespace === namespace && b.metadata?.labels?.[LABEL_GRANT] === grantLabel).map((b) => structuredClone(b));
+    return [...this.bindings.values()]
+      .filter((b) => b.metadata?.namespace === namespace && b.metadata?.labels?.[LABEL_GRANT] === grantLabel)
+      .map((b) => structuredClone(b));
   }
   bindingsOfAgent(agentLabel: string): k8s.V1RoleBinding[] {
     return [...this.bindings.values()].filter((b) => b.metadata?.labels?.[LABEL_AGENT] === agentLabel).map((b) => structuredClone(b));
   }
   grantsOfAgent(agent: string): AccessGrant[] {
-    return [...this.objects.entries()].filter(([k, o]) => k.startsWith('AccessGrant/') && (o as AccessGrant).spec.agent === agent).map(([, o]) => structuredClone(o as AccessGrant));
+    return [...this.objects.entries()]
+      .filter(([k, o]) => k.startsWith('AccessGrant/') && (o as AccessGrant).spec.agent === agent)
+      .map(([, o]) => structuredClone(o as AccessGrant));
   }
   wrote(_kind: FreshKind, _prevRv: string | undefined, _obj: Obj): void {
     // The store is the cache: our writes are visible at once.
@@ -171,7 +181,11 @@ export class FakeCluster implements OperatorCache, ClusterWrites {
 }
 
 /** A ReconcileContext over a FakeCluster; `enqueued` collects the keys reconcilers add. */
-export function fakeContext(cluster: FakeCluster, clock: Clock, over: Partial<ReconcileContext> = {}): ReconcileContext & { enqueued: string[]; events: string[] } {
+export function fakeContext(
+  cluster: FakeCluster,
+  clock: Clock,
+  over: Partial<ReconcileContext> = {},
+): ReconcileContext & { enqueued: string[]; events: string[] } {
   const enqueued: string[] = [];
   const events: string[] = [];
   return {

@@ -72,7 +72,18 @@ export function accessGrant(name = 'hotfix', namespace = 'prod', ...mods: Array<
   );
 }
 
-export function activeGrant(clock: FakeClock, name = 'g1', over: { namespace?: string; role?: AccessGrant['spec']['roleRef']; expiresInMs?: number; agent?: string; phase?: NonNullable<AccessGrant['status']>['phase']; approvalRules?: AccessGrant['spec']['approvalRules'] } = {}): AccessGrant {
+export function activeGrant(
+  clock: FakeClock,
+  name = 'g1',
+  over: {
+    namespace?: string;
+    role?: AccessGrant['spec']['roleRef'];
+    expiresInMs?: number;
+    agent?: string;
+    phase?: NonNullable<AccessGrant['status']>['phase'];
+    approvalRules?: AccessGrant['spec']['approvalRules'];
+  } = {},
+): AccessGrant {
   const now = clock.now().getTime();
   return {
     apiVersion: 'agentgate.io/v1alpha1',
@@ -98,20 +109,37 @@ export function activeGrant(clock: FakeClock, name = 'g1', over: { namespace?: s
 export const EDIT: RoleLike = {
   metadata: { name: 'edit', uid: 'uid-edit', resourceVersion: '1' },
   rules: [
-    { verbs: ['create', 'delete', 'deletecollection', 'patch', 'update'], apiGroups: [''], resources: ['configmaps', 'pods', 'secrets', 'services', 'persistentvolumeclaims', 'pods/exec', 'pods/attach', 'pods/portforward'] },
-    { verbs: ['create', 'delete', 'deletecollection', 'patch', 'update'], apiGroups: ['apps'], resources: ['deployments', 'deployments/scale', 'statefulsets'] },
+    {
+      verbs: ['create', 'delete', 'deletecollection', 'patch', 'update'],
+      apiGroups: [''],
+      resources: ['configmaps', 'pods', 'secrets', 'services', 'persistentvolumeclaims', 'pods/exec', 'pods/attach', 'pods/portforward'],
+    },
+    {
+      verbs: ['create', 'delete', 'deletecollection', 'patch', 'update'],
+      apiGroups: ['apps'],
+      resources: ['deployments', 'deployments/scale', 'statefulsets'],
+    },
   ],
 };
-export const VIEW: RoleLike = { metadata: { name: 'view', uid: 'uid-view', resourceVersion: '1' }, rules: [{ verbs: ['get', 'list', 'watch'], apiGroups: ['', 'apps'], resources: ['*'] }] };
+export const VIEW: RoleLike = {
+  metadata: { name: 'view', uid: 'uid-view', resourceVersion: '1' },
+  rules: [{ verbs: ['get', 'list', 'watch'], apiGroups: ['', 'apps'], resources: ['*'] }],
+};
 export const DEPLOYER: RoleLike = {
   metadata: { name: 'deployer', namespace: 'prod', uid: 'uid-deployer', resourceVersion: '1' },
   rules: [{ verbs: ['update', 'patch'], apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['web'] }],
 };
-export const NAMESPACES: NamespaceLike[] = [{ metadata: { name: 'prod', labels: { env: 'prod' } } }, { metadata: { name: 'staging' } }, { metadata: { name: 'other' } }];
+export const NAMESPACES: NamespaceLike[] = [
+  { metadata: { name: 'prod', labels: { env: 'prod' } } },
+  { metadata: { name: 'staging' } },
+  { metadata: { name: 'other' } },
+];
 
 let uidCounter = 0;
 
-export function request(over: Partial<Omit<AdmissionRequest, 'resource'>> & { op?: AdmissionRequest['operation']; group?: string; resource?: string; version?: string } = {}): AdmissionRequest {
+export function request(
+  over: Partial<Omit<AdmissionRequest, 'resource'>> & { op?: AdmissionRequest['operation']; group?: string; resource?: string; version?: string } = {},
+): AdmissionRequest {
   const { op, group, resource, version, ...rest } = over;
   const r: AdmissionRequest = {
     uid: `req-${++uidCounter}`,
@@ -134,7 +162,16 @@ export function deploymentObject(name: string, replicas = 3, uid = `uid-${name}`
 }
 
 export function deploymentDelete(name = 'web', namespace = 'prod'): AdmissionRequest {
-  return request({ op: 'DELETE', group: 'apps', resource: 'deployments', name, namespace, oldObject: deploymentObject(name), object: null, options: { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions', propagationPolicy: 'Background' } });
+  return request({
+    op: 'DELETE',
+    group: 'apps',
+    resource: 'deployments',
+    name,
+    namespace,
+    oldObject: deploymentObject(name),
+    object: null,
+    options: { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions', propagationPolicy: 'Background' },
+  });
 }
 
 export function withStatus(ar: ApprovalRequest, status: ApprovalRequest['status'], rv = '42'): ApprovalRequest {

@@ -64,7 +64,13 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     const { deps, approvals, clock } = setup();
     await admitAgentCall(deploymentDelete('web'), deps);
     const [pending] = [...approvals.stored.values()];
-    approvals.put(withStatus(pending!, { phase: 'Approved', approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: clock.now().toISOString() }], validUntil: '2030-01-01T00:10:00Z' }));
+    approvals.put(
+      withStatus(pending!, {
+        phase: 'Approved',
+        approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: clock.now().toISOString() }],
+        validUntil: '2030-01-01T00:10:00Z',
+      }),
+    );
     const retry = { ...deploymentDelete('web'), uid: 'retry-1' };
     const out = await admitAgentCall(retry, deps);
     expect(out.response.allowed, out.decision.message).to.equal(true);
@@ -78,7 +84,13 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     const { deps, approvals, clock } = setup();
     await admitAgentCall(deploymentDelete('web'), deps);
     const [pending] = [...approvals.stored.values()];
-    approvals.put(withStatus(pending!, { phase: 'Approved', approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: clock.now().toISOString() }], validUntil: '2030-01-01T00:10:00Z' }));
+    approvals.put(
+      withStatus(pending!, {
+        phase: 'Approved',
+        approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: clock.now().toISOString() }],
+        validUntil: '2030-01-01T00:10:00Z',
+      }),
+    );
     approvals.failNext('replaceStatus', 409);
     const out = await admitAgentCall({ ...deploymentDelete('web'), uid: 'retry-1' }, deps);
     expect(approvals.calls.filter((c) => c.startsWith('replaceStatus'))).to.have.length(2);
@@ -108,4 +120,3 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     expect(audited).to.deep.equal([]);
   });
 });
-

@@ -158,7 +158,10 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
   let decision = decide(request, deps.snapshot(), clock, options);
   if (!decision.agentCall) return { decision, response: { uid: request.uid, allowed: true } };
   if (deps.observed && decision.agent) {
-    const agent = deps.snapshot().agents().find((a) => a.metadata.name === decision.agent);
+    const agent = deps
+      .snapshot()
+      .agents()
+      .find((a) => a.metadata.name === decision.agent);
     if (agent) deps.observed.observe(agent, request.userInfo ?? {});
   }
 
@@ -185,7 +188,11 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
           overlay(await approvals.get(effect.namespace, effect.name));
           again = true;
         } else {
-          const body: ApprovalRequest = { ...current, metadata: { ...current.metadata, resourceVersion: effect.resourceVersion }, status: consumedStatus(current, request.uid, clock.now()) };
+          const body: ApprovalRequest = {
+            ...current,
+            metadata: { ...current.metadata, resourceVersion: effect.resourceVersion },
+            status: consumedStatus(current, request.uid, clock.now()),
+          };
           try {
             overlay(await approvals.replaceStatus(body));
             break;
@@ -198,11 +205,12 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
         }
       }
       if (!again && !held && decision.holdSeconds > 0 && (effect.kind === 'create' || effect.kind === 'await')) {
-        const { namespace, name } = effect.kind === 'create' ? { namespace: effect.approvalRequest.metadata.namespace ?? '', name: effect.approvalRequest.metadata.name ?? '' } : effect;
+        const { namespace, name } =
+          effect.kind === 'create' ? { namespace: effect.approvalRequest.metadata.namespace ?? '', name: effect.approvalRequest.metadata.name ?? '' } : effect;
         held = true;
         const holdStart = Date.now();
         const ar = await approvals.waitDecided(namespace, name, started + decision.holdSeconds * 1000);
-        metrics.holdSeconds.observe({ outcome: ar ? ar.status?.phase ?? 'Pending' : 'Timeout' }, (Date.now() - holdStart) / 1000);
+        metrics.holdSeconds.observe({ outcome: ar ? (ar.status?.phase ?? 'Pending') : 'Timeout' }, (Date.now() - holdStart) / 1000);
         if (ar) {
           overlay(ar);
           again = true;
@@ -228,7 +236,14 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
     };
   } else if (decision.effect.kind === 'consume' && !fresh.some((ar) => ar.status?.phase === 'Consumed' && ar.status.consumedBy === request.uid)) {
     // Ran out of rounds without winning the approval: fail closed.
-    decision = { ...decision, verdict: 'Held', reason: REASON.Unavailable, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS, effect: { kind: 'none' }, message: `${decision.message} (the approval was used concurrently; retry)` };
+    decision = {
+      ...decision,
+      verdict: 'Held',
+      reason: REASON.Unavailable,
+      retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+      effect: { kind: 'none' },
+      message: `${decision.message} (the approval was used concurrently; retry)`,
+    };
   }
 
   let auditEvent: string | undefined;
@@ -242,7 +257,13 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
       metrics.auditWrites.inc({ result: 'error' });
       const why = errorMessage(err);
       log.error('audit write failed; denying', { uid: request.uid, agent: decision.agent, error: why });
-      decision = { ...decision, verdict: 'Denied', reason: REASON.Unavailable, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS, message: `agentgate: denied because the audit record could not be written (${why}); no agent call goes through unrecorded` };
+      decision = {
+        ...decision,
+        verdict: 'Denied',
+        reason: REASON.Unavailable,
+        retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+        message: `agentgate: denied because the audit record could not be written (${why}); no agent call goes through unrecorded`,
+      };
     }
   }
 
@@ -285,7 +306,17 @@ export interface ProtectDeps {
 export async function admitProtected(request: AdmissionRequest, deps: ProtectDeps): Promise<AdmissionResponse> {
   const result: ProtectResult = decideProtect(request, deps.snapshot(), deps.clock, deps.config);
   if (!result.allowed || (request.resource.resource === 'approvalrequests' && request.operation === 'UPDATE' && !request.subResource)) {
-    deps.log.info('protect', { uid: request.uid, user: request.userInfo?.username, operation: request.operation, resource: request.resource.resource, subresource: request.subResource || undefined, namespace: request.namespace, name: request.name, allowed: result.allowed, reason: result.message });
+    deps.log.info('protect', {
+      uid: request.uid,
+      user: request.userInfo?.username,
+      operation: request.operation,
+      resource: request.resource.resource,
+      subresource: request.subResource || undefined,
+      namespace: request.namespace,
+      name: request.name,
+      allowed: result.allowed,
+      reason: result.message,
+    });
   }
   const response: AdmissionResponse = result.allowed ? { uid: request.uid, allowed: true } : denyResponse(request.uid, result.message);
   if (result.warnings?.length) response.warnings = result.warnings;

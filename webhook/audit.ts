@@ -16,7 +16,6 @@ import type { AgentgateClient } from '../lib/kube.js';
 import { isAlreadyExists, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 
-
 export interface AuditSink {
   /** Resolves with the event's name once it is stored; rejects if it could not be. */
   write(spec: UnchainedSpec): Promise<string>;

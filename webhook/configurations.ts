@@ -62,19 +62,31 @@ export function agentMatchExpression(agents: readonly AgentIdentity[]): string {
 
 function clientConfig(opts: ConfigurationOptions, path: string): k8s.AdmissionregistrationV1WebhookClientConfig {
   const cc: k8s.AdmissionregistrationV1WebhookClientConfig =
-    'url' in opts.target ? { url: opts.target.url.replace(/\/+$/, '') + path } : { service: { ...opts.target.service, port: opts.target.service.port ?? 443, path } };
+    'url' in opts.target
+      ? { url: opts.target.url.replace(/\/+$/, '') + path }
+      : { service: { ...opts.target.service, port: opts.target.service.port ?? 443, path } };
   if (opts.caBundle) cc.caBundle = opts.caBundle;
   return cc;
 }
 
 function cleanupCondition(opts: ConfigurationOptions): { matchConditions?: k8s.V1MatchCondition[] } {
   if (!opts.cleanupUsers?.length) return {};
-  return { matchConditions: [{ name: 'not-controller-cleanup', expression: `!(request.operation == 'DELETE' && request.userInfo.username in ${celList([...opts.cleanupUsers].sort())})` }] };
+  return {
+    matchConditions: [
+      {
+        name: 'not-controller-cleanup',
+        expression: `!(request.operation == 'DELETE' && request.userInfo.username in ${celList([...opts.cleanupUsers].sort())})`,
+      },
+    ],
+  };
 }
 
 const labels = { [LABEL_MANAGED_BY]: MANAGED_BY, 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'webhook' };
 
-export function desiredConfigurations(agents: readonly AgentIdentity[], opts: ConfigurationOptions): {
+export function desiredConfigurations(
+  agents: readonly AgentIdentity[],
+  opts: ConfigurationOptions,
+): {
   agents: k8s.V1ValidatingWebhookConfiguration;
   protect: k8s.V1ValidatingWebhookConfiguration;
   stamp: k8s.V1MutatingWebhookConfiguration;
@@ -124,7 +136,12 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
           // The webhook's own AuditEvent writes (one per agent call) would only be allowed:
           // skipping the round trip back to agentgate halves the cost of recording.
           ...(opts.webhookUser
-            ? [{ name: 'not-own-audit-write', expression: `!(request.operation == 'CREATE' && request.resource.resource == 'auditevents' && request.userInfo.username == ${cel(opts.webhookUser)})` }]
+            ? [
+                {
+                  name: 'not-own-audit-write',
+                  expression: `!(request.operation == 'CREATE' && request.resource.resource == 'auditevents' && request.userInfo.username == ${cel(opts.webhookUser)})`,
+                },
+              ]
             : []),
         ],
       },
@@ -192,7 +209,9 @@ function merged(live: AnyConfig, desired: AnyConfig, keepCa: boolean): AnyConfig
 /** The installer creates the configurations; the webhook only keeps them up to date. */
 export class ConfigurationMissing extends Error {
   constructor(kind: Kind, name: string) {
-    super(`${kind}WebhookConfiguration ${name} does not exist: the installer creates it (helm upgrade, or kubectl apply -f config/webhook/); agentgate's webhook only updates it`);
+    super(
+      `${kind}WebhookConfiguration ${name} does not exist: the installer creates it (helm upgrade, or kubectl apply -f config/webhook/); agentgate's webhook only updates it`,
+    );
   }
 }
 

@@ -168,7 +168,11 @@ export const SELF_REVIEWS: ReadonlyArray<{ group: string; resource: string }> = 
 ];
 
 export function isSelfReview(request: Pick<AdmissionRequest, 'resource' | 'operation' | 'subResource'>): boolean {
-  return request.operation === 'CREATE' && !request.subResource && SELF_REVIEWS.some((r) => r.group === request.resource.group && r.resource === request.resource.resource);
+  return (
+    request.operation === 'CREATE' &&
+    !request.subResource &&
+    SELF_REVIEWS.some((r) => r.group === request.resource.group && r.resource === request.resource.resource)
+  );
 }
 
 function base(agent: AgentIdentity | undefined, holdSeconds = 0): Pick<Decision, 'agentCall' | 'agent' | 'matchedRules' | 'effect' | 'holdSeconds'> {
@@ -262,7 +266,12 @@ function coverage(request: AdmissionRequest, agent: AgentIdentity, snapshot: Sna
     covering.push(g);
   }
   if (covering.length === 0) {
-    return { candidates: [], expired, opening, reason: `no active grant of agent ${name} in namespace ${namespace} covers ${verbText(request)}: ${why.join('; ')}` };
+    return {
+      candidates: [],
+      expired,
+      opening,
+      reason: `no active grant of agent ${name} in namespace ${namespace} covers ${verbText(request)}: ${why.join('; ')}`,
+    };
   }
   return { grant: covering[0], candidates: covering, expired, opening };
 }
@@ -283,7 +292,8 @@ function notCovered(agent: AgentIdentity, cov: Coverage, now: Date): Decision {
     });
   }
   const last = [...cov.expired].sort((a, b) => expiryOf(b) - expiryOf(a))[0];
-  if (last) return deny(agent, REASON.GrantExpired, message, { about: grantObjectRef(last), ...(last.status?.expiresAt ? { until: last.status.expiresAt } : {}) });
+  if (last)
+    return deny(agent, REASON.GrantExpired, message, { about: grantObjectRef(last), ...(last.status?.expiresAt ? { until: last.status.expiresAt } : {}) });
   return deny(agent, REASON.NotCovered, message, { about: agentRef(agent) });
 }
 
@@ -300,13 +310,21 @@ export const STRICT_POSTURE_RULE = 'strict-posture';
 function applyPosture(agent: AgentIdentity, routeClass: string, result: RulesResult): RulesResult {
   if (agent.spec.posture !== 'Strict' || isBenign((routeClass || undefined) as never) || result.verdict === 'Deny') return result;
   const message = `agent ${agent.metadata.name ?? ''} has posture Strict: ${routeClass ? `${routeClass} routes` : 'routes agentgate cannot classify'} require approval.`;
-  const matched = [...result.matched.filter((m) => m.name !== STRICT_POSTURE_RULE), { name: STRICT_POSTURE_RULE, source: 'agent' as const, action: 'RequireApproval' as const, message }];
+  const matched = [
+    ...result.matched.filter((m) => m.name !== STRICT_POSTURE_RULE),
+    { name: STRICT_POSTURE_RULE, source: 'agent' as const, action: 'RequireApproval' as const, message },
+  ];
   const reasons = result.verdict === 'RequireApproval' ? [...result.reasons, message] : [message];
   return { ...result, verdict: 'RequireApproval', matched, reasons, exemptedBy: [] };
 }
 
 /** With several covering grants, RBAC would allow the call under any of them; so do the rules. */
-function evaluateUnder(request: AdmissionRequest, agent: AgentIdentity, grants: readonly (AccessGrant | undefined)[], snapshot: Snapshot): { grant?: AccessGrant; result: RulesResult } {
+function evaluateUnder(
+  request: AdmissionRequest,
+  agent: AgentIdentity,
+  grants: readonly (AccessGrant | undefined)[],
+  snapshot: Snapshot,
+): { grant?: AccessGrant; result: RulesResult } {
   let best: { grant?: AccessGrant; result: RulesResult } | undefined;
   for (const g of grants) {
     const effects = effectsOf(request, snapshot, g);
@@ -387,12 +405,22 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
     return { ...base(undefined), agentCall: false, verdict: 'Allowed', message: 'caller is not an agent' };
   }
   if (matches.length > 1) {
-    const names = matches.map((a) => a.metadata.name).sort().join(', ');
-    return deny(undefined, REASON.AmbiguousIdentity, `ambiguous identity: ${user.username ?? '<no user>'} matches AgentIdentities ${names}; every call is denied until only one AgentIdentity claims these subjects`);
+    const names = matches
+      .map((a) => a.metadata.name)
+      .sort()
+      .join(', ');
+    return deny(
+      undefined,
+      REASON.AmbiguousIdentity,
+      `ambiguous identity: ${user.username ?? '<no user>'} matches AgentIdentities ${names}; every call is denied until only one AgentIdentity claims these subjects`,
+    );
   }
   const agent = matches[0]!;
   const agentName = agent.metadata.name ?? '';
-  if (agent.spec.suspended) return deny(agent, REASON.AgentSuspended, `agent ${agentName} is suspended (AgentIdentity spec.suspended: true); all of its calls are denied`, { about: agentRef(agent) });
+  if (agent.spec.suspended)
+    return deny(agent, REASON.AgentSuspended, `agent ${agentName} is suspended (AgentIdentity spec.suspended: true); all of its calls are denied`, {
+      about: agentRef(agent),
+    });
 
   const namespace = request.namespace ?? '';
   const isGrantRequest =
@@ -400,10 +428,18 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
 
   // 2. agentgate's own objects: agents may only ask for access, never change the controls.
   if (request.resource.group === GROUP && !isGrantRequest) {
-    return deny(agent, REASON.OutOfScope, `agent ${agentName} may not ${verbText(request)}: agents cannot change agentgate's objects (grants, approvals, audit records, identities)`);
+    return deny(
+      agent,
+      REASON.OutOfScope,
+      `agent ${agentName} may not ${verbText(request)}: agents cannot change agentgate's objects (grants, approvals, audit records, identities)`,
+    );
   }
   if (isAgentgateManagedBinding(request)) {
-    return deny(agent, REASON.OutOfScope, `agent ${agentName} may not ${verbText(request)}: RoleBindings managed by agentgate are changed only by agentgate's operator`);
+    return deny(
+      agent,
+      REASON.OutOfScope,
+      `agent ${agentName} may not ${verbText(request)}: RoleBindings managed by agentgate are changed only by agentgate's operator`,
+    );
   }
 
   // 3. Scope.
@@ -494,7 +530,14 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
       const usable = approvalUsable(ar, fp, now);
       if (!usable.usable) continue;
       const by = approvalsSoFar(ar).replace('approved so far by', 'approved by');
-      if (request.dryRun) return { ...held, ...windowWarnings, verdict: 'Allowed', approvalRequest: ref, message: `${PREFIX}dry run: ApprovalRequest ${name} (${by}) would let this call through` };
+      if (request.dryRun)
+        return {
+          ...held,
+          ...windowWarnings,
+          verdict: 'Allowed',
+          approvalRequest: ref,
+          message: `${PREFIX}dry run: ApprovalRequest ${name} (${by}) would let this call through`,
+        };
       return {
         ...held,
         verdict: 'Allowed',
@@ -516,7 +559,10 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
       };
     }
     if (phase === 'Denied' && now.getTime() < Date.parse(ar.spec.expiresAt)) {
-      const by = (ar.status?.approvals ?? []).filter((a) => a.decision === 'Denied').map((a) => a.user).join(', ');
+      const by = (ar.status?.approvals ?? [])
+        .filter((a) => a.decision === 'Denied')
+        .map((a) => a.user)
+        .join(', ');
       return {
         ...held,
         verdict: 'Denied',
@@ -529,5 +575,10 @@ export function decide(request: AdmissionRequest, snapshot: Snapshot, clock: Clo
     }
     // Consumed, Expired, or a denial that has run its course: the next slot.
   }
-  return { ...held, verdict: 'Denied', reason: REASON.ApprovalRequired, message: `${PREFIX}too many approval requests for this exact call; ask an administrator to clean up ApprovalRequests in ${namespace}` };
+  return {
+    ...held,
+    verdict: 'Denied',
+    reason: REASON.ApprovalRequired,
+    message: `${PREFIX}too many approval requests for this exact call; ask an administrator to clean up ApprovalRequests in ${namespace}`,
+  };
 }

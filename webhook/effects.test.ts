@@ -11,8 +11,15 @@ import { activeGrant, agentIdentity, EDIT, NAMESPACES, request, VIEW } from '../
 const OPTS: DecideOptions = { agentgateNamespace: 'agentgate-system', fingerprintKey: 'k' };
 const ADMIN = { metadata: { name: 'admin', uid: 'uid-admin', resourceVersion: '1' }, rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }] };
 // The fixtures' edit, plus batch: the grant's role in these tests.
-const EDIT_BATCH = { ...EDIT, metadata: { ...EDIT.metadata, resourceVersion: '9' }, rules: [...(EDIT.rules ?? []), { verbs: ['create', 'update', 'patch'], apiGroups: ['batch'], resources: ['cronjobs', 'jobs'] }] };
-const CM_ONLY = { metadata: { name: 'cm-writer', uid: 'uid-cm', resourceVersion: '1' }, rules: [{ verbs: ['create', 'update'], apiGroups: [''], resources: ['configmaps'] }] };
+const EDIT_BATCH = {
+  ...EDIT,
+  metadata: { ...EDIT.metadata, resourceVersion: '9' },
+  rules: [...(EDIT.rules ?? []), { verbs: ['create', 'update', 'patch'], apiGroups: ['batch'], resources: ['cronjobs', 'jobs'] }],
+};
+const CM_ONLY = {
+  metadata: { name: 'cm-writer', uid: 'uid-cm', resourceVersion: '1' },
+  rules: [{ verbs: ['create', 'update'], apiGroups: [''], resources: ['configmaps'] }],
+};
 
 function snap(clock: FakeClock, over: SnapshotData = {}): StaticSnapshot {
   return new StaticSnapshot({
@@ -21,17 +28,43 @@ function snap(clock: FakeClock, over: SnapshotData = {}): StaticSnapshot {
     clusterRoles: [EDIT_BATCH, VIEW, ADMIN, CM_ONLY],
     namespaces: [...NAMESPACES, { metadata: { name: 'locked', labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } } }],
     roleBindings: [
-      { metadata: { name: 'ci-admin', namespace: 'prod' }, subjects: [{ kind: 'ServiceAccount', name: 'ci', namespace: 'prod' }], roleRef: { kind: 'ClusterRole', name: 'admin' } },
-      { metadata: { name: 'cm', namespace: 'prod' }, subjects: [{ kind: 'ServiceAccount', name: 'cm-bot' }], roleRef: { kind: 'ClusterRole', name: 'cm-writer' } },
-      { metadata: { name: 'elsewhere', namespace: 'other' }, subjects: [{ kind: 'ServiceAccount', name: 'roamer', namespace: 'prod' }], roleRef: { kind: 'ClusterRole', name: 'cm-writer' } },
+      {
+        metadata: { name: 'ci-admin', namespace: 'prod' },
+        subjects: [{ kind: 'ServiceAccount', name: 'ci', namespace: 'prod' }],
+        roleRef: { kind: 'ClusterRole', name: 'admin' },
+      },
+      {
+        metadata: { name: 'cm', namespace: 'prod' },
+        subjects: [{ kind: 'ServiceAccount', name: 'cm-bot' }],
+        roleRef: { kind: 'ClusterRole', name: 'cm-writer' },
+      },
+      {
+        metadata: { name: 'elsewhere', namespace: 'other' },
+        subjects: [{ kind: 'ServiceAccount', name: 'roamer', namespace: 'prod' }],
+        roleRef: { kind: 'ClusterRole', name: 'cm-writer' },
+      },
     ],
     ...over,
   });
 }
 
-const podSpec = (sa?: string, extra: Record<string, unknown> = {}) => ({ ...(sa ? { serviceAccountName: sa } : {}), containers: [{ name: 'c', image: 'nginx' }], ...extra });
-const deploy = (spec: Record<string, unknown>, replicas = 1) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'prod' }, spec: { replicas, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec } } });
-const cron = (spec: Record<string, unknown>) => ({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c', namespace: 'prod' }, spec: { schedule: '* * * * *', jobTemplate: { spec: { template: { spec } } } } });
+const podSpec = (sa?: string, extra: Record<string, unknown> = {}) => ({
+  ...(sa ? { serviceAccountName: sa } : {}),
+  containers: [{ name: 'c', image: 'nginx' }],
+  ...extra,
+});
+const deploy = (spec: Record<string, unknown>, replicas = 1) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'prod' },
+  spec: { replicas, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec } },
+});
+const cron = (spec: Record<string, unknown>) => ({
+  apiVersion: 'batch/v1',
+  kind: 'CronJob',
+  metadata: { name: 'c', namespace: 'prod' },
+  spec: { schedule: '* * * * *', jobTemplate: { spec: { template: { spec } } } },
+});
 
 function create(group: string, resource: string, object: Record<string, unknown>, namespace = 'prod'): AdmissionRequest {
   return request({ op: 'CREATE', group, resource, namespace, name: 'x', object });
@@ -60,7 +93,11 @@ describe('webhook/effects', () => {
   it('counts access in another namespace, or cluster-wide through a group, as beyond a one-namespace grant', () => {
     const e = effectsOf(create('apps', 'deployments', deploy(podSpec('roamer'))), snap(clock), activeGrant(clock));
     expect(e.workload.exceedsGrant.join()).to.contain('access in namespace other');
-    const crb = { metadata: { name: 'all-sa-view' }, subjects: [{ kind: 'Group', name: 'system:serviceaccounts:prod' }], roleRef: { kind: 'ClusterRole', name: 'view' } };
+    const crb = {
+      metadata: { name: 'all-sa-view' },
+      subjects: [{ kind: 'Group', name: 'system:serviceaccounts:prod' }],
+      roleRef: { kind: 'ClusterRole', name: 'view' },
+    };
     const viaGroup = effectsOf(create('apps', 'deployments', deploy(podSpec())), snap(clock, { clusterRoleBindings: [crb] }), activeGrant(clock));
     expect(viaGroup.workload.exceedsGrant.join()).to.contain('cluster-wide access via ClusterRoleBinding all-sa-view');
   });
@@ -69,7 +106,14 @@ describe('webhook/effects', () => {
     const old = deploy(podSpec('ci'), 2);
     const scaled = request({ op: 'UPDATE', group: 'apps', resource: 'deployments', name: 'web', object: deploy(podSpec('ci'), 3), oldObject: old });
     expect(decide(scaled, snap(clock), clock, OPTS).verdict).to.equal('Allowed');
-    const newImage = request({ op: 'UPDATE', group: 'apps', resource: 'deployments', name: 'web', object: deploy({ ...podSpec('ci'), containers: [{ name: 'c', image: 'evil' }] }, 2), oldObject: old });
+    const newImage = request({
+      op: 'UPDATE',
+      group: 'apps',
+      resource: 'deployments',
+      name: 'web',
+      object: deploy({ ...podSpec('ci'), containers: [{ name: 'c', image: 'evil' }] }, 2),
+      oldObject: old,
+    });
     expect(decide(newImage, snap(clock), clock, OPTS).matchedRules).to.include('workload-identity');
   });
 
@@ -78,11 +122,17 @@ describe('webhook/effects', () => {
     const d = decide(create('apps', 'deployments', hostPid), snap(clock), clock, OPTS);
     expect(d.verdict).to.equal('Held');
     expect(d.matchedRules).to.deep.equal(['workload-privilege']);
-    const priv = create('', 'pods', { kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'i', securityContext: { privileged: true } }], volumes: [{ name: 'h', hostPath: { path: '/' } }] } });
+    const priv = create('', 'pods', {
+      kind: 'Pod',
+      metadata: { name: 'p' },
+      spec: { containers: [{ name: 'c', image: 'i', securityContext: { privileged: true } }], volumes: [{ name: 'h', hostPath: { path: '/' } }] },
+    });
     expect(effectsOf(priv, snap(clock), undefined).workload.privileged).to.have.length(2);
     const locked = activeGrant(clock, 'g2', { namespace: 'locked' });
     const agent = agentIdentity('deploy-bot', { allowedNamespaces: { names: ['prod', 'locked'] } });
-    expect(effectsOf(create('apps', 'deployments', hostPid, 'locked'), snap(clock, { agents: [agent], grants: [locked] }), locked).workload.privileged).to.deep.equal([]);
+    expect(
+      effectsOf(create('apps', 'deployments', hostPid, 'locked'), snap(clock, { agents: [agent], grants: [locked] }), locked).workload.privileged,
+    ).to.deep.equal([]);
   });
 
   it('posture Strict holds every route not classified read/create/modify, even with the defaults disabled', () => {
@@ -94,7 +144,14 @@ describe('webhook/effects', () => {
     const standard = agentIdentity('deploy-bot', { disabledDefaultRules: ['delete'] });
     expect(decide(del, snap(clock, { agents: [standard] }), clock, OPTS).verdict).to.equal('Allowed');
     // create/modify stay allowed under Strict
-    expect(decide(request({ op: 'CREATE', resource: 'configmaps', name: 'cm', object: { metadata: { name: 'cm' } } }), snap(clock, { agents: [strict] }), clock, OPTS).verdict).to.equal('Allowed');
+    expect(
+      decide(
+        request({ op: 'CREATE', resource: 'configmaps', name: 'cm', object: { metadata: { name: 'cm' } } }),
+        snap(clock, { agents: [strict] }),
+        clock,
+        OPTS,
+      ).verdict,
+    ).to.equal('Allowed');
   });
 
   it('posture Strict holds a route agentgate cannot classify', () => {

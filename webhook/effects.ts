@@ -58,7 +58,12 @@ export function workloadEffects(request: AdmissionRequest, snapshot: Snapshot, g
     const sa = serviceAccountOf(spec);
     if (!out.serviceAccounts.includes(sa)) {
       out.serviceAccounts.push(sa);
-      const lookup = { clusterRoleBindings: snapshot.clusterRoleBindings?.() ?? [], roleBindings: snapshot.roleBindings?.() ?? [], clusterRole: (n: string) => snapshot.clusterRole(n), role: (ns: string, n: string) => snapshot.role(ns, n) };
+      const lookup = {
+        clusterRoleBindings: snapshot.clusterRoleBindings?.() ?? [],
+        roleBindings: snapshot.roleBindings?.() ?? [],
+        clusterRole: (n: string) => snapshot.clusterRole(n),
+        role: (ns: string, n: string) => snapshot.role(ns, n),
+      };
       const extra = serviceAccountBeyondGrant(lookup, namespace, sa, granted);
       if (extra) out.exceedsGrant.push(`ServiceAccount ${namespace}/${sa}: ${extra}`);
     }

@@ -96,7 +96,8 @@ function flags() {
     fail(`--timeout-seconds must be ${TIMEOUT_SECONDS.min}..${TIMEOUT_SECONDS.max} (the apiserver caps webhooks at 30; holds need 2)`);
   }
   const drainSeconds = Number(v['drain-seconds']);
-  if (!Number.isInteger(drainSeconds) || drainSeconds < DRAIN_SECONDS.min || drainSeconds > DRAIN_SECONDS.max) fail(`--drain-seconds must be ${DRAIN_SECONDS.min}..${DRAIN_SECONDS.max}`);
+  if (!Number.isInteger(drainSeconds) || drainSeconds < DRAIN_SECONDS.min || drainSeconds > DRAIN_SECONDS.max)
+    fail(`--drain-seconds must be ${DRAIN_SECONDS.min}..${DRAIN_SECONDS.max}`);
   const dur = (name: string, value: string | undefined, dflt: number): number => {
     if (value === undefined) return dflt;
     const ms = parseDuration(value);
@@ -105,7 +106,8 @@ function flags() {
   };
   const requireClientCert = v['require-client-cert'];
   if (requireClientCert !== 'true' && requireClientCert !== 'false') fail('--require-client-cert must be true or false');
-  if (requireClientCert === 'true' && !v['client-ca']) fail('--require-client-cert=true needs --client-ca (the CA that signed the apiserver\'s webhook client certificate)');
+  if (requireClientCert === 'true' && !v['client-ca'])
+    fail("--require-client-cert=true needs --client-ca (the CA that signed the apiserver's webhook client certificate)");
   if (v['client-cert-name']?.length && !v['client-ca']) fail('--client-cert-name needs --client-ca');
   const lanes = Number(v['audit-lanes']);
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) fail('--audit-lanes must be 1..64');
@@ -170,7 +172,11 @@ async function main(): Promise<void> {
   const hosts = hostsFor({ ...(f.url ? { url: f.url } : {}), ...(f.service ? { service: f.service } : {}), namespace: f.namespace });
   const fingerprintKey = await retrying(() => ensureKeySecret(core, f.namespace, log), 'load the webhook key Secret', log);
   const loadServing = () => ensureServingSecret(core, f.namespace, hosts, log, { validityMs: f.certValidityMs, now: () => clock.now() });
-  const readMounted = () => ({ cert: readFileSync(f.tlsCert!, 'utf8'), key: readFileSync(f.tlsKey!, 'utf8'), ca: f.tlsCa ? readFileSync(f.tlsCa, 'utf8') : undefined });
+  const readMounted = () => ({
+    cert: readFileSync(f.tlsCert!, 'utf8'),
+    key: readFileSync(f.tlsKey!, 'utf8'),
+    ca: f.tlsCa ? readFileSync(f.tlsCa, 'utf8') : undefined,
+  });
   const tls = mounted ? readMounted() : await retrying(loadServing, 'load the webhook certificate Secret', log);
   // Mounted without --tls-ca (cert-manager): cainjector owns caBundle and we never write it.
   let caBundle = tls.ca ? Buffer.from(tls.ca).toString('base64') : undefined;
@@ -202,7 +208,14 @@ async function main(): Promise<void> {
       // The configuration already excludes agentgate's own users; a stale or hand-edited
       // one must not make the webhook judge (or record) its own writes.
       (request) => (agentgateUsers.includes(request.userInfo.username ?? '') ? { uid: request.uid, allowed: true } : undefined),
-      async (request, ctx) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: fingerprintKey, observed }, ctx.fromApiserver)).response,
+      async (request, ctx) =>
+        (
+          await admitAgentCall(
+            request,
+            { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: fingerprintKey, observed },
+            ctx.fromApiserver,
+          )
+        ).response,
     ),
   );
   const protectHandler = withMetrics(metrics, (request) => admitProtected(request, { snapshot, clock, config: pconfig, approvals, log, metrics }));
@@ -233,7 +246,11 @@ async function main(): Promise<void> {
     server.once('error', reject);
     server.listen(f.port, f.host, () => resolve());
   });
-  log.info('serving', { address: `https://${f.host}:${f.port}`, paths: Object.values(PATHS), clientCertificate: clientCa ? (f.requireClientCert ? 'required' : 'verified when presented') : 'not asked' });
+  log.info('serving', {
+    address: `https://${f.host}:${f.port}`,
+    paths: Object.values(PATHS),
+    clientCertificate: clientCa ? (f.requireClientCert ? 'required' : 'verified when presented') : 'not asked',
+  });
 
   if (mounted) {
     // cert-manager rotates the files in place; pick them up without a restart.
@@ -251,7 +268,15 @@ async function main(): Promise<void> {
 
   const target: ClientTarget = f.url ? { url: f.url } : { service: { name: f.service!, namespace: f.namespace, port: f.servicePort } };
   const sync = new ConfigurationSync(kc, log);
-  const build = () => desiredConfigurations(state.agents(), { target, ...(caBundle ? { caBundle } : {}), agentgateUsers, cleanupUsers: pconfig.bindingDeleters, webhookUser: f.webhookUser, timeoutSeconds: f.timeoutSeconds });
+  const build = () =>
+    desiredConfigurations(state.agents(), {
+      target,
+      ...(caBundle ? { caBundle } : {}),
+      agentgateUsers,
+      cleanupUsers: pconfig.bindingDeleters,
+      webhookUser: f.webhookUser,
+      timeoutSeconds: f.timeoutSeconds,
+    });
   const keepCa = !caBundle;
   let renewal: CertificateRenewal | undefined;
   if (!mounted) {
@@ -295,7 +320,14 @@ async function main(): Promise<void> {
         const kind = name === STAMP_WEBHOOK ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration';
         log.warn('webhook configuration drift restored', { configuration: name, kind });
         metrics.configurationDrift.inc({ configuration: name });
-        void driftEvent(kc, kind, name, `${kind} ${name} was changed or deleted by someone other than agentgate; the webhook restored it`, 'agentgate-webhook', log);
+        void driftEvent(
+          kc,
+          kind,
+          name,
+          `${kind} ${name} was changed or deleted by someone other than agentgate; the webhook restored it`,
+          'agentgate-webhook',
+          log,
+        );
       }
     };
     const watch = new ConfigurationWatch(
@@ -313,7 +345,10 @@ async function main(): Promise<void> {
     // The backstop, should a watch miss an event.
     setInterval(() => void healNow(), 60_000).unref();
   }
-  log.info(configured ? 'ready' : 'serving, but not ready until the webhook configurations are written', { manageConfigurations: f.manage, writer: f.writerId });
+  log.info(configured ? 'ready' : 'serving, but not ready until the webhook configurations are written', {
+    manageConfigurations: f.manage,
+    writer: f.writerId,
+  });
 
   // Kubernetes runs the preStop sleep (the pod leaves the endpoints meanwhile), then sends
   // SIGTERM: stop being ready, keep answering for --drain-seconds with every answer

@@ -27,7 +27,12 @@ export class WebhookMetrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.requests = new Counter({ name: 'agentgate_webhook_http_requests_total', help: 'HTTP requests by path and status code.', labelNames: ['path', 'code'], registers });
+    this.requests = new Counter({
+      name: 'agentgate_webhook_http_requests_total',
+      help: 'HTTP requests by path and status code.',
+      labelNames: ['path', 'code'],
+      registers,
+    });
     const pending = opts.pendingApprovals;
     this.pendingApprovals = new Gauge({
       name: 'agentgate_webhook_pending_approvals',
@@ -44,7 +49,12 @@ export class WebhookMetrics {
       buckets: [0.1, 0.5, 1, 2, 4, 8, 15, 25],
       registers,
     });
-    this.auditWrites = new Counter({ name: 'agentgate_webhook_audit_writes_total', help: 'AuditEvent writes by result (ok, error, skipped for dry runs).', labelNames: ['result'], registers });
+    this.auditWrites = new Counter({
+      name: 'agentgate_webhook_audit_writes_total',
+      help: 'AuditEvent writes by result (ok, error, skipped for dry runs).',
+      labelNames: ['result'],
+      registers,
+    });
     this.configurationDrift = new Counter({
       name: 'agentgate_webhook_configuration_drift_restored_total',
       help: "Times someone else changed or deleted one of agentgate's webhook configurations and the webhook restored it.",

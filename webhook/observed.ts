@@ -32,16 +32,26 @@ function clip(xs: readonly string[], max: number): string[] {
 }
 
 function shape(user: UserInfo): { username: string; groups: string[]; extraKeys: string[] } {
-  return { username: (user.username ?? '').slice(0, MAX_TEXT), groups: clip(user.groups ?? [], MAX_GROUPS), extraKeys: clip(Object.keys(user.extra ?? {}), MAX_EXTRA_KEYS) };
+  return {
+    username: (user.username ?? '').slice(0, MAX_TEXT),
+    groups: clip(user.groups ?? [], MAX_GROUPS),
+    extraKeys: clip(Object.keys(user.extra ?? {}), MAX_EXTRA_KEYS),
+  };
 }
 
-const identityKey = (e: { username: string; groups?: string[]; extraKeys?: string[] }): string => JSON.stringify([e.username, e.groups ?? [], e.extraKeys ?? []]);
+const identityKey = (e: { username: string; groups?: string[]; extraKeys?: string[] }): string =>
+  JSON.stringify([e.username, e.groups ?? [], e.extraKeys ?? []]);
 
 /**
  * The observedIdentity list after seeing this user at `now`, or undefined when nothing
  * needs writing (already recorded, lastSeen within minIntervalMs). Pure.
  */
-export function mergeObserved(existing: readonly ObservedEntry[] | undefined, user: UserInfo, now: Date, minIntervalMs = MIN_INTERVAL_MS): ObservedEntry[] | undefined {
+export function mergeObserved(
+  existing: readonly ObservedEntry[] | undefined,
+  user: UserInfo,
+  now: Date,
+  minIntervalMs = MIN_INTERVAL_MS,
+): ObservedEntry[] | undefined {
   const seen = shape(user);
   if (!seen.username) return undefined;
   const list = [...(existing ?? [])];

@@ -252,7 +252,9 @@ function renderValue(value: unknown, redact: boolean): string {
   if (value === undefined) return ABSENT;
   if (redact) {
     if (!isJsonObject(value)) return REDACTED;
-    const keys = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}: ${REDACTED}`);
+    const keys = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}: ${REDACTED}`);
     return clip(oneLine(`{${keys.join(', ')}}`), VALUE_MAX_CHARS);
   }
   return clip(oneLine(stableStringify(value)), VALUE_MAX_CHARS);
@@ -317,7 +319,13 @@ function previewDelete(request: AdmissionRequest): string {
   add('uid', str(meta['uid']));
   add('created', str(meta['creationTimestamp']));
   const labels = obj(meta['labels']);
-  add('labels', Object.keys(labels).sort().map((k) => `${k}=${String(labels[k])}`).join(', '));
+  add(
+    'labels',
+    Object.keys(labels)
+      .sort()
+      .map((k) => `${k}=${String(labels[k])}`)
+      .join(', '),
+  );
   const owners = Array.isArray(meta['ownerReferences']) ? meta['ownerReferences'] : [];
   add('owners', owners.map((r) => `${String(obj(r)['kind'])}/${String(obj(r)['name'])}`).join(', '));
   const finalizers = Array.isArray(meta['finalizers']) ? meta['finalizers'] : [];

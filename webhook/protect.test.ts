@@ -23,7 +23,14 @@ function ar(over: Partial<ApprovalRequest['status']> | undefined = undefined, an
     apiVersion: 'agentgate.io/v1alpha1',
     kind: 'ApprovalRequest',
     metadata: { name: 'ar-x', namespace: 'prod', resourceVersion: '9', ...(annotations ? { annotations } : {}) },
-    spec: { agent: 'deploy-bot', type: 'Operation', fingerprint: 'f'.repeat(64), summary: 's', requestedBy: 'agent:deploy-bot', expiresAt: '2030-01-01T01:00:00Z' },
+    spec: {
+      agent: 'deploy-bot',
+      type: 'Operation',
+      fingerprint: 'f'.repeat(64),
+      summary: 's',
+      requestedBy: 'agent:deploy-bot',
+      expiresAt: '2030-01-01T01:00:00Z',
+    },
     ...(over ? { status: over } : {}),
   };
 }
@@ -31,7 +38,16 @@ function ar(over: Partial<ApprovalRequest['status']> | undefined = undefined, an
 function annotate(userInfo: AdmissionRequest['userInfo'], value: string, old = ar()): AdmissionRequest {
   const next = JSON.parse(JSON.stringify(old)) as ApprovalRequest;
   next.metadata.annotations = { ...(next.metadata.annotations ?? {}), approved: value };
-  return request({ op: 'UPDATE', group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', name: 'ar-x', userInfo, object: next as never, oldObject: old as never });
+  return request({
+    op: 'UPDATE',
+    group: 'agentgate.io',
+    version: 'v1alpha1',
+    resource: 'approvalrequests',
+    name: 'ar-x',
+    userInfo,
+    object: next as never,
+    oldObject: old as never,
+  });
 }
 
 describe('webhook/protect', () => {
@@ -89,11 +105,22 @@ describe('webhook/protect', () => {
 
     it('only agentgate creates them or writes their status', () => {
       const clock = new FakeClock();
-      const create = (userInfo: AdmissionRequest['userInfo']) => request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', name: 'x', userInfo, object: ar() as never });
+      const create = (userInfo: AdmissionRequest['userInfo']) =>
+        request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', name: 'x', userInfo, object: ar() as never });
       expect(decideProtect(create(ADMIN), snap(), clock, CFG).allowed).to.equal(false);
       expect(decideProtect(create(WEBHOOK), snap(), clock, CFG).allowed).to.equal(true);
       expect(decideProtect(create(OPERATOR), snap(), clock, CFG).allowed).to.equal(true);
-      const status = request({ op: 'UPDATE', group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', subResource: 'status', name: 'x', userInfo: ALICE, object: ar({ phase: 'Approved' }) as never, oldObject: ar() as never });
+      const status = request({
+        op: 'UPDATE',
+        group: 'agentgate.io',
+        version: 'v1alpha1',
+        resource: 'approvalrequests',
+        subResource: 'status',
+        name: 'x',
+        userInfo: ALICE,
+        object: ar({ phase: 'Approved' }) as never,
+        oldObject: ar() as never,
+      });
       expect(decideProtect(status, snap(), clock, CFG).allowed).to.equal(false);
     });
 
@@ -103,7 +130,9 @@ describe('webhook/protect', () => {
         return p.length ? (p[0]!.value as ApprovalRequest['decisions']) : undefined;
       };
       it('stamps the caller from userInfo (user, uid, groups) with the decision the annotation says', () => {
-        expect(decisions(annotate({ ...ALICE, uid: 'u-1' }, 'true'))).to.deep.equal([{ user: 'alice', uid: 'u-1', groups: ['sre-approvers'], decision: 'Approved' }]);
+        expect(decisions(annotate({ ...ALICE, uid: 'u-1' }, 'true'))).to.deep.equal([
+          { user: 'alice', uid: 'u-1', groups: ['sre-approvers'], decision: 'Approved' },
+        ]);
         expect(decisions(annotate(BOB, 'false'))).to.deep.equal([{ user: 'bob', groups: ['sre-approvers'], decision: 'Denied' }]);
       });
       it("N of M: a second approver's stamp keeps the first; a repeat changes nothing; a change of mind replaces only one's own", () => {
@@ -119,7 +148,9 @@ describe('webhook/protect', () => {
         delete (noAnnotation.object as unknown as ApprovalRequest).metadata.annotations;
         expect(approvalStampPatch(noAnnotation)).to.deep.equal([]);
         expect(approvalStampPatch({ ...annotate(ALICE, 'true'), subResource: 'status' })).to.deep.equal([]);
-        expect(approvalStampPatch({ ...annotate(ALICE, 'true'), resource: { group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants' } })).to.deep.equal([]);
+        expect(
+          approvalStampPatch({ ...annotate(ALICE, 'true'), resource: { group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants' } }),
+        ).to.deep.equal([]);
       });
     });
   });
@@ -139,9 +170,21 @@ describe('webhook/protect', () => {
   });
 
   describe('managed RoleBindings', () => {
-    const rb = (l: Record<string, string> = { 'app.kubernetes.io/managed-by': 'agentgate' }) => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'b', namespace: 'prod', labels: l } });
+    const rb = (l: Record<string, string> = { 'app.kubernetes.io/managed-by': 'agentgate' }) => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'b', namespace: 'prod', labels: l },
+    });
     const rbReq = (op: AdmissionRequest['operation'], userInfo: AdmissionRequest['userInfo'], object: unknown, oldObject: unknown) =>
-      request({ op, group: 'rbac.authorization.k8s.io', resource: 'rolebindings', name: 'b', userInfo, object: object as never, oldObject: oldObject as never });
+      request({
+        op,
+        group: 'rbac.authorization.k8s.io',
+        resource: 'rolebindings',
+        name: 'b',
+        userInfo,
+        object: object as never,
+        oldObject: oldObject as never,
+      });
     it('only the operator creates, changes or deletes them', () => {
       const clock = new FakeClock();
       expect(decideProtect(rbReq('CREATE', OPERATOR, rb(), null), snap(), clock, CFG).allowed).to.equal(true);
@@ -168,7 +211,8 @@ describe('webhook/protect', () => {
       metadata: { name: 'g', namespace: 'prod', annotations },
       spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '30m', reason: 'r', activation: 'Immediate', ...spec },
     });
-    const create = (userInfo: AdmissionRequest['userInfo'], obj: unknown) => request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants', name: 'g', userInfo, object: obj as never });
+    const create = (userInfo: AdmissionRequest['userInfo'], obj: unknown) =>
+      request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants', name: 'g', userInfo, object: obj as never });
 
     it('stamps the creator, overwriting a forged value, and adds the finalizer once', () => {
       const fin = { op: 'add', path: '/metadata/finalizers', value: ['agentgate.io/revoke-access'] };
@@ -187,14 +231,30 @@ describe('webhook/protect', () => {
       expect(decideProtect(create(ALICE, grant({ 'agentgate.io/requested-by': 'alice' })), snap(), clock, CFG).allowed).to.equal(true);
       expect(decideProtect(create(ALICE, grant({ 'agentgate.io/requested-by': 'bob' })), snap(), clock, CFG).allowed).to.equal(false);
       const bad = decideProtect(
-        create(ALICE, grant({ 'agentgate.io/requested-by': 'alice' }, { approvalRules: [{ name: 'ok', expression: 'true', action: 'Deny' }, { name: 'broken', expression: 'request.(', action: 'Deny' }] })),
+        create(
+          ALICE,
+          grant(
+            { 'agentgate.io/requested-by': 'alice' },
+            {
+              approvalRules: [
+                { name: 'ok', expression: 'true', action: 'Deny' },
+                { name: 'broken', expression: 'request.(', action: 'Deny' },
+              ],
+            },
+          ),
+        ),
         snap(),
         clock,
         CFG,
       );
       expect(bad.allowed).to.equal(false);
       expect(bad.message).to.match(/spec\.approvalRules\[1\]\.expression: syntax error: .* at line 1 column \d+/);
-      const ceiling = decideProtect(create(ALICE, grant({ 'agentgate.io/requested-by': 'alice' }, { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } })), snap(), clock, CFG);
+      const ceiling = decideProtect(
+        create(ALICE, grant({ 'agentgate.io/requested-by': 'alice' }, { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } })),
+        snap(),
+        clock,
+        CFG,
+      );
       expect(ceiling.message).to.contain('spec.roleRef');
     });
 
@@ -202,13 +262,27 @@ describe('webhook/protect', () => {
       const clock = new FakeClock();
       const immediate = decideProtect(create(AGENT_USER, grant({ 'agentgate.io/requested-by': 'agent:deploy-bot' })), snap(), clock, CFG);
       expect(immediate.message).to.contain('RequiresApproval');
-      const ok = decideProtect(create(AGENT_USER, grant({ 'agentgate.io/requested-by': 'agent:deploy-bot' }, { activation: 'RequiresApproval' })), snap(), clock, CFG);
+      const ok = decideProtect(
+        create(AGENT_USER, grant({ 'agentgate.io/requested-by': 'agent:deploy-bot' }, { activation: 'RequiresApproval' })),
+        snap(),
+        clock,
+        CFG,
+      );
       expect(ok.allowed, ok.message).to.equal(true);
     });
 
-    it('the stamp never changes and status is the operator\'s', () => {
+    it("the stamp never changes and status is the operator's", () => {
       const clock = new FakeClock();
-      const upd = request({ op: 'UPDATE', group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants', name: 'g', userInfo: ADMIN, object: grant({ 'agentgate.io/requested-by': 'admin' }) as never, oldObject: grant({ 'agentgate.io/requested-by': 'alice' }) as never });
+      const upd = request({
+        op: 'UPDATE',
+        group: 'agentgate.io',
+        version: 'v1alpha1',
+        resource: 'accessgrants',
+        name: 'g',
+        userInfo: ADMIN,
+        object: grant({ 'agentgate.io/requested-by': 'admin' }) as never,
+        oldObject: grant({ 'agentgate.io/requested-by': 'alice' }) as never,
+      });
       expect(decideProtect(upd, snap(), clock, CFG).message).to.contain('cannot be changed');
       const status = { ...upd, subResource: 'status', object: upd.oldObject };
       expect(decideProtect(status, snap(), clock, CFG).allowed).to.equal(false);
@@ -218,16 +292,39 @@ describe('webhook/protect', () => {
 
   describe('AgentIdentities', () => {
     const create = (spec: Record<string, unknown>) =>
-      request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'agentidentities', namespace: '', name: 'deploy-bot', userInfo: ADMIN, object: { ...agentIdentity(), spec: { ...agentIdentity().spec, ...spec } } as never });
+      request({
+        group: 'agentgate.io',
+        version: 'v1alpha1',
+        resource: 'agentidentities',
+        namespace: '',
+        name: 'deploy-bot',
+        userInfo: ADMIN,
+        object: { ...agentIdentity(), spec: { ...agentIdentity().spec, ...spec } } as never,
+      });
     it('reject rules that do not compile, naming the field, line and column', () => {
       const clock = new FakeClock();
-      const r = decideProtect(create({ approvalRules: [{ name: 'a', expression: 'true', action: 'Deny' }, { name: 'b', expression: 'request.name ==', action: 'Deny' }] }), snap(), clock, CFG);
+      const r = decideProtect(
+        create({
+          approvalRules: [
+            { name: 'a', expression: 'true', action: 'Deny' },
+            { name: 'b', expression: 'request.name ==', action: 'Deny' },
+          ],
+        }),
+        snap(),
+        clock,
+        CFG,
+      );
       expect(r.allowed).to.equal(false);
       expect(r.message).to.match(/spec\.approvalRules\[1\]\.expression: syntax error: .* at line 1 column \d+/);
     });
     it('reject agentgate itself as a subject, and warn about shared subjects', () => {
       const clock = new FakeClock();
-      const self = decideProtect(create({ subjects: [{ kind: 'ServiceAccount', name: 'agentgate-webhook', namespace: 'agentgate-system' }] }), snap(), clock, CFG);
+      const self = decideProtect(
+        create({ subjects: [{ kind: 'ServiceAccount', name: 'agentgate-webhook', namespace: 'agentgate-system' }] }),
+        snap(),
+        clock,
+        CFG,
+      );
       expect(self.message).to.contain('agentgate itself');
       const other = new StaticSnapshot({ agents: [agentIdentity('older-bot')] });
       const shared = decideProtect(create({}), other, clock, CFG);

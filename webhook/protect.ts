@@ -45,7 +45,11 @@ export function protectConfig(agentgateNamespace: string, over: Partial<ProtectC
     agentgateNamespace,
     operatorUser: serviceAccountUsername(agentgateNamespace, 'agentgate-operator'),
     webhookUser: serviceAccountUsername(agentgateNamespace, 'agentgate-webhook'),
-    bindingDeleters: ['system:serviceaccount:kube-system:generic-garbage-collector', 'system:serviceaccount:kube-system:namespace-controller', 'system:kube-controller-manager'],
+    bindingDeleters: [
+      'system:serviceaccount:kube-system:generic-garbage-collector',
+      'system:serviceaccount:kube-system:namespace-controller',
+      'system:kube-controller-manager',
+    ],
     ...over,
   };
 }
@@ -88,12 +92,13 @@ function withoutApproval(obj: unknown): string {
 /** Why the write's decisions are not just the caller's own entry (undefined: they are). Mirrors the ValidatingAdmissionPolicy. */
 function foreignStampProblem(request: AdmissionRequest): string | undefined {
   const user = request.userInfo?.username ?? '';
-  const before = ((request.oldObject as unknown as ApprovalRequest | undefined)?.decisions ?? []);
-  const after = ((request.object as unknown as ApprovalRequest | undefined)?.decisions ?? []);
+  const before = (request.oldObject as unknown as ApprovalRequest | undefined)?.decisions ?? [];
+  const after = (request.object as unknown as ApprovalRequest | undefined)?.decisions ?? [];
   for (const o of before) if (!after.some((d) => d.user === o.user)) return `the decision of ${o.user} cannot be removed`;
   for (const d of after) {
     if (before.some((o) => sameStamp(o, d))) continue;
-    if (!sameStamp(d, approverStamp(request.userInfo ?? {}, d.decision))) return `decisions may only carry the caller's own identity as the apiserver authenticated it (${user}), not ${d.user}`;
+    if (!sameStamp(d, approverStamp(request.userInfo ?? {}, d.decision)))
+      return `decisions may only carry the caller's own identity as the apiserver authenticated it (${user}), not ${d.user}`;
   }
   return undefined;
 }
@@ -113,7 +118,9 @@ export function decideProtect(request: AdmissionRequest, snapshot: Snapshot, clo
     if (isOperator) return allow('agentgate operator');
     if (op === 'DELETE' && config.bindingDeleters.includes(user)) return allow('cleanup by a Kubernetes controller');
     const what = op === 'CREATE' ? 'create a RoleBinding labelled' : !before && after ? 'add the label' : `${op.toLowerCase()} a RoleBinding labelled`;
-    return deny(`${user || 'this caller'} may not ${what} ${LABEL_MANAGED_BY}=${MANAGED_BY}: those RoleBindings are agentgate's grants and only agentgate's operator (${config.operatorUser}) changes them; request access with an AccessGrant instead`);
+    return deny(
+      `${user || 'this caller'} may not ${what} ${LABEL_MANAGED_BY}=${MANAGED_BY}: those RoleBindings are agentgate's grants and only agentgate's operator (${config.operatorUser}) changes them; request access with an AccessGrant instead`,
+    );
   }
   if (group !== GROUP) return allow('not an agentgate object');
 
@@ -121,8 +128,12 @@ export function decideProtect(request: AdmissionRequest, snapshot: Snapshot, clo
     case 'approvalrequests':
       return protectApprovalRequest(request, snapshot, clock, config, isAgentgate);
     case 'auditevents':
-      if (op === 'CREATE') return user === config.webhookUser ? allow() : deny(`AuditEvents are written only by agentgate's webhook (${config.webhookUser}); ${user} may not create them`);
-      if (op === 'DELETE') return isOperator ? allow() : deny(`AuditEvents are deleted only by agentgate's retention (${config.operatorUser}); ${user} may not delete them`);
+      if (op === 'CREATE')
+        return user === config.webhookUser
+          ? allow()
+          : deny(`AuditEvents are written only by agentgate's webhook (${config.webhookUser}); ${user} may not create them`);
+      if (op === 'DELETE')
+        return isOperator ? allow() : deny(`AuditEvents are deleted only by agentgate's retention (${config.operatorUser}); ${user} may not delete them`);
       return deny('AuditEvents are write-once: nobody may change them');
     case 'accessgrants':
       return protectAccessGrant(request, snapshot, clock, config, isOperator);
@@ -151,8 +162,12 @@ function protectApprovalRequest(request: AdmissionRequest, snapshot: Snapshot, c
   const op = request.operation;
   if (isAgentgate) return allow('agentgate');
   if (op === 'DELETE') return allow();
-  if (op === 'CREATE') return deny(`ApprovalRequests are created only by agentgate (the webhook holds operations, the operator gates activations); ${user} may not create one`);
-  if (request.subResource) return deny(`ApprovalRequest ${request.subResource} is written only by agentgate; approve with the annotation: kubectl annotate approvalrequest ${request.name} -n ${request.namespace} approved=true --overwrite`);
+  if (op === 'CREATE')
+    return deny(`ApprovalRequests are created only by agentgate (the webhook holds operations, the operator gates activations); ${user} may not create one`);
+  if (request.subResource)
+    return deny(
+      `ApprovalRequest ${request.subResource} is written only by agentgate; approve with the annotation: kubectl annotate approvalrequest ${request.name} -n ${request.namespace} approved=true --overwrite`,
+    );
   if (withoutApproval(request.object) !== withoutApproval(request.oldObject)) {
     return deny(`only the "${ANNOTATION_APPROVED}" annotation of an ApprovalRequest may be changed (approved=true or approved=false)`);
   }
@@ -166,7 +181,14 @@ function protectApprovalRequest(request: AdmissionRequest, snapshot: Snapshot, c
   if (!ar?.spec) return deny('the ApprovalRequest has no spec');
   const agent = snapshot.agents().find((a) => a.metadata.name === ar.spec.agent);
   const approver = { user, groups: [...(request.userInfo?.groups ?? [])] };
-  const result = recordDecision(ar, agent, approver, decision, clock.now(), config.approvalValidityMs !== undefined ? { validityMs: config.approvalValidityMs } : {});
+  const result = recordDecision(
+    ar,
+    agent,
+    approver,
+    decision,
+    clock.now(),
+    config.approvalValidityMs !== undefined ? { validityMs: config.approvalValidityMs } : {},
+  );
   if (result.outcome === 'rejected') return deny(`${user} cannot decide ApprovalRequest ${ar.metadata.name ?? ''}: ${result.reason}`);
   if (result.outcome === 'unchanged') return allow(`decision by ${user} already recorded`);
   // No write here: the operator records the persisted, policy-checked stamp.
@@ -186,7 +208,9 @@ function protectAccessGrant(request: AdmissionRequest, snapshot: Snapshot, clock
   const user = request.userInfo?.username ?? '';
   const op = request.operation;
   if (request.subResource === 'status') {
-    return isOperator || op !== 'UPDATE' ? allow() : deny(`AccessGrant status is written only by agentgate's operator (${config.operatorUser}): the webhook trusts it to decide coverage`);
+    return isOperator || op !== 'UPDATE'
+      ? allow()
+      : deny(`AccessGrant status is written only by agentgate's operator (${config.operatorUser}): the webhook trusts it to decide coverage`);
   }
   if (op === 'DELETE' || op === 'CONNECT') return allow();
   const stamp = annotations(request.object)[ANNOTATION_REQUESTED_BY];

@@ -15,7 +15,8 @@ function snap(clock: FakeClock, over: SnapshotData = {}): StaticSnapshot {
   return new StaticSnapshot({ agents: [agentIdentity()], grants: [activeGrant(clock)], clusterRoles: [EDIT, VIEW], namespaces: NAMESPACES, ...over });
 }
 
-const causes = (d: Decision, reason: string): string[] => (refusalStatus(d).details?.causes ?? []).filter((c) => c.reason === reason).map((c) => c.message ?? '');
+const causes = (d: Decision, reason: string): string[] =>
+  (refusalStatus(d).details?.causes ?? []).filter((c) => c.reason === reason).map((c) => c.message ?? '');
 
 describe('webhook/response: the machine-readable contract of refusals and warnings', () => {
   it('a held call: 403 AgentgateApprovalRequired, details name the ApprovalRequest and its namespace, with retryAfterSeconds', () => {
@@ -25,7 +26,12 @@ describe('webhook/response: the machine-readable contract of refusals and warnin
     const res = agentResponse('u1', d);
     expect(res).to.include({ uid: 'u1', allowed: false });
     expect(res.status).to.include({ status: 'Failure', code: 403, reason: REASON.ApprovalRequired, message: d.message });
-    expect(res.status?.details).to.include({ group: 'agentgate.io', kind: 'ApprovalRequest', name: ar.metadata.name, retryAfterSeconds: HELD_RETRY_AFTER_SECONDS });
+    expect(res.status?.details).to.include({
+      group: 'agentgate.io',
+      kind: 'ApprovalRequest',
+      name: ar.metadata.name,
+      retryAfterSeconds: HELD_RETRY_AFTER_SECONDS,
+    });
     expect(causes(d, CAUSE.Namespace)).to.deep.equal(['prod']);
     expect(causes(d, CAUSE.Agent)).to.deep.equal(['deploy-bot']);
     expect(causes(d, CAUSE.Grant)).to.deep.equal(['prod/g1']);
@@ -90,7 +96,12 @@ describe('webhook/response: the machine-readable contract of refusals and warnin
     const ambiguous = decide(configMapCreate(), snap(clock, { agents: [agentIdentity('a'), agentIdentity('b')] }), clock, OPTS);
     expect(refusalStatus(ambiguous).reason).to.equal(REASON.AmbiguousIdentity);
 
-    const grant = { apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', metadata: { name: 'mine', namespace: 'prod' }, spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, duration: '1h', reason: 'r', activation: 'RequiresApproval' } };
+    const grant = {
+      apiVersion: 'agentgate.io/v1alpha1',
+      kind: 'AccessGrant',
+      metadata: { name: 'mine', namespace: 'prod' },
+      spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, duration: '1h', reason: 'r', activation: 'RequiresApproval' },
+    };
     const ask = decide(request({ group: 'agentgate.io', resource: 'accessgrants', op: 'CREATE', name: 'mine', object: grant }), snap(clock), clock, OPTS);
     expect(refusalStatus(ask).reason).to.equal(REASON.RequestRefused);
   });
@@ -109,7 +120,16 @@ describe('webhook/response: the machine-readable contract of refusals and warnin
   });
 
   it('503 with a retry hint when agentgate itself could not act', () => {
-    const s = refusalStatus({ verdict: 'Denied', agentCall: true, message: 'agentgate: audit down', matchedRules: [], effect: { kind: 'none' }, holdSeconds: 0, reason: REASON.Unavailable, retryAfterSeconds: 2 });
+    const s = refusalStatus({
+      verdict: 'Denied',
+      agentCall: true,
+      message: 'agentgate: audit down',
+      matchedRules: [],
+      effect: { kind: 'none' },
+      holdSeconds: 0,
+      reason: REASON.Unavailable,
+      retryAfterSeconds: 2,
+    });
     expect(s).to.include({ code: 503, reason: REASON.Unavailable });
     expect(s.details?.retryAfterSeconds).to.equal(2);
   });
@@ -132,9 +152,15 @@ describe('webhook/response: the machine-readable contract of refusals and warnin
 
     const req = deploymentDelete('web');
     const ar = (decide(req, snap(clock), clock, OPTS).effect as { approvalRequest: ApprovalRequest }).approvalRequest;
-    const approved = withStatus(ar, { phase: 'Approved', approvals: [{ user: 'alice', decision: 'Approved', time: '2030-01-01T00:00:00Z' }], validUntil: '2030-01-01T00:10:00Z' });
+    const approved = withStatus(ar, {
+      phase: 'Approved',
+      approvals: [{ user: 'alice', decision: 'Approved', time: '2030-01-01T00:00:00Z' }],
+      validUntil: '2030-01-01T00:10:00Z',
+    });
     const through = agentResponse('u', decide(req, snap(clock, { approvalRequests: [approved] }), clock, OPTS));
     expect(through.allowed).to.equal(true);
-    expect(through.warnings?.[0]).to.equal(`agentgate: allowed once by ApprovalRequest prod/${ar.metadata.name} (approved by alice); the approval is used up, the same call needs a new approval next time`);
+    expect(through.warnings?.[0]).to.equal(
+      `agentgate: allowed once by ApprovalRequest prod/${ar.metadata.name} (approved by alice); the approval is used up, the same call needs a new approval next time`,
+    );
   });
 });

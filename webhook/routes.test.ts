@@ -37,7 +37,9 @@ function instances(rule: RouteRule): Route[] {
   for (const group of groups) {
     for (const pattern of rule.resources) {
       const names = pattern.startsWith('<known>')
-        ? (rule.groups === 'custom' ? ['widgets'] : group === 'agentgate.io' ? ['approvalrequests'] : (BUILTIN_RESOURCES[group] ?? []).slice(0, 3)).map((r) => r + pattern.slice('<known>'.length))
+        ? (rule.groups === 'custom' ? ['widgets'] : group === 'agentgate.io' ? ['approvalrequests'] : (BUILTIN_RESOURCES[group] ?? []).slice(0, 3)).map(
+            (r) => r + pattern.slice('<known>'.length),
+          )
         : [pattern.replace('/*', '/scopes')];
       for (const name of names) {
         const [resource, subresource = ''] = name.split('/');
@@ -82,7 +84,8 @@ describe('api/routes: classification -> governing rules', () => {
     for (const rule of ROUTE_RULES) {
       for (const g of rule.governedBy) {
         if (g.startsWith('verification:')) expect(Object.values(BoundaryRoute), g).to.include(g.slice('verification:'.length));
-        else if (g.startsWith('decide:')) expect(['decide:cluster-scoped', 'decide:agentgate-objects', 'decide:access-request', 'decide:self-review'], g).to.include(g);
+        else if (g.startsWith('decide:'))
+          expect(['decide:cluster-scoped', 'decide:agentgate-objects', 'decide:access-request', 'decide:self-review'], g).to.include(g);
         else if (g !== 'rbac-only') expect(findDefaultRule(g), `${g} (governing ${rule.resources.join(',')})`).to.not.equal(undefined);
       }
     }
@@ -99,7 +102,10 @@ describe('api/routes: classification -> governing rules', () => {
         const what = `${route.verb} ${route.resource}/${route.subresource} (${route.group || 'core'})`;
         if (!op) {
           // Admission never sees it: only RBAC scope or verification can govern it.
-          expect(rule.governedBy.some((g) => g === 'rbac-only' || g.startsWith('verification:') || g === 'decide:self-review'), what).to.equal(true);
+          expect(
+            rule.governedBy.some((g) => g === 'rbac-only' || g.startsWith('verification:') || g === 'decide:self-review'),
+            what,
+          ).to.equal(true);
           continue;
         }
         expect(rule.governedBy, `${what} is admitted, so rbac-only cannot be all that governs it`).to.not.deep.equal(['rbac-only']);
@@ -125,9 +131,25 @@ describe('api/routes: classification -> governing rules', () => {
 });
 
 // One sample body per field-level effect that the named rule must catch.
-const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'prod', labels: { app: 'a' } }, spec: { containers: [{ name: 'c', image: 'i' }] } };
+const pod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'p', namespace: 'prod', labels: { app: 'a' } },
+  spec: { containers: [{ name: 'c', image: 'i' }] },
+};
 function upd(group: string, resource: string, oldObject: unknown, object: unknown, sub = ''): AdmissionRequest {
-  return { uid: 'u', kind: { group, version: 'v1', kind: 'X' }, resource: { group, version: 'v1', resource }, ...(sub ? { subResource: sub } : {}), name: 'x', namespace: 'prod', operation: 'UPDATE', userInfo: AGENT_USER, object: object as never, oldObject: oldObject as never };
+  return {
+    uid: 'u',
+    kind: { group, version: 'v1', kind: 'X' },
+    resource: { group, version: 'v1', resource },
+    ...(sub ? { subResource: sub } : {}),
+    name: 'x',
+    namespace: 'prod',
+    operation: 'UPDATE',
+    userInfo: AGENT_USER,
+    object: object as never,
+    oldObject: oldObject as never,
+  };
 }
 const FIELD_SAMPLES: Record<string, { req: AdmissionRequest; effects?: unknown }> = {
   'scale-to-zero': { req: upd('apps', 'deployments', { spec: { replicas: 2 } }, { spec: {} }, 'scale') },
@@ -135,9 +157,17 @@ const FIELD_SAMPLES: Record<string, { req: AdmissionRequest; effects?: unknown }
   'history-pruning': { req: upd('apps', 'deployments', { spec: { revisionHistoryLimit: 10 } }, { spec: { revisionHistoryLimit: 1 } }) },
   'owner-finalizer-change': { req: upd('', 'configmaps', { metadata: { finalizers: ['a/b'] } }, { metadata: {} }) },
   'selector-relabel': { req: upd('', 'pods', pod, { ...pod, metadata: { ...pod.metadata, labels: { app: 'b' } } }) },
-  'workload-identity': { req: upd('apps', 'deployments', {}, {}), effects: { routeClass: 'modify', workload: { serviceAccounts: ['ci'], exceedsGrant: ['ServiceAccount prod/ci: cluster-wide access'], privileged: [] } } },
-  'workload-privilege': { req: upd('apps', 'deployments', {}, {}), effects: { routeClass: 'modify', workload: { serviceAccounts: ['default'], exceedsGrant: [], privileged: ['spec.template.spec.hostPID'] } } },
-  'serviceaccount-cloud-identity': { req: upd('', 'serviceaccounts', { metadata: {} }, { metadata: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:x' } } }) },
+  'workload-identity': {
+    req: upd('apps', 'deployments', {}, {}),
+    effects: { routeClass: 'modify', workload: { serviceAccounts: ['ci'], exceedsGrant: ['ServiceAccount prod/ci: cluster-wide access'], privileged: [] } },
+  },
+  'workload-privilege': {
+    req: upd('apps', 'deployments', {}, {}),
+    effects: { routeClass: 'modify', workload: { serviceAccounts: ['default'], exceedsGrant: [], privileged: ['spec.template.spec.hostPID'] } },
+  },
+  'serviceaccount-cloud-identity': {
+    req: upd('', 'serviceaccounts', { metadata: {} }, { metadata: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:x' } } }),
+  },
 };
 
 describe('api/routes: field-level effects', () => {
@@ -160,11 +190,18 @@ describe('lib/routes: inventory', () => {
     { group: 'example.com', version: 'v1', name: 'widgets/shell', namespaced: true, verbs: ['create'], custom: true },
     { group: 'metrics.example.io', version: 'v1', name: 'nodes', namespaced: false, verbs: ['get'], custom: false },
   ];
-  const role = { name: 'r', rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }, { verbs: ['impersonate'], apiGroups: [''], resources: ['users'] }] };
+  const role = {
+    name: 'r',
+    rules: [
+      { verbs: ['*'], apiGroups: ['*'], resources: ['*'] },
+      { verbs: ['impersonate'], apiGroups: [''], resources: ['users'] },
+    ],
+  };
 
   it('intersects discovery with the roles and classifies each route', () => {
     const routes = inventory(discovered, [role]);
-    const find = (verb: string, res: string, group = '') => routes.find((r) => r.verb === verb && (r.subresource ? `${r.resource}/${r.subresource}` : r.resource) === res && r.group === group);
+    const find = (verb: string, res: string, group = '') =>
+      routes.find((r) => r.verb === verb && (r.subresource ? `${r.resource}/${r.subresource}` : r.resource) === res && r.group === group);
     expect(find('create', 'pods/exec')?.class).to.equal('reach');
     expect(find('get', 'pods/exec')?.class).to.equal('reach');
     expect(find('create', 'pods/eviction')?.class).to.equal('delete-effect');

@@ -36,9 +36,15 @@ export function parseReview(body: unknown): AdmissionRequest {
   const r = body['request'];
   if (!isJsonObject(r)) throw new BadRequest('AdmissionReview has no request');
   if (typeof r['uid'] !== 'string' || r['uid'] === '') throw new BadRequest('request.uid must be a non-empty string');
-  if (typeof r['operation'] !== 'string' || !OPERATIONS.has(r['operation'])) throw new BadRequest('request.operation must be CREATE, UPDATE, DELETE or CONNECT');
+  if (typeof r['operation'] !== 'string' || !OPERATIONS.has(r['operation']))
+    throw new BadRequest('request.operation must be CREATE, UPDATE, DELETE or CONNECT');
   const res = r['resource'];
-  if (!isJsonObject(res) || typeof res['resource'] !== 'string' || typeof res['version'] !== 'string' || (res['group'] !== undefined && typeof res['group'] !== 'string')) {
+  if (
+    !isJsonObject(res) ||
+    typeof res['resource'] !== 'string' ||
+    typeof res['version'] !== 'string' ||
+    (res['group'] !== undefined && typeof res['group'] !== 'string')
+  ) {
     throw new BadRequest('request.resource must be {group, version, resource}');
   }
   if (!isJsonObject(r['userInfo'])) throw new BadRequest('request.userInfo must be an object');
@@ -209,7 +215,13 @@ export function createApp(deps: ServerDeps): express.Express {
     let status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
     if (status < 400 || status > 599) status = 500;
     const message =
-      e.type === 'entity.too.large' ? `body exceeds ${MAX_BODY_BYTES} bytes` : e.type === 'entity.parse.failed' ? 'body is not valid JSON' : status >= 500 ? 'internal error' : String(e.message ?? 'bad request');
+      e.type === 'entity.too.large'
+        ? `body exceeds ${MAX_BODY_BYTES} bytes`
+        : e.type === 'entity.parse.failed'
+          ? 'body is not valid JSON'
+          : status >= 500
+            ? 'internal error'
+            : String(e.message ?? 'bad request');
     metrics.requests.inc({ path: deps.routes[req.path] ? req.path : 'other', code: String(status) });
     if (status >= 500) log.error('request failed', { path: req.path, status });
     else log.warn('bad admission request', { path: req.path, status, error: message });

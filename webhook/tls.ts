@@ -63,7 +63,10 @@ export function generateTls(hosts: readonly string[], now = new Date(), validity
   caCert.serialNumber = serial();
   caCert.validity.notBefore = notBefore;
   caCert.validity.notAfter = notAfter;
-  const caName = [{ name: 'commonName', value: 'agentgate-webhook-ca' }, { name: 'organizationName', value: 'agentgate' }];
+  const caName = [
+    { name: 'commonName', value: 'agentgate-webhook-ca' },
+    { name: 'organizationName', value: 'agentgate' },
+  ];
   caCert.setSubject(caName);
   caCert.setIssuer(caName);
   caCert.setExtensions([
@@ -179,12 +182,23 @@ async function readOptional(core: k8s.CoreV1Api, name: string, namespace: string
  * resourceVersion read. Races between replicas resolve through AlreadyExists/Conflict:
  * the loser reads again (the caller's loop) and uses the winner's.
  */
-async function writeOwnSecret(core: k8s.CoreV1Api, name: string, namespace: string, existing: k8s.V1Secret | undefined, data: Record<string, string>): Promise<boolean> {
+async function writeOwnSecret(
+  core: k8s.CoreV1Api,
+  name: string,
+  namespace: string,
+  existing: k8s.V1Secret | undefined,
+  data: Record<string, string>,
+): Promise<boolean> {
   const body: k8s.V1Secret = {
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'Opaque',
-    metadata: { name, namespace, labels: { ...(existing?.metadata?.labels ?? {}), ...ownLabels }, ...(existing ? { resourceVersion: existing.metadata?.resourceVersion } : {}) },
+    metadata: {
+      name,
+      namespace,
+      labels: { ...(existing?.metadata?.labels ?? {}), ...ownLabels },
+      ...(existing ? { resourceVersion: existing.metadata?.resourceVersion } : {}),
+    },
     data,
   };
   try {
@@ -235,7 +249,9 @@ export async function ensureServingSecret(
   for (let attempt = 0; attempt < 5; attempt++) {
     const existing = await readOptional(core, TLS_SECRET, namespace);
     if (existing?.type === 'kubernetes.io/tls') {
-      throw new Error(`Secret ${namespace}/${TLS_SECRET} is of type kubernetes.io/tls (cert-manager's?); agentgate's own serving Secret is Opaque. Delete it, or mount the certificate with --tls-cert/--tls-key (tls.mode=certManager)`);
+      throw new Error(
+        `Secret ${namespace}/${TLS_SECRET} is of type kubernetes.io/tls (cert-manager's?); agentgate's own serving Secret is Opaque. Delete it, or mount the certificate with --tls-cert/--tls-key (tls.mode=certManager)`,
+      );
     }
     const have = readTls(existing);
     if (have && certificateFits(have, hosts, now())) return have;
@@ -244,7 +260,12 @@ export async function ensureServingSecret(
     const material = { ...fresh, ca: mergeCaBundle([fresh.ca, have?.ca ?? ''], now()) };
     const data = { ...(existing?.data ?? {}), 'ca.crt': b64(material.ca), 'tls.crt': b64(material.cert), 'tls.key': b64(material.key) };
     if (await writeOwnSecret(core, TLS_SECRET, namespace, existing, data)) {
-      log.info(existing ? 'webhook certificate renewed' : 'webhook certificate created', { object: `${namespace}/${TLS_SECRET}`, hosts, renewAt: renewalTime(material.cert).toISOString(), cas: splitPem(material.ca).length });
+      log.info(existing ? 'webhook certificate renewed' : 'webhook certificate created', {
+        object: `${namespace}/${TLS_SECRET}`,
+        hosts,
+        renewAt: renewalTime(material.cert).toISOString(),
+        cas: splitPem(material.ca).length,
+      });
       return material;
     }
     // Another replica won the race: read theirs.

@@ -10,7 +10,12 @@ describe('validation: the grant ceiling agrees with the operator', function () {
   const agent = agentIdentity('deploy-bot', { maxDuration: '2h' });
   // A grant as the webhook sees it at creation: notAfter without notBefore, no creationTimestamp yet.
   const grant = (notAfterHours: number): AccessGrant =>
-    accessGrant('late', 'prod', { duration: undefined, notAfter: new Date(clock.now().getTime() + notAfterHours * 3_600_000).toISOString() }, (g) => delete g.spec.duration);
+    accessGrant(
+      'late',
+      'prod',
+      { duration: undefined, notAfter: new Date(clock.now().getTime() + notAfterHours * 3_600_000).toISOString() },
+      (g) => delete g.spec.duration,
+    );
 
   it('refuses a notAfter window longer than maxDuration without notBefore, as the operator does', function () {
     const webhook = validateAccessGrant(grant(3), agent, { metadata: { name: 'prod' } }, 'agentgate-system', clock.now());

@@ -56,13 +56,16 @@ export function validateAgentIdentity(agent: AgentIdentity, ctx: AgentValidation
       errors.push(`spec.subjects[${i}]: ServiceAccount ${s.namespace}/${s.name} is agentgate itself and cannot be an agent`);
     }
   });
-  if (parseDuration(agent.spec.maxDuration) === undefined) errors.push(`spec.maxDuration: ${JSON.stringify(agent.spec.maxDuration)} is not a Go duration such as 30m or 8h`);
+  if (parseDuration(agent.spec.maxDuration) === undefined)
+    errors.push(`spec.maxDuration: ${JSON.stringify(agent.spec.maxDuration)} is not a Go duration such as 30m or 8h`);
   const mine = new Set(agent.spec.subjects.map(subjectKey));
   for (const other of ctx.others) {
     if (other.metadata.name === agent.metadata.name) continue;
     const shared = other.spec.subjects.map(subjectKey).filter((k) => mine.has(k));
     if (shared.length) {
-      warnings.push(`spec.subjects: ${shared.join(', ')} also belongs to AgentIdentity ${other.metadata.name}; agentgate denies every call of an ambiguous identity until only one AgentIdentity claims it`);
+      warnings.push(
+        `spec.subjects: ${shared.join(', ')} also belongs to AgentIdentity ${other.metadata.name}; agentgate denies every call of an ambiguous identity until only one AgentIdentity claims it`,
+      );
     }
   }
   return { errors, warnings };

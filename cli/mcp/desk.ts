@@ -15,7 +15,17 @@ import { CliError } from '../errors.js';
 import { buildGrantRequest } from '../format.js';
 import type { Refusal } from './explain.js';
 import { CONTROL, parseRefusal } from './explain.js';
-import type { ExplainArgs, ExplainResult, MyRequestsArgs, MyRequestsResult, RequestAccessArgs, RequestAccessResult, WaitArgs, WaitResult, WhoamiResult } from './schemas.js';
+import type {
+  ExplainArgs,
+  ExplainResult,
+  MyRequestsArgs,
+  MyRequestsResult,
+  RequestAccessArgs,
+  RequestAccessResult,
+  WaitArgs,
+  WaitResult,
+  WhoamiResult,
+} from './schemas.js';
 import { approvalView, grantView, identityView, rulesView } from './views.js';
 import type { GrantView } from './views.js';
 
@@ -62,9 +72,15 @@ export class Desk {
     try {
       const list = await this.ag.list<AgentIdentity>('AgentIdentity');
       const matches = agentsForUser(list.items, { username: user, groups });
-      if (matches.length > 1) notes.push(`ambiguous identity: ${user} matches AgentIdentities ${matches.map((a) => a.metadata.name).join(', ')}; agentgate refuses every call until only one does`);
+      if (matches.length > 1)
+        notes.push(
+          `ambiguous identity: ${user} matches AgentIdentities ${matches.map((a) => a.metadata.name).join(', ')}; agentgate refuses every call until only one does`,
+        );
       const agent = matches.length === 1 ? matches[0] : undefined;
-      if (!agent) notes.push(matches.length ? '' : `${user} matches no AgentIdentity: agentgate does not know this identity as an agent; ask the platform team to register it`);
+      if (!agent)
+        notes.push(
+          matches.length ? '' : `${user} matches no AgentIdentity: agentgate does not know this identity as an agent; ask the platform team to register it`,
+        );
       return { user, groups, ...(agent ? { agent, agentName: agent.metadata.name ?? '' } : {}), notes: notes.filter(Boolean) };
     } catch (e) {
       if (!isForbidden(e)) throw e;
@@ -77,7 +93,9 @@ export class Desk {
 
   private requireAgent(me: Me): string {
     if (me.agentName) return me.agentName;
-    throw new CliError(`${me.user} maps to no AgentIdentity${me.notes.length ? ` (${me.notes.join('; ')})` : ''}; start agentgate mcp with --agent NAME if your AgentIdentity is not readable`);
+    throw new CliError(
+      `${me.user} maps to no AgentIdentity${me.notes.length ? ` (${me.notes.join('; ')})` : ''}; start agentgate mcp with --agent NAME if your AgentIdentity is not readable`,
+    );
   }
 
   /** Namespaces to look in: one given, else every namespace (if the agent may list them all), else its ceiling's names and the default. */
@@ -88,7 +106,11 @@ export class Desk {
     return [...names].sort();
   }
 
-  private async listMine<T extends AccessGrant | ApprovalRequest>(kind: 'AccessGrant' | 'ApprovalRequest', me: Me, given?: string): Promise<{ items: T[]; unreadable: string[] }> {
+  private async listMine<T extends AccessGrant | ApprovalRequest>(
+    kind: 'AccessGrant' | 'ApprovalRequest',
+    me: Me,
+    given?: string,
+  ): Promise<{ items: T[]; unreadable: string[] }> {
     const agentName = me.agentName;
     const mine = (x: T): boolean => (agentName ? x.spec.agent === agentName : (x.spec as { requestedBy?: string }).requestedBy === me.user);
     if (!given) {
@@ -184,7 +206,13 @@ export class Desk {
       sent = elapsed;
       await progress({ progress: elapsed, total: timeoutSeconds, message: line });
     };
-    const opts = { deadline: started + timeoutSeconds * 1000, now: () => this.o.now(), sleep: (ms: number) => this.o.sleep(ms), onPoll, ...(signal ? { signal } : {}) };
+    const opts = {
+      deadline: started + timeoutSeconds * 1000,
+      now: () => this.o.now(),
+      sleep: (ms: number) => this.o.sleep(ms),
+      onPoll,
+      ...(signal ? { signal } : {}),
+    };
     const waited = () => Math.round((this.o.now().getTime() - started) / 1000);
     const now = () => this.o.now();
     if (args.grant) {
@@ -252,7 +280,15 @@ export class Desk {
         ...(parsed.namespace ? { namespace: parsed.namespace } : {}),
         rules: parsed.rules,
         ...(parsed.retryAfterSeconds ? { retryAfterSeconds: parsed.retryAfterSeconds } : {}),
-        letThrough: stepsFor(refusal, { ns: parsed.namespace, ar: undefined, grant: undefined, agent: undefined, retryAfterSeconds: parsed.retryAfterSeconds, attempted: parsed.attempted, arRef: parsed.approvalRequest }),
+        letThrough: stepsFor(refusal, {
+          ns: parsed.namespace,
+          ar: undefined,
+          grant: undefined,
+          agent: undefined,
+          retryAfterSeconds: parsed.retryAfterSeconds,
+          attempted: parsed.attempted,
+          arRef: parsed.approvalRequest,
+        }),
       };
     }
     const ns = args.namespace ?? parsed.approvalRequest?.namespace ?? parsed.namespace ?? parsed.grant?.namespace ?? this.o.defaultNamespace;
@@ -260,7 +296,10 @@ export class Desk {
     const arName = args.approvalRequest ?? parsed.approvalRequest?.name;
     const ar = arName && ns ? await this.readApproval(arName, ns) : undefined;
     if (args.approvalRequest && !args.message && !args.status) {
-      if (!ar) throw new CliError(`cannot read ApprovalRequest ${args.approvalRequest} in namespace ${ns ?? '(no namespace given)'}: it does not exist or you may not read approvalrequests there`);
+      if (!ar)
+        throw new CliError(
+          `cannot read ApprovalRequest ${args.approvalRequest} in namespace ${ns ?? '(no namespace given)'}: it does not exist or you may not read approvalrequests there`,
+        );
       refusal = ar.phase === 'Denied' ? 'ApprovalDenied' : 'RuleHeld';
     }
     // RBAC said no: agentgate never saw the call. Either no identity, or no RoleBinding because no grant is open.
@@ -291,7 +330,15 @@ export class Desk {
           approvedSoFar: ar?.approvedBy ?? [],
         }
       : undefined;
-    const letThrough = stepsFor(refusal, { ns, ar, grant, agent, retryAfterSeconds: parsed.retryAfterSeconds, attempted: parsed.attempted, arRef: parsed.approvalRequest });
+    const letThrough = stepsFor(refusal, {
+      ns,
+      ar,
+      grant,
+      agent,
+      retryAfterSeconds: parsed.retryAfterSeconds,
+      attempted: parsed.attempted,
+      arRef: parsed.approvalRequest,
+    });
     return {
       refusal,
       control: CONTROL[refusal],
@@ -314,7 +361,10 @@ export class Desk {
     const now = this.o.now();
     const since = now.getTime() - (args.sinceSeconds ?? 86400) * 1000;
     const fresh = (created: string | undefined, live: boolean) => live || !created || Date.parse(created) >= since;
-    const [ars, grants] = await Promise.all([this.listMine<ApprovalRequest>('ApprovalRequest', me, args.namespace), this.listMine<AccessGrant>('AccessGrant', me, args.namespace)]);
+    const [ars, grants] = await Promise.all([
+      this.listMine<ApprovalRequest>('ApprovalRequest', me, args.namespace),
+      this.listMine<AccessGrant>('AccessGrant', me, args.namespace),
+    ]);
     return {
       agent: me.agentName ?? null,
       approvalRequests: ars.items
@@ -381,7 +431,13 @@ function stepsFor(refusal: Refusal, c: StepContext): ExplainResult['letThrough']
   const ask = (why: string): ExplainResult['letThrough'][number] => ({
     step: `request access: ${why}`,
     tool: 'request_access',
-    arguments: { ...(role ? { role: role.name } : {}), ...(role?.kind === 'Role' ? { roleKind: 'Role' } : {}), ...(c.ns ? { namespace: c.ns } : {}), duration: '30m', reason: '<why you need it>' },
+    arguments: {
+      ...(role ? { role: role.name } : {}),
+      ...(role?.kind === 'Role' ? { roleKind: 'Role' } : {}),
+      ...(c.ns ? { namespace: c.ns } : {}),
+      duration: '30m',
+      reason: '<why you need it>',
+    },
   });
   switch (refusal) {
     case 'RuleHeld': {
@@ -393,8 +449,10 @@ function stepsFor(refusal: Refusal, c: StepContext): ExplainResult['letThrough']
         ];
       }
       if (!c.ar) return [{ step: 'an approver approves the ApprovalRequest named in the message, then you retry the identical call once' }];
-      if (c.ar.phase === 'Approved') return [{ step: `retry the identical call now; the approval lets it through once${c.ar.validUntil ? `, until ${c.ar.validUntil}` : ''}` }];
-      if (c.ar.phase === 'Consumed' || c.ar.phase === 'Expired') return [{ step: `ApprovalRequest ${c.ar.name} is ${c.ar.phase}; retrying the call creates a new request for approval` }];
+      if (c.ar.phase === 'Approved')
+        return [{ step: `retry the identical call now; the approval lets it through once${c.ar.validUntil ? `, until ${c.ar.validUntil}` : ''}` }];
+      if (c.ar.phase === 'Consumed' || c.ar.phase === 'Expired')
+        return [{ step: `ApprovalRequest ${c.ar.name} is ${c.ar.phase}; retrying the call creates a new request for approval` }];
       return [
         { step: `an approver runs: ${approveCommand(c.ar.name, c.ar.namespace)}` },
         { step: 'wait for the decision', tool: 'wait', arguments: { approvalRequest: c.ar.name, namespace: c.ar.namespace } },
@@ -405,31 +463,69 @@ function stepsFor(refusal: Refusal, c: StepContext): ExplainResult['letThrough']
       return [{ step: `nothing lets this exact call through until ${c.ar?.expiresAt ?? 'the request expires'}; ask an approver why, or change what you do` }];
     case 'NotCovered':
       if (c.grant && (c.grant.phase === 'AwaitingApproval' || c.grant.phase === 'Pending')) {
-        return [{ step: `grant ${c.grant.name} is ${c.grant.phase}; wait for it`, tool: 'wait', arguments: { grant: c.grant.name, namespace: c.grant.namespace } }, { step: 'retry the call once the grant is Active' }];
+        return [
+          { step: `grant ${c.grant.name} is ${c.grant.phase}; wait for it`, tool: 'wait', arguments: { grant: c.grant.name, namespace: c.grant.namespace } },
+          { step: 'retry the call once the grant is Active' },
+        ];
       }
-      return [ask(`no open grant covers this call${c.attempted ? ` (${c.attempted.verb} ${c.attempted.resource})` : ''}; ask for a role that allows it`), { step: 'wait for the grant to become Active', tool: 'wait' }, { step: 'retry the call' }];
+      return [
+        ask(`no open grant covers this call${c.attempted ? ` (${c.attempted.verb} ${c.attempted.resource})` : ''}; ask for a role that allows it`),
+        { step: 'wait for the grant to become Active', tool: 'wait' },
+        { step: 'retry the call' },
+      ];
     case 'Expired':
-      return [ask(`grant ${c.grant?.name ?? ''} has expired; windows are never extended, ask for a new one`.replace('grant  ', 'your grant ')), { step: 'wait for the new grant to become Active', tool: 'wait' }, { step: 'retry the call' }];
+      return [
+        ask(`grant ${c.grant?.name ?? ''} has expired; windows are never extended, ask for a new one`.replace('grant  ', 'your grant ')),
+        { step: 'wait for the new grant to become Active', tool: 'wait' },
+        { step: 'retry the call' },
+      ];
     case 'NoIdentity':
-      return [{ step: 'ask the platform team to register this identity as an AgentIdentity (its subjects name your user or group); until then agentgate grants it nothing' }];
+      return [
+        {
+          step: 'ask the platform team to register this identity as an AgentIdentity (its subjects name your user or group); until then agentgate grants it nothing',
+        },
+      ];
     case 'AmbiguousIdentity':
       return [{ step: 'ask the platform team to make exactly one AgentIdentity claim your user and groups' }];
     case 'Suspended':
       return [{ step: 'your AgentIdentity is suspended (spec.suspended: true); only the platform team can lift it' }];
     case 'OutOfScope':
-      return [{ step: 'agents may never do this (cluster-scoped objects, agentgate\'s own objects or namespace, RoleBindings agentgate manages); ask a human to do it' }];
+      return [
+        {
+          step: "agents may never do this (cluster-scoped objects, agentgate's own objects or namespace, RoleBindings agentgate manages); ask a human to do it",
+        },
+      ];
     case 'RequestRefused':
-      return [{ step: 'the request does not fit your ceiling: call whoami for allowedRoles, allowedNamespaces and maxDuration, and request within them', tool: 'whoami' }];
+      return [
+        {
+          step: 'the request does not fit your ceiling: call whoami for allowedRoles, allowedNamespaces and maxDuration, and request within them',
+          tool: 'whoami',
+        },
+      ];
     case 'RuleDenied':
       return [{ step: 'a rule forbids this call outright; no approval lets it through; change the call or ask a human' }];
     case 'Unavailable':
-      return [{ step: `agentgate could not record or decide the call (it fails closed); retry${c.retryAfterSeconds ? ` after ${c.retryAfterSeconds} s` : ' shortly'}` }];
+      return [
+        {
+          step: `agentgate could not record or decide the call (it fails closed); retry${c.retryAfterSeconds ? ` after ${c.retryAfterSeconds} s` : ' shortly'}`,
+        },
+      ];
     default:
       return [{ step: 'this refusal did not come from agentgate or RBAC as far as can be told; read the message' }];
   }
 }
 
-function summarize(refusal: Refusal, c: { ar: ReturnType<typeof approvalView> | undefined; grant: GrantView | undefined; agent: string | undefined; user: string; ns: string | undefined; parsed: ReturnType<typeof parseRefusal> }): string {
+function summarize(
+  refusal: Refusal,
+  c: {
+    ar: ReturnType<typeof approvalView> | undefined;
+    grant: GrantView | undefined;
+    agent: string | undefined;
+    user: string;
+    ns: string | undefined;
+    parsed: ReturnType<typeof parseRefusal>;
+  },
+): string {
   const where = c.ns ? ` in namespace ${c.ns}` : '';
   switch (refusal) {
     case 'RuleHeld':
@@ -439,7 +535,9 @@ function summarize(refusal: Refusal, c: { ar: ReturnType<typeof approvalView> | 
     case 'ApprovalDenied':
       return `an approver denied this exact call${c.ar?.deniedBy.length ? ` (${c.ar.deniedBy.join(', ')})` : ''}`;
     case 'NotCovered':
-      return c.parsed.refusedBy === 'rbac' ? `Kubernetes RBAC refused the call: agent ${c.agent} holds no open grant${where} that allows it (agentgate binds roles only while a grant is Active)` : `no active grant of agent ${c.agent ?? '?'}${where} covers the call`;
+      return c.parsed.refusedBy === 'rbac'
+        ? `Kubernetes RBAC refused the call: agent ${c.agent} holds no open grant${where} that allows it (agentgate binds roles only while a grant is Active)`
+        : `no active grant of agent ${c.agent ?? '?'}${where} covers the call`;
     case 'Expired':
       return `the grant${c.grant ? ` ${c.grant.namespace}/${c.grant.name}` : ''} that allowed such calls expired${c.grant?.expiresAt ? ` at ${c.grant.expiresAt}` : ''}`;
     case 'NoIdentity':

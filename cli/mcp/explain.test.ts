@@ -26,7 +26,15 @@ describe('cli/mcp/explain: reading a refusal', () => {
         },
       },
     });
-    expect(p).to.deep.include({ refusal: 'RuleHeld', refusedBy: 'agentgate', reason: REASON.ApprovalRequired, namespace: 'payments', agent: 'deploy-bot', rules: ['delete'], retryAfterSeconds: 10 });
+    expect(p).to.deep.include({
+      refusal: 'RuleHeld',
+      refusedBy: 'agentgate',
+      reason: REASON.ApprovalRequired,
+      namespace: 'payments',
+      agent: 'deploy-bot',
+      rules: ['delete'],
+      retryAfterSeconds: 10,
+    });
     expect(p.approvalRequest).to.deep.equal({ name: 'deploy-bot-3f9a1c', namespace: 'payments' });
     expect(CONTROL[p.refusal]).to.equal('approval');
   });
@@ -52,18 +60,29 @@ describe('cli/mcp/explain: reading a refusal', () => {
   });
 
   it('an RBAC refusal: agentgate never saw the call; what was attempted is read from the message', () => {
-    const p = parseRefusal({ message: 'Error from server (Forbidden): configmaps is forbidden: User "agent:deploy-bot" cannot create resource "configmaps" in API group "" in the namespace "payments"' });
+    const p = parseRefusal({
+      message:
+        'Error from server (Forbidden): configmaps is forbidden: User "agent:deploy-bot" cannot create resource "configmaps" in API group "" in the namespace "payments"',
+    });
     expect(p).to.deep.include({ refusal: 'NotCovered', refusedBy: 'rbac', namespace: 'payments' });
     expect(p.attempted).to.deep.equal({ user: 'agent:deploy-bot', verb: 'create', resource: 'configmaps', group: '', namespace: 'payments' });
   });
 
   it('the webhook unreachable (fail closed) is Unavailable; anything else is Unknown', () => {
-    expect(parseRefusal({ message: 'Internal error occurred: failed calling webhook "agents.agentgate.io": connection refused' }).refusal).to.equal('Unavailable');
+    expect(parseRefusal({ message: 'Internal error occurred: failed calling webhook "agents.agentgate.io": connection refused' }).refusal).to.equal(
+      'Unavailable',
+    );
     expect(parseRefusal({ message: 'the server could not find the requested resource' })).to.deep.include({ refusal: 'Unknown', refusedBy: 'unknown' });
   });
 
   it('an expired grant is named from the Status details', () => {
-    const p = parseRefusal({ status: { reason: REASON.GrantExpired, message: 'x', details: { kind: 'AccessGrant', name: 'g1', causes: [{ reason: CAUSE.Namespace, message: 'payments' }] } } });
+    const p = parseRefusal({
+      status: {
+        reason: REASON.GrantExpired,
+        message: 'x',
+        details: { kind: 'AccessGrant', name: 'g1', causes: [{ reason: CAUSE.Namespace, message: 'payments' }] },
+      },
+    });
     expect(p).to.deep.include({ refusal: 'Expired', grant: { name: 'g1', namespace: 'payments' } });
     expect(p.approvalRequest).to.equal(undefined);
   });

@@ -83,8 +83,10 @@ function refusalFromText(text: string): Refusal {
   if (/held for approval|would be held for approval|too many approval requests/.test(text)) return 'RuleHeld';
   if (/for this exact call was denied/.test(text)) return 'ApprovalDenied';
   if (/request for access is refused|AccessGrant in the request has no spec/.test(text)) return 'RequestRefused';
-  if (/has no AccessGrant in namespace|no active grant of agent/.test(text)) return GRANT_EXPIRED.test(text) && !/ is (Pending|AwaitingApproval)/.test(text) ? 'Expired' : 'NotCovered';
-  if (/may not .*(cluster-scoped|agentgate's objects|agentgate's namespace|managed by agentgate)|may not change anything in agentgate's namespace/.test(text)) return 'OutOfScope';
+  if (/has no AccessGrant in namespace|no active grant of agent/.test(text))
+    return GRANT_EXPIRED.test(text) && !/ is (Pending|AwaitingApproval)/.test(text) ? 'Expired' : 'NotCovered';
+  if (/may not .*(cluster-scoped|agentgate's objects|agentgate's namespace|managed by agentgate)|may not change anything in agentgate's namespace/.test(text))
+    return 'OutOfScope';
   return 'RuleDenied';
 }
 

@@ -7,7 +7,8 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
 
 /** The message for a missing field and for one of the wrong type. */
-const typed = (field: string, what: string) => (iss: { input?: unknown }) => (iss.input === undefined ? `${field} is required: ${what}` : `${field} must be ${what}`);
+const typed = (field: string, what: string) => (iss: { input?: unknown }) =>
+  iss.input === undefined ? `${field} is required: ${what}` : `${field} must be ${what}`;
 
 const namespace = z
   .string({ error: typed('namespace', 'a string: the Kubernetes namespace, e.g. "payments"') })
@@ -26,14 +27,25 @@ const objectName = (what: string) =>
 export const whoamiInput = z.strictObject({});
 
 export const requestAccessInput = z.strictObject({
-  role: z.string({ error: typed('role', 'a string: one of your allowedRoles (whoami lists them), e.g. "agentgate-edit"') }).min(1, { error: 'role must not be empty' }).describe("The role to bind, one of the agent's allowedRoles (whoami lists them), e.g. agentgate-edit"),
-  roleKind: z.enum(['ClusterRole', 'Role'], { error: 'roleKind must be "ClusterRole" (default) or "Role"' }).optional().describe('ClusterRole (default) or a Role in the namespace'),
+  role: z
+    .string({ error: typed('role', 'a string: one of your allowedRoles (whoami lists them), e.g. "agentgate-edit"') })
+    .min(1, { error: 'role must not be empty' })
+    .describe("The role to bind, one of the agent's allowedRoles (whoami lists them), e.g. agentgate-edit"),
+  roleKind: z
+    .enum(['ClusterRole', 'Role'], { error: 'roleKind must be "ClusterRole" (default) or "Role"' })
+    .optional()
+    .describe('ClusterRole (default) or a Role in the namespace'),
   namespace,
   duration: z
     .string({ error: typed('duration', 'a string: a Go duration such as "30m" or "2h", at most your maxDuration') })
     .regex(GO_DURATION, { error: 'duration must be a Go duration such as "30m" or "2h" (units ns, us, ms, s, m, h)' })
     .describe("How long the window stays open, a Go duration (e.g. 30m); at most the agent's maxDuration"),
-  reason: z.string({ error: typed('reason', 'a string: why you need the access (approvers read it; it is recorded)') }).trim().min(1, { error: 'reason must say why you need the access' }).max(1024).describe('Why the access is needed; approvers read it and it is recorded'),
+  reason: z
+    .string({ error: typed('reason', 'a string: why you need the access (approvers read it; it is recorded)') })
+    .trim()
+    .min(1, { error: 'reason must say why you need the access' })
+    .max(1024)
+    .describe('Why the access is needed; approvers read it and it is recorded'),
   ticket: z.string().max(256).optional().describe('A change or incident ticket, e.g. CHG-2041'),
   name: objectName('name').optional().describe('The grant name (default: generated from the agent name)'),
 });
@@ -78,7 +90,11 @@ export const statusShape = z.object({
 
 export const explainInput = z
   .strictObject({
-    message: z.string().max(20_000).optional().describe('The refused call\'s error text, e.g. what kubectl printed ("Error from server (AgentgateApprovalRequired): ...")'),
+    message: z
+      .string()
+      .max(20_000)
+      .optional()
+      .describe('The refused call\'s error text, e.g. what kubectl printed ("Error from server (AgentgateApprovalRequired): ...")'),
     status: statusShape.optional().describe('The metav1.Status the Kubernetes client returned for the refused call'),
     approvalRequest: objectName('approvalRequest').optional().describe('An ApprovalRequest name to explain instead'),
     namespace: namespace.optional().describe('Namespace of the ApprovalRequest or of the refused call'),
@@ -90,7 +106,13 @@ export const explainInput = z
 
 export const myRequestsInput = z.strictObject({
   namespace: namespace.optional().describe('Only this namespace (default: every namespace you may read)'),
-  sinceSeconds: z.number().int().min(1).max(30 * 86400).optional().describe('Only requests and grants created this recently (default 86400: one day)'),
+  sinceSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86400)
+    .optional()
+    .describe('Only requests and grants created this recently (default 86400: one day)'),
 });
 
 // ---------------------------------------------------------------------------------
@@ -130,7 +152,13 @@ const approvalView = z.object({
   createdAt: z.string().optional(),
 });
 
-const ruleView = z.object({ name: z.string(), action: z.string(), source: z.enum(['default', 'agent']), expression: z.string(), message: z.string().optional() });
+const ruleView = z.object({
+  name: z.string(),
+  action: z.string(),
+  source: z.enum(['default', 'agent']),
+  expression: z.string(),
+  message: z.string().optional(),
+});
 
 const identityView = z.object({
   name: z.string(),
@@ -160,7 +188,10 @@ export const whoamiOutput = z.object({
 
 export const requestAccessOutput = z.object({
   grant: grantView,
-  approvalRequest: z.object({ name: z.string(), namespace: z.string() }).optional().describe('The ApprovalRequest that gates activation; pass it (or the grant) to wait'),
+  approvalRequest: z
+    .object({ name: z.string(), namespace: z.string() })
+    .optional()
+    .describe('The ApprovalRequest that gates activation; pass it (or the grant) to wait'),
   next: z.string(),
 });
 
@@ -177,7 +208,20 @@ export const waitOutput = z.object({
 });
 
 export const explainOutput = z.object({
-  refusal: z.enum(['NoIdentity', 'AmbiguousIdentity', 'Suspended', 'NotCovered', 'Expired', 'OutOfScope', 'RequestRefused', 'RuleHeld', 'ApprovalDenied', 'RuleDenied', 'Unavailable', 'Unknown']),
+  refusal: z.enum([
+    'NoIdentity',
+    'AmbiguousIdentity',
+    'Suspended',
+    'NotCovered',
+    'Expired',
+    'OutOfScope',
+    'RequestRefused',
+    'RuleHeld',
+    'ApprovalDenied',
+    'RuleDenied',
+    'Unavailable',
+    'Unknown',
+  ]),
   control: z.enum(['identity', 'scope', 'timing', 'approval', 'record', 'unknown']),
   refusedBy: z.enum(['agentgate', 'rbac', 'unknown']),
   reason: z.string().optional().describe('The metav1.Status reason (api/reasons.ts), when agentgate refused'),
@@ -189,7 +233,9 @@ export const explainOutput = z.object({
   grant: grantView.optional(),
   approvers: approversView.optional().describe('Who may approve (any one of the users, or a member of a group), and how many distinct approvals are needed'),
   retryAfterSeconds: z.number().optional(),
-  letThrough: z.array(z.object({ step: z.string(), tool: z.string().optional(), arguments: z.record(z.string(), z.unknown()).optional() })).describe('What would let the call through, in order'),
+  letThrough: z
+    .array(z.object({ step: z.string(), tool: z.string().optional(), arguments: z.record(z.string(), z.unknown()).optional() }))
+    .describe('What would let the call through, in order'),
 });
 
 export const myRequestsOutput = z.object({

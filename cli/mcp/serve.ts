@@ -48,7 +48,9 @@ export async function runMcp(ctx: Ctx): Promise<number> {
       process.stdin.once('end', resolve);
     });
     await server.connect(transport);
-    ctx.io.err(`agentgate mcp: serving on stdio as ${kc.getCurrentUser()?.name ?? 'the kubeconfig user'} of ${kc.getCurrentCluster()?.server ?? 'the cluster'}\n`);
+    ctx.io.err(
+      `agentgate mcp: serving on stdio as ${kc.getCurrentUser()?.name ?? 'the kubeconfig user'} of ${kc.getCurrentCluster()?.server ?? 'the cluster'}\n`,
+    );
     await closed;
     await server.close().catch(() => undefined);
     return 0;
@@ -73,7 +75,10 @@ function bearerCheck(tokenFile: string | undefined): (req: Request) => boolean {
 
 async function serveHttp(ctx: Ctx, desk: Desk, listen: { host: string; port: number }, tokenFile: string | undefined): Promise<number> {
   if (!LOOPBACK.has(listen.host) && !tokenFile) {
-    throw new UsageError(`--http ${listen.host}:${listen.port} is not a loopback address: whoever reaches it acts as the agent, so give --http-token-file FILE (clients send Authorization: Bearer <token>)`, 'mcp');
+    throw new UsageError(
+      `--http ${listen.host}:${listen.port} is not a loopback address: whoever reaches it acts as the agent, so give --http-token-file FILE (clients send Authorization: Bearer <token>)`,
+      'mcp',
+    );
   }
   const authorized = bearerCheck(tokenFile);
   const app = createMcpExpressApp({ host: listen.host });

@@ -6,7 +6,18 @@ import { UsageError } from '../args.js';
 import { describeApiError } from '../commands.js';
 import { CliError } from '../errors.js';
 import type { Desk, Progress } from './desk.js';
-import { explainInput, explainOutput, myRequestsInput, myRequestsOutput, requestAccessInput, requestAccessOutput, waitInput, waitOutput, whoamiInput, whoamiOutput } from './schemas.js';
+import {
+  explainInput,
+  explainOutput,
+  myRequestsInput,
+  myRequestsOutput,
+  requestAccessInput,
+  requestAccessOutput,
+  waitInput,
+  waitOutput,
+  whoamiInput,
+  whoamiOutput,
+} from './schemas.js';
 
 export const SERVER_NAME = 'agentgate';
 
@@ -43,7 +54,8 @@ export function createMcpServer(desk: Desk, version: string): McpServer {
     'whoami',
     {
       title: 'Who am I to agentgate',
-      description: 'Your identity as the cluster authenticates it, the AgentIdentity it maps to, your ceiling (roles, namespaces, longest window), your grants with the time left, your approvers, and the rules that hold or deny calls.',
+      description:
+        'Your identity as the cluster authenticates it, the AgentIdentity it maps to, your ceiling (roles, namespaces, longest window), your grants with the time left, your approvers, and the rules that hold or deny calls.',
       inputSchema: whoamiInput,
       outputSchema: whoamiOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -60,7 +72,7 @@ export function createMcpServer(desk: Desk, version: string): McpServer {
     {
       title: 'Request access',
       description:
-        'Ask for a role in a namespace for a bounded time (an AccessGrant). An agent\'s request always waits for a human; the result names the grant and the ApprovalRequest to wait on. Must fit your ceiling (see whoami).',
+        "Ask for a role in a namespace for a bounded time (an AccessGrant). An agent's request always waits for a human; the result names the grant and the ApprovalRequest to wait on. Must fit your ceiling (see whoami).",
       inputSchema: requestAccessInput,
       outputSchema: requestAccessOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -89,7 +101,12 @@ export function createMcpServer(desk: Desk, version: string): McpServer {
           token === undefined
             ? undefined
             : async (p: Progress): Promise<void> => {
-                await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: p.progress, ...(p.total ? { total: p.total } : {}), message: p.message } }).catch(() => undefined);
+                await extra
+                  .sendNotification({
+                    method: 'notifications/progress',
+                    params: { progressToken: token, progress: p.progress, ...(p.total ? { total: p.total } : {}), message: p.message },
+                  })
+                  .catch(() => undefined);
               };
         const r = await desk.wait(args, progress, extra.signal);
         return ok(r, `${r.target.kind} ${r.target.namespace}/${r.target.name}: ${r.outcome}`);

@@ -12,7 +12,15 @@ const agent = (spec: Partial<AgentIdentity['spec']>): AgentIdentity => ({
 
 describe('cli/mcp/views: the rules an agent is told about', () => {
   it('are the defaults it keeps, then its own; a rule of its own replaces the default of that name', () => {
-    const v = rulesView(agent({ disabledDefaultRules: ['scale-to-zero'], approvalRules: [{ name: 'delete', expression: 'false', action: 'RequireApproval' }, { name: 'mine', expression: 'true', action: 'Deny', message: 'no' }] }));
+    const v = rulesView(
+      agent({
+        disabledDefaultRules: ['scale-to-zero'],
+        approvalRules: [
+          { name: 'delete', expression: 'false', action: 'RequireApproval' },
+          { name: 'mine', expression: 'true', action: 'Deny', message: 'no' },
+        ],
+      }),
+    );
     const names = v.map((r) => r.name);
     expect(names).to.not.include('scale-to-zero');
     expect(v.filter((r) => r.name === 'delete')).to.deep.equal([{ name: 'delete', action: 'RequireApproval', source: 'agent', expression: 'false' }]);

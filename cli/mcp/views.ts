@@ -142,5 +142,8 @@ export function rulesView(a: AgentIdentity | undefined): RuleView[] {
     expression: r.expression,
     ...(r.message ? { message: r.message } : {}),
   }));
-  return [...defaults, ...own.map((r): RuleView => ({ name: r.name, action: r.action, source: 'agent', expression: r.expression, ...(r.message ? { message: r.message } : {}) }))];
+  return [
+    ...defaults,
+    ...own.map((r): RuleView => ({ name: r.name, action: r.action, source: 'agent', expression: r.expression, ...(r.message ? { message: r.message } : {}) })),
+  ];
 }

@@ -6,7 +6,15 @@ const ar = (status?: ApprovalRequest['status']): ApprovalRequest => ({
   apiVersion: API_VERSION,
   kind: 'ApprovalRequest',
   metadata: { name: 'activate-hotfix', namespace: 'payments' },
-  spec: { agent: 'deploy-bot', type: 'Activation', grant: 'hotfix', fingerprint: 'a'.repeat(64), summary: 's', requestedBy: 'unknown', expiresAt: '2030-01-01T01:00:00Z' },
+  spec: {
+    agent: 'deploy-bot',
+    type: 'Activation',
+    grant: 'hotfix',
+    fingerprint: 'a'.repeat(64),
+    summary: 's',
+    requestedBy: 'unknown',
+    expiresAt: '2030-01-01T01:00:00Z',
+  },
   ...(status ? { status } : {}),
 });
 const at = (t: string) => new Date(t);
@@ -57,12 +65,23 @@ describe('planApproval', function () {
       apiVersion: API_VERSION,
       kind: 'AgentIdentity',
       metadata: { name: 'deploy-bot' },
-      spec: { subjects: [{ kind: 'User', name: 'agent:deploy-bot' }], maxDuration: '8h', allowedRoles: [], allowedNamespaces: { names: ['payments'] }, approvers: { groups: ['sre'] }, requiredApprovals } as unknown as AgentIdentity['spec'],
+      spec: {
+        subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
+        maxDuration: '8h',
+        allowedRoles: [],
+        allowedNamespaces: { names: ['payments'] },
+        approvers: { groups: ['sre'] },
+        requiredApprovals,
+      } as unknown as AgentIdentity['spec'],
     });
-    const stamped = (decisions: ApprovalRequest['decisions'], status: ApprovalRequest['status'] = { phase: 'Pending' }): ApprovalRequest => ({ ...ar(status), decisions });
+    const stamped = (decisions: ApprovalRequest['decisions'], status: ApprovalRequest['status'] = { phase: 'Pending' }): ApprovalRequest => ({
+      ...ar(status),
+      decisions,
+    });
     const now = at('2030-01-01T00:00:00Z');
     const ok = { agent: agent(), policyProblems: [] as string[] };
-    const written = (p: ReturnType<typeof planApproval>) => (p.actions.find((a) => a.type === 'writeStatus') as { status: ApprovalRequest['status'] } | undefined)?.status;
+    const written = (p: ReturnType<typeof planApproval>) =>
+      (p.actions.find((a) => a.type === 'writeStatus') as { status: ApprovalRequest['status'] } | undefined)?.status;
 
     it('records an eligible stamp (Approved, validUntil) and is idempotent on the written object', function () {
       const first = planApproval(stamped([{ user: 'alice', groups: ['sre'], decision: 'Approved' }]), now, ok);
@@ -77,16 +96,47 @@ describe('planApproval', function () {
       const two = { ...ok, agent: agent(2) };
       const one = written(planApproval(stamped([{ user: 'alice', groups: ['sre'], decision: 'Approved' }]), now, two))!;
       expect(one.phase).to.equal('Pending');
-      const both = written(planApproval(stamped([{ user: 'alice', groups: ['sre'], decision: 'Approved' }, { user: 'bob', groups: ['sre'], decision: 'Approved' }], one), now, two))!;
+      const both = written(
+        planApproval(
+          stamped(
+            [
+              { user: 'alice', groups: ['sre'], decision: 'Approved' },
+              { user: 'bob', groups: ['sre'], decision: 'Approved' },
+            ],
+            one,
+          ),
+          now,
+          two,
+        ),
+      )!;
       expect(both.phase).to.equal('Approved');
-      const veto = written(planApproval(stamped([{ user: 'alice', groups: ['sre'], decision: 'Approved' }, { user: 'carol', groups: ['sre'], decision: 'Denied' }]), now, two))!;
+      const veto = written(
+        planApproval(
+          stamped([
+            { user: 'alice', groups: ['sre'], decision: 'Approved' },
+            { user: 'carol', groups: ['sre'], decision: 'Denied' },
+          ]),
+          now,
+          two,
+        ),
+      )!;
       expect(veto.phase).to.equal('Denied');
-      const p = planApproval(stamped([{ user: 'agent:deploy-bot', groups: ['sre'], decision: 'Approved' }, { user: 'mallory', groups: ['dev'], decision: 'Approved' }]), now, ok);
+      const p = planApproval(
+        stamped([
+          { user: 'agent:deploy-bot', groups: ['sre'], decision: 'Approved' },
+          { user: 'mallory', groups: ['dev'], decision: 'Approved' },
+        ]),
+        now,
+        ok,
+      );
       expect(p.actions.filter((a) => a.type === 'writeStatus')).to.deep.equal([]);
     });
 
     it('fails closed while the policy is not in force: nothing counts, the status says why, and it looks again', function () {
-      const p = planApproval(stamped([{ user: 'alice', groups: ['sre'], decision: 'Approved' }]), now, { ...ok, policyProblems: ['ValidatingAdmissionPolicy agentgate-approval-stamps does not exist'] });
+      const p = planApproval(stamped([{ user: 'alice', groups: ['sre'], decision: 'Approved' }]), now, {
+        ...ok,
+        policyProblems: ['ValidatingAdmissionPolicy agentgate-approval-stamps does not exist'],
+      });
       const status = written(p)!;
       expect(status.phase).to.equal('Pending');
       expect(status.approvals).to.equal(undefined);

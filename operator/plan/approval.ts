@@ -55,15 +55,18 @@ export function planApproval(ar: ApprovalRequest, now: Date, stamps?: StampConte
         const r = recordStamps(ar, stamps.agent, now, stamps.validityMs !== undefined ? { validityMs: stamps.validityMs } : {});
         if (r.status) {
           const actions: ApprovalAction[] = [{ type: 'writeStatus', status: r.status }];
-          if (r.phase !== 'Pending') actions.push({ type: 'event', eventType: r.phase === 'Approved' ? 'Normal' : 'Warning', reason: r.phase, message: r.status.message ?? r.phase });
-          for (const i of r.ignored) actions.push({ type: 'event', eventType: 'Warning', reason: 'DecisionIgnored', message: `the decision of ${i.user} does not count: ${i.reason}` });
+          if (r.phase !== 'Pending')
+            actions.push({ type: 'event', eventType: r.phase === 'Approved' ? 'Normal' : 'Warning', reason: r.phase, message: r.status.message ?? r.phase });
+          for (const i of r.ignored)
+            actions.push({ type: 'event', eventType: 'Warning', reason: 'DecisionIgnored', message: `the decision of ${i.user} does not count: ${i.reason}` });
           const until = r.phase === 'Approved' && r.status.validUntil ? Date.parse(r.status.validUntil) - t : expiresAt - t;
           return r.phase === 'Denied' ? { actions } : { actions, requeueAfterMs: until };
         }
       }
       const actions: ApprovalAction[] = [];
       // A new request shows Pending at once, so `kubectl get ar` never prints an empty phase.
-      if (status.phase === undefined) actions.push({ type: 'writeStatus', status: { ...status, phase: 'Pending', message: `waiting for approval until ${ar.spec.expiresAt}` } });
+      if (status.phase === undefined)
+        actions.push({ type: 'writeStatus', status: { ...status, phase: 'Pending', message: `waiting for approval until ${ar.spec.expiresAt}` } });
       return { actions, requeueAfterMs: expiresAt - t };
     }
     case 'Approved': {

@@ -27,9 +27,15 @@ export function agent(over: Partial<AgentIdentity['spec']> = {}, meta: Partial<A
 }
 
 export function grant(over: Partial<AccessGrant['spec']> = {}, meta: Partial<AccessGrant['metadata']> = {}, status?: AccessGrant['status']): AccessGrant {
-  return accessGrant('hotfix', 'payments', over, withMeta<AccessGrant>({ uid: 'grant-uid', generation: 1, resourceVersion: '10', creationTimestamp: T0, ...meta }), (g) => {
-    if (status) g.status = status;
-  });
+  return accessGrant(
+    'hotfix',
+    'payments',
+    over,
+    withMeta<AccessGrant>({ uid: 'grant-uid', generation: 1, resourceVersion: '10', creationTimestamp: T0, ...meta }),
+    (g) => {
+      if (status) g.status = status;
+    },
+  );
 }
 
 export function state(over: Partial<GrantState> = {}): GrantState {
@@ -95,7 +101,15 @@ export function apply(s: GrantState, p: Plan<GrantAction>): GrantState {
 }
 
 export function approve(ar: ApprovalRequest, at = T0, validUntil?: string): ApprovalRequest {
-  return { ...ar, status: { phase: 'Approved', approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: at }], decidedAt: at, ...(validUntil ? { validUntil } : {}) } };
+  return {
+    ...ar,
+    status: {
+      phase: 'Approved',
+      approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: at }],
+      decidedAt: at,
+      ...(validUntil ? { validUntil } : {}),
+    },
+  };
 }
 
 export type { V1RoleBinding };

@@ -96,12 +96,23 @@ describe('planGrant', function () {
     });
 
     it('binds the role in the namespace to the agent subjects, labelled and owned by the grant', function () {
-      const p = planGrant(state({ agent: agent({ subjects: [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'ServiceAccount', name: 'bot', namespace: 'ci' }] }) }));
+      const p = planGrant(
+        state({
+          agent: agent({
+            subjects: [
+              { kind: 'User', name: 'agent:deploy-bot' },
+              { kind: 'ServiceAccount', name: 'bot', namespace: 'ci' },
+            ],
+          }),
+        }),
+      );
       const rb = find(p, 'createRoleBinding')!.binding;
       expect(rb.metadata?.name).to.equal('agentgate-hotfix');
       expect(rb.metadata?.namespace).to.equal('payments');
       expect(rb.metadata?.labels).to.deep.equal({ [LABEL_MANAGED_BY]: 'agentgate', [LABEL_GRANT]: 'hotfix', [LABEL_AGENT]: 'deploy-bot' });
-      expect(rb.metadata?.ownerReferences).to.deep.equal([{ apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', name: 'hotfix', uid: 'grant-uid', controller: true, blockOwnerDeletion: true }]);
+      expect(rb.metadata?.ownerReferences).to.deep.equal([
+        { apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', name: 'hotfix', uid: 'grant-uid', controller: true, blockOwnerDeletion: true },
+      ]);
       expect(rb.roleRef).to.deep.equal({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' });
       expect(rb.subjects).to.deep.equal([
         { kind: 'User', name: 'agent:deploy-bot', apiGroup: 'rbac.authorization.k8s.io' },
@@ -240,7 +251,9 @@ describe('planGrant', function () {
       expect(ar.spec.fingerprint).to.match(/^[0-9a-f]{64}$/);
       const st = find(p, 'writeStatus')!.status;
       expect(st).to.include({ phase: 'AwaitingApproval', approvalRequest: 'activate-hotfix', requestedBy: 'agent:deploy-bot' });
-      expect(findCondition(st.conditions, CONDITION.Approved)!.message).to.contain('kubectl annotate approvalrequest activate-hotfix -n payments approved=true');
+      expect(findCondition(st.conditions, CONDITION.Approved)!.message).to.contain(
+        'kubectl annotate approvalrequest activate-hotfix -n payments approved=true',
+      );
     });
 
     it("says 'unknown' when nobody stamped the requester", function () {
@@ -413,7 +426,12 @@ describe('planGrant', function () {
 
     it('changing the agent subjects updates the binding in place', function () {
       const s = settle(state());
-      const changed = agent({ subjects: [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'bots' }] });
+      const changed = agent({
+        subjects: [
+          { kind: 'User', name: 'agent:deploy-bot' },
+          { kind: 'Group', name: 'bots' },
+        ],
+      });
       const p = planGrant({ ...s, agent: changed });
       expect(types(p)).to.deep.equal(['replaceRoleBinding']);
       const rb = find(p, 'replaceRoleBinding')!.binding;

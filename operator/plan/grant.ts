@@ -109,7 +109,11 @@ export function validateGrant(
     return { ok: false, reason: REASON.AgentNotFound, message: `spec.agent: AgentIdentity "${agentName}" does not exist` };
   }
   if (agent.spec.suspended) {
-    return { ok: false, reason: REASON.AgentSuspended, message: `spec.agent: AgentIdentity "${agentName}" is suspended (spec.suspended=true); all its access is revoked` };
+    return {
+      ok: false,
+      reason: REASON.AgentSuspended,
+      message: `spec.agent: AgentIdentity "${agentName}" is suspended (spec.suspended=true); all its access is revoked`,
+    };
   }
   const problem = firstCeilingProblem({ grant, agent, namespaceLabels, now, ...(agentgateNamespace !== undefined ? { agentgateNamespace } : {}) });
   if (problem) return { ok: false, reason: problem.reason, message: problem.message };
@@ -119,9 +123,7 @@ export function validateGrant(
 /** RBAC subjects for an agent's subjects (User/Group in the RBAC API group, ServiceAccount in core). */
 export function bindingSubjects(agent: AgentIdentity): RbacV1Subject[] {
   return agent.spec.subjects.map((s) =>
-    s.kind === 'ServiceAccount'
-      ? { kind: 'ServiceAccount', name: s.name, namespace: s.namespace ?? '' }
-      : { kind: s.kind, name: s.name, apiGroup: RBAC_GROUP },
+    s.kind === 'ServiceAccount' ? { kind: 'ServiceAccount', name: s.name, namespace: s.namespace ?? '' } : { kind: s.kind, name: s.name, apiGroup: RBAC_GROUP },
   );
 }
 
@@ -139,9 +141,7 @@ export function desiredRoleBinding(grant: AccessGrant, agent: AgentIdentity, act
         [LABEL_AGENT]: labelValue(grant.spec.agent),
       },
       annotations: { [ANNOTATION_ACTIVATED_AT]: activatedAt, [ANNOTATION_EXPIRES_AT]: expiresAt },
-      ownerReferences: [
-        { apiVersion: API_VERSION, kind: 'AccessGrant', name, uid: grant.metadata.uid ?? '', controller: true, blockOwnerDeletion: true },
-      ],
+      ownerReferences: [{ apiVersion: API_VERSION, kind: 'AccessGrant', name, uid: grant.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
     },
     roleRef: { apiGroup: RBAC_GROUP, kind: grant.spec.roleRef.kind, name: grant.spec.roleRef.name },
     subjects: bindingSubjects(agent),
@@ -149,7 +149,11 @@ export function desiredRoleBinding(grant: AccessGrant, agent: AgentIdentity, act
 }
 
 const subjectsKey = (s: readonly RbacV1Subject[] | undefined): string =>
-  stableStringify([...(s ?? [])].map((x) => ({ kind: x.kind, name: x.name, namespace: x.namespace || undefined })).sort((a, b) => stableStringify(a).localeCompare(stableStringify(b))));
+  stableStringify(
+    [...(s ?? [])]
+      .map((x) => ({ kind: x.kind, name: x.name, namespace: x.namespace || undefined }))
+      .sort((a, b) => stableStringify(a).localeCompare(stableStringify(b))),
+  );
 
 export function ownerUid(b: V1RoleBinding): string | undefined {
   return b.metadata?.ownerReferences?.find((o) => o.kind === 'AccessGrant' && o.controller)?.uid;
@@ -284,7 +288,12 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
     const expiresAt = ms(grant.status?.expiresAt);
     if (!(expiresAt > now.getTime())) {
       endAccess();
-      st.phase('Expired').cond({ type: CONDITION.Active, status: 'False', reason: REASON.Expired, message: `the window closed at ${grant.status?.expiresAt}; RoleBinding ${rbName} removed` });
+      st.phase('Expired').cond({
+        type: CONDITION.Active,
+        status: 'False',
+        reason: REASON.Expired,
+        message: `the window closed at ${grant.status?.expiresAt}; RoleBinding ${rbName} removed`,
+      });
       event('Normal', REASON.Expired, `window closed at ${grant.status?.expiresAt}: RoleBinding ${rbName} removed`);
       if (Number.isFinite(expiresAt)) actions.push({ type: 'expiryLag', seconds: Math.max(0, (now.getTime() - expiresAt) / 1000) });
       return finish();
@@ -328,7 +337,12 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
   const notAfter = ms(grant.spec.notAfter);
   if (Number.isFinite(notAfter) && now.getTime() >= notAfter) {
     endAccess();
-    st.phase('Expired').cond({ type: CONDITION.Active, status: 'False', reason: REASON.WindowClosed, message: `spec.notAfter ${grant.spec.notAfter} passed before the window opened` });
+    st.phase('Expired').cond({
+      type: CONDITION.Active,
+      status: 'False',
+      reason: REASON.WindowClosed,
+      message: `spec.notAfter ${grant.spec.notAfter} passed before the window opened`,
+    });
     event('Normal', REASON.Expired, `spec.notAfter ${grant.spec.notAfter} passed before the window opened`);
     return finish();
   }
@@ -378,7 +392,9 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
       case 'Expired': {
         const denied = ar.status.phase === 'Denied';
         const reason = denied ? REASON.ApprovalDenied : REASON.ApprovalExpired;
-        const msg = denied ? `ApprovalRequest ${arName} was denied${ar.status.message ? `: ${ar.status.message}` : ''}` : `ApprovalRequest ${arName} expired without approval`;
+        const msg = denied
+          ? `ApprovalRequest ${arName} was denied${ar.status.message ? `: ${ar.status.message}` : ''}`
+          : `ApprovalRequest ${arName} expired without approval`;
         endAccess();
         st.phase('Denied')
           .cond({ type: CONDITION.Approved, status: 'False', reason, message: msg })
@@ -389,7 +405,12 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
       default:
         return awaiting(`waiting for an approver of ${grant.spec.agent}: ${approveCmd}`);
     }
-    st.cond({ type: CONDITION.Approved, status: 'True', reason: REASON.Approved, message: `ApprovalRequest ${arName} approved by ${approversOf(approvedNow)}` });
+    st.cond({
+      type: CONDITION.Approved,
+      status: 'True',
+      reason: REASON.Approved,
+      message: `ApprovalRequest ${arName} approved by ${approversOf(approvedNow)}`,
+    });
     if (approvedNow.status?.phase === 'Approved') {
       actions.push({ type: 'writeApprovalStatus', name: arName, status: consumed(approvedNow, now) });
     }
@@ -398,7 +419,12 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
   const notBefore = ms(grant.spec.notBefore);
   if (Number.isFinite(notBefore) && now.getTime() < notBefore) {
     deleteAll(mine);
-    st.phase('Pending').cond({ type: CONDITION.Active, status: 'False', reason: REASON.NotYetValid, message: `the window opens at spec.notBefore ${grant.spec.notBefore}` });
+    st.phase('Pending').cond({
+      type: CONDITION.Active,
+      status: 'False',
+      reason: REASON.NotYetValid,
+      message: `the window opens at spec.notBefore ${grant.spec.notBefore}`,
+    });
     if (phase !== 'Pending') event('Normal', 'Pending', `the window opens at spec.notBefore ${grant.spec.notBefore}`);
     return finish(notBefore - now.getTime());
   }
@@ -423,11 +449,20 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
     return finish();
   }
   ensureBinding(actions, mine, desiredRoleBinding(grant, s.agent!, activatedAt, expiresAt), hasFinalizer);
-  st.phase('Active').cond({ type: CONDITION.Active, status: 'True', reason: REASON.Activated, message: `RoleBinding ${rbName} binds ${roleKey(grant.spec.roleRef)} to ${grant.spec.agent} until ${expiresAt}` });
+  st.phase('Active').cond({
+    type: CONDITION.Active,
+    status: 'True',
+    reason: REASON.Activated,
+    message: `RoleBinding ${rbName} binds ${roleKey(grant.spec.roleRef)} to ${grant.spec.agent} until ${expiresAt}`,
+  });
   st.status.activatedAt = activatedAt;
   st.status.expiresAt = expiresAt;
   st.status.roleBinding = rbName;
-  event('Normal', REASON.Activated, `${roleKey(grant.spec.roleRef)} bound to ${grant.spec.agent} in ${grant.metadata.namespace} until ${expiresAt} (RoleBinding ${rbName})`);
+  event(
+    'Normal',
+    REASON.Activated,
+    `${roleKey(grant.spec.roleRef)} bound to ${grant.spec.agent} in ${grant.metadata.namespace} until ${expiresAt} (RoleBinding ${rbName})`,
+  );
   return finish(expMs - now.getTime());
 }
 

@@ -27,7 +27,11 @@ export async function reconcileAgent(c: ReconcileContext, name: string): Promise
       case 'writeStatus':
         if (!agent) break;
         try {
-          c.cache.wrote('AgentIdentity', agent.metadata.resourceVersion, await c.writes.replaceStatus<AgentIdentity>('AgentIdentity', name, { ...agent, status: a.status }));
+          c.cache.wrote(
+            'AgentIdentity',
+            agent.metadata.resourceVersion,
+            await c.writes.replaceStatus<AgentIdentity>('AgentIdentity', name, { ...agent, status: a.status }),
+          );
         } catch (e) {
           if (isNotFound(e)) return DONE;
           if (!isConflict(e)) throw e;

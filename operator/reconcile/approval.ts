@@ -16,19 +16,38 @@ export async function reconcileApproval(c: ReconcileContext, namespace: string, 
   // Stamps count only while the policy that makes them unforgeable is in force.
   const stamps =
     (ar.decisions ?? []).length && (ar.status?.phase ?? 'Pending') === 'Pending'
-      ? { agent: c.cache.agent(ar.spec.agent), policyProblems: await c.approvalPolicyProblems(), ...(c.approvalValidityMs !== undefined ? { validityMs: c.approvalValidityMs } : {}) }
+      ? {
+          agent: c.cache.agent(ar.spec.agent),
+          policyProblems: await c.approvalPolicyProblems(),
+          ...(c.approvalValidityMs !== undefined ? { validityMs: c.approvalValidityMs } : {}),
+        }
       : undefined;
   const plan = planApproval(ar, c.clock.now(), stamps);
   for (const a of plan.actions) {
     if (a.type === 'writeStatus') {
       try {
-        c.cache.wrote('ApprovalRequest', ar.metadata.resourceVersion, await c.writes.replaceStatus<ApprovalRequest>('ApprovalRequest', name, { ...ar, status: a.status }, namespace));
+        c.cache.wrote(
+          'ApprovalRequest',
+          ar.metadata.resourceVersion,
+          await c.writes.replaceStatus<ApprovalRequest>('ApprovalRequest', name, { ...ar, status: a.status }, namespace),
+        );
         if (a.status.phase === 'Expired') c.log.info('approval request expired', { approvalRequest: `${namespace}/${name}`, message: a.status.message });
-        if (stamps && ((a.status.approvals ?? []).length !== (ar.status?.approvals ?? []).length || a.status.phase !== ar.status?.phase) && a.status.approvals?.length) {
+        if (
+          stamps &&
+          ((a.status.approvals ?? []).length !== (ar.status?.approvals ?? []).length || a.status.phase !== ar.status?.phase) &&
+          a.status.approvals?.length
+        ) {
           c.metrics.approvalsRecorded.inc({ phase: a.status.phase ?? 'Pending' });
-          c.log.info('approval recorded', { approvalRequest: `${namespace}/${name}`, phase: a.status.phase, approvers: a.status.approvals.map((x) => `${x.user}:${x.decision}`) });
+          c.log.info('approval recorded', {
+            approvalRequest: `${namespace}/${name}`,
+            phase: a.status.phase,
+            approvers: a.status.approvals.map((x) => `${x.user}:${x.decision}`),
+          });
           if ((a.status.phase === 'Approved' || a.status.phase === 'Denied') && ar.metadata.creationTimestamp) {
-            c.metrics.approvalWaitSeconds.observe({ outcome: a.status.phase }, Math.max(0, (c.clock.now().getTime() - Date.parse(ar.metadata.creationTimestamp)) / 1000));
+            c.metrics.approvalWaitSeconds.observe(
+              { outcome: a.status.phase },
+              Math.max(0, (c.clock.now().getTime() - Date.parse(ar.metadata.creationTimestamp)) / 1000),
+            );
           }
         }
       } catch (e) {

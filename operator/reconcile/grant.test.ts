@@ -12,7 +12,11 @@ describe('operator/reconcile: AccessGrant', function () {
     const cluster = new FakeCluster({ objects: [agent(), grant()], namespaces: { payments: {} } });
     const r = new GrantReconciler(fakeContext(cluster, clockAt()));
     const result = await r.reconcile('payments', 'hotfix');
-    expect(cluster.calls).to.deep.equal(['replace AccessGrant/payments/hotfix', 'createRoleBinding payments/agentgate-hotfix', 'replaceStatus AccessGrant/payments/hotfix']);
+    expect(cluster.calls).to.deep.equal([
+      'replace AccessGrant/payments/hotfix',
+      'createRoleBinding payments/agentgate-hotfix',
+      'replaceStatus AccessGrant/payments/hotfix',
+    ]);
     const g = cluster.grant('payments', 'hotfix')!;
     expect(g.metadata.finalizers).to.deep.equal([FINALIZER]);
     expect(g.status?.phase).to.equal('Active');
@@ -59,7 +63,10 @@ describe('operator/reconcile: AccessGrant', function () {
   });
 
   it('refuses to take over a RoleBinding of the same name that another object owns', async function () {
-    const foreign = { metadata: { name: 'agentgate-hotfix', namespace: 'payments', uid: 'other' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' } };
+    const foreign = {
+      metadata: { name: 'agentgate-hotfix', namespace: 'payments', uid: 'other' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' },
+    };
     const cluster = new FakeCluster({ objects: [agent(), grant()], bindings: [foreign], namespaces: { payments: {} } });
     let error: unknown;
     await new GrantReconciler(fakeContext(cluster, clockAt())).reconcile('payments', 'hotfix').catch((e: unknown) => (error = e));

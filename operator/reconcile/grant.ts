@@ -165,10 +165,17 @@ export class GrantReconciler {
       if (isAlreadyExists(e)) {
         const have = await writes.readRoleBinding(namespace, binding.metadata?.name ?? '');
         if (ownerUid(have) === grant?.metadata.uid) return { retry: 'binding exists; cache behind' };
-        throw new Error(`RoleBinding ${namespace}/${binding.metadata?.name} exists and does not belong to this grant; delete it to let agentgate manage access`);
+        throw new Error(
+          `RoleBinding ${namespace}/${binding.metadata?.name} exists and does not belong to this grant; delete it to let agentgate manage access`,
+        );
       }
       if (grant && statusCode(e) === 403) {
-        recorder.emit(grant, 'Warning', 'RoleBindingFailed', `cannot bind ${binding.roleRef.kind}/${binding.roleRef.name}: the operator lacks 'bind' on it (add it to ClusterRole agentgate-operator-bind): ${errorMessage(e)}`);
+        recorder.emit(
+          grant,
+          'Warning',
+          'RoleBindingFailed',
+          `cannot bind ${binding.roleRef.kind}/${binding.roleRef.name}: the operator lacks 'bind' on it (add it to ClusterRole agentgate-operator-bind): ${errorMessage(e)}`,
+        );
       }
       throw e;
     }

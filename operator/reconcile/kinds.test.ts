@@ -18,7 +18,16 @@ function activation(over: Partial<ApprovalRequest['spec']> = {}, status?: Approv
     apiVersion: 'agentgate.io/v1alpha1',
     kind: 'ApprovalRequest',
     metadata: { name: 'activate-hotfix', namespace: 'payments' },
-    spec: { agent: 'deploy-bot', type: 'Activation', grant: 'hotfix', fingerprint: 'f'.repeat(64), summary: 's', requestedBy: 'agent:deploy-bot', expiresAt: '2030-01-01T01:00:00Z', ...over },
+    spec: {
+      agent: 'deploy-bot',
+      type: 'Activation',
+      grant: 'hotfix',
+      fingerprint: 'f'.repeat(64),
+      summary: 's',
+      requestedBy: 'agent:deploy-bot',
+      expiresAt: '2030-01-01T01:00:00Z',
+      ...over,
+    },
     ...(status ? { status } : {}),
   };
 }
@@ -27,7 +36,11 @@ describe('operator/reconcile: AgentIdentity', function () {
   it('removes every RoleBinding of a suspended agent at once and re-plans its grants', async function () {
     const cluster = new FakeCluster({
       objects: [agent({ suspended: true }), grant()],
-      bindings: [binding('agentgate-a', { 'agentgate.io/agent': 'deploy-bot', 'agentgate.io/grant': 'a' }), binding('agentgate-b', { 'agentgate.io/agent': 'deploy-bot', 'agentgate.io/grant': 'b' }, 'other'), binding('agentgate-c', { 'agentgate.io/agent': 'someone-else' })],
+      bindings: [
+        binding('agentgate-a', { 'agentgate.io/agent': 'deploy-bot', 'agentgate.io/grant': 'a' }),
+        binding('agentgate-b', { 'agentgate.io/agent': 'deploy-bot', 'agentgate.io/grant': 'b' }, 'other'),
+        binding('agentgate-c', { 'agentgate.io/agent': 'someone-else' }),
+      ],
     });
     const ctx = fakeContext(cluster, clockAt());
     expect(await reconcileAgent(ctx, 'deploy-bot')).to.deep.equal({});

@@ -7,7 +7,12 @@ import type { ReconcileContext } from './context.js';
  * Deletes a RoleBinding (with a uid precondition when given). Gone already is what we
  * wanted; 'conflict' means a newer binding of the same name, which the caller re-plans.
  */
-export async function deleteBinding(c: Pick<ReconcileContext, 'writes' | 'metrics'>, namespace: string, name: string, uid?: string): Promise<'deleted' | 'gone' | 'conflict'> {
+export async function deleteBinding(
+  c: Pick<ReconcileContext, 'writes' | 'metrics'>,
+  namespace: string,
+  name: string,
+  uid?: string,
+): Promise<'deleted' | 'gone' | 'conflict'> {
   try {
     await c.writes.deleteRoleBinding(namespace, name, uid);
     c.metrics.rolebindingOps.inc({ op: 'delete' });

@@ -285,10 +285,19 @@ export function findDefaultRule(name: string): CatalogueRule | undefined {
  * reject. JSON carries the description as a field.
  */
 export function renderCatalogue(format: 'yaml' | 'json' = 'yaml', catalogue: readonly CatalogueRule[] = DEFAULT_RULES): string {
-  if (format === 'json') return JSON.stringify(catalogue.map((r) => ({ ...r })), null, 2) + '\n';
+  if (format === 'json')
+    return (
+      JSON.stringify(
+        catalogue.map((r) => ({ ...r })),
+        null,
+        2,
+      ) + '\n'
+    );
   return catalogue
     .map(({ description, name, action, message, expression }) => {
-      const comment = wrap(description, 96).map((line) => `# ${line}\n`).join('');
+      const comment = wrap(description, 96)
+        .map((line) => `# ${line}\n`)
+        .join('');
       const rule = { name, action, ...(message !== undefined ? { message } : {}), expression };
       return comment + dump([rule], { lineWidth: 120, noRefs: true, quotingType: "'" });
     })
