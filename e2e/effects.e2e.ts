@@ -8,6 +8,7 @@
 //   proven held (or reported) AND that nothing changed.
 // - Posture Strict; self-healing of the webhook configurations.
 import { expect } from 'chai';
+import path from 'node:path';
 import { loadKubeConfig } from '../lib/kube.js';
 import { inventory, routeText, unclassified } from '../lib/routes.js';
 import { bindableRoles, discover } from '../lib/routes-discovery.js';
@@ -361,7 +362,7 @@ describe('effects: every route to deleting, reaching in, or acting as another id
   });
 
   describe('self-healing', function () {
-    it('a narrowed agents webhook configuration is restored by the webhook, with an Event', async function () {
+    it('a narrowed agents webhook configuration is restored by the webhook, with an Event; a deleted one is reported and filled in again once the installer re-creates it', async function () {
       const before = await kubectlOk('admin', [
         'get',
         'validatingwebhookconfiguration',
@@ -392,12 +393,31 @@ describe('effects: every route to deleting, reaching in, or acting as another id
         'a DriftRestored Event',
       );
       expect(components!.webhook.log()).to.contain('webhook configuration drift restored');
-      // And a deletion is undone too.
+      // A deletion cannot be undone by the webhook: it may not create configurations (least
+      // privilege, #16; the installer creates them). It says so loudly, and fills the
+      // configuration in again as soon as the installer re-creates it empty.
       await kubectlOk('admin', ['delete', 'validatingwebhookconfiguration', 'agentgate-agents']);
       await eventually(
-        async () => (await kubectl('admin', ['get', 'validatingwebhookconfiguration', 'agentgate-agents'])).code === 0,
+        async () => components!.webhook.log().includes('does not exist: the installer creates it'),
         30_000,
-        'the configuration recreated',
+        'the webhook to report the deleted configuration',
+      );
+      await kubectlOk('admin', [
+        'apply',
+        '--server-side',
+        '--force-conflicts',
+        '--field-manager',
+        'agentgate-installer',
+        '-f',
+        path.join(repoRoot, 'config', 'webhook'),
+      ]);
+      await eventually(
+        async () =>
+          (
+            await kubectlOk('admin', ['get', 'validatingwebhookconfiguration', 'agentgate-agents', '-o', 'jsonpath={.webhooks[0].rules[0].operations}'])
+          ).includes('CONNECT'),
+        30_000,
+        'the re-created configuration filled in by the webhook',
       );
     });
   });

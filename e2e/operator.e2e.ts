@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from '../harness/cluster.js';
 import { componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from '../harness/components.js';
-import { AGENTGATE_NAMESPACE, type AccessGrant } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, LABEL_MANAGED_BY, MANAGED_BY, type AccessGrant } from '../api/types.js';
 import { accessGrant, agentIdentity, asNew, withMeta } from '../testing/fixtures.js';
 
 interface Grant {
@@ -170,17 +170,32 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       }
     });
 
-    it('really creates a RoleBinding to agentgate-edit, and is refused one to cluster-admin', async function () {
+    it("really creates a RoleBinding to agentgate-edit, and is refused one to cluster-admin or one without agentgate's label", async function () {
       const ns = await namespace(false);
-      // Bound to a user nobody authenticates as, so the probe grants no one anything.
-      const ok = await asOperator(['create', 'rolebinding', 'probe-edit', '-n', ns, '--clusterrole', 'agentgate-edit', '--user', 'e2e:nobody']);
+      // Bound to a user nobody authenticates as, so the probe grants no one anything. The
+      // operator may write only RoleBindings labelled as agentgate's (the
+      // agentgate-managed-rolebindings-only policy), so the probes carry that label.
+      const binding = (name: string, role: string, labels: Record<string, string>) =>
+        JSON.stringify({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name, namespace: ns, labels },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'e2e:nobody' }],
+        });
+      const managed = { [LABEL_MANAGED_BY]: MANAGED_BY };
+      const ok = await asOperator(['create', '-f', '-'], binding('probe-edit', 'agentgate-edit', managed));
       expect(ok.code, ok.stderr).to.equal(0);
-      const denied = await asOperator(['create', 'rolebinding', 'probe-admin', '-n', ns, '--clusterrole', 'cluster-admin', '--user', 'e2e:nobody']);
+      const denied = await asOperator(['create', '-f', '-'], binding('probe-admin', 'cluster-admin', managed));
       expect(denied.code).to.not.equal(0);
       expect(denied.stderr)
         .to.match(/forbidden/i)
         .and.match(/not currently held|escalat|bind/);
-      await kubectlOk('admin', ['delete', 'rolebinding', 'probe-edit', '-n', ns]);
+      const unlabelled = await asOperator(['create', '-f', '-'], binding('probe-unlabelled', 'agentgate-edit', {}));
+      expect(unlabelled.code, 'an unlabelled RoleBinding written by the operator').to.not.equal(0);
+      expect(unlabelled.stderr).to.match(/agentgate-managed-rolebindings-only|denied/i);
+      // The running operator may already have removed it: a labelled binding no grant owns is its to delete.
+      await kubectlOk('admin', ['delete', 'rolebinding', 'probe-edit', '-n', ns, '--ignore-not-found']);
     });
 
     it('holds nothing else of note: no secrets, no ClusterRoleBindings, no pods, no escalate or impersonate', async function () {
