@@ -6,7 +6,7 @@ export const GROUP = 'agentgate.io';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name?: string;
   namespace?: string;
   uid?: string;
@@ -52,7 +52,6 @@ export type RuleAction = ApprovalRule['action'];
 export type BoundaryFinding = NonNullable<AgentIdentityStatus['findings']>[number];
 export type GrantPhase = NonNullable<AccessGrantStatus['phase']>;
 export type ApprovalPhase = NonNullable<ApprovalRequestStatus['phase']>;
-export type OperationRef = NonNullable<ApprovalRequestSpec['operation']>;
 export type ApprovalRecord = NonNullable<ApprovalRequestStatus['approvals']>[number];
 /** One approver's decision as the apiserver authenticated it (ApprovalRequest.decisions). */
 export type ApproverStamp = NonNullable<ApprovalRequestDecisions>[number];

@@ -117,7 +117,7 @@ export function indirectIdentityFindings(agent: AgentIdentity, snapshot: Snapsho
 }
 
 /** Groups the apiserver attached to the agent's calls that its AgentIdentity does not declare. */
-export function undeclaredGroups(agent: AgentIdentity): string[] {
+function undeclaredGroups(agent: AgentIdentity): string[] {
   const declared = new Set((agent.spec.subjects ?? []).filter((s) => s.kind === 'Group').map((s) => s.name));
   const out = new Set<string>();
   for (const o of agent.status?.observedIdentity ?? []) for (const g of o.groups ?? []) if (!declared.has(g) && !IMPLICIT_GROUPS(g)) out.add(g);

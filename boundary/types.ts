@@ -114,7 +114,7 @@ export interface WebhookConfiguration {
   webhooks?: WebhookEntry[];
 }
 
-export interface NamespaceInfo {
+interface NamespaceInfo {
   name: string;
   labels?: Record<string, string>;
 }

@@ -13,7 +13,7 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 export type Identity = 'admin' | 'agent' | 'alice' | 'bob' | 'mallory';
 
-export interface ClusterEnv {
+interface ClusterEnv {
   kubectlPath: string;
   kubeconfigs: Record<Identity, string>;
   logDir?: string;

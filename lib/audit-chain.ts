@@ -15,7 +15,7 @@ import { stableStringify } from './fingerprint.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-export type ChainLink = AuditEventSpec['chain'];
+type ChainLink = AuditEventSpec['chain'];
 /** An event's spec without the hash it is about to get. */
 export type UnchainedSpec = Omit<AuditEventSpec, 'chain'>;
 
@@ -54,9 +54,9 @@ export function recoverHead(writer: string, events: readonly { spec?: AuditEvent
   return head;
 }
 
-export type ChainProblemKind = 'altered' | 'missing' | 'broken-link' | 'duplicate' | 'malformed';
+type ChainProblemKind = 'altered' | 'missing' | 'broken-link' | 'duplicate' | 'malformed';
 
-export interface ChainProblem {
+interface ChainProblem {
   kind: ChainProblemKind;
   writer: string;
   /** The sequence number(s) concerned. For 'missing': the first and last missing. */
@@ -67,7 +67,7 @@ export interface ChainProblem {
   message: string;
 }
 
-export interface WriterSummary {
+interface WriterSummary {
   writer: string;
   first: number;
   last: number;
@@ -82,7 +82,7 @@ export interface VerifyResult {
   writers: WriterSummary[];
 }
 
-export interface VerifiableEvent {
+interface VerifiableEvent {
   metadata?: { name?: string };
   spec?: AuditEventSpec;
 }

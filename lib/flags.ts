@@ -36,9 +36,9 @@ export type FlagSpec = NodeOption & {
   switch?: boolean;
 };
 
-export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-export interface ParsedFlags {
+interface ParsedFlags {
   values: FlagValues;
   positionals: string[];
 }

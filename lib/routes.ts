@@ -105,7 +105,7 @@ export function classify(r: Route, rules: readonly RouteRule[] = ROUTE_RULES): R
 }
 
 /** The route of an admitted request (its first RBAC verb, see lib/rbac.ts). */
-export function routeOfRequest(request: AdmissionRequest, custom = false): Route {
+function routeOfRequest(request: AdmissionRequest, custom = false): Route {
   const attrs = admissionAttributes(request)[0]!;
   return {
     group: attrs.apiGroup,
