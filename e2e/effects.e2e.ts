@@ -12,10 +12,11 @@ import path from 'node:path';
 import { loadKubeConfig } from '../lib/kube.js';
 import { inventory, routeText, unclassified } from '../lib/routes.js';
 import { bindableRoles, discover } from '../lib/routes-discovery.js';
-import type { AccessGrant, AgentIdentity } from '../api/types.js';
+import type { AgentIdentity } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import type { RunResult } from '../harness/cluster.js';
 import { startAgentgate, stopAgentgate, type RunningComponent } from '../harness/components.js';
+import { applyAgent, applyGrant, grantActive, webhookRoutes } from './agents.js';
 
 const HELD = /held for approval|requires? (human )?approval/;
 
@@ -43,46 +44,15 @@ describe('effects: every route to deleting, reaching in, or acting as another id
   before(async function () {
     components = await startAgentgate({ name: 'effects', operatorArgs: ['--boundary-interval', '3s', '--lease-name', uniqueName('effects-lease')] });
     for (const n of [ns, other]) await kubectlOk('admin', ['create', 'namespace', n]);
-    await kubectlOk(
-      'admin',
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AgentIdentity',
-        metadata: { name: agent },
-        spec: {
-          subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
-          maxDuration: '1h',
-          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-          allowedNamespaces: { names: [ns] },
-          approvers: { groups: ['sre-approvers'] },
-        },
-      }),
-    );
-    await kubectlOk(
-      'admin',
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AccessGrant',
-        metadata: { name: 'work', namespace: ns },
-        spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '1h', reason: 'e2e effects', activation: 'Immediate' },
-      }),
-    );
-    await eventually(async () => (await json<AccessGrant>(['get', 'accessgrant', 'work', '-n', ns])).status?.phase === 'Active', 60_000, 'grant Active');
+    await applyAgent(agent, [ns]);
+    await applyGrant('work', ns, agent, { reason: 'e2e effects' });
+    await grantActive('work', ns);
     await eventually(
       async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes',
       30_000,
       'RBAC for the agent',
     );
-    await eventually(
-      async () =>
-        (
-          await kubectlOk('admin', ['get', 'validatingwebhookconfiguration', 'agentgate-agents', '-o', 'jsonpath={.webhooks[0].matchConditions[*].expression}'])
-        ).includes('agent:deploy-bot'),
-      30_000,
-      'agents webhook routes the agent',
-    );
+    await webhookRoutes('agent:deploy-bot');
     // Objects the agent will try to reach, delete or borrow (made by the admin, not gated).
     await kubectlOk(
       'admin',

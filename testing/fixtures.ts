@@ -8,7 +8,7 @@ import type { RoleLike, NamespaceLike } from '../webhook/snapshot.js';
 export const AGENT_USER = { username: 'agent:deploy-bot', groups: ['agentgate:agents', 'system:authenticated'] };
 
 /** A change to a fixture: a partial spec merged in, or a function that edits the object. */
-type Mod<T extends { spec: object }> = Partial<T['spec']> | ((o: T) => void);
+export type Mod<T extends { spec: object }> = Partial<T['spec']> | ((o: T) => void);
 
 function applyMods<T extends { spec: object }>(o: T, mods: ReadonlyArray<Mod<T>>): T {
   for (const m of mods) {
