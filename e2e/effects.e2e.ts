@@ -41,6 +41,9 @@ describe('effects: every route to deleting, reaching in, or acting as another id
   const other = uniqueName('effects-other');
   let components: { webhook: RunningComponent; operator: RunningComponent } | undefined;
 
+  /** The agent applies a manifest in ns (with its own client certificate, through the real kubectl). */
+  const agentApplies = (manifest: object): Promise<RunResult> => kubectl('agent', ['apply', '-n', ns, '-f', '-'], JSON.stringify(manifest));
+
   before(async function () {
     components = await startAgentgate({ name: 'effects', operatorArgs: ['--boundary-interval', '3s', '--lease-name', uniqueName('effects-lease')] });
     for (const n of [ns, other]) await kubectlOk('admin', ['create', 'namespace', n]);
@@ -194,39 +197,31 @@ describe('effects: every route to deleting, reaching in, or acting as another id
     it('a Deployment and a CronJob running as a ServiceAccount bound to admin are held; neither exists', async function () {
       await held(
         ns,
-        await kubectl(
-          'agent',
-          ['apply', '-n', ns, '-f', '-'],
-          JSON.stringify({
-            apiVersion: 'apps/v1',
-            kind: 'Deployment',
-            metadata: { name: 'borrow' },
-            spec: {
-              replicas: 1,
-              selector: { matchLabels: { a: 'b' } },
-              template: { metadata: { labels: { a: 'b' } }, spec: { serviceAccountName: 'ci', containers: [{ name: 'c', image: 'busybox' }] } },
-            },
-          }),
-        ),
+        await agentApplies({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'borrow' },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { a: 'b' } },
+            template: { metadata: { labels: { a: 'b' } }, spec: { serviceAccountName: 'ci', containers: [{ name: 'c', image: 'busybox' }] } },
+          },
+        }),
         'workload-identity',
       );
       await held(
         ns,
-        await kubectl(
-          'agent',
-          ['apply', '-n', ns, '-f', '-'],
-          JSON.stringify({
-            apiVersion: 'batch/v1',
-            kind: 'CronJob',
-            metadata: { name: 'borrow' },
-            spec: {
-              schedule: '* * * * *',
-              jobTemplate: {
-                spec: { template: { spec: { serviceAccountName: 'ci', restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] } } },
-              },
+        await agentApplies({
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          metadata: { name: 'borrow' },
+          spec: {
+            schedule: '* * * * *',
+            jobTemplate: {
+              spec: { template: { spec: { serviceAccountName: 'ci', restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] } } },
             },
-          }),
-        ),
+          },
+        }),
         'workload-identity',
       );
       expect((await kubectl('admin', ['get', 'deployment,cronjob', 'borrow', '-n', ns])).code).to.not.equal(0);
@@ -235,38 +230,30 @@ describe('effects: every route to deleting, reaching in, or acting as another id
     it('a hostPID pod and a hostPath Job are held where Pod Security admits them; a ServiceAccount given an IAM role is held', async function () {
       await held(
         ns,
-        await kubectl(
-          'agent',
-          ['apply', '-n', ns, '-f', '-'],
-          JSON.stringify({
-            apiVersion: 'v1',
-            kind: 'Pod',
-            metadata: { name: 'nodeshell' },
-            spec: { hostPID: true, containers: [{ name: 'c', image: 'busybox' }] },
-          }),
-        ),
+        await agentApplies({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'nodeshell' },
+          spec: { hostPID: true, containers: [{ name: 'c', image: 'busybox' }] },
+        }),
         'workload-privilege',
       );
       await held(
         ns,
-        await kubectl(
-          'agent',
-          ['apply', '-n', ns, '-f', '-'],
-          JSON.stringify({
-            apiVersion: 'batch/v1',
-            kind: 'Job',
-            metadata: { name: 'hostfs' },
-            spec: {
-              template: {
-                spec: {
-                  restartPolicy: 'Never',
-                  volumes: [{ name: 'root', hostPath: { path: '/' } }],
-                  containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: 'root', mountPath: '/host' }] }],
-                },
+        await agentApplies({
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          metadata: { name: 'hostfs' },
+          spec: {
+            template: {
+              spec: {
+                restartPolicy: 'Never',
+                volumes: [{ name: 'root', hostPath: { path: '/' } }],
+                containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: 'root', mountPath: '/host' }] }],
               },
             },
-          }),
-        ),
+          },
+        }),
         'workload-privilege',
       );
       await held(
