@@ -19,7 +19,7 @@ import type { UserInfo } from '../lib/admission.js';
 import { rulesCover, serviceAccountUsername, subjectMatchesUser } from '../lib/rbac.js';
 import type { PolicyRule } from '../lib/rbac.js';
 import { allowedNamespaces, AUTHENTICATED, BOOTSTRAP_LABEL, bindingMatch, principalsOf, SA_GROUP } from './principals.js';
-import { DEFAULT_EXPIRY_GRACE_MS, Route } from './types.js';
+import { DEFAULT_EXPIRY_GRACE_MS, Route, WORKLOAD_RESOURCES } from './types.js';
 import type {
   AccessAttributes,
   AccessReviewResult,
@@ -216,18 +216,6 @@ const ESCALATION_CHECKS: readonly EscalationCheck[] = [
 // approval), so create is not here.
 const FOREIGN_GRANT_VERBS = ['update', 'patch', 'delete'];
 const MAX_NAMED_GRANT_REVIEWS = 20;
-
-/** Workload kinds whose creation lets the agent pick a pod's ServiceAccount. */
-const WORKLOAD_RESOURCES: ReadonlyArray<{ group: string; resource: string }> = [
-  { group: '', resource: 'pods' },
-  { group: 'apps', resource: 'deployments' },
-  { group: 'apps', resource: 'statefulsets' },
-  { group: 'apps', resource: 'daemonsets' },
-  { group: 'apps', resource: 'replicasets' },
-  { group: 'batch', resource: 'jobs' },
-  { group: 'batch', resource: 'cronjobs' },
-  { group: '', resource: 'replicationcontrollers' },
-];
 
 function describeAttrs(a: AccessAttributes): string {
   const res = `${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.group ? `.${a.group}` : ''}`;
