@@ -35,7 +35,13 @@ export interface CRD {
     group: string;
     scope: 'Cluster' | 'Namespaced';
     names: { kind: string; plural: string; singular: string; shortNames?: string[]; categories?: string[] };
-    versions: Array<{ name: string; served: boolean; storage: boolean; schema: { openAPIV3Schema: JSONSchemaProps } }>;
+    versions: Array<{
+      name: string;
+      served: boolean;
+      storage: boolean;
+      schema: { openAPIV3Schema: JSONSchemaProps };
+      additionalPrinterColumns?: Array<{ name: string; type: string; jsonPath: string; priority?: number; description?: string }>;
+    }>;
   };
 }
 

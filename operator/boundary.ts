@@ -145,7 +145,7 @@ export class BoundaryVerifier {
 
   private async verifyAndWrite(): Promise<void> {
     const { log } = this.o;
-    let report;
+    let report: Awaited<ReturnType<typeof this.verify>>;
     try {
       report = await this.verify();
     } catch (e) {
