@@ -5,6 +5,9 @@
 export const GROUP = 'agentgate.io';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
+/** AuditEvents have a group of their own: agentgate's aggregated API (an APIService cannot share a group with CRDs). */
+export const AUDIT_GROUP = 'audit.agentgate.io';
+export const AUDIT_API_VERSION = `${AUDIT_GROUP}/${VERSION}`;
 
 export interface ObjectMeta {
   name?: string;
@@ -28,6 +31,7 @@ import type {
   ApprovalRequestSpec,
   ApprovalRequestStatus,
   AuditEventSpec,
+  AuditEventStatus,
 } from './generated.js';
 
 export type {
@@ -38,6 +42,7 @@ export type {
   ApprovalRequestSpec,
   ApprovalRequestStatus,
   AuditEventSpec,
+  AuditEventStatus,
 };
 
 /** metav1.Condition */
@@ -79,10 +84,11 @@ export interface ApprovalRequest {
 }
 
 export interface AuditEvent {
-  apiVersion: typeof API_VERSION;
+  apiVersion: typeof AUDIT_API_VERSION;
   kind: 'AuditEvent';
   metadata: ObjectMeta;
   spec: AuditEventSpec;
+  status?: AuditEventStatus;
 }
 
 /** Labels and annotations agentgate owns. */

@@ -10,6 +10,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
+import { auditStoreArgs, installAuditService } from './audit-store.js';
 import { ensureCrds } from './crds.js';
 
 export const AGENTGATE_NAMESPACE = 'agentgate-system';
@@ -23,6 +24,7 @@ const SERVICE_ACCOUNT: Record<Component, string> = { operator: 'agentgate-operat
 export async function installBase(): Promise<void> {
   await ensureCrds();
   await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'config', 'rbac')]);
+  await installAuditService(AGENTGATE_NAMESPACE);
 }
 
 /** A kubeconfig that authenticates as the component's ServiceAccount with a real token. */
@@ -92,9 +94,11 @@ export function startProcess(component: Component, name: string, args: string[],
   mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', component, 'main.js'), ...args], {
+  // Every webhook gets an audit store (and the audit API where the control plane routes to it).
+  const audit = component === 'webhook' && !args.includes('--audit-store') ? auditStoreArgs(name, runDir) : { args: [], env: {} };
+  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', component, 'main.js'), ...args, ...audit.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...audit.env },
   });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);

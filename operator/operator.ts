@@ -573,19 +573,27 @@ export class Operator {
   // --- AuditEvent retention --------------------------------------------------------------
 
   private async reconcileAudit(_k: string): Promise<void> {
+    // Legacy: AuditEvent custom resources written before the audit store (audit/) took
+    // the record out of etcd. The webhook imports them once; until the CRD is deleted
+    // this keeps their retention. Without the CRD (every new install) there is nothing to do.
     // Paged list, no informer: audit records are the largest and coldest set, so they are
     // never cached; the sweep period bounds how long an expired record outlives retention.
     let cont: string | undefined;
     let deleted = 0;
     do {
-      const res = (await this.client.api.listNamespacedCustomObject({
-        group: 'agentgate.io',
-        version: 'v1alpha1',
-        namespace: this.o.namespace,
-        plural: 'auditevents',
-        limit: 500,
-        _continue: cont,
-      })) as { items: AuditEvent[]; metadata?: { _continue?: string; continue?: string } };
+      const res = (await this.client.api
+        .listNamespacedCustomObject({
+          group: 'agentgate.io',
+          version: 'v1alpha1',
+          namespace: this.o.namespace,
+          plural: 'auditevents',
+          limit: 500,
+          _continue: cont,
+        })
+        .catch((e: unknown) => {
+          if (isNotFound(e)) return { items: [] };
+          throw e;
+        })) as { items: AuditEvent[]; metadata?: { _continue?: string; continue?: string } };
       const names = planAuditRetention(res.items, this.o.clock.now(), this.o.auditRetentionMs);
       await Promise.all(
         names.map(async (n) => {

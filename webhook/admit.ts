@@ -13,6 +13,7 @@ import type { AgentgateClient } from '../lib/kube.js';
 import { errorMessage, isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { execCommand } from '../lib/preview.js';
+import { AUDIT_EVENT_ANNOTATION } from '../audit/apiserver/sink.js';
 import { objectDigest } from './audit.js';
 import type { AuditSink } from './audit.js';
 import { decide } from './decide.js';
@@ -254,7 +255,9 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
   });
   const response: AdmissionResponse =
     decision.verdict === 'Allowed' ? { uid: request.uid, allowed: true } : denyResponse(request.uid, decision.message);
-  if (auditEvent) response.auditAnnotations = { 'agentgate.io/audit-event': auditEvent, 'agentgate.io/decision': decision.verdict };
+  // The apiserver prefixes each key with the webhook's name (`agents.agentgate.io/audit-event`)
+  // and drops keys that then are not qualified names, so the keys carry no prefix of their own.
+  if (auditEvent) response.auditAnnotations = { [AUDIT_EVENT_ANNOTATION]: auditEvent, decision: decision.verdict };
   return { decision, response, ...(auditEvent ? { auditEvent } : {}) };
 }
 

@@ -15,7 +15,13 @@ import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '..
 import { newLogger } from '../lib/log.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
 import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from './admit.js';
-import { KubeAuditSink } from './audit.js';
+import { openDb, redactDsn } from '../audit/db.js';
+import type { StoreConfig } from '../audit/db.js';
+import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../audit/checkpoint.js';
+import { ensureApiService, importCustomResources, startAuditServer, startCheckpoints, startRetention } from '../audit/server.js';
+import { AuditStore } from '../audit/store.js';
+import { agentsForUser } from './decide.js';
+import { sanitizeWriterId, StoreAuditSink } from './audit.js';
 import { ConfigurationSync, desiredConfigurations, PATHS } from './configurations.js';
 import type { ClientTarget } from './configurations.js';
 import { WebhookMetrics } from './metrics.js';
@@ -26,7 +32,11 @@ import { ensureWebhookSecret, hostsFor } from './tls.js';
 
 const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAME] [--namespace agentgate-system]
   --port N [--host 127.0.0.1] (--url https://HOST:PORT | --service agentgate-webhook [--service-port 443])
-  [--writer-id NAME] [--audit-lanes 4] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
+  [--writer-id NAME] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
+  [--audit-store pglite|postgres] [--audit-data-dir DIR] [--audit-dsn-env AGENTGATE_AUDIT_DSN] [--audit-retention 720h]
+  [--audit-port N [--audit-host H] [--audit-service agentgate-audit --audit-service-port 443]
+   [--audit-sink-client-ca FILE --audit-sink-allowed-names CN,...] [--audit-tls-cert F --audit-tls-key F --audit-tls-ca F]]
+  [--audit-checkpoint-interval 5s]
   [--manage-configurations=true|false] [--timeout-seconds 10] [--approval-validity 10m] [--pending-ttl 1h]
   [--operator-user USER] [--webhook-user USER]`;
 
@@ -49,7 +59,20 @@ function flags() {
         service: { type: 'string' },
         'service-port': { type: 'string', default: '443' },
         'writer-id': { type: 'string' },
-        'audit-lanes': { type: 'string', default: '4' },
+        'audit-store': { type: 'string', default: 'pglite' },
+        'audit-data-dir': { type: 'string', default: '/var/lib/agentgate/audit' },
+        'audit-dsn-env': { type: 'string', default: 'AGENTGATE_AUDIT_DSN' },
+        'audit-retention': { type: 'string', default: '720h' },
+        'audit-port': { type: 'string' },
+        'audit-host': { type: 'string' },
+        'audit-service': { type: 'string' },
+        'audit-service-port': { type: 'string' },
+        'audit-sink-client-ca': { type: 'string' },
+        'audit-sink-allowed-names': { type: 'string', default: '' },
+        'audit-checkpoint-interval': { type: 'string' },
+        'audit-tls-cert': { type: 'string' },
+        'audit-tls-key': { type: 'string' },
+        'audit-tls-ca': { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },
@@ -76,6 +99,7 @@ function flags() {
   if (!Number.isInteger(port) || port <= 0 || port > 65535) fail('--port must be a TCP port');
   if (!v.url === !v.service) fail('give exactly one of --url (outside the cluster) or --service (in-cluster)');
   if (!!v['tls-cert'] !== !!v['tls-key']) fail('--tls-cert and --tls-key go together');
+  if (!!v['audit-tls-cert'] !== !!v['audit-tls-key'] || (!!v['audit-tls-cert'] && !v['audit-tls-ca'])) fail('--audit-tls-cert, --audit-tls-key and --audit-tls-ca go together');
   const manage = v['manage-configurations'];
   if (manage !== 'true' && manage !== 'false') fail('--manage-configurations must be true or false');
   const timeoutSeconds = Number(v['timeout-seconds']);
@@ -86,8 +110,19 @@ function flags() {
     if (ms === undefined || ms <= 0) fail(`--${name} must be a duration such as 10m`);
     return ms;
   };
-  const lanes = Number(v['audit-lanes']);
-  if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) fail('--audit-lanes must be 1..64');
+  let store: StoreConfig;
+  if (v['audit-store'] === 'postgres') {
+    const dsn = process.env[v['audit-dsn-env']!];
+    if (!dsn) fail(`--audit-store postgres needs the DSN in the environment variable ${v['audit-dsn-env']} (from a Secret), e.g. postgres://agentgate:PASSWORD@HOST:5432/agentgate`);
+    store = { engine: 'postgres', dsn };
+  } else if (v['audit-store'] === 'pglite') {
+    store = { engine: 'pglite', dataDir: v['audit-data-dir']! };
+  } else fail('--audit-store must be pglite (embedded, one replica) or postgres');
+  let auditPort: number | undefined;
+  if (v['audit-port'] !== undefined) {
+    auditPort = Number(v['audit-port']);
+    if (!Number.isInteger(auditPort) || auditPort <= 0 || auditPort > 65535) fail('--audit-port must be a TCP port');
+  }
   if (v.url) {
     try {
       if (new URL(v.url).protocol !== 'https:') fail('--url must be https');
@@ -106,7 +141,16 @@ function flags() {
     service: v.service,
     servicePort: Number(v['service-port']),
     writerId: v['writer-id'] ?? process.env.POD_NAME ?? hostname(),
-    lanes,
+    store,
+    auditRetentionMs: dur('audit-retention', v['audit-retention'], 720 * 3_600_000),
+    auditPort,
+    auditHost: v['audit-host'] ?? v.host!,
+    auditService: v['audit-service'],
+    auditServicePort: Number(v['audit-service-port'] ?? (v['audit-port'] && !v.service ? v['audit-port'] : '443')),
+    sinkClientCa: v['audit-sink-client-ca'],
+    sinkAllowedNames: v['audit-sink-allowed-names']!.split(',').map((x) => x.trim()).filter(Boolean),
+    auditTls: v['audit-tls-cert'] ? { cert: v['audit-tls-cert'], key: v['audit-tls-key']!, ca: v['audit-tls-ca']! } : undefined,
+    checkpointIntervalMs: dur('audit-checkpoint-interval', v['audit-checkpoint-interval'], DEFAULT_CHECKPOINT_INTERVAL_MS),
     tlsCert: v['tls-cert'],
     tlsKey: v['tls-key'],
     tlsCa: v['tls-ca'],
@@ -142,7 +186,11 @@ async function main(): Promise<void> {
   const clock = systemClock;
 
   const mounted = !!f.tlsCert;
-  const hosts = hostsFor({ ...(f.url ? { url: f.url } : {}), ...(f.service ? { service: f.service } : {}), namespace: f.namespace });
+  const hosts = [
+    ...hostsFor({ ...(f.url ? { url: f.url } : {}), ...(f.service ? { service: f.service } : {}), namespace: f.namespace }),
+    // The aggregator dials <service>.<namespace>.svc and checks that name.
+    ...(f.auditService ? hostsFor({ service: f.auditService, namespace: f.namespace }) : []),
+  ];
   const secret = await retrying(() => ensureWebhookSecret(core, f.namespace, hosts, !mounted, log), 'load the webhook Secret', log);
   const readMounted = () => ({ cert: readFileSync(f.tlsCert!, 'utf8'), key: readFileSync(f.tlsKey!, 'utf8'), ca: f.tlsCa ? readFileSync(f.tlsCa, 'utf8') : undefined });
   const tls = mounted ? readMounted() : secret.tls!;
@@ -150,7 +198,14 @@ async function main(): Promise<void> {
 
   const state = new ClusterState(kc, log);
   const metrics = new WebhookMetrics({ pendingApprovals: () => state.pendingApprovals(), defaultMetrics: true });
-  const audit = new KubeAuditSink(client, f.namespace, f.writerId, f.lanes, log);
+  log.info('opening the audit store', { engine: f.store.engine, ...(f.store.engine === 'postgres' ? { dsn: redactDsn(f.store.dsn) } : { dataDir: f.store.dataDir }) });
+  const db = await openDb(f.store);
+  const store = new AuditStore(db, sanitizeWriterId(f.writerId), clock);
+  await retrying(() => store.open(), 'open the audit store', log);
+  await retrying(() => importCustomResources({ store, kc, namespace: f.namespace, log }), 'import AuditEvent custom resources', log);
+  const audit = new StoreAuditSink(store);
+  startRetention({ store, retentionMs: f.auditRetentionMs, clock, log });
+  const stopCheckpoints = startCheckpoints({ store, core, namespace: f.namespace, secretKey: secret.fingerprintKey, intervalMs: f.checkpointIntervalMs, clock, log });
   const arListeners = new Set<(ar: ApprovalRequest) => void>();
   state.arInformer.onChange((ar) => arListeners.forEach((l) => l(ar)));
   const approvals = new KubeApprovalStore(client, (l) => {
@@ -159,8 +214,31 @@ async function main(): Promise<void> {
   });
 
   await state.start();
-  await retrying(() => audit.recover(), 'resume audit chains', log);
-  log.info('caches synced and audit chains resumed', { writers: audit.writers });
+  log.info('caches synced and audit chain resumed', { writer: store.writer, sequence: store.chainHead.sequence });
+  if (f.auditPort !== undefined) {
+    // Its own serving certificate when given (the apiserver's audit backend must trust it
+    // before agentgate starts); else the webhook's.
+    const auditTls = f.auditTls ? { cert: readFileSync(f.auditTls.cert, 'utf8'), key: readFileSync(f.auditTls.key, 'utf8') } : tls;
+    const auditCaBundle = f.auditTls ? Buffer.from(readFileSync(f.auditTls.ca, 'utf8')).toString('base64') : caBundle;
+    await startAuditServer({
+      store,
+      kc,
+      namespace: f.namespace,
+      host: f.auditHost,
+      port: f.auditPort,
+      tls: auditTls,
+      log,
+      clock,
+      agentFor: (user) => agentsForUser(state.agents(), user)[0],
+      ...(f.sinkClientCa ? { sinkClientCa: readFileSync(f.sinkClientCa, 'utf8') } : {}),
+      sinkAllowedNames: f.sinkAllowedNames,
+    });
+    log.info('serving the audit API', { address: `https://${f.auditHost}:${f.auditPort}`, group: 'audit.agentgate.io/v1alpha1' });
+    if (f.auditService) {
+      const svc = { name: f.auditService, namespace: f.namespace, port: f.auditServicePort };
+      await retrying(() => ensureApiService(kc, svc, auditCaBundle), 'write the APIService', log);
+    }
+  }
 
   const agentgateUsers = [f.operatorUser, f.webhookUser];
   const decideOptions = { agentgateNamespace: f.namespace, fingerprintKey: secret.fingerprintKey, pendingTtlMs: f.pendingTtlMs, maxHoldSeconds: Math.max(0, f.timeoutSeconds - 2) };
@@ -240,6 +318,7 @@ async function main(): Promise<void> {
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 10_000).unref();
     void state.stop();
+    void stopCheckpoints().finally(() => store.close().catch(() => undefined));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
