@@ -110,14 +110,15 @@ export class AuditStore {
 
   /** The writer's last committed event, from the database (after a restart or an ambiguous failure). */
   private async resumeHead(): Promise<void> {
-    const rows = await this.db.query<{ sequence: string; spec: AuditEventSpec | string }>(
-      `SELECT sequence::text AS sequence, spec FROM ${TABLE} WHERE writer = $1 ORDER BY sequence DESC LIMIT 1`,
+    // Aliases differ from the columns: ORDER BY an alias of sequence::text would sort as text.
+    const rows = await this.db.query<{ seq: string; spec: AuditEventSpec | string }>(
+      `SELECT sequence::text AS seq, spec FROM ${TABLE} WHERE writer = $1 ORDER BY sequence DESC LIMIT 1`,
       [this.writer],
     );
     const r = rows[0];
     if (r) {
       const spec = typeof r.spec === 'string' ? (JSON.parse(r.spec) as AuditEventSpec) : r.spec;
-      this.head = { writer: this.writer, sequence: Number(r.sequence), hash: spec.chain.hash };
+      this.head = { writer: this.writer, sequence: Number(r.seq), hash: spec.chain.hash };
     } else this.head = emptyHead(this.writer);
     this.headKnown = true;
   }
@@ -262,10 +263,10 @@ export class AuditStore {
 
   /** Every writer's last event (for checkpoints and verification). */
   async heads(): Promise<ChainHead[]> {
-    const rows = await this.db.query<{ writer: string; sequence: string; hash: string }>(
-      `SELECT DISTINCT ON (writer) writer, sequence::text AS sequence, spec->'chain'->>'hash' AS hash FROM ${TABLE} ORDER BY writer, sequence DESC`,
+    const rows = await this.db.query<{ writer: string; seq: string; hash: string }>(
+      `SELECT DISTINCT ON (writer) writer, sequence::text AS seq, spec->'chain'->>'hash' AS hash FROM ${TABLE} ORDER BY writer, sequence DESC`,
     );
-    return rows.map((r) => ({ writer: r.writer, sequence: Number(r.sequence), hash: r.hash }));
+    return rows.map((r) => ({ writer: r.writer, sequence: Number(r.seq), hash: r.hash }));
   }
 
   /** Drops day partitions older than the retention; returns their names. */

@@ -6,7 +6,8 @@ import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '..
 import { ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION } from '../api/types.js';
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
-import { verifyChain } from '../lib/audit-chain.js';
+import { listAuditEvents, verifyRecord } from '../audit/client.js';
+import { FINGERPRINT_KEY, TLS_SECRET } from '../webhook/tls.js';
 import { AGENTGATE_NAMESPACE } from '../lib/boundary.js';
 import { verifyBoundary } from '../lib/boundary-snapshot.js';
 import { parseDuration } from '../lib/clock.js';
@@ -209,9 +210,11 @@ async function decide(ctx: Ctx, approve: boolean): Promise<number> {
   return 0;
 }
 
-async function listAudit(ctx: Ctx): Promise<AuditEvent[]> {
+async function listAudit(ctx: Ctx, fieldSelector?: string): Promise<AuditEvent[]> {
   const ns = str(ctx.parsed.values, 'namespace') ?? AGENTGATE_NAMESPACE;
-  return (await new AgentgateClient(ctx.kc()).list<AuditEvent>('AuditEvent', ns, str(ctx.parsed.values, 'selector'))).items;
+  const labelSelector = str(ctx.parsed.values, 'selector');
+  // Through the aggregated API (audit.agentgate.io), filtered by the store.
+  return listAuditEvents(ctx.kc(), ns, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) });
 }
 
 async function audit(ctx: Ctx): Promise<number> {
@@ -220,7 +223,8 @@ async function audit(ctx: Ctx): Promise<number> {
   const since = str(values, 'since');
   const agent = str(values, 'agent');
   if (since && parseDuration(since) === undefined) throw new UsageError(`--since ${since} is not a duration; use a Go duration such as 15m, 1h or 24h`, 'audit');
-  const events = filterAudit(await listAudit(ctx), { ...(agent ? { agent } : {}), ...(since ? { since } : {}) }, ctx.io.now());
+  const fields = [agent ? `spec.agent=${agent}` : '', since ? `spec.time>=${new Date(ctx.io.now().getTime() - parseDuration(since)!).toISOString()}` : ''].filter(Boolean).join(',');
+  const events = filterAudit(await listAudit(ctx, fields || undefined), { ...(agent ? { agent } : {}), ...(since ? { since } : {}) }, ctx.io.now());
   ctx.io.out(format === 'json' ? JSON.stringify(events, null, 2) + '\n' : formatAudit(events));
   return 0;
 }
@@ -228,8 +232,9 @@ async function audit(ctx: Ctx): Promise<number> {
 async function auditVerify(ctx: Ctx): Promise<number> {
   const format = outputFormat(ctx.parsed.values);
   const events = await listAudit(ctx);
-  const result = verifyChain(events);
-  ctx.io.out(format === 'json' ? JSON.stringify({ events: events.length, ...result }, null, 2) + '\n' : formatChain(result, events.length));
+  const ns = str(ctx.parsed.values, 'namespace') ?? AGENTGATE_NAMESPACE;
+  const result = await verifyRecord(ctx.kc(), ns, events, { partial: !!str(ctx.parsed.values, 'selector'), secretName: TLS_SECRET, secretKey: FINGERPRINT_KEY });
+  ctx.io.out(format === 'json' ? JSON.stringify({ events: events.length, ...result }, null, 2) + '\n' : formatChain(result, events.length, result.checkpoints));
   return result.ok ? 0 : 1;
 }
 

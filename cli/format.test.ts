@@ -114,7 +114,7 @@ function events(): AuditEvent[] {
   for (const [i, s] of specs.entries()) {
     const r = appendEvent(head, { ...s, user: `agent:${s.agent}`, group: '', version: 'v1', namespace: 'payments', name: `obj-${i}`, reason: 'because', requestUID: `uid-${i}` });
     head = r.head;
-    out.push({ apiVersion: 'agentgate.io/v1alpha1', kind: 'AuditEvent', metadata: { name: `ev-${i}`, namespace: 'agentgate-system' }, spec: r.spec });
+    out.push({ apiVersion: 'audit.agentgate.io/v1alpha1', kind: 'AuditEvent', metadata: { name: `ev-${i}`, namespace: 'agentgate-system' }, spec: r.spec });
   }
   return out;
 }
