@@ -22,6 +22,7 @@ export const FIELD_COLUMNS: Record<string, string> = {
   'spec.namespace': 'namespace',
   'spec.user': 'user_name',
   'spec.resource': 'resource',
+  'spec.name': "(spec->>'name')",
   'spec.requestUID': 'request_uid',
   'spec.source': 'source',
   'status.outcome': 'outcome',

@@ -122,13 +122,14 @@ spec:
   await kubectl('admin', ['delete', 'configmap', 'release-notes', '-n', NS, '--ignore-not-found']);
   const allowed = await as('agent', ['create', 'configmap', 'release-notes', '-n', NS, '--from-literal=version=1.4.2']);
   expectThat(allowed.code === 0, 'allowed', allowed);
+  // Written before the webhook answered; Completed once the apiserver's own audit event joins it.
   const audit = await eventually(async () => {
-    const out = await kubectlOk('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE, '-o', 'json']);
-    const items = (JSON.parse(out) as { items: Array<{ metadata: { name: string }; spec: Record<string, unknown> }> }).items;
-    return items.find((e) => e.spec.resource === 'configmaps' && e.spec.name === 'release-notes' && e.spec.decision === 'Allowed');
-  }, 15_000, 'the AuditEvent of the ConfigMap creation');
+    const out = await kubectlOk('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE, '-l', `agentgate.io/agent=${AGENT}`, '--field-selector', `spec.namespace=${NS},spec.name=release-notes`, '-o', 'json']);
+    const items = (JSON.parse(out) as { items: Array<{ metadata: { name: string }; spec: Record<string, unknown>; status?: { outcome?: string } }> }).items;
+    return items.find((e) => e.spec.resource === 'configmaps' && e.spec.decision === 'Allowed' && e.status?.outcome === 'Completed');
+  }, 20_000, 'the AuditEvent of the ConfigMap creation, Completed');
   await as('admin', ['get', 'auditevent', audit.metadata.name, '-n', AGENTGATE_NAMESPACE, '-o', 'wide']);
-  expectThat(true, `recorded as AuditEvent ${audit.metadata.name}`);
+  expectThat(true, `recorded as AuditEvent ${audit.metadata.name} (in the audit database, not etcd), and Completed by the apiserver`);
 
   narrate('A destructive command is blocked', 'Deleting the Deployment matches the built-in "delete" rule: it is held until approved.');
   const held = await as('agent', ['delete', 'deployment', 'web', '-n', NS]);
@@ -168,6 +169,12 @@ spec:
   expectThat(closed.stdout.trim() === 'no', 'the agent can no longer edit payments');
   const denied = await as('agent', ['create', 'configmap', 'after-hours', '-n', NS, '--from-literal=a=b']);
   expectThat(denied.code !== 0, 'a create after the window fails', denied);
+  // RBAC refused it before admission: the apiserver's audit backend is what records it.
+  const refused = await eventually(async () => {
+    const out = await kubectlOk('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE, '-l', 'agentgate.io/source=apiserver,agentgate.io/decision=Denied', '--field-selector', `spec.namespace=${NS},spec.name=after-hours`, '-o', 'json']);
+    return (JSON.parse(out) as { items: Array<{ metadata: { name: string }; status?: { code?: number } }> }).items[0];
+  }, 20_000, 'the refused create recorded from the apiserver audit log');
+  expectThat(refused.status?.code === 403, `and it is recorded too: AuditEvent ${refused.metadata.name}, refused ${refused.status?.code} by RBAC`);
   await as('admin', ['get', 'accessgrant', grant, '-n', NS]);
 
   narrate('The record and the boundary', 'Every attempt above, allowed or not, is an AuditEvent in a hash chain; the boundary report checks no route skips a control.');

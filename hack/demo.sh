@@ -15,4 +15,5 @@ if [[ -z "${E2E_KUBECONFIG_DIR:-}" ]]; then
 fi
 cleanup() { if [[ -n "$started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/controlplane/down.sh >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
-node dist/demo/seed.js
+# The embedded audit store (PGlite), as a one-replica install runs by default.
+E2E_AUDIT_STORE=pglite node dist/demo/seed.js

@@ -39,8 +39,14 @@ chmod 0700 "$run"
 "${as_pg[@]}" "$bindir/initdb" -D "$run/data" -U agentgate --pwfile="$run/pwfile" --auth=scram-sha-256 -E UTF8 >"$run/initdb.log" 2>&1 \
   || { cat "$run/initdb.log" >&2; exit 1; }
 rm -f "$run/pwfile"
-"${as_pg[@]}" "$bindir/pg_ctl" -D "$run/data" -l "$run/postgres.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$run -c max_connections=100 -c fsync=on" start >/dev/null \
+# In the configuration, not on the command line, so ctl.sh can stop and start it as it is.
+cat >> "$run/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$run'
+max_connections = 100
+CONF
+"${as_pg[@]}" "$bindir/pg_ctl" -D "$run/data" -l "$run/postgres.log" -w -t 60 start >/dev/null \
   || { tail -n 30 "$run/postgres.log" >&2; exit 1; }
 PGPASSWORD="$password" psql -h 127.0.0.1 -p "$port" -U agentgate -d postgres -qc 'CREATE DATABASE agentgate' >/dev/null
 cat > "$run/env" <<ENV
