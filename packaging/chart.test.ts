@@ -78,9 +78,26 @@ describe('Helm chart', function () {
         }
       });
 
-      it('runs two replicas of each, with PodDisruptionBudgets', function () {
-        for (const d of docs.filter((x) => x.kind === 'Deployment')) expect((d as any).spec.replicas).to.equal(2);
-        expect(docs.filter((d) => d.kind === 'PodDisruptionBudget')).to.have.length(2);
+      it('runs two operator replicas, and webhook replicas as the audit store allows, with PodDisruptionBudgets where they can hold', function () {
+        const replicas = (n: string) => (docs.find((x) => x.kind === 'Deployment' && x.metadata.name === n) as any).spec.replicas;
+        expect(replicas('agentgate-operator')).to.equal(2);
+        // PGlite (the default) is single-writer: one webhook; PostgreSQL: two.
+        expect(replicas('agentgate-webhook')).to.equal(label === 'full values' ? 2 : 1);
+        expect(docs.filter((d) => d.kind === 'PodDisruptionBudget').map((d) => d.metadata.name).sort()).to.deep.equal(label === 'full values' ? ['agentgate-operator', 'agentgate-webhook'] : ['agentgate-operator']);
+      });
+
+      it('wires the audit store: a volume for PGlite, the DSN from a Secret for PostgreSQL, and the audit Service', function () {
+        const pod = podOf(docs.find((x) => x.kind === 'Deployment' && x.metadata.name === 'agentgate-webhook')!);
+        const c = pod.containers[0]! as any;
+        expect(docs.some((d) => d.kind === 'Service' && d.metadata.name === 'agentgate-audit')).to.equal(true);
+        if (label === 'full values') {
+          expect(c.args).to.include('--audit-store=postgres');
+          expect(c.env.find((e: any) => e.name === 'AGENTGATE_AUDIT_DSN').valueFrom.secretKeyRef).to.deep.equal({ name: 'agentgate-audit-dsn', key: 'dsn' });
+          expect(docs.some((d) => d.kind === 'PersistentVolumeClaim')).to.equal(false);
+        } else {
+          expect(c.args).to.include('--audit-store=pglite').and.include('--audit-data-dir=/var/lib/agentgate/audit');
+          expect(docs.find((d) => d.kind === 'PersistentVolumeClaim')?.metadata.name).to.equal('agentgate-audit');
+        }
       });
 
       it('binds the operator to exactly the roles agents may receive', function () {
@@ -97,6 +114,17 @@ describe('Helm chart', function () {
       });
     });
   }
+
+  it('refuses audit values that cannot work, naming the value', function () {
+    const many = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', '--set', 'webhook.replicas=2']);
+    expect(many.code).to.not.equal(0);
+    expect(many.stderr).to.contain('audit.store=pglite is single-writer');
+    const noDsn = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', '--set', 'audit.store=postgres', '--set', 'webhook.replicas=2']);
+    expect(noDsn.stderr).to.contain('audit.postgres.dsnSecret.name');
+    const bad = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', '--set', 'audit.store=sqlite']);
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.contain('audit');
+  });
 
   it('renders monitoring, cert-manager and notifications only when asked', function () {
     const kinds = (d: K8sObject[]) => new Set(d.map((x) => x.kind));

@@ -40,6 +40,9 @@ export const FULL_VALUES = [
   '--set', 'notifications.enabled=true',
   '--set', 'notifications.secretName=agentgate-slack',
   '--set', 'agentRoles={agentgate-edit,view,deployer}',
+  '--set', 'audit.store=postgres',
+  '--set', 'audit.postgres.dsnSecret.name=agentgate-audit-dsn',
+  '--set', 'webhook.replicas=2',
 ];
 
 export function render(namespace: string, extra: string[] = []): K8sObject[] {
