@@ -7,6 +7,7 @@ import { ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION } from '../api/types.j
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
 import { listAuditEvents, verifyRecord } from '../audit/client.js';
+import { auditPolicyYaml } from '../audit/policy.js';
 import { FINGERPRINT_KEY, TLS_SECRET } from '../webhook/tls.js';
 import { AGENTGATE_NAMESPACE } from '../lib/boundary.js';
 import { verifyBoundary } from '../lib/boundary-snapshot.js';
@@ -238,6 +239,12 @@ async function auditVerify(ctx: Ctx): Promise<number> {
   return result.ok ? 0 : 1;
 }
 
+async function auditPolicyCommand(ctx: Ctx): Promise<number> {
+  const agents = (await new AgentgateClient(ctx.kc()).list<AgentIdentity>('AgentIdentity')).items;
+  ctx.io.out(auditPolicyYaml(agents));
+  return 0;
+}
+
 async function request(ctx: Ctx): Promise<number> {
   const { values } = ctx.parsed;
   const format = outputFormat(values);
@@ -349,6 +356,8 @@ export async function runCommand(ctx: Ctx): Promise<number> {
       return audit(ctx);
     case 'audit verify':
       return auditVerify(ctx);
+    case 'audit policy':
+      return auditPolicyCommand(ctx);
     case 'request':
       return request(ctx);
     case 'eks access-entry':
