@@ -85,13 +85,16 @@ export function chainsTo(chain: readonly X509Certificate[], cas: readonly X509Ce
   const inWindow = (c: X509Certificate) => Date.parse(c.validFrom) <= t && t <= Date.parse(c.validTo);
   const leaf = chain[0]!;
   if (usage === 'client' && leaf.keyUsage && leaf.keyUsage.length && !leaf.keyUsage.includes('1.3.6.1.5.5.7.3.2')) return false;
+  // The signature is the proof; the name check keeps a CA from vouching for a certificate
+  // that names another issuer (OpenSSL's checkIssued also compares key identifiers, which
+  // not every issuer writes).
+  const issuedBy = (cert: X509Certificate, ca: X509Certificate) => ca.ca && (ca.checkIssued(cert) || cert.issuer === ca.subject) && cert.verify(ca.publicKey);
   for (let i = 0; i < chain.length; i++) {
     const cert = chain[i]!;
     if (!inWindow(cert)) return false;
-    const ca = cas.find((c) => c.checkIssued(cert) && cert.verify(c.publicKey) && inWindow(c));
-    if (ca) return true;
+    if (cas.some((c) => inWindow(c) && issuedBy(cert, c))) return true;
     const next = chain[i + 1];
-    if (!next || !next.ca || !next.checkIssued(cert) || !cert.verify(next.publicKey)) return false;
+    if (!next || !issuedBy(cert, next)) return false;
   }
   return false;
 }
