@@ -400,7 +400,7 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
     await kubectlOk('admin', ['create', 'deployment', 'web', '-n', ns, '--image=registry.k8s.io/pause:3.10']);
     const ar = arName((await kubectl('agent', ['delete', 'deployment', 'web', '-n', ns, '--wait=false'])).stderr);
     // A careless admin gives the agent power over agentgate's objects and RBAC.
-    await kubectlOk('admin', ['create', 'clusterrole', 'e2e-webhook-tamper', '--verb=*', '--resource=accessgrants.agentgate.io,approvalrequests.agentgate.io,auditevents.agentgate.io,rolebindings.rbac.authorization.k8s.io,accessgrants.agentgate.io/status,approvalrequests.agentgate.io/status']);
+    await kubectlOk('admin', ['create', 'clusterrole', 'e2e-webhook-tamper', '--verb=*', '--resource=accessgrants.agentgate.io,approvalrequests.agentgate.io,auditevents.audit.agentgate.io,rolebindings.rbac.authorization.k8s.io,accessgrants.agentgate.io/status,approvalrequests.agentgate.io/status']);
     await kubectlOk('admin', ['create', 'rolebinding', 'tamper', '-n', ns, '--clusterrole=e2e-webhook-tamper', '--user=agent:deploy-bot']);
     await kubectlOk('admin', ['create', 'rolebinding', `tamper-${ns}`.slice(0, 63), '-n', AGENTGATE_NAMESPACE, '--clusterrole=e2e-webhook-tamper', '--user=agent:deploy-bot']);
     await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'patch', 'accessgrants', '-n', ns])).stdout.trim() === 'yes', 20_000, 'RBAC allows');

@@ -26,21 +26,23 @@ export function openApiV3Document(r: ResourceInfo): Record<string, unknown> {
   ];
   const ok = (schema: unknown) => ({ '200': { description: 'OK', content: { 'application/json': { schema } } } });
   const base = `/apis/${r.group}/${r.version}`;
+  // kubectl explain finds the kind from the operation of the resource's path.
+  const op = (operationId: string, action: string) => ({ operationId, 'x-kubernetes-action': action, 'x-kubernetes-group-version-kind': gvk[0] });
   return {
     openapi: '3.0.0',
     info: { title: `agentgate ${r.group}`, version: r.version },
     paths: {
-      [`${base}/${r.plural}`]: { get: { operationId: `list${r.kind}ForAllNamespaces`, parameters: params, responses: ok(ref(list)) } },
+      [`${base}/${r.plural}`]: { get: { ...op(`list${r.kind}ForAllNamespaces`, 'list'), parameters: params, responses: ok(ref(list)) } },
       [`${base}/namespaces/{namespace}/${r.plural}`]: {
         parameters: [{ name: 'namespace', in: 'path', required: true, schema: { type: 'string' } }],
-        get: { operationId: `listNamespaced${r.kind}`, parameters: params, responses: ok(ref(list)) },
+        get: { ...op(`listNamespaced${r.kind}`, 'list'), parameters: params, responses: ok(ref(list)) },
       },
       [`${base}/namespaces/{namespace}/${r.plural}/{name}`]: {
         parameters: [
           { name: 'namespace', in: 'path', required: true, schema: { type: 'string' } },
           { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
         ],
-        get: { operationId: `readNamespaced${r.kind}`, responses: ok(ref(obj)) },
+        get: { ...op(`readNamespaced${r.kind}`, 'get'), responses: ok(ref(obj)) },
       },
     },
     components: {
