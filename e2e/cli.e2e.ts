@@ -18,6 +18,7 @@ import { AuditStore, eventName } from '../audit/store.js';
 import { systemClock } from '../lib/clock.js';
 import { FINGERPRINT_KEY, TLS_SECRET } from '../webhook/tls.js';
 import { postgresDsn } from './audit-store.js';
+import { startAgentgate, stopAgentgate } from './components.js';
 import { appendEvent, emptyHead } from '../lib/audit-chain.js';
 import type { ChainHead } from '../lib/audit-chain.js';
 import { rfc3339 as toRfc3339 } from '../lib/clock.js';
@@ -282,26 +283,32 @@ describe('agentgate CLI on a real apiserver', function () {
     const label = `agentgate.io/writer=${writer}`;
     let names: string[] = [];
     let store: AuditStore | undefined;
+    let components: Awaited<ReturnType<typeof startAgentgate>> | undefined;
 
     before(async function () {
       const dsn = postgresDsn();
-      if (!dsn) this.skip(); // PGlite is in-process: only the webhook can open it (E2E_AUDIT_STORE=pglite)
+      if (!dsn || !clusterEnv().local) this.skip(); // PGlite is in-process: only the webhook can open it (E2E_AUDIT_STORE=pglite)
+      // The webhook process serves the aggregated API the CLI reads through.
+      components = await startAgentgate({ name: 'cli-audit' });
       store = new AuditStore(await openDb({ engine: 'postgres', dsn: dsn! }), writer, systemClock);
       await store.open();
+      await eventually(async () => (await kubectl('admin', ['get', 'apiservice', 'v1alpha1.audit.agentgate.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout === 'True', 60_000, 'the audit API');
     });
 
     after(async function () {
       await store?.close();
+      await stopAgentgate(components);
     });
 
     beforeEach(async function () {
       await store!.db.query(`DELETE FROM agentgate_audit_events WHERE writer = $1`, [writer]);
       let head: ChainHead = emptyHead(writer);
       names = [];
-      const base = Date.now() - 10 * 60_000;
+      // 20, 15, 10 and 5 minutes ago: --since 12m keeps the last two with minutes to spare.
+      const base = Date.now() - 20 * 60_000;
       for (let i = 0; i < 4; i++) {
         const r = appendEvent(head, {
-          time: rfc3339(base + i * 60_000),
+          time: rfc3339(base + i * 5 * 60_000),
           agent: i === 3 ? 'other-bot' : agent,
           user: AGENT_USER,
           groups: ['agentgate:agents'],
@@ -329,7 +336,7 @@ describe('agentgate CLI on a real apiserver', function () {
       expect(rows[0]).to.match(/^TIME\s+AGENT\s+OPERATION/);
       expect(rows).to.have.length(4);
       expect(r.stdout).to.contain(`${ns}/cm-2`).and.contain('Held');
-      const json = JSON.parse((await cli('admin', ['audit', '--since', '8m30s', '-l', label, '-o', 'json'])).stdout) as AuditEvent[];
+      const json = JSON.parse((await cli('admin', ['audit', '--since', '12m', '-l', label, '-o', 'json'])).stdout) as AuditEvent[];
       expect(json.map((e) => e.metadata.name)).to.deep.equal([names[2], names[3]]);
     });
 

@@ -170,6 +170,8 @@ export const WEBHOOK_CONFIGURATIONS = [
  */
 export async function removeWebhookConfigurations(): Promise<void> {
   for (const [kind, name] of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind, name, '--ignore-not-found']);
+  // An APIService without its server makes discovery stale, which stalls namespace deletion.
+  await kubectl('admin', ['delete', 'apiservice', 'v1alpha1.audit.agentgate.io', '--ignore-not-found']);
 }
 
 /** Stops what startAgentgate started and removes the webhook configurations. */
