@@ -136,7 +136,7 @@ export async function startAgentgate(opts: { name?: string; operatorArgs?: strin
   await eventually(async () => {
     if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
     return (await httpsStatus(`https://127.0.0.1:${port}/readyz`)) === 200;
-  }, 60_000, 'the webhook to be ready');
+  }, 180_000, 'the webhook to be ready'); // PGlite's first start (initdb in WASM) takes tens of seconds on a busy host
   const operator = startProcess('operator', `${name}-operator`, ['--kubeconfig', operatorKc, '--id', `${name}-operator`, '--metrics-port', '0', ...(opts.operatorArgs ?? [])]);
   await eventually(async () => {
     if (!operator.alive) throw new Error(`operator exited:\n${operator.log().slice(-3000)}`);
