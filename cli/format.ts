@@ -138,7 +138,7 @@ export function filterAudit(events: AuditEvent[], opts: { agent?: string; since?
 }
 
 const CHECKPOINT_NOTE: Record<string, string> = {
-  verified: 'checkpoints in etcd verified: no newest event deleted, no chain recomputed',
+  verified: 'checkpoints in etcd compared with the store (a deleted tail or a recomputed chain would be listed above)',
   'skipped-selector': 'checkpoints not compared: a label selector shows part of the record (run without -l for the whole check)',
   none: 'no checkpoints found (agentgate-audit-checkpoints): a deleted tail or a recomputed chain cannot be ruled out',
   'no-key': "checkpoints not compared: agentgate's key (Secret agentgate-webhook-tls) is not readable with your credentials",

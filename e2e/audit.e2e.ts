@@ -93,7 +93,7 @@ describe('audit: records in a database behind an aggregated API', function () {
     await eventually(async () => (await kubectl('admin', ['get', 'configmap', 'agentgate-audit-checkpoints', '-n', AGENTGATE_NAMESPACE])).code === 0, 20_000, 'a checkpoint');
     const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs.admin, 'audit', 'verify']);
     expect(r.code, r.stdout + r.stderr).to.equal(0);
-    expect(r.stdout).to.contain('checkpoints in etcd verified');
+    expect(r.stdout).to.contain('checkpoints in etcd compared with the store');
   });
 
   it('believes X-Remote-User only from the front proxy: a forged header sent straight to the server is refused', async function () {
