@@ -10,6 +10,9 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY api ./api
 COPY lib ./lib
+COPY cel ./cel
+COPY boundary ./boundary
+COPY testing ./testing
 COPY operator ./operator
 COPY webhook ./webhook
 COPY cli ./cli

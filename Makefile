@@ -10,6 +10,10 @@ help: ## Show this help
 demo: ## Main job: local control plane + agentgate + the seed scenario, narrated
 	hack/demo.sh
 
+.PHONY: demo-mcp
+demo-mcp: ## The seed scenario as an AI agent: through agentgate's MCP server (agentgate mcp)
+	hack/demo.sh mcp
+
 .PHONY: test
 test: ## Whole test suite: unit + e2e against a real control plane (started if needed)
 	hack/test.sh all
@@ -29,6 +33,15 @@ test-kind: ## The same e2e suite on a kind cluster (needs Docker + kind; not on 
 .PHONY: bench
 bench: ## Benchmarks; print figures and ratios to baselines measured in the same run
 	hack/bench.sh
+
+.PHONY: lint
+lint: ## Lint and format check (Biome, pinned in package.json), list unused exports; run by make test
+	hack/deps.sh && npx biome lint . && npx biome format . && node hack/unused-exports.mjs
+
+.PHONY: fmt
+fmt: ## Format every TypeScript file in place (Biome; line width 160)
+	# Twice: Biome occasionally settles a wrapped signature only on its second pass.
+	hack/deps.sh && npx biome format --write . >/dev/null && npx biome format --write .
 
 .PHONY: build
 build: ## Compile TypeScript to dist/

@@ -51,7 +51,9 @@ export function loadCrds(dir = crdDir): Map<string, CRD> {
   const byKind = new Map<string, CRD>();
   const dirs = dir === crdDir ? [crdDir, auditApiDir] : [dir];
   for (const d of dirs) {
-    for (const f of readdirSync(d).filter((n) => n.endsWith('.yaml')).sort()) {
+    for (const f of readdirSync(d)
+      .filter((n) => n.endsWith('.yaml'))
+      .sort()) {
       const crd = yaml.load(readFileSync(path.join(d, f), 'utf8')) as CRD;
       byKind.set(crd.spec.names.kind, crd);
     }

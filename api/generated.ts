@@ -76,7 +76,7 @@ export interface AgentIdentitySpec {
   displayName?: string;
   /** What the agent does and who owns it. */
   description?: string;
-  /** The RBAC subjects the agent authenticates as. On EKS, the username and groups of the access entry mapped to its IAM role; in-cluster, its ServiceAccount. Every call made as any of these subjects passes through agentgate. */
+  /** The RBAC subjects the agent authenticates as. On EKS, the username and groups of the access entry mapped to its IAM role: list the access entry's kubernetesGroups here as Group subjects; in-cluster, its ServiceAccount. Every call made as any of these subjects passes through agentgate. Groups the apiserver attaches that are not listed show in status.observedIdentity and are a boundary finding. */
   subjects: {
     /** User, Group or ServiceAccount. */
     kind: "User" | "Group" | "ServiceAccount";
@@ -146,6 +146,8 @@ export interface AgentIdentitySpec {
   holdSeconds?: number;
   /** Kill switch. True revokes all of the agent's access at once and denies every call. */
   suspended?: boolean;
+  /** Standard: the built-in rules hold deletion, reach into workloads, identity and credential routes (agentgate rules). Strict: every route not classified read, create or modify (agentgate routes), including routes agentgate cannot classify, needs approval whatever the rules say. */
+  posture?: "Standard" | "Strict";
 }
 
 /** Observed state, written by the operator. */
@@ -156,6 +158,19 @@ export interface AgentIdentityStatus {
   activeGrants?: number;
   /** When the boundary was last verified. */
   lastVerified?: string;
+  /** The identities the apiserver actually attached to the agent's calls, as the webhook saw them (first and last seen). Verification checks bindings of declared and observed groups; an undeclared group is a finding. Only ever adds findings: nothing here grants access. */
+  observedIdentity?: {
+    /** userInfo.username. */
+    username: string;
+    /** userInfo.groups. */
+    groups?: string[];
+    /** The keys of userInfo.extra (values are not recorded). */
+    extraKeys?: string[];
+    /** When the webhook first saw this identity. */
+    firstSeen: string;
+    /** When the webhook last recorded it (updated at most once a minute). */
+    lastSeen: string;
+  }[];
   /** Routes by which the agent could skip a control, from the last boundary verification. */
   findings?: {
     /** Critical routes skip a control; Warning routes are indirect. */
@@ -271,6 +286,18 @@ export interface ApprovalRequestStatus {
   }[];
 }
 
+/** Each approver's decision with the identity the apiserver authenticated for it. agentgate's mutating webhook writes the caller's entry when they annotate approved=true or approved=false; the ValidatingAdmissionPolicy agentgate-approval-stamps refuses any write that adds or changes an entry other than the caller's own, or removes one. The operator records status.approvals from these persisted entries only, never from an admission request. */
+export type ApprovalRequestDecisions = {
+  /** The approver's username (request.userInfo.username). */
+  user: string;
+  /** The approver's uid (request.userInfo.uid), when the authenticator gives one. */
+  uid?: string;
+  /** The approver's groups (request.userInfo.groups). */
+  groups?: string[];
+  /** Approved (approved=true) or Denied (approved=false). */
+  decision: "Approved" | "Denied";
+}[];
+
 /** The attempt and agentgate's decision. Immutable. */
 export interface AuditEventSpec {
   /** When the webhook decided. */
@@ -311,6 +338,8 @@ export interface AuditEventSpec {
   requestUID: string;
   /** SHA-256 of the canonical object, or the operation fingerprint. */
   objectDigest?: string;
+  /** ClientCertificate: the webhook verified the kube-apiserver's client certificate on this review, so the call really reached the apiserver. Absent: the review was not authenticated (EKS presents no certificate); the apiserver's audit log confirms it through the audit-event annotation the webhook returns with the record id. */
+  confirmedBy?: "ClientCertificate";
   /** Tamper evidence. Each writer chains its events by hash. */
   chain: {
     /** The webhook replica that wrote the event. */

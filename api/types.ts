@@ -28,6 +28,7 @@ import type {
   AccessGrantStatus,
   AgentIdentitySpec,
   AgentIdentityStatus,
+  ApprovalRequestDecisions,
   ApprovalRequestSpec,
   ApprovalRequestStatus,
   AuditEventSpec,
@@ -39,6 +40,7 @@ export type {
   AccessGrantStatus,
   AgentIdentitySpec,
   AgentIdentityStatus,
+  ApprovalRequestDecisions,
   ApprovalRequestSpec,
   ApprovalRequestStatus,
   AuditEventSpec,
@@ -57,6 +59,8 @@ export type GrantPhase = NonNullable<AccessGrantStatus['phase']>;
 export type ApprovalPhase = NonNullable<ApprovalRequestStatus['phase']>;
 export type OperationRef = NonNullable<ApprovalRequestSpec['operation']>;
 export type ApprovalRecord = NonNullable<ApprovalRequestStatus['approvals']>[number];
+/** One approver's decision as the apiserver authenticated it (ApprovalRequest.decisions). */
+export type ApproverStamp = NonNullable<ApprovalRequestDecisions>[number];
 export type Decision = AuditEventSpec['decision'];
 
 export interface AgentIdentity {
@@ -80,6 +84,8 @@ export interface ApprovalRequest {
   kind: 'ApprovalRequest';
   metadata: ObjectMeta;
   spec: ApprovalRequestSpec;
+  /** Stamped by the mutating webhook, verified by the ValidatingAdmissionPolicy; see lib/approval-policy.ts. */
+  decisions?: ApprovalRequestDecisions;
   status?: ApprovalRequestStatus;
 }
 
@@ -94,13 +100,34 @@ export interface AuditEvent {
 /** Labels and annotations agentgate owns. */
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'agentgate';
+/** Label values are object names through api/names.ts labelValue() (hashed above 63 characters). */
 export const LABEL_GRANT = 'agentgate.io/grant';
 export const LABEL_AGENT = 'agentgate.io/agent';
 export const LABEL_FINGERPRINT = 'agentgate.io/fingerprint';
+/** AuditEvent labels: the writer's hash chain and the verdict. */
+export const LABEL_WRITER = 'agentgate.io/writer';
+export const LABEL_DECISION = 'agentgate.io/decision';
+/** AuditEvents (audit.agentgate.io): Completed | Failed | Admitted, from the apiserver's own audit event. */
+export const LABEL_OUTCOME = 'agentgate.io/outcome';
+/** AuditEvents: webhook (the admission record) or apiserver (a read or refused call from its audit log). */
+export const LABEL_SOURCE = 'agentgate.io/source';
 export const ANNOTATION_APPROVED = 'approved';
+/** Who created an AccessGrant, stamped by the mutating webhook; never changes. */
+export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';
+/** When the RoleBinding's window opened and closes, stamped on the binding. */
+export const ANNOTATION_ACTIVATED_AT = 'agentgate.io/activated-at';
+export const ANNOTATION_EXPIRES_AT = 'agentgate.io/expires-at';
 export const FINALIZER = 'agentgate.io/revoke-access';
+
+/** The namespace agentgate runs in by default (flags and the chart may choose another). */
+export const AGENTGATE_NAMESPACE = 'agentgate-system';
 
 /** The webhook configurations the webhook process keeps; boundary verification checks them. */
 export const AGENTS_WEBHOOK = 'agentgate-agents';
 export const PROTECT_WEBHOOK = 'agentgate-protect';
 export const STAMP_WEBHOOK = 'agentgate-stamp';
+export const WEBHOOK_CONFIGURATIONS = [
+  { kind: 'ValidatingWebhookConfiguration', name: AGENTS_WEBHOOK },
+  { kind: 'ValidatingWebhookConfiguration', name: PROTECT_WEBHOOK },
+  { kind: 'MutatingWebhookConfiguration', name: STAMP_WEBHOOK },
+] as const;

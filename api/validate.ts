@@ -38,9 +38,7 @@ const compiled = new Map<string, ValidateFunction>();
 function closeObjects(s: JSONSchemaProps, isRoot = true): JSONSchemaProps {
   const out: JSONSchemaProps = { ...s };
   if (s.properties) {
-    out.properties = Object.fromEntries(
-      Object.entries(s.properties).map(([k, v]) => [k, isRoot && k === 'metadata' ? v : closeObjects(v, false)]),
-    );
+    out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, isRoot && k === 'metadata' ? v : closeObjects(v, false)]));
     if (s.additionalProperties === undefined && !s['x-kubernetes-preserve-unknown-fields']) out.additionalProperties = false;
   }
   if (s.items) out.items = closeObjects(s.items, false);

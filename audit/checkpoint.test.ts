@@ -12,7 +12,17 @@ function chain(writer: string, n: number): { heads: ChainHead[]; hashes: Map<num
   const heads: ChainHead[] = [];
   const hashes = new Map<number, string>();
   for (let i = 0; i < n; i++) {
-    const r = appendEvent(head, { time: at.toISOString(), user: 'u', operation: 'CREATE', group: '', version: 'v1', resource: 'configmaps', decision: 'Allowed', reason: 'r', requestUID: `u${i}` });
+    const r = appendEvent(head, {
+      time: at.toISOString(),
+      user: 'u',
+      operation: 'CREATE',
+      group: '',
+      version: 'v1',
+      resource: 'configmaps',
+      decision: 'Allowed',
+      reason: 'r',
+      requestUID: `u${i}`,
+    });
     head = r.head;
     heads.push(head);
     hashes.set(head.sequence, head.hash);

@@ -80,13 +80,23 @@ export function verifyCheckpoints(checkpoints: readonly Checkpoint[], writers: R
   const problems: CheckpointProblem[] = [];
   for (const c of checkpoints) {
     if (!checkpointValid(c, key)) {
-      problems.push({ kind: 'forged-checkpoint', writer: c.writer, sequence: c.sequence, message: `the checkpoint of writer ${c.writer} (sequence ${c.sequence}) has no valid HMAC: it was not written by agentgate` });
+      problems.push({
+        kind: 'forged-checkpoint',
+        writer: c.writer,
+        sequence: c.sequence,
+        message: `the checkpoint of writer ${c.writer} (sequence ${c.sequence}) has no valid HMAC: it was not written by agentgate`,
+      });
       continue;
     }
     if (c.sequence === 0) continue;
     const w = writers.get(c.writer);
     if (!w) {
-      problems.push({ kind: 'writer-deleted', writer: c.writer, sequence: c.sequence, message: `writer ${c.writer}: the checkpoint of ${c.time} anchors sequence ${c.sequence}, but the store holds no event of this writer (all deleted)` });
+      problems.push({
+        kind: 'writer-deleted',
+        writer: c.writer,
+        sequence: c.sequence,
+        message: `writer ${c.writer}: the checkpoint of ${c.time} anchors sequence ${c.sequence}, but the store holds no event of this writer (all deleted)`,
+      });
       continue;
     }
     if (w.last < c.sequence) {

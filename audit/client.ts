@@ -45,7 +45,12 @@ export interface RecordVerification extends VerifyResult {
  * Chains, then checkpoints: reads the checkpoint ConfigMap and agentgate's key (the
  * webhook Secret; an administrator's right) to catch a deleted tail or a recomputed chain.
  */
-export async function verifyRecord(kc: k8s.KubeConfig, namespace: string, events: readonly AuditEvent[], opts: { partial: boolean; secretName: string; secretKey: string }): Promise<RecordVerification> {
+export async function verifyRecord(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  events: readonly AuditEvent[],
+  opts: { partial: boolean; secretName: string; secretKey: string },
+): Promise<RecordVerification> {
   const chain = verifyChain(events);
   if (opts.partial) return { ...chain, checkpoints: 'skipped-selector' };
   const core = kc.makeApiClient(k8s.CoreV1Api);

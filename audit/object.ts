@@ -1,13 +1,8 @@
 // A stored event as the Kubernetes object the aggregated API serves.
 import { createHash } from 'node:crypto';
-import { AUDIT_API_VERSION, LABEL_AGENT, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
+import { AUDIT_API_VERSION, LABEL_AGENT, LABEL_DECISION, LABEL_MANAGED_BY, LABEL_OUTCOME, LABEL_SOURCE, LABEL_WRITER, MANAGED_BY } from '../api/types.js';
 import type { AuditEvent } from '../api/types.js';
 import type { StoredEvent } from './store.js';
-
-export const LABEL_WRITER = 'agentgate.io/writer';
-export const LABEL_DECISION = 'agentgate.io/decision';
-export const LABEL_OUTCOME = 'agentgate.io/outcome';
-export const LABEL_SOURCE = 'agentgate.io/source';
 
 /** A stable UID from the name (the same record always has the same UID). */
 function uidOf(name: string): string {
@@ -17,7 +12,10 @@ function uidOf(name: string): string {
 
 /** Label values are at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric. */
 function labelValue(v: string): string {
-  return v.slice(0, 63).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return v
+    .slice(0, 63)
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 }
 
 export function toObject(e: StoredEvent, namespace: string): AuditEvent {

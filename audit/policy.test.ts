@@ -6,9 +6,12 @@ const agent = (name: string, subjects: AgentIdentity['spec']['subjects']): Agent
   ({ apiVersion: 'agentgate.io/v1alpha1', kind: 'AgentIdentity', metadata: { name }, spec: { subjects } }) as AgentIdentity;
 
 describe('audit policy', function () {
-  it('selects exactly the agents\' users, ServiceAccounts and groups, at Metadata level, and nothing else', function () {
+  it("selects exactly the agents' users, ServiceAccounts and groups, at Metadata level, and nothing else", function () {
     const p = auditPolicy([
-      agent('a', [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'agentgate:agents' }]),
+      agent('a', [
+        { kind: 'User', name: 'agent:deploy-bot' },
+        { kind: 'Group', name: 'agentgate:agents' },
+      ]),
       agent('b', [{ kind: 'ServiceAccount', name: 'bot', namespace: 'agents' }]),
     ]);
     expect(p.omitStages).to.deep.equal(['RequestReceived', 'ResponseStarted']);

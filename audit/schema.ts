@@ -58,7 +58,9 @@ const LOCK_ID = 0x61676174; // 'agat'
 
 /** Applies the migrations not yet applied; returns the versions it applied. */
 export async function migrate(db: Db): Promise<number[]> {
-  await db.query(`CREATE TABLE IF NOT EXISTS agentgate_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  await db.query(
+    `CREATE TABLE IF NOT EXISTS agentgate_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+  );
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     // One DO block per migration: the check, the DDL and the bookkeeping commit together,

@@ -35,7 +35,9 @@ describe('audit selectors', function () {
   });
 
   it('refuses unknown fields and bad times with a message naming the fix', function () {
-    expect(() => addFieldSelector(w(), 'spec.colour=red', 'ns')).to.throw(SelectorError, 'spec.colour').and.match(/use one of .*spec.agent/);
+    expect(() => addFieldSelector(w(), 'spec.colour=red', 'ns'))
+      .to.throw(SelectorError, 'spec.colour')
+      .and.match(/use one of .*spec.agent/);
     expect(() => addFieldSelector(w(), 'spec.time>=yesterday', 'ns')).to.throw(SelectorError, 'RFC 3339');
     expect(() => addFieldSelector(w(), 'spec.agent>=a', 'ns')).to.throw(SelectorError, 'only =, == and !=');
     expect(() => addLabelSelector(w(), 'a in b', 'agentgate')).to.throw(SelectorError, 'unable to parse');

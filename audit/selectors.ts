@@ -64,7 +64,10 @@ export function addLabelSelector(w: Where, selector: string | undefined, managed
   for (const req of splitTop(selector)) {
     let m: RegExpExecArray | null;
     if ((m = /^([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(req))) {
-      const values = m[3]!.split(',').map((x) => x.trim()).filter(Boolean);
+      const values = m[3]!
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       labelReq(w, m[1]!, m[2] === 'in' ? 'in' : 'notin', values, managedBy);
     } else if ((m = /^([^\s!=(),]+)\s*(==|=|!=)\s*([^\s=!(),]*)$/.exec(req))) {
       labelReq(w, m[1]!, m[2] === '!=' ? 'notin' : 'in', [m[3]!], managedBy);
@@ -102,7 +105,10 @@ function labelReq(w: Where, key: string, op: 'in' | 'notin' | 'exists' | 'absent
 /** Adds a field selector (f=v, f==v, f!=v; spec.time also <, <=, >, >=). */
 export function addFieldSelector(w: Where, selector: string | undefined, namespace: string): void {
   if (!selector?.trim()) return;
-  for (const req of selector.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const req of selector
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z.]+)\s*(==|=|!=|>=|<=|>|<)\s*(.*)$/.exec(req);
     if (!m) throw new SelectorError(`unable to parse requirement "${req}" of fieldSelector: use field=value or field!=value`);
     const [, field, op, value] = m as unknown as [string, string, string, string];
@@ -112,7 +118,10 @@ export function addFieldSelector(w: Where, selector: string | undefined, namespa
       continue;
     }
     const col = FIELD_COLUMNS[field];
-    if (!col) throw new SelectorError(`field selector "${field}" is not supported for auditevents; use one of ${[...Object.keys(FIELD_COLUMNS), 'metadata.namespace'].join(', ')}`);
+    if (!col)
+      throw new SelectorError(
+        `field selector "${field}" is not supported for auditevents; use one of ${[...Object.keys(FIELD_COLUMNS), 'metadata.namespace'].join(', ')}`,
+      );
     if (col === 'time') {
       const t = new Date(value);
       if (Number.isNaN(t.getTime())) throw new SelectorError(`field selector spec.time: "${value}" is not an RFC 3339 time such as 2026-01-02T15:04:05Z`);
@@ -120,7 +129,8 @@ export function addFieldSelector(w: Where, selector: string | undefined, namespa
       w.clauses.push(`time ${sqlOp} ${param(w, t.toISOString())}::timestamptz`);
       continue;
     }
-    if (op !== '=' && op !== '==' && op !== '!=') throw new SelectorError(`field selector ${field}: only =, == and != are supported (<, <=, >, >= only for spec.time)`);
+    if (op !== '=' && op !== '==' && op !== '!=')
+      throw new SelectorError(`field selector ${field}: only =, == and != are supported (<, <=, >, >= only for spec.time)`);
     w.clauses.push(`${col} ${op === '!=' ? '<>' : '='} ${param(w, value)}`);
   }
 }

@@ -83,13 +83,33 @@ export async function startAuditServer(o: AuditServerOptions): Promise<{ server:
     },
     () => o.clock.now(),
   );
-  const api = auditApiHandler({ store: o.store, namespace: o.namespace, authenticator, authorize: cachedReviewer(kubeAccessReviewer(authzApi)), log: o.log, now: () => o.clock.now() });
+  const api = auditApiHandler({
+    store: o.store,
+    namespace: o.namespace,
+    authenticator,
+    authorize: cachedReviewer(kubeAccessReviewer(authzApi)),
+    log: o.log,
+    now: () => o.clock.now(),
+  });
 
   const sink = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const chain = peerChain(req.socket as TLSSocket);
-    const cn = chain[0]?.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? '';
+    const cn =
+      chain[0]?.subject
+        .split('\n')
+        .find((l) => l.startsWith('CN='))
+        ?.slice(3) ?? '';
     if (!sinkCAs.length || !chainsTo(chain, sinkCAs, o.clock.now()) || (o.sinkAllowedNames.length && !o.sinkAllowedNames.includes(cn))) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 401, reason: 'Unauthorized', message: 'audit batches are accepted only from the kube-apiserver\'s audit client certificate' }));
+      res.writeHead(401, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          code: 401,
+          reason: 'Unauthorized',
+          message: "audit batches are accepted only from the kube-apiserver's audit client certificate",
+        }),
+      );
       return;
     }
     const body = JSON.parse(await readBody(req)) as { kind?: string; items?: ApiserverAuditEvent[] };
@@ -103,7 +123,10 @@ export async function startAuditServer(o: AuditServerOptions): Promise<{ server:
     if (req.method === 'POST' && (req.url ?? '').split('?')[0] === SINK_PATH) {
       sink(req, res).catch((err) => {
         o.log.error('apiserver audit batch failed; the apiserver will retry', { error: errorMessage(err) });
-        if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 503, message: errorMessage(err) }));
+        if (!res.headersSent)
+          res
+            .writeHead(503, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 503, message: errorMessage(err) }));
       });
       return;
     }
@@ -125,11 +148,25 @@ export async function startAuditServer(o: AuditServerOptions): Promise<{ server:
       .catch((err) => o.log.warn('cannot reload extension-apiserver-authentication', { error: errorMessage(err) }));
   }, 60_000);
   reload.unref();
-  return { server, stop: () => { clearInterval(reload); server.close(); } };
+  return {
+    server,
+    stop: () => {
+      clearInterval(reload);
+      server.close();
+    },
+  };
 }
 
 /** Writes the writer's checkpoint to the ConfigMap whenever its head moved (every interval). */
-export function startCheckpoints(o: { store: AuditStore; core: k8s.CoreV1Api; namespace: string; secretKey: string; intervalMs: number; clock: Clock; log: Logger }): () => Promise<void> {
+export function startCheckpoints(o: {
+  store: AuditStore;
+  core: k8s.CoreV1Api;
+  namespace: string;
+  secretKey: string;
+  intervalMs: number;
+  clock: Clock;
+  log: Logger;
+}): () => Promise<void> {
   const key = checkpointKey(o.secretKey);
   let written = -1;
   let running = false;
@@ -142,15 +179,25 @@ export function startCheckpoints(o: { store: AuditStore; core: k8s.CoreV1Api; na
       const c = signCheckpoint(head, o.clock.now(), key);
       const patch = { data: { [head.writer]: JSON.stringify(c) } };
       try {
-        await o.core.patchNamespacedConfigMap({ name: CHECKPOINT_CONFIGMAP, namespace: o.namespace, body: patch }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+        await o.core.patchNamespacedConfigMap(
+          { name: CHECKPOINT_CONFIGMAP, namespace: o.namespace, body: patch },
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+        );
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        await o.core.createNamespacedConfigMap({
-          namespace: o.namespace,
-          body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CHECKPOINT_CONFIGMAP, namespace: o.namespace, labels: { 'app.kubernetes.io/managed-by': 'agentgate' } }, data: patch.data },
-        }).catch((e) => {
-          if (!isConflict(e)) throw e;
-        });
+        await o.core
+          .createNamespacedConfigMap({
+            namespace: o.namespace,
+            body: {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name: CHECKPOINT_CONFIGMAP, namespace: o.namespace, labels: { 'app.kubernetes.io/managed-by': 'agentgate' } },
+              data: patch.data,
+            },
+          })
+          .catch((e) => {
+            if (!isConflict(e)) throw e;
+          });
       }
       written = head.sequence;
     } catch (err) {
@@ -195,7 +242,14 @@ export async function importCustomResources(o: { store: AuditStore; kc: k8s.Kube
   let cont: string | undefined;
   try {
     do {
-      const page = (await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: o.namespace, plural: 'auditevents', limit: 500, ...(cont ? { _continue: cont } : {}) })) as {
+      const page = (await api.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: o.namespace,
+        plural: 'auditevents',
+        limit: 500,
+        ...(cont ? { _continue: cont } : {}),
+      })) as {
         items: Array<{ metadata: { name: string }; spec: AuditEventSpec }>;
         metadata?: { continue?: string };
       };
@@ -212,7 +266,11 @@ export async function importCustomResources(o: { store: AuditStore; kc: k8s.Kube
 }
 
 /** Keeps the APIService for audit.agentgate.io pointing at the Service with our CA. */
-export async function ensureApiService(kc: k8s.KubeConfig, service: { name: string; namespace: string; port: number }, caBundle: string | undefined): Promise<void> {
+export async function ensureApiService(
+  kc: k8s.KubeConfig,
+  service: { name: string; namespace: string; port: number },
+  caBundle: string | undefined,
+): Promise<void> {
   const api = kc.makeApiClient(k8s.ApiregistrationV1Api);
   const body: k8s.V1APIService = {
     apiVersion: 'apiregistration.k8s.io/v1',
@@ -229,10 +287,12 @@ export async function ensureApiService(kc: k8s.KubeConfig, service: { name: stri
   };
   try {
     const existing = await api.readAPIService({ name: APISERVICE_NAME });
-    await api.replaceAPIService({ name: APISERVICE_NAME, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+    await api.replaceAPIService({
+      name: APISERVICE_NAME,
+      body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+    });
   } catch (err) {
     if (!isNotFound(err)) throw err;
     await api.createAPIService({ body });
   }
 }
-

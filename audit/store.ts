@@ -50,7 +50,23 @@ export interface ListResult {
 export class InvalidContinue extends Error {}
 
 const MAX_BATCH = 200;
-const COLUMNS = ['time', 'writer', 'sequence', 'name', 'agent', 'user_name', 'namespace', 'operation', 'resource', 'decision', 'source', 'outcome', 'status_code', 'request_uid', 'spec'] as const;
+const COLUMNS = [
+  'time',
+  'writer',
+  'sequence',
+  'name',
+  'agent',
+  'user_name',
+  'namespace',
+  'operation',
+  'resource',
+  'decision',
+  'source',
+  'outcome',
+  'status_code',
+  'request_uid',
+  'spec',
+] as const;
 const SELECT = `SELECT rv::text AS rv, name, spec, source, outcome, status_code FROM ${TABLE}`;
 
 /** The object name of an event: the writer and its zero-padded sequence (sortable). */
@@ -76,7 +92,14 @@ interface Row {
 
 function fromRow(r: Row): StoredEvent {
   const spec = typeof r.spec === 'string' ? (JSON.parse(r.spec) as AuditEventSpec) : r.spec;
-  return { rv: String(r.rv), name: r.name, spec, source: r.source, outcome: r.outcome, ...(r.status_code !== null && r.status_code !== undefined ? { code: Number(r.status_code) } : {}) };
+  return {
+    rv: String(r.rv),
+    name: r.name,
+    spec,
+    source: r.source,
+    outcome: r.outcome,
+    ...(r.status_code !== null && r.status_code !== undefined ? { code: Number(r.status_code) } : {}),
+  };
 }
 
 export class AuditStore {
@@ -181,11 +204,37 @@ export class AuditStore {
       const name = eventName(this.writer, next.sequence);
       const source = p.opts.source ?? 'admission';
       const outcome = p.opts.outcome ?? 'Admitted';
-      const row = [spec.time, this.writer, next.sequence, name, spec.agent ?? '', spec.user ?? '', spec.namespace ?? '', spec.operation, spec.resource ?? '', spec.decision, source, outcome, p.opts.code ?? null, spec.requestUID ?? '', JSON.stringify(spec)];
-      values.push(`(${row.map((v) => { params.push(v); return `$${params.length}`; }).join(', ')})`);
+      const row = [
+        spec.time,
+        this.writer,
+        next.sequence,
+        name,
+        spec.agent ?? '',
+        spec.user ?? '',
+        spec.namespace ?? '',
+        spec.operation,
+        spec.resource ?? '',
+        spec.decision,
+        source,
+        outcome,
+        p.opts.code ?? null,
+        spec.requestUID ?? '',
+        JSON.stringify(spec),
+      ];
+      values.push(
+        `(${row
+          .map((v) => {
+            params.push(v);
+            return `$${params.length}`;
+          })
+          .join(', ')})`,
+      );
       out.push({ rv: '', name, spec, source, outcome, ...(p.opts.code !== undefined ? { code: p.opts.code } : {}) });
     }
-    const rows = await this.db.query<{ rv: string; name: string }>(`INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES ${values.join(', ')} RETURNING rv::text AS rv, name`, params);
+    const rows = await this.db.query<{ rv: string; name: string }>(
+      `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES ${values.join(', ')} RETURNING rv::text AS rv, name`,
+      params,
+    );
     this.head = head;
     this.lastBatch = batch.length;
     const rvByName = new Map(rows.map((r) => [r.name, String(r.rv)]));
@@ -229,7 +278,9 @@ export class AuditStore {
     return {
       items: page.map(fromRow),
       resourceVersion,
-      ...(more && last ? { continue: Buffer.from(JSON.stringify({ t: last.t, w: last.writer, s: Number(last.seq), rv: resourceVersion })).toString('base64url') } : {}),
+      ...(more && last
+        ? { continue: Buffer.from(JSON.stringify({ t: last.t, w: last.writer, s: Number(last.seq), rv: resourceVersion })).toString('base64url') }
+        : {}),
     };
   }
 
@@ -239,7 +290,13 @@ export class AuditStore {
   }
 
   /** Events added or changed after rv (watch), in rv order. */
-  async changesSince(rv: string, q: Pick<ListQuery, 'labelSelector' | 'fieldSelector'>, namespace: string, managedBy: string, limit = 500): Promise<StoredEvent[]> {
+  async changesSince(
+    rv: string,
+    q: Pick<ListQuery, 'labelSelector' | 'fieldSelector'>,
+    namespace: string,
+    managedBy: string,
+    limit = 500,
+  ): Promise<StoredEvent[]> {
     const w = this.where(q, namespace, managedBy);
     w.params.push(rv);
     w.clauses.push(`rv > $${w.params.length}::bigint`);
@@ -255,7 +312,10 @@ export class AuditStore {
     let n = 0;
     for (const r of results) {
       const outcome: Outcome = r.code >= 200 && r.code < 300 ? 'Completed' : 'Failed';
-      const rows = await this.db.query(`UPDATE ${TABLE} SET outcome = $1, status_code = $2, rv = nextval('agentgate_audit_rv') WHERE name = $3 AND outcome = 'Admitted' RETURNING name`, [outcome, r.code, r.name]);
+      const rows = await this.db.query(
+        `UPDATE ${TABLE} SET outcome = $1, status_code = $2, rv = nextval('agentgate_audit_rv') WHERE name = $3 AND outcome = 'Admitted' RETURNING name`,
+        [outcome, r.code, r.name],
+      );
       n += rows.length;
     }
     return n;
@@ -275,7 +335,11 @@ export class AuditStore {
       `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1`,
       [TABLE],
     );
-    const drop = expiredPartitions(rows.map((r) => r.relname).filter((n) => n.startsWith(PARTITION_PREFIX)), now, retentionMs);
+    const drop = expiredPartitions(
+      rows.map((r) => r.relname).filter((n) => n.startsWith(PARTITION_PREFIX)),
+      now,
+      retentionMs,
+    );
     for (const name of drop) {
       await this.db.query(`DROP TABLE IF EXISTS ${name}`);
       this.partitions.delete(name);
@@ -291,7 +355,23 @@ export class AuditStore {
     await this.ensurePartition(new Date(spec.time));
     const exists = await this.db.query(`SELECT 1 FROM ${TABLE} WHERE writer = $1 AND sequence = $2 LIMIT 1`, [spec.chain.writer, spec.chain.sequence]);
     if (exists.length) return false;
-    const row = [spec.time, spec.chain.writer, spec.chain.sequence, name, spec.agent ?? '', spec.user ?? '', spec.namespace ?? '', spec.operation, spec.resource ?? '', spec.decision, 'admission', 'Admitted', null, spec.requestUID ?? '', JSON.stringify(spec)];
+    const row = [
+      spec.time,
+      spec.chain.writer,
+      spec.chain.sequence,
+      name,
+      spec.agent ?? '',
+      spec.user ?? '',
+      spec.namespace ?? '',
+      spec.operation,
+      spec.resource ?? '',
+      spec.decision,
+      'admission',
+      'Admitted',
+      null,
+      spec.requestUID ?? '',
+      JSON.stringify(spec),
+    ];
     await this.db.query(`INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES (${row.map((_, i) => `$${i + 1}`).join(', ')})`, row);
     return true;
   }
@@ -308,7 +388,9 @@ export class AuditStore {
   /** Which of these apiserver auditIDs are already recorded (a retried audit batch). */
   async knownApiserverIds(ids: readonly string[]): Promise<Set<string>> {
     if (!ids.length) return new Set();
-    const rows = await this.db.query<{ request_uid: string }>(`SELECT request_uid FROM ${TABLE} WHERE source = 'apiserver' AND request_uid = ANY($1::text[])`, [ids]);
+    const rows = await this.db.query<{ request_uid: string }>(`SELECT request_uid FROM ${TABLE} WHERE source = 'apiserver' AND request_uid = ANY($1::text[])`, [
+      ids,
+    ]);
     return new Set(rows.map((r) => r.request_uid));
   }
 

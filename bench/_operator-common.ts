@@ -2,10 +2,12 @@
 // the operator as a real process under its least-privilege ServiceAccount.
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
-import { API_VERSION, type AccessGrant, type AgentIdentity } from '../api/types.js';
-import { clusterEnv, kubectl, kubectlOk } from '../e2e/cluster.js';
-import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../e2e/components.js';
+import https from 'node:https';
+import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant } from '../api/types.js';
+import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
+import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../harness/components.js';
 import { AgentgateClient, withKeepAlive } from '../lib/kube.js';
+import { agentIdentity, asNew } from '../testing/fixtures.js';
 
 export function adminClients(): { kc: k8s.KubeConfig; ag: AgentgateClient; rbac: k8s.RbacAuthorizationV1Api; core: k8s.CoreV1Api } {
   const kc = new k8s.KubeConfig();
@@ -30,13 +32,17 @@ export async function pool<T>(items: readonly T[], n: number, fn: (item: T, i: n
 
 export async function setup(agent: string, namespaces: string[], label: string): Promise<string> {
   await installBase();
-  const body: AgentIdentity = {
-    apiVersion: API_VERSION,
-    kind: 'AgentIdentity',
-    metadata: { name: agent },
+  const body = agentIdentity(
+    agent,
     // A subject nobody authenticates as: the bench grants access to no one.
-    spec: { subjects: [{ kind: 'User', name: `bench:${agent}` }], maxDuration: '2h', allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { selector: { matchLabels: { [label]: agent } } } },
-  };
+    {
+      subjects: [{ kind: 'User', name: `bench:${agent}` }],
+      maxDuration: '2h',
+      allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+      allowedNamespaces: { selector: { matchLabels: { [label]: agent } } },
+    },
+    asNew,
+  );
   await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found']);
   await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(body));
   for (const ns of namespaces) {
@@ -57,7 +63,19 @@ export function grantBody(ns: string, name: string, agent: string, spec: Partial
 
 export function startOperator(kubeconfig: string, name: string, lease: string): RunningComponent {
   const workers = process.env.BENCH_WORKERS ? ['--workers', process.env.BENCH_WORKERS] : [];
-  return startProcess('operator', name, ['--kubeconfig', kubeconfig, '--id', name, '--lease-name', lease, '--metrics-port', '0', '--sweep-interval', '30s', ...workers]);
+  return startProcess('operator', name, [
+    '--kubeconfig',
+    kubeconfig,
+    '--id',
+    name,
+    '--lease-name',
+    lease,
+    '--metrics-port',
+    '0',
+    '--sweep-interval',
+    '30s',
+    ...workers,
+  ]);
 }
 
 export function rssMb(pid: number): number {
@@ -79,7 +97,7 @@ export async function teardown(agent: string, namespaces: string[], op: RunningC
   if (namespaces.length) await kubectl('admin', ['delete', 'namespace', ...namespaces, '--wait=true', '--timeout=300s']);
   await op?.stop('SIGTERM');
   await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found']);
-  await kubectl('admin', ['delete', 'lease', lease, '-n', 'agentgate-system', '--ignore-not-found']);
+  await kubectl('admin', ['delete', 'lease', lease, '-n', AGENTGATE_NAMESPACE, '--ignore-not-found']);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -89,7 +107,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * flight) takes to create and then delete n RoleBindings. The operator's figures read
  * against this say how close it is to what this apiserver on this machine can do.
  */
-export async function baselineRoleBindings(n: number): Promise<{ createMs: number; deleteMs: number }> {
+export async function baselineRoleBindings(n: number): Promise<{ createMs: number; deleteMs: number; deleteLatenciesMs: number[] }> {
   const { rbac } = adminClients();
   const ns = `bench-baseline-${Date.now().toString(36)}`;
   await kubectlOk('admin', ['create', 'namespace', ns]);
@@ -99,16 +117,79 @@ export async function baselineRoleBindings(n: number): Promise<{ createMs: numbe
     await pool(ids, 32, async (i) => {
       await rbac.createNamespacedRoleBinding({
         namespace: ns,
-        body: { metadata: { name: `b-${i}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: 'bench:nobody', apiGroup: 'rbac.authorization.k8s.io' }] },
+        body: {
+          metadata: { name: `b-${i}` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+          subjects: [{ kind: 'User', name: 'bench:nobody', apiGroup: 'rbac.authorization.k8s.io' }],
+        },
       });
     });
     const createMs = Date.now() - t;
     t = Date.now();
+    // Each deletion's completion from the common start, as the expiry benchmark times the operator's.
+    const deleteLatenciesMs: number[] = [];
     await pool(ids, 32, async (i) => {
       await rbac.deleteNamespacedRoleBinding({ namespace: ns, name: `b-${i}` });
+      deleteLatenciesMs.push(Date.now() - t);
     });
-    return { createMs, deleteMs: Date.now() - t };
+    return { createMs, deleteMs: Date.now() - t, deleteLatenciesMs: deleteLatenciesMs.sort((a, b) => a - b) };
   } finally {
     await kubectl('admin', ['delete', 'namespace', ns, '--wait=false']);
   }
+}
+
+/** apiserver_request_total, summed by `verb resource[/subresource]` (e.g. "POST rolebindings", "PUT accessgrants/status"). */
+export type RequestCounts = Map<string, number>;
+
+/**
+ * The apiserver's own request counters: requests are counted where they are served, not
+ * assumed from what a client meant to send. Read before and after a phase; diff().
+ */
+export async function apiserverRequests(): Promise<RequestCounts> {
+  const { kc } = adminClients();
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster in the admin kubeconfig');
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const text = await new Promise<string>((resolve, reject) => {
+    https
+      .get(`${cluster.server}/metrics`, opts, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`apiserver /metrics: HTTP ${res.statusCode}`))));
+      })
+      .on('error', reject);
+  });
+  const out: RequestCounts = new Map();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const k = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`;
+    out.set(k, (out.get(k) ?? 0) + value);
+  }
+  return out;
+}
+
+/** after - before, only the non-zero entries. */
+export function diff(before: RequestCounts, after: RequestCounts): RequestCounts {
+  const out: RequestCounts = new Map();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d > 0) out.set(k, d);
+  }
+  return out;
+}
+
+export const sum = (c: RequestCounts, match: (key: string) => boolean): number => [...c].filter(([k]) => match(k)).reduce((a, [, v]) => a + v, 0);
+
+/** Writes: anything but GET, LIST, WATCH (and the metrics scrape itself). */
+export const isWrite = (k: string): boolean => /^(POST|PUT|PATCH|DELETE|DELETECOLLECTION|APPLY) /.test(k);
+
+export function describeCounts(c: RequestCounts): string {
+  return [...c]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 }

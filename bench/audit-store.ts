@@ -22,8 +22,18 @@ function pgDsn(): string | undefined {
 }
 
 const spec = (i: number) => ({
-  time: new Date().toISOString(), agent: 'bench-bot', user: 'agent:bench', operation: 'CREATE', group: '', version: 'v1', resource: 'configmaps',
-  namespace: 'bench', name: `cm-${i}`, decision: 'Allowed' as const, reason: 'covered by grant bench', requestUID: `uid-${i}`,
+  time: new Date().toISOString(),
+  agent: 'bench-bot',
+  user: 'agent:bench',
+  operation: 'CREATE',
+  group: '',
+  version: 'v1',
+  resource: 'configmaps',
+  namespace: 'bench',
+  name: `cm-${i}`,
+  decision: 'Allowed' as const,
+  reason: 'covered by grant bench',
+  requestUID: `uid-${i}`,
 });
 
 async function cell(store: AuditStore, inFlight: number): Promise<{ rps: number; p50: number; p99: number }> {
@@ -62,7 +72,9 @@ async function main(): Promise<void> {
       const sixteen = await cell(store, 16);
       const f = (x: number, d = 2) => x.toFixed(d);
       console.log(`${name.padEnd(8)} 1 in flight:  ${f(one.rps, 0).padStart(6)} records/s  p50 ${f(one.p50)} ms  p99 ${f(one.p99)} ms`);
-      console.log(`${name.padEnd(8)} 16 in flight: ${f(sixteen.rps, 0).padStart(6)} records/s  p50 ${f(sixteen.p50)} ms  p99 ${f(sixteen.p99)} ms  (${f(sixteen.rps / one.rps)}x the 1-in-flight rate: group commit)`);
+      console.log(
+        `${name.padEnd(8)} 16 in flight: ${f(sixteen.rps, 0).padStart(6)} records/s  p50 ${f(sixteen.p50)} ms  p99 ${f(sixteen.p99)} ms  (${f(sixteen.rps / one.rps)}x the 1-in-flight rate: group commit)`,
+      );
       await store.db.query(`DELETE FROM agentgate_audit_events WHERE writer = $1`, [store.writer]);
     } finally {
       await store.close();

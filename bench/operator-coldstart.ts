@@ -1,13 +1,33 @@
 // Benchmark: 10,000 grants waiting when the operator starts. Prints the time from process
-// start until every grant is Active with its RoleBinding, and the operator's RSS.
-// Goals: <= 60 s and <= 300 MB. Needs the local control plane (make up).
+// start until every grant is Active with its RoleBinding, the requests the apiserver
+// served meanwhile (counted by the apiserver: writes per grant), and the operator's RSS,
+// peak and steady. A run that does not complete fails, with what it got.
+// Grants are created as agentgate's stamp webhook leaves them (requested-by annotation
+// and the operator's finalizer), since the webhook is not running here.
+// Goals: <= 2 writes per grant; RSS <= 150 MB at 10k. Needs the local control plane (make up).
 import * as k8s from '@kubernetes/client-node';
-import type { AccessGrant } from '../api/types.js';
-import { uniqueName } from '../e2e/cluster.js';
-import { adminClients, baselineRoleBindings, grantBody, pool, rssMb, setup, sleep, startOperator, teardown } from './_operator-common.js';
+import { ANNOTATION_REQUESTED_BY, FINALIZER, type AccessGrant } from '../api/types.js';
+import { uniqueName } from '../harness/cluster.js';
+import {
+  adminClients,
+  apiserverRequests,
+  baselineRoleBindings,
+  describeCounts,
+  diff,
+  grantBody,
+  isWrite,
+  pool,
+  rssMb,
+  setup,
+  sleep,
+  startOperator,
+  sum,
+  teardown,
+} from './_operator-common.js';
 
 const N = Number(process.env.BENCH_GRANTS ?? 10_000);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 10);
+const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 900) * 1000;
 
 async function main(): Promise<void> {
   const agent = uniqueName('bench-cold');
@@ -18,15 +38,23 @@ async function main(): Promise<void> {
   let op: ReturnType<typeof startOperator> | undefined;
   try {
     const c0 = Date.now();
-    await pool(Array.from({ length: N }, (_, i) => i), 100, async (i) => {
-      const ns = namespaces[i % NAMESPACES]!;
-      await ag.create('AccessGrant', grantBody(ns, `g-${i}`, agent, { duration: '1h' }), ns);
-    });
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      100,
+      async (i) => {
+        const ns = namespaces[i % NAMESPACES]!;
+        const g = grantBody(ns, `g-${i}`, agent, { duration: '1h' });
+        g.metadata = { ...g.metadata, finalizers: [FINALIZER], annotations: { [ANNOTATION_REQUESTED_BY]: 'bench' } };
+        await ag.create('AccessGrant', g, ns);
+      },
+    );
     console.error(`operator-coldstart: ${N} grants created in ${((Date.now() - c0) / 1000).toFixed(1)} s with no operator running`);
 
     // Count grants turning Active from here on (a watch, not repeated lists of 10k objects).
     const list = (await ag.list<AccessGrant>('AccessGrant')) as { items: AccessGrant[]; metadata: { resourceVersion?: string } };
-    const active = new Set(list.items.filter((g) => g.status?.phase === 'Active' && g.spec.agent === agent).map((g) => `${g.metadata.namespace}/${g.metadata.name}`));
+    const active = new Set(
+      list.items.filter((g) => g.status?.phase === 'Active' && g.spec.agent === agent).map((g) => `${g.metadata.namespace}/${g.metadata.name}`),
+    );
     let bindings = 0;
     const watch = new k8s.Watch(kc);
     const grantsWatch = await watch.watch(
@@ -46,37 +74,52 @@ async function main(): Promise<void> {
       () => undefined,
     );
 
+    const before = await apiserverRequests();
     const t0 = Date.now();
     op = startOperator(kubeconfig, uniqueName('bench-cold-op'), lease);
     let peak = 0;
     let synced = NaN;
-    while ((active.size < N || bindings < N) && Date.now() - t0 < 600_000) {
+    while ((active.size < N || bindings < N) && Date.now() - t0 < TIMEOUT_MS) {
       await sleep(250);
       peak = Math.max(peak, rssMb(op.child.pid ?? 0) || 0);
       if (Number.isNaN(synced) && op.log().includes('caches synced')) synced = (Date.now() - t0) / 1000;
       if (!op.alive) throw new Error(`operator exited:\n${op.log().slice(-2000)}`);
     }
     const total = (Date.now() - t0) / 1000;
+    const served = diff(before, await apiserverRequests());
     grantsWatch.abort();
     rbWatch.abort();
-    // Let it settle (events, status of the agent) and sample the steady state too.
-    await sleep(5000);
+    // Let it settle (combined events, the agent's status) and sample the steady state too.
+    await sleep(15_000);
     const steady = rssMb(op.child.pid ?? 0);
     peak = Math.max(peak, steady || 0);
-    console.log(`operator-coldstart: ${N} grants in ${NAMESPACES} namespaces waiting at start`);
+    // The grant path's writes (RoleBindings, grants, grant status, Events); leases, endpoints
+    // and SubjectAccessReviews of the same window are printed below, not charged to grants.
+    const writes = sum(served, (k) => isWrite(k) && /^(POST|PUT|PATCH|DELETE) (rolebindings|accessgrants|accessgrants\/status|events)$/.test(k));
+    const all = sum(served, () => true);
+    console.log(`operator-coldstart: ${N} grants in ${NAMESPACES} namespaces waiting at start (measured under contention)`);
     console.log(`  Active: ${active.size}/${N}, RoleBindings: ${bindings}/${N}`);
     console.log(`  process start -> caches synced: ${synced.toFixed(1)} s`);
-    console.log(`  process start -> all reconciled: ${total.toFixed(1)} s  (goal <= 60 s)`);
-    // Per grant the operator writes 3 times (finalizer, RoleBinding, status) plus an Event.
+    console.log(`  process start -> all reconciled: ${total.toFixed(1)} s`);
+    console.log(
+      `  apiserver served meanwhile (counted): ${all} requests; grant path ${writes} writes = ${(writes / Math.max(1, active.size)).toFixed(2)} writes per grant reconciled (goal <= 2); ${(all / total).toFixed(0)} req/s`,
+    );
+    console.log(`    ${describeCounts(served)}`);
     const base = await baselineRoleBindings(2000);
     const baseRate = 4000 / ((base.createMs + base.deleteMs) / 1000);
-    const opRate = (4 * N) / total;
-    console.log(`  requests/s: operator ${opRate.toFixed(0)} (3 writes + 1 Event per grant); bare-client baseline in the same run ${baseRate.toFixed(0)}; ratio ${(opRate / baseRate).toFixed(2)}`);
-    console.log(`  operator RSS: peak ${peak.toFixed(0)} MB, steady ${steady.toFixed(0)} MB  (goal <= 300 MB)`);
+    console.log(
+      `  writes/s: operator ${(writes / total).toFixed(0)} (counted); bare client creating and deleting 2,000 RoleBindings in the same run ${baseRate.toFixed(0)}; ratio ${(writes / total / baseRate).toFixed(2)}`,
+    );
+    console.log(
+      `  operator RSS: peak ${peak.toFixed(0)} MB, steady ${steady.toFixed(0)} MB; steady per 1,000 grants ${((steady / N) * 1000).toFixed(1)} MB (goal <= 150 MB at 10k)`,
+    );
+    if (active.size < N || bindings < N)
+      throw new Error(`not every grant reconciled within ${TIMEOUT_MS / 1000} s: Active ${active.size}/${N}, RoleBindings ${bindings}/${N}`);
   } finally {
     const d0 = Date.now();
     await teardown(agent, namespaces, op, lease);
-    console.error(`operator-coldstart: cleaned up in ${((Date.now() - d0) / 1000).toFixed(1)} s`);
+    // No same-run baseline yet for this figure (see the README): printed, not compared.
+    console.log(`  cleanup (namespaces deleted, the operator removing its finalizers): ${((Date.now() - d0) / 1000).toFixed(1)} s`);
   }
 }
 

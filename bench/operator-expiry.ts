@@ -1,8 +1,10 @@
 // Benchmark: 1,000 grants expiring in the same second. Prints p50 / p99 / max of the lag
 // between expiresAt and the moment the RoleBinding's deletion reaches a watcher.
-// Goal: p99 <= 1 s. Needs the local control plane (make up; honours AGENTGATE_RUN_DIR).
+// Every grant counts (a binding never deleted is +Infinity and fails the run); the
+// baseline is the same percentile of a bare client's deletions from one common start.
+// Needs the local control plane (make up; honours AGENTGATE_RUN_DIR).
 import * as k8s from '@kubernetes/client-node';
-import { uniqueName } from '../e2e/cluster.js';
+import { uniqueName } from '../harness/cluster.js';
 import { rfc3339 } from '../lib/clock.js';
 import { adminClients, baselineRoleBindings, grantBody, percentile, pool, setup, sleep, startOperator, teardown } from './_operator-common.js';
 
@@ -34,9 +36,13 @@ async function main(): Promise<void> {
       () => undefined,
     );
 
-    await pool(Array.from({ length: N }, (_, i) => i), 50, async (i) => {
-      await ag.create('AccessGrant', grantBody(ns, `g-${i}`, agent, { notAfter }), ns);
-    });
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      50,
+      async (i) => {
+        await ag.create('AccessGrant', grantBody(ns, `g-${i}`, agent, { notAfter }), ns);
+      },
+    );
     const createdIn = (Date.now() - t0) / 1000;
     while (created < N && Date.now() < expiresAtMs - 1000) await sleep(200);
     const activeIn = (Date.now() - t0) / 1000;
@@ -45,14 +51,25 @@ async function main(): Promise<void> {
 
     while (deletedAt.size < N && Date.now() < expiresAtMs + 120_000) await sleep(100);
     req.abort();
-    const lags = [...deletedAt.values()].map((t) => (t - expiresAtMs) / 1000).sort((a, b) => a - b);
-    const fmt = (s: number) => `${(s * 1000).toFixed(0)} ms`;
-    console.log(`operator-expiry: ${N} grants expiring at the same second`);
-    console.log(`  RoleBindings deleted: ${lags.length}/${N}`);
-    console.log(`  lag expiresAt -> RoleBinding deletion: p50 ${fmt(percentile(lags, 50))}, p99 ${fmt(percentile(lags, 99))}, max ${fmt(lags[lags.length - 1] ?? NaN)}  (goal p99 <= 1000 ms)`);
+    // Every grant counts: a binding never seen deleted is +Infinity, not left out.
+    const lags = [...Array.from({ length: N }, (_, i) => deletedAt.get(`agentgate-g-${i}`))]
+      .map((t) => (t === undefined ? Infinity : (t - expiresAtMs) / 1000))
+      .sort((a, b) => a - b);
+    const missing = lags.filter((l) => !Number.isFinite(l)).length;
+    const fmt = (s: number) => (Number.isFinite(s) ? `${(s * 1000).toFixed(0)} ms` : 'never');
+    console.log(`operator-expiry: ${N} grants expiring at the same second (measured under contention)`);
+    console.log(`  RoleBindings deleted: ${N - missing}/${N}`);
+    console.log(
+      `  lag expiresAt -> RoleBinding deletion: p50 ${fmt(percentile(lags, 50))}, p99 ${fmt(percentile(lags, 99))}, max ${fmt(lags[lags.length - 1] ?? NaN)}`,
+    );
     console.log(`  min ${fmt(lags[0] ?? NaN)} (a negative value would mean access ended early)`);
+    // Like with like: each binding's deletion time from one common start, bare client, same percentiles.
     const base = await baselineRoleBindings(N);
-    console.log(`  baseline, same run: a bare client deletes ${N} RoleBindings (32 in flight) in ${base.deleteMs} ms; operator p99 / baseline = ${((percentile(lags, 99) * 1000) / base.deleteMs).toFixed(2)}`);
+    const bp99 = percentile(base.deleteLatenciesMs, 99);
+    console.log(
+      `  baseline, same run: a bare client deleting ${N} RoleBindings at once (32 in flight): p50 ${base.deleteLatenciesMs.length ? percentile(base.deleteLatenciesMs, 50).toFixed(0) : '-'} ms, p99 ${bp99.toFixed(0)} ms, all in ${base.deleteMs} ms; operator p99 / baseline p99 = ${((percentile(lags, 99) * 1000) / bp99).toFixed(2)}`,
+    );
+    if (missing) throw new Error(`${missing}/${N} RoleBindings were never deleted within 120 s of expiresAt`);
   } finally {
     await teardown(agent, [ns], op, lease);
   }

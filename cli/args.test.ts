@@ -24,8 +24,31 @@ describe('cli args: command words and flags', () => {
   });
 
   it('parses request flags including a reason with spaces', () => {
-    const p = parseCommandLine(['request', '--agent', 'deploy-bot', '--role', 'edit', '-n', 'payments', '--duration', '30m', '--reason', 'Roll out the hotfix', '--ticket', 'INC-1', '--wait']);
-    expect(p.values).to.include({ agent: 'deploy-bot', role: 'edit', namespace: 'payments', duration: '30m', reason: 'Roll out the hotfix', ticket: 'INC-1', wait: true });
+    const p = parseCommandLine([
+      'request',
+      '--agent',
+      'deploy-bot',
+      '--role',
+      'edit',
+      '-n',
+      'payments',
+      '--duration',
+      '30m',
+      '--reason',
+      'Roll out the hotfix',
+      '--ticket',
+      'INC-1',
+      '--wait',
+    ]);
+    expect(p.values).to.include({
+      agent: 'deploy-bot',
+      role: 'edit',
+      namespace: 'payments',
+      duration: '30m',
+      reason: 'Roll out the hotfix',
+      ticket: 'INC-1',
+      wait: true,
+    });
   });
 
   it('shows help for --help, -h, help COMMAND, and no command at all', () => {
@@ -53,7 +76,9 @@ describe('cli args: command words and flags', () => {
     const unknown = err(['verify', '--bogus']);
     expect(unknown.message).to.equal('unknown flag --bogus');
     expect(unknown.command).to.equal('verify');
-    expect(err(['approve']).message).to.contain('missing NAME').and.contain('usage: agentgate approve NAME');
+    expect(err(['approve']).message)
+      .to.contain('missing NAME')
+      .and.contain('usage: agentgate approve NAME');
     expect(err(['approve', 'a', 'b']).message).to.contain('unexpected argument "b"');
     expect(err(['eks', 'access-entry']).message).to.contain('missing AGENT');
     expect(err(['audit', '--agent']).message).to.contain('--agent needs a value');

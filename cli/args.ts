@@ -45,7 +45,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "Report every route by which an agent could skip agentgate's controls",
     description:
       'Checks, per AgentIdentity: RoleBindings and ClusterRoleBindings that name the agent outside an active grant; ' +
-      'escalation rights (SubjectAccessReview for each of its subjects); the agents\' webhook configuration ' +
+      "escalation rights (SubjectAccessReview for each of its subjects); the agents' webhook configuration " +
       '(present, fails closed, every resource and operation including CONNECT, no exempting selectors, ' +
       'matchConditions that match every subject, a valid CA bundle, an endpoint that answers); and indirect ' +
       'routes such as creating pods next to a more powerful ServiceAccount. Needs cluster-wide read access and ' +
@@ -99,8 +99,8 @@ export const COMMANDS: CommandSpec[] = [
     usage: 'agentgate audit policy',
     summary: "Print the kube-apiserver audit policy that sends the agents' calls to agentgate",
     description:
-      "Generated from the AgentIdentities: Metadata level for their users, ServiceAccounts and groups, nothing for anyone else. " +
-      'Give it to the apiserver with --audit-policy-file (and --audit-webhook-config-file pointing at the webhook\'s /audit/events), ' +
+      'Generated from the AgentIdentities: Metadata level for their users, ServiceAccounts and groups, nothing for anyone else. ' +
+      "Give it to the apiserver with --audit-policy-file (and --audit-webhook-config-file pointing at the webhook's /audit/events), " +
       'so reads and RBAC-refused calls become AuditEvents. Regenerate when agents change.',
     options: {},
     positionals: [0, 0],
@@ -159,8 +159,8 @@ export const COMMANDS: CommandSpec[] = [
     usage: 'agentgate eks access-entry AGENT [--cluster NAME] [--role-arn ARN] [-f FILE]',
     summary: "Print the aws commands that map the agent's IAM role to its Kubernetes identity",
     description:
-      'Prints `aws eks create-access-entry` for the IAM role (--role-arn, else the AgentIdentity\'s spec.eks.roleArn, ' +
-      'else $EKS_ROLE_ARN) with the username and groups of the AgentIdentity\'s subjects. No access policy is ' +
+      "Prints `aws eks create-access-entry` for the IAM role (--role-arn, else the AgentIdentity's spec.eks.roleArn, " +
+      "else $EKS_ROLE_ARN) with the username and groups of the AgentIdentity's subjects. No access policy is " +
       'associated: agentgate grants RBAC itself, just in time. Reads the AgentIdentity from the cluster, or from a manifest with -f.',
     options: {
       cluster: { type: 'string', help: 'The EKS cluster name (else spec.eks.clusterName, else $EKS_CLUSTER_NAME)', arg: 'NAME' },
@@ -168,7 +168,47 @@ export const COMMANDS: CommandSpec[] = [
       filename: { type: 'string', short: 'f', help: 'Read the AgentIdentity from this manifest instead of the cluster', arg: 'FILE' },
     },
     positionals: [1, 1],
-    examples: ['agentgate eks access-entry deploy-bot', 'EKS_ROLE_ARN=arn:aws:iam::123456789012:role/deploy-bot agentgate eks access-entry deploy-bot --cluster prod'],
+    examples: [
+      'agentgate eks access-entry deploy-bot',
+      'EKS_ROLE_ARN=arn:aws:iam::123456789012:role/deploy-bot agentgate eks access-entry deploy-bot --cluster prod',
+    ],
+  },
+  {
+    words: ['routes'],
+    usage: 'agentgate routes [--role ROLE[,ROLE]] [-o json] [--fail-on-unclassified]',
+    summary: 'Print what an agent could do with a role, by effect class, before anyone grants it',
+    description:
+      "Reads the live apiserver's discovery (every group, version, resource and subresource with its verbs, CRDs " +
+      "included) and the rules of the roles agents may be bound to (default: the ClusterRoles agentgate's operator may " +
+      'bind and those any AgentIdentity allows; --role for others), and prints every route those roles reach, ' +
+      'classified by effect (read, create, modify, delete-effect, reach, identity-privilege, credential) with the rules ' +
+      'that govern it. Unclassified routes (a new API, a CRD subresource agentgate does not know) are listed last.\n\n' +
+      'Exit status: 0, or 1 with --fail-on-unclassified when any route is unclassified; 2 on usage or cluster errors.',
+    options: {
+      role: { type: 'string', help: 'ClusterRoles to inventory, comma-separated (default: the bindable roles)', arg: 'ROLE[,ROLE]' },
+      output: OUTPUT_JSON,
+      'fail-on-unclassified': { type: 'boolean', help: 'Exit 1 when any route is unclassified' },
+    },
+    positionals: [0, 0],
+    examples: ['agentgate routes', 'agentgate routes --role agentgate-edit', 'agentgate routes --role admin -o json'],
+  },
+  {
+    words: ['mcp'],
+    usage: 'agentgate mcp [--kubeconfig FILE] [--http HOST:PORT [--http-token-file FILE]] [--agent AGENT]',
+    summary: "Serve the access workflow to an AI agent over MCP, as the agent's own identity",
+    description:
+      'An MCP server (stdio by default, streamable HTTP with --http) with the tools whoami, request_access, wait, ' +
+      'explain and my_requests. It acts only with the credentials of the kubeconfig (or the in-cluster ServiceAccount) it runs with: ' +
+      "give it the agent's own, never a human's or an admin's. It performs no Kubernetes operations for the agent; the agent " +
+      'keeps its usual tools. The agent needs ClusterRole agentgate-requester where it asks for access, and ' +
+      'agentgate-identity-reader (cluster-wide) for whoami to show its ceiling.',
+    options: {
+      http: { type: 'string', help: 'Serve streamable HTTP on HOST:PORT (path /mcp) instead of stdio; loopback unless --http-token-file', arg: 'HOST:PORT' },
+      'http-token-file': { type: 'string', help: 'Require Authorization: Bearer <the token in FILE> over HTTP', arg: 'FILE' },
+      agent: { type: 'string', help: 'The AgentIdentity to act for, when the identity may not read AgentIdentities', arg: 'AGENT' },
+    },
+    positionals: [0, 0],
+    examples: ['agentgate mcp --kubeconfig ~/.kube/deploy-bot', 'agentgate mcp --http 127.0.0.1:8787'],
   },
   {
     words: ['rules'],
@@ -180,6 +220,25 @@ export const COMMANDS: CommandSpec[] = [
     options: { output: { type: 'string', short: 'o', help: 'yaml (default) or json', arg: 'FORMAT' } },
     positionals: [0, 0],
     examples: ['agentgate rules', 'agentgate rules -o json'],
+  },
+  {
+    words: ['uninstall'],
+    usage: 'agentgate uninstall [--revoke] [-n agentgate-system] [--timeout 5m]',
+    summary: "End every agent's access and remove agentgate's webhook configurations, in an order that locks no one out",
+    description:
+      'Scales the operator to 0 (and waits for its pods), deletes the agentgate-protect configuration, deletes every ' +
+      'RoleBinding labelled app.kubernetes.io/managed-by=agentgate (the access grants opened; repeated until none is ' +
+      'left), removes the agentgate.io/revoke-access finalizer from every AccessGrant, then deletes agentgate-agents ' +
+      'and agentgate-stamp by name. CRDs, AccessGrants and AgentIdentities are kept. Without --revoke it only prints ' +
+      'what it would do. The Helm chart runs it as a pre-delete hook; run it yourself before removing agentgate any ' +
+      'other way. -n names the namespace agentgate runs in.\n\nExit status: 0 when done (or for the dry run), ' +
+      '1 on a timeout, 2 on usage or cluster errors.',
+    options: {
+      revoke: { type: 'boolean', help: "Do it: end every agent's access (without it: only print the plan)" },
+      timeout: { type: 'string', help: 'How long to wait for the operator to stop and bindings to be gone (default 5m)', arg: 'DURATION' },
+    },
+    positionals: [0, 0],
+    examples: ['agentgate uninstall -n agentgate-system', 'agentgate uninstall --revoke -n agentgate-system'],
   },
 ];
 
@@ -335,7 +394,7 @@ export function mainHelp(): string {
     'Global options:',
     ...optionLines(GLOBAL_OPTIONS),
     '',
-    'Run agentgate <command> --help for a command\'s flags and examples.',
+    "Run agentgate <command> --help for a command's flags and examples.",
     '',
   ].join('\n');
 }

@@ -2,32 +2,25 @@
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js';
-import { ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION } from '../api/types.js';
+import type { AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION } from '../api/types.js';
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
 import { listAuditEvents, verifyRecord } from '../audit/client.js';
 import { auditPolicyYaml } from '../audit/policy.js';
-import { FINGERPRINT_KEY, TLS_SECRET } from '../webhook/tls.js';
-import { AGENTGATE_NAMESPACE } from '../lib/boundary.js';
-import { verifyBoundary } from '../lib/boundary-snapshot.js';
+import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
+import { verifyCluster } from '../boundary/cluster.js';
 import { parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, PLURAL, statusCode } from '../lib/kube.js';
+import { byClass, inventory, renderRoutes, unclassified } from '../lib/routes.js';
+import { bindableRoles, discover } from '../lib/routes-discovery.js';
 import { renderCatalogue } from '../webhook/rules/catalogue.js';
+import { observeGrant, submitGrant, waitUntilSettled } from './access.js';
 import { outputFormat, str, UsageError } from './args.js';
+import { KubeUninstallCluster, uninstall, UninstallTimeout } from './uninstall.js';
+import { CliError } from './errors.js';
 import type { Parsed } from './args.js';
-import {
-  buildGrantRequest,
-  describeGrant,
-  eksAccessEntry,
-  filterAudit,
-  formatAudit,
-  formatChain,
-  formatPending,
-  formatReport,
-  grantSettled,
-  verifyExitCode,
-} from './format.js';
+import { buildGrantRequest, eksAccessEntry, filterAudit, formatAudit, formatChain, formatPending, formatReport, verifyExitCode } from './format.js';
 import type { FailOn, PendingItem } from './format.js';
 
 export interface Io {
@@ -38,17 +31,9 @@ export interface Io {
   sleep(ms: number): Promise<void>;
 }
 
-/** An error whose message already says what to do; exit with `code`. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly code = 1,
-  ) {
-    super(message);
-  }
-}
+export { CliError } from './errors.js';
 
-interface Ctx {
+export interface Ctx {
   parsed: Parsed;
   io: Io;
   kc(): k8s.KubeConfig;
@@ -67,7 +52,8 @@ export function makeContext(parsed: Parsed, io: Io): Ctx {
       } catch (e) {
         throw new CliError(`cannot load the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${(e as Error).message}`, 2);
       }
-      if (!kc.getCurrentCluster()) throw new CliError('the kubeconfig names no cluster; pass --kubeconfig FILE or --context NAME (kubectl config get-contexts)', 2);
+      if (!kc.getCurrentCluster())
+        throw new CliError('the kubeconfig names no cluster; pass --kubeconfig FILE or --context NAME (kubectl config get-contexts)', 2);
     }
     return kc;
   };
@@ -106,7 +92,7 @@ async function verify(ctx: Ctx): Promise<number> {
       throw e;
     }
   }
-  const report = await verifyBoundary(kc, { ...(agent ? { agents: [agent] } : {}), probe: values['no-probe'] !== true, now: ctx.io.now() });
+  const report = await verifyCluster(kc, { ...(agent ? { agents: [agent] } : {}), probe: values['no-probe'] !== true, now: ctx.io.now() });
   const { reviewErrors, ...rest } = report;
   if (format === 'json') ctx.io.out(JSON.stringify(rest, null, 2) + '\n');
   else ctx.io.out(formatReport(rest));
@@ -144,12 +130,23 @@ async function pending(ctx: Ctx): Promise<number> {
   }
   items.sort((a, b) => (a.request.spec.expiresAt ?? '').localeCompare(b.request.spec.expiresAt ?? ''));
   if (format === 'json') {
-    ctx.io.out(JSON.stringify({ user: me.user, groups: me.groups, items: items.map((i) => ({ eligible: i.eligible, reason: i.reason, requiredApprovals: i.required, request: i.request })) }, null, 2) + '\n');
+    ctx.io.out(
+      JSON.stringify(
+        {
+          user: me.user,
+          groups: me.groups,
+          items: items.map((i) => ({ eligible: i.eligible, reason: i.reason, requiredApprovals: i.required, request: i.request })),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } else ctx.io.out(formatPending(items, me.user, now));
   return 0;
 }
 
-async function decide(ctx: Ctx, approve: boolean): Promise<number> {
+/** `agentgate approve|deny NAME`: annotates the ApprovalRequest as the caller; the webhook records it. */
+async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
   const name = ctx.parsed.positionals[0]!;
   const kc = ctx.kc();
   const ns = ctx.namespace();
@@ -169,7 +166,8 @@ async function decide(ctx: Ctx, approve: boolean): Promise<number> {
   try {
     agent = await ag.get<AgentIdentity>('AgentIdentity', ar.spec.agent);
   } catch (e) {
-    if (isForbidden(e)) agentReadable = false; // the webhook still checks; do not block on our pre-check
+    if (isForbidden(e))
+      agentReadable = false; // the webhook still checks; do not block on our pre-check
     else if (!isNotFound(e)) throw e;
   }
   if (agentReadable) {
@@ -177,12 +175,21 @@ async function decide(ctx: Ctx, approve: boolean): Promise<number> {
     if (!el.eligible) throw new CliError(`you (${me.user}) cannot ${verb} ${ns}/${name}: ${el.reason}. Nothing was changed.`);
   } else if (me.user === ar.spec.requestedBy || me.user === ar.spec.operation?.user) {
     // Without the AgentIdentity we cannot list approvers, but the request itself names its cause.
-    throw new CliError(`you (${me.user}) cannot ${verb} ${ns}/${name}: ${me.user} caused this request and cannot approve it; ask another approver. Nothing was changed.`);
+    throw new CliError(
+      `you (${me.user}) cannot ${verb} ${ns}/${name}: ${me.user} caused this request and cannot approve it; ask another approver. Nothing was changed.`,
+    );
   }
   const previous = (ar.status?.approvals ?? []).find((a) => a.user === me.user);
   try {
     await ag.api.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace: ns, plural: PLURAL.ApprovalRequest, name, body: { metadata: { annotations: { [ANNOTATION_APPROVED]: approve ? 'true' : 'false' } } } },
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: PLURAL.ApprovalRequest,
+        name,
+        body: { metadata: { annotations: { [ANNOTATION_APPROVED]: approve ? 'true' : 'false' } } },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
   } catch (e) {
@@ -192,7 +199,9 @@ async function decide(ctx: Ctx, approve: boolean): Promise<number> {
       throw new CliError(`agentgate refused your decision on ${ns}/${name}: ${why}`);
     }
     if (isForbidden(e)) {
-      throw new CliError(`you (${me.user}) may not annotate approvalrequests in namespace ${ns}: ${msg}. Ask your cluster admin to bind agentgate's approver role to you.`);
+      throw new CliError(
+        `you (${me.user}) may not annotate approvalrequests in namespace ${ns}: ${msg}. Ask your cluster admin to bind agentgate's approver role to you.`,
+      );
     }
     throw e;
   }
@@ -202,12 +211,16 @@ async function decide(ctx: Ctx, approve: boolean): Promise<number> {
     const cur = await ag.get<ApprovalRequest>('ApprovalRequest', name, ns);
     const rec = (cur.status?.approvals ?? []).find((a) => a.user === me.user && a.decision === decision && a !== previous);
     if (rec) {
-      ctx.io.out(`${decision.toLowerCase()} ${ns}/${name} as ${me.user}; request is ${cur.status?.phase ?? 'Pending'}${cur.status?.message ? `: ${cur.status.message}` : ''}\n`);
+      ctx.io.out(
+        `${decision.toLowerCase()} ${ns}/${name} as ${me.user}; request is ${cur.status?.phase ?? 'Pending'}${cur.status?.message ? `: ${cur.status.message}` : ''}\n`,
+      );
       return 0;
     }
     await ctx.io.sleep(200);
   }
-  ctx.io.out(`annotated ${ns}/${name} ${ANNOTATION_APPROVED}=${approve ? 'true' : 'false'} as ${me.user}; agentgate has not recorded it yet (is the webhook running? kubectl -n ${AGENTGATE_NAMESPACE} get pods)\n`);
+  ctx.io.out(
+    `annotated ${ns}/${name} ${ANNOTATION_APPROVED}=${approve ? 'true' : 'false'} as ${me.user}; agentgate has not recorded it yet (is the webhook running? kubectl -n ${AGENTGATE_NAMESPACE} get pods)\n`,
+  );
   return 0;
 }
 
@@ -223,8 +236,11 @@ async function audit(ctx: Ctx): Promise<number> {
   const format = outputFormat(values);
   const since = str(values, 'since');
   const agent = str(values, 'agent');
-  if (since && parseDuration(since) === undefined) throw new UsageError(`--since ${since} is not a duration; use a Go duration such as 15m, 1h or 24h`, 'audit');
-  const fields = [agent ? `spec.agent=${agent}` : '', since ? `spec.time>=${new Date(ctx.io.now().getTime() - parseDuration(since)!).toISOString()}` : ''].filter(Boolean).join(',');
+  if (since && parseDuration(since) === undefined)
+    throw new UsageError(`--since ${since} is not a duration; use a Go duration such as 15m, 1h or 24h`, 'audit');
+  const fields = [agent ? `spec.agent=${agent}` : '', since ? `spec.time>=${new Date(ctx.io.now().getTime() - parseDuration(since)!).toISOString()}` : '']
+    .filter(Boolean)
+    .join(',');
   const events = filterAudit(await listAudit(ctx, fields || undefined), { ...(agent ? { agent } : {}), ...(since ? { since } : {}) }, ctx.io.now());
   ctx.io.out(format === 'json' ? JSON.stringify(events, null, 2) + '\n' : formatAudit(events));
   return 0;
@@ -234,7 +250,11 @@ async function auditVerify(ctx: Ctx): Promise<number> {
   const format = outputFormat(ctx.parsed.values);
   const events = await listAudit(ctx);
   const ns = str(ctx.parsed.values, 'namespace') ?? AGENTGATE_NAMESPACE;
-  const result = await verifyRecord(ctx.kc(), ns, events, { partial: !!str(ctx.parsed.values, 'selector'), secretName: TLS_SECRET, secretKey: FINGERPRINT_KEY });
+  const result = await verifyRecord(ctx.kc(), ns, events, {
+    partial: !!str(ctx.parsed.values, 'selector'),
+    secretName: KEY_SECRET,
+    secretKey: FINGERPRINT_KEY,
+  });
   ctx.io.out(format === 'json' ? JSON.stringify({ events: events.length, ...result }, null, 2) + '\n' : formatChain(result, events.length, result.checkpoints));
   return result.ok ? 0 : 1;
 }
@@ -266,39 +286,32 @@ async function request(ctx: Ctx): Promise<number> {
   });
   const ag = new AgentgateClient(ctx.kc());
   const ns = grant.metadata.namespace!;
-  let created: AccessGrant;
-  try {
-    created = await ag.create<AccessGrant>('AccessGrant', grant, ns);
-  } catch (e) {
-    const msg = errorMessage(e);
-    if (isForbidden(e) && !/admission webhook/i.test(msg)) {
-      throw new CliError(`you may not create accessgrants in namespace ${ns}: ${msg}. Ask your cluster admin for create on accessgrants.agentgate.io there.`);
-    }
-    if (statusCode(e) === 422 || /admission webhook/i.test(msg)) throw new CliError(`the cluster refused the grant: ${msg}`);
-    throw e;
-  }
+  const created = await submitGrant(ag, grant);
   const ref = `${ns}/${created.metadata.name}`;
   if (values.wait !== true) {
     if (format === 'json') ctx.io.out(JSON.stringify(created, null, 2) + '\n');
-    else ctx.io.out(`requested grant ${ref}: ${created.spec.roleRef.kind} ${created.spec.roleRef.name} for ${created.spec.duration}, needs approval. Follow it with: kubectl get accessgrant ${created.metadata.name} -n ${ns} -w\n`);
+    else
+      ctx.io.out(
+        `requested grant ${ref}: ${created.spec.roleRef.kind} ${created.spec.roleRef.name} for ${created.spec.duration}, needs approval. Follow it with: kubectl get accessgrant ${created.metadata.name} -n ${ns} -w\n`,
+      );
     return 0;
   }
   if (format !== 'json') ctx.io.err(`requested grant ${ref}; waiting up to ${timeoutText} for it to become Active, Denied or Invalid\n`);
-  const deadline = ctx.io.now().getTime() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const cur = await ag.get<AccessGrant>('AccessGrant', created.metadata.name!, ns);
-    const line = describeGrant(cur, ctx.io.now());
-    if (grantSettled(cur)) {
-      if (format === 'json') ctx.io.out(JSON.stringify(cur, null, 2) + '\n');
-      else ctx.io.out(line + '\n');
-      return cur.status?.phase === 'Active' ? 0 : 1;
-    }
-    if (line !== last && format !== 'json') ctx.io.err(line + '\n');
-    last = line;
-    if (ctx.io.now().getTime() >= deadline) throw new CliError(`gave up waiting after ${timeoutText}: ${line}`);
-    await ctx.io.sleep(1000);
-  }
+  const result = await waitUntilSettled(
+    observeGrant(ag, created.metadata.name!, ns, () => ctx.io.now()),
+    {
+      deadline: ctx.io.now().getTime() + timeoutMs,
+      now: () => ctx.io.now(),
+      sleep: (ms) => ctx.io.sleep(ms),
+      onPoll: (line, changed) => {
+        if (changed && format !== 'json') ctx.io.err(line + '\n');
+      },
+    },
+  );
+  if (result.timedOut) throw new CliError(`gave up waiting after ${timeoutText}: ${result.line}`);
+  if (format === 'json') ctx.io.out(JSON.stringify(result.object, null, 2) + '\n');
+  else ctx.io.out(result.line + '\n');
+  return result.object.status?.phase === 'Active' ? 0 : 1;
 }
 
 function agentFromFile(file: string, name: string): AgentIdentity {
@@ -342,6 +355,30 @@ function rules(ctx: Ctx): number {
   return 0;
 }
 
+async function routes(ctx: Ctx): Promise<number> {
+  const format = outputFormat(ctx.parsed.values, ['text', 'json']);
+  const wanted = (str(ctx.parsed.values, 'role') ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  const kc = ctx.kc();
+  const [disc, bindable] = await Promise.all([discover(kc), bindableRoles(kc, wanted)]);
+  if (wanted.length && bindable.roles.length === 0) throw new CliError(`none of the roles could be read: ${bindable.notes.join('; ')}`, 2);
+  const found = inventory(disc.resources, bindable.roles);
+  const notes = [...bindable.notes, ...disc.errors.map((e) => `discovery of ${e.groupVersion} failed: ${e.error}`)];
+  if (format === 'json') {
+    ctx.io.out(
+      JSON.stringify({ roles: bindable.roles.map((r) => r.name), classes: byClass(found).map((c) => ({ class: c.class, routes: c.routes })), notes }, null, 2) +
+        '\n',
+    );
+  } else {
+    ctx.io.out(`Routes reachable with ${bindable.roles.map((r) => r.name).join(', ') || '(no roles)'} on this cluster, by effect:\n\n`);
+    ctx.io.out(renderRoutes(found));
+    for (const n of notes) ctx.io.err(`note: ${n}\n`);
+  }
+  return ctx.parsed.values['fail-on-unclassified'] && unclassified(found).length ? 1 : 0;
+}
+
 export async function runCommand(ctx: Ctx): Promise<number> {
   switch (ctx.parsed.command?.words.join(' ')) {
     case 'verify':
@@ -349,9 +386,9 @@ export async function runCommand(ctx: Ctx): Promise<number> {
     case 'pending':
       return pending(ctx);
     case 'approve':
-      return decide(ctx, true);
+      return annotateApproval(ctx, true);
     case 'deny':
-      return decide(ctx, false);
+      return annotateApproval(ctx, false);
     case 'audit':
       return audit(ctx);
     case 'audit verify':
@@ -364,9 +401,37 @@ export async function runCommand(ctx: Ctx): Promise<number> {
       return eks(ctx);
     case 'rules':
       return rules(ctx);
+    case 'routes':
+      return routes(ctx);
+    case 'uninstall':
+      return uninstallCommand(ctx);
+    case 'mcp':
+      // Loaded on demand: the MCP SDK is only needed by this command.
+      return (await import('./mcp/serve.js')).runMcp(ctx);
     default:
       throw new UsageError('no command; run agentgate --help');
   }
+}
+
+async function uninstallCommand(ctx: Ctx): Promise<number> {
+  const v = ctx.parsed.values;
+  const timeout = str(v, 'timeout') ?? '5m';
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout ${timeout} is not a duration such as 5m`, 'uninstall');
+  try {
+    await uninstall(new KubeUninstallCluster(ctx.kc()), {
+      namespace: str(v, 'namespace') ?? AGENTGATE_NAMESPACE,
+      revoke: v['revoke'] === true,
+      timeoutMs,
+      sleep: (ms) => ctx.io.sleep(ms),
+      now: () => ctx.io.now().getTime(),
+      out: (line) => ctx.io.out(`${line}\n`),
+    });
+  } catch (e) {
+    if (e instanceof UninstallTimeout) throw new CliError(e.message, 1);
+    throw e;
+  }
+  return 0;
 }
 
 /** What to tell a person about an error from the cluster. */

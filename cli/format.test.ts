@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js';
-import type { BoundaryReport } from '../lib/boundary.js';
+import type { BoundaryReport } from '../boundary/types.js';
 import { appendEvent, emptyHead, verifyChain } from '../lib/audit-chain.js';
 import { UsageError } from './args.js';
 import {
@@ -25,7 +25,13 @@ const report = (findings: BoundaryReport['agents'][number]['findings']): Boundar
   agents: [{ agent: 'deploy-bot', verified: !findings.some((f) => f.severity === 'Critical'), findings, reviews: 120 }],
 });
 
-const critical = { severity: 'Critical' as const, route: 'StandingBinding' as const, object: 'ClusterRoleBinding/x', message: 'binds cluster-admin', fix: 'kubectl delete clusterrolebinding x' };
+const critical = {
+  severity: 'Critical' as const,
+  route: 'StandingBinding' as const,
+  object: 'ClusterRoleBinding/x',
+  message: 'binds cluster-admin',
+  fix: 'kubectl delete clusterrolebinding x',
+};
 const warning = { severity: 'Warning' as const, route: 'IndirectPodCreation' as const, object: 'create pods in namespace p', message: 'pods', fix: 'move it' };
 
 describe('cli format: verify', () => {
@@ -50,7 +56,15 @@ describe('cli format: verify', () => {
 
 describe('cli format: tables and times', () => {
   it('aligns columns like kubectl', () => {
-    expect(table(['NAME', 'AGE'], [['a', '1m'], ['long-name', '2h']])).to.equal('NAME        AGE\na           1m\nlong-name   2h\n');
+    expect(
+      table(
+        ['NAME', 'AGE'],
+        [
+          ['a', '1m'],
+          ['long-name', '2h'],
+        ],
+      ),
+    ).to.equal('NAME        AGE\na           1m\nlong-name   2h\n');
   });
 
   it('says times relative to now', () => {
@@ -95,7 +109,11 @@ describe('cli format: pending', () => {
   });
 
   it('says why a listed request may not be decided, and when there is nothing', () => {
-    const text = formatPending([{ request: ar('ar-2', { type: 'Activation' }), eligible: false, reason: 'mallory is not an approver', required: 1 }], 'mallory', NOW);
+    const text = formatPending(
+      [{ request: ar('ar-2', { type: 'Activation' }), eligible: false, reason: 'mallory is not an approver', required: 1 }],
+      'mallory',
+      NOW,
+    );
     expect(text).to.contain('activation of grant hotfix');
     expect(text).to.contain('you may not decide it: mallory is not an approver');
     expect(text).to.not.contain('agentgate approve');
@@ -109,10 +127,27 @@ function events(): AuditEvent[] {
   const specs = [
     { time: '2030-01-01T10:00:00Z', agent: 'deploy-bot', operation: 'CREATE', resource: 'configmaps', decision: 'Allowed' as const },
     { time: '2030-01-01T11:30:00Z', agent: 'other-bot', operation: 'DELETE', resource: 'pods', decision: 'Held' as const },
-    { time: '2030-01-01T11:45:00Z', agent: 'deploy-bot', operation: 'CONNECT', resource: 'pods', subresource: 'exec', command: ['sh', '-c', 'ls'], decision: 'Denied' as const },
+    {
+      time: '2030-01-01T11:45:00Z',
+      agent: 'deploy-bot',
+      operation: 'CONNECT',
+      resource: 'pods',
+      subresource: 'exec',
+      command: ['sh', '-c', 'ls'],
+      decision: 'Denied' as const,
+    },
   ];
   for (const [i, s] of specs.entries()) {
-    const r = appendEvent(head, { ...s, user: `agent:${s.agent}`, group: '', version: 'v1', namespace: 'payments', name: `obj-${i}`, reason: 'because', requestUID: `uid-${i}` });
+    const r = appendEvent(head, {
+      ...s,
+      user: `agent:${s.agent}`,
+      group: '',
+      version: 'v1',
+      namespace: 'payments',
+      name: `obj-${i}`,
+      reason: 'because',
+      requestUID: `uid-${i}`,
+    });
     head = r.head;
     out.push({ apiVersion: 'audit.agentgate.io/v1alpha1', kind: 'AuditEvent', metadata: { name: `ev-${i}`, namespace: 'agentgate-system' }, spec: r.spec });
   }
@@ -153,7 +188,14 @@ describe('cli format: request', () => {
 
   it('builds a RequiresApproval grant with a generated name', () => {
     const g = buildGrantRequest({ ...ok, ticket: 'INC-1' });
-    expect(g.spec).to.deep.equal({ agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '30m', reason: 'Roll out the hotfix', activation: 'RequiresApproval', ticket: 'INC-1' });
+    expect(g.spec).to.deep.equal({
+      agent: 'deploy-bot',
+      roleRef: { kind: 'ClusterRole', name: 'edit' },
+      duration: '30m',
+      reason: 'Roll out the hotfix',
+      activation: 'RequiresApproval',
+      ticket: 'INC-1',
+    });
     expect(g.metadata).to.deep.equal({ namespace: 'payments', generateName: 'deploy-bot-' });
     expect(buildGrantRequest({ ...ok, name: 'mine', kind: 'Role' }).metadata.name).to.equal('mine');
   });
@@ -175,7 +217,18 @@ describe('cli format: request', () => {
     g.status = { phase: 'Active', expiresAt: '2030-01-01T12:30:00Z' };
     expect(describeGrant(g, NOW)).to.equal('grant payments/g1 is Active: ClusterRole edit in payments until 2030-01-01T12:30:00Z (in 30m)');
     expect(grantSettled(g)).to.equal(true);
-    g.status = { phase: 'Invalid', conditions: [{ type: 'Valid', status: 'False', reason: 'RoleNotAllowed', message: 'ClusterRole admin is not in allowedRoles', lastTransitionTime: '2030-01-01T12:00:00Z' }] };
+    g.status = {
+      phase: 'Invalid',
+      conditions: [
+        {
+          type: 'Valid',
+          status: 'False',
+          reason: 'RoleNotAllowed',
+          message: 'ClusterRole admin is not in allowedRoles',
+          lastTransitionTime: '2030-01-01T12:00:00Z',
+        },
+      ],
+    };
     expect(describeGrant(g, NOW)).to.equal('grant payments/g1 is Invalid: ClusterRole admin is not in allowedRoles');
   });
 });
@@ -190,7 +243,16 @@ describe('cli format: eks access-entry', () => {
   const arn = 'arn:aws:iam::123456789012:role/deploy-bot';
 
   it('prints create-access-entry with username and groups, and no access policy', () => {
-    const text = eksAccessEntry(agent([{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'agentgate:agents' }], { roleArn: arn, clusterName: 'prod' }), {});
+    const text = eksAccessEntry(
+      agent(
+        [
+          { kind: 'User', name: 'agent:deploy-bot' },
+          { kind: 'Group', name: 'agentgate:agents' },
+        ],
+        { roleArn: arn, clusterName: 'prod' },
+      ),
+      {},
+    );
     expect(text).to.contain('aws eks create-access-entry \\\n    --cluster-name prod \\\n    --principal-arn arn:aws:iam::123456789012:role/deploy-bot');
     expect(text).to.contain('--type STANDARD').and.contain('--username agent:deploy-bot').and.contain('--kubernetes-groups agentgate:agents');
     expect(text).to.contain('Do not run `aws eks associate-access-policy`');
@@ -198,7 +260,10 @@ describe('cli format: eks access-entry', () => {
   });
 
   it('lets flags override the spec, and omits groups when there are none', () => {
-    const text = eksAccessEntry(agent([{ kind: 'User', name: 'agent:deploy-bot' }], { roleArn: 'arn:aws:iam::000000000000:role/old' }), { roleArn: arn, cluster: 'my cluster' });
+    const text = eksAccessEntry(agent([{ kind: 'User', name: 'agent:deploy-bot' }], { roleArn: 'arn:aws:iam::000000000000:role/old' }), {
+      roleArn: arn,
+      cluster: 'my cluster',
+    });
     expect(text).to.contain(`--principal-arn ${arn}`).and.contain("--cluster-name 'my cluster'");
     expect(text).to.not.contain('--kubernetes-groups');
   });
@@ -208,7 +273,10 @@ describe('cli format: eks access-entry', () => {
     expect(() => eksAccessEntry(agent(user), { cluster: 'c' })).to.throw(UsageError, /--role-arn.*spec\.eks\.roleArn.*EKS_ROLE_ARN/);
     expect(() => eksAccessEntry(agent(user), { roleArn: arn })).to.throw(UsageError, /--cluster/);
     expect(() => eksAccessEntry(agent(user), { roleArn: 'deploy-bot', cluster: 'c' })).to.throw(UsageError, 'not an IAM role ARN');
-    expect(() => eksAccessEntry(agent([{ kind: 'ServiceAccount', name: 'bot', namespace: 'ci' }]), { roleArn: arn, cluster: 'c' })).to.throw(UsageError, 'no User subject');
+    expect(() => eksAccessEntry(agent([{ kind: 'ServiceAccount', name: 'bot', namespace: 'ci' }]), { roleArn: arn, cluster: 'c' })).to.throw(
+      UsageError,
+      'no User subject',
+    );
     expect(() => eksAccessEntry(agent([{ kind: 'User', name: 'system:bot' }]), { roleArn: arn, cluster: 'c' })).to.throw(UsageError, 'system:');
   });
 });

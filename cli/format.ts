@@ -3,8 +3,8 @@ import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '..
 import { API_VERSION } from '../api/types.js';
 import { formatErrors, validateObject } from '../api/validate.js';
 import type { FieldError } from '../api/validate.js';
-import type { AgentReport, BoundaryReport, Finding } from '../lib/boundary.js';
-import { countFindings } from '../lib/boundary.js';
+import type { AgentReport, BoundaryReport, Finding } from '../boundary/types.js';
+import { countFindings } from '../boundary/verify.js';
 import { formatDuration, parseDuration } from '../lib/clock.js';
 import type { VerifyResult } from '../lib/audit-chain.js';
 import { UsageError } from './args.js';
@@ -40,11 +40,7 @@ export function relative(iso: string | undefined, now: Date): string {
 // verify
 
 function findingLines(f: Finding): string[] {
-  return [
-    `  ${f.severity.toUpperCase().padEnd(8)}  ${f.route}${f.object ? `  ${f.object}` : ''}`,
-    `            ${f.message}`,
-    `            fix: ${f.fix}`,
-  ];
+  return [`  ${f.severity.toUpperCase().padEnd(8)}  ${f.route}${f.object ? `  ${f.object}` : ''}`, `            ${f.message}`, `            fix: ${f.fix}`];
 }
 
 function agentSummary(a: AgentReport): string {
@@ -134,7 +130,12 @@ export function filterAudit(events: AuditEvent[], opts: { agent?: string; since?
   return events
     .filter((e) => !opts.agent || e.spec.agent === opts.agent)
     .filter((e) => Date.parse(e.spec.time) >= from)
-    .sort((a, b) => Date.parse(a.spec.time) - Date.parse(b.spec.time) || a.spec.chain.writer.localeCompare(b.spec.chain.writer) || a.spec.chain.sequence - b.spec.chain.sequence);
+    .sort(
+      (a, b) =>
+        Date.parse(a.spec.time) - Date.parse(b.spec.time) ||
+        a.spec.chain.writer.localeCompare(b.spec.chain.writer) ||
+        a.spec.chain.sequence - b.spec.chain.sequence,
+    );
 }
 
 const CHECKPOINT_NOTE: Record<string, string> = {
@@ -264,7 +265,8 @@ function shellArg(s: string): string {
 export function eksAccessEntry(agent: AgentIdentity, o: EksOptions): string {
   const name = agent.metadata.name ?? '';
   const roleArn = o.roleArn ?? agent.spec.eks?.roleArn;
-  if (!roleArn) throw new UsageError(`no IAM role for agent ${name}: pass --role-arn, set spec.eks.roleArn in the AgentIdentity, or set EKS_ROLE_ARN`, 'eks access-entry');
+  if (!roleArn)
+    throw new UsageError(`no IAM role for agent ${name}: pass --role-arn, set spec.eks.roleArn in the AgentIdentity, or set EKS_ROLE_ARN`, 'eks access-entry');
   if (!ARN.test(roleArn)) throw new UsageError(`"${roleArn}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`, 'eks access-entry');
   const cluster = o.cluster ?? agent.spec.eks?.clusterName;
   if (!cluster) throw new UsageError(`no EKS cluster name: pass --cluster, set spec.eks.clusterName, or set EKS_CLUSTER_NAME`, 'eks access-entry');
@@ -280,7 +282,11 @@ export function eksAccessEntry(agent: AgentIdentity, o: EksOptions): string {
   }
   const user = users[0]!;
   const reserved = [user, ...groups].filter((n) => n.startsWith('system:') || n.startsWith('eks:') || n.startsWith('amazon:') || n.startsWith('aws:'));
-  if (reserved.length) throw new UsageError(`EKS refuses usernames and groups starting with system:, eks:, aws: or amazon: (${reserved.join(', ')}); rename them in the AgentIdentity`, 'eks access-entry');
+  if (reserved.length)
+    throw new UsageError(
+      `EKS refuses usernames and groups starting with system:, eks:, aws: or amazon: (${reserved.join(', ')}); rename them in the AgentIdentity`,
+      'eks access-entry',
+    );
   const lines = [
     `# Map IAM role ${roleArn} to agent ${name}'s Kubernetes identity on cluster ${cluster}.`,
     [
@@ -295,6 +301,10 @@ export function eksAccessEntry(agent: AgentIdentity, o: EksOptions): string {
     '# Do not run `aws eks associate-access-policy` for this entry: an EKS access policy is standing',
     '# access that bypasses agentgate. agentgate creates the RBAC RoleBindings itself, per grant,',
     '# only while a grant is active. `agentgate verify` reports any other binding of the agent.',
+    '#',
+    "# The access entry's kubernetesGroups are the AgentIdentity's Group subjects. Keep them in sync: a group the",
+    '# access entry adds but the AgentIdentity does not declare shows in its status.observedIdentity',
+    '# and is an UndeclaredGroup finding (Critical when anything is bound to that group).',
     '',
   ];
   return lines.join('\n');

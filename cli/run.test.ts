@@ -35,7 +35,21 @@ describe('cli run: without a cluster', () => {
   });
 
   it('validates a request before it touches the cluster', async () => {
-    const r = await cli(['request', '--agent', 'deploy-bot', '--role', 'edit', '-n', 'payments', '--duration', 'forever', '--reason', 'x', '--kubeconfig', '/nonexistent']);
+    const r = await cli([
+      'request',
+      '--agent',
+      'deploy-bot',
+      '--role',
+      'edit',
+      '-n',
+      'payments',
+      '--duration',
+      'forever',
+      '--reason',
+      'x',
+      '--kubeconfig',
+      '/nonexistent',
+    ]);
     expect(r.code).to.equal(2);
     expect(r.err).to.contain('spec.duration (--duration)');
   });
@@ -71,7 +85,10 @@ describe('cli run: without a cluster', () => {
     );
     const r = await cli(['eks', 'access-entry', 'deploy-bot', '-f', file, '--cluster', 'prod'], { EKS_ROLE_ARN: 'arn:aws:iam::123456789012:role/bot' });
     expect(r.code, r.err).to.equal(0);
-    expect(r.out).to.contain('--principal-arn arn:aws:iam::123456789012:role/bot').and.contain('--username agent:deploy-bot').and.contain('--kubernetes-groups agentgate:agents');
+    expect(r.out)
+      .to.contain('--principal-arn arn:aws:iam::123456789012:role/bot')
+      .and.contain('--username agent:deploy-bot')
+      .and.contain('--kubernetes-groups agentgate:agents');
     const missing = await cli(['eks', 'access-entry', 'other', '-f', file]);
     expect(missing.code).to.equal(2);
     expect(missing.err).to.contain('holds no AgentIdentity named other');

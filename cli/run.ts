@@ -2,7 +2,7 @@
 import { commandHelp, mainHelp, parseCommandLine, UsageError } from './args.js';
 import { CliError, describeApiError, makeContext, runCommand } from './commands.js';
 import type { Io } from './commands.js';
-import { SnapshotError } from '../lib/boundary-snapshot.js';
+import { SnapshotError } from '../boundary/snapshot.js';
 
 export async function run(argv: string[], io: Io): Promise<number> {
   try {
@@ -30,4 +30,3 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return code;
   }
 }
-

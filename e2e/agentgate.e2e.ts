@@ -6,8 +6,8 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AgentIdentity } from '../api/types.js';
-import { eventually, kubectl, kubectlOk, uniqueName } from './cluster.js';
-import { runDir, startAgentgate, stopAgentgate, type RunningComponent } from './components.js';
+import { eventually, kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
+import { runDir, startAgentgate, stopAgentgate, type RunningComponent } from '../harness/components.js';
 
 interface Received {
   text: string;
@@ -36,21 +36,28 @@ describe('agentgate: continuous boundary verification and approver notifications
     mkdirSync(runDir, { recursive: true });
     const urlFile = path.join(runDir, 'notify-url');
     writeFileSync(urlFile, `http://127.0.0.1:${port}/hooks/agentgate\n`);
-    components = await startAgentgate({ name: 'whole', operatorArgs: ['--boundary-interval', '3s', '--notify-url-file', urlFile, '--lease-name', uniqueName('whole-lease')] });
+    components = await startAgentgate({
+      name: 'whole',
+      operatorArgs: ['--boundary-interval', '3s', '--notify-url-file', urlFile, '--lease-name', uniqueName('whole-lease')],
+    });
 
     await kubectlOk('admin', ['create', 'namespace', ns]);
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: agent },
-      spec: {
-        subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
-        maxDuration: '1h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-        allowedNamespaces: { names: [ns] },
-        approvers: { groups: ['sre-approvers'] },
-      },
-    }));
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AgentIdentity',
+        metadata: { name: agent },
+        spec: {
+          subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
+          maxDuration: '1h',
+          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+          allowedNamespaces: { names: [ns] },
+          approvers: { groups: ['sre-approvers'] },
+        },
+      }),
+    );
     await kubectlOk('admin', ['create', 'clusterrolebinding', `${agent}-approvers`, '--clusterrole=agentgate-approver', '--group=sre-approvers']);
   });
 
@@ -72,10 +79,14 @@ describe('agentgate: continuous boundary verification and approver notifications
     await eventually(async () => (await condition()).reason === 'Verified', 60_000, 'BoundaryVerified=True (Verified)');
 
     await kubectlOk('admin', ['create', 'clusterrolebinding', crb, '--clusterrole=view', '--user=agent:deploy-bot']);
-    const bad = await eventually(async () => {
-      const c = await condition();
-      return c.status === 'False' ? c : undefined;
-    }, 60_000, 'BoundaryVerified=False');
+    const bad = await eventually(
+      async () => {
+        const c = await condition();
+        return c.status === 'False' ? c : undefined;
+      },
+      60_000,
+      'BoundaryVerified=False',
+    );
     expect(bad.reason).to.equal('BypassRoutesFound');
     expect(bad.findings?.map((f) => `${f.route} ${f.object}`)).to.include(`StandingBinding ClusterRoleBinding/${crb}`);
     const cols = await kubectlOk('admin', ['get', 'agentidentity', agent]);
@@ -86,18 +97,40 @@ describe('agentgate: continuous boundary verification and approver notifications
   });
 
   it("tells approvers of a held activation, with the exact approve command, and of alice's decision", async function () {
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AccessGrant',
-      metadata: { name: 'needs-ok', namespace: ns },
-      spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '10m', reason: 'e2e: notifications', activation: 'RequiresApproval' },
-    }));
-    const ar = await eventually(async () => (await kubectlOk('admin', ['get', 'accessgrant', 'needs-ok', '-n', ns, '-o', 'jsonpath={.status.approvalRequest}'])) || undefined, 30_000, 'the activation request');
-    const created = await eventually(async () => received.find((m) => JSON.stringify(m).includes(`approvalrequest ${ar} -n ${ns} approved=true`)), 30_000, 'the "created" message');
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AccessGrant',
+        metadata: { name: 'needs-ok', namespace: ns },
+        spec: {
+          agent,
+          roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' },
+          duration: '10m',
+          reason: 'e2e: notifications',
+          activation: 'RequiresApproval',
+        },
+      }),
+    );
+    const ar = await eventually(
+      async () => (await kubectlOk('admin', ['get', 'accessgrant', 'needs-ok', '-n', ns, '-o', 'jsonpath={.status.approvalRequest}'])) || undefined,
+      30_000,
+      'the activation request',
+    );
+    const created = await eventually(
+      async () => received.find((m) => JSON.stringify(m).includes(`approvalrequest ${ar} -n ${ns} approved=true`)),
+      30_000,
+      'the "created" message',
+    );
     expect(created.text).to.contain('waits for approval');
 
     await kubectlOk('alice', ['annotate', 'approvalrequest', ar, '-n', ns, 'approved=true']);
-    const decided = await eventually(async () => received.find((m) => m.text.includes('approved') && m.text.includes('alice')), 30_000, 'the "approved" message');
+    const decided = await eventually(
+      async () => received.find((m) => m.text.includes('approved') && m.text.includes('alice')),
+      30_000,
+      'the "approved" message',
+    );
     expect(decided.text).to.contain('activate');
   });
 });

@@ -8,9 +8,10 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent } from '../api/types.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
-import { AGENTGATE_NAMESPACE, startAgentgate, stopAgentgate, type RunningComponent } from './components.js';
-import { postgresDsn } from './audit-store.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import { startAgentgate, stopAgentgate, type RunningComponent } from '../harness/components.js';
+import { postgresDsn } from '../harness/audit-store.js';
 
 const AGENT_USER = 'agent:deploy-bot';
 
@@ -23,26 +24,44 @@ describe('audit: records in a database behind an aggregated API', function () {
     if (!clusterEnv().local) this.skip(); // the aggregated API and the audit backend are wired by hack/controlplane/up.sh
     components = await startAgentgate({ name: 'audit' });
     await kubectlOk('admin', ['create', 'namespace', ns]);
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: agent },
-      spec: {
-        subjects: [{ kind: 'User', name: AGENT_USER }],
-        maxDuration: '1h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-        allowedNamespaces: { names: [ns] },
-        approvers: { groups: ['sre-approvers'] },
-      },
-    }));
-    await kubectlOk('admin', ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AccessGrant',
-      metadata: { name: 'g', namespace: ns },
-      spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'e2e audit' },
-    }));
-    await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes', 60_000, 'the grant to be active');
-    await eventually(async () => (await kubectl('admin', ['get', 'apiservice', 'v1alpha1.audit.agentgate.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout === 'True', 60_000, 'the APIService to be Available');
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AgentIdentity',
+        metadata: { name: agent },
+        spec: {
+          subjects: [{ kind: 'User', name: AGENT_USER }],
+          maxDuration: '1h',
+          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+          allowedNamespaces: { names: [ns] },
+          approvers: { groups: ['sre-approvers'] },
+        },
+      }),
+    );
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AccessGrant',
+        metadata: { name: 'g', namespace: ns },
+        spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'e2e audit' },
+      }),
+    );
+    await eventually(
+      async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes',
+      60_000,
+      'the grant to be active',
+    );
+    await eventually(
+      async () =>
+        (await kubectl('admin', ['get', 'apiservice', 'v1alpha1.audit.agentgate.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}']))
+          .stdout === 'True',
+      60_000,
+      'the APIService to be Available',
+    );
   });
 
   after(async function () {
@@ -71,26 +90,42 @@ describe('audit: records in a database behind an aggregated API', function () {
     expect((await kubectl('admin', ['get', 'crd', 'auditevents.agentgate.io'])).code).to.not.equal(0);
   });
 
-  it('settles an admitted mutation as Completed with the apiserver\'s status code', async function () {
+  it("settles an admitted mutation as Completed with the apiserver's status code", async function () {
     expect((await kubectl('agent', ['create', 'configmap', 'settled', '-n', ns, '--from-literal=a=b'])).code).to.equal(0);
-    const e = await eventually(async () => (await events(`agentgate.io/agent=${agent},agentgate.io/outcome=Completed`, `spec.namespace=${ns},spec.name=settled`))[0], 30_000, 'the record Completed');
+    const e = await eventually(
+      async () => (await events(`agentgate.io/agent=${agent},agentgate.io/outcome=Completed`, `spec.namespace=${ns},spec.name=settled`))[0],
+      30_000,
+      'the record Completed',
+    );
     expect(e.status).to.include({ outcome: 'Completed', code: 201, source: 'admission' });
   });
 
-  it('records the agent\'s reads and the calls RBAC refused, with their status codes', async function () {
+  it("records the agent's reads and the calls RBAC refused, with their status codes", async function () {
     expect((await kubectl('agent', ['get', 'configmaps', '-n', ns])).code).to.equal(0);
     const forbidden = await kubectl('agent', ['get', 'secrets', '-n', 'kube-system']);
     expect(forbidden.code).to.not.equal(0);
-    const read = await eventually(async () => (await events('agentgate.io/source=apiserver', `spec.namespace=${ns},spec.operation=LIST`))[0], 30_000, 'the LIST recorded');
+    const read = await eventually(
+      async () => (await events('agentgate.io/source=apiserver', `spec.namespace=${ns},spec.operation=LIST`))[0],
+      30_000,
+      'the LIST recorded',
+    );
     expect(read.spec).to.include({ user: AGENT_USER, decision: 'Allowed', resource: 'configmaps' });
     expect(read.status).to.include({ outcome: 'Recorded', code: 200 });
-    const denied = await eventually(async () => (await events('agentgate.io/source=apiserver,agentgate.io/decision=Denied', 'spec.namespace=kube-system,spec.resource=secrets'))[0], 30_000, 'the 403 recorded');
+    const denied = await eventually(
+      async () => (await events('agentgate.io/source=apiserver,agentgate.io/decision=Denied', 'spec.namespace=kube-system,spec.resource=secrets'))[0],
+      30_000,
+      'the 403 recorded',
+    );
     expect(denied.status?.code).to.equal(403);
     expect(denied.spec.reason).to.contain('refused by the apiserver (403');
   });
 
   it('the whole record verifies, chains and checkpoints', async function () {
-    await eventually(async () => (await kubectl('admin', ['get', 'configmap', 'agentgate-audit-checkpoints', '-n', AGENTGATE_NAMESPACE])).code === 0, 20_000, 'a checkpoint');
+    await eventually(
+      async () => (await kubectl('admin', ['get', 'configmap', 'agentgate-audit-checkpoints', '-n', AGENTGATE_NAMESPACE])).code === 0,
+      20_000,
+      'a checkpoint',
+    );
     const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs.admin, 'audit', 'verify']);
     expect(r.code, r.stdout + r.stderr).to.equal(0);
     expect(r.stdout).to.contain('checkpoints in etcd compared with the store');
@@ -100,10 +135,19 @@ describe('audit: records in a database behind an aggregated API', function () {
     const envFile = readFileSync(path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'env'), 'utf8');
     const port = Number(/^AUDIT_PORT=(\d+)$/m.exec(envFile)![1]);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = https.request({ host: '127.0.0.1', port, path: `/apis/audit.agentgate.io/v1alpha1/namespaces/${AGENTGATE_NAMESPACE}/auditevents`, headers: { 'X-Remote-User': 'kubernetes-admin', 'X-Remote-Group': 'system:masters' }, rejectUnauthorized: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: `/apis/audit.agentgate.io/v1alpha1/namespaces/${AGENTGATE_NAMESPACE}/auditevents`,
+          headers: { 'X-Remote-User': 'kubernetes-admin', 'X-Remote-Group': 'system:masters' },
+          rejectUnauthorized: false,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -128,6 +172,10 @@ describe('audit: records in a database behind an aggregated API', function () {
     } finally {
       await run(ctl, ['start']);
     }
-    await eventually(async () => (await kubectl('agent', ['create', 'configmap', 'after-restart', '-n', ns, '--from-literal=a=b'])).code === 0, 30_000, 'agent calls to go through again');
+    await eventually(
+      async () => (await kubectl('agent', ['create', 'configmap', 'after-restart', '-n', ns, '--from-literal=a=b'])).code === 0,
+      30_000,
+      'agent calls to go through again',
+    );
   });
 });

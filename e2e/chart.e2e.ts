@@ -2,8 +2,8 @@
 // object, with default and with full values, is one the apiserver accepts as written.
 import { expect } from 'chai';
 import yaml from 'js-yaml';
-import { kubectl, kubectlOk, uniqueName } from './cluster.js';
-import { ensureCrds } from './crds.js';
+import { kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
+import { ensureCrds } from '../harness/crds.js';
 import { FULL_VALUES, render } from '../packaging/helm.js';
 
 // The full values render a ServiceMonitor, a PrometheusRule and a cert-manager Certificate.
@@ -40,11 +40,18 @@ describe('Helm chart against the real apiserver', function () {
     await kubectl('admin', ['delete', 'namespace', ns, '--wait=false']);
   });
 
-  for (const [label, extra] of [['default values', []], ['full values', FULL_VALUES]] as const) {
+  for (const [label, extra] of [
+    ['default values', []],
+    ['full values', FULL_VALUES],
+  ] as const) {
     it(`${label}: every rendered object passes a server-side dry run`, async function () {
       const docs = render(ns, [...extra]);
       expect(docs.length).to.be.greaterThan(10);
-      const r = await kubectl('admin', ['apply', '--dry-run=server', '--server-side', '--force-conflicts', '--field-manager=helm-e2e', '-f', '-'], docs.map((d) => yaml.dump(d)).join('---\n'));
+      const r = await kubectl(
+        'admin',
+        ['apply', '--dry-run=server', '--server-side', '--force-conflicts', '--field-manager=helm-e2e', '-f', '-'],
+        docs.map((d) => yaml.dump(d)).join('---\n'),
+      );
       expect(r.code, r.stderr).to.equal(0);
       for (const d of docs) expect(r.stdout).to.contain(`${d.metadata.name} serverside-applied (server dry run)`);
     });

@@ -17,14 +17,14 @@ import { openDb } from '../audit/db.js';
 import { AuditStore, eventName } from '../audit/store.js';
 import { systemClock } from '../lib/clock.js';
 import { FINGERPRINT_KEY, TLS_SECRET } from '../webhook/tls.js';
-import { postgresDsn } from './audit-store.js';
-import { startAgentgate, stopAgentgate } from './components.js';
+import { postgresDsn } from '../harness/audit-store.js';
+import { startAgentgate, stopAgentgate } from '../harness/components.js';
 import { appendEvent, emptyHead } from '../lib/audit-chain.js';
 import type { ChainHead } from '../lib/audit-chain.js';
 import { rfc3339 as toRfc3339 } from '../lib/clock.js';
-import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from './cluster.js';
-import type { Identity, RunResult } from './cluster.js';
-import { ensureCrds } from './crds.js';
+import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import type { Identity, RunResult } from '../harness/cluster.js';
+import { ensureCrds } from '../harness/crds.js';
 
 const CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const AGENT_USER = 'agent:deploy-bot';
@@ -49,7 +49,10 @@ describe('agentgate CLI on a real apiserver', function () {
       kind: 'AgentIdentity',
       metadata: { name: agent },
       spec: {
-        subjects: [{ kind: 'User', name: AGENT_USER }, { kind: 'Group', name: 'agentgate:agents' }],
+        subjects: [
+          { kind: 'User', name: AGENT_USER },
+          { kind: 'Group', name: 'agentgate:agents' },
+        ],
         eks: { roleArn: ROLE_ARN, clusterName: 'prod-eu-west-1' },
         maxDuration: '2h',
         allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
@@ -119,7 +122,12 @@ describe('agentgate CLI on a real apiserver', function () {
       writeFileSync(plugin, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
       chmodSync(plugin, 0o755);
       const env = { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` };
-      const r = await run(clusterEnv().kubectlPath, ['agentgate', 'eks', 'access-entry', agent, '--kubeconfig', clusterEnv().kubeconfigs.admin], undefined, env);
+      const r = await run(
+        clusterEnv().kubectlPath,
+        ['agentgate', 'eks', 'access-entry', agent, '--kubeconfig', clusterEnv().kubeconfigs.admin],
+        undefined,
+        env,
+      );
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.contain(`--username ${AGENT_USER}`);
       const help = await run(clusterEnv().kubectlPath, ['agentgate', 'verify', '--help'], undefined, env);
@@ -132,24 +140,70 @@ describe('agentgate CLI on a real apiserver', function () {
   describe('request', function () {
     beforeEach(async function () {
       // The agent may create (and follow) its own requests in this namespace.
-      await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'requester', namespace: ns }, rules: [{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['create', 'get', 'list', 'watch'] }] });
+      await apply({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'requester', namespace: ns },
+        rules: [{ apiGroups: ['agentgate.io'], resources: ['accessgrants'], verbs: ['create', 'get', 'list', 'watch'] }],
+      });
       await kubectlOk('admin', ['create', 'rolebinding', 'requester', '-n', ns, '--role', 'requester', '--user', AGENT_USER]);
-      await eventually(async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'accessgrants.agentgate.io', '-n', ns])).stdout.trim() === 'yes', 30_000, 'the requester role');
+      await eventually(
+        async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'accessgrants.agentgate.io', '-n', ns])).stdout.trim() === 'yes',
+        30_000,
+        'the requester role',
+      );
     });
 
     it('creates a grant as the agent, always RequiresApproval', async function () {
-      const r = await cli('agent', ['request', '--agent', agent, '--role', 'agentgate-edit', '-n', ns, '--duration', '30m', '--reason', 'Roll out the hotfix', '--ticket', 'INC-4711', '-o', 'json']);
+      const r = await cli('agent', [
+        'request',
+        '--agent',
+        agent,
+        '--role',
+        'agentgate-edit',
+        '-n',
+        ns,
+        '--duration',
+        '30m',
+        '--reason',
+        'Roll out the hotfix',
+        '--ticket',
+        'INC-4711',
+        '-o',
+        'json',
+      ]);
       expect(r.code, r.stderr).to.equal(0);
       const created = JSON.parse(r.stdout) as AccessGrant;
       expect(created.metadata.name).to.match(new RegExp(`^${agent}-`));
       const stored = JSON.parse(await kubectlOk('admin', ['get', 'accessgrant', created.metadata.name!, '-n', ns, '-o', 'json'])) as AccessGrant;
-      expect(stored.spec).to.deep.include({ agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'Roll out the hotfix', ticket: 'INC-4711', activation: 'RequiresApproval' });
+      expect(stored.spec).to.deep.include({
+        agent,
+        roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' },
+        duration: '30m',
+        reason: 'Roll out the hotfix',
+        ticket: 'INC-4711',
+        activation: 'RequiresApproval',
+      });
       const text = await cli('agent', ['request', '--agent', agent, '--role', 'agentgate-edit', '-n', ns, '--duration', '10m', '--reason', 'again']);
       expect(text.stdout).to.match(/^requested grant .* needs approval/);
     });
 
     it('refuses an invalid request before it reaches the cluster, naming the field', async function () {
-      const bad = await cli('agent', ['request', '--agent', agent, '--role', 'agentgate-edit', '--kind', 'Group', '-n', ns, '--duration', '30m', '--reason', 'x']);
+      const bad = await cli('agent', [
+        'request',
+        '--agent',
+        agent,
+        '--role',
+        'agentgate-edit',
+        '--kind',
+        'Group',
+        '-n',
+        ns,
+        '--duration',
+        '30m',
+        '--reason',
+        'x',
+      ]);
       expect(bad.code).to.equal(2);
       expect(bad.stderr).to.contain('spec.roleRef.kind (--kind): must be one of ClusterRole, Role');
       const missing = await cli('agent', ['request', '--agent', agent, '-n', ns]);
@@ -164,18 +218,42 @@ describe('agentgate CLI on a real apiserver', function () {
       expect(r.stderr).to.contain(`you may not create accessgrants in namespace ${ns}`).and.contain('Ask your cluster admin');
     });
 
-    for (const [phase, code] of [['Active', 0], ['Denied', 1]] as const) {
+    for (const [phase, code] of [
+      ['Active', 0],
+      ['Denied', 1],
+    ] as const) {
       it(`--wait blocks until the grant is ${phase} and prints the outcome (exit ${code})`, async function () {
         const name = `wait-${phase.toLowerCase()}`;
-        const waiting = cli('agent', ['request', '--agent', agent, '--role', 'agentgate-edit', '-n', ns, '--duration', '30m', '--reason', 'wait for it', '--name', name, '--wait', '--timeout', '2m']);
+        const waiting = cli('agent', [
+          'request',
+          '--agent',
+          agent,
+          '--role',
+          'agentgate-edit',
+          '-n',
+          ns,
+          '--duration',
+          '30m',
+          '--reason',
+          'wait for it',
+          '--name',
+          name,
+          '--wait',
+          '--timeout',
+          '2m',
+        ]);
         await eventually(async () => (await kubectl('admin', ['get', 'accessgrant', name, '-n', ns])).code === 0, 30_000, 'the requested grant');
         // What the operator would write: first awaiting approval, then the outcome.
-        const status = (s: Record<string, unknown>) => kubectlOk('admin', ['patch', 'accessgrant', name, '-n', ns, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({ status: s })]);
+        const status = (s: Record<string, unknown>) =>
+          kubectlOk('admin', ['patch', 'accessgrant', name, '-n', ns, '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({ status: s })]);
         await status({ phase: 'AwaitingApproval', approvalRequest: `${name}-activation` });
         await status(
           phase === 'Active'
             ? { phase, activatedAt: rfc3339(Date.now()), expiresAt: rfc3339(Date.now() + 30 * 60_000), roleBinding: `agentgate-${name}` }
-            : { phase, conditions: [{ type: 'Approved', status: 'False', reason: 'Denied', message: 'denied by alice', lastTransitionTime: rfc3339(Date.now()) }] },
+            : {
+                phase,
+                conditions: [{ type: 'Approved', status: 'False', reason: 'Denied', message: 'denied by alice', lastTransitionTime: rfc3339(Date.now()) }],
+              },
         );
         const r = await waiting;
         expect(r.code, r.stderr).to.equal(code);
@@ -196,7 +274,16 @@ describe('agentgate CLI on a real apiserver', function () {
           agent,
           type: 'Operation',
           grant: 'hotfix',
-          operation: { operation: 'DELETE', group: 'apps', version: 'v1', resource: 'deployments', namespace: ns, name: 'api', user: AGENT_USER, groups: ['agentgate:agents'] },
+          operation: {
+            operation: 'DELETE',
+            group: 'apps',
+            version: 'v1',
+            resource: 'deployments',
+            namespace: ns,
+            name: 'api',
+            user: AGENT_USER,
+            groups: ['agentgate:agents'],
+          },
           fingerprint: 'a'.repeat(64),
           summary,
           preview: 'delete deployments/api (replicas 3)',
@@ -206,21 +293,25 @@ describe('agentgate CLI on a real apiserver', function () {
         },
       });
     }
-    const annotation = async (name: string) => (await kubectlOk('admin', ['get', 'approvalrequest', name, '-n', ns, '-o', 'jsonpath={.metadata.annotations.approved}'])).trim();
+    const annotation = async (name: string) =>
+      (await kubectlOk('admin', ['get', 'approvalrequest', name, '-n', ns, '-o', 'jsonpath={.metadata.annotations.approved}'])).trim();
 
     beforeEach(async function () {
       await approvalRequest('delete-api', `${agent} wants to DELETE deployment ${ns}/api`);
       await approvalRequest('delete-db', `${agent} wants to DELETE deployment ${ns}/db`);
     });
 
-    it("lists the requests alice may approve, with summary, preview and the commands", async function () {
+    it('lists the requests alice may approve, with summary, preview and the commands', async function () {
       const r = await cli('alice', ['pending', '-n', ns]);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.contain(`${ns}/delete-api  agent ${agent}, held operation, requested by ${AGENT_USER}`);
       expect(r.stdout).to.contain(`summary:   ${agent} wants to DELETE deployment ${ns}/api`);
       expect(r.stdout).to.contain('delete deployments/api (replicas 3)');
       expect(r.stdout).to.contain(`approve:   agentgate approve delete-api -n ${ns}`);
-      const json = JSON.parse((await cli('alice', ['pending', '-n', ns, '-o', 'json'])).stdout) as { user: string; items: Array<{ eligible: boolean; request: { metadata: { name: string } } }> };
+      const json = JSON.parse((await cli('alice', ['pending', '-n', ns, '-o', 'json'])).stdout) as {
+        user: string;
+        items: Array<{ eligible: boolean; request: { metadata: { name: string } } }>;
+      };
       expect(json.user).to.equal('alice');
       expect(json.items.map((i) => i.request.metadata.name).sort()).to.deep.equal(['delete-api', 'delete-db']);
       // Across namespaces too (the default).
@@ -238,7 +329,11 @@ describe('agentgate CLI on a real apiserver', function () {
     it("stops mallory's approval before anything is written, saying who may approve", async function () {
       const r = await cli('mallory', ['approve', 'delete-api', '-n', ns]);
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.contain(`you (mallory) cannot approve ${ns}/delete-api`).and.contain('not an approver').and.contain('groups sre-approvers').and.contain('Nothing was changed');
+      expect(r.stderr)
+        .to.contain(`you (mallory) cannot approve ${ns}/delete-api`)
+        .and.contain('not an approver')
+        .and.contain('groups sre-approvers')
+        .and.contain('Nothing was changed');
       expect(await annotation('delete-api')).to.equal('');
       const deny = await cli('mallory', ['deny', 'delete-api', '-n', ns]);
       expect(deny.code).to.equal(1);
@@ -265,7 +360,9 @@ describe('agentgate CLI on a real apiserver', function () {
       const d = await cli('bob', ['deny', 'delete-db', '-n', ns]);
       expect(d.code, d.stderr).to.equal(0);
       expect(await annotation('delete-db')).to.equal('false');
-      const annotations = JSON.parse(await kubectlOk('admin', ['get', 'approvalrequest', 'delete-db', '-n', ns, '-o', 'jsonpath={.metadata.annotations}'])) as Record<string, string>;
+      const annotations = JSON.parse(
+        await kubectlOk('admin', ['get', 'approvalrequest', 'delete-db', '-n', ns, '-o', 'jsonpath={.metadata.annotations}']),
+      ) as Record<string, string>;
       expect(annotations).to.deep.equal({ approved: 'false' });
     });
 
@@ -292,7 +389,13 @@ describe('agentgate CLI on a real apiserver', function () {
       components = await startAgentgate({ name: 'cli-audit' });
       store = new AuditStore(await openDb({ engine: 'postgres', dsn: dsn! }), writer, systemClock);
       await store.open();
-      await eventually(async () => (await kubectl('admin', ['get', 'apiservice', 'v1alpha1.audit.agentgate.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout === 'True', 60_000, 'the audit API');
+      await eventually(
+        async () =>
+          (await kubectl('admin', ['get', 'apiservice', 'v1alpha1.audit.agentgate.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}']))
+            .stdout === 'True',
+        60_000,
+        'the audit API',
+      );
     });
 
     after(async function () {
@@ -350,11 +453,18 @@ describe('agentgate CLI on a real apiserver', function () {
       await store!.db.query(`DELETE FROM agentgate_audit_events WHERE name = $1`, [names[1]]);
       const r = await cli('admin', ['audit', 'verify', '-l', label]);
       expect(r.code).to.equal(1);
-      expect(r.stdout).to.contain('AUDIT CHAIN BROKEN').and.contain('MISSING').and.contain('event sequence 2 is missing').and.contain(`between ${names[0]} and ${names[2]}`);
+      expect(r.stdout)
+        .to.contain('AUDIT CHAIN BROKEN')
+        .and.contain('MISSING')
+        .and.contain('event sequence 2 is missing')
+        .and.contain(`between ${names[0]} and ${names[2]}`);
     });
 
     it('fails and names the event when one is altered in the database', async function () {
-      await store!.db.query(`UPDATE agentgate_audit_events SET spec = jsonb_set(jsonb_set(spec, '{decision}', '"Allowed"'), '{reason}', '"covered by grant hotfix"'), decision = 'Allowed' WHERE name = $1`, [names[2]]);
+      await store!.db.query(
+        `UPDATE agentgate_audit_events SET spec = jsonb_set(jsonb_set(spec, '{decision}', '"Allowed"'), '{reason}', '"covered by grant hotfix"'), decision = 'Allowed' WHERE name = $1`,
+        [names[2]],
+      );
       const r = await cli('admin', ['audit', 'verify', '-l', label, '-o', 'json']);
       expect(r.code).to.equal(1);
       const result = JSON.parse(r.stdout) as { ok: boolean; problems: Array<{ kind: string; event: string; sequence: number }> };
@@ -366,12 +476,23 @@ describe('agentgate CLI on a real apiserver', function () {
 
     it('the checkpoint in etcd reveals a deleted newest event, which the chain alone cannot', async function () {
       // The checkpoint as agentgate writes it: signed with the key from its Secret.
-      const secret = JSON.parse(await kubectlOk('admin', ['get', 'secret', TLS_SECRET, '-n', 'agentgate-system', '-o', 'json'])) as { data: Record<string, string> };
+      const secret = JSON.parse(await kubectlOk('admin', ['get', 'secret', TLS_SECRET, '-n', 'agentgate-system', '-o', 'json'])) as {
+        data: Record<string, string>;
+      };
       const key = checkpointKey(Buffer.from(secret.data[FINGERPRINT_KEY]!, 'base64').toString('utf8'));
       const head = (await store!.heads()).find((h) => h.writer === writer)!;
       expect(head.sequence).to.equal(4);
       const cp = signCheckpoint(head, new Date(), key);
-      await kubectlOk('admin', ['patch', 'configmap', CHECKPOINT_CONFIGMAP, '-n', 'agentgate-system', '--type=merge', '-p', JSON.stringify({ data: { [writer]: JSON.stringify(cp) } })]);
+      await kubectlOk('admin', [
+        'patch',
+        'configmap',
+        CHECKPOINT_CONFIGMAP,
+        '-n',
+        'agentgate-system',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ data: { [writer]: JSON.stringify(cp) } }),
+      ]);
       await store!.db.query(`DELETE FROM agentgate_audit_events WHERE name = $1`, [names[3]]);
       // The chain of what is left is intact...
       expect((await cli('admin', ['audit', 'verify', '-l', label])).code).to.equal(0);
@@ -379,7 +500,16 @@ describe('agentgate CLI on a real apiserver', function () {
       const r = await cli('admin', ['audit', 'verify']);
       expect(r.code).to.equal(1);
       expect(r.stdout).to.contain('TAIL-DELETED').and.contain(`writer ${writer}: events sequence 4..4 are missing (the newest were deleted)`);
-      await kubectl('admin', ['patch', 'configmap', CHECKPOINT_CONFIGMAP, '-n', 'agentgate-system', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: `/data/${writer}` }])]);
+      await kubectl('admin', [
+        'patch',
+        'configmap',
+        CHECKPOINT_CONFIGMAP,
+        '-n',
+        'agentgate-system',
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'remove', path: `/data/${writer}` }]),
+      ]);
     });
   });
 });

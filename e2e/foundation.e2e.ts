@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { kubectl, kubectlOk, repoRoot } from './cluster.js';
-import { ensureCrds } from './crds.js';
+import { kubectl, kubectlOk, repoRoot } from '../harness/cluster.js';
+import { ensureCrds } from '../harness/crds.js';
 
 const CRD_NAMES = ['agentidentities', 'accessgrants', 'approvalrequests'].map((p) => `${p}.agentgate.io`);
 
@@ -16,14 +16,22 @@ describe('foundation: the agentgate.io API on a real apiserver', function () {
 
   // The examples name the agent every e2e file acts as; leave the cluster as found.
   after(async function () {
-    await kubectl('admin', ['delete', '--ignore-not-found', '--wait=false', '-f', path.join(repoRoot, 'examples', '30-grant-approval.yaml'), '-f', path.join(repoRoot, 'examples', '20-grant-jit.yaml'), '-f', path.join(repoRoot, 'examples', '10-agent-eks.yaml')]);
+    await kubectl('admin', [
+      'delete',
+      '--ignore-not-found',
+      '--wait=false',
+      '-f',
+      path.join(repoRoot, 'examples', '30-grant-approval.yaml'),
+      '-f',
+      path.join(repoRoot, 'examples', '20-grant-jit.yaml'),
+      '-f',
+      path.join(repoRoot, 'examples', '10-agent-eks.yaml'),
+    ]);
   });
 
   it('installs every CRD and each becomes Established', async function () {
     for (const name of CRD_NAMES) {
-      const status = await kubectlOk('admin', [
-        'get', 'crd', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-      ]);
+      const status = await kubectlOk('admin', ['get', 'crd', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
       expect(status, name).to.equal('True');
     }
   });
@@ -44,7 +52,11 @@ describe('foundation: the agentgate.io API on a real apiserver', function () {
     expect(r.code, r.stderr).to.equal(0);
     const resources = await kubectlOk('admin', ['api-resources', '--api-group', 'agentgate.io', '-o', 'wide']);
     for (const short of ['agent', 'grant', 'ar', 'ae']) expect(resources).to.match(new RegExp(`\\b${short}\\b`));
-    expect(resources).to.contain('agentgate');
+    // Each kind, in its own row, carries the category (the last column).
+    for (const kind of ['AgentIdentity', 'AccessGrant', 'ApprovalRequest', 'AuditEvent']) {
+      const row = resources.split('\n').find((l) => new RegExp(`\\s${kind}\\s`).test(l));
+      expect(row, kind).to.match(/\bagentgate\s*$/);
+    }
   });
 
   describe('example manifests', function () {
@@ -67,7 +79,9 @@ describe('foundation: the agentgate.io API on a real apiserver', function () {
 
   describe('bad manifests are refused, naming the field', function () {
     const dir = path.join(repoRoot, 'e2e', 'fixtures', 'bad');
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()) {
       const text = readFileSync(path.join(dir, file), 'utf8');
       const expected = /^# expect: (.+)$/m.exec(text)?.[1];
       it(`${file}: ${expected}`, async function () {
@@ -79,10 +93,7 @@ describe('foundation: the agentgate.io API on a real apiserver', function () {
     }
 
     it("refuses a change to an existing grant's spec", async function () {
-      const r = await kubectl('admin', [
-        'patch', 'accessgrant', 'deploy-bot-hotfix', '-n', 'payments', '--type', 'merge',
-        '-p', '{"spec":{"duration":"2h"}}',
-      ]);
+      const r = await kubectl('admin', ['patch', 'accessgrant', 'deploy-bot-hotfix', '-n', 'payments', '--type', 'merge', '-p', '{"spec":{"duration":"2h"}}']);
       expect(r.code).to.not.equal(0);
       expect(r.stderr).to.contain('spec is immutable');
       const duration = await kubectlOk('admin', ['get', 'accessgrant', 'deploy-bot-hotfix', '-n', 'payments', '-o', 'jsonpath={.spec.duration}']);
@@ -102,13 +113,23 @@ describe('foundation: the agentgate.io API on a real apiserver', function () {
 
     it('the approver and the non-approver are who they say', async function () {
       const alice = await kubectlOk('alice', ['auth', 'whoami']);
-      expect(alice).to.match(/alice/).and.match(/sre-approvers/);
+      expect(alice)
+        .to.match(/alice/)
+        .and.match(/sre-approvers/);
       const mallory = await kubectlOk('mallory', ['auth', 'whoami']);
-      expect(mallory).to.match(/mallory/).and.not.match(/sre-approvers/);
+      expect(mallory)
+        .to.match(/mallory/)
+        .and.not.match(/sre-approvers/);
     });
 
     it('the agent is forbidden everything before any grant', async function () {
-      for (const [verb, resource] of [['create', 'configmaps'], ['delete', 'deployments'], ['get', 'secrets'], ['create', 'pods/exec'], ['create', 'rolebindings']] as const) {
+      for (const [verb, resource] of [
+        ['create', 'configmaps'],
+        ['delete', 'deployments'],
+        ['get', 'secrets'],
+        ['create', 'pods/exec'],
+        ['create', 'rolebindings'],
+      ] as const) {
         const r = await kubectl('agent', ['auth', 'can-i', verb, resource, '-n', 'payments']);
         expect(r.stdout.trim(), `${verb} ${resource}`).to.equal('no');
       }

@@ -4,8 +4,10 @@
 // assertions: how fast access goes is measured by bench/operator-expiry.ts.
 import { expect } from 'chai';
 import http from 'node:http';
-import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from './cluster.js';
-import { AGENTGATE_NAMESPACE, componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from './components.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from '../harness/cluster.js';
+import { componentKubeconfig, freePort, installBase, startProcess, type RunningComponent } from '../harness/components.js';
+import { AGENTGATE_NAMESPACE, LABEL_MANAGED_BY, MANAGED_BY, type AccessGrant } from '../api/types.js';
+import { accessGrant, agentIdentity, asNew, withMeta } from '../testing/fixtures.js';
 
 interface Grant {
   metadata: { name: string; namespace: string; uid: string; finalizers?: string[] };
@@ -35,7 +37,17 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   let op: RunningComponent | undefined;
 
   const operatorArgs = (id: string, extra: string[] = []): string[] => [
-    '--kubeconfig', kubeconfig, '--id', id, '--lease-name', lease, '--lease-duration', '4s', '--sweep-interval', '5s', ...extra,
+    '--kubeconfig',
+    kubeconfig,
+    '--id',
+    id,
+    '--lease-name',
+    lease,
+    '--lease-duration',
+    '4s',
+    '--sweep-interval',
+    '5s',
+    ...extra,
   ];
 
   async function startOperator(id = 'op-main'): Promise<RunningComponent> {
@@ -54,12 +66,13 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   }
 
   async function createGrant(ns: string, name: string, spec: Record<string, unknown> = {}, annotations?: Record<string, string>): Promise<void> {
-    const body = {
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AccessGrant',
-      metadata: { name, namespace: ns, ...(annotations ? { annotations } : {}) },
-      spec: { agent: agentName, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '10m', reason: 'e2e: operator test', activation: 'Immediate', ...spec },
-    };
+    const body = accessGrant(
+      name,
+      ns,
+      { agent: agentName, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '10m', reason: 'e2e: operator test', ...spec },
+      asNew,
+      withMeta<AccessGrant>(annotations ? { annotations } : {}),
+    );
     await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(body));
   }
 
@@ -73,13 +86,23 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   }
 
   async function waitPhase(ns: string, name: string, phase: string, timeoutMs = 30_000): Promise<Grant> {
-    return eventually(async () => {
-      const g = await getGrant(ns, name);
-      return g?.status?.phase === phase ? g : undefined;
-    }, timeoutMs, `grant ${ns}/${name} to be ${phase}`);
+    return eventually(
+      async () => {
+        const g = await getGrant(ns, name);
+        return g?.status?.phase === phase ? g : undefined;
+      },
+      timeoutMs,
+      `grant ${ns}/${name} to be ${phase}`,
+    );
   }
 
-  async function managedBindings(ns: string): Promise<Array<{ metadata: { name: string; labels: Record<string, string>; ownerReferences?: Array<{ uid: string; controller?: boolean; kind: string }> }; subjects?: Array<{ kind: string; name: string }>; roleRef: { kind: string; name: string } }>> {
+  async function managedBindings(ns: string): Promise<
+    Array<{
+      metadata: { name: string; labels: Record<string, string>; ownerReferences?: Array<{ uid: string; controller?: boolean; kind: string }> };
+      subjects?: Array<{ kind: string; name: string }>;
+      roleRef: { kind: string; name: string };
+    }>
+  > {
     const out = await kubectlOk('admin', ['get', 'rolebindings', '-n', ns, '-l', MANAGED, '-o', 'json']);
     return (JSON.parse(out) as { items: [] }).items;
   }
@@ -103,18 +126,18 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
     await installBase();
     kubeconfig = await componentKubeconfig('operator');
     // The only agent certificate is agent:deploy-bot, so every test's AgentIdentity names it.
-    const agent = {
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: agentName },
-      spec: {
-        subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
+    const agent = agentIdentity(
+      agentName,
+      {
         maxDuration: '1h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }, { kind: 'ClusterRole', name: 'view' }],
+        allowedRoles: [
+          { kind: 'ClusterRole', name: 'agentgate-edit' },
+          { kind: 'ClusterRole', name: 'view' },
+        ],
         allowedNamespaces: { selector: { matchLabels: { [allowLabel]: agentName } } },
-        approvers: { groups: ['sre-approvers'] },
       },
-    };
+      asNew,
+    );
     await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(agent));
     op = await startOperator();
   });
@@ -135,25 +158,56 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   describe("the operator's own RBAC is least privilege", function () {
     it('may bind agentgate-edit and view, and not edit, cluster-admin or admin', async function () {
       // edit can impersonate ServiceAccounts and mint their tokens: not a role for agents.
-      for (const [role, want] of [['agentgate-edit', 'yes'], ['view', 'yes'], ['edit', 'no'], ['cluster-admin', 'no'], ['admin', 'no']] as const) {
+      for (const [role, want] of [
+        ['agentgate-edit', 'yes'],
+        ['view', 'yes'],
+        ['edit', 'no'],
+        ['cluster-admin', 'no'],
+        ['admin', 'no'],
+      ] as const) {
         const r = await kubectl('admin', ['auth', 'can-i', 'bind', `clusterroles/${role}`, '--as', OPERATOR_SA]);
         expect(r.stdout.trim(), `bind ${role}`).to.equal(want);
       }
     });
 
-    it('really creates a RoleBinding to agentgate-edit, and is refused one to cluster-admin', async function () {
+    it("really creates a RoleBinding to agentgate-edit, and is refused one to cluster-admin or one without agentgate's label", async function () {
       const ns = await namespace(false);
-      // Bound to a user nobody authenticates as, so the probe grants no one anything.
-      const ok = await asOperator(['create', 'rolebinding', 'probe-edit', '-n', ns, '--clusterrole', 'agentgate-edit', '--user', 'e2e:nobody']);
+      // Bound to a user nobody authenticates as, so the probe grants no one anything. The
+      // operator may write only RoleBindings labelled as agentgate's (the
+      // agentgate-managed-rolebindings-only policy), so the probes carry that label.
+      const binding = (name: string, role: string, labels: Record<string, string>) =>
+        JSON.stringify({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name, namespace: ns, labels },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'e2e:nobody' }],
+        });
+      const managed = { [LABEL_MANAGED_BY]: MANAGED_BY };
+      const ok = await asOperator(['create', '-f', '-'], binding('probe-edit', 'agentgate-edit', managed));
       expect(ok.code, ok.stderr).to.equal(0);
-      const denied = await asOperator(['create', 'rolebinding', 'probe-admin', '-n', ns, '--clusterrole', 'cluster-admin', '--user', 'e2e:nobody']);
+      const denied = await asOperator(['create', '-f', '-'], binding('probe-admin', 'cluster-admin', managed));
       expect(denied.code).to.not.equal(0);
-      expect(denied.stderr).to.match(/forbidden/i).and.match(/not currently held|escalat|bind/);
-      await kubectlOk('admin', ['delete', 'rolebinding', 'probe-edit', '-n', ns]);
+      expect(denied.stderr)
+        .to.match(/forbidden/i)
+        .and.match(/not currently held|escalat|bind/);
+      const unlabelled = await asOperator(['create', '-f', '-'], binding('probe-unlabelled', 'agentgate-edit', {}));
+      expect(unlabelled.code, 'an unlabelled RoleBinding written by the operator').to.not.equal(0);
+      expect(unlabelled.stderr).to.match(/agentgate-managed-rolebindings-only|denied/i);
+      // The running operator may already have removed it: a labelled binding no grant owns is its to delete.
+      await kubectlOk('admin', ['delete', 'rolebinding', 'probe-edit', '-n', ns, '--ignore-not-found']);
     });
 
     it('holds nothing else of note: no secrets, no ClusterRoleBindings, no pods, no escalate or impersonate', async function () {
-      for (const [verb, res] of [['get', 'secrets'], ['create', 'clusterrolebindings'], ['create', 'pods'], ['escalate', 'clusterroles'], ['impersonate', 'users'], ['delete', 'accessgrants'], ['create', 'auditevents']] as const) {
+      for (const [verb, res] of [
+        ['get', 'secrets'],
+        ['create', 'clusterrolebindings'],
+        ['create', 'pods'],
+        ['escalate', 'clusterroles'],
+        ['impersonate', 'users'],
+        ['delete', 'accessgrants'],
+        ['create', 'auditevents'],
+      ] as const) {
         const r = await kubectl('admin', ['auth', 'can-i', verb, res, '-A', '--as', OPERATOR_SA]);
         expect(r.stdout.trim(), `${verb} ${res}`).to.equal('no');
       }
@@ -202,15 +256,29 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       expect(await canI('create', 'configmaps', x)).to.equal(false);
       expect((await agentCreatesConfigMap(x)).ok).to.equal(false);
       expect(await managedBindings(x)).to.deep.equal([]);
-      const events = await kubectlOk('admin', ['get', 'events', '-n', x, '--field-selector', 'involvedObject.name=window', '-o', 'jsonpath={.items[*].reason}']);
+      const events = await kubectlOk('admin', [
+        'get',
+        'events',
+        '-n',
+        x,
+        '--field-selector',
+        'involvedObject.name=window',
+        '-o',
+        'jsonpath={.items[*].reason}',
+      ]);
       expect(events).to.contain('Activated').and.contain('Expired');
     });
 
     describe('over the ceiling: Invalid, naming the field, and no RoleBinding', function () {
       const cases: Array<[string, Record<string, unknown>, boolean, RegExp]> = [
-        ['duration', { duration: '3h' }, true, /spec\.duration 3h exceeds the agent's spec\.maxDuration 1h/],
-        ['role', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }, true, /spec\.roleRef ClusterRole\/cluster-admin is not in the agent's spec\.allowedRoles/],
-        ['namespace', {}, false, /metadata\.namespace \S+ is not in the agent's spec\.allowedNamespaces/],
+        ['duration', { duration: '3h' }, true, /spec\.duration: 3h exceeds AgentIdentity \S+'s spec\.maxDuration 1h/],
+        [
+          'role',
+          { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } },
+          true,
+          /spec\.roleRef: ClusterRole\/cluster-admin is not in AgentIdentity \S+'s spec\.allowedRoles/,
+        ],
+        ['namespace', {}, false, /metadata\.namespace: \S+ is not in AgentIdentity \S+'s spec\.allowedNamespaces/],
       ];
       for (const [what, spec, allowed, message] of cases) {
         it(what, async function () {
@@ -230,14 +298,23 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   describe('activation approval', function () {
     it('RequiresApproval waits in AwaitingApproval with an ApprovalRequest, and activates once approved', async function () {
       const ns = await namespace();
-      await createGrant(ns, 'needs-ok', { activation: 'RequiresApproval', duration: '15m', reason: 'run the migration' }, { 'agentgate.io/requested-by': 'agent:deploy-bot' });
+      await createGrant(
+        ns,
+        'needs-ok',
+        { activation: 'RequiresApproval', duration: '15m', reason: 'run the migration' },
+        { 'agentgate.io/requested-by': 'agent:deploy-bot' },
+      );
       const g = await waitPhase(ns, 'needs-ok', 'AwaitingApproval');
       expect(g.status?.approvalRequest).to.equal('activate-needs-ok');
-      const ar = await eventually(async () => {
-        const r = await kubectl('admin', ['get', 'approvalrequest', 'activate-needs-ok', '-n', ns, '-o', 'json']);
-        const o = r.code === 0 ? (JSON.parse(r.stdout) as { spec: Record<string, string>; status?: { phase?: string } }) : undefined;
-        return o?.status?.phase === 'Pending' ? o : undefined;
-      }, 20_000, 'the activation ApprovalRequest');
+      const ar = await eventually(
+        async () => {
+          const r = await kubectl('admin', ['get', 'approvalrequest', 'activate-needs-ok', '-n', ns, '-o', 'json']);
+          const o = r.code === 0 ? (JSON.parse(r.stdout) as { spec: Record<string, string>; status?: { phase?: string } }) : undefined;
+          return o?.status?.phase === 'Pending' ? o : undefined;
+        },
+        20_000,
+        'the activation ApprovalRequest',
+      );
       expect(ar.spec).to.include({ agent: agentName, type: 'Activation', grant: 'needs-ok', requestedBy: 'agent:deploy-bot' });
       expect(ar.spec.fingerprint).to.match(/^[0-9a-f]{64}$/);
       expect(ar.spec.summary).to.equal(`activate agentgate-edit in ${ns} for 15m for ${agentName}: run the migration`);
@@ -249,17 +326,34 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       // The webhook is not part of this suite, so admin writes what it would write.
       const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       await kubectlOk('admin', [
-        'patch', 'approvalrequest', 'activate-needs-ok', '-n', ns, '--subresource=status', '--type=merge',
-        '-p', JSON.stringify({ status: { phase: 'Approved', decidedAt: now, approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: now }] } }),
+        'patch',
+        'approvalrequest',
+        'activate-needs-ok',
+        '-n',
+        ns,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify({
+          status: { phase: 'Approved', decidedAt: now, approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: now }] },
+        }),
       ]);
       const active = await waitPhase(ns, 'needs-ok', 'Active');
       expect(active.status?.conditions?.find((c) => c.type === 'Approved')).to.include({ status: 'True', reason: 'Approved' });
       await eventually(() => canI('create', 'configmaps', ns), 10_000, 'access after approval');
-      const consumed = JSON.parse(await kubectlOk('admin', ['get', 'approvalrequest', 'activate-needs-ok', '-n', ns, '-o', 'json'])) as { status: Record<string, string> };
-      await eventually(async () => {
-        const o = JSON.parse(await kubectlOk('admin', ['get', 'approvalrequest', 'activate-needs-ok', '-n', ns, '-o', 'json'])) as { status: Record<string, string> };
-        return o.status.phase === 'Consumed' && o.status.consumedBy === 'operator';
-      }, 10_000, `the ApprovalRequest to be Consumed (was ${consumed.status.phase})`);
+      const consumed = JSON.parse(await kubectlOk('admin', ['get', 'approvalrequest', 'activate-needs-ok', '-n', ns, '-o', 'json'])) as {
+        status: Record<string, string>;
+      };
+      await eventually(
+        async () => {
+          const o = JSON.parse(await kubectlOk('admin', ['get', 'approvalrequest', 'activate-needs-ok', '-n', ns, '-o', 'json'])) as {
+            status: Record<string, string>;
+          };
+          return o.status.phase === 'Consumed' && o.status.consumedBy === 'operator';
+        },
+        10_000,
+        `the ApprovalRequest to be Consumed (was ${consumed.status.phase})`,
+      );
     });
 
     it('a denied activation leaves the grant Denied and the agent without access', async function () {
@@ -268,7 +362,17 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       await waitPhase(ns, 'nope', 'AwaitingApproval');
       await eventually(async () => (await kubectl('admin', ['get', 'approvalrequest', 'activate-nope', '-n', ns])).code === 0, 20_000, 'the ApprovalRequest');
       // As above: admin stands in for the webhook's status write.
-      await kubectlOk('admin', ['patch', 'approvalrequest', 'activate-nope', '-n', ns, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Denied","message":"not during the freeze"}}']);
+      await kubectlOk('admin', [
+        'patch',
+        'approvalrequest',
+        'activate-nope',
+        '-n',
+        ns,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        '{"status":{"phase":"Denied","message":"not during the freeze"}}',
+      ]);
       const g = await waitPhase(ns, 'nope', 'Denied');
       expect(g.status?.conditions?.find((c) => c.type === 'Approved')).to.include({ reason: 'ApprovalDenied' });
       expect(await managedBindings(ns)).to.deep.equal([]);
@@ -294,10 +398,12 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   });
 
   describe('revocation', function () {
-    it('deleting the grant removes access at once (finalizer first)', async function () {
+    it('deleting the grant removes access at once: its finalizer holds the grant until the RoleBinding is gone', async function () {
       const ns = await namespace();
       await createGrant(ns, 'short-lived');
       await waitPhase(ns, 'short-lived', 'Active');
+      const fins = await kubectlOk('admin', ['get', 'accessgrant', 'short-lived', '-n', ns, '-o', 'jsonpath={.metadata.finalizers}']);
+      expect(fins).to.contain('agentgate.io/revoke-access');
       await eventually(() => canI('create', 'configmaps', ns), 10_000, 'access');
       await kubectlOk('admin', ['delete', 'accessgrant', 'short-lived', '-n', ns, '--wait=true', '--timeout=30s']);
       expect(await managedBindings(ns)).to.deep.equal([]);
@@ -308,8 +414,17 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       const ns = await namespace();
       await createGrant(ns, 'follow');
       await waitPhase(ns, 'follow', 'Active');
-      await setAgent({ subjects: [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'e2e:extra-bots' }] });
-      await eventually(async () => (await managedBindings(ns))[0]?.subjects?.some((s) => s.name === 'e2e:extra-bots'), 20_000, 'binding subjects to follow the agent');
+      await setAgent({
+        subjects: [
+          { kind: 'User', name: 'agent:deploy-bot' },
+          { kind: 'Group', name: 'e2e:extra-bots' },
+        ],
+      });
+      await eventually(
+        async () => (await managedBindings(ns))[0]?.subjects?.some((s) => s.name === 'e2e:extra-bots'),
+        20_000,
+        'binding subjects to follow the agent',
+      );
       await setAgent({ subjects: [{ kind: 'User', name: 'agent:deploy-bot' }] });
       await eventually(async () => (await managedBindings(ns))[0]?.subjects?.length === 1, 20_000, 'binding subjects back to one');
     });
@@ -332,17 +447,33 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
         await eventually(async () => (await managedBindings(a)).length === 0 && (await managedBindings(b)).length === 0, 20_000, 'all bindings gone');
         expect(await canI('create', 'configmaps', a)).to.equal(false);
         expect(await canI('create', 'configmaps', b)).to.equal(false);
-        for (const [ns, g] of [[a, 'one'], [b, 'two'], [b, 'later']] as const) await waitPhase(ns, g, 'Revoked');
-        await eventually(async () => {
-          const st = JSON.parse(await kubectlOk('admin', ['get', 'agentidentity', agentName, '-o', 'json'])) as { status?: { activeGrants?: number; conditions?: Array<{ type: string; status: string; reason: string }> } };
-          const r = st.status?.conditions?.find((c) => c.type === 'Ready');
-          return r?.status === 'False' && r.reason === 'Suspended' && st.status?.activeGrants === 0;
-        }, 20_000, 'agent Ready=False Suspended');
+        for (const [ns, g] of [
+          [a, 'one'],
+          [b, 'two'],
+          [b, 'later'],
+        ] as const)
+          await waitPhase(ns, g, 'Revoked');
+        await eventually(
+          async () => {
+            const st = JSON.parse(await kubectlOk('admin', ['get', 'agentidentity', agentName, '-o', 'json'])) as {
+              status?: { activeGrants?: number; conditions?: Array<{ type: string; status: string; reason: string }> };
+            };
+            const r = st.status?.conditions?.find((c) => c.type === 'Ready');
+            return r?.status === 'False' && r.reason === 'Suspended' && st.status?.activeGrants === 0;
+          },
+          20_000,
+          'agent Ready=False Suspended',
+        );
       } finally {
         await setAgent({ suspended: false });
       }
       // Revoked is final: lifting the suspension does not bring old grants back.
-      await eventually(async () => (await kubectlOk('admin', ['get', 'agentidentity', agentName, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])) === 'True', 20_000, 'agent Ready again');
+      await eventually(
+        async () =>
+          (await kubectlOk('admin', ['get', 'agentidentity', agentName, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])) === 'True',
+        20_000,
+        'agent Ready again',
+      );
       expect(await phaseOf(a, 'one')).to.equal('Revoked');
       expect(await managedBindings(a)).to.deep.equal([]);
     });
@@ -351,11 +482,13 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
   describe('observability', function () {
     it('serves prom-client metrics: grants by phase, reconcile duration, expiry lag', async function () {
       const body = await new Promise<string>((resolve, reject) => {
-        http.get(`http://127.0.0.1:${metricsPort}/metrics`, (res) => {
-          let s = '';
-          res.on('data', (d: Buffer) => (s += d.toString()));
-          res.on('end', () => resolve(s));
-        }).on('error', reject);
+        http
+          .get(`http://127.0.0.1:${metricsPort}/metrics`, (res) => {
+            let s = '';
+            res.on('data', (d: Buffer) => (s += d.toString()));
+            res.on('end', () => resolve(s));
+          })
+          .on('error', reject);
       });
       expect(body).to.match(/agentgate_grants\{phase="Active"\} \d+/);
       expect(body).to.match(/agentgate_grants\{phase="Invalid"\} [1-9]/);
@@ -366,7 +499,11 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
     });
 
     it('logs JSON lines', function () {
-      const lines = op!.log().trim().split('\n').filter((l) => l.startsWith('{'));
+      const lines = op!
+        .log()
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'));
       expect(lines.length).to.be.greaterThan(3);
       const parsed = lines.map((l) => JSON.parse(l) as { level: string; message: string; component: string });
       expect(parsed.some((l) => l.message === 'grant phase' && l.component === 'operator')).to.equal(true);
@@ -380,13 +517,21 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       const g = await waitPhase(ns, 'outlive', 'Active');
       await op!.stop('SIGKILL');
       // Labelled as agentgate's, naming a grant that does not exist: standing access in disguise.
-      await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify({
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: { name: 'agentgate-ghost', namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'agentgate', 'agentgate.io/grant': 'ghost', 'agentgate.io/agent': agentName } },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'agent:deploy-bot' }],
-      }));
+      await kubectlOk(
+        'admin',
+        ['create', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: {
+            name: 'agentgate-ghost',
+            namespace: ns,
+            labels: { 'app.kubernetes.io/managed-by': 'agentgate', 'agentgate.io/grant': 'ghost', 'agentgate.io/agent': agentName },
+          },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'agent:deploy-bot' }],
+        }),
+      );
       // Wait (not assert) until the window is over while nobody is watching it.
       await eventually(async () => Date.now() > Date.parse(g.status!.expiresAt!) + 1000, 30_000, 'the window to pass');
       expect((await managedBindings(ns)).map((b) => b.metadata.name).sort()).to.deep.equal(['agentgate-ghost', 'agentgate-outlive']);
@@ -411,10 +556,14 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
         b: startProcess('operator', uniqueName('op-b'), operatorArgs('replica-b', ['--metrics-port', '0'])),
       };
       try {
-        const first = await eventually(async () => {
-          const h = await holder();
-          return h === 'replica-a' || h === 'replica-b' ? h : undefined;
-        }, 30_000, 'a leader');
+        const first = await eventually(
+          async () => {
+            const h = await holder();
+            return h === 'replica-a' || h === 'replica-b' ? h : undefined;
+          },
+          30_000,
+          'a leader',
+        );
         const leader = replicas[first === 'replica-a' ? 'a' : 'b']!;
         const standby = replicas[first === 'replica-a' ? 'b' : 'a']!;
         const standbyId = first === 'replica-a' ? 'replica-b' : 'replica-a';

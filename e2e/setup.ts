@@ -2,8 +2,8 @@
 // plane's logs once at the end, so a red CI run shows why.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { clusterEnv } from './cluster.js';
-import { stopAll, runDir } from './components.js';
+import { clusterEnv } from '../harness/cluster.js';
+import { stopAll, runDir } from '../harness/components.js';
 
 let failures = 0;
 
@@ -22,7 +22,9 @@ export const mochaHooks = {
     }
     for (const dir of [logDir, runDir]) {
       if (!dir || !existsSync(dir)) continue;
-      for (const f of readdirSync(dir).filter((n) => n.endsWith('.log')).sort()) {
+      for (const f of readdirSync(dir)
+        .filter((n) => n.endsWith('.log'))
+        .sort()) {
         const lines = readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n');
         console.error(`\n----- ${path.join(dir, f)} (last 40 of ${lines.length} lines) -----`);
         console.error(lines.slice(-40).join('\n'));

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Prints an argocd-cm patch carrying agentgate's Argo CD health checks.
+# Prints an argocd-cm patch carrying agentgate's Argo CD health checks: every
+# charts/agentgate/argocd/<group>/<Kind>/health.lua.
 set -euo pipefail
-dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../charts/agentgate/argocd/agentgate.io" && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../charts/agentgate/argocd" && pwd)"
 echo "data:"
-for kind in AccessGrant ApprovalRequest; do
-  echo "  resource.customizations.health.agentgate.io_${kind}: |"
-  sed 's/^/    /' "$dir/$kind/health.lua"
+for script in "$root"/*/*/health.lua; do
+  kind_dir="$(dirname "$script")"
+  echo "  resource.customizations.health.$(basename "$(dirname "$kind_dir")")_$(basename "$kind_dir"): |"
+  sed 's/^/    /' "$script"
 done

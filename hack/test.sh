@@ -7,8 +7,20 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 what="${1:-all}"
 
+hack/prereqs.sh
 hack/deps.sh
 npx tsc -p tsconfig.json
+if [[ "$what" != "e2e" ]]; then
+  # The unit suite runs the chart and the Argo CD health checks through pinned tools built
+  # from Go modules: build them here, where their progress shows, not inside a test.
+  hack/tools/build.sh helm >/dev/null
+  hack/tools/build.sh argocd-lua >/dev/null
+fi
+
+# Lint first: Biome's rules (biome.json) and the unused-exports report.
+npx biome lint .
+npx biome format . >/dev/null 2>&1 || { echo "make test: some TypeScript files are not formatted: run 'make fmt' (or 'npx biome format .' to see where)" >&2; exit 1; }
+node hack/unused-exports.mjs 2>&1 | head -1
 
 if [[ "$what" == "unit" ]]; then
   exec npx mocha --config .mocharc.unit.json

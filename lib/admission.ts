@@ -58,10 +58,34 @@ export interface AdmissionRequest {
   options?: JsonObject | null;
 }
 
+/** meta/v1 StatusCause: one structured fact behind a refusal. */
+export interface StatusCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
+
+/** meta/v1 Status, as an AdmissionResponse carries it for a refused call. */
+export interface Status {
+  status?: 'Success' | 'Failure';
+  code?: number;
+  /** CamelCase, machine-readable; agentgate's reasons are in api/reasons.ts. */
+  reason?: string;
+  message?: string;
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    uid?: string;
+    causes?: StatusCause[];
+    retryAfterSeconds?: number;
+  };
+}
+
 export interface AdmissionResponse {
   uid: string;
   allowed: boolean;
-  status?: { code?: number; message?: string; reason?: string };
+  status?: Status;
   warnings?: string[];
   auditAnnotations?: Record<string, string>;
   patch?: string;

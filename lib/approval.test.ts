@@ -1,15 +1,7 @@
 import { expect } from 'chai';
 import type { AgentIdentity, ApprovalRequest } from '../api/types.js';
 import { FakeClock } from './clock.js';
-import {
-  approvalUsable,
-  approverEligibility,
-  computePhase,
-  consumedStatus,
-  effectivePhase,
-  parseApprovalAnnotation,
-  recordDecision,
-} from './approval.js';
+import { approvalUsable, approverEligibility, computePhase, consumedStatus, effectivePhase, parseApprovalAnnotation, recordDecision } from './approval.js';
 
 const FP = 'a'.repeat(64);
 
@@ -19,7 +11,10 @@ function agent(over: Partial<AgentIdentity['spec']> = {}): AgentIdentity {
     kind: 'AgentIdentity',
     metadata: { name: 'deploy-bot' },
     spec: {
-      subjects: [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'agentgate:agents' }],
+      subjects: [
+        { kind: 'User', name: 'agent:deploy-bot' },
+        { kind: 'Group', name: 'agentgate:agents' },
+      ],
       maxDuration: '1h',
       allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }],
       allowedNamespaces: { names: ['prod'] },
@@ -78,13 +73,21 @@ describe('approval', () => {
     });
     it('rejects the requester', () => {
       const req = { ...ar(clock), spec: { ...ar(clock).spec, requestedBy: 'alice' } };
-      expect(approverEligibility(req, agent(), alice, clock.now())).to.have.property('reason').that.contains('caused this request');
+      expect(approverEligibility(req, agent(), alice, clock.now()))
+        .to.have.property('reason')
+        .that.contains('caused this request');
     });
     it('rejects expired and consumed requests and a missing agent', () => {
       const later = new Date(clock.now().getTime() + 3600_000);
-      expect(approverEligibility(ar(clock), agent(), alice, later)).to.have.property('reason').that.contains('expired');
-      expect(approverEligibility(ar(clock, { phase: 'Consumed' }), agent(), alice, clock.now())).to.have.property('reason').that.contains('already used');
-      expect(approverEligibility(ar(clock), undefined, alice, clock.now())).to.have.property('reason').that.contains('does not exist');
+      expect(approverEligibility(ar(clock), agent(), alice, later))
+        .to.have.property('reason')
+        .that.contains('expired');
+      expect(approverEligibility(ar(clock, { phase: 'Consumed' }), agent(), alice, clock.now()))
+        .to.have.property('reason')
+        .that.contains('already used');
+      expect(approverEligibility(ar(clock), undefined, alice, clock.now()))
+        .to.have.property('reason')
+        .that.contains('does not exist');
     });
   });
 
@@ -121,7 +124,9 @@ describe('approval', () => {
       if (r.outcome !== 'recorded') throw new Error('expected recorded');
       const decided = ar(clock, r.status);
       expect(recordDecision(decided, agent(), alice, 'Approved', clock.now())).to.deep.equal({ outcome: 'unchanged', phase: 'Approved' });
-      expect(recordDecision(decided, agent(), bob, 'Denied', clock.now())).to.have.property('reason').that.contains('already Approved');
+      expect(recordDecision(decided, agent(), bob, 'Denied', clock.now()))
+        .to.have.property('reason')
+        .that.contains('already Approved');
       expect(recordDecision(decided, agent(), mallory, 'Approved', clock.now())).to.have.property('outcome', 'rejected');
     });
 
@@ -129,7 +134,15 @@ describe('approval', () => {
       const clock = new FakeClock();
       const r = recordDecision(ar(clock), agent({ requiredApprovals: 2 }), alice, 'Denied', clock.now());
       expect(r).to.include({ outcome: 'recorded', phase: 'Denied' });
-      expect(computePhase([{ user: 'a', decision: 'Approved', time: '' }, { user: 'b', decision: 'Denied', time: '' }], 1)).to.equal('Denied');
+      expect(
+        computePhase(
+          [
+            { user: 'a', decision: 'Approved', time: '' },
+            { user: 'b', decision: 'Denied', time: '' },
+          ],
+          1,
+        ),
+      ).to.equal('Denied');
     });
 
     it('lets an approver change their mind while the request is pending', () => {
@@ -151,7 +164,9 @@ describe('approval', () => {
       expect(approvalUsable(approved, FP, clock.now())).to.deep.equal({ usable: true });
       expect(approvalUsable(approved, 'b'.repeat(64), clock.now())).to.have.property('usable', false);
       const consumed = ar(clock, consumedStatus(approved, 'uid-1', clock.now()));
-      expect(approvalUsable(consumed, FP, clock.now())).to.have.property('reason').that.contains('Consumed');
+      expect(approvalUsable(consumed, FP, clock.now()))
+        .to.have.property('reason')
+        .that.contains('Consumed');
       clock.advance(60_000);
       expect(effectivePhase(approved, clock.now())).to.equal('Expired');
       expect(approvalUsable(approved, FP, clock.now())).to.have.property('usable', false);

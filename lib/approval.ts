@@ -3,8 +3,12 @@
 // grants) and the CLI (which explains who may approve).
 //
 // Rules:
-// - The approver is whoever the apiserver authenticated for the annotation update; the
-//   caller passes request.userInfo, never anything read from the object.
+// - The approver is whoever the apiserver authenticated for the annotation update. That
+//   identity reaches the recorder only through ApprovalRequest.decisions: stamped by the
+//   mutating webhook on the real write (a patch answered to a forged review is applied
+//   nowhere) and checked against request.userInfo by a ValidatingAdmissionPolicy inside
+//   the apiserver (lib/approval-policy.ts). The operator records from the persisted
+//   object (recordStamps); no AdmissionReview ever writes an approval.
 // - Eligible: listed in the agent's spec.approvers (user, or member of a group); not one
 //   of the agent's own subjects; not spec.requestedBy; the request still undecided and
 //   unexpired.
@@ -15,7 +19,7 @@
 //   spec.expiresAt. Expiry is judged by the clock here, so a request the operator has
 //   not yet marked Expired is never used.
 
-import type { AgentIdentity, ApprovalRecord, ApprovalRequest, ApprovalRequestStatus, ApprovalPhase } from '../api/types.js';
+import type { AgentIdentity, ApprovalRecord, ApprovalRequest, ApprovalRequestStatus, ApprovalPhase, ApproverStamp } from '../api/types.js';
 import { subjectMatchesUser } from './rbac.js';
 import { formatDuration, rfc3339 } from './clock.js';
 
@@ -23,8 +27,6 @@ import { formatDuration, rfc3339 } from './clock.js';
 export const DEFAULT_APPROVAL_VALIDITY_MS = 10 * 60_000;
 /** A held operation not decided within this window expires (spec.expiresAt = created + this). */
 export const DEFAULT_PENDING_TTL_MS = 60 * 60_000;
-
-export const ANNOTATION_APPROVED = 'approved';
 
 export interface Approver {
   user: string;
@@ -107,7 +109,8 @@ export function approverEligibility(ar: ApprovalRequest, agent: AgentIdentity | 
   const name = ar.metadata.name ?? '';
   if (!approver.user) return { eligible: false, reason: 'the approver is not authenticated as a user' };
   if (!agent) return { eligible: false, reason: `AgentIdentity ${ar.spec.agent} does not exist, so nobody can approve ${name}` };
-  if (agent.metadata.name !== ar.spec.agent) return { eligible: false, reason: `approval request ${name} is for agent ${ar.spec.agent}, not ${agent.metadata.name ?? ''}` };
+  if (agent.metadata.name !== ar.spec.agent)
+    return { eligible: false, reason: `approval request ${name} is for agent ${ar.spec.agent}, not ${agent.metadata.name ?? ''}` };
   if (isAgentSubject(agent, approver)) {
     return { eligible: false, reason: `${approver.user} is agent ${ar.spec.agent} itself; an agent cannot approve its own operations` };
   }
@@ -194,4 +197,60 @@ function distinctApprovers(approvals: readonly ApprovalRecord[]): string[] {
 /** The status that marks an approval used by one admission request. */
 export function consumedStatus(ar: ApprovalRequest, requestUID: string, now: Date): ApprovalRequestStatus {
   return { ...(ar.status ?? {}), phase: 'Consumed', consumedAt: rfc3339(now), consumedBy: requestUID, message: `used by admission request ${requestUID}` };
+}
+
+/** The caller's entry in ApprovalRequest.decisions: the identity exactly as the apiserver authenticated it. */
+export function approverStamp(userInfo: { username?: string; uid?: string; groups?: readonly string[] }, decision: ApprovalDecision): ApproverStamp {
+  const stamp: ApproverStamp = { user: userInfo.username ?? '', decision };
+  if (userInfo.uid) stamp.uid = userInfo.uid;
+  if (userInfo.groups?.length) stamp.groups = [...userInfo.groups];
+  return stamp;
+}
+
+/** Field-by-field equality of two stamps (absent uid/groups equal empty ones, as in the policy). */
+export function sameStamp(a: ApproverStamp, b: ApproverStamp): boolean {
+  const ga = a.groups ?? [];
+  const gb = b.groups ?? [];
+  return a.user === b.user && a.decision === b.decision && (a.uid ?? '') === (b.uid ?? '') && ga.length === gb.length && ga.every((g, i) => g === gb[i]);
+}
+
+/** The decisions with the caller's entry set and every other entry untouched; undefined when already so. */
+export function withStamp(decisions: readonly ApproverStamp[] | undefined, stamp: ApproverStamp): ApproverStamp[] | undefined {
+  const list = [...(decisions ?? [])];
+  const i = list.findIndex((d) => d.user === stamp.user);
+  if (i >= 0 && sameStamp(list[i]!, stamp)) return undefined;
+  if (i >= 0) list[i] = stamp;
+  else list.push(stamp);
+  return list;
+}
+
+export interface StampsRecorded {
+  /** The status to write, when any stamp changed it. */
+  status?: ApprovalRequestStatus;
+  phase: ApprovalPhase;
+  /** Stamps that do not count, and why (not eligible, or the request was already decided). */
+  ignored: Array<{ user: string; reason: string }>;
+}
+
+/**
+ * Folds the persisted, apiserver-verified decisions into status, with exactly the checks
+ * an annotation gets (recordDecision: eligibility, no self-approval, N distinct
+ * approvers, one Denied vetoes). Pure and idempotent: recording the same object twice
+ * changes nothing the second time.
+ */
+export function recordStamps(ar: ApprovalRequest, agent: AgentIdentity | undefined, now: Date, options: RecordOptions = {}): StampsRecorded {
+  let current = ar;
+  let changed = false;
+  const ignored: StampsRecorded['ignored'] = [];
+  for (const d of ar.decisions ?? []) {
+    const r = recordDecision(current, agent, { user: d.user, groups: d.groups ?? [] }, d.decision, now, options);
+    if (r.outcome === 'recorded') {
+      current = { ...current, status: r.status };
+      changed = true;
+    } else if (r.outcome === 'rejected') {
+      ignored.push({ user: d.user, reason: r.reason });
+    }
+  }
+  const phase = current.status?.phase ?? 'Pending';
+  return { ...(changed && current.status ? { status: current.status } : {}), phase, ignored };
 }

@@ -55,7 +55,16 @@ export function recoverHead(writer: string, events: readonly { spec?: AuditEvent
 }
 
 /** The last four come from checkpoints (audit/checkpoint.ts), which anchor the chain's head outside the store. */
-export type ChainProblemKind = 'altered' | 'missing' | 'broken-link' | 'duplicate' | 'malformed' | 'tail-deleted' | 'recomputed' | 'forged-checkpoint' | 'writer-deleted';
+export type ChainProblemKind =
+  | 'altered'
+  | 'missing'
+  | 'broken-link'
+  | 'duplicate'
+  | 'malformed'
+  | 'tail-deleted'
+  | 'recomputed'
+  | 'forged-checkpoint'
+  | 'writer-deleted';
 
 export interface ChainProblem {
   kind: ChainProblemKind;
@@ -127,7 +136,13 @@ export function verifyChain(events: readonly VerifiableEvent[]): VerifyResult {
       if (prev) {
         const p = prev.spec.chain;
         if (c.sequence === p.sequence) {
-          problems.push({ kind: 'duplicate', writer, sequence: c.sequence, event: cur.name, message: `events ${prev.name} and ${cur.name} both claim writer ${writer} sequence ${c.sequence}` });
+          problems.push({
+            kind: 'duplicate',
+            writer,
+            sequence: c.sequence,
+            event: cur.name,
+            message: `events ${prev.name} and ${cur.name} both claim writer ${writer} sequence ${c.sequence}`,
+          });
         } else if (c.sequence > p.sequence + 1) {
           const first = p.sequence + 1;
           const last = c.sequence - 1;
@@ -149,7 +164,13 @@ export function verifyChain(events: readonly VerifiableEvent[]): VerifyResult {
           });
         }
       } else if (c.sequence === 1 && c.previousHash !== GENESIS_HASH) {
-        problems.push({ kind: 'broken-link', writer, sequence: 1, event: cur.name, message: `event ${cur.name} starts writer ${writer}'s chain but does not link to the genesis hash` });
+        problems.push({
+          kind: 'broken-link',
+          writer,
+          sequence: 1,
+          event: cur.name,
+          message: `event ${cur.name} starts writer ${writer}'s chain but does not link to the genesis hash`,
+        });
       }
       prev = cur;
     }

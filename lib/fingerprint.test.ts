@@ -1,14 +1,6 @@
 import { expect } from 'chai';
 import type { AdmissionRequest, JsonObject } from './admission.js';
-import {
-  approvalRequestName,
-  canonicalObject,
-  canonicalize,
-  fingerprint,
-  fingerprintInput,
-  isDns1123Label,
-  LAST_APPLIED_ANNOTATION,
-} from './fingerprint.js';
+import { canonicalObject, canonicalize, fingerprint, fingerprintInput, LAST_APPLIED_ANNOTATION } from './fingerprint.js';
 
 function deployment(replicas: number, meta: JsonObject = {}): JsonObject {
   return {
@@ -161,7 +153,9 @@ describe('fingerprint: CREATE', () => {
       kind: 'Pod',
       metadata: { name: 'debug', namespace: 'prod' },
       spec: {
-        containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: `kube-api-access-${suffix}`, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }],
+        containers: [
+          { name: 'c', image: 'busybox', volumeMounts: [{ name: `kube-api-access-${suffix}`, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] },
+        ],
         volumes: [{ name: `kube-api-access-${suffix}`, projected: { sources: [] } }],
       },
     });
@@ -245,49 +239,5 @@ describe('fingerprint: CONNECT', () => {
   it('the fingerprint input shows the options without apiVersion/kind', () => {
     const input = JSON.parse(fingerprintInput(exec(['id']))) as JsonObject;
     expect(input['object']).to.deep.equal({ command: ['id'], container: 'app', stderr: true, stdin: true, stdout: true, tty: true });
-  });
-});
-
-describe('fingerprint: approvalRequestName', () => {
-  const fp = fingerprint(update(deployment(0)));
-
-  it('is deterministic and ar-<agent>-<16 hex>', () => {
-    const name = approvalRequestName(fp, 'deploy-bot');
-    expect(name).to.equal(`ar-deploy-bot-${fp.slice(0, 16)}`);
-    expect(approvalRequestName(fp, 'deploy-bot')).to.equal(name);
-    expect(isDns1123Label(name)).to.equal(true);
-  });
-
-  it('differs for a different fingerprint', () => {
-    const other = fingerprint(update(deployment(1)));
-    expect(approvalRequestName(other, 'deploy-bot')).to.not.equal(approvalRequestName(fp, 'deploy-bot'));
-  });
-
-  it('is a valid DNS-1123 label for any agent name', () => {
-    const agents = [
-      'Deploy.Bot',
-      'a'.repeat(253),
-      `${'x'.repeat(42)}-.y`,
-      '-leading-and-trailing-',
-      'agents.example.com',
-      '...',
-      '',
-      'UPPER_case__name',
-      'ünïcødé',
-    ];
-    for (const agent of agents) {
-      const name = approvalRequestName(fp, agent);
-      expect(isDns1123Label(name), `${agent} -> ${name}`).to.equal(true);
-      expect(name.length).to.be.at.most(63);
-      expect(name.endsWith(fp.slice(0, 16))).to.equal(true);
-    }
-    expect(approvalRequestName(fp, '')).to.equal(`ar-${fp.slice(0, 16)}`);
-    expect(approvalRequestName(fp, 'a'.repeat(100))).to.have.length(63);
-  });
-
-  it('accepts upper-case hex and rejects anything that is not a fingerprint', () => {
-    expect(approvalRequestName(fp.toUpperCase(), 'x')).to.equal(approvalRequestName(fp, 'x'));
-    expect(() => approvalRequestName('not-a-fingerprint', 'x')).to.throw();
-    expect(() => approvalRequestName('abc', 'x')).to.throw();
   });
 });

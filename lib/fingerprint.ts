@@ -233,35 +233,13 @@ export function fingerprint(request: AdmissionRequest, options: FingerprintOptio
   return h.update(input, 'utf8').digest('hex');
 }
 
-// ---------------------------------------------------------------------------------
-
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const DNS1123_LABEL_MAX = 63;
-const FINGERPRINT_CHARS = 16;
-
-export function isDns1123Label(s: string): boolean {
-  return s.length <= DNS1123_LABEL_MAX && DNS1123_LABEL.test(s);
-}
-
 /**
- * The ApprovalRequest name for a held operation: `ar-<agent>-<first 16 hex>`.
- * Deterministic so every webhook replica holding the same operation agrees on one
- * object (create-if-absent instead of duplicates). A DNS-1123 label (<= 63 chars) so
- * it is valid for any resource and as a label value. The agent part is only for
- * readers; uniqueness comes from the fingerprint (64 bits), which includes the user.
+ * The fingerprint an activation ApprovalRequest carries: sha256 hex over the grant's uid
+ * and canonical spec. Binding the approval to the uid means a grant deleted and
+ * recreated under the same name never inherits the old approval.
  */
-export function approvalRequestName(fp: string, agent: string): string {
-  const hex = fp.toLowerCase();
-  if (!/^[0-9a-f]{16,}$/.test(hex)) {
-    throw new Error(`approvalRequestName: fingerprint must be at least ${FINGERPRINT_CHARS} hex digits`);
-  }
-  const suffix = hex.slice(0, FINGERPRINT_CHARS);
-  const room = DNS1123_LABEL_MAX - 'ar-'.length - '-'.length - suffix.length;
-  const agentPart = agent
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/-+/g, '-')
-    .slice(0, room)
-    .replace(/^-+|-+$/g, '');
-  return agentPart ? `ar-${agentPart}-${suffix}` : `ar-${suffix}`;
+export function activationFingerprint(grant: { metadata: { uid?: string }; spec: unknown }): string {
+  return createHash('sha256')
+    .update(stableStringify({ uid: grant.metadata.uid ?? '', spec: grant.spec }), 'utf8')
+    .digest('hex');
 }

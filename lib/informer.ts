@@ -1,5 +1,15 @@
-// A cache of one kind kept by list+watch, that restarts itself after errors (client-node's
-// ListWatch stops on an error) and relists on a period, because a watch can miss events.
+// A cache of one kind kept by a watch, that restarts itself after errors and re-reads the
+// whole set on a period, because a watch can miss events.
+//
+// Memory is the point of this file: an operator caching 10,000 grants and their
+// RoleBindings must not hold, at any moment, a full list response, its decoded copy and
+// the cache all at once. So:
+// - the initial state arrives as a stream ("watch-list": sendInitialEvents=true, KEP-3157,
+//   served from the apiserver's watch cache), one object at a time, and each object is
+//   transformed into the small shape the readers need before it is stored;
+// - a re-read replaces objects one by one in the same store (no second cache built next
+//   to the first), and reports what changed as add/update/delete, the rest as 'resync';
+// - servers that refuse watch-list (older than 1.27, or the gate off) get a plain list.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from './log.js';
 
@@ -13,33 +23,59 @@ export interface InformerOptions<T> {
   kc: k8s.KubeConfig;
   /** Watch path, e.g. /apis/agentgate.io/v1alpha1/accessgrants */
   path: string;
+  /** The fallback for apiservers without watch-list: one plain list. */
   list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
   labelSelector?: string;
-  /** Relist and report every object as 'resync' this often (default 5 min). */
+  /** Re-read every object and report it as 'resync' this often (default 5 min). */
   resyncMs?: number;
   log?: Logger;
   name: string;
   /**
-   * Trims an object as it enters the cache (it runs on the cached object itself, before
-   * handlers see it), e.g. dropping metadata.managedFields, which is about half of a
-   * typical object and which controllers rarely read.
+   * Builds the cached copy of an object as it arrives, before handlers see it: keep only
+   * what readers use (see cacheShape). Default: stripServerNoise.
    */
-  trim?: (obj: T) => void;
+  transform?: (obj: T) => T;
+}
+
+/** The bookmark annotation that ends a watch-list's initial events. */
+export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+type Phase = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+/** What one watch connection ended with. */
+interface WatchEnd {
+  /** The connection's initial events (if it asked for them) all arrived. */
+  synced: boolean;
+  /** The resourceVersion is too old (410 Gone): the next connection must re-read everything. */
+  gone: boolean;
+  error?: unknown;
 }
 
 export class Informer<T extends WatchedObject> {
-  private lw?: k8s.ListWatch<T>;
+  private readonly store = new Map<string, Map<string, T>>();
+  private count = 0;
+  private resourceVersion = '';
+  private readonly watch: k8s.Watch;
+  private readonly transform: (obj: T) => T;
   private handlers: ChangeHandler<T>[] = [];
-  private stopped = false;
+  private stopped = true;
+  /** false once the apiserver refused watch-list: plain list + watch from then on. */
+  private watchList = true;
+  private connection?: AbortController;
+  /** Bumped per connection, so callbacks of an aborted one are ignored. */
+  private generation = 0;
   private resyncTimer?: NodeJS.Timeout;
   private restartTimer?: NodeJS.Timeout;
   private backoffMs = 500;
   private syncedResolve!: () => void;
-  /** Resolves after the first complete list. */
+  /** Resolves after the first complete read. */
   readonly synced: Promise<void>;
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.synced = new Promise((r) => (this.syncedResolve = r));
+    this.watch = new k8s.Watch(opts.kc);
+    this.transform = opts.transform ?? (stripServerNoise as (o: T) => T);
   }
 
   onChange(h: ChangeHandler<T>): void {
@@ -47,16 +83,27 @@ export class Informer<T extends WatchedObject> {
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.lw?.get(name, namespace);
+    return this.store.get(namespace ?? '')?.get(name);
   }
 
   list(namespace?: string): readonly T[] {
-    return this.lw?.list(namespace) ?? [];
+    if (namespace !== undefined) return [...(this.store.get(namespace)?.values() ?? [])];
+    const out: T[] = new Array(this.count);
+    let i = 0;
+    for (const m of this.store.values()) for (const o of m.values()) out[i++] = o;
+    out.length = i;
+    return out;
   }
 
+  /** How many objects the cache holds. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Returns after the first read, successful or not (a failed one is retried with backoff). */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.connect();
+    await this.connect(true);
     const every = this.opts.resyncMs ?? 300_000;
     this.resyncTimer = setInterval(() => void this.resync(), every);
     this.resyncTimer.unref();
@@ -66,7 +113,9 @@ export class Informer<T extends WatchedObject> {
     this.stopped = true;
     clearInterval(this.resyncTimer);
     clearTimeout(this.restartTimer);
-    await this.retireCurrent?.();
+    this.generation++;
+    this.connection?.abort();
+    this.connection = undefined;
   }
 
   private emit(obj: T, event: 'add' | 'update' | 'delete' | 'resync'): void {
@@ -79,93 +128,224 @@ export class Informer<T extends WatchedObject> {
     }
   }
 
-  private retireCurrent?: () => Promise<void>;
+  private put(raw: T, seen?: Set<string>): void {
+    const obj = this.transform(raw);
+    const ns = obj.metadata?.namespace ?? '';
+    const name = obj.metadata?.name ?? '';
+    let m = this.store.get(ns);
+    if (!m) this.store.set(ns, (m = new Map()));
+    const before = m.get(name);
+    m.set(name, obj);
+    seen?.add(`${ns}/${name}`);
+    if (!before) {
+      this.count++;
+      this.emit(obj, 'add');
+    } else if (seen && before.metadata?.resourceVersion === obj.metadata?.resourceVersion) {
+      this.emit(obj, 'resync');
+    } else {
+      this.emit(obj, 'update');
+    }
+  }
+
+  private remove(raw: T): void {
+    const ns = raw.metadata?.namespace ?? '';
+    const name = raw.metadata?.name ?? '';
+    const m = this.store.get(ns);
+    const before = m?.get(name);
+    if (!m || !before) return;
+    m.delete(name);
+    if (m.size === 0) this.store.delete(ns);
+    this.count--;
+    this.emit(this.transform(raw), 'delete');
+  }
+
+  /** After a complete re-read: whatever was not seen in it was deleted while we were not looking. */
+  private removeUnseen(seen: Set<string>): void {
+    for (const [ns, m] of [...this.store]) {
+      for (const [name, obj] of [...m]) if (!seen.has(`${ns}/${name}`)) this.remove(obj);
+    }
+  }
 
   /**
-   * Lists and watches with a fresh ListWatch; true when the list succeeded. The new cache
-   * replaces the old one only then: during an outage readers keep the last good cache
-   * instead of an empty one (which they would take for "every object was deleted").
+   * Reads everything (full) or resumes from the last resourceVersion, then keeps watching.
+   * Resolves true once the read is complete; false when it failed (a retry is scheduled).
+   * During an outage readers keep the last good cache, never an empty one (which they
+   * would take for "every object was deleted").
    */
-  private async connect(): Promise<boolean> {
-    let failed = false;
-    let retired = false;
-    const lw = new k8s.ListWatch<T>(
-      this.opts.path,
-      new k8s.Watch(this.opts.kc),
-      async () => {
-        const res = await this.opts.list();
-        return res as k8s.KubernetesListObject<T>;
-      },
-      false,
-      this.opts.labelSelector,
-    );
-    const trim = this.opts.trim;
-    lw.on('add', (o) => {
-      trim?.(o);
-      this.emit(o, 'add');
-    });
-    lw.on('update', (o) => {
-      trim?.(o);
-      this.emit(o, 'update');
-    });
-    lw.on('delete', (o) => this.emit(o, 'delete'));
-    const scheduleRestart = (what: string, err: unknown): void => {
-      this.opts.log?.warn(what, { informer: this.opts.name, error: String(err), retryInMs: this.backoffMs });
-      clearTimeout(this.restartTimer);
-      this.restartTimer = setTimeout(() => void this.restart(), this.backoffMs);
-      this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
-    };
-    // ListWatch reports a failed list through 'error' and resolves start() anyway.
-    lw.on('error', (err) => {
-      failed = true;
-      if (this.stopped || retired) return;
-      scheduleRestart('watch failed; restarting', err);
-    });
+  private async connect(full: boolean): Promise<boolean> {
+    if (this.stopped) return false;
+    clearTimeout(this.restartTimer);
+    this.connection?.abort();
+    const gen = ++this.generation;
+    const streaming = full && this.watchList;
     try {
-      await lw.start();
+      if (full && !this.watchList) await this.relist();
     } catch (err) {
-      if (!failed && !this.stopped) scheduleRestart('initial list failed; retrying', err);
-      failed = true;
-    }
-    if (failed || this.stopped) {
-      retired = true;
-      await lw.stop();
+      if (gen === this.generation) this.scheduleRestart(true, err);
       return false;
     }
-    this.backoffMs = 500;
-    const previous = this.retireCurrent;
-    this.lw = lw;
-    this.retireCurrent = async () => {
-      retired = true;
-      await lw.stop();
+    if (gen !== this.generation || this.stopped) return false;
+    const { ready, ended } = this.openWatch(gen, streaming);
+    void ended.then((end) => {
+      if (gen !== this.generation || this.stopped) return;
+      if (streaming && !end.synced && isWatchListRefused(end.error)) {
+        this.opts.log?.info('apiserver refused watch-list; using list + watch', { informer: this.opts.name, error: String(end.error) });
+        this.watchList = false;
+        void this.connect(true);
+        return;
+      }
+      if (!end.synced) return this.scheduleRestart(true, end.error ?? 'watch ended before its initial events');
+      // The connection ran and ended: resume from where it was, or re-read if that is too old.
+      const clean = end.error === undefined && !end.gone;
+      this.scheduleRestart(end.gone || !this.resourceVersion, clean ? undefined : (end.error ?? 'resourceVersion too old'), clean ? 200 : undefined);
+    });
+    const ok = await ready;
+    if (ok && gen === this.generation) {
+      this.backoffMs = 500;
+      this.syncedResolve();
+    }
+    return ok;
+  }
+
+  /** Plain list (apiservers without watch-list), applied object by object. */
+  private async relist(): Promise<void> {
+    const res = await this.opts.list();
+    const seen = new Set<string>();
+    for (const o of res.items) this.put(o, seen);
+    this.removeUnseen(seen);
+    this.resourceVersion = res.metadata?.resourceVersion ?? '';
+  }
+
+  /**
+   * One watch connection. ready: true when its initial events all arrived (at once when
+   * it asked for none), false when it ended first. ended: however the connection ends.
+   */
+  private openWatch(gen: number, initialEvents: boolean): { ready: Promise<boolean>; ended: Promise<WatchEnd> } {
+    let readyResolve!: (ok: boolean) => void;
+    const ready = new Promise<boolean>((r) => (readyResolve = r));
+    const seen = new Set<string>();
+    let synced = !initialEvents;
+    if (synced) readyResolve(true);
+    let gone = false;
+    const params: Record<string, string> = { allowWatchBookmarks: 'true' };
+    if (this.opts.labelSelector) params.labelSelector = this.opts.labelSelector;
+    if (initialEvents) {
+      // No resourceVersion: the initial state is a consistent read of the latest.
+      params.sendInitialEvents = 'true';
+      params.resourceVersionMatch = 'NotOlderThan';
+    } else {
+      params.resourceVersion = this.resourceVersion;
+    }
+    const onEvent = (phase: Phase, obj: T & { code?: number; metadata?: { annotations?: Record<string, string> } }): void => {
+      if (gen !== this.generation) return;
+      switch (phase) {
+        case 'ADDED':
+        case 'MODIFIED':
+          this.put(obj, synced ? undefined : seen);
+          break;
+        case 'DELETED':
+          this.remove(obj);
+          break;
+        case 'BOOKMARK':
+          break;
+        case 'ERROR':
+          if (obj.code === 410) gone = true;
+          return;
+      }
+      const rv = obj.metadata?.resourceVersion;
+      if (rv) this.resourceVersion = rv;
+      if (phase === 'BOOKMARK' && !synced && obj.metadata?.annotations?.[INITIAL_EVENTS_END] === 'true') {
+        this.removeUnseen(seen);
+        seen.clear();
+        synced = true;
+        readyResolve(true);
+      }
     };
-    await previous?.();
-    this.syncedResolve();
-    return true;
+    const ended = new Promise<WatchEnd>((resolve) => {
+      let settled = false;
+      const finish = (error?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        if (statusOf(error) === 410) gone = true;
+        readyResolve(synced);
+        resolve({ synced, gone, error: error ?? undefined });
+      };
+      this.watch
+        .watch(this.opts.path, params, onEvent as (phase: string, obj: unknown) => void, (err: unknown) => finish(err))
+        .then((ctl) => {
+          if (gen !== this.generation || this.stopped) ctl.abort();
+          else this.connection = ctl;
+        })
+        .catch(finish);
+    });
+    return { ready, ended };
   }
 
-  // A new ListWatch starts with an empty cache, so objects deleted while the watch was
-  // down would never be reported: restart the way resync does, diffing before and after.
-  private async restart(): Promise<void> {
-    if (!this.stopped) await this.resync();
-  }
-
-  /** A fresh list replaces the cache: objects the watch missed deleting are reported as 'delete', then every object as 'resync'. */
-  private async resync(): Promise<void> {
+  /** Reconnects after a delay: at once after a clean end, with backoff after errors. */
+  private scheduleRestart(full: boolean, err: unknown, delayMs?: number): void {
     if (this.stopped) return;
-    const key = (o: T) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-    const before = new Map(this.list().map((o) => [key(o), o]));
-    // A failed list leaves an empty cache: reporting that as 'every object deleted' would
-    // make consumers act on an outage as if it were the truth. Keep quiet until a list works.
-    if (!(await this.connect())) return;
-    const after = this.list();
-    for (const o of after) before.delete(key(o));
-    for (const gone of before.values()) this.emit(gone, 'delete');
-    for (const o of after) this.emit(o, 'resync');
+    const wait = delayMs ?? this.backoffMs;
+    if (err !== undefined) {
+      this.opts.log?.warn('watch failed; restarting', { informer: this.opts.name, error: String(err), retryInMs: wait });
+      this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+    }
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => void this.connect(full), wait);
+  }
+
+  /** A complete re-read into the same store: changes as add/update/delete, the rest as 'resync'. */
+  private async resync(): Promise<void> {
+    if (!this.stopped) await this.connect(true);
   }
 }
 
-/** An Informer trim that drops metadata.managedFields. */
-export function dropManagedFields(obj: { metadata?: object }): void {
-  if (obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
+function statusOf(err: unknown): number | undefined {
+  const e = err as { statusCode?: unknown; code?: unknown } | undefined;
+  for (const c of [e?.statusCode, e?.code]) if (typeof c === 'number') return c;
+  return undefined;
+}
+
+/** 400/403/422 on a watch with sendInitialEvents: the server does not offer watch-list. */
+function isWatchListRefused(err: unknown): boolean {
+  const s = statusOf(err);
+  return s === 400 || s === 422;
+}
+
+/**
+ * The default cache shape: the object without metadata.managedFields (about half of a
+ * typical object, read by no controller) and without kubectl's last-applied copy of it.
+ * A new metadata object rather than `delete`, which would leave V8 a slower, larger
+ * dictionary-mode object per cached item.
+ */
+export function stripServerNoise<T extends { metadata?: object }>(obj: T): T {
+  const m = obj.metadata as ({ managedFields?: unknown; annotations?: Record<string, string> } & object) | undefined;
+  if (!m || (m.managedFields === undefined && m.annotations?.[LAST_APPLIED] === undefined)) return obj;
+  const { managedFields: _drop, annotations, ...rest } = m;
+  if (annotations) {
+    const { [LAST_APPLIED]: _last, ...others } = annotations;
+    if (Object.keys(others).length) (rest as { annotations?: Record<string, string> }).annotations = others;
+  }
+  return { ...obj, metadata: rest };
+}
+
+/** Keeps only the named keys of a record (annotations the readers use), or undefined when none is left. */
+export function pickKeys(rec: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> | undefined {
+  if (!rec) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const k of keys) {
+    const v = rec[k];
+    if (v !== undefined) (out ??= {})[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Only metadata.managedFields goes: safe for objects written back whole (a PUT without
+ * managedFields keeps the server's), unlike a shape that drops labels or annotations.
+ */
+export function dropManagedFields<T extends { metadata?: object }>(obj: T): T {
+  const m = obj.metadata as { managedFields?: unknown } | undefined;
+  if (!m || m.managedFields === undefined) return obj;
+  const { managedFields: _drop, ...rest } = m;
+  return { ...obj, metadata: rest };
 }

@@ -35,9 +35,7 @@ export type AgentgateKind = keyof typeof PLURAL;
 
 /** Watch path of an agentgate kind across namespaces (cluster-scoped kinds have no namespaces). */
 export function agentgatePath(kind: AgentgateKind, namespace?: string): string {
-  return namespace
-    ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL[kind]}`
-    : `/apis/${GROUP}/${VERSION}/${PLURAL[kind]}`;
+  return namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL[kind]}` : `/apis/${GROUP}/${VERSION}/${PLURAL[kind]}`;
 }
 
 /** HTTP status of a client-node error, or undefined when it is not an API error. */
@@ -90,32 +88,56 @@ export class AgentgateClient {
 
   async get<T>(kind: AgentgateKind, name: string, namespace?: string): Promise<T> {
     const plural = PLURAL[kind];
-    return (namespace
-      ? await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name })
-      : await this.api.getClusterCustomObject({ group: GROUP, version: VERSION, plural, name })) as T;
+    return (
+      namespace
+        ? await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name })
+        : await this.api.getClusterCustomObject({ group: GROUP, version: VERSION, plural, name })
+    ) as T;
   }
 
   async create<T>(kind: AgentgateKind, body: T, namespace?: string): Promise<T> {
     const plural = PLURAL[kind];
-    return (namespace
-      ? await this.api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, body: body as object })
-      : await this.api.createClusterCustomObject({ group: GROUP, version: VERSION, plural, body: body as object })) as T;
+    return (
+      namespace
+        ? await this.api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, body: body as object })
+        : await this.api.createClusterCustomObject({ group: GROUP, version: VERSION, plural, body: body as object })
+    ) as T;
   }
 
   /** Replaces the status subresource; body carries metadata.resourceVersion for optimistic concurrency. */
   async replaceStatus<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
     const plural = PLURAL[kind];
-    return (namespace
-      ? await this.api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural, name, body: body as object })
-      : await this.api.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural, name, body: body as object })) as T;
+    return (
+      namespace
+        ? await this.api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural, name, body: body as object })
+        : await this.api.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural, name, body: body as object })
+    ) as T;
   }
 
   /** Replaces the whole object (metadata changes such as finalizers); optimistic concurrency via resourceVersion. */
   async replace<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
     const plural = PLURAL[kind];
-    return (namespace
-      ? await this.api.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: body as object })
-      : await this.api.replaceClusterCustomObject({ group: GROUP, version: VERSION, plural, name, body: body as object })) as T;
+    return (
+      namespace
+        ? await this.api.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: body as object })
+        : await this.api.replaceClusterCustomObject({ group: GROUP, version: VERSION, plural, name, body: body as object })
+    ) as T;
+  }
+
+  /**
+   * A JSON merge patch of the main resource (metadata such as finalizers). Put
+   * metadata.resourceVersion in the patch for optimistic concurrency (409 when it moved).
+   * Unlike replace, fields the caller does not name are left as they are, so it is safe
+   * with a trimmed cached copy.
+   */
+  async mergePatch<T>(kind: AgentgateKind, name: string, patch: object, namespace?: string): Promise<T> {
+    const plural = PLURAL[kind];
+    const opts = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    return (
+      namespace
+        ? await this.api.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: patch }, opts)
+        : await this.api.patchClusterCustomObject({ group: GROUP, version: VERSION, plural, name, body: patch }, opts)
+    ) as T;
   }
 
   async delete(kind: AgentgateKind, name: string, namespace?: string): Promise<void> {

@@ -1,15 +1,7 @@
 import { expect } from 'chai';
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import type { AdmissionRequest } from './admission.js';
-import {
-  admissionAttributes,
-  admissionToVerb,
-  bindingMatchesUser,
-  ruleCovers,
-  rulesCover,
-  rulesCoverAdmission,
-  subjectMatchesUser,
-} from './rbac.js';
+import { admissionAttributes, admissionToVerb, bindingMatchesUser, ruleCovers, rulesCover, rulesCoverAdmission, subjectMatchesUser } from './rbac.js';
 import type { PolicyRule, ResourceAttributes } from './rbac.js';
 
 const req = (verb: string, apiGroup: string, resource: string, extra: Partial<ResourceAttributes> = {}): ResourceAttributes => ({
@@ -110,20 +102,16 @@ describe('rbac: ruleCovers (upstream RuleAllows)', () => {
   });
 
   it('an empty resourceNames list means every name', () => {
-    table({ verbs: ['delete'], apiGroups: [''], resources: ['pods'], resourceNames: [] }, [
-      [req('delete', '', 'pods', { name: 'a' }), true],
-    ]);
+    table({ verbs: ['delete'], apiGroups: [''], resources: ['pods'], resourceNames: [] }, [[req('delete', '', 'pods', { name: 'a' }), true]]);
   });
 
   it('nonResourceURLs play no part in resource requests', () => {
     table({ verbs: ['*'], nonResourceURLs: ['*'] }, [[req('get', '', 'pods'), false]]);
-    table({ verbs: ['get'], nonResourceURLs: ['/healthz'], apiGroups: [''], resources: ['pods'] }, [
-      [req('get', '', 'pods'), true],
-    ]);
+    table({ verbs: ['get'], nonResourceURLs: ['/healthz'], apiGroups: [''], resources: ['pods'] }, [[req('get', '', 'pods'), true]]);
   });
 
   it('missing or empty lists match nothing', () => {
-    table({ verbs: [] , apiGroups: ['*'], resources: ['*'] }, [[req('get', '', 'pods'), false]]);
+    table({ verbs: [], apiGroups: ['*'], resources: ['*'] }, [[req('get', '', 'pods'), false]]);
     table({ verbs: ['*'], resources: ['*'] }, [[req('get', '', 'pods'), false]]);
     table({ verbs: ['*'], apiGroups: ['*'] }, [[req('get', '', 'pods'), false]]);
   });
@@ -161,17 +149,40 @@ const editRules: PolicyRule[] = [
   {
     verbs: WRITE,
     apiGroups: [''],
-    resources: ['replicationcontrollers', 'replicationcontrollers/scale', 'serviceaccounts', 'services', 'services/proxy', 'persistentvolumeclaims', 'configmaps', 'secrets', 'events'],
+    resources: [
+      'replicationcontrollers',
+      'replicationcontrollers/scale',
+      'serviceaccounts',
+      'services',
+      'services/proxy',
+      'persistentvolumeclaims',
+      'configmaps',
+      'secrets',
+      'events',
+    ],
   },
   { verbs: ['create'], apiGroups: [''], resources: ['serviceaccounts/token'] },
   {
     verbs: WRITE,
     apiGroups: ['apps'],
-    resources: ['statefulsets', 'statefulsets/scale', 'daemonsets', 'deployments', 'deployments/scale', 'deployments/rollback', 'replicasets', 'replicasets/scale'],
+    resources: [
+      'statefulsets',
+      'statefulsets/scale',
+      'daemonsets',
+      'deployments',
+      'deployments/scale',
+      'deployments/rollback',
+      'replicasets',
+      'replicasets/scale',
+    ],
   },
   { verbs: WRITE, apiGroups: ['batch'], resources: ['jobs', 'cronjobs'] },
   { verbs: WRITE, apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'] },
-  { verbs: READ, apiGroups: [''], resources: ['configmaps', 'endpoints', 'persistentvolumeclaims', 'pods', 'pods/log', 'pods/status', 'services', 'namespaces'] },
+  {
+    verbs: READ,
+    apiGroups: [''],
+    resources: ['configmaps', 'endpoints', 'persistentvolumeclaims', 'pods', 'pods/log', 'pods/status', 'services', 'namespaces'],
+  },
 ];
 
 describe('rbac: the edit ClusterRole', () => {
@@ -336,7 +347,13 @@ describe('rbac: subjects and bindings', () => {
   });
 
   it('bindingMatchesUser checks every subject and defaults SA namespaces from the binding', () => {
-    const rb = { metadata: { name: 'b', namespace: 'agents' }, subjects: [{ kind: 'User', name: 'bob' }, { kind: 'ServiceAccount', name: 'deploy-bot' }] };
+    const rb = {
+      metadata: { name: 'b', namespace: 'agents' },
+      subjects: [
+        { kind: 'User', name: 'bob' },
+        { kind: 'ServiceAccount', name: 'deploy-bot' },
+      ],
+    };
     expect(bindingMatchesUser(rb, sa)).to.equal(true);
     expect(bindingMatchesUser(rb, user)).to.equal(false);
     const crb = { metadata: { name: 'c' }, subjects: [{ kind: 'ServiceAccount', name: 'deploy-bot' }] };

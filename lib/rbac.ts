@@ -145,12 +145,7 @@ const POD_STREAM_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
  *   authorised as update/patch/delete; roles granting only those are not accepted.
  * - any other CONNECT -> create.
  */
-export function admissionToVerb(
-  operation: AdmissionOperation,
-  subresource?: string,
-  name?: string,
-  options: VerbMappingOptions = {},
-): VerbMapping {
+export function admissionToVerb(operation: AdmissionOperation, subresource?: string, name?: string, options: VerbMappingOptions = {}): VerbMapping {
   const named = name ? { name } : {};
   switch (operation) {
     case 'CREATE': {
@@ -158,7 +153,13 @@ export function admissionToVerb(
       return { verb: 'create', checks: [check] };
     }
     case 'UPDATE':
-      return { verb: 'update', checks: [{ verb: 'update', ...named }, { verb: 'patch', ...named }] };
+      return {
+        verb: 'update',
+        checks: [
+          { verb: 'update', ...named },
+          { verb: 'patch', ...named },
+        ],
+      };
     case 'DELETE':
       return { verb: 'delete', checks: [{ verb: 'delete', ...named }, { verb: 'deletecollection' }] };
     case 'CONNECT': {
@@ -190,11 +191,7 @@ export function admissionAttributes(request: AdmissionRequest, options: VerbMapp
 }
 
 /** Whether the rules cover an admitted request under any of its possible RBAC verbs. */
-export function rulesCoverAdmission(
-  rules: readonly PolicyRule[] | undefined,
-  request: AdmissionRequest,
-  options: VerbMappingOptions = {},
-): boolean {
+export function rulesCoverAdmission(rules: readonly PolicyRule[] | undefined, request: AdmissionRequest, options: VerbMappingOptions = {}): boolean {
   return admissionAttributes(request, options).some((attrs) => rulesCover(rules, attrs));
 }
 

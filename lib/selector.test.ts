@@ -21,6 +21,14 @@ describe('selectorMatches', function () {
     expect(selectorMatches({ matchLabels: { a: 'b' } }, undefined)).to.equal(false);
   });
   it('describes itself for messages', function () {
-    expect(describeSelector({ matchLabels: { a: 'b' }, matchExpressions: [{ key: 'c', operator: 'In', values: ['d', 'e'] }, { key: 'f', operator: 'Exists' }] })).to.equal('a=b,c in (d,e),f');
+    expect(
+      describeSelector({
+        matchLabels: { a: 'b' },
+        matchExpressions: [
+          { key: 'c', operator: 'In', values: ['d', 'e'] },
+          { key: 'f', operator: 'Exists' },
+        ],
+      }),
+    ).to.equal('a=b,c in (d,e),f');
   });
 });

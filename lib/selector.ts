@@ -16,7 +16,7 @@ export function selectorMatches(selector: LabelSelector | undefined, labels: Rec
     if (l[k] !== v) return false;
   }
   for (const e of selector.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(l, e.key);
+    const has = Object.hasOwn(l, e.key);
     const values = e.values ?? [];
     switch (e.operator) {
       case 'In':

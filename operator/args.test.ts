@@ -4,13 +4,49 @@ import { parseArgs } from './args.js';
 describe('operator flags', function () {
   it('has production defaults', function () {
     const a = parseArgs([], {}, 'host_1');
-    expect(a).to.include({ namespace: 'agentgate-system', id: 'host_1', leaderElect: true, leaseName: 'agentgate-operator', metricsPort: 8080, approvalTtlMs: 3_600_000, sweepIntervalMs: 30_000 });
+    expect(a).to.include({
+      namespace: 'agentgate-system',
+      id: 'host_1',
+      leaderElect: true,
+      leaseName: 'agentgate-operator',
+      metricsPort: 8080,
+      approvalTtlMs: 3_600_000,
+      sweepIntervalMs: 30_000,
+    });
     expect(a.auditRetentionMs).to.equal(720 * 3_600_000);
     expect(parseArgs([], { POD_NAME: 'op-0' }).id).to.equal('op-0');
   });
   it('takes --flag value and --flag=value', function () {
-    const a = parseArgs(['--kubeconfig', '/k', '--context=c', '--id', 'a', '--leader-elect=false', '--lease-name=l', '--metrics-port', '0', '--audit-retention', '24h', '--approval-ttl=10m', '--sweep-interval', '5s', '--lease-duration', '4s']);
-    expect(a).to.include({ kubeconfig: '/k', context: 'c', id: 'a', leaderElect: false, leaseName: 'l', metricsPort: 0, auditRetentionMs: 86_400_000, approvalTtlMs: 600_000, sweepIntervalMs: 5000, leaseDurationMs: 4000 });
+    const a = parseArgs([
+      '--kubeconfig',
+      '/k',
+      '--context=c',
+      '--id',
+      'a',
+      '--leader-elect=false',
+      '--lease-name=l',
+      '--metrics-port',
+      '0',
+      '--audit-retention',
+      '24h',
+      '--approval-ttl=10m',
+      '--sweep-interval',
+      '5s',
+      '--lease-duration',
+      '4s',
+    ]);
+    expect(a).to.include({
+      kubeconfig: '/k',
+      context: 'c',
+      id: 'a',
+      leaderElect: false,
+      leaseName: 'l',
+      metricsPort: 0,
+      auditRetentionMs: 86_400_000,
+      approvalTtlMs: 600_000,
+      sweepIntervalMs: 5000,
+      leaseDurationMs: 4000,
+    });
   });
   it('refuses nonsense, naming the flag', function () {
     expect(() => parseArgs(['--leader-elect=maybe'])).to.throw('--leader-elect');

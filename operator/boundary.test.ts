@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AgentIdentity } from '../api/types.js';
-import type { AgentReport } from '../lib/boundary.js';
+import type { AgentReport } from '../boundary/types.js';
 import { LAST_VERIFIED_REFRESH_MS, planBoundaryStatus } from './boundary.js';
 
 const now = new Date('2030-01-01T00:00:00Z');
@@ -10,7 +10,12 @@ function agent(status?: AgentIdentity['status']): AgentIdentity {
     apiVersion: 'agentgate.io/v1alpha1',
     kind: 'AgentIdentity',
     metadata: { name: 'deploy-bot', generation: 3 },
-    spec: { subjects: [{ kind: 'User', name: 'agent:deploy-bot' }], maxDuration: '1h', allowedRoles: [{ kind: 'ClusterRole', name: 'view' }], allowedNamespaces: { names: ['a'] } },
+    spec: {
+      subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
+      maxDuration: '1h',
+      allowedRoles: [{ kind: 'ClusterRole', name: 'view' }],
+      allowedNamespaces: { names: ['a'] },
+    },
     ...(status ? { status } : {}),
   };
 }
@@ -33,7 +38,10 @@ describe('operator: BoundaryVerified status', function () {
   });
 
   it('keeps other conditions and the operator-owned fields', function () {
-    const before = agent({ activeGrants: 2, conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: '2 active grants', lastTransitionTime: '2029-12-31T00:00:00Z' }] });
+    const before = agent({
+      activeGrants: 2,
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: '2 active grants', lastTransitionTime: '2029-12-31T00:00:00Z' }],
+    });
     const s = planBoundaryStatus(before, clean, now)!;
     expect(s.activeGrants).to.equal(2);
     expect(s.conditions!.map((c) => c.type).sort()).to.deep.equal(['BoundaryVerified', 'Ready']);

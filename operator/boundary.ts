@@ -1,16 +1,23 @@
-// Boundary verification, continuously: the leader runs lib/boundary's checks on a period
+// Boundary verification, continuously: the leader runs boundary/'s checks on a period
 // and soon after relevant changes, writes each AgentIdentity's BoundaryVerified condition
-// and findings, and exports the findings as a gauge for alerting.
-import type * as k8s from '@kubernetes/client-node';
-import { Gauge, type Registry } from 'prom-client';
+// and findings, and exports the findings as a gauge for alerting. Access questions are
+// answered from the listed RBAC objects; SubjectAccessReviews only cross-check a
+// rate-limited sample (operator/boundary-reviews.ts), so the apiserver's load does not
+// grow with agents x time.
+import * as k8s from '@kubernetes/client-node';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
-import { boundaryCondition, type AgentReport } from '../lib/boundary.js';
-import { verifyBoundary } from '../lib/boundary-snapshot.js';
+import { boundaryCondition, planAccessReviews, verifyAgents } from '../boundary/verify.js';
+import type { AgentReport, BoundarySnapshot } from '../boundary/types.js';
+import { collectObjects, probeWebhooks, runAccessReviews, type CachedObjects } from '../boundary/snapshot.js';
+import { CrossChecker, ReviewBudget } from './boundary-reviews.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';
-import { AgentgateClient, errorMessage, isConflict, isNotFound } from '../lib/kube.js';
+import { type AgentgateClient, errorMessage, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
+import { Informer, type WatchedObject } from '../lib/informer.js';
+import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import { setCondition } from './conditions.js';
 
 /** Rewrite lastVerified at most this often when nothing else changed, to spare the apiserver. */
@@ -39,7 +46,17 @@ export interface BoundaryVerifierOptions {
   registry: Registry;
   /** Agents as the operator's cache has them, for status writes. */
   agents: () => readonly AgentIdentity[];
+  /** The operator's caches of grants and of its own RoleBindings, so verification does not list them again. */
+  cached?: CachedObjects;
+  /** SubjectAccessReviews per second, on average, for cross-checking (default 0.5; 0: none). */
+  reviewsPerSecond?: number;
+  /** SubjectAccessReviews at most in one run (default 20). */
+  reviewBurst?: number;
 }
+
+/** Default SubjectAccessReview budget of the cross-check: a background load the apiserver does not notice. */
+export const DEFAULT_REVIEWS_PER_SECOND = 0.5;
+export const DEFAULT_REVIEW_BURST = 20;
 
 export class BoundaryVerifier {
   private timer?: NodeJS.Timeout;
@@ -49,8 +66,26 @@ export class BoundaryVerifier {
   private stopped = true;
   private readonly findings: Gauge<'agent' | 'severity' | 'route'>;
   private readonly runs: Gauge<'result'>;
+  private readonly reviews: Counter<'source'>;
+  private readonly mismatches: Counter<'apiserver'>;
+  private readonly budget: ReviewBudget;
+  private readonly checker = new CrossChecker();
 
   constructor(private readonly o: BoundaryVerifierOptions) {
+    const rate = o.reviewsPerSecond ?? DEFAULT_REVIEWS_PER_SECOND;
+    this.budget = new ReviewBudget(rate, rate > 0 ? (o.reviewBurst ?? DEFAULT_REVIEW_BURST) : 0, o.clock);
+    this.reviews = new Counter({
+      name: 'agentgate_boundary_access_reviews_total',
+      help: 'Access questions of boundary verification, by who answered: local (RBAC objects) or apiserver (SubjectAccessReview).',
+      labelNames: ['source'],
+      registers: [o.registry],
+    });
+    this.mismatches = new Counter({
+      name: 'agentgate_boundary_review_mismatches_total',
+      help: 'Cross-checked access questions where the apiserver disagreed with local RBAC evaluation (apiserver=allows: an authorizer the RBAC objects do not show).',
+      labelNames: ['apiserver'],
+      registers: [o.registry],
+    });
     this.findings = new Gauge({
       name: 'agentgate_boundary_findings',
       help: 'Routes by which an agent could skip a control, from the last boundary verification, by agent, severity and route.',
@@ -82,8 +117,14 @@ export class BoundaryVerifier {
   /** Verify soon; bursts of changes collapse into one run. */
   trigger(delayMs = 2000): void {
     if (this.stopped) return;
+    // A run already scheduled takes this change too; not postponed, so a steady stream of
+    // changes (grants activating) cannot starve verification.
+    if (this.debounce && delayMs > 0) return;
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.runOnce(), delayMs);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.runOnce();
+    }, delayMs);
     this.debounce.unref();
   }
 
@@ -106,7 +147,7 @@ export class BoundaryVerifier {
     const { log } = this.o;
     let report;
     try {
-      report = await verifyBoundary(this.o.kc, { agentgateNamespace: this.o.namespace });
+      report = await this.verify();
     } catch (e) {
       this.runs.set({ result: 'error' }, Date.now() / 1000);
       log.warn('boundary verification failed', { error: errorMessage(e) });
@@ -121,12 +162,36 @@ export class BoundaryVerifier {
         this.findings.set({ agent: a.agent, severity, route }, n);
       }
       if (a.findings.some((f) => f.severity === 'Critical')) {
-        log.warn('boundary not verified', { agent: a.agent, critical: a.findings.filter((f) => f.severity === 'Critical').map((f) => `${f.route} ${f.object ?? ''}`) });
+        log.warn('boundary not verified', {
+          agent: a.agent,
+          critical: a.findings.filter((f) => f.severity === 'Critical').map((f) => `${f.route} ${f.object ?? ''}`),
+        });
       }
       await this.writeStatus(a).catch((e: unknown) => log.warn('boundary status write failed', { agent: a.agent, error: errorMessage(e) }));
     }
     if (report.reviewErrors.length) log.warn('some access reviews failed; their checks report ReviewMissing', { errors: report.reviewErrors.slice(0, 5) });
     this.runs.set({ result: 'ok' }, Date.now() / 1000);
+  }
+
+  /** One pass: list, answer locally, cross-check a sample with the apiserver, probe, verify. */
+  private async verify(): Promise<ReturnType<typeof verifyAgents> & { reviewErrors: string[] }> {
+    const { kc } = this.o;
+    const objects = await collectObjects(kc, { agentgateNamespace: this.o.namespace, ...(this.o.cached ? { cached: this.o.cached } : {}) });
+    const plan = planAccessReviews(objects);
+    const sample = this.checker.sample(plan, this.budget.take(plan.length));
+    const [{ results: fromApiserver, errors }, probes] = await Promise.all([runAccessReviews(kc, sample), probeWebhooks(kc, objects.webhooks.agents)]);
+    const { results, mismatches } = this.checker.answer(plan, objects, fromApiserver);
+    this.reviews.inc({ source: 'apiserver' }, fromApiserver.length);
+    this.reviews.inc({ source: 'local' }, plan.length);
+    if (mismatches.apiserverAllows) this.mismatches.inc({ apiserver: 'allows' }, mismatches.apiserverAllows);
+    if (mismatches.apiserverDenies) this.mismatches.inc({ apiserver: 'denies' }, mismatches.apiserverDenies);
+    if (mismatches.apiserverAllows) {
+      this.o.log.warn('the apiserver allows what the RBAC objects do not: another authorizer grants access; those answers now come from SubjectAccessReviews', {
+        reviews: mismatches.apiserverAllows,
+      });
+    }
+    const snapshot: BoundarySnapshot = { ...objects, accessReviews: results, webhookProbes: probes };
+    return { ...verifyAgents(snapshot), reviewErrors: errors };
   }
 
   private async writeStatus(report: AgentReport): Promise<void> {
@@ -147,4 +212,39 @@ export class BoundaryVerifier {
       }
     }
   }
+}
+
+/** Name and version only: these caches exist to notice changes, not to be read. */
+const identityOnly = (o: WatchedObject): WatchedObject => ({
+  metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion },
+});
+
+/**
+ * Watches of everything outside the operator's own caches that can change a boundary
+ * answer: RBAC objects (agentgate's own RoleBindings are the operator's cache already)
+ * and the webhook configurations. They keep names only.
+ */
+export function boundaryChangeWatches(kc: k8s.KubeConfig, log: Logger): Informer<WatchedObject>[] {
+  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  const notOurs = `${LABEL_MANAGED_BY}!=${MANAGED_BY}`;
+  const watch = (name: string, path: string, list: () => Promise<{ items: WatchedObject[] }>, labelSelector?: string): Informer<WatchedObject> =>
+    new Informer<WatchedObject>({ kc, log, name, path, list, transform: identityOnly, resyncMs: 3_600_000, ...(labelSelector ? { labelSelector } : {}) });
+  return [
+    watch('boundary-clusterrolebindings', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', () => rbac.listClusterRoleBinding()),
+    watch(
+      'boundary-rolebindings',
+      '/apis/rbac.authorization.k8s.io/v1/rolebindings',
+      () => rbac.listRoleBindingForAllNamespaces({ labelSelector: notOurs }),
+      notOurs,
+    ),
+    watch('boundary-clusterroles', '/apis/rbac.authorization.k8s.io/v1/clusterroles', () => rbac.listClusterRole()),
+    watch('boundary-roles', '/apis/rbac.authorization.k8s.io/v1/roles', () => rbac.listRoleForAllNamespaces()),
+    watch('boundary-validatingwebhooks', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', () =>
+      admission.listValidatingWebhookConfiguration(),
+    ),
+    watch('boundary-mutatingwebhooks', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', () =>
+      admission.listMutatingWebhookConfiguration(),
+    ),
+  ];
 }

@@ -7,7 +7,9 @@ describe('setCondition', function () {
   it('moves lastTransitionTime only when the status flips', function () {
     let c = setCondition(undefined, { type: 'Active', status: 'False', reason: 'A', message: 'a' }, t0, 1);
     c = setCondition(c, { type: 'Active', status: 'False', reason: 'B', message: 'b' }, t1, 2);
-    expect(c).to.deep.equal([{ type: 'Active', status: 'False', reason: 'B', message: 'b', lastTransitionTime: '2030-01-01T00:00:00Z', observedGeneration: 2 }]);
+    expect(c).to.deep.equal([
+      { type: 'Active', status: 'False', reason: 'B', message: 'b', lastTransitionTime: '2030-01-01T00:00:00Z', observedGeneration: 2 },
+    ]);
     c = setCondition(c, { type: 'Active', status: 'True', reason: 'C', message: 'c' }, t1, 2);
     expect(c[0]!.lastTransitionTime).to.equal('2030-01-01T01:00:00Z');
   });

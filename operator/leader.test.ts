@@ -14,10 +14,16 @@ describe('decideLease', function () {
     expect(decideLease({ holderIdentity: 'b', leaseDurationSeconds: 15 }, true, 'a', obs(1000), 15_999, D)).to.deep.equal({ action: 'wait', holder: 'b' });
   });
   it('takes the lease once the holder stopped renewing for the lease duration', function () {
-    expect(decideLease({ holderIdentity: 'b', leaseDurationSeconds: 15, leaseTransitions: 2 }, true, 'a', obs(1000), 16_000, D)).to.deep.equal({ action: 'take', transitions: 3 });
+    expect(decideLease({ holderIdentity: 'b', leaseDurationSeconds: 15, leaseTransitions: 2 }, true, 'a', obs(1000), 16_000, D)).to.deep.equal({
+      action: 'take',
+      transitions: 3,
+    });
   });
   it('takes a released lease at once', function () {
-    expect(decideLease({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 3 }, true, 'a', obs(1000), 1000, D)).to.deep.equal({ action: 'take', transitions: 3 });
+    expect(decideLease({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 3 }, true, 'a', obs(1000), 1000, D)).to.deep.equal({
+      action: 'take',
+      transitions: 3,
+    });
   });
   it('notices a renewal as a change of the record, whether times come as Date or string', function () {
     const t = '2030-01-01T00:00:00.000000Z';

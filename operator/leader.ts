@@ -30,13 +30,19 @@ export interface Observation {
 // The client hands MicroTime back as a string or a Date depending on the path it took.
 const timeMs = (t: Date | string | undefined): number | '' => (t === undefined ? '' : t instanceof Date ? t.getTime() : Date.parse(String(t)));
 
-export const recordKey = (r: LeaseRecord | undefined): string =>
-  r ? `${r.holderIdentity ?? ''}|${timeMs(r.renewTime)}|${r.leaseTransitions ?? ''}` : '';
+export const recordKey = (r: LeaseRecord | undefined): string => (r ? `${r.holderIdentity ?? ''}|${timeMs(r.renewTime)}|${r.leaseTransitions ?? ''}` : '');
 
 export type LeaseDecision = { action: 'create' } | { action: 'take'; transitions: number } | { action: 'renew' } | { action: 'wait'; holder: string };
 
 /** Pure: what a candidate does given the lease it just read. */
-export function decideLease(record: LeaseRecord | undefined, exists: boolean, id: string, observed: Observation, nowMs: number, leaseDurationMs: number): LeaseDecision {
+export function decideLease(
+  record: LeaseRecord | undefined,
+  exists: boolean,
+  id: string,
+  observed: Observation,
+  nowMs: number,
+  leaseDurationMs: number,
+): LeaseDecision {
   if (!exists) return { action: 'create' };
   const holder = record?.holderIdentity ?? '';
   if (holder === id) return { action: 'renew' };
@@ -113,7 +119,12 @@ export class LeaderElector {
         case 'create':
           await this.api.createNamespacedLease({
             namespace,
-            body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: { holderIdentity: id, leaseDurationSeconds: seconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
+            body: {
+              apiVersion: 'coordination.k8s.io/v1',
+              kind: 'Lease',
+              metadata: { name, namespace },
+              spec: { holderIdentity: id, leaseDurationSeconds: seconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+            },
           });
           this.acquired();
           return;

@@ -8,9 +8,10 @@ import { EventRecorder } from './events.js';
 import { LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
 import { Operator } from './operator.js';
-import { BoundaryVerifier } from './boundary.js';
+import { BoundaryVerifier, boundaryChangeWatches } from './boundary.js';
 import { buildMessage, Notifier, notifyEventFor } from './notify.js';
 import type { ApprovalRequest } from '../api/types.js';
+import type { Binding } from '../boundary/types.js';
 
 const log = newLogger('operator');
 
@@ -33,6 +34,7 @@ operator = new Operator({
   log,
   namespace: args.namespace,
   approvalTtlMs: args.approvalTtlMs,
+  approvalValidityMs: args.approvalValidityMs,
   auditRetentionMs: args.auditRetentionMs,
   sweepIntervalMs: args.sweepIntervalMs,
   workers: args.workers,
@@ -41,13 +43,29 @@ operator = new Operator({
 });
 const op = operator;
 
-// Continuous boundary verification: periodic, and soon after agents or their bindings change.
-const verifier = args.boundaryIntervalMs > 0
-  ? new BoundaryVerifier({ kc, client: op.client, clock, log, namespace: args.namespace, intervalMs: args.boundaryIntervalMs, registry: metrics.registry, agents: () => op.agents.list() })
-  : undefined;
+// Continuous boundary verification: soon after anything that can change an answer changes
+// (agents, their bindings, any RBAC object, the webhook configurations), and on a period
+// as the backstop.
+const verifier =
+  args.boundaryIntervalMs > 0
+    ? new BoundaryVerifier({
+        kc,
+        client: op.client,
+        clock,
+        log,
+        namespace: args.namespace,
+        intervalMs: args.boundaryIntervalMs,
+        registry: metrics.registry,
+        agents: () => op.agents.list(),
+        reviewsPerSecond: args.boundaryReviewRate,
+        cached: { grants: () => op.grants.list(), agentgateRoleBindings: () => op.bindings.list() as Binding[] },
+      })
+    : undefined;
+const boundaryWatches = verifier ? boundaryChangeWatches(kc, log) : [];
 if (verifier) {
   op.agents.onChange((_a, ev) => ev !== 'resync' && verifier.trigger());
   op.bindings.onChange((_b, ev) => ev !== 'resync' && verifier.trigger());
+  for (const w of boundaryWatches) w.onChange((_o, ev) => ev !== 'resync' && verifier.trigger());
 }
 
 // Approvers hear of held operations: one message per new request and per decision, from
@@ -75,10 +93,15 @@ const server = metrics.serve(args.metricsPort, () => !shuttingDown);
 
 function lead(): void {
   metrics.leader.set(1);
-  op.start().then(() => verifier?.start()).catch((e: unknown) => {
-    log.error('operator failed to start', { error: String(e) });
-    process.exit(1);
-  });
+  op.start()
+    .then(async () => {
+      await Promise.all(boundaryWatches.map((w) => w.start()));
+      verifier?.start();
+    })
+    .catch((e: unknown) => {
+      log.error('operator failed to start', { error: String(e) });
+      process.exit(1);
+    });
 }
 
 const elector = args.leaderElect
@@ -97,7 +120,7 @@ const elector = args.leaderElect
       // restarted process rejoins as a candidate (client-go's leaders exit the same way).
       onStoppedLeading: () => {
         metrics.leader.set(0);
-        void Promise.all([op.stop(), verifier?.stop()]).finally(() => process.exit(1));
+        void Promise.all([op.stop(), verifier?.stop(), ...boundaryWatches.map((w) => w.stop())]).finally(() => process.exit(1));
       },
     })
   : undefined;
@@ -124,7 +147,9 @@ async function shutdown(signal: string): Promise<void> {
   const force = setTimeout(() => process.exit(1), 20_000);
   force.unref();
   // Stop acting before handing over the lease, so two replicas never act at once.
-  await Promise.all([op.stop(), verifier?.stop(), notifier?.idle()]).catch((e: unknown) => log.warn('stop failed', { error: String(e) }));
+  await Promise.all([op.stop(), verifier?.stop(), notifier?.idle(), ...boundaryWatches.map((w) => w.stop())]).catch((e: unknown) =>
+    log.warn('stop failed', { error: String(e) }),
+  );
   await elector?.release();
   metrics.leader.set(0);
   server?.close();

@@ -14,6 +14,8 @@ export class OperatorMetrics {
   readonly leader: Gauge;
   readonly queueDepth: Gauge;
   readonly rolebindingOps: Counter<'op'>;
+  readonly approvalsRecorded: Counter<'phase'>;
+  readonly approvalWaitSeconds: Histogram<'outcome'>;
 
   constructor(opts: { grantPhases?: () => Map<string, number>; queueDepth?: () => number; defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -36,7 +38,12 @@ export class OperatorMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.reconcileErrors = new Counter({ name: 'agentgate_reconcile_errors_total', help: 'Failed reconciles (retried with backoff), by kind.', labelNames: ['kind'], registers });
+    this.reconcileErrors = new Counter({
+      name: 'agentgate_reconcile_errors_total',
+      help: 'Failed reconciles (retried with backoff), by kind.',
+      labelNames: ['kind'],
+      registers,
+    });
     this.expiryLag = new Histogram({
       name: 'agentgate_grant_expiry_lag_seconds',
       help: "Delay between a grant's expiresAt and the removal of its RoleBinding.",
@@ -52,7 +59,25 @@ export class OperatorMetrics {
         this.set(opts.queueDepth?.() ?? 0);
       },
     });
-    this.rolebindingOps = new Counter({ name: 'agentgate_rolebinding_operations_total', help: 'RoleBindings created, updated and deleted.', labelNames: ['op'], registers });
+    this.rolebindingOps = new Counter({
+      name: 'agentgate_rolebinding_operations_total',
+      help: 'RoleBindings created, updated and deleted.',
+      labelNames: ['op'],
+      registers,
+    });
+    this.approvalsRecorded = new Counter({
+      name: 'agentgate_approvals_recorded_total',
+      help: 'Approver decisions recorded from persisted stamps, by the resulting phase.',
+      labelNames: ['phase'],
+      registers,
+    });
+    this.approvalWaitSeconds = new Histogram({
+      name: 'agentgate_approval_wait_seconds',
+      help: 'Time from an ApprovalRequest being created to its decision (Approved or Denied).',
+      labelNames: ['outcome'],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'agentgate_operator_' });
   }
 

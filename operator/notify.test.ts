@@ -63,12 +63,25 @@ describe('notifications', function () {
     expect(calls).to.have.length(3);
     expect(n.sent).to.have.length(1);
 
-    const refused = new Notifier({ url: 'http://127.0.0.1:1/hook', log: quiet, baseDelayMs: 1, fetchImpl: (async () => new Response('', { status: 404 })) as unknown as typeof fetch });
+    const refused = new Notifier({
+      url: 'http://127.0.0.1:1/hook',
+      log: quiet,
+      baseDelayMs: 1,
+      fetchImpl: (async () => new Response('', { status: 404 })) as unknown as typeof fetch,
+    });
     refused.enqueue(buildMessage(ar(), 'created'));
     await refused.idle();
     expect(refused.failures).to.equal(1);
 
-    const down = new Notifier({ url: 'http://127.0.0.1:1/hook', log: quiet, baseDelayMs: 1, attempts: 3, fetchImpl: (async () => { throw new Error('ECONNREFUSED'); }) as unknown as typeof fetch });
+    const down = new Notifier({
+      url: 'http://127.0.0.1:1/hook',
+      log: quiet,
+      baseDelayMs: 1,
+      attempts: 3,
+      fetchImpl: (async () => {
+        throw new Error('ECONNREFUSED');
+      }) as unknown as typeof fetch,
+    });
     down.enqueue(buildMessage(ar(), 'created'));
     await down.idle();
     expect(down.failures).to.equal(1);

@@ -67,7 +67,12 @@ export function buildMessage(ar: ApprovalRequest, event: NotifyEvent): SlackMess
   }
   blocks.push({
     type: 'context',
-    elements: [{ type: 'mrkdwn', text: `ApprovalRequest ${esc(ns)}/${esc(name)} · ${ar.spec.type} · requested by ${esc(ar.spec.requestedBy)} · expires ${ar.spec.expiresAt}` }],
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: `ApprovalRequest ${esc(ns)}/${esc(name)} · ${ar.spec.type} · requested by ${esc(ar.spec.requestedBy)} · expires ${ar.spec.expiresAt}`,
+      },
+    ],
   });
   return { text, blocks };
 }

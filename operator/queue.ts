@@ -99,13 +99,16 @@ export class WorkQueue {
     const cur = this.delayed.get(key);
     if (cur && cur.at <= at) return;
     if (cur) this.timers.clearTimeout(cur.handle);
-    const handle = this.timers.setTimeout(() => {
-      if (this.delayed.get(key)?.handle !== handle) return;
-      this.delayed.delete(key);
-      const left = at - this.nowMs();
-      if (left > 0) this.addAfter(key, left, urgent);
-      else this.add(key, urgent);
-    }, Math.min(ms, MAX_TIMER_MS));
+    const handle = this.timers.setTimeout(
+      () => {
+        if (this.delayed.get(key)?.handle !== handle) return;
+        this.delayed.delete(key);
+        const left = at - this.nowMs();
+        if (left > 0) this.addAfter(key, left, urgent);
+        else this.add(key, urgent);
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
     this.delayed.set(key, { at, handle });
   }
 

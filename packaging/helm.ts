@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { repoRoot } from '../e2e/cluster.js';
+import { repoRoot } from '../harness/cluster.js';
 
 export const chartDir = path.join(repoRoot, 'charts', 'agentgate');
 
@@ -19,7 +19,10 @@ export interface HelmResult {
 }
 
 export function runHelm(args: string[]): HelmResult {
-  const r = spawnSync(helm(), args, { encoding: 'utf8', env: { ...process.env, HELM_CACHE_HOME: '/tmp/agentgate-helm-cache', HELM_CONFIG_HOME: '/tmp/agentgate-helm-config' } });
+  const r = spawnSync(helm(), args, {
+    encoding: 'utf8',
+    env: { ...process.env, HELM_CACHE_HOME: '/tmp/agentgate-helm-cache', HELM_CONFIG_HOME: '/tmp/agentgate-helm-config' },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -32,17 +35,28 @@ export interface K8sObject {
 
 /** All values the chart has, switched on, for the "full" render. */
 export const FULL_VALUES = [
-  '--set', 'metrics.serviceMonitor.enabled=true',
-  '--set', 'metrics.prometheusRule.enabled=true',
-  '--set', 'metrics.grafanaDashboard.enabled=true',
-  '--set', 'tls.mode=certManager',
-  '--set', 'tls.certManager.issuerRef.name=agentgate-ca',
-  '--set', 'notifications.enabled=true',
-  '--set', 'notifications.secretName=agentgate-slack',
-  '--set', 'agentRoles={agentgate-edit,view,deployer}',
-  '--set', 'audit.store=postgres',
-  '--set', 'audit.postgres.dsnSecret.name=agentgate-audit-dsn',
-  '--set', 'webhook.replicas=2',
+  '--set',
+  'metrics.serviceMonitor.enabled=true',
+  '--set',
+  'metrics.prometheusRule.enabled=true',
+  '--set',
+  'metrics.grafanaDashboard.enabled=true',
+  '--set',
+  'tls.mode=certManager',
+  '--set',
+  'tls.certManager.issuerRef.name=agentgate-ca',
+  '--set',
+  'notifications.enabled=true',
+  '--set',
+  'notifications.secretName=agentgate-slack',
+  '--set',
+  'agentRoles={agentgate-edit,view,deployer}',
+  '--set',
+  'audit.store=postgres',
+  '--set',
+  'audit.postgres.dsnSecret.name=agentgate-audit-dsn',
+  '--set',
+  'webhook.replicas=2',
 ];
 
 export function render(namespace: string, extra: string[] = []): K8sObject[] {

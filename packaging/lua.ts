@@ -1,29 +1,27 @@
-// Runs an Argo CD health.lua against an object with a real Lua 5.4 interpreter, the way
-// Argo CD does: the object is the global `obj`, the script returns {status, message}.
-import { spawnSync } from 'node:child_process';
+// Runs an Argo CD health.lua against an object with the interpreter Argo CD embeds
+// (gopher-lua, pinned to Argo CD's version, only the libraries Argo CD opens), built from
+// its Go module by `hack/tools/build.sh argocd-lua`. See hack/tools/argocd-lua/main.go.
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { repoRoot } from '../harness/cluster.js';
 
-/** A JSON value as a Lua table constructor. */
-export function toLua(v: unknown): string {
-  if (v === null || v === undefined) return 'nil';
-  if (typeof v === 'string') return JSON.stringify(v).replace(/\\u([0-9a-fA-F]{4})/g, '\\u{$1}');
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return `{${v.map(toLua).join(', ')}}`;
-  return `{${Object.entries(v as Record<string, unknown>)
-    .map(([k, x]) => `[${JSON.stringify(k)}] = ${toLua(x)}`)
-    .join(', ')}}`;
+export interface HealthStatus {
+  status: string;
+  message?: string;
 }
 
-export function luaBinary(): string | undefined {
-  for (const b of [process.env.LUA, 'lua5.4', 'lua']) {
-    if (b && spawnSync(b, ['-v']).status === 0) return b;
-  }
-  return undefined;
+let argocdLuaPath: string | undefined;
+export function argocdLua(): string {
+  argocdLuaPath ??= path.join(
+    execFileSync(path.join(repoRoot, 'hack', 'tools', 'build.sh'), ['argocd-lua'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim(),
+    'argocd-lua',
+  );
+  return argocdLuaPath;
 }
 
-export function runHealth(lua: string, script: string, obj: unknown): { status: string; message: string } {
-  const program = `obj = ${toLua(obj)}\nlocal hs = (function()\n${script}\nend)()\nio.write(hs.status, "\\n", hs.message or "")\n`;
-  const r = spawnSync(lua, ['-'], { input: program, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`lua failed: ${r.stderr}`);
-  const [status = '', ...rest] = r.stdout.split('\n');
-  return { status, message: rest.join('\n') };
+/** The health Argo CD computes for obj with the script at scriptPath; throws on a script error. */
+export function runHealth(scriptPath: string, obj: unknown): HealthStatus {
+  const r = spawnSync(argocdLua(), ['health', scriptPath], { input: JSON.stringify(obj), encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${path.relative(repoRoot, scriptPath)}: ${r.stderr.trim() || `exit ${r.status}`}`);
+  return JSON.parse(r.stdout) as HealthStatus;
 }

@@ -5,14 +5,14 @@
 import { createHash } from 'node:crypto';
 import type { ApprovalRequest } from '../api/types.js';
 import type { AdmissionRequest, AdmissionResponse } from '../lib/admission.js';
-import { consumedStatus, recordDecision } from '../lib/approval.js';
+import { consumedStatus } from '../lib/approval.js';
 import type { UnchainedSpec } from '../lib/audit-chain.js';
 import type { Clock } from '../lib/clock.js';
 import { canonicalize } from '../lib/fingerprint.js';
 import type { AgentgateClient } from '../lib/kube.js';
 import { errorMessage, isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
-import { execCommand } from '../lib/preview.js';
+import { execCommand } from './preview.js';
 import { AUDIT_EVENT_ANNOTATION } from '../audit/apiserver/sink.js';
 import { objectDigest } from './audit.js';
 import type { AuditSink } from './audit.js';
@@ -20,9 +20,13 @@ import { decide } from './decide.js';
 import type { DecideOptions, Decision } from './decide.js';
 import type { WebhookMetrics } from './metrics.js';
 import { decideProtect, stampPatch } from './protect.js';
+import { approvalStampPatch } from './stamp.js';
 import type { ProtectConfig, ProtectResult } from './protect.js';
+import type { ObservedIdentityRecorder } from './observed.js';
 import type { Snapshot } from './snapshot.js';
 import { withApprovalRequests } from './snapshot.js';
+import { agentResponse } from './response.js';
+import { REASON, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../api/reasons.js';
 
 /** The apiserver writes this (and the webhook only reads it): approvals and their use. */
 export interface ApprovalStore {
@@ -95,6 +99,8 @@ export interface AgentAdmissionDeps {
   metrics: WebhookMetrics;
   /** HMAC key for the audit record's object digest. */
   digestKey: string;
+  /** Records the identity the apiserver attached to an agent's call (webhook/observed.ts). */
+  observed?: ObservedIdentityRecorder;
 }
 
 export interface AgentOutcome {
@@ -109,7 +115,7 @@ function denyResponse(uid: string, message: string, code = 403): AdmissionRespon
 
 const MAX_REASON = 4000;
 
-function auditSpec(request: AdmissionRequest, d: Decision, now: Date, digestKey: string): UnchainedSpec {
+function auditSpec(request: AdmissionRequest, d: Decision, now: Date, digestKey: string, fromApiserver: boolean): UnchainedSpec {
   const spec: UnchainedSpec = {
     time: now.toISOString(),
     user: request.userInfo?.username ?? '',
@@ -133,11 +139,14 @@ function auditSpec(request: AdmissionRequest, d: Decision, now: Date, digestKey:
   if (d.approvalRequest) spec.approvalRequest = d.approvalRequest;
   const target = request.object ?? request.oldObject;
   spec.objectDigest = d.fingerprint ?? (target ? objectDigest(canonicalize(target), digestKey) : createHash('sha256').update('').digest('hex'));
+  // Absent: the review could have come from anyone; the apiserver's audit log confirms it
+  // through the audit-event annotation (agents.agentgate.io/audit-event in its event) returned below.
+  if (fromApiserver) spec.confirmedBy = 'ClientCertificate';
   return spec;
 }
 
 /** Decides an agent's call, performs the decision's write, holds, records, answers. */
-export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmissionDeps): Promise<AgentOutcome> {
+export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmissionDeps, fromApiserver = false): Promise<AgentOutcome> {
   const { clock, options, approvals, log, metrics } = deps;
   const started = Date.now();
   const fresh: ApprovalRequest[] = [];
@@ -149,6 +158,13 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
   };
   let decision = decide(request, deps.snapshot(), clock, options);
   if (!decision.agentCall) return { decision, response: { uid: request.uid, allowed: true } };
+  if (deps.observed && decision.agent) {
+    const agent = deps
+      .snapshot()
+      .agents()
+      .find((a) => a.metadata.name === decision.agent);
+    if (agent) deps.observed.observe(agent, request.userInfo ?? {});
+  }
 
   let held = false;
   let writeError: string | undefined;
@@ -173,7 +189,11 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
           overlay(await approvals.get(effect.namespace, effect.name));
           again = true;
         } else {
-          const body: ApprovalRequest = { ...current, metadata: { ...current.metadata, resourceVersion: effect.resourceVersion }, status: consumedStatus(current, request.uid, clock.now()) };
+          const body: ApprovalRequest = {
+            ...current,
+            metadata: { ...current.metadata, resourceVersion: effect.resourceVersion },
+            status: consumedStatus(current, request.uid, clock.now()),
+          };
           try {
             overlay(await approvals.replaceStatus(body));
             break;
@@ -186,11 +206,12 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
         }
       }
       if (!again && !held && decision.holdSeconds > 0 && (effect.kind === 'create' || effect.kind === 'await')) {
-        const { namespace, name } = effect.kind === 'create' ? { namespace: effect.approvalRequest.metadata.namespace ?? '', name: effect.approvalRequest.metadata.name ?? '' } : effect;
+        const { namespace, name } =
+          effect.kind === 'create' ? { namespace: effect.approvalRequest.metadata.namespace ?? '', name: effect.approvalRequest.metadata.name ?? '' } : effect;
         held = true;
         const holdStart = Date.now();
         const ar = await approvals.waitDecided(namespace, name, started + decision.holdSeconds * 1000);
-        metrics.holdSeconds.observe({ outcome: ar ? ar.status?.phase ?? 'Pending' : 'Timeout' }, (Date.now() - holdStart) / 1000);
+        metrics.holdSeconds.observe({ outcome: ar ? (ar.status?.phase ?? 'Pending') : 'Timeout' }, (Date.now() - holdStart) / 1000);
         if (ar) {
           overlay(ar);
           again = true;
@@ -209,12 +230,21 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
     decision = {
       ...decision,
       verdict: decision.verdict === 'Allowed' ? 'Denied' : decision.verdict,
+      reason: REASON.Unavailable,
+      retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
       effect: { kind: 'none' },
       message: `${decision.message} (agentgate could not ${decision.effect.kind === 'consume' ? 'use the approval' : 'store the approval request'}: ${writeError})`,
     };
   } else if (decision.effect.kind === 'consume' && !fresh.some((ar) => ar.status?.phase === 'Consumed' && ar.status.consumedBy === request.uid)) {
     // Ran out of rounds without winning the approval: fail closed.
-    decision = { ...decision, verdict: 'Held', effect: { kind: 'none' }, message: `${decision.message} (the approval was used concurrently; retry)` };
+    decision = {
+      ...decision,
+      verdict: 'Held',
+      reason: REASON.Unavailable,
+      retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+      effect: { kind: 'none' },
+      message: `${decision.message} (the approval was used concurrently; retry)`,
+    };
   }
 
   let auditEvent: string | undefined;
@@ -222,13 +252,19 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
     metrics.auditWrites.inc({ result: 'skipped' });
   } else {
     try {
-      auditEvent = await deps.audit.write(auditSpec(request, decision, clock.now(), deps.digestKey));
+      auditEvent = await deps.audit.write(auditSpec(request, decision, clock.now(), deps.digestKey, fromApiserver));
       metrics.auditWrites.inc({ result: 'ok' });
     } catch (err) {
       metrics.auditWrites.inc({ result: 'error' });
       const why = errorMessage(err);
       log.error('audit write failed; denying', { uid: request.uid, agent: decision.agent, error: why });
-      decision = { ...decision, verdict: 'Denied', message: `agentgate: denied because the audit record could not be written (${why}); no agent call goes through unrecorded` };
+      decision = {
+        ...decision,
+        verdict: 'Denied',
+        reason: REASON.Unavailable,
+        retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+        message: `agentgate: denied because the audit record could not be written (${why}); no agent call goes through unrecorded`,
+      };
     }
   }
 
@@ -253,8 +289,7 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
     dryRun: request.dryRun || undefined,
     auditEvent,
   });
-  const response: AdmissionResponse =
-    decision.verdict === 'Allowed' ? { uid: request.uid, allowed: true } : denyResponse(request.uid, decision.message);
+  const response = agentResponse(request.uid, decision);
   // The apiserver prefixes each key with the webhook's name (`agents.agentgate.io/audit-event`)
   // and drops keys that then are not qualified names, so the keys carry no prefix of their own.
   if (auditEvent) response.auditAnnotations = { [AUDIT_EVENT_ANNOTATION]: auditEvent, decision: decision.verdict };
@@ -270,47 +305,32 @@ export interface ProtectDeps {
   metrics: WebhookMetrics;
 }
 
-/** Guards agentgate's objects; an eligible approval is recorded in status before the annotation is allowed. */
+/** Guards agentgate's objects. A decision only: it writes nothing (see protect.ts). */
 export async function admitProtected(request: AdmissionRequest, deps: ProtectDeps): Promise<AdmissionResponse> {
-  let result: ProtectResult = decideProtect(request, deps.snapshot(), deps.clock, deps.config);
-  if (result.allowed && result.effect) result = await recordApproval(request, result, deps);
-  if (!result.allowed || result.effect) {
-    deps.log.info('protect', { uid: request.uid, user: request.userInfo?.username, operation: request.operation, resource: request.resource.resource, subresource: request.subResource || undefined, namespace: request.namespace, name: request.name, allowed: result.allowed, reason: result.message });
+  const result: ProtectResult = decideProtect(request, deps.snapshot(), deps.clock, deps.config);
+  if (!result.allowed || (request.resource.resource === 'approvalrequests' && request.operation === 'UPDATE' && !request.subResource)) {
+    deps.log.info('protect', {
+      uid: request.uid,
+      user: request.userInfo?.username,
+      operation: request.operation,
+      resource: request.resource.resource,
+      subresource: request.subResource || undefined,
+      namespace: request.namespace,
+      name: request.name,
+      allowed: result.allowed,
+      reason: result.message,
+    });
   }
   const response: AdmissionResponse = result.allowed ? { uid: request.uid, allowed: true } : denyResponse(request.uid, result.message);
   if (result.warnings?.length) response.warnings = result.warnings;
   return response;
 }
 
-async function recordApproval(request: AdmissionRequest, result: ProtectResult, deps: ProtectDeps): Promise<ProtectResult> {
-  const effect = result.effect!;
-  const agentOf = (ar: ApprovalRequest) => deps.snapshot().agents().find((a) => a.metadata.name === ar.spec.agent);
-  let ar = request.oldObject as unknown as ApprovalRequest;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const now = deps.clock.now();
-    const r = recordDecision(ar, agentOf(ar), effect.approver, effect.decision, now, deps.config.approvalValidityMs !== undefined ? { validityMs: deps.config.approvalValidityMs } : {});
-    if (r.outcome === 'rejected') return { allowed: false, message: `agentgate: ${effect.approver.user} cannot decide ApprovalRequest ${effect.name}: ${r.reason}` };
-    if (r.outcome === 'unchanged') return { allowed: true, message: result.message };
-    try {
-      await deps.approvals.replaceStatus({ ...ar, status: r.status });
-      deps.metrics.approvalsRecorded.inc({ decision: effect.decision });
-      if (r.phase !== 'Pending' && ar.metadata.creationTimestamp) {
-        deps.metrics.approvalWaitSeconds.observe({ outcome: r.phase }, Math.max(0, (now.getTime() - Date.parse(ar.metadata.creationTimestamp)) / 1000));
-      }
-      deps.log.info('approval recorded', { uid: request.uid, approvalRequest: `${effect.namespace}/${effect.name}`, approver: effect.approver.user, decision: effect.decision, phase: r.phase });
-      return { allowed: true, message: result.message };
-    } catch (err) {
-      if (!isConflict(err)) return { allowed: false, message: `agentgate: could not record the decision of ${effect.approver.user} (${errorMessage(err)}); try again` };
-      const latest = await deps.approvals.get(effect.namespace, effect.name);
-      if (!latest) return { allowed: false, message: `agentgate: ApprovalRequest ${effect.name} no longer exists` };
-      ar = latest;
-    }
-  }
-  return { allowed: false, message: 'agentgate: the ApprovalRequest kept changing while recording the decision; try again' };
-}
-
-/** /mutate/stamp: the creator of an AccessGrant, from userInfo. */
+/** /mutate/stamp: the creator of an AccessGrant, and an approver's decision on an ApprovalRequest, from userInfo. */
 export function admitStamp(request: AdmissionRequest): AdmissionResponse {
-  if (request.operation !== 'CREATE' || request.resource.resource !== 'accessgrants' || request.subResource) return { uid: request.uid, allowed: true };
-  return { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(stampPatch(request))).toString('base64') };
+  let patch: unknown[] = [];
+  if (request.operation === 'CREATE' && request.resource.resource === 'accessgrants' && !request.subResource) patch = stampPatch(request);
+  else if (request.operation === 'UPDATE' && request.resource.resource === 'approvalrequests' && !request.subResource) patch = approvalStampPatch(request);
+  if (!patch.length) return { uid: request.uid, allowed: true };
+  return { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') };
 }

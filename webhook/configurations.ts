@@ -1,5 +1,6 @@
 // The three webhook configurations, generated from the AgentIdentities and kept in sync
-// by the webhook process itself.
+// by the webhook process itself. The installer creates them (config/webhook, the chart);
+// this process only updates them by name: it may not create webhook configurations.
 //
 // agentgate-agents: only agents' calls reach it (matchConditions on userInfo built from
 //   every AgentIdentity's subjects), every resource and subresource, CREATE/UPDATE/DELETE/
@@ -7,15 +8,17 @@
 // agentgate-protect: agentgate.io kinds for every caller, and RoleBindings only when they
 //   carry managed-by=agentgate (objectSelector matches the old or the new object), so the
 //   rest of the cluster is never routed through agentgate.
-// agentgate-stamp: CREATE of AccessGrants, to stamp the requester.
+// agentgate-stamp: CREATE of AccessGrants, to stamp the requester; UPDATE of ApprovalRequests,
+//   to stamp an approver's decision with their authenticated identity.
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../api/types.js';
-import { AGENTS_WEBHOOK, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTS_WEBHOOK, GROUP, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { stableStringify } from '../lib/fingerprint.js';
-import { isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
+import { isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
 import { SELF_REVIEWS } from './decide.js';
+import { mergeCaBundle } from './tls.js';
 
 export const PATHS = { agents: '/validate/agents', protect: '/validate/protect', stamp: '/mutate/stamp' } as const;
 
@@ -59,19 +62,31 @@ export function agentMatchExpression(agents: readonly AgentIdentity[]): string {
 
 function clientConfig(opts: ConfigurationOptions, path: string): k8s.AdmissionregistrationV1WebhookClientConfig {
   const cc: k8s.AdmissionregistrationV1WebhookClientConfig =
-    'url' in opts.target ? { url: opts.target.url.replace(/\/+$/, '') + path } : { service: { ...opts.target.service, port: opts.target.service.port ?? 443, path } };
+    'url' in opts.target
+      ? { url: opts.target.url.replace(/\/+$/, '') + path }
+      : { service: { ...opts.target.service, port: opts.target.service.port ?? 443, path } };
   if (opts.caBundle) cc.caBundle = opts.caBundle;
   return cc;
 }
 
 function cleanupCondition(opts: ConfigurationOptions): { matchConditions?: k8s.V1MatchCondition[] } {
   if (!opts.cleanupUsers?.length) return {};
-  return { matchConditions: [{ name: 'not-controller-cleanup', expression: `!(request.operation == 'DELETE' && request.userInfo.username in ${celList([...opts.cleanupUsers].sort())})` }] };
+  return {
+    matchConditions: [
+      {
+        name: 'not-controller-cleanup',
+        expression: `!(request.operation == 'DELETE' && request.userInfo.username in ${celList([...opts.cleanupUsers].sort())})`,
+      },
+    ],
+  };
 }
 
 const labels = { [LABEL_MANAGED_BY]: MANAGED_BY, 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'webhook' };
 
-export function desiredConfigurations(agents: readonly AgentIdentity[], opts: ConfigurationOptions): {
+export function desiredConfigurations(
+  agents: readonly AgentIdentity[],
+  opts: ConfigurationOptions,
+): {
   agents: k8s.V1ValidatingWebhookConfiguration;
   protect: k8s.V1ValidatingWebhookConfiguration;
   stamp: k8s.V1MutatingWebhookConfiguration;
@@ -115,13 +130,18 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
     webhooks: [
       {
         ...hook('objects.protect.agentgate.io', PATHS.protect, 'NoneOnDryRun'),
-        rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['*/*'], operations: writeOps, scope: '*' }],
+        rules: [{ apiGroups: [GROUP], apiVersions: ['*'], resources: ['*/*'], operations: writeOps, scope: '*' }],
         matchConditions: [
           ...(cleanupCondition(opts).matchConditions ?? []),
           // The webhook's own AuditEvent writes (one per agent call) would only be allowed:
           // skipping the round trip back to agentgate halves the cost of recording.
           ...(opts.webhookUser
-            ? [{ name: 'not-own-audit-write', expression: `!(request.operation == 'CREATE' && request.resource.resource == 'auditevents' && request.userInfo.username == ${cel(opts.webhookUser)})` }]
+            ? [
+                {
+                  name: 'not-own-audit-write',
+                  expression: `!(request.operation == 'CREATE' && request.resource.resource == 'auditevents' && request.userInfo.username == ${cel(opts.webhookUser)})`,
+                },
+              ]
             : []),
         ],
       },
@@ -141,7 +161,11 @@ export function desiredConfigurations(agents: readonly AgentIdentity[], opts: Co
       {
         ...hook('stamp.agentgate.io', PATHS.stamp, 'None'),
         reinvocationPolicy: 'Never',
-        rules: [{ apiGroups: ['agentgate.io'], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' }],
+        rules: [
+          { apiGroups: [GROUP], apiVersions: ['*'], resources: ['accessgrants'], operations: ['CREATE'], scope: 'Namespaced' },
+          // The approver's own entry in decisions (webhook/stamp.ts); the main resource only, never status.
+          { apiGroups: [GROUP], apiVersions: ['*'], resources: ['approvalrequests'], operations: ['UPDATE'], scope: 'Namespaced' },
+        ],
       },
     ],
   };
@@ -156,18 +180,39 @@ function comparable(c: AnyConfig): string {
   return stableStringify(JSON.parse(JSON.stringify({ labels: c.metadata?.labels ?? {}, webhooks: c.webhooks ?? [] })));
 }
 
+/**
+ * Our CA bundle merged with the live one (ours first, each CA once, expired ones out), so
+ * that a replica that has not yet picked up a renewal never takes the new CA out again.
+ */
+function mergedCaBundle(desired: string | undefined, live: string | undefined): string | undefined {
+  if (!desired || !live || desired === live) return desired;
+  const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+  const pem = (s: string) => Buffer.from(s, 'base64').toString('utf8');
+  return b64(mergeCaBundle([pem(desired), pem(live)]));
+}
+
 /** Keeps the apiserver-defaulted fields out of the comparison by re-applying ours over the live object. */
 function merged(live: AnyConfig, desired: AnyConfig, keepCa: boolean): AnyConfig {
   const webhooks = (desired.webhooks ?? []).map((w) => {
     const liveHook = (live.webhooks ?? []).find((l) => l.name === w.name);
     const base = { ...(liveHook ?? {}), ...w } as typeof w;
     if (keepCa && liveHook?.clientConfig?.caBundle) base.clientConfig = { ...w.clientConfig, caBundle: liveHook.clientConfig.caBundle };
+    else if (!keepCa) base.clientConfig = { ...w.clientConfig, caBundle: mergedCaBundle(w.clientConfig.caBundle, liveHook?.clientConfig?.caBundle) };
     // namespaceSelector/objectSelector default to {} on the server; an absent desired value means "everything".
     if (!w.namespaceSelector) base.namespaceSelector = liveHook?.namespaceSelector ?? {};
     if (!w.objectSelector) base.objectSelector = liveHook?.objectSelector ?? {};
     return base;
   });
   return { ...live, metadata: { ...live.metadata, labels: { ...(live.metadata?.labels ?? {}), ...(desired.metadata?.labels ?? {}) } }, webhooks } as AnyConfig;
+}
+
+/** The installer creates the configurations; the webhook only keeps them up to date. */
+export class ConfigurationMissing extends Error {
+  constructor(kind: Kind, name: string) {
+    super(
+      `${kind}WebhookConfiguration ${name} does not exist: the installer creates it (helm upgrade, or kubectl apply -f config/webhook/); agentgate's webhook only updates it`,
+    );
+  }
 }
 
 export class ConfigurationSync {
@@ -181,6 +226,11 @@ export class ConfigurationSync {
     this.api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   }
 
+  /** What this process last applied, per configuration: a change of the live object back to it is drift. */
+  private readonly applied = new Map<string, string>();
+  /** Configurations restored since the last drained() call (someone else changed or deleted them). */
+  private restored: string[] = [];
+
   /** Applies the desired configurations; concurrent calls coalesce into one more run. */
   sync(build: () => ReturnType<typeof desiredConfigurations>, keepCa: boolean): Promise<void> {
     if (this.running) {
@@ -192,9 +242,9 @@ export class ConfigurationSync {
         do {
           this.again = false;
           const d = build();
-          await this.apply('Validating', d.agents, keepCa);
-          await this.apply('Validating', d.protect, keepCa);
-          await this.apply('Mutating', d.stamp, keepCa);
+          await this.track('Validating', d.agents, keepCa);
+          await this.track('Validating', d.protect, keepCa);
+          await this.track('Mutating', d.stamp, keepCa);
         } while (this.again);
       } finally {
         this.running = undefined;
@@ -203,7 +253,23 @@ export class ConfigurationSync {
     return this.running;
   }
 
-  private async apply(kind: Kind, desired: AnyConfig, keepCa: boolean): Promise<void> {
+  /** The configurations whose drift was repaired since the last call. */
+  drained(): string[] {
+    const out = this.restored;
+    this.restored = [];
+    return out;
+  }
+
+  private async track(kind: Kind, desired: AnyConfig, keepCa: boolean): Promise<void> {
+    const name = desired.metadata!.name!;
+    const want = stableStringify(desired.webhooks ?? []);
+    const changed = await this.apply(kind, desired, keepCa);
+    if (changed && this.applied.get(name) === want && !this.restored.includes(name)) this.restored.push(name);
+    this.applied.set(name, want);
+  }
+
+  /** True when the live object had to be created or changed. */
+  private async apply(kind: Kind, desired: AnyConfig, keepCa: boolean): Promise<boolean> {
     const name = desired.metadata!.name!;
     for (let attempt = 0; attempt < 5; attempt++) {
       let live: AnyConfig | undefined;
@@ -212,21 +278,16 @@ export class ConfigurationSync {
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
+      if (!live) throw new ConfigurationMissing(kind, name);
       try {
-        if (!live) {
-          if (kind === 'Validating') await this.api.createValidatingWebhookConfiguration({ body: desired as k8s.V1ValidatingWebhookConfiguration });
-          else await this.api.createMutatingWebhookConfiguration({ body: desired as k8s.V1MutatingWebhookConfiguration });
-          this.log.info('webhook configuration created', { configuration: name });
-          return;
-        }
         const next = merged(live, desired, keepCa);
-        if (comparable(next) === comparable(live)) return;
+        if (comparable(next) === comparable(live)) return false;
         if (kind === 'Validating') await this.api.replaceValidatingWebhookConfiguration({ name, body: next as k8s.V1ValidatingWebhookConfiguration });
         else await this.api.replaceMutatingWebhookConfiguration({ name, body: next as k8s.V1MutatingWebhookConfiguration });
         this.log.info('webhook configuration updated', { configuration: name });
-        return;
+        return true;
       } catch (err) {
-        if (!isConflict(err) && !isAlreadyExists(err)) throw err;
+        if (!isConflict(err)) throw err;
       }
     }
     throw new Error(`could not apply webhook configuration ${name}: kept conflicting`);

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import type { ApprovalRequest } from '../api/types.js';
 import { FakeClock } from '../lib/clock.js';
-import { approvalRequestName, fingerprint } from '../lib/fingerprint.js';
-import { decide, heldRequestName } from './decide.js';
+import { approvalRequestName, isDns1123Label, isLabelValue, labelValue } from '../api/names.js';
+import { LABEL_AGENT } from '../api/types.js';
+import { fingerprint } from '../lib/fingerprint.js';
+import { decide } from './decide.js';
 import type { Decision, DecideOptions } from './decide.js';
 import { StaticSnapshot } from './snapshot.js';
 import type { SnapshotData } from './snapshot.js';
@@ -18,7 +20,7 @@ import {
   request,
   VIEW,
   withStatus,
-} from './fixtures.test-helpers.js';
+} from '../testing/fixtures.js';
 
 const OPTS: DecideOptions = { agentgateNamespace: 'agentgate-system', fingerprintKey: 'k', maxHoldSeconds: 8 };
 
@@ -50,11 +52,16 @@ describe('webhook/decide', () => {
 
     it('leaves kubectl auth can-i / whoami alone: they change nothing', () => {
       const clock = new FakeClock();
-      for (const [group, resource] of [['authorization.k8s.io', 'selfsubjectaccessreviews'], ['authentication.k8s.io', 'selfsubjectreviews']] as const) {
+      for (const [group, resource] of [
+        ['authorization.k8s.io', 'selfsubjectaccessreviews'],
+        ['authentication.k8s.io', 'selfsubjectreviews'],
+      ] as const) {
         const d = decide(request({ group, resource, namespace: '' }), snap(clock, { agents: [agentIdentity('deploy-bot', { suspended: true })] }), clock, OPTS);
         expect(d).to.include({ agentCall: false, verdict: 'Allowed' });
       }
-      expect(decide(request({ group: 'authorization.k8s.io', resource: 'subjectaccessreviews', namespace: '' }), snap(clock), clock, OPTS).verdict).to.equal('Denied');
+      expect(decide(request({ group: 'authorization.k8s.io', resource: 'subjectaccessreviews', namespace: '' }), snap(clock), clock, OPTS).verdict).to.equal(
+        'Denied',
+      );
     });
 
     it('maps groups and ServiceAccounts to agents', () => {
@@ -121,12 +128,12 @@ describe('webhook/decide', () => {
       }
     });
 
-    it('denies what the grant\'s role does not allow, and uses another grant that does', () => {
+    it("denies what the grant's role does not allow, and uses another grant that does", () => {
       const clock = new FakeClock();
       const viewOnly = activeGrant(clock, 'g-view', { role: { kind: 'ClusterRole', name: 'view' } });
       const d = decide(configMapCreate(), snap(clock, { grants: [viewOnly] }), clock, OPTS);
       expect(d.verdict).to.equal('Denied');
-      expect(d.message).to.contain("ClusterRole view does not allow create configmaps cm");
+      expect(d.message).to.contain('ClusterRole view does not allow create configmaps cm');
       const both = decide(configMapCreate(), snap(clock, { grants: [viewOnly, activeGrant(clock, 'g-edit')] }), clock, OPTS);
       expect(both).to.include({ verdict: 'Allowed', grant: 'prod/g-edit' });
     });
@@ -134,7 +141,8 @@ describe('webhook/decide', () => {
     it('resolves a namespaced Role, including resourceNames', () => {
       const clock = new FakeClock();
       const grant = activeGrant(clock, 'g-role', { role: { kind: 'Role', name: 'deployer' } });
-      const upd = (name: string) => request({ op: 'UPDATE', group: 'apps', resource: 'deployments', name, object: deploymentObject(name, 4), oldObject: deploymentObject(name, 3) });
+      const upd = (name: string) =>
+        request({ op: 'UPDATE', group: 'apps', resource: 'deployments', name, object: deploymentObject(name, 4), oldObject: deploymentObject(name, 3) });
       expect(decide(upd('web'), snap(clock, { grants: [grant] }), clock, OPTS).verdict).to.equal('Allowed');
       expect(decide(upd('api'), snap(clock, { grants: [grant] }), clock, OPTS).verdict).to.equal('Denied');
     });
@@ -143,11 +151,16 @@ describe('webhook/decide', () => {
       const clock = new FakeClock();
       const missing = decide(configMapCreate(), snap(clock, { clusterRoles: [] }), clock, OPTS);
       expect(missing.message).to.contain('ClusterRole edit does not exist');
-      const narrowed = decide(configMapCreate(), snap(clock, { agents: [agentIdentity('deploy-bot', { allowedRoles: [{ kind: 'ClusterRole', name: 'view' }] })] }), clock, OPTS);
+      const narrowed = decide(
+        configMapCreate(),
+        snap(clock, { agents: [agentIdentity('deploy-bot', { allowedRoles: [{ kind: 'ClusterRole', name: 'view' }] })] }),
+        clock,
+        OPTS,
+      );
       expect(narrowed.message).to.contain("no longer in agent deploy-bot's spec.allowedRoles");
     });
 
-    it('denies cluster-scoped mutations and anything in agentgate\'s namespace', () => {
+    it("denies cluster-scoped mutations and anything in agentgate's namespace", () => {
       const clock = new FakeClock();
       const ns = decide(request({ op: 'DELETE', resource: 'namespaces', name: 'prod', namespace: 'prod' }), snap(clock), clock, OPTS);
       expect(ns.message).to.contain('cluster-scoped');
@@ -207,8 +220,17 @@ describe('webhook/decide', () => {
 
     it("denies agents touching agentgate's RoleBindings, whatever their RBAC", () => {
       const clock = new FakeClock();
-      const rb = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'agentgate-g1', namespace: 'prod', labels: { 'app.kubernetes.io/managed-by': 'agentgate' } } };
-      const del = decide(request({ op: 'DELETE', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', name: 'agentgate-g1', oldObject: rb }), snap(clock), clock, OPTS);
+      const rb = {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'agentgate-g1', namespace: 'prod', labels: { 'app.kubernetes.io/managed-by': 'agentgate' } },
+      };
+      const del = decide(
+        request({ op: 'DELETE', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', name: 'agentgate-g1', oldObject: rb }),
+        snap(clock),
+        clock,
+        OPTS,
+      );
       expect(del.message).to.contain('changed only by agentgate');
       const create = decide(request({ group: 'rbac.authorization.k8s.io', resource: 'rolebindings', name: 'sneaky', object: rb }), snap(clock), clock, OPTS);
       expect(create.message).to.contain('changed only by agentgate');
@@ -233,7 +255,9 @@ describe('webhook/decide', () => {
 
     it('lets an Allow rule exempt a call from approval', () => {
       const clock = new FakeClock();
-      const agent = agentIdentity('deploy-bot', { approvalRules: [{ name: 'cm-delete-ok', expression: "request.resource.resource == 'configmaps'", action: 'Allow' }] });
+      const agent = agentIdentity('deploy-bot', {
+        approvalRules: [{ name: 'cm-delete-ok', expression: "request.resource.resource == 'configmaps'", action: 'Allow' }],
+      });
       const del = request({ op: 'DELETE', resource: 'configmaps', name: 'cm', oldObject: { metadata: { name: 'cm', uid: 'u' } } });
       const d = decide(del, snap(clock, { agents: [agent] }), clock, OPTS);
       expect(d.verdict).to.equal('Allowed');
@@ -242,6 +266,19 @@ describe('webhook/decide', () => {
   });
 
   describe('approval', () => {
+    it('labels the ApprovalRequest of an agent whose name is over 63 characters with a valid, stable label value', () => {
+      const clock = new FakeClock();
+      const long = `${'a'.repeat(40)}.${'b'.repeat(40)}`;
+      const s = snap(clock, { agents: [agentIdentity(long)], grants: [activeGrant(clock, 'g1', { agent: long })] });
+      const ar = createdAR(decide(deploymentDelete('web'), s, clock, OPTS));
+      expect(ar.spec.agent).to.equal(long);
+      const value = ar.metadata.labels![LABEL_AGENT]!;
+      expect(isLabelValue(value), value).to.equal(true);
+      expect(value).to.equal(labelValue(long));
+      expect(isDns1123Label(ar.metadata.name!), ar.metadata.name).to.equal(true);
+      for (const v of Object.values(ar.metadata.labels!)) expect(isLabelValue(v), v).to.equal(true);
+    });
+
     it('holds a delete: creates the ApprovalRequest named from the fingerprint, and says how to approve', () => {
       const clock = new FakeClock();
       const req = deploymentDelete('web');
@@ -276,7 +313,11 @@ describe('webhook/decide', () => {
       const clock = new FakeClock();
       const req = deploymentDelete('web');
       const ar = createdAR(decide(req, snap(clock), clock, OPTS));
-      const approved = withStatus(ar, { phase: 'Approved', approvals: [{ user: 'alice', decision: 'Approved', time: '2030-01-01T00:00:00Z' }], validUntil: '2030-01-01T00:10:00Z' }, '77');
+      const approved = withStatus(
+        ar,
+        { phase: 'Approved', approvals: [{ user: 'alice', decision: 'Approved', time: '2030-01-01T00:00:00Z' }], validUntil: '2030-01-01T00:10:00Z' },
+        '77',
+      );
       const d = decide({ ...req, uid: 'retry' }, snap(clock, { approvalRequests: [approved] }), clock, OPTS);
       expect(d.verdict).to.equal('Allowed');
       expect(d.effect).to.deep.equal({ kind: 'consume', namespace: 'prod', name: ar.metadata.name, resourceVersion: '77' });
@@ -291,7 +332,7 @@ describe('webhook/decide', () => {
       const d = decide({ ...req, uid: 'again' }, snap(clock, { approvalRequests: [consumed] }), clock, OPTS);
       expect(d.verdict).to.equal('Held');
       const next = createdAR(d);
-      expect(next.metadata.name).to.equal(heldRequestName(ar.spec.fingerprint, 'deploy-bot', 1));
+      expect(next.metadata.name).to.equal(approvalRequestName(ar.spec.fingerprint, 'deploy-bot', 1));
       expect(next.metadata.name).to.match(/-2$/);
     });
 
@@ -342,22 +383,17 @@ describe('webhook/decide', () => {
 
     it('holds exec and records nothing sensitive in the request', () => {
       const clock = new FakeClock();
-      const exec = request({ op: 'CONNECT', resource: 'pods', subResource: 'exec', name: 'web-0', object: { kind: 'PodExecOptions', apiVersion: 'v1', command: ['sh', '-c', 'rm -rf /data'], container: 'app', stdout: true } });
+      const exec = request({
+        op: 'CONNECT',
+        resource: 'pods',
+        subResource: 'exec',
+        name: 'web-0',
+        object: { kind: 'PodExecOptions', apiVersion: 'v1', command: ['sh', '-c', 'rm -rf /data'], container: 'app', stdout: true },
+      });
       const d = decide(exec, snap(clock), clock, OPTS);
       expect(d.verdict).to.equal('Held');
       expect(createdAR(d).spec.summary).to.contain('rm -rf /data');
       expect(d.matchedRules).to.include('pod-connect');
-    });
-
-    it('names slots so that every name is a DNS label', () => {
-      const fp = 'c'.repeat(64);
-      const long = 'a'.repeat(80);
-      for (let i = 0; i < 12; i++) {
-        const n = heldRequestName(fp, long, i);
-        expect(n.length).to.be.at.most(63);
-        expect(n).to.match(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
-      }
-      expect(heldRequestName(fp, 'bot', 0)).to.equal(approvalRequestName(fp, 'bot'));
     });
   });
 });

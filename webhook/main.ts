@@ -9,7 +9,8 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../api/types.js';
-import { DEFAULT_APPROVAL_VALIDITY_MS, DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
 import { systemClock, parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
 import { newLogger } from '../lib/log.js';
@@ -24,21 +25,29 @@ import { agentsForUser } from './decide.js';
 import { sanitizeWriterId, StoreAuditSink } from './audit.js';
 import { ConfigurationSync, desiredConfigurations, PATHS } from './configurations.js';
 import type { ClientTarget } from './configurations.js';
+import { ConfigurationWatch, driftEvent } from './drift.js';
+import { KubeObservedPatcher, ObservedIdentityRecorder } from './observed.js';
 import { WebhookMetrics } from './metrics.js';
 import { protectConfig } from './protect.js';
 import { createApp, withFilter, withMetrics } from './server.js';
 import { ClusterState } from './state.js';
-import { ensureWebhookSecret, hostsFor } from './tls.js';
+import { DRAIN_SECONDS, TIMEOUT_SECONDS } from './limits.js';
+import { CertificateRenewal } from './rotation.js';
+import { DEFAULT_VALIDITY_MS, ensureKeySecret, ensureServingSecret, hostsFor } from './tls.js';
 
-const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAME] [--namespace agentgate-system]
+const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAME] [--namespace ${AGENTGATE_NAMESPACE}]
   --port N [--host 127.0.0.1] (--url https://HOST:PORT | --service agentgate-webhook [--service-port 443])
-  [--writer-id NAME] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
+  [--writer-id NAME] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--cert-validity 8760h]
   [--audit-store pglite|postgres] [--audit-data-dir DIR] [--audit-dsn-env AGENTGATE_AUDIT_DSN] [--audit-retention 720h]
   [--audit-port N [--audit-host H] [--audit-service agentgate-audit --audit-service-port 443]
    [--audit-sink-client-ca FILE --audit-sink-allowed-names CN,...] [--audit-tls-cert F --audit-tls-key F --audit-tls-ca F]]
   [--audit-checkpoint-interval 5s]
-  [--manage-configurations=true|false] [--timeout-seconds 10] [--approval-validity 10m] [--pending-ttl 1h]
-  [--operator-user USER] [--webhook-user USER]`;
+  [--manage-configurations=true|false] [--timeout-seconds 10] [--drain-seconds 5] [--pending-ttl 1h]
+  [--operator-user USER] [--webhook-user USER]
+  [--client-ca FILE [--client-cert-name NAME]... [--require-client-cert=true|false]]
+
+  Without --tls-cert the webhook makes and renews its own CA and certificate (Secret agentgate-webhook-tls).
+  With --tls-cert and no --tls-ca (cert-manager), the configurations' caBundle is left to cert-manager's cainjector.`;
 
 function fail(message: string): never {
   process.stderr.write(`agentgate webhook: ${message}\n${USAGE}\n`);
@@ -52,7 +61,7 @@ function flags() {
       options: {
         kubeconfig: { type: 'string' },
         context: { type: 'string' },
-        namespace: { type: 'string', default: 'agentgate-system' },
+        namespace: { type: 'string', default: AGENTGATE_NAMESPACE },
         port: { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
         url: { type: 'string' },
@@ -78,7 +87,11 @@ function flags() {
         'tls-ca': { type: 'string' },
         'manage-configurations': { type: 'string', default: 'true' },
         'timeout-seconds': { type: 'string', default: '10' },
-        'approval-validity': { type: 'string' },
+        'client-ca': { type: 'string' },
+        'client-cert-name': { type: 'string', multiple: true },
+        'require-client-cert': { type: 'string', default: 'false' },
+        'drain-seconds': { type: 'string', default: '5' },
+        'cert-validity': { type: 'string' },
         'pending-ttl': { type: 'string' },
         'operator-user': { type: 'string' },
         'webhook-user': { type: 'string' },
@@ -99,11 +112,17 @@ function flags() {
   if (!Number.isInteger(port) || port <= 0 || port > 65535) fail('--port must be a TCP port');
   if (!v.url === !v.service) fail('give exactly one of --url (outside the cluster) or --service (in-cluster)');
   if (!!v['tls-cert'] !== !!v['tls-key']) fail('--tls-cert and --tls-key go together');
-  if (!!v['audit-tls-cert'] !== !!v['audit-tls-key'] || (!!v['audit-tls-cert'] && !v['audit-tls-ca'])) fail('--audit-tls-cert, --audit-tls-key and --audit-tls-ca go together');
+  if (!!v['audit-tls-cert'] !== !!v['audit-tls-key'] || (!!v['audit-tls-cert'] && !v['audit-tls-ca']))
+    fail('--audit-tls-cert, --audit-tls-key and --audit-tls-ca go together');
   const manage = v['manage-configurations'];
   if (manage !== 'true' && manage !== 'false') fail('--manage-configurations must be true or false');
   const timeoutSeconds = Number(v['timeout-seconds']);
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 2 || timeoutSeconds > 30) fail('--timeout-seconds must be 2..30 (the apiserver caps webhooks at 30)');
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < TIMEOUT_SECONDS.min || timeoutSeconds > TIMEOUT_SECONDS.max) {
+    fail(`--timeout-seconds must be ${TIMEOUT_SECONDS.min}..${TIMEOUT_SECONDS.max} (the apiserver caps webhooks at 30; holds need 2)`);
+  }
+  const drainSeconds = Number(v['drain-seconds']);
+  if (!Number.isInteger(drainSeconds) || drainSeconds < DRAIN_SECONDS.min || drainSeconds > DRAIN_SECONDS.max)
+    fail(`--drain-seconds must be ${DRAIN_SECONDS.min}..${DRAIN_SECONDS.max}`);
   const dur = (name: string, value: string | undefined, dflt: number): number => {
     if (value === undefined) return dflt;
     const ms = parseDuration(value);
@@ -113,7 +132,10 @@ function flags() {
   let store: StoreConfig;
   if (v['audit-store'] === 'postgres') {
     const dsn = process.env[v['audit-dsn-env']!];
-    if (!dsn) fail(`--audit-store postgres needs the DSN in the environment variable ${v['audit-dsn-env']} (from a Secret), e.g. postgres://agentgate:PASSWORD@HOST:5432/agentgate`);
+    if (!dsn)
+      fail(
+        `--audit-store postgres needs the DSN in the environment variable ${v['audit-dsn-env']} (from a Secret), e.g. postgres://agentgate:PASSWORD@HOST:5432/agentgate`,
+      );
     store = { engine: 'postgres', dsn };
   } else if (v['audit-store'] === 'pglite') {
     store = { engine: 'pglite', dataDir: v['audit-data-dir']! };
@@ -123,6 +145,11 @@ function flags() {
     auditPort = Number(v['audit-port']);
     if (!Number.isInteger(auditPort) || auditPort <= 0 || auditPort > 65535) fail('--audit-port must be a TCP port');
   }
+  const requireClientCert = v['require-client-cert'];
+  if (requireClientCert !== 'true' && requireClientCert !== 'false') fail('--require-client-cert must be true or false');
+  if (requireClientCert === 'true' && !v['client-ca'])
+    fail("--require-client-cert=true needs --client-ca (the CA that signed the apiserver's webhook client certificate)");
+  if (v['client-cert-name']?.length && !v['client-ca']) fail('--client-cert-name needs --client-ca');
   if (v.url) {
     try {
       if (new URL(v.url).protocol !== 'https:') fail('--url must be https');
@@ -148,7 +175,9 @@ function flags() {
     auditService: v['audit-service'],
     auditServicePort: Number(v['audit-service-port'] ?? (v['audit-port'] && !v.service ? v['audit-port'] : '443')),
     sinkClientCa: v['audit-sink-client-ca'],
-    sinkAllowedNames: v['audit-sink-allowed-names']!.split(',').map((x) => x.trim()).filter(Boolean),
+    sinkAllowedNames: v['audit-sink-allowed-names']!.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
     auditTls: v['audit-tls-cert'] ? { cert: v['audit-tls-cert'], key: v['audit-tls-key']!, ca: v['audit-tls-ca']! } : undefined,
     checkpointIntervalMs: dur('audit-checkpoint-interval', v['audit-checkpoint-interval'], DEFAULT_CHECKPOINT_INTERVAL_MS),
     tlsCert: v['tls-cert'],
@@ -156,7 +185,11 @@ function flags() {
     tlsCa: v['tls-ca'],
     manage: manage === 'true',
     timeoutSeconds,
-    approvalValidityMs: dur('approval-validity', v['approval-validity'], DEFAULT_APPROVAL_VALIDITY_MS),
+    clientCa: v['client-ca'],
+    clientCertNames: v['client-cert-name'] ?? [],
+    requireClientCert: requireClientCert === 'true',
+    drainSeconds,
+    certValidityMs: dur('cert-validity', v['cert-validity'], DEFAULT_VALIDITY_MS),
     pendingTtlMs: dur('pending-ttl', v['pending-ttl'], DEFAULT_PENDING_TTL_MS),
     operatorUser: v['operator-user'] ?? serviceAccountUsername(ns, 'agentgate-operator'),
     webhookUser: v['webhook-user'] ?? serviceAccountUsername(ns, 'agentgate-webhook'),
@@ -191,21 +224,32 @@ async function main(): Promise<void> {
     // The aggregator dials <service>.<namespace>.svc and checks that name.
     ...(f.auditService ? hostsFor({ service: f.auditService, namespace: f.namespace }) : []),
   ];
-  const secret = await retrying(() => ensureWebhookSecret(core, f.namespace, hosts, !mounted, log), 'load the webhook Secret', log);
-  const readMounted = () => ({ cert: readFileSync(f.tlsCert!, 'utf8'), key: readFileSync(f.tlsKey!, 'utf8'), ca: f.tlsCa ? readFileSync(f.tlsCa, 'utf8') : undefined });
-  const tls = mounted ? readMounted() : secret.tls!;
-  const caBundle = tls.ca ? Buffer.from(tls.ca).toString('base64') : undefined;
+  const fingerprintKey = await retrying(() => ensureKeySecret(core, f.namespace, log), 'load the webhook key Secret', log);
+  const loadServing = () => ensureServingSecret(core, f.namespace, hosts, log, { validityMs: f.certValidityMs, now: () => clock.now() });
+  const readMounted = () => ({
+    cert: readFileSync(f.tlsCert!, 'utf8'),
+    key: readFileSync(f.tlsKey!, 'utf8'),
+    ca: f.tlsCa ? readFileSync(f.tlsCa, 'utf8') : undefined,
+  });
+  const tls = mounted ? readMounted() : await retrying(loadServing, 'load the webhook certificate Secret', log);
+  // Mounted without --tls-ca (cert-manager): cainjector owns caBundle and we never write it.
+  let caBundle = tls.ca ? Buffer.from(tls.ca).toString('base64') : undefined;
+  const clientCa = f.clientCa ? readFileSync(f.clientCa, 'utf8') : undefined;
 
   const state = new ClusterState(kc, log);
+  const observed = new ObservedIdentityRecorder(new KubeObservedPatcher(kc), clock, log);
   const metrics = new WebhookMetrics({ pendingApprovals: () => state.pendingApprovals(), defaultMetrics: true });
-  log.info('opening the audit store', { engine: f.store.engine, ...(f.store.engine === 'postgres' ? { dsn: redactDsn(f.store.dsn) } : { dataDir: f.store.dataDir }) });
+  log.info('opening the audit store', {
+    engine: f.store.engine,
+    ...(f.store.engine === 'postgres' ? { dsn: redactDsn(f.store.dsn) } : { dataDir: f.store.dataDir }),
+  });
   const db = await openDb(f.store);
   const store = new AuditStore(db, sanitizeWriterId(f.writerId), clock);
   await retrying(() => store.open(), 'open the audit store', log);
   await retrying(() => importCustomResources({ store, kc, namespace: f.namespace, log }), 'import AuditEvent custom resources', log);
   const audit = new StoreAuditSink(store);
   startRetention({ store, retentionMs: f.auditRetentionMs, clock, log });
-  const stopCheckpoints = startCheckpoints({ store, core, namespace: f.namespace, secretKey: secret.fingerprintKey, intervalMs: f.checkpointIntervalMs, clock, log });
+  const stopCheckpoints = startCheckpoints({ store, core, namespace: f.namespace, secretKey: fingerprintKey, intervalMs: f.checkpointIntervalMs, clock, log });
   const arListeners = new Set<(ar: ApprovalRequest) => void>();
   state.arInformer.onChange((ar) => arListeners.forEach((l) => l(ar)));
   const approvals = new KubeApprovalStore(client, (l) => {
@@ -241,8 +285,8 @@ async function main(): Promise<void> {
   }
 
   const agentgateUsers = [f.operatorUser, f.webhookUser];
-  const decideOptions = { agentgateNamespace: f.namespace, fingerprintKey: secret.fingerprintKey, pendingTtlMs: f.pendingTtlMs, maxHoldSeconds: Math.max(0, f.timeoutSeconds - 2) };
-  const pconfig = protectConfig(f.namespace, { operatorUser: f.operatorUser, webhookUser: f.webhookUser, approvalValidityMs: f.approvalValidityMs });
+  const decideOptions = { agentgateNamespace: f.namespace, fingerprintKey, pendingTtlMs: f.pendingTtlMs, maxHoldSeconds: Math.max(0, f.timeoutSeconds - 2) };
+  const pconfig = protectConfig(f.namespace, { operatorUser: f.operatorUser, webhookUser: f.webhookUser });
   const snapshot = () => state;
 
   const agentsHandler = withMetrics(
@@ -251,20 +295,37 @@ async function main(): Promise<void> {
       // The configuration already excludes agentgate's own users; a stale or hand-edited
       // one must not make the webhook judge (or record) its own writes.
       (request) => (agentgateUsers.includes(request.userInfo.username ?? '') ? { uid: request.uid, allowed: true } : undefined),
-      async (request) => (await admitAgentCall(request, { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: secret.fingerprintKey })).response,
+      async (request, ctx) =>
+        (
+          await admitAgentCall(
+            request,
+            { snapshot, clock, options: decideOptions, approvals, audit, log, metrics, digestKey: fingerprintKey, observed },
+            ctx.fromApiserver,
+          )
+        ).response,
     ),
   );
   const protectHandler = withMetrics(metrics, (request) => admitProtected(request, { snapshot, clock, config: pconfig, approvals, log, metrics }));
   const stampHandler = withMetrics(metrics, async (request) => admitStamp(request));
 
   let configured = !f.manage;
+  let draining = false;
   const app = createApp({
     log,
     metrics,
     routes: { [PATHS.agents]: agentsHandler, [PATHS.protect]: protectHandler, [PATHS.stamp]: stampHandler },
-    ready: () => state.synced && configured,
+    ready: () => state.synced && configured && !draining,
+    ...(clientCa ? { clientAuth: { names: f.clientCertNames, require: f.requireClientCert } } : {}),
   });
-  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
+  // Client certificates are asked for, never demanded at the TLS layer: kubelet probes
+  // present none. The HTTP layer decides (server.ts fromApiserver).
+  const clientTls = clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {};
+  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...clientTls }, app);
+  // While draining, every answer closes its connection, so the apiserver's keep-alive
+  // connections move to the replicas that stay.
+  server.prependListener('request', (_req, res) => {
+    if (draining) res.setHeader('Connection', 'close');
+  });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = (f.timeoutSeconds + 5) * 1000;
@@ -272,14 +333,18 @@ async function main(): Promise<void> {
     server.once('error', reject);
     server.listen(f.port, f.host, () => resolve());
   });
-  log.info('serving', { address: `https://${f.host}:${f.port}`, paths: Object.values(PATHS) });
+  log.info('serving', {
+    address: `https://${f.host}:${f.port}`,
+    paths: Object.values(PATHS),
+    clientCertificate: clientCa ? (f.requireClientCert ? 'required' : 'verified when presented') : 'not asked',
+  });
 
   if (mounted) {
     // cert-manager rotates the files in place; pick them up without a restart.
     const reload = () => {
       try {
         const m = readMounted();
-        server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2' });
+        server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) });
         log.info('serving certificate reloaded');
       } catch (err) {
         log.warn('serving certificate reload failed', { error: String(err) });
@@ -290,8 +355,34 @@ async function main(): Promise<void> {
 
   const target: ClientTarget = f.url ? { url: f.url } : { service: { name: f.service!, namespace: f.namespace, port: f.servicePort } };
   const sync = new ConfigurationSync(kc, log);
-  const build = () => desiredConfigurations(state.agents(), { target, ...(caBundle ? { caBundle } : {}), agentgateUsers, cleanupUsers: pconfig.bindingDeleters, webhookUser: f.webhookUser, timeoutSeconds: f.timeoutSeconds });
+  const build = () =>
+    desiredConfigurations(state.agents(), {
+      target,
+      ...(caBundle ? { caBundle } : {}),
+      agentgateUsers,
+      cleanupUsers: pconfig.bindingDeleters,
+      webhookUser: f.webhookUser,
+      timeoutSeconds: f.timeoutSeconds,
+    });
   const keepCa = !caBundle;
+  let renewal: CertificateRenewal | undefined;
+  if (!mounted) {
+    renewal = new CertificateRenewal(tls as { ca: string; cert: string; key: string }, {
+      clock,
+      log,
+      load: loadServing,
+      publishCa: async (pem) => {
+        caBundle = Buffer.from(pem).toString('base64');
+        if (f.manage) await sync.sync(build, false);
+      },
+      serve: (m) => server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) }),
+      // The apiserver reads configurations through an informer: well under a second.
+      settleMs: 2000,
+      pollMs: Math.min(60_000, f.certValidityMs / 10),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    });
+    renewal.start();
+  }
   const syncNow = async (): Promise<void> => {
     try {
       await sync.sync(build, keepCa);
@@ -307,18 +398,67 @@ async function main(): Promise<void> {
       pending = setTimeout(() => void syncNow(), 100);
     });
     await syncNow();
-    // Repairs drift (someone editing or deleting a configuration) within a minute.
-    setInterval(() => void syncNow(), 60_000).unref();
+    sync.drained();
+    // Self-healing: a change or deletion of a configuration by anyone else is restored
+    // within a second of the watch event, and said loudly (log, metric, Event).
+    const healNow = async (): Promise<void> => {
+      await syncNow();
+      for (const name of sync.drained()) {
+        const kind = name === STAMP_WEBHOOK ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration';
+        log.warn('webhook configuration drift restored', { configuration: name, kind });
+        metrics.configurationDrift.inc({ configuration: name });
+        void driftEvent(
+          kc,
+          kind,
+          name,
+          `${kind} ${name} was changed or deleted by someone other than agentgate; the webhook restored it`,
+          'agentgate-webhook',
+          log,
+        );
+      }
+    };
+    const watch = new ConfigurationWatch(
+      kc,
+      [
+        { path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', name: AGENTS_WEBHOOK },
+        { path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', name: PROTECT_WEBHOOK },
+        { path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', name: STAMP_WEBHOOK },
+      ],
+      () => void healNow(),
+      log,
+    );
+    watch.start();
+    process.once('beforeExit', () => watch.stop());
+    // The backstop, should a watch miss an event.
+    setInterval(() => void healNow(), 60_000).unref();
   }
-  log.info(configured ? 'ready' : 'serving, but not ready until the webhook configurations are written', { manageConfigurations: f.manage, writer: f.writerId });
+  log.info(configured ? 'ready' : 'serving, but not ready until the webhook configurations are written', {
+    manageConfigurations: f.manage,
+    writer: f.writerId,
+  });
 
+  // Kubernetes runs the preStop sleep (the pod leaves the endpoints meanwhile), then sends
+  // SIGTERM: stop being ready, keep answering for --drain-seconds with every answer
+  // closing its connection, then stop listening, let calls in flight finish, and exit.
   const shutdown = (signal: string) => {
-    log.info('shutting down', { signal });
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 10_000).unref();
-    void state.stop();
-    void stopCheckpoints().finally(() => store.close().catch(() => undefined));
+    if (draining) return;
+    draining = true;
+    log.info('draining', { signal, drainSeconds: f.drainSeconds });
+    renewal?.stop();
+    setTimeout(() => {
+      server.close(() => {
+        // Every answered call's record is committed; a last checkpoint anchors the chain head.
+        void stopCheckpoints()
+          .finally(() => store.close().catch(() => undefined))
+          .finally(() => {
+            log.info('drained; exiting');
+            process.exit(0);
+          });
+      });
+      server.closeIdleConnections();
+      void state.stop();
+      setTimeout(() => process.exit(0), (f.timeoutSeconds + 5) * 1000).unref();
+    }, f.drainSeconds * 1000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -8,10 +8,9 @@ export class WebhookMetrics {
   readonly admissionSeconds: Histogram<'path' | 'verdict'>;
   readonly requests: Counter<'path' | 'code'>;
   readonly pendingApprovals: Gauge;
-  readonly approvalWaitSeconds: Histogram<'outcome'>;
   readonly holdSeconds: Histogram<'outcome'>;
   readonly auditWrites: Counter<'result'>;
-  readonly approvalsRecorded: Counter<'decision'>;
+  readonly configurationDrift: Counter<'configuration'>;
 
   constructor(opts: { pendingApprovals?: () => number; defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -28,7 +27,12 @@ export class WebhookMetrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.requests = new Counter({ name: 'agentgate_webhook_http_requests_total', help: 'HTTP requests by path and status code.', labelNames: ['path', 'code'], registers });
+    this.requests = new Counter({
+      name: 'agentgate_webhook_http_requests_total',
+      help: 'HTTP requests by path and status code.',
+      labelNames: ['path', 'code'],
+      registers,
+    });
     const pending = opts.pendingApprovals;
     this.pendingApprovals = new Gauge({
       name: 'agentgate_webhook_pending_approvals',
@@ -38,13 +42,6 @@ export class WebhookMetrics {
         if (pending) this.set(pending());
       },
     });
-    this.approvalWaitSeconds = new Histogram({
-      name: 'agentgate_webhook_approval_wait_seconds',
-      help: 'Time from an ApprovalRequest being created to its decision (Approved or Denied).',
-      labelNames: ['outcome'],
-      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
-      registers,
-    });
     this.holdSeconds = new Histogram({
       name: 'agentgate_webhook_hold_seconds',
       help: 'Time a held call was kept open waiting for a fast approval (holdSeconds).',
@@ -52,8 +49,18 @@ export class WebhookMetrics {
       buckets: [0.1, 0.5, 1, 2, 4, 8, 15, 25],
       registers,
     });
-    this.auditWrites = new Counter({ name: 'agentgate_webhook_audit_writes_total', help: 'AuditEvent writes by result (ok, error, skipped for dry runs).', labelNames: ['result'], registers });
-    this.approvalsRecorded = new Counter({ name: 'agentgate_webhook_approvals_recorded_total', help: 'Approver decisions recorded on ApprovalRequests.', labelNames: ['decision'], registers });
+    this.auditWrites = new Counter({
+      name: 'agentgate_webhook_audit_writes_total',
+      help: 'AuditEvent writes by result (ok, error, skipped for dry runs).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.configurationDrift = new Counter({
+      name: 'agentgate_webhook_configuration_drift_restored_total',
+      help: "Times someone else changed or deleted one of agentgate's webhook configurations and the webhook restored it.",
+      labelNames: ['configuration'],
+      registers,
+    });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'agentgate_webhook_' });
   }
 }

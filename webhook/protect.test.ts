@@ -2,9 +2,11 @@ import { expect } from 'chai';
 import type { ApprovalRequest } from '../api/types.js';
 import type { AdmissionRequest } from '../lib/admission.js';
 import { FakeClock } from '../lib/clock.js';
+import { approverStamp } from '../lib/approval.js';
 import { decideProtect, protectConfig, stampPatch } from './protect.js';
+import { approvalStampPatch } from './stamp.js';
 import { StaticSnapshot } from './snapshot.js';
-import { agentIdentity, AGENT_USER, NAMESPACES, request } from './fixtures.test-helpers.js';
+import { agentIdentity, AGENT_USER, NAMESPACES, request } from '../testing/fixtures.js';
 
 const CFG = protectConfig('agentgate-system');
 const OPERATOR = { username: 'system:serviceaccount:agentgate-system:agentgate-operator', groups: ['system:serviceaccounts'] };
@@ -21,7 +23,14 @@ function ar(over: Partial<ApprovalRequest['status']> | undefined = undefined, an
     apiVersion: 'agentgate.io/v1alpha1',
     kind: 'ApprovalRequest',
     metadata: { name: 'ar-x', namespace: 'prod', resourceVersion: '9', ...(annotations ? { annotations } : {}) },
-    spec: { agent: 'deploy-bot', type: 'Operation', fingerprint: 'f'.repeat(64), summary: 's', requestedBy: 'agent:deploy-bot', expiresAt: '2030-01-01T01:00:00Z' },
+    spec: {
+      agent: 'deploy-bot',
+      type: 'Operation',
+      fingerprint: 'f'.repeat(64),
+      summary: 's',
+      requestedBy: 'agent:deploy-bot',
+      expiresAt: '2030-01-01T01:00:00Z',
+    },
     ...(over ? { status: over } : {}),
   };
 }
@@ -29,16 +38,44 @@ function ar(over: Partial<ApprovalRequest['status']> | undefined = undefined, an
 function annotate(userInfo: AdmissionRequest['userInfo'], value: string, old = ar()): AdmissionRequest {
   const next = JSON.parse(JSON.stringify(old)) as ApprovalRequest;
   next.metadata.annotations = { ...(next.metadata.annotations ?? {}), approved: value };
-  return request({ op: 'UPDATE', group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', name: 'ar-x', userInfo, object: next as never, oldObject: old as never });
+  return request({
+    op: 'UPDATE',
+    group: 'agentgate.io',
+    version: 'v1alpha1',
+    resource: 'approvalrequests',
+    name: 'ar-x',
+    userInfo,
+    object: next as never,
+    oldObject: old as never,
+  });
 }
 
 describe('webhook/protect', () => {
   describe('ApprovalRequests', () => {
-    it('records an eligible approval from userInfo', () => {
+    it('allows an eligible approval with its own stamp and writes nothing (a decision only)', () => {
       const clock = new FakeClock();
-      const r = decideProtect(annotate(ALICE, 'true'), snap(), clock, CFG);
-      expect(r.allowed).to.equal(true);
-      expect(r.effect).to.deep.equal({ kind: 'recordApproval', namespace: 'prod', name: 'ar-x', approver: { user: 'alice', groups: ['sre-approvers'] }, decision: 'Approved' });
+      const req = annotate(ALICE, 'true');
+      (req.object as unknown as ApprovalRequest).decisions = [approverStamp(ALICE, 'Approved')];
+      const r = decideProtect(req, snap(), clock, CFG);
+      expect(r).to.deep.equal({ allowed: true, message: 'approved by alice' });
+    });
+
+    it("refuses a stamp claiming someone else, changing another's, or removing one (as the policy does)", () => {
+      const clock = new FakeClock();
+      const claim = annotate(MALLORY, 'true');
+      (claim.object as unknown as ApprovalRequest).decisions = [approverStamp(ALICE, 'Approved')];
+      expect(decideProtect(claim, snap(), clock, CFG).message).to.contain("caller's own identity");
+      const withAlice = ar(undefined, { approved: 'true' });
+      withAlice.decisions = [approverStamp(ALICE, 'Approved')];
+      const flip = annotate(BOB, 'false', withAlice);
+      (flip.object as unknown as ApprovalRequest).decisions = [approverStamp(ALICE, 'Denied'), approverStamp(BOB, 'Denied')];
+      expect(decideProtect(flip, snap(), clock, CFG).message).to.contain("caller's own identity");
+      const erase = annotate(BOB, 'true', withAlice);
+      (erase.object as unknown as ApprovalRequest).decisions = [approverStamp(BOB, 'Approved')];
+      expect(decideProtect(erase, snap(), clock, CFG).message).to.contain('decision of alice cannot be removed');
+      const groups = annotate(ALICE, 'true');
+      (groups.object as unknown as ApprovalRequest).decisions = [{ ...approverStamp(ALICE, 'Approved'), groups: ['sre-approvers', 'system:masters'] }];
+      expect(decideProtect(groups, snap(), clock, CFG).allowed).to.equal(false);
     });
 
     it("rejects mallory's approval and the agent approving its own request, saying why", () => {
@@ -56,7 +93,6 @@ describe('webhook/protect', () => {
       const recorded = ar({ phase: 'Approved', approvals: [{ user: 'alice', decision: 'Approved', time: '2030-01-01T00:00:00Z' }] });
       const r = decideProtect(annotate(ALICE, 'true', recorded), snap(), clock, CFG);
       expect(r).to.include({ allowed: true });
-      expect(r.effect).to.equal(undefined);
     });
 
     it('only the approved annotation may change, and it must be true or false', () => {
@@ -67,18 +103,55 @@ describe('webhook/protect', () => {
       expect(decideProtect(annotate(ALICE, 'yes'), snap(), clock, CFG).message).to.contain('use approved=true or approved=false');
     });
 
-    it('only agentgate creates them or writes their status; a dry run records nothing', () => {
+    it('only agentgate creates them or writes their status', () => {
       const clock = new FakeClock();
-      const create = (userInfo: AdmissionRequest['userInfo']) => request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', name: 'x', userInfo, object: ar() as never });
+      const create = (userInfo: AdmissionRequest['userInfo']) =>
+        request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', name: 'x', userInfo, object: ar() as never });
       expect(decideProtect(create(ADMIN), snap(), clock, CFG).allowed).to.equal(false);
       expect(decideProtect(create(WEBHOOK), snap(), clock, CFG).allowed).to.equal(true);
       expect(decideProtect(create(OPERATOR), snap(), clock, CFG).allowed).to.equal(true);
-      const status = request({ op: 'UPDATE', group: 'agentgate.io', version: 'v1alpha1', resource: 'approvalrequests', subResource: 'status', name: 'x', userInfo: ALICE, object: ar({ phase: 'Approved' }) as never, oldObject: ar() as never });
+      const status = request({
+        op: 'UPDATE',
+        group: 'agentgate.io',
+        version: 'v1alpha1',
+        resource: 'approvalrequests',
+        subResource: 'status',
+        name: 'x',
+        userInfo: ALICE,
+        object: ar({ phase: 'Approved' }) as never,
+        oldObject: ar() as never,
+      });
       expect(decideProtect(status, snap(), clock, CFG).allowed).to.equal(false);
-      const dry = { ...annotate(BOB, 'true'), dryRun: true };
-      const r = decideProtect(dry, snap(), clock, CFG);
-      expect(r.allowed).to.equal(true);
-      expect(r.effect).to.equal(undefined);
+    });
+
+    describe('the approver stamp (/mutate/stamp)', () => {
+      const decisions = (req: AdmissionRequest) => {
+        const p = approvalStampPatch(req);
+        return p.length ? (p[0]!.value as ApprovalRequest['decisions']) : undefined;
+      };
+      it('stamps the caller from userInfo (user, uid, groups) with the decision the annotation says', () => {
+        expect(decisions(annotate({ ...ALICE, uid: 'u-1' }, 'true'))).to.deep.equal([
+          { user: 'alice', uid: 'u-1', groups: ['sre-approvers'], decision: 'Approved' },
+        ]);
+        expect(decisions(annotate(BOB, 'false'))).to.deep.equal([{ user: 'bob', groups: ['sre-approvers'], decision: 'Denied' }]);
+      });
+      it("N of M: a second approver's stamp keeps the first; a repeat changes nothing; a change of mind replaces only one's own", () => {
+        const withAlice = ar(undefined, { approved: 'true' });
+        withAlice.decisions = [approverStamp(ALICE, 'Approved')];
+        expect(decisions(annotate(BOB, 'true', withAlice))).to.deep.equal([approverStamp(ALICE, 'Approved'), approverStamp(BOB, 'Approved')]);
+        expect(approvalStampPatch(annotate(ALICE, 'true', withAlice))).to.deep.equal([]);
+        expect(decisions(annotate(ALICE, 'false', withAlice))).to.deep.equal([approverStamp(ALICE, 'Denied')]);
+      });
+      it('stamps nothing without a valid decision, for the status subresource, or for other kinds', () => {
+        expect(approvalStampPatch(annotate(ALICE, 'maybe'))).to.deep.equal([]);
+        const noAnnotation = annotate(ALICE, 'true');
+        delete (noAnnotation.object as unknown as ApprovalRequest).metadata.annotations;
+        expect(approvalStampPatch(noAnnotation)).to.deep.equal([]);
+        expect(approvalStampPatch({ ...annotate(ALICE, 'true'), subResource: 'status' })).to.deep.equal([]);
+        expect(
+          approvalStampPatch({ ...annotate(ALICE, 'true'), resource: { group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants' } }),
+        ).to.deep.equal([]);
+      });
     });
   });
 
@@ -97,9 +170,21 @@ describe('webhook/protect', () => {
   });
 
   describe('managed RoleBindings', () => {
-    const rb = (l: Record<string, string> = { 'app.kubernetes.io/managed-by': 'agentgate' }) => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'b', namespace: 'prod', labels: l } });
+    const rb = (l: Record<string, string> = { 'app.kubernetes.io/managed-by': 'agentgate' }) => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'b', namespace: 'prod', labels: l },
+    });
     const rbReq = (op: AdmissionRequest['operation'], userInfo: AdmissionRequest['userInfo'], object: unknown, oldObject: unknown) =>
-      request({ op, group: 'rbac.authorization.k8s.io', resource: 'rolebindings', name: 'b', userInfo, object: object as never, oldObject: oldObject as never });
+      request({
+        op,
+        group: 'rbac.authorization.k8s.io',
+        resource: 'rolebindings',
+        name: 'b',
+        userInfo,
+        object: object as never,
+        oldObject: oldObject as never,
+      });
     it('only the operator creates, changes or deletes them', () => {
       const clock = new FakeClock();
       expect(decideProtect(rbReq('CREATE', OPERATOR, rb(), null), snap(), clock, CFG).allowed).to.equal(true);
@@ -126,13 +211,19 @@ describe('webhook/protect', () => {
       metadata: { name: 'g', namespace: 'prod', annotations },
       spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '30m', reason: 'r', activation: 'Immediate', ...spec },
     });
-    const create = (userInfo: AdmissionRequest['userInfo'], obj: unknown) => request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants', name: 'g', userInfo, object: obj as never });
+    const create = (userInfo: AdmissionRequest['userInfo'], obj: unknown) =>
+      request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants', name: 'g', userInfo, object: obj as never });
 
-    it('stamps the creator, overwriting a forged value', () => {
+    it('stamps the creator, overwriting a forged value, and adds the finalizer once', () => {
+      const fin = { op: 'add', path: '/metadata/finalizers', value: ['agentgate.io/revoke-access'] };
       const req = create(ALICE, grant({ 'agentgate.io/requested-by': 'bob' }));
-      expect(stampPatch(req)).to.deep.equal([{ op: 'add', path: '/metadata/annotations/agentgate.io~1requested-by', value: 'alice' }]);
+      expect(stampPatch(req)).to.deep.equal([{ op: 'add', path: '/metadata/annotations/agentgate.io~1requested-by', value: 'alice' }, fin]);
       const bare = create(ALICE, { metadata: { name: 'g' } });
-      expect(stampPatch(bare)).to.deep.equal([{ op: 'add', path: '/metadata/annotations', value: { 'agentgate.io/requested-by': 'alice' } }]);
+      expect(stampPatch(bare)).to.deep.equal([{ op: 'add', path: '/metadata/annotations', value: { 'agentgate.io/requested-by': 'alice' } }, fin]);
+      const other = create(ALICE, { metadata: { name: 'g', finalizers: ['example.com/keep'] } });
+      expect(stampPatch(other).slice(1)).to.deep.equal([{ op: 'add', path: '/metadata/finalizers/-', value: 'agentgate.io/revoke-access' }]);
+      const has = create(ALICE, { metadata: { name: 'g', finalizers: ['agentgate.io/revoke-access'] } });
+      expect(stampPatch(has)).to.have.length(1);
     });
 
     it('validates the stamp, the ceiling and CEL with errors naming the field', () => {
@@ -140,14 +231,30 @@ describe('webhook/protect', () => {
       expect(decideProtect(create(ALICE, grant({ 'agentgate.io/requested-by': 'alice' })), snap(), clock, CFG).allowed).to.equal(true);
       expect(decideProtect(create(ALICE, grant({ 'agentgate.io/requested-by': 'bob' })), snap(), clock, CFG).allowed).to.equal(false);
       const bad = decideProtect(
-        create(ALICE, grant({ 'agentgate.io/requested-by': 'alice' }, { approvalRules: [{ name: 'ok', expression: 'true', action: 'Deny' }, { name: 'broken', expression: 'request.(', action: 'Deny' }] })),
+        create(
+          ALICE,
+          grant(
+            { 'agentgate.io/requested-by': 'alice' },
+            {
+              approvalRules: [
+                { name: 'ok', expression: 'true', action: 'Deny' },
+                { name: 'broken', expression: 'request.(', action: 'Deny' },
+              ],
+            },
+          ),
+        ),
         snap(),
         clock,
         CFG,
       );
       expect(bad.allowed).to.equal(false);
       expect(bad.message).to.match(/spec\.approvalRules\[1\]\.expression: syntax error: .* at line 1 column \d+/);
-      const ceiling = decideProtect(create(ALICE, grant({ 'agentgate.io/requested-by': 'alice' }, { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } })), snap(), clock, CFG);
+      const ceiling = decideProtect(
+        create(ALICE, grant({ 'agentgate.io/requested-by': 'alice' }, { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } })),
+        snap(),
+        clock,
+        CFG,
+      );
       expect(ceiling.message).to.contain('spec.roleRef');
     });
 
@@ -155,13 +262,27 @@ describe('webhook/protect', () => {
       const clock = new FakeClock();
       const immediate = decideProtect(create(AGENT_USER, grant({ 'agentgate.io/requested-by': 'agent:deploy-bot' })), snap(), clock, CFG);
       expect(immediate.message).to.contain('RequiresApproval');
-      const ok = decideProtect(create(AGENT_USER, grant({ 'agentgate.io/requested-by': 'agent:deploy-bot' }, { activation: 'RequiresApproval' })), snap(), clock, CFG);
+      const ok = decideProtect(
+        create(AGENT_USER, grant({ 'agentgate.io/requested-by': 'agent:deploy-bot' }, { activation: 'RequiresApproval' })),
+        snap(),
+        clock,
+        CFG,
+      );
       expect(ok.allowed, ok.message).to.equal(true);
     });
 
-    it('the stamp never changes and status is the operator\'s', () => {
+    it("the stamp never changes and status is the operator's", () => {
       const clock = new FakeClock();
-      const upd = request({ op: 'UPDATE', group: 'agentgate.io', version: 'v1alpha1', resource: 'accessgrants', name: 'g', userInfo: ADMIN, object: grant({ 'agentgate.io/requested-by': 'admin' }) as never, oldObject: grant({ 'agentgate.io/requested-by': 'alice' }) as never });
+      const upd = request({
+        op: 'UPDATE',
+        group: 'agentgate.io',
+        version: 'v1alpha1',
+        resource: 'accessgrants',
+        name: 'g',
+        userInfo: ADMIN,
+        object: grant({ 'agentgate.io/requested-by': 'admin' }) as never,
+        oldObject: grant({ 'agentgate.io/requested-by': 'alice' }) as never,
+      });
       expect(decideProtect(upd, snap(), clock, CFG).message).to.contain('cannot be changed');
       const status = { ...upd, subResource: 'status', object: upd.oldObject };
       expect(decideProtect(status, snap(), clock, CFG).allowed).to.equal(false);
@@ -171,16 +292,39 @@ describe('webhook/protect', () => {
 
   describe('AgentIdentities', () => {
     const create = (spec: Record<string, unknown>) =>
-      request({ group: 'agentgate.io', version: 'v1alpha1', resource: 'agentidentities', namespace: '', name: 'deploy-bot', userInfo: ADMIN, object: { ...agentIdentity(), spec: { ...agentIdentity().spec, ...spec } } as never });
+      request({
+        group: 'agentgate.io',
+        version: 'v1alpha1',
+        resource: 'agentidentities',
+        namespace: '',
+        name: 'deploy-bot',
+        userInfo: ADMIN,
+        object: { ...agentIdentity(), spec: { ...agentIdentity().spec, ...spec } } as never,
+      });
     it('reject rules that do not compile, naming the field, line and column', () => {
       const clock = new FakeClock();
-      const r = decideProtect(create({ approvalRules: [{ name: 'a', expression: 'true', action: 'Deny' }, { name: 'b', expression: 'request.name ==', action: 'Deny' }] }), snap(), clock, CFG);
+      const r = decideProtect(
+        create({
+          approvalRules: [
+            { name: 'a', expression: 'true', action: 'Deny' },
+            { name: 'b', expression: 'request.name ==', action: 'Deny' },
+          ],
+        }),
+        snap(),
+        clock,
+        CFG,
+      );
       expect(r.allowed).to.equal(false);
       expect(r.message).to.match(/spec\.approvalRules\[1\]\.expression: syntax error: .* at line 1 column \d+/);
     });
     it('reject agentgate itself as a subject, and warn about shared subjects', () => {
       const clock = new FakeClock();
-      const self = decideProtect(create({ subjects: [{ kind: 'ServiceAccount', name: 'agentgate-webhook', namespace: 'agentgate-system' }] }), snap(), clock, CFG);
+      const self = decideProtect(
+        create({ subjects: [{ kind: 'ServiceAccount', name: 'agentgate-webhook', namespace: 'agentgate-system' }] }),
+        snap(),
+        clock,
+        CFG,
+      );
       expect(self.message).to.contain('agentgate itself');
       const other = new StaticSnapshot({ agents: [agentIdentity('older-bot')] });
       const shared = decideProtect(create({}), other, clock, CFG);

@@ -1,10 +1,13 @@
 // The HTTP layer: express over node:https, AdmissionReview v1 in and out.
 //
-// Handlers are composed in Kyverno's style — filter -> protect -> metrics -> admit —
-// around the pure decisions, and follow Gatekeeper's convention for failures: a
+// One handler per path, composed in Kyverno's style from small wrappers where the server
+// is built (webhook/main.ts): /validate/agents is withMetrics(withFilter(agentgate's own
+// users pass, admitAgentCall)), /validate/protect withMetrics(admitProtected),
+// /mutate/stamp withMetrics(admitStamp). Failures follow Gatekeeper's convention: a
 // malformed AdmissionReview is the caller's error (4xx), anything that goes wrong on our
 // side is 5xx. The apiserver treats both as a webhook failure, and failurePolicy Fail
 // turns that into a refusal: an error never lets a call through.
+import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from '../lib/admission.js';
@@ -33,9 +36,15 @@ export function parseReview(body: unknown): AdmissionRequest {
   const r = body['request'];
   if (!isJsonObject(r)) throw new BadRequest('AdmissionReview has no request');
   if (typeof r['uid'] !== 'string' || r['uid'] === '') throw new BadRequest('request.uid must be a non-empty string');
-  if (typeof r['operation'] !== 'string' || !OPERATIONS.has(r['operation'])) throw new BadRequest('request.operation must be CREATE, UPDATE, DELETE or CONNECT');
+  if (typeof r['operation'] !== 'string' || !OPERATIONS.has(r['operation']))
+    throw new BadRequest('request.operation must be CREATE, UPDATE, DELETE or CONNECT');
   const res = r['resource'];
-  if (!isJsonObject(res) || typeof res['resource'] !== 'string' || typeof res['version'] !== 'string' || (res['group'] !== undefined && typeof res['group'] !== 'string')) {
+  if (
+    !isJsonObject(res) ||
+    typeof res['resource'] !== 'string' ||
+    typeof res['version'] !== 'string' ||
+    (res['group'] !== undefined && typeof res['group'] !== 'string')
+  ) {
     throw new BadRequest('request.resource must be {group, version, resource}');
   }
   if (!isJsonObject(r['userInfo'])) throw new BadRequest('request.userInfo must be an object');
@@ -66,6 +75,8 @@ export interface Ctx {
   path: string;
   log: Logger;
   started: number;
+  /** The caller presented a client certificate from the configured CA and name: the kube-apiserver. */
+  fromApiserver: boolean;
 }
 
 export type Handler = (request: AdmissionRequest, ctx: Ctx) => Promise<AdmissionResponse>;
@@ -83,11 +94,34 @@ export function withMetrics(metrics: WebhookMetrics, next: Handler): Handler {
   };
 }
 
+/**
+ * Client verification, when the cluster's apiserver presents a client certificate to
+ * webhooks (self-managed clusters: --admission-control-config-file; never EKS). The TLS
+ * layer verifies the chain against the CA (requestCert); this checks the name, because a
+ * cluster CA also signs users' certificates.
+ */
+export interface ClientAuth {
+  /** Accepted certificate common names; empty: any certificate the CA signed. */
+  names: readonly string[];
+  /** Refuse admission requests without one (401); probes and metrics stay open. */
+  require: boolean;
+}
+
+export function fromApiserver(socket: unknown, auth: ClientAuth | undefined): boolean {
+  if (!auth) return false;
+  const tls = socket as Partial<TLSSocket>;
+  if (!tls.authorized || typeof tls.getPeerCertificate !== 'function') return false;
+  const cn = tls.getPeerCertificate().subject?.CN;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  return auth.names.length === 0 || (typeof name === 'string' && auth.names.includes(name));
+}
+
 export interface ServerDeps {
   log: Logger;
   metrics: WebhookMetrics;
   routes: Record<string, Handler>;
   ready: () => boolean;
+  clientAuth?: ClientAuth;
 }
 
 export function createApp(deps: ServerDeps): express.Express {
@@ -145,6 +179,9 @@ export function createApp(deps: ServerDeps): express.Express {
     app.post(
       path,
       (req: Request, _res: Response, next: NextFunction) => {
+        if (deps.clientAuth?.require && !fromApiserver(req.socket, deps.clientAuth)) {
+          return next(new BadRequest('a client certificate of the kube-apiserver is required (--require-client-cert)', 401));
+        }
         if (!req.is('application/json')) return next(new BadRequest(`content type must be application/json, not ${req.get('content-type') ?? 'none'}`, 415));
         next();
       },
@@ -157,7 +194,7 @@ export function createApp(deps: ServerDeps): express.Express {
         } catch (err) {
           return next(err);
         }
-        const ctx: Ctx = { path, log, started };
+        const ctx: Ctx = { path, log, started, fromApiserver: fromApiserver(req.socket, deps.clientAuth) };
         try {
           const response = await handler(request, ctx);
           const review: AdmissionReview = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, uid: request.uid } };
@@ -178,7 +215,13 @@ export function createApp(deps: ServerDeps): express.Express {
     let status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
     if (status < 400 || status > 599) status = 500;
     const message =
-      e.type === 'entity.too.large' ? `body exceeds ${MAX_BODY_BYTES} bytes` : e.type === 'entity.parse.failed' ? 'body is not valid JSON' : status >= 500 ? 'internal error' : String(e.message ?? 'bad request');
+      e.type === 'entity.too.large'
+        ? `body exceeds ${MAX_BODY_BYTES} bytes`
+        : e.type === 'entity.parse.failed'
+          ? 'body is not valid JSON'
+          : status >= 500
+            ? 'internal error'
+            : String(e.message ?? 'bad request');
     metrics.requests.inc({ path: deps.routes[req.path] ? req.path : 'other', code: String(status) });
     if (status >= 500) log.error('request failed', { path: req.path, status });
     else log.warn('bad admission request', { path: req.path, status, error: message });

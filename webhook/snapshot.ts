@@ -4,7 +4,7 @@
 // after a conflict) and decides again.
 
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
-import type { PolicyRule } from '../lib/rbac.js';
+import type { PolicyRule, RbacSubject } from '../lib/rbac.js';
 
 export interface RoleLike {
   metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
@@ -15,6 +15,13 @@ export interface NamespaceLike {
   metadata?: { name?: string; labels?: Record<string, string> };
 }
 
+/** A RoleBinding or ClusterRoleBinding (structurally client-node's). */
+export interface BindingObject {
+  metadata?: { name?: string; namespace?: string };
+  subjects?: RbacSubject[] | null;
+  roleRef: { kind: string; name: string; apiGroup?: string };
+}
+
 export interface Snapshot {
   agents(): readonly AgentIdentity[];
   grants(namespace: string): readonly AccessGrant[];
@@ -22,6 +29,9 @@ export interface Snapshot {
   clusterRole(name: string): RoleLike | undefined;
   role(namespace: string, name: string): RoleLike | undefined;
   namespace(name: string): NamespaceLike | undefined;
+  /** Every RoleBinding, for ServiceAccounts' RBAC (webhook/effects.ts); absent: none known. */
+  roleBindings?(): readonly BindingObject[];
+  clusterRoleBindings?(): readonly BindingObject[];
 }
 
 export interface SnapshotData {
@@ -31,6 +41,8 @@ export interface SnapshotData {
   clusterRoles?: RoleLike[];
   roles?: RoleLike[];
   namespaces?: NamespaceLike[];
+  roleBindings?: BindingObject[];
+  clusterRoleBindings?: BindingObject[];
 }
 
 const key = (namespace: string | undefined, name: string | undefined): string => `${namespace ?? ''}/${name ?? ''}`;
@@ -59,6 +71,12 @@ export class StaticSnapshot implements Snapshot {
   namespace(name: string): NamespaceLike | undefined {
     return (this.data.namespaces ?? []).find((n) => n.metadata?.name === name);
   }
+  roleBindings(): readonly BindingObject[] {
+    return this.data.roleBindings ?? [];
+  }
+  clusterRoleBindings(): readonly BindingObject[] {
+    return this.data.clusterRoleBindings ?? [];
+  }
 }
 
 /** base, with some ApprovalRequests replaced by fresher copies read from the apiserver. */
@@ -71,5 +89,7 @@ export function withApprovalRequests(base: Snapshot, fresh: readonly ApprovalReq
     clusterRole: (name) => base.clusterRole(name),
     role: (ns, name) => base.role(ns, name),
     namespace: (name) => base.namespace(name),
+    roleBindings: () => base.roleBindings?.() ?? [],
+    clusterRoleBindings: () => base.clusterRoleBindings?.() ?? [],
   };
 }

@@ -5,7 +5,7 @@ import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.j
 import { Informer } from '../lib/informer.js';
 import { AgentgateClient, agentgatePath } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
-import type { NamespaceLike, RoleLike, Snapshot } from './snapshot.js';
+import type { BindingObject, NamespaceLike, RoleLike, Snapshot } from './snapshot.js';
 
 export class ClusterState implements Snapshot {
   readonly agentInformer: Informer<AgentIdentity>;
@@ -14,6 +14,9 @@ export class ClusterState implements Snapshot {
   readonly clusterRoleInformer: Informer<k8s.V1ClusterRole>;
   readonly roleInformer: Informer<k8s.V1Role>;
   readonly namespaceInformer: Informer<k8s.V1Namespace>;
+  // ServiceAccounts' RBAC, to tell whether pods an agent starts would hold more than its grant (webhook/effects.ts).
+  readonly roleBindingInformer: Informer<k8s.V1RoleBinding>;
+  readonly clusterRoleBindingInformer: Informer<k8s.V1ClusterRoleBinding>;
   private agentList: readonly AgentIdentity[] | undefined;
   private ready = false;
 
@@ -21,17 +24,70 @@ export class ClusterState implements Snapshot {
     const ag = new AgentgateClient(kc);
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    this.agentInformer = new Informer<AgentIdentity>({ kc, log, name: 'agentidentities', path: agentgatePath('AgentIdentity'), list: () => ag.list<AgentIdentity>('AgentIdentity') });
-    this.grantInformer = new Informer<AccessGrant>({ kc, log, name: 'accessgrants', path: agentgatePath('AccessGrant'), list: () => ag.list<AccessGrant>('AccessGrant') });
-    this.arInformer = new Informer<ApprovalRequest>({ kc, log, name: 'approvalrequests', path: agentgatePath('ApprovalRequest'), list: () => ag.list<ApprovalRequest>('ApprovalRequest') });
-    this.clusterRoleInformer = new Informer<k8s.V1ClusterRole>({ kc, log, name: 'clusterroles', path: '/apis/rbac.authorization.k8s.io/v1/clusterroles', list: () => rbac.listClusterRole() });
-    this.roleInformer = new Informer<k8s.V1Role>({ kc, log, name: 'roles', path: '/apis/rbac.authorization.k8s.io/v1/roles', list: () => rbac.listRoleForAllNamespaces() });
+    this.agentInformer = new Informer<AgentIdentity>({
+      kc,
+      log,
+      name: 'agentidentities',
+      path: agentgatePath('AgentIdentity'),
+      list: () => ag.list<AgentIdentity>('AgentIdentity'),
+    });
+    this.grantInformer = new Informer<AccessGrant>({
+      kc,
+      log,
+      name: 'accessgrants',
+      path: agentgatePath('AccessGrant'),
+      list: () => ag.list<AccessGrant>('AccessGrant'),
+    });
+    this.arInformer = new Informer<ApprovalRequest>({
+      kc,
+      log,
+      name: 'approvalrequests',
+      path: agentgatePath('ApprovalRequest'),
+      list: () => ag.list<ApprovalRequest>('ApprovalRequest'),
+    });
+    this.clusterRoleInformer = new Informer<k8s.V1ClusterRole>({
+      kc,
+      log,
+      name: 'clusterroles',
+      path: '/apis/rbac.authorization.k8s.io/v1/clusterroles',
+      list: () => rbac.listClusterRole(),
+    });
+    this.roleInformer = new Informer<k8s.V1Role>({
+      kc,
+      log,
+      name: 'roles',
+      path: '/apis/rbac.authorization.k8s.io/v1/roles',
+      list: () => rbac.listRoleForAllNamespaces(),
+    });
     this.namespaceInformer = new Informer<k8s.V1Namespace>({ kc, log, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace() });
+    this.roleBindingInformer = new Informer<k8s.V1RoleBinding>({
+      kc,
+      log,
+      name: 'rolebindings',
+      path: '/apis/rbac.authorization.k8s.io/v1/rolebindings',
+      list: () => rbac.listRoleBindingForAllNamespaces(),
+    });
+    this.clusterRoleBindingInformer = new Informer<k8s.V1ClusterRoleBinding>({
+      kc,
+      log,
+      name: 'clusterrolebindings',
+      path: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+      list: () => rbac.listClusterRoleBinding(),
+    });
     this.agentInformer.onChange(() => (this.agentList = undefined));
   }
 
   private get informers(): Informer<{ metadata?: { name?: string } }>[] {
-    return [this.agentInformer, this.grantInformer, this.arInformer, this.clusterRoleInformer, this.roleInformer, this.namespaceInformer] as never;
+    return [
+      this.agentInformer,
+      this.grantInformer,
+      this.arInformer,
+      this.clusterRoleInformer,
+      this.roleInformer,
+      this.namespaceInformer,
+      this.roleBindingInformer,
+      this.clusterRoleBindingInformer,
+    ] as never;
   }
 
   async start(): Promise<void> {
@@ -66,6 +122,12 @@ export class ClusterState implements Snapshot {
   }
   namespace(name: string): NamespaceLike | undefined {
     return this.namespaceInformer.get(name) as NamespaceLike | undefined;
+  }
+  roleBindings(): readonly BindingObject[] {
+    return this.roleBindingInformer.list() as BindingObject[];
+  }
+  clusterRoleBindings(): readonly BindingObject[] {
+    return this.clusterRoleBindingInformer.list() as BindingObject[];
   }
   pendingApprovals(): number {
     return this.arInformer.list().filter((ar) => (ar.status?.phase ?? 'Pending') === 'Pending').length;

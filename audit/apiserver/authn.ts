@@ -143,10 +143,13 @@ export class Authenticator {
     const rh = cfg.requestHeader;
     if (chain.length && rh && chainsTo(chain, rh.clientCAs, this.now())) {
       const cn = subjectField(chain[0]!, 'CN')[0] ?? '';
-      if (rh.allowedNames.length && !rh.allowedNames.includes(cn)) return { ok: false, reason: `front-proxy certificate CN ${JSON.stringify(cn)} is not an allowed name` };
+      if (rh.allowedNames.length && !rh.allowedNames.includes(cn))
+        return { ok: false, reason: `front-proxy certificate CN ${JSON.stringify(cn)} is not an allowed name` };
       const username = header(headers, rh.usernameHeaders)[0];
       if (!username) return { ok: false, reason: 'front-proxy request without a username header' };
-      const groups = header(headers, rh.groupHeaders).flatMap((g) => g.split(',').map((x) => x.trim())).filter(Boolean);
+      const groups = header(headers, rh.groupHeaders)
+        .flatMap((g) => g.split(',').map((x) => x.trim()))
+        .filter(Boolean);
       const extra: Record<string, string[]> = {};
       for (const [k, v] of Object.entries(headers)) {
         for (const p of rh.extraHeaderPrefixes) {
@@ -161,7 +164,8 @@ export class Authenticator {
     // Not the front proxy: identity headers mean nothing here.
     if (chain.length && chainsTo(chain, cfg.clientCAs, this.now())) {
       const username = subjectField(chain[0]!, 'CN')[0];
-      if (username) return { ok: true, user: { username, groups: [...subjectField(chain[0]!, 'O'), 'system:authenticated'], extra: {} }, via: 'client-certificate' };
+      if (username)
+        return { ok: true, user: { username, groups: [...subjectField(chain[0]!, 'O'), 'system:authenticated'], extra: {} }, via: 'client-certificate' };
     }
     const auth = headers.authorization;
     if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) {

@@ -40,7 +40,14 @@ export function kubeAccessReviewer(authz: k8s.AuthorizationV1Api): AccessReviewe
           groups: user.groups,
           extra: user.extra,
           ...(user.uid ? { uid: user.uid } : {}),
-          resourceAttributes: { verb: attrs.verb, group: attrs.group, version: attrs.version, resource: attrs.resource, ...(attrs.namespace ? { namespace: attrs.namespace } : {}), ...(attrs.name ? { name: attrs.name } : {}) },
+          resourceAttributes: {
+            verb: attrs.verb,
+            group: attrs.group,
+            version: attrs.version,
+            resource: attrs.resource,
+            ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
+            ...(attrs.name ? { name: attrs.name } : {}),
+          },
         },
       },
     });

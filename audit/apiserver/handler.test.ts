@@ -2,7 +2,6 @@
 import { expect } from 'chai';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { generateTls } from '../../webhook/tls.js';
 import { newLogger } from '../../lib/log.js';
 import type { AuditStore, StoredEvent } from '../store.js';
 import { Authenticator, parsePemBundle } from './authn.js';
@@ -18,8 +17,18 @@ const event: StoredEvent = {
   outcome: 'Completed',
   code: 201,
   spec: {
-    time: '2026-01-01T00:00:00Z', agent: 'deploy-bot', user: 'agent:deploy-bot', operation: 'CREATE', group: '', version: 'v1', resource: 'configmaps',
-    namespace: 'payments', name: 'cm', decision: 'Allowed', reason: 'covered by grant g', requestUID: 'u1',
+    time: '2026-01-01T00:00:00Z',
+    agent: 'deploy-bot',
+    user: 'agent:deploy-bot',
+    operation: 'CREATE',
+    group: '',
+    version: 'v1',
+    resource: 'configmaps',
+    namespace: 'payments',
+    name: 'cm',
+    decision: 'Allowed',
+    reason: 'covered by grant g',
+    requestUID: 'u1',
     chain: { writer: 'w', sequence: 1, previousHash: '0'.repeat(64), hash: 'a'.repeat(64) },
   },
 };
@@ -39,7 +48,7 @@ describe('audit API: delegated authentication and authorization', function () {
   const wrongName = proxyCa.client('someone-else');
   const impostor = impostorCa.client('front-proxy-client');
   const alice = clusterCa.client('alice', ['sre-approvers']);
-  const serving = generateTls(['127.0.0.1']);
+  const serving = new TestCa('serving-ca').serving('127.0.0.1');
   const reviews: Array<{ user: UserInfo; attrs: ResourceAttributes }> = [];
   let server: https.Server;
   let port = 0;
@@ -47,9 +56,18 @@ describe('audit API: delegated authentication and authorization', function () {
   before(async function () {
     const config: AuthnConfig = {
       clientCAs: parsePemBundle(clusterCa.cert),
-      requestHeader: { clientCAs: parsePemBundle(proxyCa.cert), allowedNames: ['front-proxy-client'], usernameHeaders: ['X-Remote-User'], groupHeaders: ['X-Remote-Group'], extraHeaderPrefixes: ['X-Remote-Extra-'] },
+      requestHeader: {
+        clientCAs: parsePemBundle(proxyCa.cert),
+        allowedNames: ['front-proxy-client'],
+        usernameHeaders: ['X-Remote-User'],
+        groupHeaders: ['X-Remote-Group'],
+        extraHeaderPrefixes: ['X-Remote-Extra-'],
+      },
     };
-    const authenticator = new Authenticator(() => config, async (token) => (token === 'good-token' ? { username: 'system:serviceaccount:x:y', groups: ['system:serviceaccounts'], extra: {} } : undefined));
+    const authenticator = new Authenticator(
+      () => config,
+      async (token) => (token === 'good-token' ? { username: 'system:serviceaccount:x:y', groups: ['system:serviceaccounts'], extra: {} } : undefined),
+    );
     const handler = auditApiHandler({
       store: fakeStore,
       namespace: 'agentgate-system',
@@ -60,7 +78,10 @@ describe('audit API: delegated authentication and authorization', function () {
       },
       log: newLogger('test'),
     });
-    server = https.createServer({ cert: serving.cert, key: serving.key, requestCert: true, rejectUnauthorized: false, ca: [proxyCa.cert, clusterCa.cert] }, handler);
+    server = https.createServer(
+      { cert: serving.cert, key: serving.key, requestCert: true, rejectUnauthorized: false, ca: [proxyCa.cert, clusterCa.cert] },
+      handler,
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     port = (server.address() as AddressInfo).port;
   });
@@ -72,7 +93,15 @@ describe('audit API: delegated authentication and authorization', function () {
   function get(path: string, opts: { cert?: { cert: string; key: string }; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
     return new Promise((resolve, reject) => {
       const req = https.request(
-        { host: '127.0.0.1', port, path, ca: serving.ca, headers: opts.headers ?? {}, ...(opts.cert ? { cert: opts.cert.cert, key: opts.cert.key } : {}), agent: false },
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          ca: serving.ca,
+          headers: opts.headers ?? {},
+          ...(opts.cert ? { cert: opts.cert.cert, key: opts.cert.key } : {}),
+          agent: false,
+        },
         (res) => {
           let data = '';
           res.on('data', (d: Buffer) => (data += d.toString()));
@@ -117,7 +146,11 @@ describe('audit API: delegated authentication and authorization', function () {
     const ok = await get(list, { cert: proxy, headers: { 'X-Remote-User': 'bob', 'X-Remote-Group': 'system:masters', 'X-Remote-Extra-Scopes': 'a' } });
     expect(ok.status).to.equal(200);
     expect(ok.body.items[0].metadata).to.include({ name: event.name, namespace: 'agentgate-system', resourceVersion: '7' });
-    expect(ok.body.items[0].metadata.labels).to.include({ 'agentgate.io/agent': 'deploy-bot', 'agentgate.io/decision': 'Allowed', 'agentgate.io/outcome': 'Completed' });
+    expect(ok.body.items[0].metadata.labels).to.include({
+      'agentgate.io/agent': 'deploy-bot',
+      'agentgate.io/decision': 'Allowed',
+      'agentgate.io/outcome': 'Completed',
+    });
     expect(reviews.at(-1)!.user.extra).to.deep.equal({ scopes: ['a'] });
   });
 
@@ -136,7 +169,9 @@ describe('audit API: delegated authentication and authorization', function () {
     const idx = await get('/openapi/v3', as);
     const url = idx.body.paths['apis/audit.agentgate.io/v1alpha1'].serverRelativeURL as string;
     const doc = await get(url, as);
-    const schema = Object.values(doc.body.components.schemas as Record<string, any>).find((s) => s['x-kubernetes-group-version-kind']?.[0]?.kind === 'AuditEvent');
+    const schema = Object.values(doc.body.components.schemas as Record<string, any>).find(
+      (s) => s['x-kubernetes-group-version-kind']?.[0]?.kind === 'AuditEvent',
+    );
     expect(schema.properties.spec.properties.agent.description).to.be.a('string');
     const t = await get(list, { cert: proxy, headers: { 'X-Remote-User': 'alice', accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' } });
     expect(t.body.kind).to.equal('Table');
@@ -148,10 +183,23 @@ describe('audit API: delegated authentication and authorization', function () {
 
   it('is read-only', async function () {
     const r = await new Promise<number>((resolve, reject) => {
-      const req = https.request({ host: '127.0.0.1', port, path: `${list}/${event.name}`, method: 'DELETE', ca: serving.ca, cert: proxy.cert, key: proxy.key, headers: { 'X-Remote-User': 'alice' }, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: `${list}/${event.name}`,
+          method: 'DELETE',
+          ca: serving.ca,
+          cert: proxy.cert,
+          key: proxy.key,
+          headers: { 'X-Remote-User': 'alice' },
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end();
     });

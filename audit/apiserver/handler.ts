@@ -48,7 +48,17 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
     kind: 'APIResourceList',
     apiVersion: 'v1',
     groupVersion: `${r.group}/${r.version}`,
-    resources: [{ name: r.plural, singularName: r.singular, namespaced: true, kind: r.kind, verbs: ['get', 'list', 'watch'], shortNames: r.shortNames, categories: r.categories }],
+    resources: [
+      {
+        name: r.plural,
+        singularName: r.singular,
+        namespaced: true,
+        kind: r.kind,
+        verbs: ['get', 'list', 'watch'],
+        shortNames: r.shortNames,
+        categories: r.categories,
+      },
+    ],
   };
   const groupVersion = { groupVersion: `${r.group}/${r.version}`, version: r.version };
   const apiGroup = { kind: 'APIGroup', apiVersion: 'v1', name: r.group, versions: [groupVersion], preferredVersion: groupVersion };
@@ -79,7 +89,8 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
     if (req.method === 'GET' && path === '/apis') return reply(200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [apiGroup] });
     if (req.method === 'GET' && path === `/apis/${r.group}`) return reply(200, apiGroup);
     if (req.method === 'GET' && path === gv) return reply(200, resourceList);
-    if (req.method === 'GET' && path === '/openapi/v3') return reply(200, { paths: { [groupVersionPath(r)]: { serverRelativeURL: `/openapi/v3/${groupVersionPath(r)}?hash=${docHash}` } } });
+    if (req.method === 'GET' && path === '/openapi/v3')
+      return reply(200, { paths: { [groupVersionPath(r)]: { serverRelativeURL: `/openapi/v3/${groupVersionPath(r)}?hash=${docHash}` } } });
     if (req.method === 'GET' && path === `/openapi/v3/${groupVersionPath(r)}`) return reply(200, doc);
 
     // /apis/G/V[/watch][/namespaces/NS]/auditevents[/NAME]
@@ -87,14 +98,35 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
     if (!m) return reply(404, status(404, 'NotFound', `the server could not find the requested resource (${path})`));
     const [, watchPrefix, namespace, name] = m;
     if (req.method !== 'GET') {
-      return reply(405, status(405, 'MethodNotAllowed', `AuditEvents are read-only: ${req.method} is not allowed; records are written only by agentgate and removed only by its retention`));
+      return reply(
+        405,
+        status(
+          405,
+          'MethodNotAllowed',
+          `AuditEvents are read-only: ${req.method} is not allowed; records are written only by agentgate and removed only by its retention`,
+        ),
+      );
     }
     const watch = !!watchPrefix || url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const verb = name && !watch ? 'get' : watch ? 'watch' : 'list';
-    const allowed = await deps.authorize(user, { verb, group: r.group, version: r.version, resource: r.plural, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) });
+    const allowed = await deps.authorize(user, {
+      verb,
+      group: r.group,
+      version: r.version,
+      resource: r.plural,
+      ...(namespace ? { namespace } : {}),
+      ...(name ? { name } : {}),
+    });
     if (!allowed.allowed) {
       const scope = namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope';
-      return reply(403, status(403, 'Forbidden', `${r.plural}.${r.group}${name ? ` "${name}"` : ''} is forbidden: User "${user.username}" cannot ${verb} resource "${r.plural}" in API group "${r.group}"${scope}${allowed.reason ? `: ${allowed.reason}` : ''}`));
+      return reply(
+        403,
+        status(
+          403,
+          'Forbidden',
+          `${r.plural}.${r.group}${name ? ` "${name}"` : ''} is forbidden: User "${user.username}" cannot ${verb} resource "${r.plural}" in API group "${r.group}"${scope}${allowed.reason ? `: ${allowed.reason}` : ''}`,
+        ),
+      );
     }
     // Records live in agentgate's namespace only; other namespaces are empty.
     const inScope = !namespace || namespace === deps.namespace;

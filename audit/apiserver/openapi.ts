@@ -17,8 +17,19 @@ export function openApiV3Document(r: ResourceInfo): Record<string, unknown> {
   const list = schemaName(r, r.listKind);
   const ref = (n: string) => ({ $ref: `#/components/schemas/${n}` });
   const params = [
-    { name: 'labelSelector', in: 'query', schema: { type: 'string' }, description: 'agentgate.io/agent, agentgate.io/decision, agentgate.io/writer, agentgate.io/outcome, agentgate.io/source' },
-    { name: 'fieldSelector', in: 'query', schema: { type: 'string' }, description: 'spec.agent, spec.decision, spec.operation, spec.namespace, spec.user, spec.resource, spec.requestUID, status.outcome, metadata.name; spec.time with <, <=, >, >= (RFC 3339)' },
+    {
+      name: 'labelSelector',
+      in: 'query',
+      schema: { type: 'string' },
+      description: 'agentgate.io/agent, agentgate.io/decision, agentgate.io/writer, agentgate.io/outcome, agentgate.io/source',
+    },
+    {
+      name: 'fieldSelector',
+      in: 'query',
+      schema: { type: 'string' },
+      description:
+        'spec.agent, spec.decision, spec.operation, spec.namespace, spec.user, spec.resource, spec.requestUID, status.outcome, metadata.name; spec.time with <, <=, >, >= (RFC 3339)',
+    },
     { name: 'limit', in: 'query', schema: { type: 'integer' } },
     { name: 'continue', in: 'query', schema: { type: 'string' } },
     { name: 'watch', in: 'query', schema: { type: 'boolean' } },

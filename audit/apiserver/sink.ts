@@ -48,7 +48,7 @@ export function apiserverRecord(e: ApiserverAuditEvent, agent: string): Unchaine
   const verb = (e.verb ?? '').toUpperCase();
   // Refused: unauthenticated, forbidden (RBAC), or a verb the resource does not allow (405).
   const denied = code === 401 || code === 403 || code === 405;
-  const what = `${(e.verb ?? '').toLowerCase()} ${o.subresource ? `${o.resource}/${o.subresource}` : o.resource ?? e.requestURI ?? ''}${o.apiGroup ? `.${o.apiGroup}` : ''}${o.name ? ` ${o.name}` : ''}`;
+  const what = `${(e.verb ?? '').toLowerCase()} ${o.subresource ? `${o.resource}/${o.subresource}` : (o.resource ?? e.requestURI ?? '')}${o.apiGroup ? `.${o.apiGroup}` : ''}${o.name ? ` ${o.name}` : ''}`;
   const spec: UnchainedSpec = {
     time: e.stageTimestamp ?? e.requestReceivedTimestamp ?? new Date().toISOString(),
     agent,

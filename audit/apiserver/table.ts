@@ -45,7 +45,13 @@ export function table(
 ): Record<string, unknown> {
   const defs = [
     { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 },
-    ...columns.map((c) => ({ name: c.name, type: c.type === 'date' ? 'date' : c.type, format: '', description: c.description ?? '', priority: c.priority ?? 0 })),
+    ...columns.map((c) => ({
+      name: c.name,
+      type: c.type === 'date' ? 'date' : c.type,
+      format: '',
+      description: c.description ?? '',
+      priority: c.priority ?? 0,
+    })),
   ];
   return {
     kind: 'Table',

@@ -10,6 +10,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
+source "$here/../progress.sh"
+source "$here/../lock.sh"
 log() { echo "build.sh: $*" >&2; }
 
 k8s_version="$(awk '$1=="k8s.io/kubernetes"{print $2; exit} $2=="k8s.io/kubernetes"{print $3; exit}' go.mod)"
@@ -41,26 +43,36 @@ fi
 
 command -v go >/dev/null || { log "Go is required to build the control plane (https://go.dev/doc/install), or set KUBEBUILDER_ASSETS to a folder with kube-apiserver $k8s_version, kube-controller-manager, kubectl and etcd $etcd_version"; exit 1; }
 
-key="$( (go version; cat go.mod go.sum; find cmd -name '*.go' -print0 | sort -z | xargs -0 cat; cat "$here/build.sh") | sha256sum | cut -c1-16)"
+# The key covers what goes into the binaries (pins, sources, toolchain, flags but the build
+# date), not this script's messages.
+minor="${k8s_version#v1.}"; minor="${minor%%.*}"
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+done
+key="$( (go version; cat go.mod go.sum; find cmd -name '*.go' -print0 | sort -z | xargs -0 cat; echo "CGO_ENABLED=0 -mod=readonly -trimpath $ldflags ./cmd/...") | sha256sum | cut -c1-16)"
 cache="${AGENTGATE_CACHE_DIR:-$HOME/.cache/agentgate}/controlplane/${k8s_version}-etcd${etcd_version}-${key}"
 if has_pinned "$cache"; then
   echo "$cache"; exit 0
 fi
+lock_or_wait "$cache.lock" "the control plane"
+if has_pinned "$cache"; then
+  echo "$cache"; exit 0
+fi
 
-log "building kube-apiserver/kube-controller-manager/kubectl $k8s_version and etcd $etcd_version into $cache"
-log "(first build: about 4-5 minutes on 2 cores, ~3.5 GB of Go module and build cache; later builds reuse it)"
-minor="${k8s_version#v1.}"; minor="${minor%%.*}"
+log "first build: ~5 min on 2 cores, ~3.5 GB (0.6 GB Go modules + 2.9 GB build cache); later runs reuse the cache"
+log "building kube-apiserver, kube-controller-manager, kubectl $k8s_version and etcd $etcd_version into $cache"
 build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-  ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+  ldflags+=" -X $pkg.buildDate=$build_date"
 done
 tmp="$cache.tmp.$$"
 mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+trap 'progress_stop; rm -rf "$tmp"' EXIT
 start=$(date +%s)
+progress_start "downloading modules and compiling kube-apiserver, kube-controller-manager, kubectl, etcd"
 CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$tmp/" ./cmd/...
+progress_stop
 rm -rf "$cache"; mv "$tmp" "$cache"; trap - EXIT
 has_pinned "$cache" || { log "built binaries in $cache do not report the pinned versions"; exit 1; }
 log "built in $(( $(date +%s) - start ))s"

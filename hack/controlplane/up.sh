@@ -129,6 +129,40 @@ contexts:
 current-context: default
 KC
 
+# The client certificate the apiserver presents to admission webhooks (self-managed
+# clusters can do this; EKS cannot), so agentgate's --client-ca mode can be proven.
+if [[ ! -f "$pki/webhook-client.crt" ]]; then
+  printf 'extendedKeyUsage=clientAuth\n' > "$pki/client.ext"
+  ossl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver-webhook-client" -keyout "$pki/webhook-client.key" -out "$pki/webhook-client.csr"
+  ossl x509 -req -in "$pki/webhook-client.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$pki/client.ext" -out "$pki/webhook-client.crt"
+  rm -f "$pki/webhook-client.csr"
+fi
+cat > "$run/webhook-client.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+users:
+  - name: '*'
+    user:
+      client-certificate: $pki/webhook-client.crt
+      client-key: $pki/webhook-client.key
+KC
+cat > "$run/admission.yaml" <<ADM
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+  - name: ValidatingAdmissionWebhook
+    configuration:
+      apiVersion: apiserver.config.k8s.io/v1
+      kind: WebhookAdmissionConfiguration
+      kubeConfigFile: $run/webhook-client.kubeconfig
+  - name: MutatingAdmissionWebhook
+    configuration:
+      apiVersion: apiserver.config.k8s.io/v1
+      kind: WebhookAdmissionConfiguration
+      kubeConfigFile: $run/webhook-client.kubeconfig
+ADM
+
 # --- etcd ------------------------------------------------------------------------------
 start() { # name, then the command
   local name="$1"; shift
@@ -155,6 +189,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --api-audiences https://kubernetes.default.svc.cluster.local \
   --service-cluster-ip-range 10.0.0.0/24 \
   --enable-admission-plugins NamespaceLifecycle,ServiceAccount,DefaultStorageClass,ValidatingAdmissionWebhook,MutatingAdmissionWebhook,ValidatingAdmissionPolicy \
+  --admission-control-config-file "$run/admission.yaml" \
   --allow-privileged=true --profiling=false --v=1 \
   --requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
   --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
@@ -226,6 +261,8 @@ AGENT_KUBECONFIG=$run/kubeconfig/agent.kubeconfig
 APPROVER_KUBECONFIG=$run/kubeconfig/alice.kubeconfig
 SECOND_APPROVER_KUBECONFIG=$run/kubeconfig/bob.kubeconfig
 NON_APPROVER_KUBECONFIG=$run/kubeconfig/mallory.kubeconfig
+WEBHOOK_CLIENT_CA=$pki/ca.crt
+WEBHOOK_CLIENT_NAME=kube-apiserver-webhook-client
 ENV
 log "ready at $APISERVER_URL; kubeconfigs in $run/kubeconfig; logs in $run/logs"
 log "use it: source $run/env; export KUBECONFIG PATH=\$BIN:\$PATH"

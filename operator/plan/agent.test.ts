@@ -4,7 +4,10 @@ import { CONDITION, REASON, findCondition } from '../conditions.js';
 import { agent, grant, T0 } from './fixtures.test-helpers.js';
 import { planAgent, type AgentAction } from './agent.js';
 
-const rb = (ns: string, name: string): V1RoleBinding => ({ metadata: { name, namespace: ns, uid: `${ns}-${name}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' } });
+const rb = (ns: string, name: string): V1RoleBinding => ({
+  metadata: { name, namespace: ns, uid: `${ns}-${name}` },
+  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
+});
 const of = <T extends AgentAction['type']>(actions: AgentAction[], t: T) => actions.find((a) => a.type === t) as Extract<AgentAction, { type: T }> | undefined;
 
 describe('planAgent', function () {
@@ -13,7 +16,13 @@ describe('planAgent', function () {
   const expired = grant({}, { name: 'old' }, { phase: 'Expired' });
 
   it('reports Ready, observedGeneration and the number of Active grants', function () {
-    const p = planAgent({ name: 'deploy-bot', agent: agent({}, { generation: 3 }), grants: [active, expired], bindings: [rb('payments', 'agentgate-hotfix')], now });
+    const p = planAgent({
+      name: 'deploy-bot',
+      agent: agent({}, { generation: 3 }),
+      grants: [active, expired],
+      bindings: [rb('payments', 'agentgate-hotfix')],
+      now,
+    });
     const st = of(p.actions, 'writeStatus')!.status;
     expect(st.activeGrants).to.equal(1);
     expect(st.observedGeneration).to.equal(3);

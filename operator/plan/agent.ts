@@ -25,7 +25,8 @@ export interface AgentState {
 
 export function planAgent(s: AgentState): Plan<AgentAction> {
   const actions: AgentAction[] = [];
-  const refs = (bs: readonly V1RoleBinding[]) => bs.map((b) => ({ namespace: b.metadata?.namespace ?? '', name: b.metadata?.name ?? '', uid: b.metadata?.uid }));
+  const refs = (bs: readonly V1RoleBinding[]) =>
+    bs.map((b) => ({ namespace: b.metadata?.namespace ?? '', name: b.metadata?.name ?? '', uid: b.metadata?.uid }));
   const grantRefs = s.grants.map((g) => ({ namespace: g.metadata.namespace ?? '', name: g.metadata.name ?? '' }));
   const agent = s.agent;
   if (!agent || agent.spec.suspended) {

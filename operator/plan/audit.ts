@@ -12,8 +12,11 @@ export function auditEventTime(e: Pick<AuditEvent, 'metadata' | 'spec'>): number
 /** Names of events past retention. Events whose age cannot be told are kept. */
 export function planAuditRetention(events: ReadonlyArray<Pick<AuditEvent, 'metadata' | 'spec'>>, now: Date, retentionMs: number): string[] {
   const cutoff = now.getTime() - retentionMs;
-  return events.filter((e) => {
-    const t = auditEventTime(e);
-    return Number.isFinite(t) && t < cutoff;
-  }).map((e) => e.metadata.name ?? '').filter(Boolean);
+  return events
+    .filter((e) => {
+      const t = auditEventTime(e);
+      return Number.isFinite(t) && t < cutoff;
+    })
+    .map((e) => e.metadata.name ?? '')
+    .filter(Boolean);
 }

@@ -1,40 +1,41 @@
-// Builders for planner tests: a valid agent and grant, tweaked per test.
+// Builders for planner tests: a valid agent and grant (on the shared testing/fixtures.ts builders), tweaked per test.
 import type { V1RoleBinding } from '@kubernetes/client-node';
-import { API_VERSION, FINALIZER, type AccessGrant, type AgentIdentity, type ApprovalRequest } from '../../api/types.js';
+import { FINALIZER, type AccessGrant, type AgentIdentity, type ApprovalRequest } from '../../api/types.js';
+import { accessGrant, agentIdentity, withMeta } from '../../testing/fixtures.js';
 import { FakeClock } from '../../lib/clock.js';
 import type { GrantAction, GrantState, Plan } from './grant.js';
 
 export const T0 = '2030-01-01T00:00:00Z';
 export const clockAt = (t = T0): FakeClock => new FakeClock(t);
 
+/** deploy-bot with a 2h ceiling of edit/view in payments (or a labelled namespace). */
 export function agent(over: Partial<AgentIdentity['spec']> = {}, meta: Partial<AgentIdentity['metadata']> = {}): AgentIdentity {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'AgentIdentity',
-    metadata: { name: 'deploy-bot', uid: 'agent-uid', generation: 1, ...meta },
-    spec: {
-      subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
+  return agentIdentity(
+    'deploy-bot',
+    {
       maxDuration: '2h',
       allowedRoles: [
         { kind: 'ClusterRole', name: 'edit' },
         { kind: 'ClusterRole', name: 'view' },
       ],
       allowedNamespaces: { names: ['payments'], selector: { matchLabels: { 'agentgate.io/agents-allowed': 'true' } } },
-      approvers: { groups: ['sre-approvers'] },
-      ...over,
     },
-  };
+    (a) => delete a.spec.requiredApprovals,
+    over,
+    withMeta<AgentIdentity>({ uid: 'agent-uid', generation: 1, ...meta }),
+  );
 }
 
 export function grant(over: Partial<AccessGrant['spec']> = {}, meta: Partial<AccessGrant['metadata']> = {}, status?: AccessGrant['status']): AccessGrant {
-  const g: AccessGrant = {
-    apiVersion: API_VERSION,
-    kind: 'AccessGrant',
-    metadata: { name: 'hotfix', namespace: 'payments', uid: 'grant-uid', generation: 1, resourceVersion: '10', creationTimestamp: T0, ...meta },
-    spec: { agent: 'deploy-bot', roleRef: { kind: 'ClusterRole', name: 'edit' }, duration: '30m', reason: 'roll out the hotfix', activation: 'Immediate', ...over },
-  };
-  if (status) g.status = status;
-  return g;
+  return accessGrant(
+    'hotfix',
+    'payments',
+    over,
+    withMeta<AccessGrant>({ uid: 'grant-uid', generation: 1, resourceVersion: '10', creationTimestamp: T0, ...meta }),
+    (g) => {
+      if (status) g.status = status;
+    },
+  );
 }
 
 export function state(over: Partial<GrantState> = {}): GrantState {
@@ -100,7 +101,15 @@ export function apply(s: GrantState, p: Plan<GrantAction>): GrantState {
 }
 
 export function approve(ar: ApprovalRequest, at = T0, validUntil?: string): ApprovalRequest {
-  return { ...ar, status: { phase: 'Approved', approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: at }], decidedAt: at, ...(validUntil ? { validUntil } : {}) } };
+  return {
+    ...ar,
+    status: {
+      phase: 'Approved',
+      approvals: [{ user: 'alice', groups: ['sre-approvers'], decision: 'Approved', time: at }],
+      decidedAt: at,
+      ...(validUntil ? { validUntil } : {}),
+    },
+  };
 }
 
 export type { V1RoleBinding };

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { FINALIZER, LABEL_AGENT, LABEL_GRANT, LABEL_MANAGED_BY } from '../../api/types.js';
 import { CONDITION, REASON, findCondition } from '../conditions.js';
-import { activationFingerprint, activationRequestName } from '../names.js';
+import { activationRequestName, isLabelValue, labelValue } from '../../api/names.js';
+import { ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT } from '../../api/types.js';
+import { activationFingerprint } from '../../lib/fingerprint.js';
 import { agent, apply, approve, clockAt, find, grant, state, types, T0 } from './fixtures.test-helpers.js';
-import { ANNOTATION_ACTIVATED_AT, ANNOTATION_EXPIRES_AT, planGrant, validateGrant, type GrantState } from './grant.js';
+import { desiredApprovalRequest, desiredRoleBinding, planGrant, validateGrant, type GrantState } from './grant.js';
 
 /** Plans and applies until nothing is left to do (at most n rounds), like repeated reconciles at one instant. */
 function settle(s: GrantState, n = 5): GrantState {
@@ -16,51 +18,53 @@ function settle(s: GrantState, n = 5): GrantState {
   throw new Error('plan did not settle');
 }
 
+const NOW = new Date(T0);
+
 describe('planGrant', function () {
   describe('validation against the ceiling', function () {
     it('accepts a grant inside the ceiling', function () {
-      expect(validateGrant(grant(), agent(), {}).ok).to.equal(true);
+      expect(validateGrant(grant(), agent(), {}, NOW).ok).to.equal(true);
     });
 
     it('names the field and the limit when the duration exceeds maxDuration', function () {
-      const v = validateGrant(grant({ duration: '3h' }), agent(), {});
+      const v = validateGrant(grant({ duration: '3h' }), agent(), {}, NOW);
       expect(v).to.include({ ok: false, reason: REASON.DurationExceedsMax });
-      expect(v.message).to.equal("spec.duration 3h exceeds the agent's spec.maxDuration 2h");
+      expect(v.message).to.equal("spec.duration: 3h exceeds AgentIdentity deploy-bot's spec.maxDuration 2h");
     });
 
     it('names the role and the allowed roles', function () {
-      const v = validateGrant(grant({ roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }), agent(), {});
+      const v = validateGrant(grant({ roleRef: { kind: 'ClusterRole', name: 'cluster-admin' } }), agent(), {}, NOW);
       expect(v.reason).to.equal(REASON.RoleNotAllowed);
-      expect(v.message).to.contain('spec.roleRef ClusterRole/cluster-admin').and.contain('spec.allowedRoles [ClusterRole/edit, ClusterRole/view]');
+      expect(v.message).to.contain('spec.roleRef: ClusterRole/cluster-admin').and.contain('spec.allowedRoles [ClusterRole/edit, ClusterRole/view]');
     });
 
     it('tells a Role from a ClusterRole of the same name', function () {
-      const v = validateGrant(grant({ roleRef: { kind: 'Role', name: 'edit' } }), agent(), {});
+      const v = validateGrant(grant({ roleRef: { kind: 'Role', name: 'edit' } }), agent(), {}, NOW);
       expect(v.reason).to.equal(REASON.RoleNotAllowed);
     });
 
     it('allows a namespace by name or by label selector, and names the limit otherwise', function () {
       const other = grant({}, { namespace: 'billing' });
-      expect(validateGrant(other, agent(), { 'agentgate.io/agents-allowed': 'true' }).ok).to.equal(true);
-      const v = validateGrant(other, agent(), { team: 'billing' });
+      expect(validateGrant(other, agent(), { 'agentgate.io/agents-allowed': 'true' }, NOW).ok).to.equal(true);
+      const v = validateGrant(other, agent(), { team: 'billing' }, NOW);
       expect(v.reason).to.equal(REASON.NamespaceNotAllowed);
-      expect(v.message).to.contain('metadata.namespace billing').and.contain('names [payments]').and.contain('selector agentgate.io/agents-allowed=true');
+      expect(v.message).to.contain('metadata.namespace: billing').and.contain('names [payments]').and.contain('selector agentgate.io/agents-allowed=true');
       // Unknown namespace labels never match a selector.
-      expect(validateGrant(other, agent(), undefined).ok).to.equal(false);
+      expect(validateGrant(other, agent(), undefined, NOW).ok).to.equal(false);
     });
 
     it('checks a notAfter window against maxDuration from notBefore or creation', function () {
       const g = grant({ duration: undefined, notAfter: '2030-01-01T03:00:00Z' });
-      const v = validateGrant(g, agent(), {});
+      const v = validateGrant(g, agent(), {}, NOW);
       expect(v.reason).to.equal(REASON.DurationExceedsMax);
       expect(v.message).to.contain('spec.notAfter').and.contain('3h').and.contain('spec.maxDuration 2h');
       const ok = grant({ duration: undefined, notBefore: '2030-01-01T02:00:00Z', notAfter: '2030-01-01T03:00:00Z' });
-      expect(validateGrant(ok, agent(), {}).ok).to.equal(true);
+      expect(validateGrant(ok, agent(), {}, NOW).ok).to.equal(true);
     });
 
     it('refuses a missing or suspended agent', function () {
-      expect(validateGrant(grant(), undefined, {}).reason).to.equal(REASON.AgentNotFound);
-      expect(validateGrant(grant(), agent({ suspended: true }), {}).reason).to.equal(REASON.AgentSuspended);
+      expect(validateGrant(grant(), undefined, {}, NOW).reason).to.equal(REASON.AgentNotFound);
+      expect(validateGrant(grant(), agent({ suspended: true }), {}, NOW).reason).to.equal(REASON.AgentSuspended);
     });
 
     it('makes an invalid grant Invalid with Valid=False, observedGeneration, and no RoleBinding', function () {
@@ -71,7 +75,7 @@ describe('planGrant', function () {
       expect(status.observedGeneration).to.equal(4);
       const valid = findCondition(status.conditions, CONDITION.Valid)!;
       expect(valid).to.include({ status: 'False', reason: REASON.DurationExceedsMax, observedGeneration: 4 });
-      expect(valid.message).to.contain('spec.duration 3h');
+      expect(valid.message).to.contain('spec.duration: 3h');
       expect(find(p, 'event')).to.include({ eventType: 'Warning', reason: 'Invalid' });
     });
 
@@ -92,12 +96,23 @@ describe('planGrant', function () {
     });
 
     it('binds the role in the namespace to the agent subjects, labelled and owned by the grant', function () {
-      const p = planGrant(state({ agent: agent({ subjects: [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'ServiceAccount', name: 'bot', namespace: 'ci' }] }) }));
+      const p = planGrant(
+        state({
+          agent: agent({
+            subjects: [
+              { kind: 'User', name: 'agent:deploy-bot' },
+              { kind: 'ServiceAccount', name: 'bot', namespace: 'ci' },
+            ],
+          }),
+        }),
+      );
       const rb = find(p, 'createRoleBinding')!.binding;
       expect(rb.metadata?.name).to.equal('agentgate-hotfix');
       expect(rb.metadata?.namespace).to.equal('payments');
       expect(rb.metadata?.labels).to.deep.equal({ [LABEL_MANAGED_BY]: 'agentgate', [LABEL_GRANT]: 'hotfix', [LABEL_AGENT]: 'deploy-bot' });
-      expect(rb.metadata?.ownerReferences).to.deep.equal([{ apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', name: 'hotfix', uid: 'grant-uid', controller: true, blockOwnerDeletion: true }]);
+      expect(rb.metadata?.ownerReferences).to.deep.equal([
+        { apiVersion: 'agentgate.io/v1alpha1', kind: 'AccessGrant', name: 'hotfix', uid: 'grant-uid', controller: true, blockOwnerDeletion: true },
+      ]);
       expect(rb.roleRef).to.deep.equal({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' });
       expect(rb.subjects).to.deep.equal([
         { kind: 'User', name: 'agent:deploy-bot', apiGroup: 'rbac.authorization.k8s.io' },
@@ -236,7 +251,9 @@ describe('planGrant', function () {
       expect(ar.spec.fingerprint).to.match(/^[0-9a-f]{64}$/);
       const st = find(p, 'writeStatus')!.status;
       expect(st).to.include({ phase: 'AwaitingApproval', approvalRequest: 'activate-hotfix', requestedBy: 'agent:deploy-bot' });
-      expect(findCondition(st.conditions, CONDITION.Approved)!.message).to.contain('kubectl annotate approvalrequest activate-hotfix -n payments approved=true');
+      expect(findCondition(st.conditions, CONDITION.Approved)!.message).to.contain(
+        'kubectl annotate approvalrequest activate-hotfix -n payments approved=true',
+      );
     });
 
     it("says 'unknown' when nobody stamped the requester", function () {
@@ -334,6 +351,16 @@ describe('planGrant', function () {
       expect(s.grant!.status!.phase).to.equal('Active');
     });
 
+    it('labels the activation request and the RoleBinding of an agent named over 63 characters with valid label values', function () {
+      const long = `${'a'.repeat(40)}.${'b'.repeat(40)}`;
+      const ar = desiredApprovalRequest(grant({ agent: long }), new Date(T0), 60_000);
+      const rb = desiredRoleBinding(grant({ agent: long }), agent({}, { name: long }), T0, T0);
+      for (const labels of [ar.metadata.labels!, rb.metadata!.labels!]) {
+        expect(labels[LABEL_AGENT]).to.equal(labelValue(long));
+        for (const v of Object.values(labels)) expect(isLabelValue(v), v).to.equal(true);
+      }
+    });
+
     it('names the activation request deterministically and within 63 characters', function () {
       expect(activationRequestName('hotfix')).to.equal('activate-hotfix');
       const long = activationRequestName('x'.repeat(200));
@@ -399,7 +426,12 @@ describe('planGrant', function () {
 
     it('changing the agent subjects updates the binding in place', function () {
       const s = settle(state());
-      const changed = agent({ subjects: [{ kind: 'User', name: 'agent:deploy-bot' }, { kind: 'Group', name: 'bots' }] });
+      const changed = agent({
+        subjects: [
+          { kind: 'User', name: 'agent:deploy-bot' },
+          { kind: 'Group', name: 'bots' },
+        ],
+      });
       const p = planGrant({ ...s, agent: changed });
       expect(types(p)).to.deep.equal(['replaceRoleBinding']);
       const rb = find(p, 'replaceRoleBinding')!.binding;

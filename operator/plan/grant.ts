@@ -9,9 +9,16 @@
 // - a RoleBinding is created before status says Active (the window's times are stamped
 //   on the binding, so a crash in between re-adopts the same window instead of
 //   restarting it), and deleted before status says Expired/Revoked;
-// - an approval is consumed after the grant is Active.
+// - an approval is consumed after the grant is Active;
+// - access ends first: when a plan ends a grant's access, accessEndingStage() names the
+//   RoleBinding deletions the executor runs on their own, at once, before the rest of
+//   this plan (finalizer, status, events) which it runs on the next pass. A burst of
+//   1,000 expiries then costs one delete each before any bookkeeping.
 import type { V1RoleBinding, RbacV1Subject } from '@kubernetes/client-node';
 import {
+  ANNOTATION_ACTIVATED_AT,
+  ANNOTATION_REQUESTED_BY,
+  ANNOTATION_EXPIRES_AT,
   API_VERSION,
   FINALIZER,
   LABEL_AGENT,
@@ -25,16 +32,12 @@ import {
   type ApprovalRequestStatus,
   type GrantPhase,
 } from '../../api/types.js';
-import { formatDuration, parseDuration, rfc3339 } from '../../lib/clock.js';
-import { stableStringify } from '../../lib/fingerprint.js';
+import { parseDuration, rfc3339 } from '../../lib/clock.js';
+import { activationFingerprint, stableStringify } from '../../lib/fingerprint.js';
 import { CONDITION, REASON, isTrue, setCondition, type ConditionInput } from '../conditions.js';
-import { activationFingerprint, activationRequestName, labelValue, roleBindingName } from '../names.js';
-import { describeSelector, selectorMatches } from '../../lib/selector.js';
+import { activationRequestName, labelValue, roleBindingName } from '../../api/names.js';
+import { firstCeilingProblem } from '../../lib/ceiling.js';
 
-export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';
-/** Stamped on the RoleBinding so a crash between creating it and writing status keeps the window. */
-export const ANNOTATION_ACTIVATED_AT = 'agentgate.io/activated-at';
-export const ANNOTATION_EXPIRES_AT = 'agentgate.io/expires-at';
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
 /** The value of status.consumedBy when the operator consumes an activation approval. */
 export const CONSUMED_BY_OPERATOR = 'operator';
@@ -54,6 +57,8 @@ export interface GrantState {
   /** The ApprovalRequest named activationRequestName(grant), if it exists. */
   approval?: ApprovalRequest;
   now: Date;
+  /** agentgate's namespace: no grant may open access there (the ceiling's first check). */
+  agentgateNamespace?: string;
   /** --approval-ttl: how long an activation request may wait for a decision. */
   approvalTtlMs: number;
 }
@@ -87,77 +92,38 @@ export interface Validation {
 
 const roleKey = (r: { kind: string; name: string }): string => `${r.kind}/${r.name}`;
 
-/** The ceiling check. Messages name the field and the limit, for people reading `kubectl describe`. */
-export function validateGrant(grant: AccessGrant, agent: AgentIdentity | undefined, namespaceLabels: Record<string, string> | undefined): Validation {
-  const ns = grant.metadata.namespace ?? '';
+/**
+ * The grant's validity for the Valid condition: the agent exists and is not suspended,
+ * then the first problem of the shared ceiling chain (lib/ceiling.ts; the webhook runs
+ * the same chain and reports every problem). Messages name the field and the limit.
+ */
+export function validateGrant(
+  grant: AccessGrant,
+  agent: AgentIdentity | undefined,
+  namespaceLabels: Record<string, string> | undefined,
+  now: Date,
+  agentgateNamespace?: string,
+): Validation {
   const agentName = grant.spec.agent;
   if (!agent) {
     return { ok: false, reason: REASON.AgentNotFound, message: `spec.agent: AgentIdentity "${agentName}" does not exist` };
   }
   if (agent.spec.suspended) {
-    return { ok: false, reason: REASON.AgentSuspended, message: `spec.agent: AgentIdentity "${agentName}" is suspended (spec.suspended=true); all its access is revoked` };
-  }
-  const allowed = agent.spec.allowedRoles ?? [];
-  if (!allowed.some((r) => roleKey(r) === roleKey(grant.spec.roleRef))) {
     return {
       ok: false,
-      reason: REASON.RoleNotAllowed,
-      message: `spec.roleRef ${roleKey(grant.spec.roleRef)} is not in the agent's spec.allowedRoles [${allowed.map(roleKey).join(', ')}]`,
+      reason: REASON.AgentSuspended,
+      message: `spec.agent: AgentIdentity "${agentName}" is suspended (spec.suspended=true); all its access is revoked`,
     };
   }
-  const an = agent.spec.allowedNamespaces ?? {};
-  const byName = (an.names ?? []).includes(ns);
-  const bySelector = an.selector !== undefined && namespaceLabels !== undefined && selectorMatches(an.selector, namespaceLabels);
-  if (!byName && !bySelector) {
-    const limits: string[] = [];
-    if (an.names) limits.push(`names [${an.names.join(', ')}]`);
-    if (an.selector) limits.push(`selector ${describeSelector(an.selector) || '(empty)'}`);
-    return {
-      ok: false,
-      reason: REASON.NamespaceNotAllowed,
-      message: `metadata.namespace ${ns} is not in the agent's spec.allowedNamespaces (${limits.join('; ') || 'none'})`,
-    };
-  }
-  const maxMs = parseDuration(agent.spec.maxDuration);
-  if (maxMs === undefined) {
-    return { ok: false, reason: REASON.InvalidDuration, message: `the agent's spec.maxDuration ${agent.spec.maxDuration} is not a duration` };
-  }
-  if (grant.spec.duration !== undefined) {
-    const ms = parseDuration(grant.spec.duration);
-    if (ms === undefined || ms <= 0) {
-      return { ok: false, reason: REASON.InvalidDuration, message: `spec.duration ${grant.spec.duration} is not a positive duration, e.g. 30m` };
-    }
-    if (ms > maxMs) {
-      return {
-        ok: false,
-        reason: REASON.DurationExceedsMax,
-        message: `spec.duration ${grant.spec.duration} exceeds the agent's spec.maxDuration ${agent.spec.maxDuration}`,
-      };
-    }
-  } else if (grant.spec.notAfter !== undefined) {
-    // The longest window a notAfter grant can open runs from notBefore (or creation).
-    const from = grant.spec.notBefore ?? grant.metadata.creationTimestamp;
-    const fromMs = from ? Date.parse(from) : NaN;
-    const toMs = Date.parse(grant.spec.notAfter);
-    if (Number.isFinite(fromMs) && Number.isFinite(toMs) && toMs - fromMs > maxMs) {
-      return {
-        ok: false,
-        reason: REASON.DurationExceedsMax,
-        message: `spec.notAfter ${grant.spec.notAfter} opens a window of ${formatDuration(toMs - fromMs)} from ${grant.spec.notBefore ? 'spec.notBefore' : 'creation'}, which exceeds the agent's spec.maxDuration ${agent.spec.maxDuration}`,
-      };
-    }
-  } else {
-    return { ok: false, reason: REASON.InvalidDuration, message: 'spec.duration or spec.notAfter is required' };
-  }
+  const problem = firstCeilingProblem({ grant, agent, namespaceLabels, now, ...(agentgateNamespace !== undefined ? { agentgateNamespace } : {}) });
+  if (problem) return { ok: false, reason: problem.reason, message: problem.message };
   return { ok: true, reason: REASON.WithinCeiling, message: `within the ceiling of AgentIdentity "${agentName}"` };
 }
 
 /** RBAC subjects for an agent's subjects (User/Group in the RBAC API group, ServiceAccount in core). */
 export function bindingSubjects(agent: AgentIdentity): RbacV1Subject[] {
   return agent.spec.subjects.map((s) =>
-    s.kind === 'ServiceAccount'
-      ? { kind: 'ServiceAccount', name: s.name, namespace: s.namespace ?? '' }
-      : { kind: s.kind, name: s.name, apiGroup: RBAC_GROUP },
+    s.kind === 'ServiceAccount' ? { kind: 'ServiceAccount', name: s.name, namespace: s.namespace ?? '' } : { kind: s.kind, name: s.name, apiGroup: RBAC_GROUP },
   );
 }
 
@@ -175,9 +141,7 @@ export function desiredRoleBinding(grant: AccessGrant, agent: AgentIdentity, act
         [LABEL_AGENT]: labelValue(grant.spec.agent),
       },
       annotations: { [ANNOTATION_ACTIVATED_AT]: activatedAt, [ANNOTATION_EXPIRES_AT]: expiresAt },
-      ownerReferences: [
-        { apiVersion: API_VERSION, kind: 'AccessGrant', name, uid: grant.metadata.uid ?? '', controller: true, blockOwnerDeletion: true },
-      ],
+      ownerReferences: [{ apiVersion: API_VERSION, kind: 'AccessGrant', name, uid: grant.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
     },
     roleRef: { apiGroup: RBAC_GROUP, kind: grant.spec.roleRef.kind, name: grant.spec.roleRef.name },
     subjects: bindingSubjects(agent),
@@ -185,7 +149,11 @@ export function desiredRoleBinding(grant: AccessGrant, agent: AgentIdentity, act
 }
 
 const subjectsKey = (s: readonly RbacV1Subject[] | undefined): string =>
-  stableStringify([...(s ?? [])].map((x) => ({ kind: x.kind, name: x.name, namespace: x.namespace || undefined })).sort((a, b) => stableStringify(a).localeCompare(stableStringify(b))));
+  stableStringify(
+    [...(s ?? [])]
+      .map((x) => ({ kind: x.kind, name: x.name, namespace: x.namespace || undefined }))
+      .sort((a, b) => stableStringify(a).localeCompare(stableStringify(b))),
+  );
 
 export function ownerUid(b: V1RoleBinding): string | undefined {
   return b.metadata?.ownerReferences?.find((o) => o.kind === 'AccessGrant' && o.controller)?.uid;
@@ -320,12 +288,17 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
     const expiresAt = ms(grant.status?.expiresAt);
     if (!(expiresAt > now.getTime())) {
       endAccess();
-      st.phase('Expired').cond({ type: CONDITION.Active, status: 'False', reason: REASON.Expired, message: `the window closed at ${grant.status?.expiresAt}; RoleBinding ${rbName} removed` });
+      st.phase('Expired').cond({
+        type: CONDITION.Active,
+        status: 'False',
+        reason: REASON.Expired,
+        message: `the window closed at ${grant.status?.expiresAt}; RoleBinding ${rbName} removed`,
+      });
       event('Normal', REASON.Expired, `window closed at ${grant.status?.expiresAt}: RoleBinding ${rbName} removed`);
       if (Number.isFinite(expiresAt)) actions.push({ type: 'expiryLag', seconds: Math.max(0, (now.getTime() - expiresAt) / 1000) });
       return finish();
     }
-    const v = validateGrant(grant, s.agent, s.namespaceLabels);
+    const v = validateGrant(grant, s.agent, s.namespaceLabels, now, s.agentgateNamespace);
     if (!v.ok) {
       // The ceiling narrowed, the agent was suspended or deleted: the open window closes now.
       endAccess();
@@ -345,7 +318,7 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
   }
 
   // --- Not (yet) open: Pending, AwaitingApproval, Invalid or new ------------------------
-  const v = validateGrant(grant, s.agent, s.namespaceLabels);
+  const v = validateGrant(grant, s.agent, s.namespaceLabels, now, s.agentgateNamespace);
   if (!v.ok) {
     endAccess();
     // A grant that was already on its way loses it when the agent is suspended or deleted
@@ -364,7 +337,12 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
   const notAfter = ms(grant.spec.notAfter);
   if (Number.isFinite(notAfter) && now.getTime() >= notAfter) {
     endAccess();
-    st.phase('Expired').cond({ type: CONDITION.Active, status: 'False', reason: REASON.WindowClosed, message: `spec.notAfter ${grant.spec.notAfter} passed before the window opened` });
+    st.phase('Expired').cond({
+      type: CONDITION.Active,
+      status: 'False',
+      reason: REASON.WindowClosed,
+      message: `spec.notAfter ${grant.spec.notAfter} passed before the window opened`,
+    });
     event('Normal', REASON.Expired, `spec.notAfter ${grant.spec.notAfter} passed before the window opened`);
     return finish();
   }
@@ -414,7 +392,9 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
       case 'Expired': {
         const denied = ar.status.phase === 'Denied';
         const reason = denied ? REASON.ApprovalDenied : REASON.ApprovalExpired;
-        const msg = denied ? `ApprovalRequest ${arName} was denied${ar.status.message ? `: ${ar.status.message}` : ''}` : `ApprovalRequest ${arName} expired without approval`;
+        const msg = denied
+          ? `ApprovalRequest ${arName} was denied${ar.status.message ? `: ${ar.status.message}` : ''}`
+          : `ApprovalRequest ${arName} expired without approval`;
         endAccess();
         st.phase('Denied')
           .cond({ type: CONDITION.Approved, status: 'False', reason, message: msg })
@@ -425,7 +405,12 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
       default:
         return awaiting(`waiting for an approver of ${grant.spec.agent}: ${approveCmd}`);
     }
-    st.cond({ type: CONDITION.Approved, status: 'True', reason: REASON.Approved, message: `ApprovalRequest ${arName} approved by ${approversOf(approvedNow)}` });
+    st.cond({
+      type: CONDITION.Approved,
+      status: 'True',
+      reason: REASON.Approved,
+      message: `ApprovalRequest ${arName} approved by ${approversOf(approvedNow)}`,
+    });
     if (approvedNow.status?.phase === 'Approved') {
       actions.push({ type: 'writeApprovalStatus', name: arName, status: consumed(approvedNow, now) });
     }
@@ -434,7 +419,12 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
   const notBefore = ms(grant.spec.notBefore);
   if (Number.isFinite(notBefore) && now.getTime() < notBefore) {
     deleteAll(mine);
-    st.phase('Pending').cond({ type: CONDITION.Active, status: 'False', reason: REASON.NotYetValid, message: `the window opens at spec.notBefore ${grant.spec.notBefore}` });
+    st.phase('Pending').cond({
+      type: CONDITION.Active,
+      status: 'False',
+      reason: REASON.NotYetValid,
+      message: `the window opens at spec.notBefore ${grant.spec.notBefore}`,
+    });
     if (phase !== 'Pending') event('Normal', 'Pending', `the window opens at spec.notBefore ${grant.spec.notBefore}`);
     return finish(notBefore - now.getTime());
   }
@@ -459,11 +449,20 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
     return finish();
   }
   ensureBinding(actions, mine, desiredRoleBinding(grant, s.agent!, activatedAt, expiresAt), hasFinalizer);
-  st.phase('Active').cond({ type: CONDITION.Active, status: 'True', reason: REASON.Activated, message: `RoleBinding ${rbName} binds ${roleKey(grant.spec.roleRef)} to ${grant.spec.agent} until ${expiresAt}` });
+  st.phase('Active').cond({
+    type: CONDITION.Active,
+    status: 'True',
+    reason: REASON.Activated,
+    message: `RoleBinding ${rbName} binds ${roleKey(grant.spec.roleRef)} to ${grant.spec.agent} until ${expiresAt}`,
+  });
   st.status.activatedAt = activatedAt;
   st.status.expiresAt = expiresAt;
   st.status.roleBinding = rbName;
-  event('Normal', REASON.Activated, `${roleKey(grant.spec.roleRef)} bound to ${grant.spec.agent} in ${grant.metadata.namespace} until ${expiresAt} (RoleBinding ${rbName})`);
+  event(
+    'Normal',
+    REASON.Activated,
+    `${roleKey(grant.spec.roleRef)} bound to ${grant.spec.agent} in ${grant.metadata.namespace} until ${expiresAt} (RoleBinding ${rbName})`,
+  );
   return finish(expMs - now.getTime());
 }
 
@@ -491,4 +490,14 @@ function ensureBinding(actions: GrantAction[], mine: readonly V1RoleBinding[], w
     next.metadata = { ...next.metadata, resourceVersion: have.metadata?.resourceVersion, annotations: { ...(have.metadata?.annotations ?? {}) } };
     actions.push({ type: 'replaceRoleBinding', binding: next });
   }
+}
+
+/**
+ * The first stage of a plan that ends access (Expired or Revoked with RoleBindings left):
+ * the deletions alone. Empty when the plan ends nothing, or nothing is left to delete.
+ */
+export function accessEndingStage(plan: Plan<GrantAction>): Array<Extract<GrantAction, { type: 'deleteRoleBinding' }>> {
+  const ending = plan.actions.some((a) => a.type === 'writeStatus' && (a.status.phase === 'Expired' || a.status.phase === 'Revoked'));
+  if (!ending) return [];
+  return plan.actions.filter((a): a is Extract<GrantAction, { type: 'deleteRoleBinding' }> => a.type === 'deleteRoleBinding');
 }

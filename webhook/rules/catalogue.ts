@@ -124,6 +124,142 @@ const rules: CatalogueRule[] = [
     action: 'RequireApproval',
     message: 'Writing CustomResourceDefinitions requires human approval.',
   },
+  // ---- Effects, not verbs (design.md): routes and fields that delete, reach or change identity ----
+  {
+    name: 'proxy-connect',
+    description:
+      'Any CONNECT other than into a pod: services/proxy (HTTP into the pods behind a Service), nodes/proxy (the ' +
+      'kubelet API), and proxy-like subresources of any other API. `pod-connect` covers pods.',
+    expression: `request.operation == 'CONNECT' && !(request.resource.group == '' && request.resource.resource == 'pods')`,
+    action: 'RequireApproval',
+    message: 'Proxying into services, nodes or other workloads requires human approval.',
+  },
+  {
+    name: 'pod-eviction',
+    description: 'Evicting a pod (CREATE pods/eviction, `kubectl drain`) deletes it without a DELETE call.',
+    expression: `request.operation == 'CREATE' && request.resource.group == '' && request.resource.resource == 'pods' && request.subResource == 'eviction'`,
+    action: 'RequireApproval',
+    message: 'Evicting pods deletes them and requires human approval.',
+  },
+  {
+    name: 'owner-finalizer-change',
+    description:
+      'Changing metadata.ownerReferences (the garbage collector deletes an object whose owner is gone, or deletes ' +
+      'it with its new owner) or removing metadata.finalizers (a pending deletion completes without the cleanup ' +
+      'or protection the finalizer stands for): deletion by the control plane on the agent\u2019s behalf.',
+    expression: [
+      `request.operation == 'UPDATE' && object != null && oldObject != null && has(object.metadata) && has(oldObject.metadata) && (`,
+      `  (has(object.metadata.ownerReferences) ? object.metadata.ownerReferences : []) != (has(oldObject.metadata.ownerReferences) ? oldObject.metadata.ownerReferences : [])`,
+      `  || (has(oldObject.metadata.finalizers) && oldObject.metadata.finalizers.exists(f, !has(object.metadata.finalizers) || !(f in object.metadata.finalizers)))`,
+      `)`,
+    ].join('\n'),
+    action: 'RequireApproval',
+    message: 'Changing owner references or removing finalizers makes the control plane delete objects and requires human approval.',
+  },
+  {
+    name: 'workload-stop',
+    description:
+      'Fields whose change makes a controller delete pods or data: a Job\u2019s spec.parallelism to 0 or spec.suspend ' +
+      'to true (its running pods are deleted), a CronJob\u2019s concurrencyPolicy to Replace (the next run deletes ' +
+      'the running Job), a StatefulSet\u2019s persistentVolumeClaimRetentionPolicy to Delete (its claims and data go ' +
+      'with it when scaled down or deleted).',
+    expression: [
+      `request.operation == 'UPDATE' && request.subResource == '' && object != null && has(object.spec) && oldObject != null && has(oldObject.spec) && (`,
+      `  (request.resource.group == 'batch' && request.resource.resource == 'jobs' && (`,
+      `    (has(object.spec.parallelism) && object.spec.parallelism == 0 && !(has(oldObject.spec.parallelism) && oldObject.spec.parallelism == 0)) ||`,
+      `    (has(object.spec.suspend) && object.spec.suspend == true && !(has(oldObject.spec.suspend) && oldObject.spec.suspend == true))))`,
+      `  || (request.resource.group == 'batch' && request.resource.resource == 'cronjobs' &&`,
+      `    has(object.spec.concurrencyPolicy) && object.spec.concurrencyPolicy == 'Replace' && !(has(oldObject.spec.concurrencyPolicy) && oldObject.spec.concurrencyPolicy == 'Replace'))`,
+      `  || (request.resource.group == 'apps' && request.resource.resource == 'statefulsets' && has(object.spec.persistentVolumeClaimRetentionPolicy) &&`,
+      `    ['whenDeleted', 'whenScaled'].exists(k, k in object.spec.persistentVolumeClaimRetentionPolicy && object.spec.persistentVolumeClaimRetentionPolicy[k] == 'Delete' &&`,
+      `      !(has(oldObject.spec.persistentVolumeClaimRetentionPolicy) && k in oldObject.spec.persistentVolumeClaimRetentionPolicy && oldObject.spec.persistentVolumeClaimRetentionPolicy[k] == 'Delete')))`,
+      `)`,
+    ].join('\n'),
+    action: 'RequireApproval',
+    message: 'This change makes a controller delete pods or data and requires human approval.',
+  },
+  {
+    name: 'history-pruning',
+    description:
+      'Lowering how much history a controller keeps makes it delete the rest: spec.revisionHistoryLimit of a ' +
+      'Deployment, StatefulSet or DaemonSet (rollback history), a CronJob\u2019s successfulJobsHistoryLimit / ' +
+      'failedJobsHistoryLimit (finished Jobs, their pods and logs), a Job\u2019s ttlSecondsAfterFinished (the Job itself).',
+    expression: [
+      `request.operation == 'UPDATE' && request.subResource == '' && object != null && has(object.spec) && oldObject != null && has(oldObject.spec) && (`,
+      `  (request.resource.group == 'apps' && request.resource.resource in ['deployments', 'statefulsets', 'daemonsets'] &&`,
+      `    has(object.spec.revisionHistoryLimit) && object.spec.revisionHistoryLimit < (has(oldObject.spec.revisionHistoryLimit) ? oldObject.spec.revisionHistoryLimit : 10))`,
+      `  || (request.resource.group == 'batch' && request.resource.resource == 'cronjobs' && (`,
+      `    (has(object.spec.successfulJobsHistoryLimit) && object.spec.successfulJobsHistoryLimit < (has(oldObject.spec.successfulJobsHistoryLimit) ? oldObject.spec.successfulJobsHistoryLimit : 3)) ||`,
+      `    (has(object.spec.failedJobsHistoryLimit) && object.spec.failedJobsHistoryLimit < (has(oldObject.spec.failedJobsHistoryLimit) ? oldObject.spec.failedJobsHistoryLimit : 1))))`,
+      `  || (request.resource.group == 'batch' && request.resource.resource == 'jobs' && has(object.spec.ttlSecondsAfterFinished) &&`,
+      `    (!has(oldObject.spec.ttlSecondsAfterFinished) || object.spec.ttlSecondsAfterFinished < oldObject.spec.ttlSecondsAfterFinished))`,
+      `)`,
+    ].join('\n'),
+    action: 'RequireApproval',
+    message: 'Lowering history limits or a Job\u2019s TTL makes a controller delete objects and requires human approval.',
+  },
+  {
+    name: 'selector-relabel',
+    description:
+      'Changing the labels of pods, ReplicaSets, ReplicationControllers or ControllerRevisions, or a workload\u2019s ' +
+      'spec.selector: a controller adopts the object and deletes the surplus, or orphans it and starts replacements.',
+    expression: [
+      `request.operation == 'UPDATE' && request.subResource == '' && object != null && oldObject != null && (`,
+      `  (((request.resource.group == '' && request.resource.resource in ['pods', 'replicationcontrollers']) ||`,
+      `    (request.resource.group == 'apps' && request.resource.resource in ['replicasets', 'controllerrevisions'])) &&`,
+      `   has(object.metadata) && has(oldObject.metadata) &&`,
+      `   (has(object.metadata.labels) ? object.metadata.labels : {}) != (has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}))`,
+      `  || (request.resource.group in ['', 'apps', 'batch'] && request.resource.resource in ['replicationcontrollers', 'replicasets', 'deployments', 'statefulsets', 'daemonsets', 'jobs'] &&`,
+      `   has(object.spec) && has(oldObject.spec) &&`,
+      `   (has(object.spec.selector) ? object.spec.selector : {}) != (has(oldObject.spec.selector) ? oldObject.spec.selector : {}))`,
+      `)`,
+    ].join('\n'),
+    action: 'RequireApproval',
+    message: 'Relabelling pods or changing selectors can make controllers delete or replace pods and requires human approval.',
+  },
+  {
+    name: 'workload-identity',
+    description:
+      'A write that makes pods run as a ServiceAccount whose RBAC exceeds the grant\u2019s role: a bare Pod, any ' +
+      'workload\u2019s pod template (found by shape: spec.template.spec, spec.jobTemplate.spec.template.spec), on ' +
+      'create, or on update when the pod spec changes. Those pods act outside the webhook and outlive the grant. ' +
+      'effects.workload.exceedsGrant names the ServiceAccounts and what they hold beyond the grant.',
+    expression: `size(effects.workload.exceedsGrant) > 0`,
+    action: 'RequireApproval',
+    message: 'Pods that would run as a ServiceAccount with more access than the grant require human approval.',
+  },
+  {
+    name: 'workload-privilege',
+    description:
+      'A write that makes pods run beyond the Pod Security "baseline" level (privileged, host namespaces, hostPath, ' +
+      'hostPort, added capabilities, unconfined profiles...) in a namespace whose Pod Security enforce level admits ' +
+      'it (privileged, or unset): such pods reach the node. effects.workload.privileged names the fields.',
+    expression: `size(effects.workload.privileged) > 0`,
+    action: 'RequireApproval',
+    message: 'Pods with node-level privilege require human approval.',
+  },
+  {
+    name: 'serviceaccount-cloud-identity',
+    description:
+      'Setting or changing a ServiceAccount\u2019s cloud workload identity (eks.amazonaws.com/role-arn, ' +
+      'iam.gke.io/gcp-service-account, azure.workload.identity/client-id): pods using it get that cloud role.',
+    expression: [
+      `request.resource.group == '' && request.resource.resource == 'serviceaccounts' && request.subResource == '' &&`,
+      `request.operation in ['CREATE', 'UPDATE'] && object != null && has(object.metadata) &&`,
+      `['eks.amazonaws.com/role-arn', 'iam.gke.io/gcp-service-account', 'azure.workload.identity/client-id'].exists(k,`,
+      `  (has(object.metadata.annotations) && k in object.metadata.annotations ? object.metadata.annotations[k] : '') !=`,
+      `  (oldObject != null && has(oldObject.metadata) && has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations ? oldObject.metadata.annotations[k] : ''))`,
+    ].join('\n'),
+    action: 'RequireApproval',
+    message: 'Giving a ServiceAccount a cloud identity requires human approval.',
+  },
+  {
+    name: 'credential-request',
+    description: 'Requesting a certificate for a pod\u2019s identity (CREATE podcertificaterequests.certificates.k8s.io).',
+    expression: `request.operation == 'CREATE' && request.resource.group == 'certificates.k8s.io' && request.resource.resource == 'podcertificaterequests'`,
+    action: 'RequireApproval',
+    message: 'Requesting certificates requires human approval.',
+  },
 ];
 
 function deepFreeze<T>(value: T): T {
@@ -149,10 +285,19 @@ export function findDefaultRule(name: string): CatalogueRule | undefined {
  * reject. JSON carries the description as a field.
  */
 export function renderCatalogue(format: 'yaml' | 'json' = 'yaml', catalogue: readonly CatalogueRule[] = DEFAULT_RULES): string {
-  if (format === 'json') return JSON.stringify(catalogue.map((r) => ({ ...r })), null, 2) + '\n';
+  if (format === 'json')
+    return (
+      JSON.stringify(
+        catalogue.map((r) => ({ ...r })),
+        null,
+        2,
+      ) + '\n'
+    );
   return catalogue
     .map(({ description, name, action, message, expression }) => {
-      const comment = wrap(description, 96).map((line) => `# ${line}\n`).join('');
+      const comment = wrap(description, 96)
+        .map((line) => `# ${line}\n`)
+        .join('');
       const rule = { name, action, ...(message !== undefined ? { message } : {}), expression };
       return comment + dump([rule], { lineWidth: 120, noRefs: true, quotingType: "'" });
     })

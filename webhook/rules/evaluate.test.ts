@@ -3,7 +3,7 @@ import type { ApprovalRule } from '../../api/types.js';
 import { DEFAULT_RULES, DEFAULT_RULE_NAMES } from './catalogue.js';
 import { buildRuleSet, evaluateRules } from './evaluate.js';
 import type { CompiledRuleSet } from './evaluate.js';
-import { deployment, vars } from './testdata.js';
+import { deployment, vars } from '../../cel/testdata.js';
 
 const podDelete = (namespace: string) => vars({ op: 'DELETE', resource: 'pods', namespace, oldObject: { metadata: { name: 'p' } } });
 const cmCreate = (namespace = 'default') => vars({ op: 'CREATE', resource: 'configmaps', namespace, object: { data: {} } });
@@ -125,7 +125,14 @@ describe('rules/evaluate', () => {
     it('Deny beats RequireApproval and carries the Deny messages', () => {
       const set = buildRuleSet(
         DEFAULT_RULES,
-        [{ name: 'no-prod-deletes', expression: "request.operation == 'DELETE' && request.namespace == 'prod'", action: 'Deny', message: 'never delete in prod' }],
+        [
+          {
+            name: 'no-prod-deletes',
+            expression: "request.operation == 'DELETE' && request.namespace == 'prod'",
+            action: 'Deny',
+            message: 'never delete in prod',
+          },
+        ],
         [],
         [],
       );
@@ -136,12 +143,7 @@ describe('rules/evaluate', () => {
     });
 
     it('a matching Allow rule exempts from RequireApproval', () => {
-      const set = buildRuleSet(
-        DEFAULT_RULES,
-        [{ name: 'scratch-ok', expression: "request.namespace.startsWith('scratch-')", action: 'Allow' }],
-        [],
-        [],
-      );
+      const set = buildRuleSet(DEFAULT_RULES, [{ name: 'scratch-ok', expression: "request.namespace.startsWith('scratch-')", action: 'Allow' }], [], []);
       const r = evaluateRules(set, podDelete('scratch-1'));
       expect(r.verdict).to.equal('Allow');
       expect(r.exemptedBy).to.deep.equal(['scratch-ok']);
@@ -166,12 +168,7 @@ describe('rules/evaluate', () => {
     });
 
     it('an evaluation error denies (fail closed) and names the rule and the error', () => {
-      const set = buildRuleSet(
-        DEFAULT_RULES,
-        [{ name: 'big-scale', expression: 'object.spec.replicas > 10', action: 'RequireApproval' }],
-        [],
-        [],
-      );
+      const set = buildRuleSet(DEFAULT_RULES, [{ name: 'big-scale', expression: 'object.spec.replicas > 10', action: 'RequireApproval' }], [], []);
       // A DELETE has no object: the rule's author forgot has()/null guards.
       const r = evaluateRules(set, podDelete('dev'));
       expect(r.verdict).to.equal('Deny');

@@ -15,8 +15,8 @@
 //   else Allow, meaning "no rule objects" (identity, coverage and the rest still apply).
 
 import type { ApprovalRule, RuleAction } from '../../api/types.js';
-import { compileRule, evaluateRule, formatCompileError, prepareVars } from './cel.js';
-import type { CelVars, CompiledRule, RuleCompileError, RuleVars } from './cel.js';
+import { compileRule, evaluateRule, formatCompileError, prepareVars } from '../../cel/cel.js';
+import type { CelVars, CompiledRule, RuleCompileError, RuleVars } from '../../cel/cel.js';
 
 export type RuleSource = 'default' | 'agent' | 'grant';
 

@@ -12,8 +12,14 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
+{{- /* repository:tag, or repository@digest when image.digest is set (the tag is then ignored:
+       a digest pins the exact image, whatever the tag points at later). */}}
 {{- define "agentgate.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
 {{- end -}}
 
 {{/* The webhook's in-cluster Service name; fixed so the webhook configurations agentgate
@@ -26,6 +32,9 @@ imagePullSecrets: {{ toYaml . | nindent 2 }}
 {{- end }}
 securityContext: {{ toYaml .root.Values.podSecurityContext | nindent 2 }}
 automountServiceAccountToken: true
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
 {{- with .values.nodeSelector }}
 nodeSelector: {{ toYaml . | nindent 2 }}
 {{- end }}
@@ -64,6 +73,14 @@ topologySpreadConstraints:
 {{- end }}
 {{- if and (eq .Values.audit.store "postgres") (not .Values.audit.postgres.dsnSecret.name) }}
 {{- fail "audit.postgres.dsnSecret.name: name the Secret holding the PostgreSQL DSN, or use audit.store=pglite" }}
+{{- end }}
+{{- if .Values.podDisruptionBudget.enabled }}
+{{- range $c := list "operator" "webhook" }}
+{{- $replicas := int (index $.Values $c).replicas }}
+{{- if and (gt $replicas 1) (ge (int $.Values.podDisruptionBudget.minAvailable) $replicas) }}
+{{- fail (printf "podDisruptionBudget.minAvailable: %d with %s.replicas %d would block every node drain; set it below the replicas" (int $.Values.podDisruptionBudget.minAvailable) $c $replicas) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if and .Values.notifications.enabled (not .Values.notifications.secretName) }}
 {{- fail "notifications.secretName: name the Secret holding the incoming-webhook URL, or set notifications.enabled=false" }}

@@ -1,0 +1,536 @@
+// The CEL environment agentgate rules run in.
+//
+// Rules see the same variables as a Kubernetes ValidatingAdmissionPolicy (`request`,
+// `object`, `oldObject`) plus `agent` (the AgentIdentity) and `grant` (the AccessGrant
+// or null). Every variable is `dyn`: objects are arbitrary Kubernetes JSON, so the type
+// checker can only prove a rule's result is `bool` when its top-level operator says so;
+// otherwise the result type is checked when the rule runs.
+//
+// Regular expressions never reach JavaScript's backtracking RegExp: a rule is written by
+// an administrator but its input (object names, labels, data) is written by the agent,
+// so a backtracking engine would hand the agent a ReDoS lever against the webhook.
+
+import { Environment } from '@marcbachmann/cel-js';
+import type { ParseResult } from '@marcbachmann/cel-js';
+import { RE2JS } from 're2js';
+import { LRUCache } from 'lru-cache';
+import type { ApprovalRule, RuleAction } from '../api/types.js';
+import type { AdmissionRequest, GroupVersionKind, GroupVersionResource } from '../lib/admission.js';
+
+/** Matches the CRD's `maxLength` for `approvalRules[].expression`. */
+export const MAX_EXPRESSION_LENGTH = 4096;
+/** RE2 is linear in input × program size; this bounds the program side. */
+export const MAX_REGEX_LENGTH = 1024;
+/** Matches the CRD's `maxLength` for `approvalRules[].message`. */
+export const MAX_MESSAGE_LENGTH = 1024;
+
+const RULE_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const RULE_NAME_MAX = 63;
+const RULE_ACTIONS: readonly RuleAction[] = ['Deny', 'RequireApproval', 'Allow'];
+
+export const RULE_VARIABLES = ['request', 'object', 'oldObject', 'agent', 'grant', 'effects'] as const;
+
+// ---------------------------------------------------------------------------
+// Variables
+
+/**
+ * What a caller hands to a rule. `object`/`oldObject` default to the ones inside
+ * `request` (an AdmissionRequest carries them), so passing the raw request is enough.
+ */
+export interface RuleVars {
+  request: Partial<AdmissionRequest> & Pick<AdmissionRequest, 'operation'>;
+  object?: unknown;
+  oldObject?: unknown;
+  /** The AgentIdentity object. */
+  agent?: unknown;
+  /** The AccessGrant object, or null when none applies. */
+  grant?: unknown;
+  /** What the write does beyond its verb, computed by the webhook (see webhook/effects.ts); absent: nothing known. */
+  effects?: unknown;
+}
+
+declare const preparedBrand: unique symbol;
+/** Variables already converted to CEL values; reuse across the rules of one request. */
+export type CelVars = Readonly<Record<(typeof RULE_VARIABLES)[number], unknown>> & {
+  readonly [preparedBrand]: true;
+};
+
+const prepared = new WeakSet<object>();
+
+/** The `effects` variable when the caller computed none: same shape, nothing found, so rules need no has() guards. */
+export const NO_EFFECTS = Object.freeze({ routeClass: '', workload: Object.freeze({ serviceAccounts: [], exceedsGrant: [], privileged: [] }) });
+const MAX_VALUE_DEPTH = 512;
+
+/**
+ * Converts one request's variables to CEL values, once for all rules.
+ * - Integral JSON numbers become CEL `int` (bigint), as Go's unstructured decoding makes
+ *   them int64; without this `object.spec.replicas + 1` would be a double/int mismatch.
+ * - `undefined` properties are dropped so `has()` and "no such key" behave as for JSON.
+ * - Every AdmissionRequest field a ValidatingAdmissionPolicy can read is present (empty
+ *   string, empty list, false or null), so rules need no `has()` guard on `request`.
+ */
+export function prepareVars(vars: RuleVars | CelVars): CelVars {
+  if (prepared.has(vars)) return vars as CelVars;
+  const raw = vars as RuleVars;
+  const req = raw.request;
+  const out = {
+    request: toCelValue(normalizeRequest(req), 0),
+    object: toCelValue(raw.object !== undefined ? raw.object : (req.object ?? null), 0),
+    oldObject: toCelValue(raw.oldObject !== undefined ? raw.oldObject : (req.oldObject ?? null), 0),
+    agent: toCelValue(raw.agent ?? null, 0),
+    grant: toCelValue(raw.grant ?? null, 0),
+    effects: toCelValue(raw.effects ?? NO_EFFECTS, 0),
+  };
+  Object.freeze(out);
+  prepared.add(out);
+  return out as unknown as CelVars;
+}
+
+// Incoming JSON may omit fields the TypeScript type calls required; fill them anyway.
+const gvk = (k?: Partial<GroupVersionKind>): GroupVersionKind => ({ group: k?.group ?? '', version: k?.version ?? '', kind: k?.kind ?? '' });
+const gvr = (r?: Partial<GroupVersionResource>): GroupVersionResource => ({
+  group: r?.group ?? '',
+  version: r?.version ?? '',
+  resource: r?.resource ?? '',
+});
+
+function normalizeRequest(req: RuleVars['request']): Record<string, unknown> {
+  const kind = gvk(req.kind);
+  const resource = gvr(req.resource);
+  const user = req.userInfo ?? {};
+  return {
+    uid: req.uid ?? '',
+    operation: req.operation,
+    kind,
+    resource,
+    subResource: req.subResource ?? '',
+    requestKind: req.requestKind ? gvk(req.requestKind) : kind,
+    requestResource: req.requestResource ? gvr(req.requestResource) : resource,
+    requestSubResource: req.requestSubResource ?? req.subResource ?? '',
+    name: req.name ?? '',
+    namespace: req.namespace ?? '',
+    userInfo: {
+      username: user.username ?? '',
+      uid: user.uid ?? '',
+      groups: user.groups ?? [],
+      extra: user.extra ?? {},
+    },
+    dryRun: req.dryRun ?? false,
+    options: req.options ?? null,
+  };
+}
+
+function toCelValue(value: unknown, depth: number): unknown {
+  if (depth > MAX_VALUE_DEPTH) throw new Error(`object nesting exceeds ${MAX_VALUE_DEPTH} levels`);
+  if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => toCelValue(v === undefined ? null : v, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v !== undefined) out[k] = toCelValue(v, depth + 1);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Regular expressions (RE2 only)
+
+class RegexFailure {
+  constructor(readonly message: string) {}
+}
+
+const regexCache = new LRUCache<string, RE2JS | RegexFailure>({ max: 512 });
+
+/** Compiles an RE2 pattern (cached, failures too); throws an Error with a readable message. */
+export function compileRegex(pattern: string): RE2JS {
+  const hit = regexCache.get(pattern);
+  if (hit instanceof RE2JS) return hit;
+  if (hit) throw new Error(hit.message);
+  const result = tryCompileRegex(pattern);
+  regexCache.set(pattern, result);
+  if (result instanceof RegexFailure) throw new Error(result.message);
+  return result;
+}
+
+function tryCompileRegex(pattern: string): RE2JS | RegexFailure {
+  if (pattern.length > MAX_REGEX_LENGTH) {
+    return new RegexFailure(`regular expression is ${pattern.length} characters long; the limit is ${MAX_REGEX_LENGTH}`);
+  }
+  try {
+    return RE2JS.compile(pattern);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return new RegexFailure(
+      `invalid regular expression ${JSON.stringify(pattern)}: ${detail} ` + '(agentgate uses RE2 syntax, which has no backreferences or lookaround)',
+    );
+  }
+}
+
+/** Go's FindAllString: empty matches right after a previous match are skipped. */
+function findAll(input: string, pattern: string, limit: number): string[] {
+  if (limit === 0) return [];
+  const m = compileRegex(pattern).matcher(input);
+  const out: string[] = [];
+  let prevEnd = -1;
+  while ((limit < 0 || out.length < limit) && m.find()) {
+    const start = m.start();
+    const end = m.end();
+    if (!(start === end && start === prevEnd)) out.push(m.group() ?? '');
+    prevEnd = end;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Extension functions
+
+// cel-js ships `string.matches` backed by JS RegExp and refuses a second overload with
+// the same signature. So every call to a method we must replace is renamed in the parsed
+// AST (before type checking binds it) to an internal name registered with our handler.
+const OVERRIDDEN_METHODS: Readonly<Record<string, string>> = {
+  matches: '__agentgate_re2_matches',
+  lowerAscii: '__agentgate_lower_ascii',
+  upperAscii: '__agentgate_upper_ascii',
+};
+
+const asciiLower = (s: string): string => s.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+const asciiUpper = (s: string): string => s.replace(/[a-z]+/g, (c) => c.toUpperCase());
+
+/** Go's strings.Replace: n < 0 replaces all; an empty `from` matches around every code point. */
+function replaceN(s: string, from: string, to: string, n: bigint): string {
+  if (n === 0n) return s;
+  if (from === '') {
+    const chars = Array.from(s);
+    const limit = n < 0n || n > BigInt(chars.length + 1) ? chars.length + 1 : Number(n);
+    return chars.reduce((out, c, i) => out + c + (i + 1 < limit ? to : ''), limit > 0 ? to : '');
+  }
+  const parts = s.split(from);
+  if (n < 0n || BigInt(parts.length - 1) <= n) return parts.join(to);
+  const k = Number(n);
+  return parts.slice(0, k + 1).join(to) + from + parts.slice(k + 1).join(from);
+}
+
+function celEquals(a: unknown, b: unknown): boolean {
+  if ((typeof a === 'bigint' || typeof a === 'number') && (typeof b === 'bigint' || typeof b === 'number')) {
+    return typeof a === typeof b ? a === b : Number(a) === Number(b);
+  }
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => celEquals(x, b[i]));
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const ka = Object.keys(a);
+    const rb = b as Record<string, unknown>;
+    return ka.length === Object.keys(b).length && ka.every((k) => k in rb && celEquals((a as Record<string, unknown>)[k], rb[k]));
+  }
+  return a === b;
+}
+
+const listIncludes = (list: readonly unknown[], x: unknown): boolean => list.some((y) => celEquals(x, y));
+
+/** The receiver type of Kubernetes' `sets.*` functions (cel-js names namespaces by type). */
+class SetsNamespace {}
+
+function registerExtensions(env: Environment): void {
+  const fn = (sig: string, handler: (...args: never[]) => unknown, description: string): void => {
+    env.registerFunction(sig, handler as (...args: unknown[]) => unknown, { description });
+  };
+
+  // Regex, RE2 only (Kubernetes: standard `matches`, ext `find`/`findAll`).
+  fn(`string.${OVERRIDDEN_METHODS.matches}(string): bool`, (s: string, re: string) => compileRegex(re).test(s), 'RE2 partial match');
+  fn('matches(string, string): bool', (s: string, re: string) => compileRegex(re).test(s), 'RE2 partial match');
+  fn('string.find(string): string', (s: string, re: string) => findAll(s, re, 1)[0] ?? '', 'first RE2 match or ""');
+  fn('string.findAll(string): list<string>', (s: string, re: string) => findAll(s, re, -1), 'all RE2 matches');
+  fn('string.findAll(string, int): list<string>', (s: string, re: string, n: bigint) => findAll(s, re, Number(n)), 'at most n RE2 matches');
+
+  // Kubernetes string library: ASCII-only case mapping, as the spec says.
+  fn(`string.${OVERRIDDEN_METHODS.lowerAscii}(): string`, asciiLower, 'ASCII lower case');
+  fn(`string.${OVERRIDDEN_METHODS.upperAscii}(): string`, asciiUpper, 'ASCII upper case');
+  fn('string.replace(string, string): string', (s: string, a: string, b: string) => replaceN(s, a, b, -1n), 'replace all');
+  fn('string.replace(string, string, int): string', replaceN, 'replace the first n');
+  fn(
+    'string.charAt(int): string',
+    (s: string, i: bigint) => {
+      const chars = Array.from(s);
+      if (i < 0n || i > BigInt(chars.length)) throw new Error(`charAt: index ${i} out of range`);
+      return chars[Number(i)] ?? '';
+    },
+    'code point at index',
+  );
+  fn('string.reverse(): string', (s: string) => Array.from(s).reverse().join(''), 'reverse code points');
+
+  // Kubernetes sets library: handy for userInfo.groups.
+  env.registerType('SetsNamespace', SetsNamespace);
+  env.registerConstant('sets', 'SetsNamespace', new SetsNamespace());
+  fn('SetsNamespace.contains(list, list): bool', (_: SetsNamespace, a: unknown[], b: unknown[]) => b.every((x) => listIncludes(a, x)), 'a ⊇ b');
+  fn('SetsNamespace.intersects(list, list): bool', (_: SetsNamespace, a: unknown[], b: unknown[]) => b.some((x) => listIncludes(a, x)), 'a ∩ b ≠ ∅');
+  fn(
+    'SetsNamespace.equivalent(list, list): bool',
+    (_: SetsNamespace, a: unknown[], b: unknown[]) => b.every((x) => listIncludes(a, x)) && a.every((x) => listIncludes(b, x)),
+    'same elements',
+  );
+}
+
+// ---------------------------------------------------------------------------
+// AST helpers. cel-js types AST nodes as readonly; the rename below is the one place we
+// write to them, before type checking, on an AST nobody else holds.
+
+interface AstNodeLike {
+  op: string;
+  args: unknown;
+  start?: number;
+  pos?: number;
+  readonly meta?: { alternate?: unknown; macro?: Record<string, unknown> };
+}
+
+function isAstNode(v: unknown): v is AstNodeLike {
+  return typeof v === 'object' && v !== null && typeof (v as { op?: unknown }).op === 'string' && 'args' in v;
+}
+
+/** Visits every AST node reachable from root, including macro expansions (all, exists, map, cel.bind...). */
+function walkAst(root: unknown, visit: (node: AstNodeLike) => void): void {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      stack.push(...v);
+    } else if (isAstNode(v)) {
+      visit(v);
+      stack.push(v.args);
+      const meta = v.meta;
+      if (meta?.alternate) stack.push(meta.alternate);
+      if (meta?.macro) stack.push(...Object.values(meta.macro));
+    } else if (Object.getPrototypeOf(v) === Object.prototype) {
+      stack.push(...Object.values(v));
+    }
+  }
+}
+
+function renameOverriddenMethods(root: unknown): void {
+  walkAst(root, (node) => {
+    if (node.op !== 'rcall' || !Array.isArray(node.args)) return;
+    const internal = OVERRIDDEN_METHODS[node.args[0] as string];
+    if (internal !== undefined) node.args[0] = internal;
+  });
+}
+
+const REGEX_METHODS = new Set([OVERRIDDEN_METHODS.matches, 'find', 'findAll']);
+
+/** A regex given as a literal is compiled now, so a bad pattern is a compile error, not a deny at 3 a.m. */
+function findBadLiteralRegex(root: unknown): { message: string; offset: number } | undefined {
+  let found: { message: string; offset: number } | undefined;
+  walkAst(root, (node) => {
+    if (found || !Array.isArray(node.args)) return;
+    let patternNode: unknown;
+    if (node.op === 'rcall' && REGEX_METHODS.has(node.args[0] as string)) patternNode = (node.args[2] as unknown[] | undefined)?.[0];
+    else if (node.op === 'call' && node.args[0] === 'matches') patternNode = (node.args[1] as unknown[] | undefined)?.[1];
+    if (!isAstNode(patternNode) || patternNode.op !== 'value' || typeof patternNode.args !== 'string') return;
+    try {
+      compileRegex(patternNode.args);
+    } catch (err) {
+      found = { message: (err as Error).message, offset: patternNode.start ?? patternNode.pos ?? 0 };
+    }
+  });
+  return found;
+}
+
+/** cel-js messages name the internal method; users wrote `matches`. */
+function publicMessage(message: string): string {
+  let out = message;
+  for (const [name, internal] of Object.entries(OVERRIDDEN_METHODS)) out = out.split(internal).join(name);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Environment
+
+let environment: Environment | undefined;
+
+/** The shared environment, built on first use; throws if the RE2 override did not take. */
+export function celEnvironment(): Environment {
+  if (environment) return environment;
+  const env = new Environment({ enableOptionalTypes: true });
+  for (const name of RULE_VARIABLES) env.registerVariable(name, 'dyn');
+  registerExtensions(env);
+  assertRe2Only(env);
+  environment = env;
+  return env;
+}
+
+// A cel-js upgrade that changed how calls are bound would silently bring back RegExp;
+// lookahead is valid for RegExp and invalid for RE2, so it tells the engines apart.
+function assertRe2Only(env: Environment): void {
+  const parsed = env.parse('request.name.matches(request.namespace)');
+  renameOverriddenMethods(parsed.ast);
+  let usedRe2 = false;
+  try {
+    parsed({ request: { name: 'a', namespace: '(?=a)' }, object: null, oldObject: null, agent: null, grant: null, effects: null });
+  } catch (err) {
+    usedRe2 = /RE2/.test(String((err as Error).message));
+  }
+  if (!usedRe2) throw new Error('agentgate: CEL matches() is not backed by RE2; refusing to evaluate rules');
+}
+
+// ---------------------------------------------------------------------------
+// Compilation
+
+export interface RuleCompileError {
+  field: 'expression' | 'name' | 'action' | 'message';
+  message: string;
+  /** 1-based, in the expression text. */
+  line?: number;
+  column?: number;
+}
+
+/** A checked expression, independent of the rule that uses it (so it can be cached). */
+export interface CelProgram {
+  readonly expression: string;
+  /** `bool` when the checker proved it; `dyn` when the result is checked at run time. */
+  readonly resultType: 'bool' | 'dyn';
+  /** Runs the expression; throws on evaluation errors. */
+  run(vars: CelVars): unknown;
+}
+
+export interface CompiledRule {
+  readonly name: string;
+  readonly action: RuleAction;
+  readonly message?: string;
+  readonly expression: string;
+  readonly program: CelProgram;
+}
+
+export type CompileResult<T> = { ok: true; value: T } | { ok: false; error: RuleCompileError };
+
+/** "<message> at line L column C" for display. */
+export function formatCompileError(err: RuleCompileError): string {
+  return err.line !== undefined ? `${err.message} at line ${err.line} column ${err.column}` : err.message;
+}
+
+function position(expression: string, offset: number): { line: number; column: number } {
+  const before = expression.slice(0, Math.max(0, Math.min(offset, expression.length)));
+  const lastNl = before.lastIndexOf('\n');
+  return { line: before.split('\n').length, column: before.length - lastNl };
+}
+
+function celErrorOffset(err: unknown): number | undefined {
+  const e = err as { range?: { start?: unknown }; node?: { pos?: unknown } } | null;
+  if (typeof e?.range?.start === 'number') return e.range.start;
+  if (typeof e?.node?.pos === 'number') return e.node.pos;
+  return undefined;
+}
+
+/** The one-line description of a cel-js error (its `message` embeds a source excerpt). */
+function celErrorSummary(err: unknown): string {
+  const e = err as { summary?: unknown; message?: unknown } | null;
+  const text = typeof e?.summary === 'string' && e.summary ? e.summary : typeof e?.message === 'string' ? e.message.split('\n')[0] : String(err);
+  return publicMessage(text ?? String(err));
+}
+
+function expressionError(expression: string, message: string, offset?: number): CompileResult<never> {
+  const error: RuleCompileError = { field: 'expression', message };
+  if (offset !== undefined) Object.assign(error, position(expression, offset));
+  return { ok: false, error };
+}
+
+function compileExpression(expression: string): CompileResult<CelProgram> {
+  if (expression.trim() === '') return expressionError(expression, 'expression is empty');
+  if (expression.length > MAX_EXPRESSION_LENGTH) {
+    return expressionError(expression, `expression is ${expression.length} characters long; the limit is ${MAX_EXPRESSION_LENGTH}`);
+  }
+  const env = celEnvironment();
+  let parsed: ParseResult;
+  try {
+    parsed = env.parse(expression);
+  } catch (err) {
+    return expressionError(expression, `syntax error: ${celErrorSummary(err)}`, celErrorOffset(err));
+  }
+  renameOverriddenMethods(parsed.ast);
+  const checked = parsed.check();
+  if (!checked.valid) {
+    return expressionError(expression, `type error: ${celErrorSummary(checked.error)}`, celErrorOffset(checked.error));
+  }
+  const badRegex = findBadLiteralRegex(parsed.ast);
+  if (badRegex) return expressionError(expression, badRegex.message, badRegex.offset);
+  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+    return expressionError(expression, `expression must evaluate to bool, but it evaluates to ${checked.type}`);
+  }
+  const program: CelProgram = Object.freeze({
+    expression,
+    resultType: checked.type,
+    run: (vars: CelVars): unknown => parsed(vars),
+  });
+  return { ok: true, value: program };
+}
+
+const programCache = new LRUCache<string, CompileResult<CelProgram>>({ max: 1000 });
+
+/** Compiles an expression, caching successes and failures by its text. */
+export function compileCached(expression: string): CompileResult<CelProgram> {
+  const hit = programCache.get(expression);
+  if (hit) return hit;
+  const result = compileExpression(expression);
+  programCache.set(expression, result);
+  return result;
+}
+
+function validateRuleShape(rule: ApprovalRule): RuleCompileError | undefined {
+  if (typeof rule.name !== 'string' || !RULE_NAME_PATTERN.test(rule.name) || rule.name.length > RULE_NAME_MAX) {
+    return { field: 'name', message: `rule name ${JSON.stringify(rule.name)} must be kebab-case (a-z, 0-9, '-'), at most ${RULE_NAME_MAX} characters` };
+  }
+  if (!RULE_ACTIONS.includes(rule.action)) {
+    return { field: 'action', message: `action ${JSON.stringify(rule.action)} must be one of ${RULE_ACTIONS.join(', ')}` };
+  }
+  if (rule.message !== undefined && (typeof rule.message !== 'string' || rule.message.length > MAX_MESSAGE_LENGTH)) {
+    return { field: 'message', message: `message must be a string of at most ${MAX_MESSAGE_LENGTH} characters` };
+  }
+  if (typeof rule.expression !== 'string') return { field: 'expression', message: 'expression must be a string' };
+  return undefined;
+}
+
+/** Validates a rule and compiles its expression (cached). */
+export function compileRule(rule: ApprovalRule): CompileResult<CompiledRule> {
+  const shapeError = validateRuleShape(rule);
+  if (shapeError) return { ok: false, error: shapeError };
+  const program = compileCached(rule.expression);
+  if (!program.ok) return program;
+  const compiled: CompiledRule = {
+    name: rule.name,
+    action: rule.action,
+    expression: rule.expression,
+    program: program.value,
+    ...(rule.message !== undefined ? { message: rule.message } : {}),
+  };
+  return { ok: true, value: Object.freeze(compiled) };
+}
+
+// ---------------------------------------------------------------------------
+// Evaluation
+
+export type RuleEvaluation = { matched: boolean } | { error: string };
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'list';
+  if (typeof v === 'bigint') return 'int';
+  if (typeof v === 'number') return 'double';
+  if (typeof v === 'object') return 'map';
+  return typeof v;
+}
+
+/** Runs a compiled rule; never throws. An error names the rule and where in it it failed. */
+export function evaluateRule(compiled: CompiledRule, vars: RuleVars | CelVars): RuleEvaluation {
+  try {
+    const result = compiled.program.run(prepareVars(vars));
+    if (typeof result === 'boolean') return { matched: result };
+    if (result instanceof Promise) {
+      result.catch(() => undefined);
+      return { error: `rule "${compiled.name}": expression is asynchronous, which rules do not support` };
+    }
+    return { error: `rule "${compiled.name}": expression must evaluate to bool, but returned ${describeValue(result)}` };
+  } catch (err) {
+    const offset = celErrorOffset(err);
+    const where = offset !== undefined ? (({ line, column }) => ` at line ${line} column ${column}`)(position(compiled.expression, offset)) : '';
+    return { error: `rule "${compiled.name}" failed to evaluate: ${celErrorSummary(err)}${where}` };
+  }
+}

@@ -1,0 +1,76 @@
+// How e2e (and the demo) run agentgate's audit component: the store (a real PostgreSQL
+// from hack/postgres when it runs, else embedded PGlite), and, on the local control
+// plane, the aggregated API on the port the apiserver's audit backend already names,
+// behind a Service of type ExternalName (127.0.0.1): with the default cluster routing
+// the aggregator dials <externalName>:<port>, so traffic stays on loopback.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { clusterEnv, kubectlOk, repoRoot } from './cluster.js';
+
+export const AUDIT_SERVICE = 'agentgate-audit';
+
+function envFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(file)) return out;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+function controlPlaneEnv(): Record<string, string> {
+  if (!clusterEnv().local) return {};
+  return envFile(path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'env'));
+}
+
+/** The PostgreSQL DSN when hack/postgres/up.sh runs and E2E_AUDIT_STORE is not pglite. */
+export function postgresDsn(): string | undefined {
+  if (process.env.E2E_AUDIT_STORE === 'pglite') return undefined;
+  return envFile(path.join(process.env.AGENTGATE_PG_DIR ?? path.join(repoRoot, '.run', 'postgres'), 'env')).PG_DSN;
+}
+
+/** Flags and environment for a webhook process named name (its PGlite directory is its own). */
+export function auditStoreArgs(name: string, dataRoot: string): { args: string[]; env: Record<string, string> } {
+  const dsn = postgresDsn();
+  const store = dsn ? ['--audit-store', 'postgres'] : ['--audit-store', 'pglite', '--audit-data-dir', path.join(dataRoot, `${name}-audit`)];
+  const cp = controlPlaneEnv();
+  const api = cp.AUDIT_PORT
+    ? [
+        '--audit-port',
+        cp.AUDIT_PORT,
+        '--audit-host',
+        '127.0.0.1',
+        '--audit-service',
+        AUDIT_SERVICE,
+        '--audit-service-port',
+        cp.AUDIT_PORT,
+        '--audit-tls-cert',
+        cp.AUDIT_TLS_CERT!,
+        '--audit-tls-key',
+        cp.AUDIT_TLS_KEY!,
+        '--audit-tls-ca',
+        cp.AUDIT_TLS_CA!,
+        '--audit-sink-client-ca',
+        cp.AUDIT_SINK_CLIENT_CA!,
+        '--audit-sink-allowed-names',
+        'agentgate-audit-sink-client',
+        '--audit-checkpoint-interval',
+        '1s',
+      ]
+    : [];
+  return { args: [...store, ...api], env: dsn ? { AGENTGATE_AUDIT_DSN: dsn } : {} };
+}
+
+/** The ExternalName Service the APIService routes to (local control plane only). Idempotent. */
+export async function installAuditService(namespace: string): Promise<void> {
+  const cp = controlPlaneEnv();
+  if (!cp.AUDIT_PORT) return;
+  const svc = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: AUDIT_SERVICE, namespace, labels: { 'app.kubernetes.io/name': 'agentgate' } },
+    spec: { type: 'ExternalName', externalName: '127.0.0.1', ports: [{ name: 'https', port: Number(cp.AUDIT_PORT), protocol: 'TCP' }] },
+  };
+  await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify(svc));
+}

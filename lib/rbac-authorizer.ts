@@ -1,0 +1,120 @@
+// The kube-apiserver's RBAC authorizer, evaluated locally over cached RBAC objects
+// (upstream k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac: VisitRulesFor). Boundary
+// verification asks "may this principal do X?" a hundred times per agent; answering from
+// the objects it already holds costs no SubjectAccessReview. SubjectAccessReviews still
+// cross-check samples of these answers, because an apiserver may have authorizers
+// besides RBAC (a webhook authorizer, EKS access policies) that no object here shows.
+//
+// Deviations are in the suspicious direction (verification over-reports rather than
+// misses): a ClusterRole with an aggregationRule also counts the rules of every
+// ClusterRole its selectors match now, before the controller-manager copies them in.
+import { rulesCover, subjectMatchesUser, type PolicyRule, type RbacSubject } from './rbac.js';
+import { selectorMatches, type LabelSelector } from './selector.js';
+
+export interface RbacObjectMeta {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+}
+
+export interface RbacBindingObject {
+  metadata?: RbacObjectMeta;
+  subjects?: RbacSubject[];
+  roleRef: { kind: string; name: string };
+}
+
+export interface RbacRoleObject {
+  metadata?: RbacObjectMeta;
+  rules?: PolicyRule[];
+  aggregationRule?: { clusterRoleSelectors?: LabelSelector[] };
+}
+
+export interface RbacObjects {
+  roleBindings: readonly RbacBindingObject[];
+  clusterRoleBindings: readonly RbacBindingObject[];
+  roles: readonly RbacRoleObject[];
+  clusterRoles: readonly RbacRoleObject[];
+}
+
+/** One access question: who, and the resource attributes (namespace '' = cluster-wide). */
+export interface AccessQuestion {
+  user?: string;
+  groups: readonly string[];
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  name?: string;
+  namespace: string;
+}
+
+export interface LocalDecision {
+  allowed: boolean;
+  /** Which binding allowed it, in the apiserver's words. */
+  reason?: string;
+}
+
+/** Indexes the objects once; answers many questions. */
+export class LocalRbacAuthorizer {
+  private readonly clusterRoleRules = new Map<string, PolicyRule[]>();
+  private readonly roleRules = new Map<string, PolicyRule[]>();
+  private readonly roleBindingsByNs = new Map<string, RbacBindingObject[]>();
+
+  constructor(private readonly objects: RbacObjects) {
+    for (const r of objects.roles) this.roleRules.set(`${r.metadata?.namespace ?? ''}/${r.metadata?.name ?? ''}`, r.rules ?? []);
+    for (const r of objects.clusterRoles) this.clusterRoleRules.set(r.metadata?.name ?? '', this.aggregated(r));
+    for (const b of objects.roleBindings) {
+      const ns = b.metadata?.namespace ?? '';
+      let list = this.roleBindingsByNs.get(ns);
+      if (!list) this.roleBindingsByNs.set(ns, (list = []));
+      list.push(b);
+    }
+  }
+
+  private aggregated(role: RbacRoleObject): PolicyRule[] {
+    const selectors = role.aggregationRule?.clusterRoleSelectors ?? [];
+    if (selectors.length === 0) return role.rules ?? [];
+    const rules = [...(role.rules ?? [])];
+    for (const other of this.objects.clusterRoles) {
+      if (other === role) continue;
+      const labels = other.metadata?.labels ?? {};
+      if (selectors.some((s) => selectorMatches(s, labels))) rules.push(...(other.rules ?? []));
+    }
+    return rules;
+  }
+
+  review(q: AccessQuestion): LocalDecision {
+    const user = { username: q.user ?? '', groups: [...q.groups] };
+    const attrs = { verb: q.verb, apiGroup: q.group, resource: q.resource, subresource: q.subresource, name: q.name };
+    const applies = (b: RbacBindingObject): RbacSubject | undefined => (b.subjects ?? []).find((s) => subjectMatchesUser(s, user, b.metadata?.namespace));
+    for (const b of this.objects.clusterRoleBindings) {
+      if (b.roleRef.kind !== 'ClusterRole') continue;
+      const subject = applies(b);
+      if (subject && rulesCover(this.clusterRoleRules.get(b.roleRef.name), attrs)) {
+        return {
+          allowed: true,
+          reason: `RBAC: allowed by ClusterRoleBinding "${b.metadata?.name ?? ''}" of ClusterRole "${b.roleRef.name}" to ${subject.kind} "${subject.name}"`,
+        };
+      }
+    }
+    if (q.namespace) {
+      for (const b of this.roleBindingsByNs.get(q.namespace) ?? []) {
+        const subject = applies(b);
+        if (!subject) continue;
+        const rules =
+          b.roleRef.kind === 'ClusterRole'
+            ? this.clusterRoleRules.get(b.roleRef.name)
+            : b.roleRef.kind === 'Role'
+              ? this.roleRules.get(`${q.namespace}/${b.roleRef.name}`)
+              : undefined;
+        if (rulesCover(rules, attrs)) {
+          return {
+            allowed: true,
+            reason: `RBAC: allowed by RoleBinding "${b.metadata?.name ?? ''}/${q.namespace}" of ${b.roleRef.kind} "${b.roleRef.name}" to ${subject.kind} "${subject.name}"`,
+          };
+        }
+      }
+    }
+    return { allowed: false };
+  }
+}

@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import { FINALIZER } from '../../api/types.js';
+import { FakeCluster, fakeContext } from '../../testing/fake-cluster.js';
+import { agent, clockAt, grant, T0 } from '../plan/fixtures.test-helpers.js';
+import { CONFLICT_RETRY_MS } from './context.js';
+import { GrantReconciler } from './grant.js';
+
+const MIN = 60_000;
+
+describe('operator/reconcile: AccessGrant', function () {
+  it('activates an Immediate grant: finalizer, RoleBinding, Active status, and a timer at expiry', async function () {
+    const cluster = new FakeCluster({ objects: [agent(), grant()], namespaces: { payments: {} } });
+    const r = new GrantReconciler(fakeContext(cluster, clockAt()));
+    const result = await r.reconcile('payments', 'hotfix');
+    expect(cluster.calls).to.deep.equal([
+      'replace AccessGrant/payments/hotfix',
+      'createRoleBinding payments/agentgate-hotfix',
+      'replaceStatus AccessGrant/payments/hotfix',
+    ]);
+    const g = cluster.grant('payments', 'hotfix')!;
+    expect(g.metadata.finalizers).to.deep.equal([FINALIZER]);
+    expect(g.status?.phase).to.equal('Active');
+    expect(cluster.binding('payments', 'agentgate-hotfix')?.roleRef.name).to.equal('edit');
+    expect(result).to.deep.equal({ requeueAfterMs: 30 * MIN, urgent: true });
+    // Level-based: the same state again changes nothing.
+    cluster.calls.length = 0;
+    expect(await r.reconcile('payments', 'hotfix')).to.deep.equal({ requeueAfterMs: 30 * MIN, urgent: true });
+    expect(cluster.calls).to.deep.equal([]);
+  });
+
+  it('returns a short requeue, not an error, when a status write loses a race', async function () {
+    const cluster = new FakeCluster({ objects: [agent(), grant()], namespaces: { payments: {} } });
+    cluster.failNext('replaceStatus', 409);
+    const result = await new GrantReconciler(fakeContext(cluster, clockAt())).reconcile('payments', 'hotfix');
+    expect(result).to.deep.equal({ requeueAfterMs: CONFLICT_RETRY_MS });
+    expect(cluster.grant('payments', 'hotfix')!.status?.phase).to.not.equal('Active');
+  });
+
+  it('ends access first at expiry: the RoleBinding goes in a pass of its own, the status follows', async function () {
+    const cluster = new FakeCluster({ objects: [agent(), grant()], namespaces: { payments: {} } });
+    const clock = clockAt();
+    const r = new GrantReconciler(fakeContext(cluster, clock));
+    await r.reconcile('payments', 'hotfix');
+    clock.advance(31 * MIN);
+    cluster.calls.length = 0;
+    expect(await r.reconcile('payments', 'hotfix')).to.deep.equal({ requeueAfterMs: 0 });
+    expect(cluster.calls).to.deep.equal(['deleteRoleBinding payments/agentgate-hotfix']);
+    expect(cluster.grant('payments', 'hotfix')!.status?.phase).to.equal('Active');
+    cluster.calls.length = 0;
+    await r.reconcile('payments', 'hotfix');
+    expect(cluster.grant('payments', 'hotfix')!.status?.phase).to.equal('Expired');
+    expect(cluster.calls).to.include('replaceStatus AccessGrant/payments/hotfix');
+    expect(cluster.bindings.size).to.equal(0);
+  });
+
+  it('makes a grant outside the ceiling Invalid and binds nothing', async function () {
+    const cluster = new FakeCluster({ objects: [agent(), grant({ duration: '3h' })], namespaces: { payments: {} } });
+    const ctx = fakeContext(cluster, clockAt());
+    await new GrantReconciler(ctx).reconcile('payments', 'hotfix');
+    expect(cluster.grant('payments', 'hotfix')!.status?.phase).to.equal('Invalid');
+    expect(cluster.bindings.size).to.equal(0);
+    expect(ctx.events).to.include('AccessGrant/hotfix Warning Invalid');
+  });
+
+  it('refuses to take over a RoleBinding of the same name that another object owns', async function () {
+    const foreign = {
+      metadata: { name: 'agentgate-hotfix', namespace: 'payments', uid: 'other' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' },
+    };
+    const cluster = new FakeCluster({ objects: [agent(), grant()], bindings: [foreign], namespaces: { payments: {} } });
+    let error: unknown;
+    await new GrantReconciler(fakeContext(cluster, clockAt())).reconcile('payments', 'hotfix').catch((e: unknown) => (error = e));
+    expect(String(error)).to.contain('RoleBinding payments/agentgate-hotfix exists and does not belong to this grant');
+    expect(cluster.binding('payments', 'agentgate-hotfix')?.roleRef.name).to.equal('admin');
+  });
+
+  it('revokes at once when the agent is suspended', async function () {
+    const cluster = new FakeCluster({ objects: [agent(), grant()], namespaces: { payments: {} } });
+    const clock = clockAt(T0);
+    const r = new GrantReconciler(fakeContext(cluster, clock));
+    await r.reconcile('payments', 'hotfix');
+    const suspended = cluster.agent('deploy-bot')!;
+    suspended.spec.suspended = true;
+    await cluster.replace('AgentIdentity', 'deploy-bot', suspended);
+    await r.reconcile('payments', 'hotfix');
+    expect(cluster.bindings.size).to.equal(0);
+    await r.reconcile('payments', 'hotfix');
+    expect(cluster.grant('payments', 'hotfix')!.status?.phase).to.equal('Revoked');
+  });
+});
