@@ -8,6 +8,8 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 /** AuditEvents have a group of their own: agentgate's aggregated API (an APIService cannot share a group with CRDs). */
 export const AUDIT_GROUP = 'audit.agentgate.io';
 export const AUDIT_API_VERSION = `${AUDIT_GROUP}/${VERSION}`;
+/** The APIService routing audit.agentgate.io to the webhook's audit API; the installer creates it. */
+export const AUDIT_APISERVICE = `${VERSION}.${AUDIT_GROUP}`;
 
 export interface ObjectMeta {
   name?: string;

@@ -1,14 +1,14 @@
 // Wiring of the audit component inside the webhook process: the HTTPS server of the
 // aggregated API and of the apiserver's audit backend, the periodic checkpoints, the
-// retention sweep, the one-time import of AuditEvent custom resources, and the
-// APIService that routes audit.agentgate.io to this process. Logic lives in the files
+// retention sweep, the one-time import of AuditEvent custom resources, and the CA bundle
+// of the APIService that routes audit.agentgate.io to this process. Logic lives in the files
 // it wires (store, checkpoint, apiserver/*).
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity, AuditEventSpec } from '../api/types.js';
-import { AUDIT_GROUP, GROUP, VERSION } from '../api/types.js';
+import { AUDIT_APISERVICE, GROUP, VERSION } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage, isConflict, isNotFound } from '../lib/kube.js';
 import type { UserInfo as AdmissionUser } from '../lib/admission.js';
@@ -22,7 +22,6 @@ import type { ApiserverAuditEvent } from './apiserver/sink.js';
 import { CHECKPOINT_CONFIGMAP, checkpointKey, signCheckpoint } from './checkpoint.js';
 import type { AuditStore } from './store.js';
 
-export const APISERVICE_NAME = `${VERSION}.${AUDIT_GROUP}`;
 export const SINK_PATH = '/audit/events';
 const AUTH_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-authentication' };
 
@@ -63,7 +62,14 @@ function readBody(req: IncomingMessage, limit = 32 * 1024 * 1024): Promise<strin
   });
 }
 
-export async function startAuditServer(o: AuditServerOptions): Promise<{ server: https.Server; stop: () => void }> {
+export interface AuditServer {
+  server: https.Server;
+  /** Serves a renewed certificate from now on (connections already open keep theirs). */
+  serve(tls: { cert: string; key: string }): void;
+  stop(): void;
+}
+
+export async function startAuditServer(o: AuditServerOptions): Promise<AuditServer> {
   const core = o.kc.makeApiClient(k8s.CoreV1Api);
   const authzApi = o.kc.makeApiClient(k8s.AuthorizationV1Api);
   const authnApi = o.kc.makeApiClient(k8s.AuthenticationV1Api);
@@ -71,7 +77,15 @@ export async function startAuditServer(o: AuditServerOptions): Promise<{ server:
   const sinkCAs = parsePemBundle(o.sinkClientCa);
 
   const caList = () => [...(authn.requestHeader?.clientCAs ?? []), ...authn.clientCAs, ...sinkCAs].map((c) => c.toString());
-  const tlsOptions = () => ({ cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2' as const, requestCert: true, rejectUnauthorized: false, ca: caList() });
+  let serving = o.tls;
+  const tlsOptions = () => ({
+    cert: serving.cert,
+    key: serving.key,
+    minVersion: 'TLSv1.2' as const,
+    requestCert: true,
+    rejectUnauthorized: false,
+    ca: caList(),
+  });
 
   const authenticator = new Authenticator(
     () => authn,
@@ -150,6 +164,10 @@ export async function startAuditServer(o: AuditServerOptions): Promise<{ server:
   reload.unref();
   return {
     server,
+    serve: (tls) => {
+      serving = tls;
+      server.setSecureContext(tlsOptions());
+    },
     stop: () => {
       clearInterval(reload);
       server.close();
@@ -266,33 +284,26 @@ export async function importCustomResources(o: { store: AuditStore; kc: k8s.Kube
 }
 
 /** Keeps the APIService for audit.agentgate.io pointing at the Service with our CA. */
-export async function ensureApiService(
-  kc: k8s.KubeConfig,
-  service: { name: string; namespace: string; port: number },
-  caBundle: string | undefined,
-): Promise<void> {
+/**
+ * Puts caBundle into the APIService the installer created (the chart, or the harness
+ * locally). Only spec.caBundle, by name: the webhook may not create APIServices, since a
+ * stolen token could then route another API group (e.g. metrics) to a server of its own.
+ * Returns false, with a warning, when the APIService does not exist.
+ */
+export async function publishApiServiceCa(kc: k8s.KubeConfig, caBundle: string, log: Logger): Promise<boolean> {
   const api = kc.makeApiClient(k8s.ApiregistrationV1Api);
-  const body: k8s.V1APIService = {
-    apiVersion: 'apiregistration.k8s.io/v1',
-    kind: 'APIService',
-    metadata: { name: APISERVICE_NAME, labels: { 'app.kubernetes.io/managed-by': 'agentgate', 'app.kubernetes.io/name': 'agentgate' } },
-    spec: {
-      group: AUDIT_GROUP,
-      version: VERSION,
-      service: service,
-      ...(caBundle ? { caBundle } : { insecureSkipTLSVerify: false }),
-      groupPriorityMinimum: 1000,
-      versionPriority: 15,
-    },
-  };
+  let existing: k8s.V1APIService;
   try {
-    const existing = await api.readAPIService({ name: APISERVICE_NAME });
-    await api.replaceAPIService({
-      name: APISERVICE_NAME,
-      body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
-    });
+    existing = await api.readAPIService({ name: AUDIT_APISERVICE });
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await api.createAPIService({ body });
+    log.warn(
+      `APIService ${AUDIT_APISERVICE} does not exist: the installer creates it (helm upgrade, or kubectl apply of the chart's audit.yaml); until then kubectl get auditevents cannot reach the record`,
+    );
+    return false;
   }
+  if (existing.spec?.caBundle === caBundle) return true;
+  await api.patchAPIService({ name: AUDIT_APISERVICE, body: { spec: { caBundle } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+  log.info('APIService CA bundle published', { apiService: AUDIT_APISERVICE });
+  return true;
 }

@@ -8,7 +8,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent } from '../api/types.js';
-import { AGENTGATE_NAMESPACE } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { startAgentgate, stopAgentgate, type RunningComponent } from '../harness/components.js';
 import { postgresDsn } from '../harness/audit-store.js';
@@ -57,8 +57,8 @@ describe('audit: records in a database behind an aggregated API', function () {
     );
     await eventually(
       async () =>
-        (await kubectl('admin', ['get', 'apiservice', 'v1alpha1.audit.agentgate.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}']))
-          .stdout === 'True',
+        (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout ===
+        'True',
       60_000,
       'the APIService to be Available',
     );

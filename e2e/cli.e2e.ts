@@ -12,6 +12,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AccessGrant, AuditEvent } from '../api/types.js';
+import { AUDIT_APISERVICE } from '../api/types.js';
 import { CHECKPOINT_CONFIGMAP, checkpointKey, signCheckpoint } from '../audit/checkpoint.js';
 import { openDb } from '../audit/db.js';
 import { AuditStore, eventName } from '../audit/store.js';
@@ -391,8 +392,8 @@ describe('agentgate CLI on a real apiserver', function () {
       await store.open();
       await eventually(
         async () =>
-          (await kubectl('admin', ['get', 'apiservice', 'v1alpha1.audit.agentgate.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}']))
-            .stdout === 'True',
+          (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout ===
+          'True',
         60_000,
         'the audit API',
       );

@@ -5,6 +5,7 @@
 // the aggregator dials <externalName>:<port>, so traffic stays on loopback.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { AUDIT_APISERVICE, AUDIT_GROUP, VERSION } from '../api/types.js';
 import { clusterEnv, kubectlOk, repoRoot } from './cluster.js';
 
 export const AUDIT_SERVICE = 'agentgate-audit';
@@ -43,8 +44,6 @@ export function auditStoreArgs(name: string, dataRoot: string): { args: string[]
         '127.0.0.1',
         '--audit-service',
         AUDIT_SERVICE,
-        '--audit-service-port',
-        cp.AUDIT_PORT,
         '--audit-tls-cert',
         cp.AUDIT_TLS_CERT!,
         '--audit-tls-key',
@@ -62,7 +61,10 @@ export function auditStoreArgs(name: string, dataRoot: string): { args: string[]
   return { args: [...store, ...api], env: dsn ? { AGENTGATE_AUDIT_DSN: dsn } : {} };
 }
 
-/** The ExternalName Service the APIService routes to (local control plane only). Idempotent. */
+/**
+ * The ExternalName Service and the APIService routing to it (local control plane only), as
+ * the chart installs them: the webhook only fills in the APIService's CA bundle. Idempotent.
+ */
 export async function installAuditService(namespace: string): Promise<void> {
   const cp = controlPlaneEnv();
   if (!cp.AUDIT_PORT) return;
@@ -72,5 +74,18 @@ export async function installAuditService(namespace: string): Promise<void> {
     metadata: { name: AUDIT_SERVICE, namespace, labels: { 'app.kubernetes.io/name': 'agentgate' } },
     spec: { type: 'ExternalName', externalName: '127.0.0.1', ports: [{ name: 'https', port: Number(cp.AUDIT_PORT), protocol: 'TCP' }] },
   };
-  await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify(svc));
+  const apiService = {
+    apiVersion: 'apiregistration.k8s.io/v1',
+    kind: 'APIService',
+    metadata: { name: AUDIT_APISERVICE, labels: { 'app.kubernetes.io/name': 'agentgate' } },
+    spec: {
+      group: AUDIT_GROUP,
+      version: VERSION,
+      service: { name: AUDIT_SERVICE, namespace, port: Number(cp.AUDIT_PORT) },
+      groupPriorityMinimum: 1000,
+      versionPriority: 15,
+    },
+  };
+  const list = { apiVersion: 'v1', kind: 'List', items: [svc, apiService] };
+  await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '--field-manager', 'agentgate-installer', '-f', '-'], JSON.stringify(list));
 }

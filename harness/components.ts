@@ -8,7 +8,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
 import { auditStoreArgs, installAuditService } from './audit-store.js';
 import { ensureCrds } from './crds.js';
@@ -221,7 +221,7 @@ function httpsStatus(url: string): Promise<number> {
 export async function removeWebhookConfigurations(): Promise<void> {
   for (const { kind, name } of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind.toLowerCase(), name, '--ignore-not-found']);
   // An APIService without its server makes discovery stale, which stalls namespace deletion.
-  await kubectl('admin', ['delete', 'apiservice', 'v1alpha1.audit.agentgate.io', '--ignore-not-found']);
+  await kubectl('admin', ['delete', 'apiservice', AUDIT_APISERVICE, '--ignore-not-found']);
 }
 
 /** Stops what startAgentgate started and removes the webhook configurations. */

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chartDir, FULL_VALUES, helm, render, runHelm, type K8sObject } from './helm.js';
 import { parseArgs as parseOperatorArgs } from '../operator/args.js';
 import { parseCommandLine } from '../cli/args.js';
-import { AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTS_WEBHOOK, AUDIT_APISERVICE, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DRAIN_SECONDS, TIMEOUT_SECONDS } from '../webhook/limits.js';
 
 type Pod = {
@@ -200,20 +200,33 @@ describe('Helm chart', function () {
         expect(grantsAll, 'no wildcard rules in agentgate RBAC').to.equal(false);
       });
 
-      it("lets no agentgate identity create webhook configurations, and touch agentgate's only by name", function () {
+      it("lets no agentgate identity create routing objects (webhook configurations, APIServices), and touch agentgate's only by name", function () {
+        const routing = /^(validatingwebhookconfigurations|mutatingwebhookconfigurations|apiservices)$/;
         for (const d of docs.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
           for (const r of (d as any).rules ?? []) {
-            if (!r.resources?.some((x: string) => /webhookconfigurations$/.test(x))) continue;
+            if (!r.resources?.some((x: string) => routing.test(x))) continue;
             if (
               r.verbs.some((v: string) => v === 'get' || v === 'list' || v === 'watch') &&
               !r.verbs.some((v: string) => ['create', 'update', 'patch', 'delete'].includes(v))
             )
               continue;
             expect(r.verbs, `${d.kind}/${d.metadata.name}`).to.not.include('create');
-            expect(r.resourceNames, `${d.kind}/${d.metadata.name} writes configurations by name only`).to.be.an('array').that.is.not.empty;
-            for (const n of r.resourceNames) expect([AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK]).to.include(n);
+            expect(r.resourceNames, `${d.kind}/${d.metadata.name} writes routing objects by name only`).to.be.an('array').that.is.not.empty;
+            for (const n of r.resourceNames) expect([AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK, AUDIT_APISERVICE]).to.include(n);
           }
         }
+      });
+
+      it('installs the APIService of the audit API (the webhook only fills in its CA bundle), routed to the audit Service', function () {
+        const api = docs.find((d) => d.kind === 'APIService') as any;
+        expect(api.metadata.name).to.equal(AUDIT_APISERVICE);
+        expect(api.spec.service).to.deep.equal({ name: 'agentgate-audit', namespace: 'agentgate-system', port: 443 });
+        expect(api.spec.caBundle).to.equal(undefined);
+        expect(api.metadata.annotations?.['cert-manager.io/inject-ca-from']).to.equal(
+          label === 'full values' ? 'agentgate-system/agentgate-webhook' : undefined,
+        );
+        const svc = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'agentgate-audit') as any;
+        expect(svc.spec.ports[0].targetPort).to.equal('audit');
       });
 
       it('creates the three webhook configurations empty (the webhook fills them in), and the CRDs kept on uninstall', function () {

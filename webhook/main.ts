@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../api/types.js';
-import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, AUDIT_API_VERSION, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
 import { systemClock, parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
@@ -19,7 +19,8 @@ import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from '.
 import { openDb, redactDsn } from '../audit/db.js';
 import type { StoreConfig } from '../audit/db.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../audit/checkpoint.js';
-import { ensureApiService, importCustomResources, startAuditServer, startCheckpoints, startRetention } from '../audit/server.js';
+import { importCustomResources, publishApiServiceCa, startAuditServer, startCheckpoints, startRetention } from '../audit/server.js';
+import type { AuditServer } from '../audit/server.js';
 import { AuditStore } from '../audit/store.js';
 import { agentsForUser } from './decide.js';
 import { sanitizeWriterId, StoreAuditSink } from './audit.js';
@@ -39,7 +40,7 @@ const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAM
   --port N [--host 127.0.0.1] (--url https://HOST:PORT | --service agentgate-webhook [--service-port 443])
   [--writer-id NAME] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--cert-validity 8760h]
   [--audit-store pglite|postgres] [--audit-data-dir DIR] [--audit-dsn-env AGENTGATE_AUDIT_DSN] [--audit-retention 720h]
-  [--audit-port N [--audit-host H] [--audit-service agentgate-audit --audit-service-port 443]
+  [--audit-port N [--audit-host H] [--audit-service agentgate-audit]
    [--audit-sink-client-ca FILE --audit-sink-allowed-names CN,...] [--audit-tls-cert F --audit-tls-key F --audit-tls-ca F]]
   [--audit-checkpoint-interval 5s]
   [--manage-configurations=true|false] [--timeout-seconds 10] [--drain-seconds 5] [--pending-ttl 1h]
@@ -75,7 +76,6 @@ function flags() {
         'audit-port': { type: 'string' },
         'audit-host': { type: 'string' },
         'audit-service': { type: 'string' },
-        'audit-service-port': { type: 'string' },
         'audit-sink-client-ca': { type: 'string' },
         'audit-sink-allowed-names': { type: 'string', default: '' },
         'audit-checkpoint-interval': { type: 'string' },
@@ -173,7 +173,6 @@ function flags() {
     auditPort,
     auditHost: v['audit-host'] ?? v.host!,
     auditService: v['audit-service'],
-    auditServicePort: Number(v['audit-service-port'] ?? (v['audit-port'] && !v.service ? v['audit-port'] : '443')),
     sinkClientCa: v['audit-sink-client-ca'],
     sinkAllowedNames: v['audit-sink-allowed-names']!.split(',')
       .map((x) => x.trim())
@@ -259,29 +258,39 @@ async function main(): Promise<void> {
 
   await state.start();
   log.info('caches synced and audit chain resumed', { writer: store.writer, sequence: store.chainHead.sequence });
+  // The audit API serves its own certificate when given (the apiserver's audit backend must
+  // trust it before agentgate starts); else the webhook's, renewed with it.
+  let auditServer: AuditServer | undefined;
+  const auditOwnTls = f.auditTls ? { cert: readFileSync(f.auditTls.cert, 'utf8'), key: readFileSync(f.auditTls.key, 'utf8') } : undefined;
+  const auditCaBundle = (): string | undefined => (f.auditTls ? Buffer.from(readFileSync(f.auditTls.ca, 'utf8')).toString('base64') : caBundle);
+  // The installer creates the APIService; this process keeps its CA bundle current (none in
+  // cert-manager mode, where cainjector writes it).
+  const publishAuditCa = async (): Promise<void> => {
+    const ca = auditCaBundle();
+    if (!auditServer || !f.auditService || !ca) return;
+    try {
+      await publishApiServiceCa(kc, ca, log);
+    } catch (err) {
+      log.error('cannot publish the APIService CA bundle', { error: errorMessage(err) });
+    }
+  };
   if (f.auditPort !== undefined) {
-    // Its own serving certificate when given (the apiserver's audit backend must trust it
-    // before agentgate starts); else the webhook's.
-    const auditTls = f.auditTls ? { cert: readFileSync(f.auditTls.cert, 'utf8'), key: readFileSync(f.auditTls.key, 'utf8') } : tls;
-    const auditCaBundle = f.auditTls ? Buffer.from(readFileSync(f.auditTls.ca, 'utf8')).toString('base64') : caBundle;
-    await startAuditServer({
+    auditServer = await startAuditServer({
       store,
       kc,
       namespace: f.namespace,
       host: f.auditHost,
       port: f.auditPort,
-      tls: auditTls,
+      tls: auditOwnTls ?? tls,
       log,
       clock,
       agentFor: (user) => agentsForUser(state.agents(), user)[0],
       ...(f.sinkClientCa ? { sinkClientCa: readFileSync(f.sinkClientCa, 'utf8') } : {}),
       sinkAllowedNames: f.sinkAllowedNames,
     });
-    log.info('serving the audit API', { address: `https://${f.auditHost}:${f.auditPort}`, group: 'audit.agentgate.io/v1alpha1' });
-    if (f.auditService) {
-      const svc = { name: f.auditService, namespace: f.namespace, port: f.auditServicePort };
-      await retrying(() => ensureApiService(kc, svc, auditCaBundle), 'write the APIService', log);
-    }
+    log.info('serving the audit API', { address: `https://${f.auditHost}:${f.auditPort}`, group: AUDIT_API_VERSION });
+    await publishAuditCa();
+    setInterval(() => void publishAuditCa(), 60_000).unref();
   }
 
   const agentgateUsers = [f.operatorUser, f.webhookUser];
@@ -345,6 +354,7 @@ async function main(): Promise<void> {
       try {
         const m = readMounted();
         server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) });
+        if (!auditOwnTls) auditServer?.serve(m);
         log.info('serving certificate reloaded');
       } catch (err) {
         log.warn('serving certificate reload failed', { error: String(err) });
@@ -374,8 +384,12 @@ async function main(): Promise<void> {
       publishCa: async (pem) => {
         caBundle = Buffer.from(pem).toString('base64');
         if (f.manage) await sync.sync(build, false);
+        if (!auditOwnTls) await publishAuditCa();
       },
-      serve: (m) => server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) }),
+      serve: (m) => {
+        server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) });
+        if (!auditOwnTls) auditServer?.serve(m);
+      },
       // The apiserver reads configurations through an informer: well under a second.
       settleMs: 2000,
       pollMs: Math.min(60_000, f.certValidityMs / 10),
