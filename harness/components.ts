@@ -110,6 +110,10 @@ export class RunningComponent {
   log(): string {
     return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
   }
+  /** Starts the same component again, same flags (after a crash test); set by startProcess. */
+  again: () => RunningComponent = () => {
+    throw new Error(`${this.name} cannot be started again`);
+  };
 }
 
 const running = new Set<RunningComponent>();
@@ -128,6 +132,7 @@ export function startProcess(component: Component, name: string, args: string[],
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   const rc = new RunningComponent(name, child, logFile, port);
+  rc.again = () => startProcess(component, name, args, port);
   running.add(rc);
   child.once('exit', () => running.delete(rc));
   return rc;
@@ -141,6 +146,18 @@ export async function stopAll(): Promise<void> {
 process.once('exit', () => {
   for (const c of running) c.child.kill('SIGKILL');
 });
+
+/** Resolves once a webhook started by startProcess answers /readyz; fails if it exits. */
+export async function webhookReady(webhook: RunningComponent): Promise<void> {
+  await eventually(
+    async () => {
+      if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
+      return (await httpsStatus(`https://127.0.0.1:${webhook.port}/readyz`)) === 200;
+    },
+    180_000, // PGlite's first start (initdb in WASM) takes tens of seconds on a busy host
+    'the webhook to be ready',
+  );
+}
 
 /**
  * Installs and starts all of agentgate as the demo (and people trying it) run it: base
@@ -173,14 +190,7 @@ export async function startAgentgate(
     ],
     port,
   );
-  await eventually(
-    async () => {
-      if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
-      return (await httpsStatus(`https://127.0.0.1:${port}/readyz`)) === 200;
-    },
-    180_000, // PGlite's first start (initdb in WASM) takes tens of seconds on a busy host
-    'the webhook to be ready',
-  );
+  await webhookReady(webhook);
   const operator = startProcess('operator', `${name}-operator`, [
     '--kubeconfig',
     operatorKc,
