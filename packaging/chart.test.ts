@@ -354,9 +354,11 @@ describe('Helm chart', function () {
     ]);
     const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'webhook', 'main.js'), ...args, '--help'], { encoding: 'utf8' });
     expect(r.status, r.stderr).to.equal(0);
-    const sa = docs.find((d) => d.kind === 'ServiceAccount' && d.metadata.name === 'agentgate-webhook') as any;
-    expect(sa.metadata.annotations).to.deep.equal({ 'eks.amazonaws.com/role-arn': role });
-    const roleRules = (docs.find((d) => d.kind === 'Role' && d.metadata.name === 'agentgate-webhook') as any).rules;
+    const annotations = (objects: K8sObject[]) =>
+      (objects.find((d) => d.kind === 'ServiceAccount' && d.metadata.name === 'agentgate-webhook')!.metadata as { annotations?: Record<string, string> })
+        .annotations;
+    expect(annotations(docs)).to.deep.equal({ 'eks.amazonaws.com/role-arn': role });
+    const roleRules = (docs.find((d) => d.kind === 'Role' && d.metadata.name === 'agentgate-webhook') as unknown as { rules: unknown[] }).rules;
     expect(roleRules).to.deep.include({
       apiGroups: ['coordination.k8s.io'],
       resources: ['leases'],
@@ -367,7 +369,7 @@ describe('Helm chart', function () {
     expect(podOf(def.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!).containers[0]!.args!.join(' ')).to.not.contain(
       'cloudwatch',
     );
-    expect((def.find((d) => d.kind === 'ServiceAccount' && d.metadata.name === 'agentgate-webhook') as any).metadata.annotations).to.equal(undefined);
+    expect(annotations(def)).to.equal(undefined);
     const missing = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', '--set', 'audit.cloudwatch.enabled=true']);
     expect(missing.code).to.not.equal(0);
     expect(missing.stderr).to.contain('audit/cloudwatch/logGroup');
