@@ -21,7 +21,6 @@ const text = new Map(files.map((f) => [f, readFileSync(f, 'utf8')]));
 // their entries once those land, since then the rewrite either uses the name or drops it.
 const KEEP = {
   'e2e/setup.ts: mochaHooks': 'mocha loads it by name (.mocharc "require")',
-  'audit/apiserver/sink.ts: SinkResult': "the CloudWatch branch's audit/cloudwatch.ts imports it",
   'operator/operator.ts: OperatorOptions': 'being rewritten (operator/operator.ts)',
   'webhook/admit.ts: AgentOutcome': 'being rewritten (webhook/admit.ts)',
   'webhook/admit.ts: ProtectDeps': 'being rewritten (webhook/admit.ts)',
