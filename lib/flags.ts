@@ -36,9 +36,9 @@ export type FlagSpec = NodeOption & {
   switch?: boolean;
 };
 
-type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-interface ParsedFlags {
+export interface ParsedFlags {
   values: FlagValues;
   positionals: string[];
 }
