@@ -178,12 +178,12 @@ export class AuditStore {
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
           const stored = await this.commit(batch);
-          batch.forEach((p, i) => p.resolve(stored[i]!));
+          for (const [i, p] of batch.entries()) p.resolve(stored[i]!);
         } catch (err) {
           // The INSERT may have committed even though we saw an error: the head is
           // re-read before the next batch so the chain never forks or leaves a gap.
           this.headKnown = false;
-          batch.forEach((p) => p.reject(err));
+          for (const p of batch) p.reject(err);
         }
       }
     } finally {

@@ -133,7 +133,10 @@ export function createApp(deps: ServerDeps): express.Express {
   // UTF-8 JSON, and body-parser's generality costs a measurable share of the allow path.
   const json = (req: Request, _res: Response, next: NextFunction): void => {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return next(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+      next(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;

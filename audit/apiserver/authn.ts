@@ -104,7 +104,7 @@ export function peerChain(socket: TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
   let c = socket.getPeerCertificate(true) as (ReturnType<TLSSocket['getPeerCertificate']> & { issuerCertificate?: unknown; raw?: Buffer }) | undefined;
   const seen = new Set<string>();
-  while (c && c.raw && !seen.has(c.fingerprint256)) {
+  while (c?.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
     out.push(new X509Certificate(c.raw));
     c = c.issuerCertificate as typeof c;
