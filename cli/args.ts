@@ -17,14 +17,14 @@ export class UsageError extends Error {
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { help: string; arg?: string };
 
-export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   kubeconfig: { type: 'string', help: 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)', arg: 'FILE' },
   context: { type: 'string', help: 'The kubeconfig context to use', arg: 'NAME' },
   namespace: { type: 'string', short: 'n', help: "The namespace (default: the context's namespace)", arg: 'NS' },
   help: { type: 'boolean', short: 'h', help: 'Show help for the command' },
 };
 
-export interface CommandSpec {
+interface CommandSpec {
   /** Words that name the command, e.g. ['audit', 'verify']. */
   words: string[];
   usage: string;
