@@ -195,7 +195,7 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
         if (!w.alive) throw new Error(`${w.name} exited:\n${w.log().slice(-2000)}`);
         return readyz(w.port!);
       },
-      60_000,
+      180_000, // each webhook opens its own audit store (PGlite's first start is slow on a busy host)
       `${w.name} ready`,
     );
   }
