@@ -265,6 +265,8 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
   }
 
   it('renews its certificate while running (at 2/3 of its lifetime), old and new CA in the bundle, no failed call', async function () {
+    // A certificate of its own, made with this short validity.
+    await kubectl('admin', ['delete', 'secret', TLS_SECRET, '-n', AGENTGATE_NAMESPACE, '--ignore-not-found']);
     const port = await freePort();
     const w = startWebhook('tls-rotate', port, `https://127.0.0.1:${port}`, ['--cert-validity', '45s']);
     // Logs are appended across runs: look only at this run's lines.
@@ -272,17 +274,18 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
     await ready(w);
     await activeGrant();
     await agentCallsPass();
-    const before = await servedCertificate(port);
-    expect(splitPem((await caBundles())[0]!)).to.have.length(1);
 
+    // The next renewal after this point, with the load running (a slow start, e.g. the
+    // audit store's first open on a busy host, may have seen one already: renewals repeat).
     const load = agentLoad();
-    await eventually(async () => w.log().slice(mark).includes('serving the renewed certificate'), 90_000, 'the renewal while running');
+    const before = await servedCertificate(port);
+    await eventually(async () => (await servedCertificate(port)) !== before, 90_000, 'the renewal while running');
     const bundles = await caBundles();
     await load.progress(20);
     await load.stop();
 
-    expect(await servedCertificate(port)).to.not.equal(before);
-    for (const b of bundles) expect(splitPem(b), 'old and new CA during the rollover').to.have.length(2);
+    expect(w.log().slice(mark)).to.include('serving the renewed certificate');
+    for (const b of bundles) expect(splitPem(b).length, 'old and new CA during the rollover').to.be.at.least(2);
     expect(load.failures, load.failures.slice(0, 3).join('\n')).to.deep.equal([]);
     expect(load.ok).to.be.greaterThan(20);
     await w.stop();
