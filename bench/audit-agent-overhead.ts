@@ -10,8 +10,9 @@
 // and etcd's growth per call (db size in use, bytes and count of puts) over the same
 // rounds. Once with PGlite and once with PostgreSQL when hack/postgres/up.sh runs.
 //   node dist/bench/audit-agent-overhead.js
-// env: AUDIT_BENCH_ROUNDS (6), AUDIT_BENCH_ROUND_CALLS (300 creates per identity and
-// round), AUDIT_BENCH_SEQUENTIAL (300 pairs).
+// env: AUDIT_BENCH_ROUNDS (4), AUDIT_BENCH_ROUND_CALLS (200 creates per identity and
+// round), AUDIT_BENCH_SEQUENTIAL (150 pairs), AUDIT_BENCH_ENGINES (pglite,postgres),
+// AUDIT_BENCH_PROFILE (a directory for agentgate's V8 CPU profiles).
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -39,9 +40,9 @@ import {
   request,
 } from './_audit-common.js';
 
-const ROUNDS = Number(process.env.AUDIT_BENCH_ROUNDS ?? 6);
-const ROUND_CALLS = Number(process.env.AUDIT_BENCH_ROUND_CALLS ?? 300);
-const SEQUENTIAL = Number(process.env.AUDIT_BENCH_SEQUENTIAL ?? 300);
+const ROUNDS = Number(process.env.AUDIT_BENCH_ROUNDS ?? 4);
+const ROUND_CALLS = Number(process.env.AUDIT_BENCH_ROUND_CALLS ?? 200);
+const SEQUENTIAL = Number(process.env.AUDIT_BENCH_SEQUENTIAL ?? 150);
 const IN_FLIGHT = 16;
 
 type Who = 'agent' | 'plain';

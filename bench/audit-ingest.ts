@@ -29,6 +29,7 @@ import {
   clientFromFiles,
   clientFromKubeconfig,
   controlPlaneEnv,
+  CpuAccount,
   f,
   goal,
   load,
@@ -80,17 +81,32 @@ function joinEvent(record: string): ApiserverAuditEvent {
 
 const batchBody = (items: ApiserverAuditEvent[]) => JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items });
 
+let cpu: CpuAccount | undefined;
+/** CPU ms per event, by process, of the last run(). */
+let lastCpu: Record<string, number> = {};
+
 /** Runs batches with inFlight at a time; returns events per second. */
 async function run(batches: ApiserverAuditEvent[][], inFlight: number, send: (b: ApiserverAuditEvent[]) => Promise<void>): Promise<number> {
   let next = 0;
+  const c0 = cpu?.snapshot();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (next < batches.length) await send(batches[next++]!);
     }),
   );
-  return (batches.length * BATCH * 1000) / (performance.now() - t0);
+  const ms = performance.now() - t0;
+  lastCpu = {};
+  if (cpu && c0) CpuAccount.add(lastCpu, c0, cpu.snapshot());
+  for (const k of Object.keys(lastCpu)) lastCpu[k]! /= batches.length * BATCH;
+  return (batches.length * BATCH * 1000) / ms;
 }
+
+const cpuLine = () =>
+  Object.entries(lastCpu)
+    .filter(([, v]) => v > 0.001)
+    .map(([k, v]) => `${k} ${f(v, 3)}`)
+    .join(', ');
 
 const reads = () => Array.from({ length: BATCHES }, (_, b) => Array.from({ length: BATCH }, (_, i) => readEvent(b * BATCH + i)));
 
@@ -167,23 +183,30 @@ async function engine(name: 'pglite' | 'postgres'): Promise<number> {
     const inProcess = async (b: ApiserverAuditEvent[]) => {
       await ingest(local, b, (u) => (u.username === AGENT_USER ? identity : undefined));
     };
+    const started = new Date(Date.now() - 1000).toISOString(); // this run's records only (a PostgreSQL store keeps earlier runs')
     // Until the webhook's informer knows the AgentIdentity, batches are ignored, not recorded.
     await post(reads()[0]!.slice(0, 10));
+    cpu = new CpuAccount({ webhook: components.webhook.child.pid });
     console.log(`[${name}] load average at start: ${load()}`);
     await run(reads().slice(0, 3), 2, post); // warm-up
     await run(reads().slice(0, 3), 2, inProcess);
     let best = 0;
     for (const inFlight of [1, 4]) {
       const base = await run(reads(), inFlight, inProcess);
+      const baseCpu = cpuLine();
       const http = await run(reads(), inFlight, post);
       best = Math.max(best, http);
       console.log(
         `[${name}] reads, ${inFlight} batch(es) of ${BATCH} in flight: webhook ${f(http, 0).padStart(6)} events/s; in-process ingest() baseline ${f(base, 0).padStart(6)} events/s (${f(http / base)}x)`,
       );
+      console.log(`[${name}]   CPU ms per event: webhook run: ${cpuLine()}; baseline run: ${baseCpu}`);
     }
     // Every read posted became a record: those in namespace bench (9 in 10), through the aggregated API.
     const expected = 9 + (3 + 2 * BATCHES) * BATCH * 0.9;
-    const recorded = await countRecords('agentgate.io/source=apiserver', 'spec.namespace=bench');
+    const recorded = await countRecords(
+      `agentgate.io/source=apiserver,agentgate.io/writer=bench-ingest-${name}-webhook`,
+      `spec.namespace=bench,spec.time>=${started}`,
+    );
     console.log(
       `[${name}] records of posted reads in namespace bench: ${recorded} (posted ${expected}; the first 9 only if the webhook already knew the AgentIdentity)`,
     );
@@ -194,10 +217,12 @@ async function engine(name: 'pglite' | 'postgres'): Promise<number> {
       const forLocal = await admittedRecords(local, n);
       for (const inFlight of [4]) {
         const base = await run(toBatches(forLocal.map(joinEvent)), inFlight, inProcess);
+        const baseCpu = cpuLine();
         const http = await run(toBatches(forWebhook.map(joinEvent)), inFlight, post);
         console.log(
           `[${name}] joins (settle admitted records), ${inFlight} batches in flight: webhook ${f(http, 0).padStart(6)} events/s; in-process baseline ${f(base, 0).padStart(6)} events/s (${f(http / base)}x)`,
         );
+        console.log(`[${name}]   CPU ms per event: webhook run: ${cpuLine()}; baseline run: ${baseCpu}`);
       }
     }
     console.log(`[${name}] load average at end: ${load()}`);

@@ -227,11 +227,14 @@ async function main(): Promise<void> {
   try {
     await store.open(); // the schema exists once the webhook is up
     await db.query(`SET maintenance_work_mem = '256MB'`).catch(() => undefined);
+    const admin = clientFromKubeconfig(clusterEnv().kubeconfigs.admin);
     await eventually(
-      async () => (await kubectl('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE, '--chunk-size', '1'])).code === 0,
+      async () => (await request(admin, 'GET', `/apis/audit.agentgate.io/v1alpha1/namespaces/${AGENTGATE_NAMESPACE}/auditevents?limit=1`)).status === 200,
       60_000,
       'the audit API through the apiserver',
     );
+    admin.agent.destroy();
+    console.log(`filling day 0; load ${load()}`);
     let secs = await fillDay(db, 0);
     console.log(`filled day 0 (${PER_DAY.toLocaleString('en')} events) in ${f(secs, 1)} s${secs ? ` (${f(PER_DAY / secs, 0)} events/s)` : ' (reused)'}`);
     const small = await measure('1 day', PER_DAY, store, db);
