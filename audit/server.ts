@@ -275,15 +275,21 @@ export async function importCustomResources(o: { store: AuditStore; kc: k8s.Kube
       cont = page.metadata?.continue || undefined;
     } while (cont);
   } catch (err) {
-    // No CRD (a fresh install) or no right to list it: nothing to import.
-    if (!isNotFound(err) && !(typeof err === 'object' && err && (err as { code?: number }).code === 403)) throw err;
+    // No CRD (a fresh install): nothing to import, ever. Anything else (no right to list
+    // them: RBAC not yet upgraded) is said and retried at the next start, never skipped.
+    if (!isNotFound(err)) {
+      o.log.warn('cannot import AuditEvent custom resources; retried at the next start', {
+        error: errorMessage(err),
+        fix: `grant the webhook list on auditevents.${GROUP} in ${o.namespace} (the chart's RBAC does)`,
+      });
+      return imported;
+    }
   }
   await o.store.setMeta('imported-custom-resources', new Date().toISOString());
   if (imported) o.log.info('imported AuditEvent custom resources into the audit store', { imported });
   return imported;
 }
 
-/** Keeps the APIService for audit.agentgate.io pointing at the Service with our CA. */
 /**
  * Puts caBundle into the APIService the installer created (the chart, or the harness
  * locally). Only spec.caBundle, by name: the webhook may not create APIServices, since a

@@ -373,6 +373,8 @@ export class AuditStore {
       JSON.stringify(spec),
     ];
     await this.db.query(`INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES (${row.map((_, i) => `$${i + 1}`).join(', ')})`, row);
+    // An imported event of this very writer moves its head: the next append re-reads it.
+    if (spec.chain.writer === this.writer) this.headKnown = false;
     return true;
   }
 

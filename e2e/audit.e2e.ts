@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { AuditEvent } from '../api/types.js';
 import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
-import { startAgentgate, stopAgentgate, type RunningComponent } from '../harness/components.js';
+import { startAgentgate, webhookReady, stopAgentgate, type RunningComponent } from '../harness/components.js';
 import { postgresDsn } from '../harness/audit-store.js';
 
 const AGENT_USER = 'agent:deploy-bot';
@@ -88,6 +88,17 @@ describe('audit: records in a database behind an aggregated API', function () {
     expect(explain).to.contain('Allowed, Held (waiting for approval) or Denied');
     // Not in etcd: the agentgate.io CRD is gone, the group is the aggregated one.
     expect((await kubectl('admin', ['get', 'crd', 'auditevents.agentgate.io'])).code).to.not.equal(0);
+  });
+
+  it('is discovered like a built-in: kind AuditEvent with short names and the agentgate category', async function () {
+    const resources = await kubectlOk('admin', ['api-resources', '--api-group', 'audit.agentgate.io', '-o', 'wide']);
+    const row = resources.split('\n').find((l) => /\sAuditEvent\s/.test(l));
+    expect(row, resources)
+      .to.match(/\bae,audit\b/)
+      .and.match(/\bagentgate\s*$/);
+    const all = await kubectl('admin', ['get', 'agentgate', '-n', AGENTGATE_NAMESPACE]);
+    expect(all.code, all.stderr).to.equal(0);
+    expect(all.stdout).to.contain('auditevent.audit.agentgate.io/');
   });
 
   it("settles an admitted mutation as Completed with the apiserver's status code", async function () {
@@ -177,5 +188,56 @@ describe('audit: records in a database behind an aggregated API', function () {
       30_000,
       'agent calls to go through again',
     );
+  });
+
+  it('webhook SIGKILLed and the database restarted under agent load: every object the agent created has its record, no record of a call that did not complete says Completed, and the record verifies', async function () {
+    if (!postgresDsn()) this.skip(); // needs the PostgreSQL of hack/postgres to stop and start
+    const ctl = path.join(repoRoot, 'hack', 'postgres', 'ctl.sh');
+    let created = 0;
+    let stop = false;
+    const worker = async (w: number): Promise<void> => {
+      for (let i = 0; !stop; i++) {
+        const r = await kubectl('agent', ['create', 'configmap', `load-${w}-${i}`, '-n', ns, '--from-literal=a=b']);
+        if (r.code === 0) created++;
+      }
+    };
+    const workers = [0, 1, 2, 3].map((w) => worker(w));
+    try {
+      await eventually(async () => created >= 12, 120_000, 'agent calls under way');
+      await components!.webhook.stop('SIGKILL');
+      await run(ctl, ['stop']);
+      await run(ctl, ['start']);
+      components!.webhook = components!.webhook.again();
+      await webhookReady(components!.webhook);
+      const before = created;
+      await eventually(async () => created >= before + 12, 120_000, 'agent calls going through again');
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
+    const objects = new Set(
+      (JSON.parse(await kubectlOk('admin', ['get', 'configmaps', '-n', ns, '-o', 'json'])) as { items: Array<{ metadata: { name: string } }> }).items
+        .map((c) => c.metadata.name)
+        .filter((n) => n.startsWith('load-')),
+    );
+    expect(objects.size).to.be.at.least(24);
+    // Committed before the answer: no object without its Allowed record, at once.
+    const allowed = (await events(`agentgate.io/agent=${agent},agentgate.io/decision=Allowed`, `spec.namespace=${ns},spec.operation=CREATE`)).filter((e) =>
+      e.spec.name?.startsWith('load-'),
+    );
+    const recorded = new Set(allowed.map((e) => e.spec.name));
+    expect(
+      [...objects].filter((n) => !recorded.has(n)),
+      'objects without a record',
+    ).to.deep.equal([]);
+    // Admitted is not completed: a record whose object never appeared must not claim it did.
+    const notDone = allowed.filter((e) => !objects.has(e.spec.name!));
+    expect(
+      notDone.filter((e) => e.status?.outcome === 'Completed').map((e) => e.metadata.name),
+      'Completed without an object',
+    ).to.deep.equal([]);
+    const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs.admin, 'audit', 'verify']);
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('audit chain intact');
   });
 });

@@ -17,7 +17,7 @@ import { CHECKPOINT_CONFIGMAP, checkpointKey, signCheckpoint } from '../audit/ch
 import { openDb } from '../audit/db.js';
 import { AuditStore, eventName } from '../audit/store.js';
 import { systemClock } from '../lib/clock.js';
-import { FINGERPRINT_KEY, TLS_SECRET } from '../webhook/tls.js';
+import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
 import { postgresDsn } from '../harness/audit-store.js';
 import { startAgentgate, stopAgentgate } from '../harness/components.js';
 import { appendEvent, emptyHead } from '../lib/audit-chain.js';
@@ -477,7 +477,7 @@ describe('agentgate CLI on a real apiserver', function () {
 
     it('the checkpoint in etcd reveals a deleted newest event, which the chain alone cannot', async function () {
       // The checkpoint as agentgate writes it: signed with the key from its Secret.
-      const secret = JSON.parse(await kubectlOk('admin', ['get', 'secret', TLS_SECRET, '-n', 'agentgate-system', '-o', 'json'])) as {
+      const secret = JSON.parse(await kubectlOk('admin', ['get', 'secret', KEY_SECRET, '-n', 'agentgate-system', '-o', 'json'])) as {
         data: Record<string, string>;
       };
       const key = checkpointKey(Buffer.from(secret.data[FINGERPRINT_KEY]!, 'base64').toString('utf8'));

@@ -31,33 +31,38 @@ export function postgresDsn(): string | undefined {
   return envFile(path.join(process.env.AGENTGATE_PG_DIR ?? path.join(repoRoot, '.run', 'postgres'), 'env')).PG_DSN;
 }
 
-/** Flags and environment for a webhook process named name (its PGlite directory is its own). */
-export function auditStoreArgs(name: string, dataRoot: string): { args: string[]; env: Record<string, string> } {
+/**
+ * Flags and environment for a webhook process named name (its PGlite directory is its own).
+ * withApi: serve the audit API on the control plane's one audit port; locally only one
+ * process at a time can (in a cluster every replica listens on its own pod IP).
+ */
+export function auditStoreArgs(name: string, dataRoot: string, withApi = true): { args: string[]; env: Record<string, string> } {
   const dsn = postgresDsn();
   const store = dsn ? ['--audit-store', 'postgres'] : ['--audit-store', 'pglite', '--audit-data-dir', path.join(dataRoot, `${name}-audit`)];
   const cp = controlPlaneEnv();
-  const api = cp.AUDIT_PORT
-    ? [
-        '--audit-port',
-        cp.AUDIT_PORT,
-        '--audit-host',
-        '127.0.0.1',
-        '--audit-service',
-        AUDIT_SERVICE,
-        '--audit-tls-cert',
-        cp.AUDIT_TLS_CERT!,
-        '--audit-tls-key',
-        cp.AUDIT_TLS_KEY!,
-        '--audit-tls-ca',
-        cp.AUDIT_TLS_CA!,
-        '--audit-sink-client-ca',
-        cp.AUDIT_SINK_CLIENT_CA!,
-        '--audit-sink-allowed-names',
-        'agentgate-audit-sink-client',
-        '--audit-checkpoint-interval',
-        '1s',
-      ]
-    : [];
+  const api =
+    cp.AUDIT_PORT && withApi
+      ? [
+          '--audit-port',
+          cp.AUDIT_PORT,
+          '--audit-host',
+          '127.0.0.1',
+          '--audit-service',
+          AUDIT_SERVICE,
+          '--audit-tls-cert',
+          cp.AUDIT_TLS_CERT!,
+          '--audit-tls-key',
+          cp.AUDIT_TLS_KEY!,
+          '--audit-tls-ca',
+          cp.AUDIT_TLS_CA!,
+          '--audit-sink-client-ca',
+          cp.AUDIT_SINK_CLIENT_CA!,
+          '--audit-sink-allowed-names',
+          'agentgate-audit-sink-client',
+          '--audit-checkpoint-interval',
+          '1s',
+        ]
+      : [];
   return { args: [...store, ...api], env: dsn ? { AGENTGATE_AUDIT_DSN: dsn } : {} };
 }
 

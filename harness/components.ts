@@ -110,6 +110,12 @@ export class RunningComponent {
   log(): string {
     return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
   }
+  /** This process serves the audit API on the control plane's audit port. */
+  servesAuditApi = false;
+  /** Starts the same component again, same flags (after a crash test); set by startProcess. */
+  again: () => RunningComponent = () => {
+    throw new Error(`${this.name} cannot be started again`);
+  };
 }
 
 const running = new Set<RunningComponent>();
@@ -119,8 +125,10 @@ export function startProcess(component: Component, name: string, args: string[],
   mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  // Every webhook gets an audit store (and the audit API where the control plane routes to it).
-  const audit = component === 'webhook' && !args.includes('--audit-store') ? auditStoreArgs(name, runDir) : { args: [], env: {} };
+  // Every webhook gets an audit store, and the audit API where the control plane routes to
+  // it unless another running webhook (a second replica) holds that one port already.
+  const withApi = ![...running].some((r) => r.servesAuditApi && r.alive);
+  const audit = component === 'webhook' && !args.includes('--audit-store') ? auditStoreArgs(name, runDir, withApi) : { args: [], env: {} };
   const child = spawn(process.execPath, [path.join(repoRoot, 'dist', component, 'main.js'), ...args, ...audit.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...audit.env },
@@ -128,6 +136,8 @@ export function startProcess(component: Component, name: string, args: string[],
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   const rc = new RunningComponent(name, child, logFile, port);
+  rc.servesAuditApi = audit.args.includes('--audit-port');
+  rc.again = () => startProcess(component, name, args, port);
   running.add(rc);
   child.once('exit', () => running.delete(rc));
   return rc;
@@ -141,6 +151,18 @@ export async function stopAll(): Promise<void> {
 process.once('exit', () => {
   for (const c of running) c.child.kill('SIGKILL');
 });
+
+/** Resolves once a webhook started by startProcess answers /readyz; fails if it exits. */
+export async function webhookReady(webhook: RunningComponent): Promise<void> {
+  await eventually(
+    async () => {
+      if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
+      return (await httpsStatus(`https://127.0.0.1:${webhook.port}/readyz`)) === 200;
+    },
+    180_000, // PGlite's first start (initdb in WASM) takes tens of seconds on a busy host
+    'the webhook to be ready',
+  );
+}
 
 /**
  * Installs and starts all of agentgate as the demo (and people trying it) run it: base
@@ -173,14 +195,7 @@ export async function startAgentgate(
     ],
     port,
   );
-  await eventually(
-    async () => {
-      if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
-      return (await httpsStatus(`https://127.0.0.1:${port}/readyz`)) === 200;
-    },
-    180_000, // PGlite's first start (initdb in WASM) takes tens of seconds on a busy host
-    'the webhook to be ready',
-  );
+  await webhookReady(webhook);
   const operator = startProcess('operator', `${name}-operator`, [
     '--kubeconfig',
     operatorKc,

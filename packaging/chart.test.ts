@@ -333,6 +333,48 @@ describe('Helm chart', function () {
     expect(operator.containers[0]!.args).to.include('--notify-url-file=/notify/url');
   });
 
+  it('reads the EKS audit log when asked: CloudWatch flags the webhook accepts, the IRSA annotation, the Lease by name', function () {
+    const role = 'arn:aws:iam::111122223333:role/agentgate-webhook';
+    const docs = render('agentgate-system', [
+      '--set',
+      'audit.cloudwatch.enabled=true',
+      '--set',
+      'audit.cloudwatch.logGroup=/aws/eks/prod/cluster',
+      '--set',
+      'audit.cloudwatch.region=eu-west-1',
+      '--set-string',
+      `webhook.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=${role}`,
+    ]);
+    const args = podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!).containers[0]!.args ?? [];
+    expect(args).to.include.members([
+      '--audit-cloudwatch-log-group=/aws/eks/prod/cluster',
+      '--audit-cloudwatch-region=eu-west-1',
+      '--audit-cloudwatch-interval=10s',
+      '--audit-cloudwatch-overlap=5m',
+    ]);
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'webhook', 'main.js'), ...args, '--help'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    const annotations = (objects: K8sObject[]) =>
+      (objects.find((d) => d.kind === 'ServiceAccount' && d.metadata.name === 'agentgate-webhook')!.metadata as { annotations?: Record<string, string> })
+        .annotations;
+    expect(annotations(docs)).to.deep.equal({ 'eks.amazonaws.com/role-arn': role });
+    const roleRules = (docs.find((d) => d.kind === 'Role' && d.metadata.name === 'agentgate-webhook') as unknown as { rules: unknown[] }).rules;
+    expect(roleRules).to.deep.include({
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      resourceNames: ['agentgate-audit-cloudwatch'],
+      verbs: ['get', 'update'],
+    });
+    const def = render('agentgate-system');
+    expect(podOf(def.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!).containers[0]!.args!.join(' ')).to.not.contain(
+      'cloudwatch',
+    );
+    expect(annotations(def)).to.equal(undefined);
+    const missing = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', '--set', 'audit.cloudwatch.enabled=true']);
+    expect(missing.code).to.not.equal(0);
+    expect(missing.stderr).to.contain('audit/cloudwatch/logGroup');
+  });
+
   it('passes only flags the operator and the webhook accept', function () {
     for (const extra of [[], FULL_VALUES]) {
       const docs = render('agentgate-system', [...extra]);

@@ -43,6 +43,7 @@ const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAM
   [--audit-port N [--audit-host H] [--audit-service agentgate-audit]
    [--audit-sink-client-ca FILE --audit-sink-allowed-names CN,...] [--audit-tls-cert F --audit-tls-key F --audit-tls-ca F]]
   [--audit-checkpoint-interval 5s]
+  [--audit-cloudwatch-log-group /aws/eks/CLUSTER/cluster [--audit-cloudwatch-region R] [--audit-cloudwatch-interval 10s] [--audit-cloudwatch-overlap 5m]]
   [--manage-configurations=true|false] [--timeout-seconds 10] [--drain-seconds 5] [--pending-ttl 1h]
   [--operator-user USER] [--webhook-user USER]
   [--client-ca FILE [--client-cert-name NAME]... [--require-client-cert=true|false]]
@@ -82,6 +83,10 @@ function flags() {
         'audit-tls-cert': { type: 'string' },
         'audit-tls-key': { type: 'string' },
         'audit-tls-ca': { type: 'string' },
+        'audit-cloudwatch-log-group': { type: 'string' },
+        'audit-cloudwatch-region': { type: 'string' },
+        'audit-cloudwatch-interval': { type: 'string' },
+        'audit-cloudwatch-overlap': { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },
@@ -179,6 +184,17 @@ function flags() {
       .filter(Boolean),
     auditTls: v['audit-tls-cert'] ? { cert: v['audit-tls-cert'], key: v['audit-tls-key']!, ca: v['audit-tls-ca']! } : undefined,
     checkpointIntervalMs: dur('audit-checkpoint-interval', v['audit-checkpoint-interval'], DEFAULT_CHECKPOINT_INTERVAL_MS),
+    // EKS: the control plane's audit log in CloudWatch Logs (audit/cloudwatch.ts).
+    cloudwatch: v['audit-cloudwatch-log-group']
+      ? {
+          logGroup: v['audit-cloudwatch-log-group'],
+          region: v['audit-cloudwatch-region'],
+          intervalMs: v['audit-cloudwatch-interval'] === undefined ? undefined : dur('audit-cloudwatch-interval', v['audit-cloudwatch-interval'], 0),
+          overlapMs: v['audit-cloudwatch-overlap'] === undefined ? undefined : dur('audit-cloudwatch-overlap', v['audit-cloudwatch-overlap'], 0),
+        }
+      : (v['audit-cloudwatch-region'] ?? v['audit-cloudwatch-interval'] ?? v['audit-cloudwatch-overlap']) !== undefined
+        ? fail('--audit-cloudwatch-region, --audit-cloudwatch-interval and --audit-cloudwatch-overlap need --audit-cloudwatch-log-group')
+        : undefined,
     tlsCert: v['tls-cert'],
     tlsKey: v['tls-key'],
     tlsCa: v['tls-ca'],
@@ -291,6 +307,49 @@ async function main(): Promise<void> {
     log.info('serving the audit API', { address: `https://${f.auditHost}:${f.auditPort}`, group: AUDIT_API_VERSION });
     await publishAuditCa();
     setInterval(() => void publishAuditCa(), 60_000).unref();
+  }
+
+  // EKS has no audit webhook backend: its audit log is read from CloudWatch Logs, by one
+  // replica at a time (the Lease holder; the reader is idempotent, the Lease saves AWS calls
+  // and the race of two replicas recording the same read).
+  let stopCloudWatch = async (): Promise<void> => undefined;
+  if (f.cloudwatch) {
+    const { CloudWatchAuditPoller, cloudWatchClient, regionOf } = await import('../audit/cloudwatch.js');
+    const { LeaderElector } = await import('../lib/leader.js');
+    const cw = f.cloudwatch;
+    const poller = new CloudWatchAuditPoller({
+      client: cloudWatchClient(cw.region),
+      logGroup: cw.logGroup,
+      region: regionOf(cw.region),
+      store,
+      agentFor: (user) => agentsForUser(state.agents(), user)[0],
+      clock,
+      log,
+      intervalMs: cw.intervalMs,
+      overlapMs: cw.overlapMs,
+    });
+    const elector = new LeaderElector({
+      kc,
+      namespace: f.namespace,
+      name: 'agentgate-audit-cloudwatch',
+      id: f.writerId,
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+      clock,
+      log,
+      onStartedLeading: () => poller.start(),
+      onStoppedLeading: () => void poller.stop(),
+    });
+    elector.start();
+    log.info('reading the EKS audit log from CloudWatch Logs (when holding the Lease agentgate-audit-cloudwatch)', {
+      logGroup: cw.logGroup,
+      region: regionOf(cw.region),
+    });
+    stopCloudWatch = async () => {
+      await poller.stop();
+      await elector.release();
+    };
   }
 
   const agentgateUsers = [f.operatorUser, f.webhookUser];
@@ -462,7 +521,7 @@ async function main(): Promise<void> {
     setTimeout(() => {
       server.close(() => {
         // Every answered call's record is committed; a last checkpoint anchors the chain head.
-        void stopCheckpoints()
+        void Promise.all([stopCheckpoints(), stopCloudWatch()])
           .finally(() => store.close().catch(() => undefined))
           .finally(() => {
             log.info('drained; exiting');

@@ -5,8 +5,9 @@
 //   what the apiserver did, so the record turns Completed (2xx) or Failed (other code).
 // - the holes admission cannot see: an agent's reads (get/list/watch) and the calls RBAC
 //   refused (403 before admission) become records of their own, source apiserver.
-// The backend retries batches, so both are idempotent: settle only moves Admitted
-// records, and an apiserver record is keyed by its auditID.
+// The backend retries batches (and the CloudWatch reader, audit/cloudwatch.ts, reads
+// overlapping windows), so both are idempotent: settle only moves Admitted records, and an
+// apiserver record is keyed by its auditID.
 import type { AgentIdentity } from '../../api/types.js';
 import type { UnchainedSpec } from '../../lib/audit-chain.js';
 import type { UserInfo } from '../../lib/admission.js';
@@ -87,6 +88,7 @@ export async function ingest(
   const result: SinkResult = { settled: 0, recorded: 0, ignored: 0 };
   const joins: { name: string; code: number }[] = [];
   const fresh: { e: ApiserverAuditEvent; agent: string }[] = [];
+  const freshIds = new Set<string>();
   for (const e of events) {
     if (e.stage !== 'ResponseComplete' && e.stage !== 'Panic') {
       result.ignored++;
@@ -99,10 +101,12 @@ export async function ingest(
       continue;
     }
     const agent = agentFor(userOf(e));
-    if (!agent || !e.auditID) {
+    // The same event twice in one list (a log read over overlapping windows) is one record.
+    if (!agent || !e.auditID || freshIds.has(e.auditID)) {
       result.ignored++;
       continue;
     }
+    freshIds.add(e.auditID);
     fresh.push({ e, agent: agent.metadata.name! });
   }
   if (joins.length) result.settled = await store.settle(joins);
