@@ -8,7 +8,7 @@ import path from 'node:path';
 import { AUDIT_APISERVICE, AUDIT_GROUP, VERSION } from '../api/types.js';
 import { clusterEnv, kubectlOk, repoRoot } from './cluster.js';
 
-const AUDIT_SERVICE = 'agentgate-audit';
+export const AUDIT_SERVICE = 'agentgate-audit';
 
 function envFile(file: string): Record<string, string> {
   const out: Record<string, string> = {};
