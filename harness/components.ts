@@ -11,6 +11,7 @@ import yaml from 'js-yaml';
 import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
 import { ensureCrds } from './crds.js';
+import { OPERATOR_NODE_FLAGS } from '../operator/args.js';
 
 // Beside the control plane's own state, so two control planes (AGENTGATE_RUN_DIR) never share it.
 export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'agentgate');
@@ -113,11 +114,17 @@ export class RunningComponent {
 const running = new Set<RunningComponent>();
 
 /** Starts `node dist/<component>/main.js args...`; the log goes to .run/agentgate/<name>.log. */
-export function startProcess(component: Component, name: string, args: string[], port?: number): RunningComponent {
+export function startProcess(
+  component: Component,
+  name: string,
+  args: string[],
+  port?: number,
+  nodeFlags: readonly string[] = component === 'operator' ? OPERATOR_NODE_FLAGS : [],
+): RunningComponent {
   mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', component, 'main.js'), ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, path.join(repoRoot, 'dist', component, 'main.js'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
   });
