@@ -40,6 +40,8 @@ export interface CRD {
 }
 
 export const crdDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
+/** AuditEvent's schema: same shape, but served by the aggregated API, never installed as a CRD. */
+export const auditApiDir = path.resolve(crdDir, '..', 'audit', 'api');
 
 let loaded: Map<string, CRD> | undefined;
 
@@ -47,11 +49,14 @@ let loaded: Map<string, CRD> | undefined;
 export function loadCrds(dir = crdDir): Map<string, CRD> {
   if (loaded && dir === crdDir) return loaded;
   const byKind = new Map<string, CRD>();
-  for (const f of readdirSync(dir)
-    .filter((n) => n.endsWith('.yaml'))
-    .sort()) {
-    const crd = yaml.load(readFileSync(path.join(dir, f), 'utf8')) as CRD;
-    byKind.set(crd.spec.names.kind, crd);
+  const dirs = dir === crdDir ? [crdDir, auditApiDir] : [dir];
+  for (const d of dirs) {
+    for (const f of readdirSync(d)
+      .filter((n) => n.endsWith('.yaml'))
+      .sort()) {
+      const crd = yaml.load(readFileSync(path.join(d, f), 'utf8')) as CRD;
+      byKind.set(crd.spec.names.kind, crd);
+    }
   }
   if (dir === crdDir) loaded = byKind;
   return byKind;

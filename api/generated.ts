@@ -308,7 +308,7 @@ export interface AuditEventSpec {
   user: string;
   /** The user's groups. */
   groups?: string[];
-  /** CREATE, UPDATE, DELETE or CONNECT. */
+  /** CREATE, UPDATE, DELETE or CONNECT (admission); for records from the apiserver's audit log, the verb in upper case (GET, LIST, WATCH, ...). */
   operation: string;
   /** API group of the resource ('' for the core group). */
   group: string;
@@ -351,4 +351,14 @@ export interface AuditEventSpec {
     /** SHA-256 over previousHash and this event's canonical spec. */
     hash: string;
   };
+}
+
+/** What became of the call. Not part of the hash chain. */
+export interface AuditEventStatus {
+  /** Admitted: agentgate let the call through (or refused it) and the apiserver has not reported its result yet. Completed or Failed: the apiserver's own audit event for the same request carried a 2xx or another status code. Recorded: the record comes from the apiserver's audit log itself (a read or an RBAC-refused call). */
+  outcome?: "Admitted" | "Completed" | "Failed" | "Recorded";
+  /** The HTTP status code the apiserver answered the call with. */
+  code?: number;
+  /** Who recorded the attempt, agentgate's webhook or the apiserver's audit log. */
+  source?: "admission" | "apiserver";
 }

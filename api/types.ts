@@ -5,6 +5,11 @@
 export const GROUP = 'agentgate.io';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
+/** AuditEvents have a group of their own: agentgate's aggregated API (an APIService cannot share a group with CRDs). */
+export const AUDIT_GROUP = 'audit.agentgate.io';
+export const AUDIT_API_VERSION = `${AUDIT_GROUP}/${VERSION}`;
+/** The APIService routing audit.agentgate.io to the webhook's audit API; the installer creates it. */
+export const AUDIT_APISERVICE = `${VERSION}.${AUDIT_GROUP}`;
 
 export interface ObjectMeta {
   name?: string;
@@ -29,6 +34,7 @@ import type {
   ApprovalRequestSpec,
   ApprovalRequestStatus,
   AuditEventSpec,
+  AuditEventStatus,
 } from './generated.js';
 
 export type {
@@ -40,6 +46,7 @@ export type {
   ApprovalRequestSpec,
   ApprovalRequestStatus,
   AuditEventSpec,
+  AuditEventStatus,
 };
 
 /** metav1.Condition */
@@ -85,10 +92,11 @@ export interface ApprovalRequest {
 }
 
 export interface AuditEvent {
-  apiVersion: typeof API_VERSION;
+  apiVersion: typeof AUDIT_API_VERSION;
   kind: 'AuditEvent';
   metadata: ObjectMeta;
   spec: AuditEventSpec;
+  status?: AuditEventStatus;
 }
 
 /** Labels and annotations agentgate owns. */
@@ -101,6 +109,10 @@ export const LABEL_FINGERPRINT = 'agentgate.io/fingerprint';
 /** AuditEvent labels: the writer's hash chain and the verdict. */
 export const LABEL_WRITER = 'agentgate.io/writer';
 export const LABEL_DECISION = 'agentgate.io/decision';
+/** AuditEvents (audit.agentgate.io): Completed | Failed | Admitted, from the apiserver's own audit event. */
+export const LABEL_OUTCOME = 'agentgate.io/outcome';
+/** AuditEvents: webhook (the admission record) or apiserver (a read or refused call from its audit log). */
+export const LABEL_SOURCE = 'agentgate.io/source';
 export const ANNOTATION_APPROVED = 'approved';
 /** Who created an AccessGrant, stamped by the mutating webhook; never changes. */
 export const ANNOTATION_REQUESTED_BY = 'agentgate.io/requested-by';

@@ -95,12 +95,25 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['agentgate deny deploy-bot-3f9a1c -n payments'],
   },
   {
+    words: ['audit', 'policy'],
+    usage: 'agentgate audit policy',
+    summary: "Print the kube-apiserver audit policy that sends the agents' calls to agentgate",
+    description:
+      'Generated from the AgentIdentities: Metadata level for their users, ServiceAccounts and groups, nothing for anyone else. ' +
+      "Give it to the apiserver with --audit-policy-file (and --audit-webhook-config-file pointing at the webhook's /audit/events), " +
+      'so reads and RBAC-refused calls become AuditEvents. Regenerate when agents change.',
+    options: {},
+    positionals: [0, 0],
+    examples: ['agentgate audit policy > /etc/kubernetes/agentgate-audit-policy.yaml'],
+  },
+  {
     words: ['audit', 'verify'],
     usage: 'agentgate audit verify [-l SELECTOR] [-o json]',
     summary: "Verify the AuditEvents' hash chains",
     description:
       "Checks every writer's chain in agentgate's namespace: each event's hash matches its content, each links to " +
-      'the previous one, and no sequence number is missing. Exit status 1 names the altered or missing events.',
+      'the previous one, and no sequence number is missing; without -l, also against the checkpoints agentgate anchors in etcd, ' +
+      'which reveal deleted newest events and recomputed chains. Exit status 1 names the altered or missing events.',
     options: { output: OUTPUT_JSON, selector: SELECTOR },
     positionals: [0, 0],
     examples: ['agentgate audit verify'],

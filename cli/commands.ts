@@ -6,7 +6,9 @@ import type { AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js
 import { AGENTGATE_NAMESPACE, ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION } from '../api/types.js';
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
-import { verifyChain } from '../lib/audit-chain.js';
+import { listAuditEvents, verifyRecord } from '../audit/client.js';
+import { auditPolicyYaml } from '../audit/policy.js';
+import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
 import { verifyCluster } from '../boundary/cluster.js';
 import { parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, PLURAL, statusCode } from '../lib/kube.js';
@@ -222,9 +224,11 @@ async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
   return 0;
 }
 
-async function listAudit(ctx: Ctx): Promise<AuditEvent[]> {
+async function listAudit(ctx: Ctx, fieldSelector?: string): Promise<AuditEvent[]> {
   const ns = str(ctx.parsed.values, 'namespace') ?? AGENTGATE_NAMESPACE;
-  return (await new AgentgateClient(ctx.kc()).list<AuditEvent>('AuditEvent', ns, str(ctx.parsed.values, 'selector'))).items;
+  const labelSelector = str(ctx.parsed.values, 'selector');
+  // Through the aggregated API (audit.agentgate.io), filtered by the store.
+  return listAuditEvents(ctx.kc(), ns, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) });
 }
 
 async function audit(ctx: Ctx): Promise<number> {
@@ -234,7 +238,10 @@ async function audit(ctx: Ctx): Promise<number> {
   const agent = str(values, 'agent');
   if (since && parseDuration(since) === undefined)
     throw new UsageError(`--since ${since} is not a duration; use a Go duration such as 15m, 1h or 24h`, 'audit');
-  const events = filterAudit(await listAudit(ctx), { ...(agent ? { agent } : {}), ...(since ? { since } : {}) }, ctx.io.now());
+  const fields = [agent ? `spec.agent=${agent}` : '', since ? `spec.time>=${new Date(ctx.io.now().getTime() - parseDuration(since)!).toISOString()}` : '']
+    .filter(Boolean)
+    .join(',');
+  const events = filterAudit(await listAudit(ctx, fields || undefined), { ...(agent ? { agent } : {}), ...(since ? { since } : {}) }, ctx.io.now());
   ctx.io.out(format === 'json' ? JSON.stringify(events, null, 2) + '\n' : formatAudit(events));
   return 0;
 }
@@ -242,9 +249,20 @@ async function audit(ctx: Ctx): Promise<number> {
 async function auditVerify(ctx: Ctx): Promise<number> {
   const format = outputFormat(ctx.parsed.values);
   const events = await listAudit(ctx);
-  const result = verifyChain(events);
-  ctx.io.out(format === 'json' ? JSON.stringify({ events: events.length, ...result }, null, 2) + '\n' : formatChain(result, events.length));
+  const ns = str(ctx.parsed.values, 'namespace') ?? AGENTGATE_NAMESPACE;
+  const result = await verifyRecord(ctx.kc(), ns, events, {
+    partial: !!str(ctx.parsed.values, 'selector'),
+    secretName: KEY_SECRET,
+    secretKey: FINGERPRINT_KEY,
+  });
+  ctx.io.out(format === 'json' ? JSON.stringify({ events: events.length, ...result }, null, 2) + '\n' : formatChain(result, events.length, result.checkpoints));
   return result.ok ? 0 : 1;
+}
+
+async function auditPolicyCommand(ctx: Ctx): Promise<number> {
+  const agents = (await new AgentgateClient(ctx.kc()).list<AgentIdentity>('AgentIdentity')).items;
+  ctx.io.out(auditPolicyYaml(agents));
+  return 0;
 }
 
 async function request(ctx: Ctx): Promise<number> {
@@ -375,6 +393,8 @@ export async function runCommand(ctx: Ctx): Promise<number> {
       return audit(ctx);
     case 'audit verify':
       return auditVerify(ctx);
+    case 'audit policy':
+      return auditPolicyCommand(ctx);
     case 'request':
       return request(ctx);
     case 'eks access-entry':

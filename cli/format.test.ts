@@ -149,7 +149,7 @@ function events(): AuditEvent[] {
       requestUID: `uid-${i}`,
     });
     head = r.head;
-    out.push({ apiVersion: 'agentgate.io/v1alpha1', kind: 'AuditEvent', metadata: { name: `ev-${i}`, namespace: 'agentgate-system' }, spec: r.spec });
+    out.push({ apiVersion: 'audit.agentgate.io/v1alpha1', kind: 'AuditEvent', metadata: { name: `ev-${i}`, namespace: 'agentgate-system' }, spec: r.spec });
   }
   return out;
 }

@@ -138,7 +138,14 @@ export function filterAudit(events: AuditEvent[], opts: { agent?: string; since?
     );
 }
 
-export function formatChain(result: VerifyResult, total: number): string {
+const CHECKPOINT_NOTE: Record<string, string> = {
+  verified: 'checkpoints in etcd compared with the store (a deleted tail or a recomputed chain would be listed above)',
+  'skipped-selector': 'checkpoints not compared: a label selector shows part of the record (run without -l for the whole check)',
+  none: 'no checkpoints found (agentgate-audit-checkpoints): a deleted tail or a recomputed chain cannot be ruled out',
+  'no-key': "checkpoints not compared: agentgate's key (Secret agentgate-webhook-tls) is not readable with your credentials",
+};
+
+export function formatChain(result: VerifyResult, total: number, checkpoints?: string): string {
   const lines: string[] = [];
   for (const w of result.writers) {
     lines.push(`writer ${w.writer}: ${w.count} event(s), sequence ${w.first}..${w.last}${w.pruned ? ' (older events removed by retention)' : ''}`);
@@ -148,6 +155,7 @@ export function formatChain(result: VerifyResult, total: number): string {
     lines.push(`AUDIT CHAIN BROKEN: ${result.problems.length} problem(s)`);
     for (const p of result.problems) lines.push(`  ${p.kind.toUpperCase()}: ${p.message}`);
   }
+  if (checkpoints && CHECKPOINT_NOTE[checkpoints]) lines.push(CHECKPOINT_NOTE[checkpoints]);
   return lines.join('\n') + '\n';
 }
 

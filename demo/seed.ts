@@ -166,17 +166,33 @@ spec:
   await kubectl('admin', ['delete', 'configmap', 'release-notes', '-n', NS, '--ignore-not-found']);
   const allowed = await as('agent', ['create', 'configmap', 'release-notes', '-n', NS, '--from-literal=version=1.4.2']);
   expectThat(allowed.code === 0, 'allowed', allowed);
+  // Written before the webhook answered; Completed once the apiserver's own audit event joins it.
   const audit = await eventually(
     async () => {
-      const out = await kubectlOk('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE, '-o', 'json']);
-      const items = (JSON.parse(out) as { items: Array<{ metadata: { name: string }; spec: Record<string, unknown> }> }).items;
-      return items.find((e) => e.spec.resource === 'configmaps' && e.spec.name === 'release-notes' && e.spec.decision === 'Allowed');
+      const out = await kubectlOk('admin', [
+        'get',
+        'auditevents',
+        '-n',
+        AGENTGATE_NAMESPACE,
+        '-l',
+        `agentgate.io/agent=${AGENT}`,
+        '--field-selector',
+        `spec.namespace=${NS},spec.name=release-notes`,
+        '-o',
+        'json',
+      ]);
+      const items = (JSON.parse(out) as { items: Array<{ metadata: { name: string }; spec: Record<string, unknown>; status?: { outcome?: string } }> }).items;
+      return items.find((e) => e.spec.resource === 'configmaps' && e.spec.decision === 'Allowed' && e.status?.outcome === 'Completed');
     },
-    15_000,
-    'the AuditEvent of the ConfigMap creation',
+    20_000,
+    'the AuditEvent of the ConfigMap creation, Completed',
   );
   const shown = await as('admin', ['get', 'auditevent', audit.metadata.name, '-n', AGENTGATE_NAMESPACE, '-o', 'wide']);
-  expectThat(shown.code === 0 && audit.spec.agent === AGENT, `recorded as AuditEvent ${audit.metadata.name}, naming the agent`, shown);
+  expectThat(
+    shown.code === 0 && audit.spec.agent === AGENT,
+    `recorded as AuditEvent ${audit.metadata.name} (in the audit database, not etcd), naming the agent, and Completed by the apiserver`,
+    shown,
+  );
 
   narrate('A destructive command is blocked', 'Deleting the Deployment matches the built-in "delete" rule: it is held until approved.');
   const held = await as('agent', ['delete', 'deployment', 'web', '-n', NS]);
@@ -225,6 +241,28 @@ spec:
   expectThat(closed.stdout.trim() === 'no', 'the agent can no longer edit payments');
   const denied = await as('agent', ['create', 'configmap', 'after-hours', '-n', NS, '--from-literal=a=b']);
   expectThat(denied.code !== 0, 'a create after the window fails', denied);
+  // RBAC refused it before admission: the apiserver's audit backend is what records it.
+  const refused = await eventually(
+    async () => {
+      const out = await kubectlOk('admin', [
+        'get',
+        'auditevents',
+        '-n',
+        AGENTGATE_NAMESPACE,
+        '-l',
+        'agentgate.io/source=apiserver,agentgate.io/decision=Denied',
+        '--field-selector',
+        `spec.namespace=${NS},spec.resource=configmaps,spec.operation=CREATE`,
+        '-o',
+        'json',
+      ]);
+      // (A create's audit entry names no object: the name is in the body, which Metadata level omits.)
+      return (JSON.parse(out) as { items: Array<{ metadata: { name: string }; status?: { code?: number } }> }).items[0];
+    },
+    20_000,
+    'the refused create recorded from the apiserver audit log',
+  );
+  expectThat(refused.status?.code === 403, `and it is recorded too: AuditEvent ${refused.metadata.name}, refused ${refused.status?.code} by RBAC`);
   await as('admin', ['get', 'accessgrant', grant, '-n', NS]);
 
   narrate(

@@ -12,6 +12,14 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AccessGrant, AuditEvent } from '../api/types.js';
+import { AUDIT_APISERVICE } from '../api/types.js';
+import { CHECKPOINT_CONFIGMAP, checkpointKey, signCheckpoint } from '../audit/checkpoint.js';
+import { openDb } from '../audit/db.js';
+import { AuditStore, eventName } from '../audit/store.js';
+import { systemClock } from '../lib/clock.js';
+import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
+import { postgresDsn } from '../harness/audit-store.js';
+import { startAgentgate, stopAgentgate } from '../harness/components.js';
 import { appendEvent, emptyHead } from '../lib/audit-chain.js';
 import type { ChainHead } from '../lib/audit-chain.js';
 import { rfc3339 as toRfc3339 } from '../lib/clock.js';
@@ -367,22 +375,44 @@ describe('agentgate CLI on a real apiserver', function () {
   });
 
   describe('audit and audit verify', function () {
+    // Records are written by agentgate only; to stage a trail (and to tamper with it, as
+    // someone with database access would) this opens the same PostgreSQL the webhook uses.
     const writer = uniqueName('cli-e2e-writer');
-    const label = `agentgate.io/e2e-cli=${writer}`;
+    const label = `agentgate.io/writer=${writer}`;
     let names: string[] = [];
-    let docs: AuditEvent[] = [];
+    let store: AuditStore | undefined;
+    let components: Awaited<ReturnType<typeof startAgentgate>> | undefined;
+
+    before(async function () {
+      const dsn = postgresDsn();
+      if (!dsn || !clusterEnv().local) this.skip(); // PGlite is in-process: only the webhook can open it (E2E_AUDIT_STORE=pglite)
+      // The webhook process serves the aggregated API the CLI reads through.
+      components = await startAgentgate({ name: 'cli-audit' });
+      store = new AuditStore(await openDb({ engine: 'postgres', dsn: dsn! }), writer, systemClock);
+      await store.open();
+      await eventually(
+        async () =>
+          (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout ===
+          'True',
+        60_000,
+        'the audit API',
+      );
+    });
+
+    after(async function () {
+      await store?.close();
+      await stopAgentgate(components);
+    });
 
     beforeEach(async function () {
-      await kubectlOk('admin', ['create', 'namespace', 'agentgate-system', '--dry-run=client', '-o', 'yaml']).then((y) =>
-        kubectlOk('admin', ['apply', '-f', '-'], y),
-      );
+      await store!.db.query(`DELETE FROM agentgate_audit_events WHERE writer = $1`, [writer]);
       let head: ChainHead = emptyHead(writer);
       names = [];
-      docs = [];
-      const base = Date.now() - 10 * 60_000;
+      // 20, 15, 10 and 5 minutes ago: --since 12m keeps the last two with minutes to spare.
+      const base = Date.now() - 20 * 60_000;
       for (let i = 0; i < 4; i++) {
         const r = appendEvent(head, {
-          time: rfc3339(base + i * 60_000),
+          time: rfc3339(base + i * 5 * 60_000),
           agent: i === 3 ? 'other-bot' : agent,
           user: AGENT_USER,
           groups: ['agentgate:agents'],
@@ -397,31 +427,20 @@ describe('agentgate CLI on a real apiserver', function () {
           requestUID: `uid-${writer}-${i}`,
         });
         head = r.head;
-        const name = `${writer}-${i}`;
+        const name = eventName(writer, i + 1);
         names.push(name);
-        const doc: AuditEvent = {
-          apiVersion: 'agentgate.io/v1alpha1',
-          kind: 'AuditEvent',
-          metadata: { name, namespace: 'agentgate-system', labels: { 'agentgate.io/e2e-cli': writer } },
-          spec: r.spec,
-        };
-        docs.push(doc);
-        await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(doc));
+        await store!.importChained(r.spec, name);
       }
     });
 
-    afterEach(async function () {
-      await kubectl('admin', ['delete', 'auditevents', '-n', 'agentgate-system', '-l', label]);
-    });
-
-    it('lists the trail, filtered by agent and time', async function () {
-      const r = await cli('admin', ['audit', '--agent', agent]);
+    it('lists the trail, filtered by agent and time, through the aggregated API', async function () {
+      const r = await cli('admin', ['audit', '--agent', agent, '-l', label]);
       expect(r.code, r.stderr).to.equal(0);
       const rows = r.stdout.trim().split('\n');
       expect(rows[0]).to.match(/^TIME\s+AGENT\s+OPERATION/);
       expect(rows).to.have.length(4);
       expect(r.stdout).to.contain(`${ns}/cm-2`).and.contain('Held');
-      const json = JSON.parse((await cli('admin', ['audit', '--since', '8m30s', '-l', label, '-o', 'json'])).stdout) as AuditEvent[];
+      const json = JSON.parse((await cli('admin', ['audit', '--since', '12m', '-l', label, '-o', 'json'])).stdout) as AuditEvent[];
       expect(json.map((e) => e.metadata.name)).to.deep.equal([names[2], names[3]]);
     });
 
@@ -431,8 +450,8 @@ describe('agentgate CLI on a real apiserver', function () {
       expect(r.stdout).to.contain(`writer ${writer}: 4 event(s), sequence 1..4`).and.contain('audit chain intact');
     });
 
-    it('fails and names the event when one is deleted', async function () {
-      await kubectlOk('admin', ['delete', 'auditevent', names[1]!, '-n', 'agentgate-system']);
+    it('fails and names the event when one is deleted from the database', async function () {
+      await store!.db.query(`DELETE FROM agentgate_audit_events WHERE name = $1`, [names[1]]);
       const r = await cli('admin', ['audit', 'verify', '-l', label]);
       expect(r.code).to.equal(1);
       expect(r.stdout)
@@ -442,13 +461,11 @@ describe('agentgate CLI on a real apiserver', function () {
         .and.contain(`between ${names[0]} and ${names[2]}`);
     });
 
-    it('fails and names the event when one is altered', async function () {
-      // Specs are write-once, so tampering means replacing the object.
-      await kubectlOk('admin', ['delete', 'auditevent', names[2]!, '-n', 'agentgate-system']);
-      const altered = structuredClone(docs[2]!);
-      altered.spec.decision = 'Allowed';
-      altered.spec.reason = 'covered by grant hotfix';
-      await kubectlOk('admin', ['create', '-f', '-'], JSON.stringify(altered));
+    it('fails and names the event when one is altered in the database', async function () {
+      await store!.db.query(
+        `UPDATE agentgate_audit_events SET spec = jsonb_set(jsonb_set(spec, '{decision}', '"Allowed"'), '{reason}', '"covered by grant hotfix"'), decision = 'Allowed' WHERE name = $1`,
+        [names[2]],
+      );
       const r = await cli('admin', ['audit', 'verify', '-l', label, '-o', 'json']);
       expect(r.code).to.equal(1);
       const result = JSON.parse(r.stdout) as { ok: boolean; problems: Array<{ kind: string; event: string; sequence: number }> };
@@ -456,6 +473,44 @@ describe('agentgate CLI on a real apiserver', function () {
       expect(result.problems).to.deep.include({ ...result.problems.find((p) => p.kind === 'altered'), kind: 'altered', event: names[2], sequence: 3 });
       const text = await cli('admin', ['audit', 'verify', '-l', label]);
       expect(text.stdout).to.contain(`ALTERED: event ${names[2]} (writer ${writer}, sequence 3) was altered`);
+    });
+
+    it('the checkpoint in etcd reveals a deleted newest event, which the chain alone cannot', async function () {
+      // The checkpoint as agentgate writes it: signed with the key from its Secret.
+      const secret = JSON.parse(await kubectlOk('admin', ['get', 'secret', KEY_SECRET, '-n', 'agentgate-system', '-o', 'json'])) as {
+        data: Record<string, string>;
+      };
+      const key = checkpointKey(Buffer.from(secret.data[FINGERPRINT_KEY]!, 'base64').toString('utf8'));
+      const head = (await store!.heads()).find((h) => h.writer === writer)!;
+      expect(head.sequence).to.equal(4);
+      const cp = signCheckpoint(head, new Date(), key);
+      await kubectlOk('admin', [
+        'patch',
+        'configmap',
+        CHECKPOINT_CONFIGMAP,
+        '-n',
+        'agentgate-system',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ data: { [writer]: JSON.stringify(cp) } }),
+      ]);
+      await store!.db.query(`DELETE FROM agentgate_audit_events WHERE name = $1`, [names[3]]);
+      // The chain of what is left is intact...
+      expect((await cli('admin', ['audit', 'verify', '-l', label])).code).to.equal(0);
+      // ...but the whole check compares it with the checkpoint.
+      const r = await cli('admin', ['audit', 'verify']);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.contain('TAIL-DELETED').and.contain(`writer ${writer}: events sequence 4..4 are missing (the newest were deleted)`);
+      await kubectl('admin', [
+        'patch',
+        'configmap',
+        CHECKPOINT_CONFIGMAP,
+        '-n',
+        'agentgate-system',
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'remove', path: `/data/${writer}` }]),
+      ]);
     });
   });
 });

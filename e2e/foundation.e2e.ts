@@ -7,7 +7,7 @@ import path from 'node:path';
 import { kubectl, kubectlOk, repoRoot } from '../harness/cluster.js';
 import { ensureCrds } from '../harness/crds.js';
 
-const CRD_NAMES = ['agentidentities', 'accessgrants', 'approvalrequests', 'auditevents'].map((p) => `${p}.agentgate.io`);
+const CRD_NAMES = ['agentidentities', 'accessgrants', 'approvalrequests'].map((p) => `${p}.agentgate.io`);
 
 describe('foundation: the agentgate.io API on a real apiserver', function () {
   before(async function () {

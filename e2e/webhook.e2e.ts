@@ -470,7 +470,7 @@ describe('webhook: one boundary for every agent call (real apiserver)', function
       'clusterrole',
       'e2e-webhook-tamper',
       '--verb=*',
-      '--resource=accessgrants.agentgate.io,approvalrequests.agentgate.io,auditevents.agentgate.io,rolebindings.rbac.authorization.k8s.io,accessgrants.agentgate.io/status,approvalrequests.agentgate.io/status',
+      '--resource=accessgrants.agentgate.io,approvalrequests.agentgate.io,auditevents.audit.agentgate.io,rolebindings.rbac.authorization.k8s.io,accessgrants.agentgate.io/status,approvalrequests.agentgate.io/status',
     ]);
     await kubectlOk('admin', ['create', 'rolebinding', 'tamper', '-n', ns, '--clusterrole=e2e-webhook-tamper', '--user=agent:deploy-bot']);
     await kubectlOk('admin', [

@@ -17,6 +17,8 @@ if [[ -z "${E2E_KUBECONFIG_DIR:-}" ]]; then
 fi
 cleanup() { if [[ -n "$started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/controlplane/down.sh >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
+# The embedded audit store (PGlite), as a one-replica install runs by default.
+export E2E_AUDIT_STORE=pglite
 case "${1:-seed}" in
   seed) node dist/demo/seed.js ;;
   mcp) node dist/demo/mcp.js ;;

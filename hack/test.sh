@@ -32,7 +32,17 @@ if [[ -z "${E2E_KUBECONFIG_DIR:-}" ]]; then
   if ! [[ -f "$run/env" ]]; then started=1; fi
   hack/controlplane/up.sh
 fi
-cleanup() { if [[ -n "$started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/controlplane/down.sh >/dev/null 2>&1 || true; fi; }
+# The audit store's e2e tests run against a real PostgreSQL (E2E_AUDIT_STORE=pglite: the embedded one).
+pg_started=""
+if [[ "${E2E_AUDIT_STORE:-postgres}" == "postgres" ]]; then
+  pg_run="${AGENTGATE_PG_DIR:-$repo/.run/postgres}"
+  [[ -f "$pg_run/env" ]] || pg_started=1
+  hack/postgres/up.sh
+fi
+cleanup() {
+  if [[ -n "$pg_started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/postgres/down.sh >/dev/null 2>&1 || true; fi
+  if [[ -n "$started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/controlplane/down.sh >/dev/null 2>&1 || true; fi
+}
 trap cleanup EXIT
 
 config=.mocharc.all.json

@@ -8,8 +8,9 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
+import { auditStoreArgs, installAuditService } from './audit-store.js';
 import { ensureCrds } from './crds.js';
 import { OPERATOR_NODE_FLAGS } from '../operator/args.js';
 
@@ -44,6 +45,7 @@ export async function installBase(): Promise<void> {
     '-f',
     path.join(repoRoot, 'config', 'webhook'),
   ]);
+  await installAuditService(AGENTGATE_NAMESPACE);
 }
 
 /** A kubeconfig that authenticates as the component's ServiceAccount with a real token. */
@@ -109,6 +111,12 @@ export class RunningComponent {
   log(): string {
     return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
   }
+  /** This process serves the audit API on the control plane's audit port. */
+  servesAuditApi = false;
+  /** Starts the same component again, same flags (after a crash test); set by startProcess. */
+  again: () => RunningComponent = () => {
+    throw new Error(`${this.name} cannot be started again`);
+  };
 }
 
 const running = new Set<RunningComponent>();
@@ -124,13 +132,19 @@ export function startProcess(
   mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [...nodeFlags, path.join(repoRoot, 'dist', component, 'main.js'), ...args], {
+  // Every webhook gets an audit store, and the audit API where the control plane routes to
+  // it unless another running webhook (a second replica) holds that one port already.
+  const withApi = ![...running].some((r) => r.servesAuditApi && r.alive);
+  const audit = component === 'webhook' && !args.includes('--audit-store') ? auditStoreArgs(name, runDir, withApi) : { args: [], env: {} };
+  const child = spawn(process.execPath, [...nodeFlags, path.join(repoRoot, 'dist', component, 'main.js'), ...args, ...audit.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...audit.env },
   });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   const rc = new RunningComponent(name, child, logFile, port);
+  rc.servesAuditApi = audit.args.includes('--audit-port');
+  rc.again = () => startProcess(component, name, args, port);
   running.add(rc);
   child.once('exit', () => running.delete(rc));
   return rc;
@@ -144,6 +158,18 @@ export async function stopAll(): Promise<void> {
 process.once('exit', () => {
   for (const c of running) c.child.kill('SIGKILL');
 });
+
+/** Resolves once a webhook started by startProcess answers /readyz; fails if it exits. */
+export async function webhookReady(webhook: RunningComponent): Promise<void> {
+  await eventually(
+    async () => {
+      if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
+      return (await httpsStatus(`https://127.0.0.1:${webhook.port}/readyz`)) === 200;
+    },
+    180_000, // PGlite's first start (initdb in WASM) takes tens of seconds on a busy host
+    'the webhook to be ready',
+  );
+}
 
 /**
  * Installs and starts all of agentgate as the demo (and people trying it) run it: base
@@ -176,14 +202,7 @@ export async function startAgentgate(
     ],
     port,
   );
-  await eventually(
-    async () => {
-      if (!webhook.alive) throw new Error(`webhook exited:\n${webhook.log().slice(-3000)}`);
-      return (await httpsStatus(`https://127.0.0.1:${port}/readyz`)) === 200;
-    },
-    60_000,
-    'the webhook to be ready',
-  );
+  await webhookReady(webhook);
   const operator = startProcess('operator', `${name}-operator`, [
     '--kubeconfig',
     operatorKc,
@@ -223,6 +242,8 @@ function httpsStatus(url: string): Promise<number> {
  */
 export async function removeWebhookConfigurations(): Promise<void> {
   for (const { kind, name } of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind.toLowerCase(), name, '--ignore-not-found']);
+  // An APIService without its server makes discovery stale, which stalls namespace deletion.
+  await kubectl('admin', ['delete', 'apiservice', AUDIT_APISERVICE, '--ignore-not-found']);
 }
 
 /** Stops what startAgentgate started and removes the webhook configurations. */

@@ -4,8 +4,8 @@
 // the one before. Editing an event changes its hash (and breaks the next event's link);
 // deleting one leaves a gap in the sequence. Retention deletes the *oldest* events, so a
 // chain may legitimately start above 1; anything missing after the first surviving event
-// is reported. Deleting the newest events cannot be seen from the chain alone: compare
-// the last sequence with the writer's log line or metric for that.
+// is reported. Deleting the newest events, or recomputing a whole chain, cannot be seen
+// from the chain alone: the checkpoints in etcd (audit/checkpoint.ts) catch those.
 //
 // Pure (no I/O) so the webhook, the operator and `agentgate audit verify` share it.
 
@@ -54,7 +54,17 @@ export function recoverHead(writer: string, events: readonly { spec?: AuditEvent
   return head;
 }
 
-export type ChainProblemKind = 'altered' | 'missing' | 'broken-link' | 'duplicate' | 'malformed';
+/** The last four come from checkpoints (audit/checkpoint.ts), which anchor the chain's head outside the store. */
+export type ChainProblemKind =
+  | 'altered'
+  | 'missing'
+  | 'broken-link'
+  | 'duplicate'
+  | 'malformed'
+  | 'tail-deleted'
+  | 'recomputed'
+  | 'forged-checkpoint'
+  | 'writer-deleted';
 
 export interface ChainProblem {
   kind: ChainProblemKind;

@@ -5,7 +5,7 @@ import { loadKubeConfig, withKeepAlive } from '../lib/kube.js';
 import { newLogger } from '../lib/log.js';
 import { parseArgs, type OperatorArgs } from './args.js';
 import { EventRecorder } from './events.js';
-import { LeaderElector } from './leader.js';
+import { LeaderElector } from '../lib/leader.js';
 import { OperatorMetrics } from './metrics.js';
 import { Operator } from './operator.js';
 import { BoundaryVerifier, boundaryChangeWatches } from './boundary.js';

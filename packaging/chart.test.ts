@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chartDir, FULL_VALUES, helm, render, runHelm, type K8sObject } from './helm.js';
 import { OPERATOR_NODE_FLAGS, parseArgs as parseOperatorArgs } from '../operator/args.js';
 import { parseCommandLine } from '../cli/args.js';
-import { AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTS_WEBHOOK, AUDIT_APISERVICE, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DRAIN_SECONDS, TIMEOUT_SECONDS } from '../webhook/limits.js';
 
 type Pod = {
@@ -157,9 +157,31 @@ describe('Helm chart', function () {
         }
       });
 
-      it('runs two replicas of each, with PodDisruptionBudgets', function () {
-        for (const d of docs.filter((x) => x.kind === 'Deployment')) expect((d as any).spec.replicas).to.equal(2);
-        expect(docs.filter((d) => d.kind === 'PodDisruptionBudget')).to.have.length(2);
+      it('runs two operator replicas, and webhook replicas as the audit store allows, with PodDisruptionBudgets where they can hold', function () {
+        const replicas = (n: string) => (docs.find((x) => x.kind === 'Deployment' && x.metadata.name === n) as any).spec.replicas;
+        expect(replicas('agentgate-operator')).to.equal(2);
+        // PGlite (the default) is single-writer: one webhook; PostgreSQL: two.
+        expect(replicas('agentgate-webhook')).to.equal(label === 'full values' ? 2 : 1);
+        expect(
+          docs
+            .filter((d) => d.kind === 'PodDisruptionBudget')
+            .map((d) => d.metadata.name)
+            .sort(),
+        ).to.deep.equal(label === 'full values' ? ['agentgate-operator', 'agentgate-webhook'] : ['agentgate-operator']);
+      });
+
+      it('wires the audit store: a volume for PGlite, the DSN from a Secret for PostgreSQL, and the audit Service', function () {
+        const pod = podOf(docs.find((x) => x.kind === 'Deployment' && x.metadata.name === 'agentgate-webhook')!);
+        const c = pod.containers[0]! as any;
+        expect(docs.some((d) => d.kind === 'Service' && d.metadata.name === 'agentgate-audit')).to.equal(true);
+        if (label === 'full values') {
+          expect(c.args).to.include('--audit-store=postgres');
+          expect(c.env.find((e: any) => e.name === 'AGENTGATE_AUDIT_DSN').valueFrom.secretKeyRef).to.deep.equal({ name: 'agentgate-audit-dsn', key: 'dsn' });
+          expect(docs.some((d) => d.kind === 'PersistentVolumeClaim')).to.equal(false);
+        } else {
+          expect(c.args).to.include('--audit-store=pglite').and.include('--audit-data-dir=/var/lib/agentgate/audit');
+          expect(docs.find((d) => d.kind === 'PersistentVolumeClaim')?.metadata.name).to.equal('agentgate-audit');
+        }
       });
 
       it('binds the operator to exactly the roles agents may receive', function () {
@@ -167,7 +189,10 @@ describe('Helm chart', function () {
         const want = label === 'full values' ? ['agentgate-edit', 'view', 'deployer'] : ['agentgate-edit', 'view'];
         expect(bind.rules).to.deep.equal([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: want }]);
         for (const d of docs) {
-          if (d.metadata.namespace) expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).to.equal('agentgate-system');
+          // One exception, as for every aggregated API server: reading the front proxy's CA in kube-system.
+          if (d.kind === 'RoleBinding' && (d as any).roleRef?.name === 'extension-apiserver-authentication-reader')
+            expect(d.metadata.namespace).to.equal('kube-system');
+          else if (d.metadata.namespace) expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).to.equal('agentgate-system');
         }
         const grantsAll = docs.some(
           (d) =>
@@ -176,20 +201,33 @@ describe('Helm chart', function () {
         expect(grantsAll, 'no wildcard rules in agentgate RBAC').to.equal(false);
       });
 
-      it("lets no agentgate identity create webhook configurations, and touch agentgate's only by name", function () {
+      it("lets no agentgate identity create routing objects (webhook configurations, APIServices), and touch agentgate's only by name", function () {
+        const routing = /^(validatingwebhookconfigurations|mutatingwebhookconfigurations|apiservices)$/;
         for (const d of docs.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
           for (const r of (d as any).rules ?? []) {
-            if (!r.resources?.some((x: string) => /webhookconfigurations$/.test(x))) continue;
+            if (!r.resources?.some((x: string) => routing.test(x))) continue;
             if (
               r.verbs.some((v: string) => v === 'get' || v === 'list' || v === 'watch') &&
               !r.verbs.some((v: string) => ['create', 'update', 'patch', 'delete'].includes(v))
             )
               continue;
             expect(r.verbs, `${d.kind}/${d.metadata.name}`).to.not.include('create');
-            expect(r.resourceNames, `${d.kind}/${d.metadata.name} writes configurations by name only`).to.be.an('array').that.is.not.empty;
-            for (const n of r.resourceNames) expect([AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK]).to.include(n);
+            expect(r.resourceNames, `${d.kind}/${d.metadata.name} writes routing objects by name only`).to.be.an('array').that.is.not.empty;
+            for (const n of r.resourceNames) expect([AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK, AUDIT_APISERVICE]).to.include(n);
           }
         }
+      });
+
+      it('installs the APIService of the audit API (the webhook only fills in its CA bundle), routed to the audit Service', function () {
+        const api = docs.find((d) => d.kind === 'APIService') as any;
+        expect(api.metadata.name).to.equal(AUDIT_APISERVICE);
+        expect(api.spec.service).to.deep.equal({ name: 'agentgate-audit', namespace: 'agentgate-system', port: 443 });
+        expect(api.spec.caBundle).to.equal(undefined);
+        expect(api.metadata.annotations?.['cert-manager.io/inject-ca-from']).to.equal(
+          label === 'full values' ? 'agentgate-system/agentgate-webhook' : undefined,
+        );
+        const svc = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'agentgate-audit') as any;
+        expect(svc.spec.ports[0].targetPort).to.equal('audit');
       });
 
       it('creates the three webhook configurations empty (the webhook fills them in), and the CRDs kept on uninstall', function () {
@@ -242,6 +280,17 @@ describe('Helm chart', function () {
     });
   }
 
+  it('refuses audit values that cannot work, naming the value', function () {
+    const many = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', '--set', 'webhook.replicas=2']);
+    expect(many.code).to.not.equal(0);
+    expect(many.stderr).to.contain('audit.store=pglite is single-writer');
+    const noDsn = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', '--set', 'audit.store=postgres', '--set', 'webhook.replicas=2']);
+    expect(noDsn.stderr).to.contain('audit.postgres.dsnSecret.name');
+    const bad = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', '--set', 'audit.store=sqlite']);
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.contain('audit');
+  });
+
   it('guards disruption budgets: none with one replica, refuses one that blocks every drain', function () {
     const one = render('agentgate-system', ['--set', 'webhook.replicas=1', '--set', 'operator.replicas=1']);
     expect(one.filter((d) => d.kind === 'PodDisruptionBudget')).to.deep.equal([]);
@@ -290,6 +339,48 @@ describe('Helm chart', function () {
     expect(operator.containers[0]!.command).to.deep.equal(['node', ...OPERATOR_NODE_FLAGS, '/app/dist/operator/main.js']);
     const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'));
     expect(JSON.parse(cmd?.[1] ?? 'null')).to.deep.equal([...OPERATOR_NODE_FLAGS, '/app/dist/operator/main.js']);
+  });
+
+  it('reads the EKS audit log when asked: CloudWatch flags the webhook accepts, the IRSA annotation, the Lease by name', function () {
+    const role = 'arn:aws:iam::111122223333:role/agentgate-webhook';
+    const docs = render('agentgate-system', [
+      '--set',
+      'audit.cloudwatch.enabled=true',
+      '--set',
+      'audit.cloudwatch.logGroup=/aws/eks/prod/cluster',
+      '--set',
+      'audit.cloudwatch.region=eu-west-1',
+      '--set-string',
+      `webhook.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=${role}`,
+    ]);
+    const args = podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!).containers[0]!.args ?? [];
+    expect(args).to.include.members([
+      '--audit-cloudwatch-log-group=/aws/eks/prod/cluster',
+      '--audit-cloudwatch-region=eu-west-1',
+      '--audit-cloudwatch-interval=10s',
+      '--audit-cloudwatch-overlap=5m',
+    ]);
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'webhook', 'main.js'), ...args, '--help'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    const annotations = (objects: K8sObject[]) =>
+      (objects.find((d) => d.kind === 'ServiceAccount' && d.metadata.name === 'agentgate-webhook')!.metadata as { annotations?: Record<string, string> })
+        .annotations;
+    expect(annotations(docs)).to.deep.equal({ 'eks.amazonaws.com/role-arn': role });
+    const roleRules = (docs.find((d) => d.kind === 'Role' && d.metadata.name === 'agentgate-webhook') as unknown as { rules: unknown[] }).rules;
+    expect(roleRules).to.deep.include({
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      resourceNames: ['agentgate-audit-cloudwatch'],
+      verbs: ['get', 'update'],
+    });
+    const def = render('agentgate-system');
+    expect(podOf(def.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!).containers[0]!.args!.join(' ')).to.not.contain(
+      'cloudwatch',
+    );
+    expect(annotations(def)).to.equal(undefined);
+    const missing = runHelm(['template', 'agentgate', chartDir, '--kube-version', '1.35.4', '--set', 'audit.cloudwatch.enabled=true']);
+    expect(missing.code).to.not.equal(0);
+    expect(missing.stderr).to.contain('audit/cloudwatch/logGroup');
   });
 
   it('passes only flags the operator and the webhook accept', function () {

@@ -51,6 +51,12 @@ export const FULL_VALUES = [
   'notifications.secretName=agentgate-slack',
   '--set',
   'agentRoles={agentgate-edit,view,deployer}',
+  '--set',
+  'audit.store=postgres',
+  '--set',
+  'audit.postgres.dsnSecret.name=agentgate-audit-dsn',
+  '--set',
+  'webhook.replicas=2',
 ];
 
 export function render(namespace: string, extra: string[] = []): K8sObject[] {

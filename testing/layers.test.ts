@@ -14,6 +14,7 @@ const LAYERS: Record<string, number> = {
   lib: 1,
   cel: 2,
   boundary: 3,
+  audit: 3,
   operator: 4,
   webhook: 4,
   cli: 5,

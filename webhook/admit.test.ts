@@ -46,7 +46,7 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     expect(out.response.allowed).to.equal(true);
     expect(audited).to.have.length(1);
     expect(audited[0]).to.include({ decision: 'Allowed', agent: 'deploy-bot', operation: 'CREATE', resource: 'configmaps', namespace: 'prod' });
-    expect(out.response.auditAnnotations).to.deep.equal({ 'agentgate.io/audit-event': 'audit-1', 'agentgate.io/decision': 'Allowed' });
+    expect(out.response.auditAnnotations).to.deep.equal({ 'audit-event': 'audit-1', decision: 'Allowed' });
   });
 
   it('holds a delete: stores the ApprovalRequest, denies with its name, records Held', async function () {

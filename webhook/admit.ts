@@ -13,6 +13,7 @@ import type { AgentgateClient } from '../lib/kube.js';
 import { errorMessage, isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { execCommand } from './preview.js';
+import { AUDIT_EVENT_ANNOTATION } from '../audit/apiserver/sink.js';
 import { objectDigest } from './audit.js';
 import type { AuditSink } from './audit.js';
 import { decide } from './decide.js';
@@ -139,7 +140,7 @@ function auditSpec(request: AdmissionRequest, d: Decision, now: Date, digestKey:
   const target = request.object ?? request.oldObject;
   spec.objectDigest = d.fingerprint ?? (target ? objectDigest(canonicalize(target), digestKey) : createHash('sha256').update('').digest('hex'));
   // Absent: the review could have come from anyone; the apiserver's audit log confirms it
-  // through the agentgate.io/audit-event annotation returned below.
+  // through the audit-event annotation (agents.agentgate.io/audit-event in its event) returned below.
   if (fromApiserver) spec.confirmedBy = 'ClientCertificate';
   return spec;
 }
@@ -289,7 +290,9 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
     auditEvent,
   });
   const response = agentResponse(request.uid, decision);
-  if (auditEvent) response.auditAnnotations = { 'agentgate.io/audit-event': auditEvent, 'agentgate.io/decision': decision.verdict };
+  // The apiserver prefixes each key with the webhook's name (`agents.agentgate.io/audit-event`)
+  // and drops keys that then are not qualified names, so the keys carry no prefix of their own.
+  if (auditEvent) response.auditAnnotations = { [AUDIT_EVENT_ANNOTATION]: auditEvent, decision: decision.verdict };
   return { decision, response, ...(auditEvent ? { auditEvent } : {}) };
 }
 

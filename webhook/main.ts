@@ -9,14 +9,21 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../api/types.js';
-import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, AUDIT_API_VERSION, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
 import { systemClock, parseDuration } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
 import { newLogger } from '../lib/log.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
 import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from './admit.js';
-import { KubeAuditSink } from './audit.js';
+import { openDb, redactDsn } from '../audit/db.js';
+import type { StoreConfig } from '../audit/db.js';
+import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../audit/checkpoint.js';
+import { importCustomResources, publishApiServiceCa, startAuditServer, startCheckpoints, startRetention } from '../audit/server.js';
+import type { AuditServer } from '../audit/server.js';
+import { AuditStore } from '../audit/store.js';
+import { agentsForUser } from './decide.js';
+import { sanitizeWriterId, StoreAuditSink } from './audit.js';
 import { ConfigurationSync, desiredConfigurations, PATHS } from './configurations.js';
 import type { ClientTarget } from './configurations.js';
 import { ConfigurationWatch, driftEvent } from './drift.js';
@@ -31,7 +38,12 @@ import { DEFAULT_VALIDITY_MS, ensureKeySecret, ensureServingSecret, hostsFor } f
 
 const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAME] [--namespace ${AGENTGATE_NAMESPACE}]
   --port N [--host 127.0.0.1] (--url https://HOST:PORT | --service agentgate-webhook [--service-port 443])
-  [--writer-id NAME] [--audit-lanes 4] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--cert-validity 8760h]
+  [--writer-id NAME] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--cert-validity 8760h]
+  [--audit-store pglite|postgres] [--audit-data-dir DIR] [--audit-dsn-env AGENTGATE_AUDIT_DSN] [--audit-retention 720h]
+  [--audit-port N [--audit-host H] [--audit-service agentgate-audit]
+   [--audit-sink-client-ca FILE --audit-sink-allowed-names CN,...] [--audit-tls-cert F --audit-tls-key F --audit-tls-ca F]]
+  [--audit-checkpoint-interval 5s]
+  [--audit-cloudwatch-log-group /aws/eks/CLUSTER/cluster [--audit-cloudwatch-region R] [--audit-cloudwatch-interval 10s] [--audit-cloudwatch-overlap 5m]]
   [--manage-configurations=true|false] [--timeout-seconds 10] [--drain-seconds 5] [--pending-ttl 1h]
   [--operator-user USER] [--webhook-user USER]
   [--client-ca FILE [--client-cert-name NAME]... [--require-client-cert=true|false]]
@@ -58,7 +70,23 @@ function flags() {
         service: { type: 'string' },
         'service-port': { type: 'string', default: '443' },
         'writer-id': { type: 'string' },
-        'audit-lanes': { type: 'string', default: '4' },
+        'audit-store': { type: 'string', default: 'pglite' },
+        'audit-data-dir': { type: 'string', default: '/var/lib/agentgate/audit' },
+        'audit-dsn-env': { type: 'string', default: 'AGENTGATE_AUDIT_DSN' },
+        'audit-retention': { type: 'string', default: '720h' },
+        'audit-port': { type: 'string' },
+        'audit-host': { type: 'string' },
+        'audit-service': { type: 'string' },
+        'audit-sink-client-ca': { type: 'string' },
+        'audit-sink-allowed-names': { type: 'string', default: '' },
+        'audit-checkpoint-interval': { type: 'string' },
+        'audit-tls-cert': { type: 'string' },
+        'audit-tls-key': { type: 'string' },
+        'audit-tls-ca': { type: 'string' },
+        'audit-cloudwatch-log-group': { type: 'string' },
+        'audit-cloudwatch-region': { type: 'string' },
+        'audit-cloudwatch-interval': { type: 'string' },
+        'audit-cloudwatch-overlap': { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },
@@ -89,6 +117,8 @@ function flags() {
   if (!Number.isInteger(port) || port <= 0 || port > 65535) fail('--port must be a TCP port');
   if (!v.url === !v.service) fail('give exactly one of --url (outside the cluster) or --service (in-cluster)');
   if (!!v['tls-cert'] !== !!v['tls-key']) fail('--tls-cert and --tls-key go together');
+  if (!!v['audit-tls-cert'] !== !!v['audit-tls-key'] || (!!v['audit-tls-cert'] && !v['audit-tls-ca']))
+    fail('--audit-tls-cert, --audit-tls-key and --audit-tls-ca go together');
   const manage = v['manage-configurations'];
   if (manage !== 'true' && manage !== 'false') fail('--manage-configurations must be true or false');
   const timeoutSeconds = Number(v['timeout-seconds']);
@@ -104,13 +134,27 @@ function flags() {
     if (ms === undefined || ms <= 0) fail(`--${name} must be a duration such as 10m`);
     return ms;
   };
+  let store: StoreConfig;
+  if (v['audit-store'] === 'postgres') {
+    const dsn = process.env[v['audit-dsn-env']!];
+    if (!dsn)
+      fail(
+        `--audit-store postgres needs the DSN in the environment variable ${v['audit-dsn-env']} (from a Secret), e.g. postgres://agentgate:PASSWORD@HOST:5432/agentgate`,
+      );
+    store = { engine: 'postgres', dsn };
+  } else if (v['audit-store'] === 'pglite') {
+    store = { engine: 'pglite', dataDir: v['audit-data-dir']! };
+  } else fail('--audit-store must be pglite (embedded, one replica) or postgres');
+  let auditPort: number | undefined;
+  if (v['audit-port'] !== undefined) {
+    auditPort = Number(v['audit-port']);
+    if (!Number.isInteger(auditPort) || auditPort <= 0 || auditPort > 65535) fail('--audit-port must be a TCP port');
+  }
   const requireClientCert = v['require-client-cert'];
   if (requireClientCert !== 'true' && requireClientCert !== 'false') fail('--require-client-cert must be true or false');
   if (requireClientCert === 'true' && !v['client-ca'])
     fail("--require-client-cert=true needs --client-ca (the CA that signed the apiserver's webhook client certificate)");
   if (v['client-cert-name']?.length && !v['client-ca']) fail('--client-cert-name needs --client-ca');
-  const lanes = Number(v['audit-lanes']);
-  if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) fail('--audit-lanes must be 1..64');
   if (v.url) {
     try {
       if (new URL(v.url).protocol !== 'https:') fail('--url must be https');
@@ -129,7 +173,28 @@ function flags() {
     service: v.service,
     servicePort: Number(v['service-port']),
     writerId: v['writer-id'] ?? process.env.POD_NAME ?? hostname(),
-    lanes,
+    store,
+    auditRetentionMs: dur('audit-retention', v['audit-retention'], 720 * 3_600_000),
+    auditPort,
+    auditHost: v['audit-host'] ?? v.host!,
+    auditService: v['audit-service'],
+    sinkClientCa: v['audit-sink-client-ca'],
+    sinkAllowedNames: v['audit-sink-allowed-names']!.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+    auditTls: v['audit-tls-cert'] ? { cert: v['audit-tls-cert'], key: v['audit-tls-key']!, ca: v['audit-tls-ca']! } : undefined,
+    checkpointIntervalMs: dur('audit-checkpoint-interval', v['audit-checkpoint-interval'], DEFAULT_CHECKPOINT_INTERVAL_MS),
+    // EKS: the control plane's audit log in CloudWatch Logs (audit/cloudwatch.ts).
+    cloudwatch: v['audit-cloudwatch-log-group']
+      ? {
+          logGroup: v['audit-cloudwatch-log-group'],
+          region: v['audit-cloudwatch-region'],
+          intervalMs: v['audit-cloudwatch-interval'] === undefined ? undefined : dur('audit-cloudwatch-interval', v['audit-cloudwatch-interval'], 0),
+          overlapMs: v['audit-cloudwatch-overlap'] === undefined ? undefined : dur('audit-cloudwatch-overlap', v['audit-cloudwatch-overlap'], 0),
+        }
+      : (v['audit-cloudwatch-region'] ?? v['audit-cloudwatch-interval'] ?? v['audit-cloudwatch-overlap']) !== undefined
+        ? fail('--audit-cloudwatch-region, --audit-cloudwatch-interval and --audit-cloudwatch-overlap need --audit-cloudwatch-log-group')
+        : undefined,
     tlsCert: v['tls-cert'],
     tlsKey: v['tls-key'],
     tlsCa: v['tls-ca'],
@@ -169,7 +234,11 @@ async function main(): Promise<void> {
   const clock = systemClock;
 
   const mounted = !!f.tlsCert;
-  const hosts = hostsFor({ ...(f.url ? { url: f.url } : {}), ...(f.service ? { service: f.service } : {}), namespace: f.namespace });
+  const hosts = [
+    ...hostsFor({ ...(f.url ? { url: f.url } : {}), ...(f.service ? { service: f.service } : {}), namespace: f.namespace }),
+    // The aggregator dials <service>.<namespace>.svc and checks that name.
+    ...(f.auditService ? hostsFor({ service: f.auditService, namespace: f.namespace }) : []),
+  ];
   const fingerprintKey = await retrying(() => ensureKeySecret(core, f.namespace, log), 'load the webhook key Secret', log);
   const loadServing = () => ensureServingSecret(core, f.namespace, hosts, log, { validityMs: f.certValidityMs, now: () => clock.now() });
   const readMounted = () => ({
@@ -185,7 +254,17 @@ async function main(): Promise<void> {
   const state = new ClusterState(kc, log);
   const observed = new ObservedIdentityRecorder(new KubeObservedPatcher(kc), clock, log);
   const metrics = new WebhookMetrics({ pendingApprovals: () => state.pendingApprovals(), defaultMetrics: true });
-  const audit = new KubeAuditSink(client, f.namespace, f.writerId, f.lanes, log);
+  log.info('opening the audit store', {
+    engine: f.store.engine,
+    ...(f.store.engine === 'postgres' ? { dsn: redactDsn(f.store.dsn) } : { dataDir: f.store.dataDir }),
+  });
+  const db = await openDb(f.store);
+  const store = new AuditStore(db, sanitizeWriterId(f.writerId), clock);
+  await retrying(() => store.open(), 'open the audit store', log);
+  await retrying(() => importCustomResources({ store, kc, namespace: f.namespace, log }), 'import AuditEvent custom resources', log);
+  const audit = new StoreAuditSink(store);
+  startRetention({ store, retentionMs: f.auditRetentionMs, clock, log });
+  const stopCheckpoints = startCheckpoints({ store, core, namespace: f.namespace, secretKey: fingerprintKey, intervalMs: f.checkpointIntervalMs, clock, log });
   const arListeners = new Set<(ar: ApprovalRequest) => void>();
   state.arInformer.onChange((ar) => arListeners.forEach((l) => l(ar)));
   const approvals = new KubeApprovalStore(client, (l) => {
@@ -194,8 +273,84 @@ async function main(): Promise<void> {
   });
 
   await state.start();
-  await retrying(() => audit.recover(), 'resume audit chains', log);
-  log.info('caches synced and audit chains resumed', { writers: audit.writers });
+  log.info('caches synced and audit chain resumed', { writer: store.writer, sequence: store.chainHead.sequence });
+  // The audit API serves its own certificate when given (the apiserver's audit backend must
+  // trust it before agentgate starts); else the webhook's, renewed with it.
+  let auditServer: AuditServer | undefined;
+  const auditOwnTls = f.auditTls ? { cert: readFileSync(f.auditTls.cert, 'utf8'), key: readFileSync(f.auditTls.key, 'utf8') } : undefined;
+  const auditCaBundle = (): string | undefined => (f.auditTls ? Buffer.from(readFileSync(f.auditTls.ca, 'utf8')).toString('base64') : caBundle);
+  // The installer creates the APIService; this process keeps its CA bundle current (none in
+  // cert-manager mode, where cainjector writes it).
+  const publishAuditCa = async (): Promise<void> => {
+    const ca = auditCaBundle();
+    if (!auditServer || !f.auditService || !ca) return;
+    try {
+      await publishApiServiceCa(kc, ca, log);
+    } catch (err) {
+      log.error('cannot publish the APIService CA bundle', { error: errorMessage(err) });
+    }
+  };
+  if (f.auditPort !== undefined) {
+    auditServer = await startAuditServer({
+      store,
+      kc,
+      namespace: f.namespace,
+      host: f.auditHost,
+      port: f.auditPort,
+      tls: auditOwnTls ?? tls,
+      log,
+      clock,
+      agentFor: (user) => agentsForUser(state.agents(), user)[0],
+      ...(f.sinkClientCa ? { sinkClientCa: readFileSync(f.sinkClientCa, 'utf8') } : {}),
+      sinkAllowedNames: f.sinkAllowedNames,
+    });
+    log.info('serving the audit API', { address: `https://${f.auditHost}:${f.auditPort}`, group: AUDIT_API_VERSION });
+    await publishAuditCa();
+    setInterval(() => void publishAuditCa(), 60_000).unref();
+  }
+
+  // EKS has no audit webhook backend: its audit log is read from CloudWatch Logs, by one
+  // replica at a time (the Lease holder; the reader is idempotent, the Lease saves AWS calls
+  // and the race of two replicas recording the same read).
+  let stopCloudWatch = async (): Promise<void> => undefined;
+  if (f.cloudwatch) {
+    const { CloudWatchAuditPoller, cloudWatchClient, regionOf } = await import('../audit/cloudwatch.js');
+    const { LeaderElector } = await import('../lib/leader.js');
+    const cw = f.cloudwatch;
+    const poller = new CloudWatchAuditPoller({
+      client: cloudWatchClient(cw.region),
+      logGroup: cw.logGroup,
+      region: regionOf(cw.region),
+      store,
+      agentFor: (user) => agentsForUser(state.agents(), user)[0],
+      clock,
+      log,
+      intervalMs: cw.intervalMs,
+      overlapMs: cw.overlapMs,
+    });
+    const elector = new LeaderElector({
+      kc,
+      namespace: f.namespace,
+      name: 'agentgate-audit-cloudwatch',
+      id: f.writerId,
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+      clock,
+      log,
+      onStartedLeading: () => poller.start(),
+      onStoppedLeading: () => void poller.stop(),
+    });
+    elector.start();
+    log.info('reading the EKS audit log from CloudWatch Logs (when holding the Lease agentgate-audit-cloudwatch)', {
+      logGroup: cw.logGroup,
+      region: regionOf(cw.region),
+    });
+    stopCloudWatch = async () => {
+      await poller.stop();
+      await elector.release();
+    };
+  }
 
   const agentgateUsers = [f.operatorUser, f.webhookUser];
   const decideOptions = { agentgateNamespace: f.namespace, fingerprintKey, pendingTtlMs: f.pendingTtlMs, maxHoldSeconds: Math.max(0, f.timeoutSeconds - 2) };
@@ -258,6 +413,7 @@ async function main(): Promise<void> {
       try {
         const m = readMounted();
         server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) });
+        if (!auditOwnTls) auditServer?.serve(m);
         log.info('serving certificate reloaded');
       } catch (err) {
         log.warn('serving certificate reload failed', { error: String(err) });
@@ -287,8 +443,12 @@ async function main(): Promise<void> {
       publishCa: async (pem) => {
         caBundle = Buffer.from(pem).toString('base64');
         if (f.manage) await sync.sync(build, false);
+        if (!auditOwnTls) await publishAuditCa();
       },
-      serve: (m) => server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) }),
+      serve: (m) => {
+        server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) });
+        if (!auditOwnTls) auditServer?.serve(m);
+      },
       // The apiserver reads configurations through an informer: well under a second.
       settleMs: 2000,
       pollMs: Math.min(60_000, f.certValidityMs / 10),
@@ -360,8 +520,13 @@ async function main(): Promise<void> {
     renewal?.stop();
     setTimeout(() => {
       server.close(() => {
-        log.info('drained; exiting');
-        process.exit(0);
+        // Every answered call's record is committed; a last checkpoint anchors the chain head.
+        void Promise.all([stopCheckpoints(), stopCloudWatch()])
+          .finally(() => store.close().catch(() => undefined))
+          .finally(() => {
+            log.info('drained; exiting');
+            process.exit(0);
+          });
       });
       server.closeIdleConnections();
       void state.stop();

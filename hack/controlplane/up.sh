@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a local control plane on loopback: etcd, kube-apiserver (RBAC, ServiceAccount
-# token signing, admission webhooks) and kube-controller-manager with a few controllers.
+# token signing, admission webhooks, the aggregation layer, the audit webhook backend
+# towards agentgate) and kube-controller-manager with a few controllers.
 # Writes kubeconfigs for admin, the agent, an approver and a non-approver, each a real
 # client-certificate identity. Starting again while it runs is harmless.
 #
@@ -35,6 +36,10 @@ free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0
 ETCD_PORT="$(free_port)"; ETCD_PEER_PORT="$(free_port)"; APISERVER_PORT="$(free_port)"; KCM_PORT="$(free_port)"
 while [[ "$ETCD_PEER_PORT" == "$ETCD_PORT" ]]; do ETCD_PEER_PORT="$(free_port)"; done
 while [[ "$APISERVER_PORT" == "$ETCD_PORT" || "$APISERVER_PORT" == "$ETCD_PEER_PORT" ]]; do APISERVER_PORT="$(free_port)"; done
+# agentgate's audit API and audit-backend endpoint: fixed at start, because the
+# apiserver's audit webhook configuration names it.
+AUDIT_PORT="$(free_port)"
+while [[ " $ETCD_PORT $ETCD_PEER_PORT $APISERVER_PORT $KCM_PORT " == *" $AUDIT_PORT "* ]]; do AUDIT_PORT="$(free_port)"; done
 APISERVER_URL="https://127.0.0.1:$APISERVER_PORT"
 
 # --- PKI (kept across restarts so kubeconfigs stay valid) -----------------------------
@@ -70,6 +75,59 @@ EXT
   ossl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub"
   rm -f "$pki"/*.csr
 fi
+if [[ ! -f "$pki/agentgate-audit.crt" ]]; then
+  # The aggregation layer's front proxy: its own CA, as upstream requires.
+  ossl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=agentgate-local-front-proxy-ca" \
+    -keyout "$pki/front-proxy-ca.key" -out "$pki/front-proxy-ca.crt"
+  ossl req -newkey rsa:2048 -nodes -subj "/CN=front-proxy-client" -keyout "$pki/front-proxy-client.key" -out "$pki/front-proxy-client.csr"
+  ossl x509 -req -in "$pki/front-proxy-client.csr" -CA "$pki/front-proxy-ca.crt" -CAkey "$pki/front-proxy-ca.key" -CAcreateserial \
+    -days 3650 -extfile "$pki/client.ext" -out "$pki/front-proxy-client.crt"
+  # The apiserver's client certificate towards agentgate's audit-backend endpoint, and
+  # agentgate's serving certificate for its audit API (the APIService and the audit
+  # webhook configuration both trust the local CA).
+  ossl req -newkey rsa:2048 -nodes -subj "/CN=agentgate-audit-sink-client" -keyout "$pki/audit-sink-client.key" -out "$pki/audit-sink-client.csr"
+  ossl x509 -req -in "$pki/audit-sink-client.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$pki/client.ext" -out "$pki/audit-sink-client.crt"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:agentgate-audit.agentgate-system.svc\nextendedKeyUsage=serverAuth\n' > "$pki/agentgate-audit.ext"
+  ossl req -newkey rsa:2048 -nodes -subj "/CN=agentgate-audit" -keyout "$pki/agentgate-audit.key" -out "$pki/agentgate-audit.csr"
+  ossl x509 -req -in "$pki/agentgate-audit.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$pki/agentgate-audit.ext" -out "$pki/agentgate-audit.crt"
+  rm -f "$pki"/*.csr
+fi
+
+# --- the apiserver's audit backend: agentgate's endpoint, agents' identities only ----------
+# Reads and RBAC-refused calls never reach admission; the audit webhook backend (batch
+# mode) sends them to agentgate. The policy selects the local agent identities (what
+# `agentgate audit policy` generates from the AgentIdentities on a real cluster).
+cat > "$run/audit-policy.yaml" <<POLICY
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+  - level: Metadata
+    users: ["agent:deploy-bot"]
+  - level: Metadata
+    userGroups: ["agentgate:agents"]
+  - level: None
+POLICY
+cat > "$run/audit-webhook.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+  - name: agentgate-audit
+    cluster:
+      server: https://127.0.0.1:$AUDIT_PORT/audit/events
+      certificate-authority: $pki/ca.crt
+users:
+  - name: kube-apiserver
+    user:
+      client-certificate: $pki/audit-sink-client.crt
+      client-key: $pki/audit-sink-client.key
+contexts:
+  - name: default
+    context: {cluster: agentgate-audit, user: kube-apiserver}
+current-context: default
+KC
 
 # The client certificate the apiserver presents to admission webhooks (self-managed
 # clusters can do this; EKS cannot), so agentgate's --client-ca mode can be proven.
@@ -132,7 +190,13 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --service-cluster-ip-range 10.0.0.0/24 \
   --enable-admission-plugins NamespaceLifecycle,ServiceAccount,DefaultStorageClass,ValidatingAdmissionWebhook,MutatingAdmissionWebhook,ValidatingAdmissionPolicy \
   --admission-control-config-file "$run/admission.yaml" \
-  --allow-privileged=true --profiling=false --v=1
+  --allow-privileged=true --profiling=false --v=1 \
+  --requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+  --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+  --requestheader-extra-headers-prefix X-Remote-Extra- \
+  --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
+  --audit-policy-file "$run/audit-policy.yaml" --audit-webhook-config-file "$run/audit-webhook.kubeconfig" \
+  --audit-webhook-mode batch --audit-webhook-batch-max-wait 1s --audit-webhook-initial-backoff 1s
 
 kubeconfig() { # name, cert basename
   local f="$run/kubeconfig/$1.kubeconfig"
@@ -186,6 +250,11 @@ BIN=$BIN
 APISERVER_URL=$APISERVER_URL
 ETCD_PORT=$ETCD_PORT
 RUN_DIR=$run
+AUDIT_PORT=$AUDIT_PORT
+AUDIT_TLS_CERT=$pki/agentgate-audit.crt
+AUDIT_TLS_KEY=$pki/agentgate-audit.key
+AUDIT_TLS_CA=$pki/ca.crt
+AUDIT_SINK_CLIENT_CA=$pki/ca.crt
 KUBECONFIG=$run/kubeconfig/admin.kubeconfig
 ADMIN_KUBECONFIG=$run/kubeconfig/admin.kubeconfig
 AGENT_KUBECONFIG=$run/kubeconfig/agent.kubeconfig

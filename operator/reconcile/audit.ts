@@ -1,4 +1,9 @@
-// AuditEvent retention: paged list, no informer (audit records are the largest and
+// Legacy AuditEvent custom resources (agentgate.io), written before the audit store
+// (audit/) took the record out of etcd: the webhook imports them once, and until the
+// CRD is deleted this keeps their retention. Without the CRD (every new install) there
+// is nothing to do.
+//
+// Retention: paged list, no informer (audit records are the largest and
 // coldest set, so they are never cached); the sweep period bounds how long an expired
 // record outlives retention.
 import { isNotFound } from '../../lib/kube.js';
@@ -11,7 +16,13 @@ export async function reconcileAuditRetention(c: ReconcileContext): Promise<Resu
   let cont: string | undefined;
   let deleted = 0;
   do {
-    const page = await c.writes.listAuditEvents(c.namespace, PAGE, cont);
+    let page: Awaited<ReturnType<typeof c.writes.listAuditEvents>>;
+    try {
+      page = await c.writes.listAuditEvents(c.namespace, PAGE, cont);
+    } catch (e) {
+      if (isNotFound(e)) return DONE;
+      throw e;
+    }
     const names = planAuditRetention(page.items, c.clock.now(), c.auditRetentionMs);
     await Promise.all(
       names.map(async (n) => {

@@ -82,8 +82,9 @@ describe('operator/reconcile: ApprovalRequest', function () {
 describe('operator/reconcile: AuditEvent retention', function () {
   it('pages through the events and deletes only those past retention', async function () {
     const day = 24 * 3_600_000;
+    // Legacy agentgate.io custom resources (before the audit store), same shape otherwise.
     const event = (name: string, ageDays: number): AuditEvent => ({
-      apiVersion: 'agentgate.io/v1alpha1',
+      apiVersion: 'agentgate.io/v1alpha1' as AuditEvent['apiVersion'],
       kind: 'AuditEvent',
       metadata: { name, namespace: 'agentgate-system' },
       spec: { time: new Date(Date.parse(T0) - ageDays * day).toISOString() } as AuditEvent['spec'],

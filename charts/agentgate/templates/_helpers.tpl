@@ -68,6 +68,12 @@ topologySpreadConstraints:
 {{- if and (eq .Values.tls.mode "certManager") (not .Values.tls.certManager.issuerRef.name) }}
 {{- fail "tls.certManager.issuerRef.name: set the Issuer or ClusterIssuer that signs the webhook certificate, or use tls.mode=auto" }}
 {{- end }}
+{{- if and (eq .Values.audit.store "pglite") (gt (int .Values.webhook.replicas) 1) }}
+{{- fail "audit.store=pglite is single-writer: set webhook.replicas=1, or use audit.store=postgres with audit.postgres.dsnSecret for more replicas" }}
+{{- end }}
+{{- if and (eq .Values.audit.store "postgres") (not .Values.audit.postgres.dsnSecret.name) }}
+{{- fail "audit.postgres.dsnSecret.name: name the Secret holding the PostgreSQL DSN, or use audit.store=pglite" }}
+{{- end }}
 {{- if .Values.podDisruptionBudget.enabled }}
 {{- range $c := list "operator" "webhook" }}
 {{- $replicas := int (index $.Values $c).replicas }}

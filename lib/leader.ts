@@ -8,9 +8,9 @@
 // - every write carries the resourceVersion read, so two candidates cannot both win;
 // - on graceful shutdown the leader releases the lease so a standby takes over at once.
 import * as k8s from '@kubernetes/client-node';
-import type { Clock } from '../lib/clock.js';
-import { errorMessage, isConflict, isNotFound } from '../lib/kube.js';
-import type { Logger } from '../lib/log.js';
+import type { Clock } from './clock.js';
+import { errorMessage, isConflict, isNotFound } from './kube.js';
+import type { Logger } from './log.js';
 
 export interface LeaseRecord {
   holderIdentity?: string;

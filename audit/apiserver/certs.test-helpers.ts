@@ -1,0 +1,70 @@
+// Test-only PKI: a CA and client certificates, as the kube-apiserver's front proxy has.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+
+export interface Pair {
+  cert: string;
+  key: string;
+}
+
+function keys(): { forgePriv: forge.pki.rsa.PrivateKey; forgePub: forge.pki.rsa.PublicKey; pem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  return {
+    pem,
+    forgePriv: forge.pki.privateKeyFromPem(pem),
+    forgePub: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()) as forge.pki.rsa.PublicKey,
+  };
+}
+
+export class TestCa {
+  private readonly k = keys();
+  private readonly certObj: forge.pki.Certificate;
+  readonly cert: string;
+  constructor(readonly name: string) {
+    const c = forge.pki.createCertificate();
+    c.publicKey = this.k.forgePub;
+    c.serialNumber = '0' + randomBytes(8).toString('hex');
+    c.validity.notBefore = new Date(Date.now() - 60_000);
+    c.validity.notAfter = new Date(Date.now() + 86_400_000);
+    c.setSubject([{ name: 'commonName', value: name }]);
+    c.setIssuer([{ name: 'commonName', value: name }]);
+    c.setExtensions([
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true },
+    ]);
+    c.sign(this.k.forgePriv, forge.md.sha256.create());
+    this.certObj = c;
+    this.cert = forge.pki.certificateToPem(c);
+  }
+  client(cn: string, orgs: string[] = []): Pair {
+    return this.issue(
+      [{ name: 'commonName', value: cn }, ...orgs.map((o) => ({ name: 'organizationName', value: o }))],
+      [{ name: 'extKeyUsage', clientAuth: true }],
+    );
+  }
+  /** A serving certificate for one IP address, with this CA as its chain (ca). */
+  serving(ip: string): Pair & { ca: string } {
+    const pair = this.issue(
+      [{ name: 'commonName', value: ip }],
+      [
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames: [{ type: 7, ip }] },
+      ],
+    );
+    return { ...pair, ca: this.cert };
+  }
+  private issue(subject: forge.pki.CertificateField[], extensions: object[]): Pair {
+    const k = keys();
+    const c = forge.pki.createCertificate();
+    c.publicKey = k.forgePub;
+    c.serialNumber = '0' + randomBytes(8).toString('hex');
+    c.validity.notBefore = new Date(Date.now() - 60_000);
+    c.validity.notAfter = new Date(Date.now() + 86_400_000);
+    c.setSubject(subject);
+    c.setIssuer(this.certObj.subject.attributes);
+    c.setExtensions([{ name: 'basicConstraints', cA: false }, ...extensions]);
+    c.sign(this.k.forgePriv, forge.md.sha256.create());
+    return { cert: forge.pki.certificateToPem(c), key: k.pem };
+  }
+}

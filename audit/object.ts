@@ -1,0 +1,44 @@
+// A stored event as the Kubernetes object the aggregated API serves.
+import { createHash } from 'node:crypto';
+import { AUDIT_API_VERSION, LABEL_AGENT, LABEL_DECISION, LABEL_MANAGED_BY, LABEL_OUTCOME, LABEL_SOURCE, LABEL_WRITER, MANAGED_BY } from '../api/types.js';
+import type { AuditEvent } from '../api/types.js';
+import type { StoredEvent } from './store.js';
+
+/** A stable UID from the name (the same record always has the same UID). */
+function uidOf(name: string): string {
+  const h = createHash('sha256').update(`audit.agentgate.io/${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Label values are at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric. */
+function labelValue(v: string): string {
+  return v
+    .slice(0, 63)
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+}
+
+export function toObject(e: StoredEvent, namespace: string): AuditEvent {
+  const labels: Record<string, string> = {
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_WRITER]: labelValue(e.spec.chain.writer),
+    [LABEL_DECISION]: e.spec.decision,
+    [LABEL_OUTCOME]: e.outcome,
+    [LABEL_SOURCE]: e.source,
+  };
+  if (e.spec.agent) labels[LABEL_AGENT] = labelValue(e.spec.agent);
+  return {
+    apiVersion: AUDIT_API_VERSION,
+    kind: 'AuditEvent',
+    metadata: {
+      name: e.name,
+      namespace,
+      uid: uidOf(e.name),
+      resourceVersion: e.rv,
+      creationTimestamp: new Date(Math.floor(Date.parse(e.spec.time) / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+      labels,
+    },
+    spec: e.spec,
+    status: { outcome: e.outcome, source: e.source, ...(e.code !== undefined ? { code: e.code } : {}) },
+  };
+}

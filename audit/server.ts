@@ -1,0 +1,315 @@
+// Wiring of the audit component inside the webhook process: the HTTPS server of the
+// aggregated API and of the apiserver's audit backend, the periodic checkpoints, the
+// retention sweep, the one-time import of AuditEvent custom resources, and the CA bundle
+// of the APIService that routes audit.agentgate.io to this process. Logic lives in the files
+// it wires (store, checkpoint, apiserver/*).
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import * as k8s from '@kubernetes/client-node';
+import type { AgentIdentity, AuditEventSpec } from '../api/types.js';
+import { AUDIT_APISERVICE, GROUP, VERSION } from '../api/types.js';
+import type { Clock } from '../lib/clock.js';
+import { errorMessage, isConflict, isNotFound } from '../lib/kube.js';
+import type { UserInfo as AdmissionUser } from '../lib/admission.js';
+import type { Logger } from '../lib/log.js';
+import { Authenticator, authnConfigFrom, chainsTo, parsePemBundle, peerChain } from './apiserver/authn.js';
+import type { AuthnConfig } from './apiserver/authn.js';
+import { cachedReviewer, kubeAccessReviewer } from './apiserver/authz.js';
+import { auditApiHandler } from './apiserver/handler.js';
+import { ingest } from './apiserver/sink.js';
+import type { ApiserverAuditEvent } from './apiserver/sink.js';
+import { CHECKPOINT_CONFIGMAP, checkpointKey, signCheckpoint } from './checkpoint.js';
+import type { AuditStore } from './store.js';
+
+export const SINK_PATH = '/audit/events';
+const AUTH_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-authentication' };
+
+export interface AuditServerOptions {
+  store: AuditStore;
+  kc: k8s.KubeConfig;
+  namespace: string;
+  host: string;
+  port: number;
+  tls: { cert: string; key: string };
+  log: Logger;
+  clock: Clock;
+  agentFor: (user: AdmissionUser) => AgentIdentity | undefined;
+  /** PEM of the CA(s) whose client certificates may post audit batches (the apiserver's). */
+  sinkClientCa?: string;
+  sinkAllowedNames: string[];
+}
+
+/** Reads kube-system/extension-apiserver-authentication (needs the extension-apiserver-authentication-reader Role). */
+async function loadAuthnConfig(core: k8s.CoreV1Api): Promise<AuthnConfig> {
+  const cm = await core.readNamespacedConfigMap(AUTH_CONFIGMAP);
+  return authnConfigFrom(cm.data);
+}
+
+function readBody(req: IncomingMessage, limit = 32 * 1024 * 1024): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error('audit batch too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export interface AuditServer {
+  server: https.Server;
+  /** Serves a renewed certificate from now on (connections already open keep theirs). */
+  serve(tls: { cert: string; key: string }): void;
+  stop(): void;
+}
+
+export async function startAuditServer(o: AuditServerOptions): Promise<AuditServer> {
+  const core = o.kc.makeApiClient(k8s.CoreV1Api);
+  const authzApi = o.kc.makeApiClient(k8s.AuthorizationV1Api);
+  const authnApi = o.kc.makeApiClient(k8s.AuthenticationV1Api);
+  let authn = await loadAuthnConfig(core);
+  const sinkCAs = parsePemBundle(o.sinkClientCa);
+
+  const caList = () => [...(authn.requestHeader?.clientCAs ?? []), ...authn.clientCAs, ...sinkCAs].map((c) => c.toString());
+  let serving = o.tls;
+  const tlsOptions = () => ({
+    cert: serving.cert,
+    key: serving.key,
+    minVersion: 'TLSv1.2' as const,
+    requestCert: true,
+    rejectUnauthorized: false,
+    ca: caList(),
+  });
+
+  const authenticator = new Authenticator(
+    () => authn,
+    async (token) => {
+      const r = await authnApi.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } });
+      if (!r.status?.authenticated || !r.status.user?.username) return undefined;
+      const u = r.status.user;
+      return { username: u.username!, groups: u.groups ?? [], extra: (u.extra ?? {}) as Record<string, string[]>, ...(u.uid ? { uid: u.uid } : {}) };
+    },
+    () => o.clock.now(),
+  );
+  const api = auditApiHandler({
+    store: o.store,
+    namespace: o.namespace,
+    authenticator,
+    authorize: cachedReviewer(kubeAccessReviewer(authzApi)),
+    log: o.log,
+    now: () => o.clock.now(),
+  });
+
+  const sink = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const chain = peerChain(req.socket as TLSSocket);
+    const cn =
+      chain[0]?.subject
+        .split('\n')
+        .find((l) => l.startsWith('CN='))
+        ?.slice(3) ?? '';
+    if (!sinkCAs.length || !chainsTo(chain, sinkCAs, o.clock.now()) || (o.sinkAllowedNames.length && !o.sinkAllowedNames.includes(cn))) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          code: 401,
+          reason: 'Unauthorized',
+          message: "audit batches are accepted only from the kube-apiserver's audit client certificate",
+        }),
+      );
+      return;
+    }
+    const body = JSON.parse(await readBody(req)) as { kind?: string; items?: ApiserverAuditEvent[] };
+    const items = body.kind === 'EventList' ? (body.items ?? []) : [body as ApiserverAuditEvent];
+    const r = await ingest(o.store, items, o.agentFor);
+    o.log.debug('apiserver audit batch', { events: items.length, ...r });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  };
+
+  const server = https.createServer(tlsOptions(), (req, res) => {
+    if (req.method === 'POST' && (req.url ?? '').split('?')[0] === SINK_PATH) {
+      sink(req, res).catch((err) => {
+        o.log.error('apiserver audit batch failed; the apiserver will retry', { error: errorMessage(err) });
+        if (!res.headersSent)
+          res
+            .writeHead(503, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 503, message: errorMessage(err) }));
+      });
+      return;
+    }
+    api(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+
+  // The kube-apiserver rotates its front-proxy CA and headers in the ConfigMap; follow it.
+  const reload = setInterval(() => {
+    loadAuthnConfig(core)
+      .then((c) => {
+        authn = c;
+        server.setSecureContext(tlsOptions());
+      })
+      .catch((err) => o.log.warn('cannot reload extension-apiserver-authentication', { error: errorMessage(err) }));
+  }, 60_000);
+  reload.unref();
+  return {
+    server,
+    serve: (tls) => {
+      serving = tls;
+      server.setSecureContext(tlsOptions());
+    },
+    stop: () => {
+      clearInterval(reload);
+      server.close();
+    },
+  };
+}
+
+/** Writes the writer's checkpoint to the ConfigMap whenever its head moved (every interval). */
+export function startCheckpoints(o: {
+  store: AuditStore;
+  core: k8s.CoreV1Api;
+  namespace: string;
+  secretKey: string;
+  intervalMs: number;
+  clock: Clock;
+  log: Logger;
+}): () => Promise<void> {
+  const key = checkpointKey(o.secretKey);
+  let written = -1;
+  let running = false;
+  const tick = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    try {
+      const head = o.store.chainHead;
+      if (head.sequence === written) return;
+      const c = signCheckpoint(head, o.clock.now(), key);
+      const patch = { data: { [head.writer]: JSON.stringify(c) } };
+      try {
+        await o.core.patchNamespacedConfigMap(
+          { name: CHECKPOINT_CONFIGMAP, namespace: o.namespace, body: patch },
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+        );
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        await o.core
+          .createNamespacedConfigMap({
+            namespace: o.namespace,
+            body: {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name: CHECKPOINT_CONFIGMAP, namespace: o.namespace, labels: { 'app.kubernetes.io/managed-by': 'agentgate' } },
+              data: patch.data,
+            },
+          })
+          .catch((e) => {
+            if (!isConflict(e)) throw e;
+          });
+      }
+      written = head.sequence;
+    } catch (err) {
+      o.log.warn('audit checkpoint not written; retrying', { error: errorMessage(err) });
+    } finally {
+      running = false;
+    }
+  };
+  const t = setInterval(() => void tick(), o.intervalMs);
+  t.unref();
+  return async () => {
+    clearInterval(t);
+    await tick();
+  };
+}
+
+/** Partition upkeep and retention, hourly (and once at start). */
+export function startRetention(o: { store: AuditStore; retentionMs: number; clock: Clock; log: Logger }): () => void {
+  const run = async () => {
+    try {
+      await o.store.ensurePartitions(o.clock.now());
+      const dropped = await o.store.dropExpired(o.clock.now(), o.retentionMs);
+      if (dropped.length) o.log.info('audit retention: dropped partitions', { partitions: dropped, retentionMs: o.retentionMs });
+    } catch (err) {
+      o.log.warn('audit retention failed; retrying within the hour', { error: errorMessage(err) });
+    }
+  };
+  void run();
+  const t = setInterval(() => void run(), 3_600_000);
+  t.unref();
+  return () => clearInterval(t);
+}
+
+/**
+ * Imports AuditEvent custom resources (agentgate.io, stored in etcd before the audit
+ * store existed) once, chains and all. Idempotent; recorded as done in the store.
+ */
+export async function importCustomResources(o: { store: AuditStore; kc: k8s.KubeConfig; namespace: string; log: Logger }): Promise<number> {
+  if (await o.store.getMeta('imported-custom-resources')) return 0;
+  const api = o.kc.makeApiClient(k8s.CustomObjectsApi);
+  let imported = 0;
+  let cont: string | undefined;
+  try {
+    do {
+      const page = (await api.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: o.namespace,
+        plural: 'auditevents',
+        limit: 500,
+        ...(cont ? { _continue: cont } : {}),
+      })) as {
+        items: Array<{ metadata: { name: string }; spec: AuditEventSpec }>;
+        metadata?: { continue?: string };
+      };
+      for (const item of page.items) if (item.spec?.chain && (await o.store.importChained(item.spec, item.metadata.name))) imported++;
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+  } catch (err) {
+    // No CRD (a fresh install): nothing to import, ever. Anything else (no right to list
+    // them: RBAC not yet upgraded) is said and retried at the next start, never skipped.
+    if (!isNotFound(err)) {
+      o.log.warn('cannot import AuditEvent custom resources; retried at the next start', {
+        error: errorMessage(err),
+        fix: `grant the webhook list on auditevents.${GROUP} in ${o.namespace} (the chart's RBAC does)`,
+      });
+      return imported;
+    }
+  }
+  await o.store.setMeta('imported-custom-resources', new Date().toISOString());
+  if (imported) o.log.info('imported AuditEvent custom resources into the audit store', { imported });
+  return imported;
+}
+
+/**
+ * Puts caBundle into the APIService the installer created (the chart, or the harness
+ * locally). Only spec.caBundle, by name: the webhook may not create APIServices, since a
+ * stolen token could then route another API group (e.g. metrics) to a server of its own.
+ * Returns false, with a warning, when the APIService does not exist.
+ */
+export async function publishApiServiceCa(kc: k8s.KubeConfig, caBundle: string, log: Logger): Promise<boolean> {
+  const api = kc.makeApiClient(k8s.ApiregistrationV1Api);
+  let existing: k8s.V1APIService;
+  try {
+    existing = await api.readAPIService({ name: AUDIT_APISERVICE });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    log.warn(
+      `APIService ${AUDIT_APISERVICE} does not exist: the installer creates it (helm upgrade, or kubectl apply of the chart's audit.yaml); until then kubectl get auditevents cannot reach the record`,
+    );
+    return false;
+  }
+  if (existing.spec?.caBundle === caBundle) return true;
+  await api.patchAPIService({ name: AUDIT_APISERVICE, body: { spec: { caBundle } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+  log.info('APIService CA bundle published', { apiService: AUDIT_APISERVICE });
+  return true;
+}

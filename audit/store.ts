@@ -1,0 +1,402 @@
+// The audit record in a database: appends with group commit and the per-writer hash
+// chain, reads by selectors with keyset pagination, changes for watches, the outcome
+// join (admitted -> completed/failed) and retention by dropping day partitions.
+//
+// Group commit: appends queue while one INSERT is in flight; the next INSERT takes the
+// whole queue as one multi-row statement (one transaction, one WAL flush), so
+// throughput grows with concurrency while each caller still waits for its own row to
+// be committed (no record, no call). The chain stays strictly sequential because one
+// process has one writer and batches are chained in order.
+import type { AuditEventSpec } from '../api/types.js';
+import { appendEvent, emptyHead } from '../lib/audit-chain.js';
+import type { ChainHead, UnchainedSpec } from '../lib/audit-chain.js';
+import type { Clock } from '../lib/clock.js';
+import type { Db } from './db.js';
+import { expiredPartitions, migrate, partitionFor, PARTITION_PREFIX, TABLE } from './schema.js';
+import { addFieldSelector, addLabelSelector, whereSql } from './selectors.js';
+import type { Where } from './selectors.js';
+
+export type Outcome = 'Admitted' | 'Completed' | 'Failed' | 'Recorded';
+export type Source = 'admission' | 'apiserver';
+
+export interface StoredEvent {
+  rv: string;
+  name: string;
+  spec: AuditEventSpec;
+  source: Source;
+  outcome: Outcome;
+  code?: number;
+}
+
+export interface AppendOptions {
+  source?: Source;
+  outcome?: Outcome;
+  code?: number;
+}
+
+export interface ListQuery {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+}
+
+export interface ListResult {
+  items: StoredEvent[];
+  resourceVersion: string;
+  continue?: string;
+}
+
+export class InvalidContinue extends Error {}
+
+const MAX_BATCH = 200;
+const COLUMNS = [
+  'time',
+  'writer',
+  'sequence',
+  'name',
+  'agent',
+  'user_name',
+  'namespace',
+  'operation',
+  'resource',
+  'decision',
+  'source',
+  'outcome',
+  'status_code',
+  'request_uid',
+  'spec',
+] as const;
+const SELECT = `SELECT rv::text AS rv, name, spec, source, outcome, status_code FROM ${TABLE}`;
+
+/** The object name of an event: the writer and its zero-padded sequence (sortable). */
+export function eventName(writer: string, sequence: number): string {
+  return `${writer}-${String(sequence).padStart(10, '0')}`;
+}
+
+interface Pending {
+  spec: UnchainedSpec;
+  opts: AppendOptions;
+  resolve: (e: StoredEvent) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Row {
+  rv: string;
+  name: string;
+  spec: AuditEventSpec | string;
+  source: Source;
+  outcome: Outcome;
+  status_code: number | null;
+}
+
+function fromRow(r: Row): StoredEvent {
+  const spec = typeof r.spec === 'string' ? (JSON.parse(r.spec) as AuditEventSpec) : r.spec;
+  return {
+    rv: String(r.rv),
+    name: r.name,
+    spec,
+    source: r.source,
+    outcome: r.outcome,
+    ...(r.status_code !== null && r.status_code !== undefined ? { code: Number(r.status_code) } : {}),
+  };
+}
+
+export class AuditStore {
+  private head: ChainHead;
+  private headKnown = false;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private readonly partitions = new Set<string>();
+  /** Batch sizes of the last commits, for metrics and the bench. */
+  lastBatch = 0;
+
+  constructor(
+    readonly db: Db,
+    readonly writer: string,
+    private readonly clock: Clock,
+  ) {
+    this.head = emptyHead(writer);
+  }
+
+  /** Migrates the schema, makes today's and tomorrow's partitions, resumes the chain. */
+  async open(): Promise<number[]> {
+    const applied = await migrate(this.db);
+    await this.ensurePartitions(this.clock.now());
+    await this.resumeHead();
+    return applied;
+  }
+
+  get chainHead(): ChainHead {
+    return this.head;
+  }
+
+  /** The writer's last committed event, from the database (after a restart or an ambiguous failure). */
+  private async resumeHead(): Promise<void> {
+    // Aliases differ from the columns: ORDER BY an alias of sequence::text would sort as text.
+    const rows = await this.db.query<{ seq: string; spec: AuditEventSpec | string }>(
+      `SELECT sequence::text AS seq, spec FROM ${TABLE} WHERE writer = $1 ORDER BY sequence DESC LIMIT 1`,
+      [this.writer],
+    );
+    const r = rows[0];
+    if (r) {
+      const spec = typeof r.spec === 'string' ? (JSON.parse(r.spec) as AuditEventSpec) : r.spec;
+      this.head = { writer: this.writer, sequence: Number(r.seq), hash: spec.chain.hash };
+    } else this.head = emptyHead(this.writer);
+    this.headKnown = true;
+  }
+
+  async ensurePartitions(now: Date): Promise<void> {
+    for (const t of [now, new Date(now.getTime() + 86_400_000)]) await this.ensurePartition(t);
+  }
+
+  private async ensurePartition(t: Date): Promise<void> {
+    const p = partitionFor(t);
+    if (this.partitions.has(p.name)) return;
+    try {
+      await this.db.query(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF ${TABLE} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
+    } catch (err) {
+      // Another replica made it at the same moment.
+      const exists = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname = $1`, [p.name]);
+      if (!exists[0]?.n) throw err;
+    }
+    this.partitions.add(p.name);
+  }
+
+  /** Appends one event; resolves once it is committed (group commit with concurrent appends). */
+  append(spec: UnchainedSpec, opts: AppendOptions = {}): Promise<StoredEvent> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ spec, opts, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          const stored = await this.commit(batch);
+          batch.forEach((p, i) => p.resolve(stored[i]!));
+        } catch (err) {
+          // The INSERT may have committed even though we saw an error: the head is
+          // re-read before the next batch so the chain never forks or leaves a gap.
+          this.headKnown = false;
+          batch.forEach((p) => p.reject(err));
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<StoredEvent[]> {
+    if (!this.headKnown) await this.resumeHead();
+    let head = this.head;
+    const values: string[] = [];
+    const params: unknown[] = [];
+    const out: StoredEvent[] = [];
+    for (const p of batch) {
+      const { spec, head: next } = appendEvent(head, p.spec);
+      head = next;
+      await this.ensurePartition(new Date(spec.time));
+      const name = eventName(this.writer, next.sequence);
+      const source = p.opts.source ?? 'admission';
+      const outcome = p.opts.outcome ?? 'Admitted';
+      const row = [
+        spec.time,
+        this.writer,
+        next.sequence,
+        name,
+        spec.agent ?? '',
+        spec.user ?? '',
+        spec.namespace ?? '',
+        spec.operation,
+        spec.resource ?? '',
+        spec.decision,
+        source,
+        outcome,
+        p.opts.code ?? null,
+        spec.requestUID ?? '',
+        JSON.stringify(spec),
+      ];
+      values.push(
+        `(${row
+          .map((v) => {
+            params.push(v);
+            return `$${params.length}`;
+          })
+          .join(', ')})`,
+      );
+      out.push({ rv: '', name, spec, source, outcome, ...(p.opts.code !== undefined ? { code: p.opts.code } : {}) });
+    }
+    const rows = await this.db.query<{ rv: string; name: string }>(
+      `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES ${values.join(', ')} RETURNING rv::text AS rv, name`,
+      params,
+    );
+    this.head = head;
+    this.lastBatch = batch.length;
+    const rvByName = new Map(rows.map((r) => [r.name, String(r.rv)]));
+    for (const e of out) e.rv = rvByName.get(e.name) ?? '';
+    return out;
+  }
+
+  private where(q: Pick<ListQuery, 'labelSelector' | 'fieldSelector'>, namespace: string, managedBy: string): Where {
+    const w: Where = { clauses: [], params: [] };
+    addLabelSelector(w, q.labelSelector, managedBy);
+    addFieldSelector(w, q.fieldSelector, namespace);
+    return w;
+  }
+
+  /** A page of events, oldest first; `continue` is an opaque keyset token. */
+  async list(q: ListQuery, namespace: string, managedBy: string): Promise<ListResult> {
+    const w = this.where(q, namespace, managedBy);
+    let snapshotRv: string | undefined;
+    if (q.continue) {
+      let token: { t: string; w: string; s: number; rv: string };
+      try {
+        token = JSON.parse(Buffer.from(q.continue, 'base64url').toString('utf8'));
+        if (typeof token.t !== 'string' || typeof token.w !== 'string' || typeof token.s !== 'number') throw new Error('shape');
+      } catch {
+        throw new InvalidContinue('the continue token is not valid; start the list again without it');
+      }
+      w.clauses.push(`(time, writer, sequence) > ($${w.params.length + 1}::timestamptz, $${w.params.length + 2}, $${w.params.length + 3})`);
+      w.params.push(token.t, token.w, token.s);
+      snapshotRv = token.rv;
+    }
+    const limit = q.limit && q.limit > 0 ? Math.min(q.limit, 5000) : 0;
+    const rvRows = snapshotRv ? [{ rv: snapshotRv }] : await this.db.query<{ rv: string }>(`SELECT coalesce(max(rv), 0)::text AS rv FROM ${TABLE}`);
+    const rows = await this.db.query<Row & { t: string; writer: string; seq: string }>(
+      `SELECT rv::text AS rv, name, spec, source, outcome, status_code, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t, writer, sequence::text AS seq FROM ${TABLE} ${whereSql(w)} ORDER BY time, writer, sequence ${limit ? `LIMIT ${limit + 1}` : ''}`,
+      w.params,
+    );
+    const more = limit > 0 && rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    const resourceVersion = String(rvRows[0]?.rv ?? '0');
+    return {
+      items: page.map(fromRow),
+      resourceVersion,
+      ...(more && last
+        ? { continue: Buffer.from(JSON.stringify({ t: last.t, w: last.writer, s: Number(last.seq), rv: resourceVersion })).toString('base64url') }
+        : {}),
+    };
+  }
+
+  async get(name: string): Promise<StoredEvent | undefined> {
+    const rows = await this.db.query<Row>(`${SELECT} WHERE name = $1 LIMIT 1`, [name]);
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  /** Events added or changed after rv (watch), in rv order. */
+  async changesSince(
+    rv: string,
+    q: Pick<ListQuery, 'labelSelector' | 'fieldSelector'>,
+    namespace: string,
+    managedBy: string,
+    limit = 500,
+  ): Promise<StoredEvent[]> {
+    const w = this.where(q, namespace, managedBy);
+    w.params.push(rv);
+    w.clauses.push(`rv > $${w.params.length}::bigint`);
+    const rows = await this.db.query<Row>(`${SELECT} ${whereSql(w)} ORDER BY rv LIMIT ${limit}`, w.params);
+    return rows.map(fromRow);
+  }
+
+  /**
+   * The apiserver's own outcome for admitted calls: Completed (2xx) or Failed, with the
+   * status code. Only records still Admitted change, so a replayed audit batch is harmless.
+   */
+  async settle(results: ReadonlyArray<{ name: string; code: number }>): Promise<number> {
+    let n = 0;
+    for (const r of results) {
+      const outcome: Outcome = r.code >= 200 && r.code < 300 ? 'Completed' : 'Failed';
+      const rows = await this.db.query(
+        `UPDATE ${TABLE} SET outcome = $1, status_code = $2, rv = nextval('agentgate_audit_rv') WHERE name = $3 AND outcome = 'Admitted' RETURNING name`,
+        [outcome, r.code, r.name],
+      );
+      n += rows.length;
+    }
+    return n;
+  }
+
+  /** Every writer's last event (for checkpoints and verification). */
+  async heads(): Promise<ChainHead[]> {
+    const rows = await this.db.query<{ writer: string; seq: string; hash: string }>(
+      `SELECT DISTINCT ON (writer) writer, sequence::text AS seq, spec->'chain'->>'hash' AS hash FROM ${TABLE} ORDER BY writer, sequence DESC`,
+    );
+    return rows.map((r) => ({ writer: r.writer, sequence: Number(r.seq), hash: r.hash }));
+  }
+
+  /** Drops day partitions older than the retention; returns their names. */
+  async dropExpired(now: Date, retentionMs: number): Promise<string[]> {
+    const rows = await this.db.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1`,
+      [TABLE],
+    );
+    const drop = expiredPartitions(
+      rows.map((r) => r.relname).filter((n) => n.startsWith(PARTITION_PREFIX)),
+      now,
+      retentionMs,
+    );
+    for (const name of drop) {
+      await this.db.query(`DROP TABLE IF EXISTS ${name}`);
+      this.partitions.delete(name);
+    }
+    return drop;
+  }
+
+  /**
+   * Stores an event that already carries its chain (the one-time import of AuditEvent
+   * custom resources). Idempotent: an event already present is skipped.
+   */
+  async importChained(spec: AuditEventSpec, name: string): Promise<boolean> {
+    await this.ensurePartition(new Date(spec.time));
+    const exists = await this.db.query(`SELECT 1 FROM ${TABLE} WHERE writer = $1 AND sequence = $2 LIMIT 1`, [spec.chain.writer, spec.chain.sequence]);
+    if (exists.length) return false;
+    const row = [
+      spec.time,
+      spec.chain.writer,
+      spec.chain.sequence,
+      name,
+      spec.agent ?? '',
+      spec.user ?? '',
+      spec.namespace ?? '',
+      spec.operation,
+      spec.resource ?? '',
+      spec.decision,
+      'admission',
+      'Admitted',
+      null,
+      spec.requestUID ?? '',
+      JSON.stringify(spec),
+    ];
+    await this.db.query(`INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES (${row.map((_, i) => `$${i + 1}`).join(', ')})`, row);
+    // An imported event of this very writer moves its head: the next append re-reads it.
+    if (spec.chain.writer === this.writer) this.headKnown = false;
+    return true;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const rows = await this.db.query<{ value: string }>(`SELECT value FROM agentgate_audit_meta WHERE key = $1`, [key]);
+    return rows[0]?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db.query(`INSERT INTO agentgate_audit_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [key, value]);
+  }
+
+  /** Which of these apiserver auditIDs are already recorded (a retried audit batch). */
+  async knownApiserverIds(ids: readonly string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const rows = await this.db.query<{ request_uid: string }>(`SELECT request_uid FROM ${TABLE} WHERE source = 'apiserver' AND request_uid = ANY($1::text[])`, [
+      ids,
+    ]);
+    return new Set(rows.map((r) => r.request_uid));
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

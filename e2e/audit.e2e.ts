@@ -1,0 +1,232 @@
+// The record at fleet scale, end to end: AuditEvents live in the audit database (a real
+// PostgreSQL from hack/postgres, or PGlite) behind the aggregated API audit.agentgate.io,
+// reached through the real kube-apiserver (front proxy, delegated authn/authz) with the
+// real kubectl. The apiserver's audit backend adds what admission never sees (reads and
+// RBAC-refused calls) and settles admitted calls as Completed or Failed.
+import { expect } from 'chai';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AuditEvent } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE } from '../api/types.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import { startAgentgate, webhookReady, stopAgentgate, type RunningComponent } from '../harness/components.js';
+import { postgresDsn } from '../harness/audit-store.js';
+
+const AGENT_USER = 'agent:deploy-bot';
+
+describe('audit: records in a database behind an aggregated API', function () {
+  const agent = uniqueName('e2e-audit');
+  const ns = uniqueName('audit');
+  let components: { webhook: RunningComponent; operator: RunningComponent } | undefined;
+
+  before(async function () {
+    if (!clusterEnv().local) this.skip(); // the aggregated API and the audit backend are wired by hack/controlplane/up.sh
+    components = await startAgentgate({ name: 'audit' });
+    await kubectlOk('admin', ['create', 'namespace', ns]);
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AgentIdentity',
+        metadata: { name: agent },
+        spec: {
+          subjects: [{ kind: 'User', name: AGENT_USER }],
+          maxDuration: '1h',
+          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+          allowedNamespaces: { names: [ns] },
+          approvers: { groups: ['sre-approvers'] },
+        },
+      }),
+    );
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'agentgate.io/v1alpha1',
+        kind: 'AccessGrant',
+        metadata: { name: 'g', namespace: ns },
+        spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'e2e audit' },
+      }),
+    );
+    await eventually(
+      async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes',
+      60_000,
+      'the grant to be active',
+    );
+    await eventually(
+      async () =>
+        (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout ===
+        'True',
+      60_000,
+      'the APIService to be Available',
+    );
+  });
+
+  after(async function () {
+    await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found', '--wait=false']);
+    await kubectl('admin', ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
+    await stopAgentgate(components);
+  });
+
+  async function events(selector: string, fields: string): Promise<AuditEvent[]> {
+    const out = await kubectlOk('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE, '-l', selector, '--field-selector', fields, '-o', 'json']);
+    return (JSON.parse(out) as { items: AuditEvent[] }).items;
+  }
+
+  it('serves kubectl get (table, -o wide, -l), get by name and explain through the kube-apiserver', async function () {
+    expect((await kubectl('agent', ['create', 'configmap', 'listed', '-n', ns, '--from-literal=a=b'])).code).to.equal(0);
+    const e = await eventually(async () => (await events(`agentgate.io/agent=${agent}`, `spec.namespace=${ns},spec.name=listed`))[0], 20_000, 'the record');
+    expect(e.apiVersion).to.equal('audit.agentgate.io/v1alpha1');
+    const table = await kubectlOk('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE, '-l', `agentgate.io/agent=${agent}`]);
+    expect(table.split('\n')[0]).to.match(/^NAME\s+AGENT\s+DECISION\s+OPERATION\s+RESOURCE\s+TARGET-NS\s+TARGET\s+OUTCOME\s+AGE/);
+    expect(table).to.contain(e.metadata.name!);
+    const wide = await kubectlOk('admin', ['get', 'auditevent', e.metadata.name!, '-n', AGENTGATE_NAMESPACE, '-o', 'wide']);
+    expect(wide.split('\n')[0]).to.contain('REASON').and.contain('CODE');
+    const explain = await kubectlOk('admin', ['explain', 'auditevents.spec.decision']);
+    expect(explain).to.contain('Allowed, Held (waiting for approval) or Denied');
+    // Not in etcd: the agentgate.io CRD is gone, the group is the aggregated one.
+    expect((await kubectl('admin', ['get', 'crd', 'auditevents.agentgate.io'])).code).to.not.equal(0);
+  });
+
+  it("settles an admitted mutation as Completed with the apiserver's status code", async function () {
+    expect((await kubectl('agent', ['create', 'configmap', 'settled', '-n', ns, '--from-literal=a=b'])).code).to.equal(0);
+    const e = await eventually(
+      async () => (await events(`agentgate.io/agent=${agent},agentgate.io/outcome=Completed`, `spec.namespace=${ns},spec.name=settled`))[0],
+      30_000,
+      'the record Completed',
+    );
+    expect(e.status).to.include({ outcome: 'Completed', code: 201, source: 'admission' });
+  });
+
+  it("records the agent's reads and the calls RBAC refused, with their status codes", async function () {
+    expect((await kubectl('agent', ['get', 'configmaps', '-n', ns])).code).to.equal(0);
+    const forbidden = await kubectl('agent', ['get', 'secrets', '-n', 'kube-system']);
+    expect(forbidden.code).to.not.equal(0);
+    const read = await eventually(
+      async () => (await events('agentgate.io/source=apiserver', `spec.namespace=${ns},spec.operation=LIST`))[0],
+      30_000,
+      'the LIST recorded',
+    );
+    expect(read.spec).to.include({ user: AGENT_USER, decision: 'Allowed', resource: 'configmaps' });
+    expect(read.status).to.include({ outcome: 'Recorded', code: 200 });
+    const denied = await eventually(
+      async () => (await events('agentgate.io/source=apiserver,agentgate.io/decision=Denied', 'spec.namespace=kube-system,spec.resource=secrets'))[0],
+      30_000,
+      'the 403 recorded',
+    );
+    expect(denied.status?.code).to.equal(403);
+    expect(denied.spec.reason).to.contain('refused by the apiserver (403');
+  });
+
+  it('the whole record verifies, chains and checkpoints', async function () {
+    await eventually(
+      async () => (await kubectl('admin', ['get', 'configmap', 'agentgate-audit-checkpoints', '-n', AGENTGATE_NAMESPACE])).code === 0,
+      20_000,
+      'a checkpoint',
+    );
+    const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs.admin, 'audit', 'verify']);
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('checkpoints in etcd compared with the store');
+  });
+
+  it('believes X-Remote-User only from the front proxy: a forged header sent straight to the server is refused', async function () {
+    const envFile = readFileSync(path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'env'), 'utf8');
+    const port = Number(/^AUDIT_PORT=(\d+)$/m.exec(envFile)![1]);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: `/apis/audit.agentgate.io/v1alpha1/namespaces/${AGENTGATE_NAMESPACE}/auditevents`,
+          headers: { 'X-Remote-User': 'kubernetes-admin', 'X-Remote-Group': 'system:masters' },
+          rejectUnauthorized: false,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).to.equal(401);
+    // And through the apiserver, RBAC decides: mallory has no read on audit records.
+    const m = await kubectl('mallory', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE]);
+    expect(m.code).to.not.equal(0);
+    expect(m.stderr).to.contain('forbidden');
+  });
+
+  it('database down: agent mutations are refused saying why; everyone else is unaffected', async function () {
+    if (!postgresDsn()) this.skip(); // needs the PostgreSQL of hack/postgres to stop and start
+    const ctl = path.join(repoRoot, 'hack', 'postgres', 'ctl.sh');
+    await run(ctl, ['stop']);
+    try {
+      const r = await kubectl('agent', ['create', 'configmap', 'no-record', '-n', ns, '--from-literal=a=b']);
+      expect(r.code).to.not.equal(0);
+      expect(r.stderr).to.contain('the audit database is unavailable').and.contain('no agent call goes through unrecorded');
+      expect((await kubectl('admin', ['get', 'configmap', 'no-record', '-n', ns])).code).to.not.equal(0);
+      const human = await kubectl('admin', ['create', 'configmap', 'human-write', '-n', ns, '--from-literal=a=b']);
+      expect(human.code, human.stderr).to.equal(0);
+    } finally {
+      await run(ctl, ['start']);
+    }
+    await eventually(
+      async () => (await kubectl('agent', ['create', 'configmap', 'after-restart', '-n', ns, '--from-literal=a=b'])).code === 0,
+      30_000,
+      'agent calls to go through again',
+    );
+  });
+
+  it('webhook SIGKILLed and the database restarted under agent load: every object the agent created has its record, no record of a call that did not complete says Completed, and the record verifies', async function () {
+    if (!postgresDsn()) this.skip(); // needs the PostgreSQL of hack/postgres to stop and start
+    const ctl = path.join(repoRoot, 'hack', 'postgres', 'ctl.sh');
+    let created = 0;
+    let stop = false;
+    const worker = async (w: number): Promise<void> => {
+      for (let i = 0; !stop; i++) {
+        const r = await kubectl('agent', ['create', 'configmap', `load-${w}-${i}`, '-n', ns, '--from-literal=a=b']);
+        if (r.code === 0) created++;
+      }
+    };
+    const workers = [0, 1, 2, 3].map((w) => worker(w));
+    try {
+      await eventually(async () => created >= 12, 120_000, 'agent calls under way');
+      await components!.webhook.stop('SIGKILL');
+      await run(ctl, ['stop']);
+      await run(ctl, ['start']);
+      components!.webhook = components!.webhook.again();
+      await webhookReady(components!.webhook);
+      const before = created;
+      await eventually(async () => created >= before + 12, 120_000, 'agent calls going through again');
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
+    const objects = new Set(
+      (JSON.parse(await kubectlOk('admin', ['get', 'configmaps', '-n', ns, '-o', 'json'])) as { items: Array<{ metadata: { name: string } }> }).items
+        .map((c) => c.metadata.name)
+        .filter((n) => n.startsWith('load-')),
+    );
+    expect(objects.size).to.be.at.least(24);
+    // Committed before the answer: no object without its Allowed record, at once.
+    const allowed = (await events(`agentgate.io/agent=${agent},agentgate.io/decision=Allowed`, `spec.namespace=${ns},spec.operation=CREATE`)).filter((e) =>
+      e.spec.name?.startsWith('load-'),
+    );
+    const recorded = new Set(allowed.map((e) => e.spec.name));
+    expect(
+      [...objects].filter((n) => !recorded.has(n)),
+      'objects without a record',
+    ).to.deep.equal([]);
+    // Admitted is not completed: a record whose object never appeared must not claim it did.
+    const notDone = allowed.filter((e) => !objects.has(e.spec.name!));
+    expect(
+      notDone.filter((e) => e.status?.outcome === 'Completed').map((e) => e.metadata.name),
+      'Completed without an object',
+    ).to.deep.equal([]);
+    const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs.admin, 'audit', 'verify']);
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('audit chain intact');
+  });
+});
