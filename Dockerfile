@@ -37,4 +37,4 @@ COPY crds ./crds
 USER 65532:65532
 ENTRYPOINT ["node"]
 # V8 flags: operator/args.ts OPERATOR_NODE_FLAGS (packaging/chart.test.ts keeps them equal).
-CMD ["--max-semi-space-size=1", "/app/dist/operator/main.js"]
+CMD ["--max-semi-space-size=1", "--optimize-for-size", "/app/dist/operator/main.js"]
