@@ -90,6 +90,17 @@ describe('audit: records in a database behind an aggregated API', function () {
     expect((await kubectl('admin', ['get', 'crd', 'auditevents.agentgate.io'])).code).to.not.equal(0);
   });
 
+  it('is discovered like a built-in: kind AuditEvent with short names and the agentgate category', async function () {
+    const resources = await kubectlOk('admin', ['api-resources', '--api-group', 'audit.agentgate.io', '-o', 'wide']);
+    const row = resources.split('\n').find((l) => /\sAuditEvent\s/.test(l));
+    expect(row, resources)
+      .to.match(/\bae,audit\b/)
+      .and.match(/\bagentgate\s*$/);
+    const all = await kubectl('admin', ['get', 'agentgate', '-n', AGENTGATE_NAMESPACE]);
+    expect(all.code, all.stderr).to.equal(0);
+    expect(all.stdout).to.contain('auditevent.audit.agentgate.io/');
+  });
+
   it("settles an admitted mutation as Completed with the apiserver's status code", async function () {
     expect((await kubectl('agent', ['create', 'configmap', 'settled', '-n', ns, '--from-literal=a=b'])).code).to.equal(0);
     const e = await eventually(

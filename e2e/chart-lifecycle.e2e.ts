@@ -18,7 +18,8 @@ import { FINALIZER, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import { chartDir, helm } from '../packaging/helm.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { componentKubeconfig, freePort, serviceAccountKubeconfig, startProcess, type RunningComponent } from '../harness/components.js';
-import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
+import { AUDIT_SERVICE } from '../harness/audit-store.js';
 
 const RELEASE = 'agentgate';
 const helmEnv = { HELM_CACHE_HOME: '/tmp/agentgate-helm-cache', HELM_CONFIG_HOME: '/tmp/agentgate-helm-config', HELM_DATA_HOME: '/tmp/agentgate-helm-data' };
@@ -87,6 +88,10 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     await kubectlOk('admin', ['apply', '-f', path.join(repoRoot, 'config', 'rbac', '00-namespace.yaml')]);
     // A configuration an earlier test's webhook filled in would point at a process that is gone.
     for (const { kind, name } of WEBHOOK_CONFIGURATIONS) await kubectl('admin', ['delete', kind, name, '--ignore-not-found']);
+    // The local stand-ins for the audit API's routing (an ExternalName Service on the control
+    // plane's audit port) differ in shape from the chart's: the chart installs its own.
+    await kubectl('admin', ['delete', 'apiservice', AUDIT_APISERVICE, '--ignore-not-found']);
+    await kubectl('admin', ['delete', 'service', AUDIT_SERVICE, '-n', AGENTGATE_NAMESPACE, '--ignore-not-found']);
     // Objects an earlier test created with kubectl become the release's (--take-ownership).
     const r = await runHelm([
       'upgrade',

@@ -347,6 +347,9 @@ describe('forged AdmissionReviews: nothing that grants power rests on a review a
     expect(id, 'the review is answered with its record id, for the apiserver audit log join').to.be.a('string');
     const forgedRecord = await eventually(async () => (await auditEventsOf(ns)).find((e) => e.spec.name === 'forged-cm'), 20_000, 'the forged record');
     expect(forgedRecord.spec.confirmedBy, 'unconfirmed: the webhook could not tell who sent it').to.equal(undefined);
+    // And it stays Admitted: only the apiserver's own audit event (joined by the record id)
+    // can settle a record Completed or Failed, and the apiserver never saw this call.
+    expect(forgedRecord.status?.outcome, 'admitted, never completed').to.equal('Admitted');
   });
 
   it('the ValidatingAdmissionPolicy refuses forged stamps written through the apiserver by real users', async function () {

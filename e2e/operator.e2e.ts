@@ -211,10 +211,14 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
         const r = await kubectl('admin', ['auth', 'can-i', verb, res, '-A', '--as', OPERATOR_SA]);
         expect(r.stdout.trim(), `${verb} ${res}`).to.equal('no');
       }
-      const audit = await kubectl('admin', ['auth', 'can-i', 'delete', 'auditevents', '-n', AGENTGATE_NAMESPACE, '--as', OPERATOR_SA]);
+      // Retention of legacy AuditEvent custom resources (agentgate.io, before the audit store), in its namespace only.
+      const audit = await kubectl('admin', ['auth', 'can-i', 'delete', 'auditevents.agentgate.io', '-n', AGENTGATE_NAMESPACE, '--as', OPERATOR_SA]);
       expect(audit.stdout.trim()).to.equal('yes');
-      const auditElsewhere = await kubectl('admin', ['auth', 'can-i', 'delete', 'auditevents', '-n', 'default', '--as', OPERATOR_SA]);
+      const auditElsewhere = await kubectl('admin', ['auth', 'can-i', 'delete', 'auditevents.agentgate.io', '-n', 'default', '--as', OPERATOR_SA]);
       expect(auditElsewhere.stdout.trim()).to.equal('no');
+      // The record itself is read-only for everyone, the operator included.
+      const record = await kubectl('admin', ['auth', 'can-i', 'delete', 'auditevents.audit.agentgate.io', '-n', AGENTGATE_NAMESPACE, '--as', OPERATOR_SA]);
+      expect(record.stdout.trim()).to.equal('no');
     });
   });
 
