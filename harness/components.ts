@@ -101,10 +101,10 @@ export class RunningComponent {
   get alive(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
-  /** SIGTERM (graceful) or SIGKILL (a crash); resolves when the process is gone. */
-  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+  /** SIGTERM (graceful) or SIGKILL (a crash); resolves when the process is gone, SIGKILLed after graceMs (the kubelet's grace period). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM', graceMs = 10_000): Promise<void> {
     if (this.alive) this.child.kill(signal);
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    const t = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(t);
   }

@@ -10,6 +10,7 @@ import { OPERATOR_NODE_FLAGS, parseArgs as parseOperatorArgs } from '../operator
 import { parseCommandLine } from '../cli/args.js';
 import { AGENTS_WEBHOOK, AUDIT_APISERVICE, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DRAIN_SECONDS, TIMEOUT_SECONDS } from '../webhook/limits.js';
+import { APISERVER_IDLE_CONNECTION_MS } from '../webhook/drain.js';
 
 type Pod = {
   securityContext: Record<string, any>;
@@ -258,6 +259,8 @@ describe('Helm chart', function () {
         const drain = Number(c.args.find((a: string) => a.startsWith('--drain-seconds=')).split('=')[1]);
         const timeout = Number(c.args.find((a: string) => a.startsWith('--timeout-seconds=')).split('=')[1]);
         expect(pod.terminationGracePeriodSeconds).to.be.greaterThan(preStop + drain + timeout);
+        // The drain outlasts the apiserver's idle keep-alive connections: the webhook never closes one itself.
+        expect(drain * 1000).to.be.greaterThan(APISERVER_IDLE_CONNECTION_MS);
         // cert-manager mode: the CA comes from cainjector, never written by the webhook.
         expect(c.args.some((a: string) => a.startsWith('--tls-ca'))).to.equal(false);
       });

@@ -8,5 +8,8 @@
  */
 export const TIMEOUT_SECONDS = { min: 2, max: 30 } as const;
 
-/** --drain-seconds: how long a stopping webhook keeps answering on open connections. */
-export const DRAIN_SECONDS = { min: 0, max: 60 } as const;
+/**
+ * --drain-seconds: how long a stopping webhook waits for the apiserver to close its
+ * keep-alive connections (it drops idle ones after 90 s: webhook/drain.ts).
+ */
+export const DRAIN_SECONDS = { min: 0, max: 300 } as const;

@@ -32,6 +32,7 @@ import { WebhookMetrics } from './metrics.js';
 import { protectConfig } from './protect.js';
 import { createApp, withFilter, withMetrics } from './server.js';
 import { ClusterState } from './state.js';
+import { Drain, KEEP_ALIVE_TIMEOUT_MS } from './drain.js';
 import { DRAIN_SECONDS, TIMEOUT_SECONDS } from './limits.js';
 import { CertificateRenewal } from './rotation.js';
 import { DEFAULT_VALIDITY_MS, ensureKeySecret, ensureServingSecret, hostsFor } from './tls.js';
@@ -377,26 +378,23 @@ async function main(): Promise<void> {
   const stampHandler = withMetrics(metrics, async (request) => admitStamp(request));
 
   let configured = !f.manage;
-  let draining = false;
   const app = createApp({
     log,
     metrics,
     routes: { [PATHS.agents]: agentsHandler, [PATHS.protect]: protectHandler, [PATHS.stamp]: stampHandler },
-    ready: () => state.synced && configured && !draining,
+    ready: () => state.synced && configured && !drain.isDraining,
     ...(clientCa ? { clientAuth: { names: f.clientCertNames, require: f.requireClientCert } } : {}),
   });
   // Client certificates are asked for, never demanded at the TLS layer: kubelet probes
   // present none. The HTTP layer decides (server.ts fromApiserver).
   const clientTls = clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {};
   const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...clientTls }, app);
-  // While draining, every answer closes its connection, so the apiserver's keep-alive
-  // connections move to the replicas that stay.
-  server.prependListener('request', (_req, res) => {
-    if (draining) res.setHeader('Connection', 'close');
-  });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  // The apiserver, not this server, closes idle keep-alive connections (webhook/drain.ts):
+  // a call it sends on a connection this server is closing would fail, unretried.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = (f.timeoutSeconds + 5) * 1000;
+  server.headersTimeout = server.requestTimeout;
+  const drain = new Drain(server, { log, drainMs: f.drainSeconds * 1000, inflightMs: server.requestTimeout });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(f.port, f.host, () => resolve());
@@ -457,6 +455,9 @@ async function main(): Promise<void> {
     renewal.start();
   }
   const syncNow = async (): Promise<void> => {
+    // A stopping replica leaves the configurations to the replicas that stay (an older
+    // version must not rewrite a newer one's for the length of its drain).
+    if (drain.isDraining) return;
     try {
       await sync.sync(build, keepCa);
       configured = true;
@@ -511,27 +512,22 @@ async function main(): Promise<void> {
   });
 
   // Kubernetes runs the preStop sleep (the pod leaves the endpoints meanwhile), then sends
-  // SIGTERM: stop being ready, keep answering for --drain-seconds with every answer
-  // closing its connection, then stop listening, let calls in flight finish, and exit.
+  // SIGTERM: stop being ready, answer every call with `Connection: close` until the
+  // apiserver has closed its connections (bounded by --drain-seconds), then exit.
   const shutdown = (signal: string) => {
-    if (draining) return;
-    draining = true;
-    log.info('draining', { signal, drainSeconds: f.drainSeconds });
+    if (drain.isDraining) return;
+    log.info('stopping', { signal });
     renewal?.stop();
-    setTimeout(() => {
-      server.close(() => {
-        // Every answered call's record is committed; a last checkpoint anchors the chain head.
-        void Promise.all([stopCheckpoints(), stopCloudWatch()])
-          .finally(() => store.close().catch(() => undefined))
-          .finally(() => {
-            log.info('drained; exiting');
-            process.exit(0);
-          });
-      });
-      server.closeIdleConnections();
-      void state.stop();
-      setTimeout(() => process.exit(0), (f.timeoutSeconds + 5) * 1000).unref();
-    }, f.drainSeconds * 1000).unref();
+    void drain.start().then(async (result) => {
+      // Nothing may keep a drained replica alive: the grace period ends it anyway.
+      setTimeout(() => process.exit(0), 10_000).unref();
+      await state.stop();
+      // Every answered call's record is committed; a last checkpoint anchors the chain head.
+      await Promise.all([stopCheckpoints(), stopCloudWatch()]).catch(() => undefined);
+      await store.close().catch(() => undefined);
+      log.info('drained; exiting', { ...result });
+      process.exit(0);
+    });
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,249 @@
+// Shared by the audit benchmarks (bench/audit-*.ts): the local control plane's env, HTTPS
+// clients authenticated with the identities' client certificates, percentiles, the load
+// line, and the agent setup (agentgate running, an AgentIdentity for agent:deploy-bot with
+// an active grant, and a non-agent identity bound to the same ClusterRole).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import yaml from 'js-yaml';
+import { eventually, kubectl, kubectlOk, repoRoot } from '../harness/cluster.js';
+
+export function envFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(file)) return out;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+export function controlPlaneEnv(): Record<string, string> {
+  return envFile(path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'env'));
+}
+
+export function pgDsn(): string | undefined {
+  return envFile(path.join(process.env.AGENTGATE_PG_DIR ?? path.join(repoRoot, '.run', 'postgres'), 'env')).PG_DSN;
+}
+
+export function load(): string {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+}
+
+export function pct(values: readonly number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+export const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+export function goal(met: boolean, text: string): void {
+  console.log(`GOAL ${met ? 'met' : 'MISSED'}: ${text}`);
+}
+
+/** An HTTPS client for one identity: the server, CA and client certificate of its kubeconfig. */
+export interface Client {
+  server: URL;
+  agent: https.Agent;
+}
+
+export function clientFromKubeconfig(file: string, maxSockets = 64): Client {
+  const kc = yaml.load(readFileSync(file, 'utf8')) as {
+    clusters: Array<{ cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string } }>;
+    users: Array<{ user: Record<string, string> }>;
+  };
+  const c = kc.clusters[0]!.cluster;
+  const u = kc.users[0]!.user;
+  const data = (k: string) => (u[`${k}-data`] ? Buffer.from(u[`${k}-data`]!, 'base64') : readFileSync(u[k]!));
+  const ca = c['certificate-authority-data'] ? Buffer.from(c['certificate-authority-data'], 'base64') : readFileSync(c['certificate-authority']!);
+  return { server: new URL(c.server), agent: new https.Agent({ keepAlive: true, maxSockets, ca, cert: data('client-certificate'), key: data('client-key') }) };
+}
+
+/** A client for a server at url with a client certificate from files. */
+export function clientFromFiles(url: string, ca: string, cert: string, key: string, maxSockets = 64): Client {
+  return {
+    server: new URL(url),
+    agent: new https.Agent({ keepAlive: true, maxSockets, ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key) }),
+  };
+}
+
+export interface Answer {
+  status: number;
+  body: string;
+  ms: number;
+}
+
+export function request(c: Client, method: string, pathName: string, body?: string): Promise<Answer> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const req = https.request(
+      {
+        host: c.server.hostname,
+        port: c.server.port,
+        path: pathName,
+        method,
+        agent: c.agent,
+        headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
+        timeout: 30_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - t0 }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ status: 0, body: String(e), ms: performance.now() - t0 }));
+    req.end(body);
+  });
+}
+
+export const AGENT_USER = 'agent:deploy-bot';
+export const AGENT_NAME = 'bench-deploy-bot';
+/** The non-agent identity: mallory (group developers), matched by no AgentIdentity. */
+export const PLAIN_USER = 'mallory';
+
+/**
+ * The AgentIdentity for agent:deploy-bot with an active grant of agentgate-edit in ns
+ * (the operator binds it), and a RoleBinding of the same ClusterRole for the non-agent
+ * identity. Resolves when both can create ConfigMaps in ns.
+ */
+export async function agentAndPlainIdentity(ns: string): Promise<void> {
+  await kubectl('admin', ['create', 'namespace', ns]);
+  await kubectlOk(
+    'admin',
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'agentgate.io/v1alpha1',
+      kind: 'AgentIdentity',
+      metadata: { name: AGENT_NAME },
+      spec: {
+        subjects: [{ kind: 'User', name: AGENT_USER }],
+        maxDuration: '8h',
+        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+        allowedNamespaces: { names: [ns] },
+        approvers: { groups: ['sre-approvers'] },
+      },
+    }),
+  );
+  await kubectlOk(
+    'admin',
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'agentgate.io/v1alpha1',
+      kind: 'AccessGrant',
+      metadata: { name: 'bench', namespace: ns },
+      spec: { agent: AGENT_NAME, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '4h', reason: 'audit bench' },
+    }),
+  );
+  await kubectlOk(
+    'admin',
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'bench-plain-edit', namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'agentgate-edit' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: PLAIN_USER }],
+    }),
+  );
+  for (const who of ['agent', 'mallory'] as const)
+    await eventually(
+      async () => (await kubectl(who, ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes',
+      120_000,
+      `${who} may create`,
+    );
+}
+
+export async function removeAgentAndPlainIdentity(ns: string): Promise<void> {
+  await kubectl('admin', ['delete', 'agentidentity', AGENT_NAME, '--ignore-not-found', '--wait=false']);
+  await kubectl('admin', ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
+}
+
+/** A few etcd counters from its /metrics (the control plane's etcd serves them on its client URL). */
+export async function etcdMetrics(): Promise<{ inUse: number; putBytes: number; puts: number }> {
+  const port = controlPlaneEnv().ETCD_PORT;
+  if (!port) throw new Error('no ETCD_PORT in the control plane env file');
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    inUse: m('etcd_mvcc_db_total_size_in_use_in_bytes'),
+    putBytes: m('etcd_debugging_mvcc_total_put_size_in_bytes'),
+    puts: m('etcd_mvcc_put_total'),
+  };
+}
+
+/** CPU time (user+system, ms) of a process, with its reaped children's when children is set. */
+function cpuMs(pid: number, children = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const x = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(x[11]) + Number(x[12]) + (children ? Number(x[13]) + Number(x[14]) : 0);
+    return (ticks * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Live children of a process (PostgreSQL's backends), from /proc. */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/**
+ * The processes a call touches, by role, for CPU accounting: this control plane's
+ * apiserver and etcd (their pid files), agentgate's processes, this PostgreSQL (the
+ * postmaster and its backends), and the benchmark itself.
+ */
+export class CpuAccount {
+  private readonly fixed: Record<string, number> = {};
+  private readonly postmaster?: number;
+  constructor(components: Record<string, number | undefined>) {
+    const run = process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane');
+    for (const [name, file] of [
+      ['apiserver', 'kube-apiserver.pid'],
+      ['etcd', 'etcd.pid'],
+    ] as const) {
+      const f = path.join(run, file);
+      if (existsSync(f)) this.fixed[name] = Number(readFileSync(f, 'utf8').trim());
+    }
+    for (const [name, pid] of Object.entries(components)) if (pid) this.fixed[name] = pid;
+    const pm = path.join(process.env.AGENTGATE_PG_DIR ?? path.join(repoRoot, '.run', 'postgres'), 'data', 'postmaster.pid');
+    if (pgDsn() && existsSync(pm)) this.postmaster = Number(readFileSync(pm, 'utf8').split('\n')[0]);
+  }
+  snapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.fixed)) out[name] = cpuMs(pid);
+    if (this.postmaster) out.postgres = cpuMs(this.postmaster, true) + childrenOf(this.postmaster).reduce((s, p) => s + cpuMs(p), 0);
+    const u = process.cpuUsage();
+    out.bench = (u.user + u.system) / 1000;
+    return out;
+  }
+  static add(into: Record<string, number>, before: Record<string, number>, after: Record<string, number>): void {
+    for (const k of Object.keys(after)) into[k] = (into[k] ?? 0) + (after[k]! - (before[k] ?? 0));
+  }
+}
+
+/** Sums a Prometheus text exposition's samples of one metric whose labels include all of match. */
+export function promSum(text: string, metric: string, match: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
+    if (Object.entries(match).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}

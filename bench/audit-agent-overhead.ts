@@ -1,0 +1,327 @@
+// What an agent pays for being recorded, seen from the kube-apiserver: the same ConfigMap
+// creates in one namespace, over HTTPS with each identity's client certificate, by
+//   agent      agent:deploy-bot, matched by an AgentIdentity with an active grant of
+//              agentgate-edit: every create goes through agentgate's webhook, whose record
+//              is committed to the audit store before it answers;
+//   non-agent  mallory, bound to the same ClusterRole in the same namespace by a
+//              RoleBinding: no webhook (the matchConditions select agents only).
+// Throughput at 16 in flight and sequential latency, the two identities alternating in
+// rounds (throughput) and request by request (sequential) so load drift hits both alike;
+// and etcd's growth per call (db size in use, bytes and count of puts) over the same
+// rounds. Once with PGlite and once with PostgreSQL when hack/postgres/up.sh runs.
+//   node dist/bench/audit-agent-overhead.js
+// env: AUDIT_BENCH_ROUNDS (4), AUDIT_BENCH_ROUND_CALLS (200 creates per identity and
+// round), AUDIT_BENCH_SEQUENTIAL (150 pairs), AUDIT_BENCH_ENGINES (pglite,postgres),
+// AUDIT_BENCH_PROFILE (a directory for agentgate's V8 CPU profiles).
+import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openDb, type StoreConfig } from '../audit/db.js';
+import { AuditStore } from '../audit/store.js';
+import { systemClock } from '../lib/clock.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
+import { clusterEnv, kubectl } from '../harness/cluster.js';
+import { runDir, startAgentgate, stopAgentgate } from '../harness/components.js';
+import {
+  AGENT_NAME,
+  agentAndPlainIdentity,
+  clientFromKubeconfig,
+  type Client,
+  CpuAccount,
+  etcdMetrics,
+  f,
+  goal,
+  load,
+  pct,
+  pgDsn,
+  promSum,
+  removeAgentAndPlainIdentity,
+  request,
+} from './_audit-common.js';
+
+const ROUNDS = Number(process.env.AUDIT_BENCH_ROUNDS ?? 4);
+const ROUND_CALLS = Number(process.env.AUDIT_BENCH_ROUND_CALLS ?? 200);
+const SEQUENTIAL = Number(process.env.AUDIT_BENCH_SEQUENTIAL ?? 150);
+const IN_FLIGHT = 16;
+
+type Who = 'agent' | 'plain';
+
+let seq = 0;
+function create(c: Client, ns: string, prefix: string): Promise<{ ok: boolean; ms: number; status: number }> {
+  const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-${(seq++).toString(36)}` }, data: { mode: 'bench' } });
+  return request(c, 'POST', `/api/v1/namespaces/${ns}/configmaps`, body).then((a) => ({ ok: a.status === 201, ms: a.ms, status: a.status }));
+}
+
+interface Tally {
+  calls: number;
+  errors: number;
+  ms: number;
+  inUse: number;
+  putBytes: number;
+  puts: number;
+  statuses: Map<number, number>;
+  cpu: Record<string, number>;
+}
+
+const tally = (): Tally => ({ calls: 0, errors: 0, ms: 0, inUse: 0, putBytes: 0, puts: 0, statuses: new Map(), cpu: {} });
+
+let cpu: CpuAccount | undefined;
+
+async function round(c: Client, ns: string, prefix: string, n: number, t: Tally): Promise<void> {
+  const before = await etcdMetrics();
+  const cpu0 = cpu?.snapshot();
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < n) {
+        next++;
+        const r = await create(c, ns, prefix);
+        t.calls++;
+        if (!r.ok) {
+          t.errors++;
+          t.statuses.set(r.status, (t.statuses.get(r.status) ?? 0) + 1);
+        }
+      }
+    }),
+  );
+  t.ms += performance.now() - t0;
+  if (cpu && cpu0) CpuAccount.add(t.cpu, cpu0, cpu.snapshot());
+  const after = await etcdMetrics();
+  t.inUse += after.inUse - before.inUse;
+  t.putBytes += after.putBytes - before.putBytes;
+  t.puts += after.puts - before.puts;
+}
+
+async function records(admin: Client, ns: string): Promise<number> {
+  let n = 0;
+  let cont = '';
+  for (let failures = 0; ; ) {
+    const q = new URLSearchParams({
+      labelSelector: 'agentgate.io/source=admission,agentgate.io/decision=Allowed',
+      fieldSelector: `spec.namespace=${ns},spec.resource=configmaps,spec.operation=CREATE`,
+      limit: '500',
+    });
+    if (cont) q.set('continue', cont);
+    const a = await request(admin, 'GET', `/apis/audit.agentgate.io/v1alpha1/namespaces/${AGENTGATE_NAMESPACE}/auditevents?${q}`);
+    if (a.status !== 200) {
+      // A busy host: the aggregated API's answer can time out; try the page again.
+      if (++failures > 5) throw new Error(`listing records: ${a.status} ${a.body.slice(0, 300)}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
+    const list = JSON.parse(a.body) as { items: unknown[]; metadata?: { continue?: string } };
+    n += list.items.length;
+    cont = list.metadata?.continue ?? '';
+    if (!cont) return n;
+  }
+}
+
+/** The store's own append latency, one at a time, on the same engine (PGlite: a fresh directory in this process). */
+async function storeBaseline(name: 'pglite' | 'postgres'): Promise<{ p50: number; mean: number }> {
+  const dir = name === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'agentgate-bench-pglite-')) : undefined;
+  const config: StoreConfig = name === 'postgres' ? { engine: 'postgres', dsn: pgDsn()! } : { engine: 'pglite', dataDir: dir! };
+  const store = new AuditStore(await openDb(config), `bench-baseline-${process.pid}`, systemClock);
+  try {
+    await store.open();
+    const lat: number[] = [];
+    for (let i = 0; i < 220; i++) {
+      const t0 = performance.now();
+      await store.append({
+        time: new Date().toISOString(),
+        agent: AGENT_NAME,
+        user: 'agent:deploy-bot',
+        operation: 'CREATE',
+        group: '',
+        version: 'v1',
+        resource: 'configmaps',
+        namespace: 'bench',
+        name: `cm-${i}`,
+        decision: 'Allowed',
+        reason: 'covered by grant bench',
+        requestUID: `uid-${i}`,
+      });
+      if (i >= 20) lat.push(performance.now() - t0);
+    }
+    await store.db.query(`DELETE FROM agentgate_audit_events WHERE writer = $1`, [store.writer]);
+    return { p50: pct(lat, 50), mean: lat.reduce((a, b) => a + b, 0) / lat.length };
+  } finally {
+    await store.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
+  if (name === 'pglite') process.env.E2E_AUDIT_STORE = 'pglite';
+  else delete process.env.E2E_AUDIT_STORE;
+  const ns = `bench-audit-${name}-${Date.now().toString(36)}`;
+  // AUDIT_BENCH_PROFILE=dir: agentgate's processes write V8 CPU profiles there when they stop.
+  const profile = process.env.AUDIT_BENCH_PROFILE;
+  const nodeOptions = process.env.NODE_OPTIONS;
+  if (profile) process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --cpu-prof --cpu-prof-dir=${profile}`;
+  const components = await startAgentgate({ name: `bench-${name}` });
+  if (profile) {
+    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = nodeOptions;
+  }
+  const env = clusterEnv();
+  const clients: Record<Who, Client> = { agent: clientFromKubeconfig(env.kubeconfigs.agent), plain: clientFromKubeconfig(env.kubeconfigs.mallory) };
+  const admin = clientFromKubeconfig(env.kubeconfigs.admin);
+  try {
+    await agentAndPlainIdentity(ns);
+    // The grant reaches the webhook's informer a moment after RBAC allows the call.
+    for (let i = 0; ; i++) {
+      const r = await create(clients.agent, ns, 'probe');
+      if (r.ok) break;
+      if (i > 300) throw new Error(`the agent's creates keep failing (${r.status})`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    cpu = new CpuAccount({ webhook: components.webhook.child.pid, operator: components.operator.child.pid });
+    console.log(`[${name}] load average at start: ${load()}`);
+    // Warm-up: JIT, TLS sessions, the store's first batches.
+    for (const who of ['agent', 'plain'] as Who[]) await round(clients[who], ns, `warm-${who}`, 200, tally());
+
+    // Background etcd writes (leases, the checkpoint) over an idle period, to read the deltas against.
+    const idle0 = await etcdMetrics();
+    const idleCpu0 = cpu.snapshot();
+    const idleStart = performance.now();
+    await new Promise((r) => setTimeout(r, 5000));
+    const idle1 = await etcdMetrics();
+    const idleCpu: Record<string, number> = {};
+    CpuAccount.add(idleCpu, idleCpu0, cpu.snapshot());
+    const idleSecs = (performance.now() - idleStart) / 1000;
+    const bg = { putBytes: (idle1.putBytes - idle0.putBytes) / idleSecs, puts: (idle1.puts - idle0.puts) / idleSecs };
+
+    const t: Record<Who, Tally> = { agent: tally(), plain: tally() };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order: Who[] = r % 2 ? ['plain', 'agent'] : ['agent', 'plain'];
+      for (const who of order) await round(clients[who], ns, `r${r}-${who}`, ROUND_CALLS, t[who]);
+    }
+    const rps = (x: Tally) => ((x.calls - x.errors) * 1000) / x.ms;
+    const ratio = rps(t.agent) / rps(t.plain);
+    for (const who of ['agent', 'plain'] as Who[]) {
+      const x = t[who];
+      const errs = x.errors ? ` (${[...x.statuses].map(([s, n]) => `${n}x ${s}`).join(', ')})` : '';
+      console.log(
+        `[${name}] ${who === 'agent' ? 'agent    ' : 'non-agent'} ${IN_FLIGHT} in flight: ${f(rps(x), 0).padStart(5)} creates/s over ${x.calls} creates in ${ROUNDS} rounds, errors ${x.errors}${errs}`,
+      );
+    }
+
+    // Where the CPU goes: ms of CPU per create by process (the host is CPU-bound, so this decides the ratio).
+    for (const who of ['agent', 'plain'] as Who[]) {
+      const x = t[who];
+      // Less each process's idle rate over the round's time: a slower round would otherwise carry more background.
+      const net = (k: string) => ((x.cpu[k] ?? 0) - ((idleCpu[k] ?? 0) / idleSecs) * (x.ms / 1000)) / x.calls;
+      const parts = Object.keys(x.cpu).map((k) => `${k} ${f(net(k))}`);
+      const total = Object.keys(x.cpu).reduce((a, k) => a + net(k), 0);
+      console.log(`[${name}] CPU ms per ${who === 'agent' ? 'agent' : 'non-agent'} create, less idle background: ${parts.join(', ')}; total ${f(total)}`);
+    }
+
+    // Sequential: one call at a time, the identities alternating call by call.
+    const apiserverMetrics = async () => (await request(admin, 'GET', '/metrics')).body;
+    const webhookMetrics = async () =>
+      (await request({ server: new URL(components.webhookUrl), agent: new https.Agent({ rejectUnauthorized: false }) }, 'GET', '/metrics')).body;
+    const [am0, wm0] = [await apiserverMetrics(), await webhookMetrics()];
+    const lat: Record<Who, number[]> = { agent: [], plain: [] };
+    const diffs: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const order: Who[] = i % 2 ? ['plain', 'agent'] : ['agent', 'plain'];
+      const pair: Partial<Record<Who, number>> = {};
+      for (const who of order) {
+        const r = await create(clients[who], ns, `s-${who}`);
+        if (r.ok) {
+          lat[who].push(r.ms);
+          pair[who] = r.ms;
+        }
+      }
+      if (pair.agent !== undefined && pair.plain !== undefined) diffs.push(pair.agent - pair.plain);
+    }
+    const [am1, wm1] = [await apiserverMetrics(), await webhookMetrics()];
+    const hook = { name: 'agents.agentgate.io', operation: 'CREATE' };
+    const aSum =
+      promSum(am1, 'apiserver_admission_webhook_admission_duration_seconds_sum', hook) -
+      promSum(am0, 'apiserver_admission_webhook_admission_duration_seconds_sum', hook);
+    const aCount =
+      promSum(am1, 'apiserver_admission_webhook_admission_duration_seconds_count', hook) -
+      promSum(am0, 'apiserver_admission_webhook_admission_duration_seconds_count', hook);
+    const wm = (t: string, m: string) => promSum(t, m, { path: '/validate/agents' });
+    const wSum = wm(wm1, 'agentgate_webhook_admission_duration_seconds_sum') - wm(wm0, 'agentgate_webhook_admission_duration_seconds_sum');
+    const wCount = wm(wm1, 'agentgate_webhook_admission_duration_seconds_count') - wm(wm0, 'agentgate_webhook_admission_duration_seconds_count');
+    const store = await storeBaseline(name);
+    console.log(
+      `[${name}] sequential breakdown (means): the apiserver's call to the webhook ${f((aSum / aCount) * 1000)} ms (${aCount} calls); the webhook's handler ${f((wSum / wCount) * 1000)} ms (${wCount}); the store's append alone, in this process, same engine, 1 in flight: p50 ${f(store.p50)} ms, mean ${f(store.mean)} ms`,
+    );
+    const p50a = pct(lat.agent, 50);
+    const p50p = pct(lat.plain, 50);
+    console.log(
+      `[${name}] sequential: agent p50 ${f(p50a)} ms p99 ${f(pct(lat.agent, 99))} ms; non-agent p50 ${f(p50p)} ms p99 ${f(pct(lat.plain, 99))} ms; ${lat.agent.length}+${lat.plain.length} calls; median of paired differences ${f(pct(diffs, 50))} ms`,
+    );
+
+    // etcd per call, minus the idle background rate over each identity's time.
+    const per = (x: Tally) => {
+      const secs = x.ms / 1000;
+      const ok = x.calls;
+      return {
+        inUse: x.inUse / ok,
+        putBytes: x.putBytes / ok,
+        puts: x.puts / ok,
+        putBytesNet: (x.putBytes - bg.putBytes * secs) / ok,
+        putsNet: (x.puts - bg.puts * secs) / ok,
+      };
+    };
+    const ea = per(t.agent);
+    const ep = per(t.plain);
+    console.log(`[${name}] etcd background while idle: ${f(bg.puts, 1)} puts/s, ${f(bg.putBytes, 0)} put bytes/s`);
+    for (const [who, e] of [
+      ['agent    ', ea],
+      ['non-agent', ep],
+    ] as const)
+      console.log(
+        `[${name}] etcd per ${who} create: db in use ${f(e.inUse, 0).padStart(5)} B, put ${f(e.putBytes, 0).padStart(5)} B in ${f(e.puts, 3)} puts (less background: ${f(e.putBytesNet, 0)} B in ${f(e.putsNet, 3)} puts)`,
+      );
+
+    const recorded = await records(admin, ns);
+    const agentCalls = 1 + 200 + t.agent.calls - t.agent.errors + lat.agent.length;
+    console.log(`[${name}] records of the agent's creates in the store (via the aggregated API): ${recorded} for ${agentCalls} successful agent creates`);
+    console.log(`[${name}] load average at end: ${load()}`);
+
+    const overhead = p50a - p50p;
+    const extraBytes = ea.putBytesNet - ep.putBytesNet;
+    goal(ratio >= 0.9, `[${name}] agent/non-agent throughput at ${IN_FLIGHT} in flight ${f(ratio)}x (goal >= 0.9x)`);
+    goal(overhead <= 2, `[${name}] sequential p50 overhead ${f(overhead)} ms (goal <= 2 ms)`);
+    // A put of the same ConfigMap differs by a few bytes (its name); an AuditEvent in etcd would add ~1 KB.
+    goal(
+      Math.abs(ea.puts - ep.puts) < 0.05 && extraBytes < 100,
+      `[${name}] etcd bytes per agent call minus per non-agent call: ${f(extraBytes, 0)} B put (${f(ea.putsNet - ep.putsNet, 3)} puts), db in use ${f(ea.inUse - ep.inUse, 0)} B (goal 0 extra)`,
+    );
+    return recorded === agentCalls;
+  } finally {
+    await removeAgentAndPlainIdentity(ns);
+    await stopAgentgate(components);
+    if (name === 'pglite') rmSync(path.join(runDir, `bench-${name}-webhook-audit`), { recursive: true, force: true });
+    await kubectl('admin', ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `agent vs non-agent ConfigMap creates through the real kube-apiserver; ${ROUNDS} alternating rounds of ${ROUND_CALLS} creates per identity at ${IN_FLIGHT} in flight, ${SEQUENTIAL} sequential pairs; load generator, apiserver, etcd, agentgate and the database share this host's CPUs`,
+  );
+  const engines: Array<'pglite' | 'postgres'> = [];
+  const only = process.env.AUDIT_BENCH_ENGINES ?? 'pglite,postgres';
+  if (only.includes('pglite')) engines.push('pglite');
+  if (only.includes('postgres') && pgDsn()) engines.push('postgres');
+  else if (only.includes('postgres')) console.log('postgres: not measured (start one with hack/postgres/up.sh)');
+  let allRecorded = true;
+  for (const e of engines) allRecorded = (await engine(e)) && allRecorded;
+  if (!allRecorded) throw new Error('records and agent creates differ (see above)');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

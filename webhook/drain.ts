@@ -1,0 +1,150 @@
+// Graceful shutdown of the webhook's HTTPS server without failing a call the apiserver sends.
+//
+// The apiserver calls webhooks over HTTP/1.1 keep-alive connections (Node's server speaks no
+// HTTP/2) and never retries a webhook call: Go's transport retries only idempotent requests
+// on a reused connection that breaks, and an AdmissionReview is a POST. So the one unsafe
+// move is the server closing an idle keep-alive connection: the apiserver may be writing a
+// call on it at that moment, and that call fails (EOF or connection reset). Node makes the
+// window wider than the network's: timers run before I/O in its event loop, so when the loop
+// lags (CPU load), a request already sitting unread in the socket counts as idle and is reset.
+// And since Node 19, server.close() itself closes every idle connection.
+//
+// So on SIGTERM (after the preStop sleep, the pod already out of the endpoints):
+// 1. stop being ready; keep listening and answering, every answer with `Connection: close`,
+//    so each connection the apiserver uses again is closed by an answer, never under a call;
+// 2. wait until the clients have closed every other connection themselves: the apiserver
+//    drops an idle connection after 90 s (client-go's transport: Go's IdleConnTimeout);
+// 3. only if --drain-seconds runs out first: stop listening and close the connections still
+//    idle (after one more turn of the loop, so requests already received are served first),
+//    and let calls in flight finish, bounded by the request timeout.
+// A --drain-seconds above the apiserver's idle timeout makes step 3 a no-op.
+import type { Logger } from '../lib/log.js';
+
+/** How long the apiserver keeps an idle connection to a webhook (client-go: Go's http.DefaultTransport IdleConnTimeout). */
+export const APISERVER_IDLE_CONNECTION_MS = 90_000;
+
+/** keep-alive on the server side outlives the apiserver's: the client, never the server, closes an idle connection. */
+export const KEEP_ALIVE_TIMEOUT_MS = APISERVER_IDLE_CONNECTION_MS + 30_000;
+
+/** A connection as the drain sees it (a net.Socket). */
+export interface DrainSocket {
+  readonly destroyed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** What the drain needs of node's http(s).Server: the seam the unit tests fake. */
+export interface DrainServer {
+  on(event: 'connection', listener: (socket: DrainSocket) => void): unknown;
+  prependListener(event: 'request', listener: (req: unknown, res: { setHeader(name: string, value: string): unknown }) => void): unknown;
+  close(callback?: (err?: Error) => void): unknown;
+  closeIdleConnections(): void;
+}
+
+export interface DrainOptions {
+  log: Logger;
+  /** Upper bound on waiting for the clients to close their connections (--drain-seconds). */
+  drainMs: number;
+  /** Upper bound on calls in flight once the idle connections are closed (the request timeout). */
+  inflightMs: number;
+  /** Runs fn after ms; returns a cancel function. */
+  after?: (ms: number, fn: () => void) => () => void;
+  /** Runs fn after the I/O already received has been read (setImmediate). */
+  afterPendingIo?: (fn: () => void) => void;
+}
+
+export interface DrainResult {
+  /** clients: every connection was closed by its client or by an answer; bound: --drain-seconds ran out. */
+  endedBy: 'clients' | 'bound';
+  /** Connections the server closed at the bound: idle ones, and ones whose last answer was already written (0 when endedBy is clients). */
+  closedAtBound: number;
+  /** Connections still open when the in-flight bound ran out (their calls were cut). */
+  cut: number;
+}
+
+const realAfter = (ms: number, fn: () => void) => {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return () => clearTimeout(t);
+};
+
+export class Drain {
+  private readonly open = new Set<DrainSocket>();
+  private draining = false;
+  private allClosed: (() => void) | undefined;
+  private readonly after: (ms: number, fn: () => void) => () => void;
+  private readonly afterPendingIo: (fn: () => void) => void;
+
+  constructor(
+    private readonly server: DrainServer,
+    private readonly o: DrainOptions,
+  ) {
+    this.after = o.after ?? realAfter;
+    this.afterPendingIo = o.afterPendingIo ?? ((fn) => void setImmediate(fn));
+    server.on('connection', (socket) => {
+      this.open.add(socket);
+      socket.once('close', () => {
+        this.open.delete(socket);
+        if (this.open.size === 0) this.allClosed?.();
+      });
+    });
+    // While draining, every answer closes its connection: the apiserver does not reuse it.
+    server.prependListener('request', (_req, res) => {
+      if (this.draining) res.setHeader('Connection', 'close');
+    });
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  get connections(): number {
+    return this.open.size;
+  }
+
+  /** Drains once; later calls resolve with the same result. */
+  private result: Promise<DrainResult> | undefined;
+  start(): Promise<DrainResult> {
+    this.result ??= this.run();
+    return this.result;
+  }
+
+  private async run(): Promise<DrainResult> {
+    this.draining = true;
+    this.o.log.info('draining', { connections: this.open.size, drainSeconds: this.o.drainMs / 1000 });
+    if (await this.untilClosedOr(this.o.drainMs)) {
+      // Nothing open: stop listening (a probe that connects meanwhile is answered or cut at the bound).
+      this.server.close();
+      const finished = await this.untilClosedOr(this.o.inflightMs);
+      return { endedBy: 'clients', closedAtBound: 0, cut: finished ? 0 : this.open.size };
+    }
+    // The bound ran out with connections open: read what has arrived, then close the idle ones.
+    const before = this.open.size;
+    const closedAtBound = await new Promise<number>((resolve) =>
+      this.afterPendingIo(() => {
+        const open = [...this.open];
+        this.server.close();
+        this.server.closeIdleConnections();
+        resolve(open.filter((s) => s.destroyed).length);
+      }),
+    );
+    this.o.log.warn('drain bound reached with connections open: closed the idle ones', { open: before, closedAtBound });
+    const finished = await this.untilClosedOr(this.o.inflightMs);
+    return { endedBy: 'bound', closedAtBound, cut: finished ? 0 : this.open.size };
+  }
+
+  /** True once no connection is open, false if ms pass first. */
+  private untilClosedOr(ms: number): Promise<boolean> {
+    if (this.open.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const cancel = this.after(ms, () => {
+        this.allClosed = undefined;
+        resolve(false);
+      });
+      this.allClosed = () => {
+        this.allClosed = undefined;
+        cancel();
+        resolve(true);
+      };
+    });
+  }
+}
