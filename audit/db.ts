@@ -1,8 +1,9 @@
 // One SQL dialect, two engines: PostgreSQL through node-postgres (production, many
 // replicas) and PGlite, PostgreSQL compiled to WASM, in-process on a local directory
 // (one replica, `make demo`). Everything above this file speaks only `Db`.
-import type { PGlite } from '@electric-sql/pglite';
+import { Worker } from 'node:worker_threads';
 import type { Pool } from 'pg';
+import type { WorkerReply, WorkerRequest } from './pglite-worker.js';
 
 export interface Db {
   /** One statement with $1.. parameters; one statement is one implicit transaction. */
@@ -39,19 +40,47 @@ class PgDb implements Db {
   }
 }
 
-class PgliteDb implements Db {
+/** PGlite on a worker thread (audit/pglite-worker.ts): the caller's event loop never waits on WASM. */
+class PgliteWorkerDb implements Db {
   readonly engine = 'pglite' as const;
-  constructor(private readonly db: PGlite) {}
-  async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-    return (await this.db.query<R>(sql, params as unknown[])).rows;
+  private next = 0;
+  private readonly pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }>();
+  private failed: Error | undefined;
+
+  constructor(private readonly worker: Worker) {
+    worker.on('message', (r: WorkerReply) => {
+      const p = this.pending.get(r.id);
+      this.pending.delete(r.id);
+      if (r.error !== undefined) p?.reject(new Error(r.error));
+      else p?.resolve(r.rows ?? []);
+    });
+    const fail = (err: Error): void => {
+      this.failed = err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the PGlite worker exited (code ${code})`)));
   }
-  async transaction(statements: readonly string[]): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      for (const s of statements) await tx.exec(s);
+
+  private call(req: WorkerRequest extends infer T ? (T extends unknown ? Omit<T, 'id'> : never) : never): Promise<unknown[]> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = ++this.next;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id });
     });
   }
-  close(): Promise<void> {
-    return this.db.close();
+
+  async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    return (await this.call({ op: 'query', sql, params: [...params] })) as R[];
+  }
+  async transaction(statements: readonly string[]): Promise<void> {
+    await this.call({ op: 'transaction', statements: [...statements] });
+  }
+  async close(): Promise<void> {
+    await this.call({ op: 'close' }).catch(() => undefined);
+    await this.worker.terminate();
   }
 }
 
@@ -65,9 +94,10 @@ export async function openDb(config: StoreConfig): Promise<Db> {
     pool.on('error', () => undefined);
     return new PgDb(pool);
   }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const db = await PGlite.create(config.dataDir ? { dataDir: config.dataDir } : {});
-  return new PgliteDb(db);
+  const worker = new Worker(new URL('./pglite-worker.js', import.meta.url), { workerData: { dataDir: config.dataDir } });
+  const db = new PgliteWorkerDb(worker);
+  await db.query('SELECT 1'); // opened (initdb on a new directory) before the store uses it
+  return db;
 }
 
 /** A DSN for logs: the password never leaves the process. */

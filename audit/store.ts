@@ -309,16 +309,16 @@ export class AuditStore {
    * status code. Only records still Admitted change, so a replayed audit batch is harmless.
    */
   async settle(results: ReadonlyArray<{ name: string; code: number }>): Promise<number> {
-    let n = 0;
-    for (const r of results) {
-      const outcome: Outcome = r.code >= 200 && r.code < 300 ? 'Completed' : 'Failed';
-      const rows = await this.db.query(
-        `UPDATE ${TABLE} SET outcome = $1, status_code = $2, rv = nextval('agentgate_audit_rv') WHERE name = $3 AND outcome = 'Admitted' RETURNING name`,
-        [outcome, r.code, r.name],
-      );
-      n += rows.length;
-    }
-    return n;
+    if (!results.length) return 0;
+    // One statement per batch (an audit batch carries hundreds): the first result of a
+    // record wins, as the row is settled once (outcome = 'Admitted' guards it).
+    const rows = await this.db.query(
+      `UPDATE ${TABLE} AS t SET outcome = CASE WHEN v.code BETWEEN 200 AND 299 THEN 'Completed' ELSE 'Failed' END, status_code = v.code, rv = nextval('agentgate_audit_rv')
+       FROM (SELECT DISTINCT ON (name) name, code FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(name, code, i) ORDER BY name, i) AS v
+       WHERE t.name = v.name AND t.outcome = 'Admitted' RETURNING t.name`,
+      [results.map((r) => r.name), results.map((r) => r.code)],
+    );
+    return rows.length;
   }
 
   /** Every writer's last event (for checkpoints and verification). */

@@ -2,6 +2,7 @@
 // the operator as a real process under its least-privilege ServiceAccount.
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant } from '../api/types.js';
 import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
@@ -61,21 +62,66 @@ export function grantBody(ns: string, name: string, agent: string, spec: Partial
   };
 }
 
-export function startOperator(kubeconfig: string, name: string, lease: string): RunningComponent {
+/**
+ * The operator as shipped (its V8 flags included). BENCH_OPERATOR_NODE_FLAGS replaces
+ * those flags ("" = node's defaults), to measure what they change.
+ */
+export function startOperator(kubeconfig: string, name: string, lease: string, opts: { metricsPort?: number } = {}): RunningComponent {
   const workers = process.env.BENCH_WORKERS ? ['--workers', process.env.BENCH_WORKERS] : [];
-  return startProcess('operator', name, [
-    '--kubeconfig',
-    kubeconfig,
-    '--id',
+  const flags = process.env.BENCH_OPERATOR_NODE_FLAGS?.split(' ').filter(Boolean);
+  return startProcess(
+    'operator',
     name,
-    '--lease-name',
-    lease,
-    '--metrics-port',
-    '0',
-    '--sweep-interval',
-    '30s',
-    ...workers,
-  ]);
+    ['--kubeconfig', kubeconfig, '--id', name, '--lease-name', lease, '--metrics-port', String(opts.metricsPort ?? 0), '--sweep-interval', '30s', ...workers],
+    undefined,
+    flags,
+  );
+}
+
+/** The operator's memory as its own /metrics reports it (prom-client's default metrics), in MB. */
+export interface MemoryBreakdown {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  /** V8 heap spaces' committed sizes by space (new, old, code, large_object, ...). */
+  spaces: Record<string, number>;
+}
+
+export async function operatorMemory(port: number): Promise<MemoryBreakdown> {
+  const text = await new Promise<string>((resolve, reject) => {
+    http
+      .get(`http://127.0.0.1:${port}/metrics`, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`operator /metrics: HTTP ${res.statusCode}`))));
+      })
+      .on('error', reject);
+  });
+  const mb = (name: string): number => {
+    const m = new RegExp(`^agentgate_operator_${name} (\\S+)`, 'm').exec(text);
+    if (!m) throw new Error(`operator /metrics has no ${name}`);
+    return Number(m[1]) / 1024 / 1024;
+  };
+  const spaces: Record<string, number> = {};
+  for (const m of text.matchAll(/^agentgate_operator_nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)) spaces[m[1]!] = Number(m[2]) / 1024 / 1024;
+  return {
+    rss: mb('process_resident_memory_bytes'),
+    heapUsed: mb('nodejs_heap_size_used_bytes'),
+    heapTotal: mb('nodejs_heap_size_total_bytes'),
+    external: mb('nodejs_external_memory_bytes'),
+    spaces,
+  };
+}
+
+export function describeMemory(m: MemoryBreakdown): string {
+  const f = (x: number) => x.toFixed(0);
+  const spaces = Object.entries(m.spaces)
+    .filter(([, v]) => v >= 1)
+    .map(([k, v]) => `${k} ${f(v)}`)
+    .join(', ');
+  return `RSS ${f(m.rss)} MB = V8 heap ${f(m.heapTotal)} MB (used ${f(m.heapUsed)}; committed by space: ${spaces}) + external ${f(m.external)} MB + the rest ${f(m.rss - m.heapTotal - m.external)} MB (code, stacks, allocator)`;
 }
 
 export function rssMb(pid: number): number {

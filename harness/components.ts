@@ -12,6 +12,7 @@ import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE, WEBHOOK_CONFIGURATIONS } from '.
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
 import { auditStoreArgs, installAuditService } from './audit-store.js';
 import { ensureCrds } from './crds.js';
+import { OPERATOR_NODE_FLAGS } from '../operator/args.js';
 
 // Beside the control plane's own state, so two control planes (AGENTGATE_RUN_DIR) never share it.
 export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'agentgate');
@@ -121,7 +122,13 @@ export class RunningComponent {
 const running = new Set<RunningComponent>();
 
 /** Starts `node dist/<component>/main.js args...`; the log goes to .run/agentgate/<name>.log. */
-export function startProcess(component: Component, name: string, args: string[], port?: number): RunningComponent {
+export function startProcess(
+  component: Component,
+  name: string,
+  args: string[],
+  port?: number,
+  nodeFlags: readonly string[] = component === 'operator' ? OPERATOR_NODE_FLAGS : [],
+): RunningComponent {
   mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
@@ -129,7 +136,7 @@ export function startProcess(component: Component, name: string, args: string[],
   // it unless another running webhook (a second replica) holds that one port already.
   const withApi = ![...running].some((r) => r.servesAuditApi && r.alive);
   const audit = component === 'webhook' && !args.includes('--audit-store') ? auditStoreArgs(name, runDir, withApi) : { args: [], env: {} };
-  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', component, 'main.js'), ...args, ...audit.args], {
+  const child = spawn(process.execPath, [...nodeFlags, path.join(repoRoot, 'dist', component, 'main.js'), ...args, ...audit.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...audit.env },
   });

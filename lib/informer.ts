@@ -338,14 +338,3 @@ export function pickKeys(rec: Record<string, string> | undefined, keys: readonly
   }
   return out;
 }
-
-/**
- * Only metadata.managedFields goes: safe for objects written back whole (a PUT without
- * managedFields keeps the server's), unlike a shape that drops labels or annotations.
- */
-export function dropManagedFields<T extends { metadata?: object }>(obj: T): T {
-  const m = obj.metadata as { managedFields?: unknown } | undefined;
-  if (!m || m.managedFields === undefined) return obj;
-  const { managedFields: _drop, ...rest } = m;
-  return { ...obj, metadata: rest };
-}

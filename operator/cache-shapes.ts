@@ -4,11 +4,11 @@
 // transforms. Each shape names its readers, so a planner that starts reading a new field
 // adds it here (the unit tests plan from cache-shaped objects to catch a missing one).
 //
-// Status goes to the status subresource (which ignores all but status) and RoleBindings
-// are rewritten from the desired binding, so nothing dropped here is written back as
-// "removed". Not wired yet: grantShape. The grant's finalizer write still replaces the
-// whole object, which would drop what grantShape leaves out; it needs the merge patch
-// (AgentgateClient.mergePatch) first, so grants keep everything but managedFields.
+// Status goes to the status subresource (which ignores all but status), the grant's
+// finalizers go as a merge patch of the finalizers alone (operator/reconcile/grant.ts),
+// and RoleBindings are rewritten from the desired binding, so nothing dropped here is
+// written back as "removed". A new write of a cached kind must be a patch of what it
+// changes, never the cached object written back whole.
 import type * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
 import { pickKeys, stripServerNoise } from '../lib/informer.js';

@@ -31,8 +31,8 @@ export class KubeWrites implements ClusterWrites {
   create<T>(kind: AgentgateKind, body: T, namespace?: string): Promise<T> {
     return this.client.create<T>(kind, body, namespace);
   }
-  replace<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
-    return this.client.replace<T>(kind, name, body, namespace);
+  mergePatch<T>(kind: AgentgateKind, name: string, patch: object, namespace?: string): Promise<T> {
+    return this.client.mergePatch<T>(kind, name, patch, namespace);
   }
   replaceStatus<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
     return this.client.replaceStatus<T>(kind, name, body, namespace);

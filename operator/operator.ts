@@ -7,8 +7,8 @@ import { approvalPolicyProblems, APPROVAL_POLICY } from '../lib/approval-policy.
 import * as k8s from '@kubernetes/client-node';
 import { LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, type AccessGrant, type AgentIdentity, type ApprovalRequest } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
-import { Informer, dropManagedFields } from '../lib/informer.js';
-import { agentShape, approvalShape, namespaceShape, roleBindingShape } from './cache-shapes.js';
+import { Informer } from '../lib/informer.js';
+import { agentShape, approvalShape, grantShape, namespaceShape, roleBindingShape } from './cache-shapes.js';
 import { AgentgateClient, agentgatePath, errorMessage, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { InformerCache } from './cache.js';
@@ -77,7 +77,7 @@ export class Operator {
       list: () => this.client.list<AccessGrant>('AccessGrant'),
       log,
       resyncMs,
-      transform: dropManagedFields,
+      transform: grantShape,
     });
     this.agents = new Informer<AgentIdentity>({
       kc,

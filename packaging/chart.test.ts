@@ -6,7 +6,7 @@ import path from 'node:path';
 import { repoRoot } from '../harness/cluster.js';
 import { spawnSync } from 'node:child_process';
 import { chartDir, FULL_VALUES, helm, render, runHelm, type K8sObject } from './helm.js';
-import { parseArgs as parseOperatorArgs } from '../operator/args.js';
+import { OPERATOR_NODE_FLAGS, parseArgs as parseOperatorArgs } from '../operator/args.js';
 import { parseCommandLine } from '../cli/args.js';
 import { AGENTS_WEBHOOK, AUDIT_APISERVICE, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DRAIN_SECONDS, TIMEOUT_SECONDS } from '../webhook/limits.js';
@@ -16,6 +16,7 @@ type Pod = {
   securityContext: Record<string, any>;
   containers: Array<{
     name: string;
+    command?: string[];
     args?: string[];
     securityContext: Record<string, any>;
     resources?: Record<string, any>;
@@ -334,6 +335,13 @@ describe('Helm chart', function () {
     expect(webhook.containers[0]!.args).to.include('--tls-cert=/tls/tls.crt');
     const operator = podOf(full.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-operator')!);
     expect(operator.containers[0]!.args).to.include('--notify-url-file=/notify/url');
+  });
+
+  it('runs the operator with the V8 flags the harness and the Dockerfile use', function () {
+    const operator = podOf(render('agentgate-system', []).find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-operator')!);
+    expect(operator.containers[0]!.command).to.deep.equal(['node', ...OPERATOR_NODE_FLAGS, '/app/dist/operator/main.js']);
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'));
+    expect(JSON.parse(cmd?.[1] ?? 'null')).to.deep.equal([...OPERATOR_NODE_FLAGS, '/app/dist/operator/main.js']);
   });
 
   it('reads the EKS audit log when asked: CloudWatch flags the webhook accepts, the IRSA annotation, the Lease by name', function () {

@@ -145,26 +145,33 @@ export class FakeCluster implements OperatorCache, ClusterWrites {
     if (this.obj(kind, namespace, o.metadata.name ?? '')) throw new StatusError(409, 'AlreadyExists');
     return this.put(kind, { ...o, metadata: { ...o.metadata, namespace: namespace ?? o.metadata.namespace, uid: `uid-${this.rv}` } }) as T;
   }
-  private update<T>(op: 'replace' | 'replaceStatus', kind: AgentgateKind, name: string, body: T, namespace?: string): T {
-    this.calls.push(`${op} ${kind}/${namespace ?? ''}/${name}`);
-    this.maybeFail(op);
-    const cur = this.obj<Obj & { status?: unknown }>(kind, namespace, name);
-    if (!cur) throw new StatusError(404);
-    const next = structuredClone(body) as unknown as Obj & { status?: unknown };
-    if (next.metadata.resourceVersion !== cur.metadata.resourceVersion) throw new StatusError(409, 'Conflict');
-    // The status subresource writes status only; the main resource everything else.
-    const merged = op === 'replaceStatus' ? { ...cur, status: next.status } : { ...next, status: cur.status };
+  private store<T>(kind: AgentgateKind, namespace: string | undefined, name: string, merged: Obj): T {
     if (merged.metadata.deletionTimestamp && (merged.metadata.finalizers ?? []).length === 0) {
       this.objects.delete(`${kind}/${namespace ?? ''}/${name}`);
       return merged as T;
     }
     return this.put(kind, merged) as T;
   }
-  async replace<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
-    return this.update('replace', kind, name, body, namespace);
-  }
   async replaceStatus<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
-    return this.update('replaceStatus', kind, name, body, namespace);
+    this.calls.push(`replaceStatus ${kind}/${namespace ?? ''}/${name}`);
+    this.maybeFail('replaceStatus');
+    const cur = this.obj<Obj & { status?: unknown }>(kind, namespace, name);
+    if (!cur) throw new StatusError(404);
+    const next = structuredClone(body) as unknown as Obj & { status?: unknown };
+    if (next.metadata.resourceVersion !== cur.metadata.resourceVersion) throw new StatusError(409, 'Conflict');
+    // The status subresource writes status only.
+    return this.store(kind, namespace, name, { ...cur, status: next.status } as Obj);
+  }
+  /** RFC 7386 on the main resource (status untouched); a resourceVersion in the patch is a precondition. */
+  async mergePatch<T>(kind: AgentgateKind, name: string, patch: object, namespace?: string): Promise<T> {
+    this.calls.push(`mergePatch ${kind}/${namespace ?? ''}/${name}`);
+    this.maybeFail('mergePatch');
+    const cur = this.obj<Obj & { status?: unknown }>(kind, namespace, name);
+    if (!cur) throw new StatusError(404);
+    const rv = (patch as Partial<Obj>).metadata?.resourceVersion;
+    if (rv !== undefined && rv !== cur.metadata.resourceVersion) throw new StatusError(409, 'Conflict');
+    const { status: _ignored, ...rest } = patch as { status?: unknown };
+    return this.store(kind, namespace, name, mergePatch(cur, rest) as Obj);
   }
   async delete(kind: AgentgateKind, name: string, namespace?: string): Promise<void> {
     this.calls.push(`delete ${kind}/${namespace ?? ''}/${name}`);
@@ -259,4 +266,16 @@ export function quietLogger(): Logger {
   const log = newLogger('test', 'error');
   log.silent = true;
   return log;
+}
+
+/** JSON merge patch (RFC 7386): objects merge, null removes, anything else replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> =
+    target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }

@@ -67,7 +67,12 @@ export interface ClusterWrites {
   deleteRoleBinding(namespace: string, name: string, uid?: string): Promise<void>;
   get<T>(kind: AgentgateKind, name: string, namespace?: string): Promise<T>;
   create<T>(kind: AgentgateKind, body: T, namespace?: string): Promise<T>;
-  replace<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T>;
+  /**
+   * A JSON merge patch (RFC 7386). The caches hold trimmed objects (operator/cache-shapes.ts),
+   * so metadata writes must be patches of what changes, never whole objects written back;
+   * a metadata.resourceVersion in the patch makes it conditional (409 when it moved on).
+   */
+  mergePatch<T>(kind: AgentgateKind, name: string, patch: object, namespace?: string): Promise<T>;
   replaceStatus<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T>;
   delete(kind: AgentgateKind, name: string, namespace?: string): Promise<void>;
   /** One page of AuditEvents (no informer: the largest and coldest set). */

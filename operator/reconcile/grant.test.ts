@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { FINALIZER } from '../../api/types.js';
+import { FINALIZER, type AccessGrant } from '../../api/types.js';
 import { FakeCluster, fakeContext } from '../../testing/fake-cluster.js';
+import { grantShape } from '../cache-shapes.js';
 import { agent, clockAt, grant, T0 } from '../plan/fixtures.test-helpers.js';
 import { CONFLICT_RETRY_MS } from './context.js';
 import { GrantReconciler } from './grant.js';
@@ -13,7 +14,7 @@ describe('operator/reconcile: AccessGrant', function () {
     const r = new GrantReconciler(fakeContext(cluster, clockAt()));
     const result = await r.reconcile('payments', 'hotfix');
     expect(cluster.calls).to.deep.equal([
-      'replace AccessGrant/payments/hotfix',
+      'mergePatch AccessGrant/payments/hotfix',
       'createRoleBinding payments/agentgate-hotfix',
       'replaceStatus AccessGrant/payments/hotfix',
     ]);
@@ -79,12 +80,48 @@ describe('operator/reconcile: AccessGrant', function () {
     const clock = clockAt(T0);
     const r = new GrantReconciler(fakeContext(cluster, clock));
     await r.reconcile('payments', 'hotfix');
-    const suspended = cluster.agent('deploy-bot')!;
-    suspended.spec.suspended = true;
-    await cluster.replace('AgentIdentity', 'deploy-bot', suspended);
+    await cluster.mergePatch('AgentIdentity', 'deploy-bot', { spec: { suspended: true } });
     await r.reconcile('payments', 'hotfix');
     expect(cluster.bindings.size).to.equal(0);
     await r.reconcile('payments', 'hotfix');
     expect(cluster.grant('payments', 'hotfix')!.status?.phase).to.equal('Revoked');
+  });
+
+  it('writes finalizers as a conditional merge patch, so a trimmed cached grant loses nothing of the stored one', async function () {
+    // The cache keeps grantShape(grant): no labels, no foreign annotations. Everything the
+    // reconciler writes back must leave those (and other controllers' finalizers) alone.
+    class TrimmedCache extends FakeCluster {
+      override grant(namespace: string, name: string): AccessGrant | undefined {
+        const g = super.grant(namespace, name);
+        return g && grantShape(g);
+      }
+    }
+    const meta = { finalizers: ['example.com/keep'], labels: { team: 'payments' }, annotations: { 'example.com/note': 'kept' } };
+    const cluster = new TrimmedCache({ objects: [agent(), grant({}, meta)], namespaces: { payments: {} } });
+    const r = new GrantReconciler(fakeContext(cluster, clockAt()));
+    await r.reconcile('payments', 'hotfix');
+    const stored = (): AccessGrant => cluster.objects.get('AccessGrant/payments/hotfix') as AccessGrant;
+    expect(stored().metadata.finalizers).to.deep.equal(['example.com/keep', FINALIZER]);
+    expect(stored().status?.phase).to.equal('Active');
+
+    // Deleted: the binding goes, then our finalizer alone.
+    cluster.objects.set('AccessGrant/payments/hotfix', { ...stored(), metadata: { ...stored().metadata, deletionTimestamp: T0 } } as never);
+    cluster.calls.length = 0;
+    await r.reconcile('payments', 'hotfix');
+    expect(cluster.calls).to.deep.equal(['deleteRoleBinding payments/agentgate-hotfix', 'mergePatch AccessGrant/payments/hotfix']);
+    expect(stored().metadata.finalizers).to.deep.equal(['example.com/keep']);
+    expect(stored().metadata.labels).to.deep.equal({ team: 'payments' });
+    expect(stored().metadata.annotations).to.deep.equal({ 'example.com/note': 'kept' });
+  });
+
+  it('re-plans when the grant moved on under a finalizer patch (resourceVersion precondition)', async function () {
+    const cluster = new FakeCluster({ objects: [agent(), grant({}, { finalizers: [] })], namespaces: { payments: {} } });
+    cluster.failNext('mergePatch', 409);
+    const result = await new GrantReconciler(fakeContext(cluster, clockAt())).reconcile('payments', 'hotfix');
+    expect(result).to.deep.equal({ requeueAfterMs: CONFLICT_RETRY_MS });
+    expect(cluster.bindings.size).to.equal(0);
+    // A stale resourceVersion is refused by the fake as by the apiserver.
+    const err = await cluster.mergePatch('AccessGrant', 'hotfix', { metadata: { resourceVersion: '1', finalizers: [] } }, 'payments').catch((e: unknown) => e);
+    expect((err as { code?: number }).code).to.equal(409);
   });
 });

@@ -101,11 +101,13 @@ export class GrantReconciler {
       case 'addFinalizer':
       case 'removeFinalizer': {
         if (!grant) return { grant };
-        const body = structuredClone(grant);
-        const fins = (body.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+        const fins = (grant.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
         if (a.type === 'addFinalizer') fins.push(FINALIZER);
-        body.metadata.finalizers = fins;
-        return this.writeGrant(grant, () => writes.replace<AccessGrant>('AccessGrant', name, body, namespace));
+        // Only the finalizers, so nothing the cache's trimmed copy lacks is written back.
+        // A merge patch replaces the list whole: the resourceVersion precondition keeps a
+        // finalizer someone else added meanwhile (409, re-read, plan again).
+        const patch = { metadata: { resourceVersion: grant.metadata.resourceVersion, finalizers: fins } };
+        return this.writeGrant(grant, () => writes.mergePatch<AccessGrant>('AccessGrant', name, patch, namespace));
       }
       case 'writeStatus': {
         if (!grant) return { grant };
