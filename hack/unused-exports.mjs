@@ -16,14 +16,9 @@ const walk = (d) => {
 for (const d of DIRS) walk(d);
 const text = new Map(files.map((f) => [f, readFileSync(f, 'utf8')]));
 
-// Exports kept on purpose, each with its reason. The files marked "being changed" belong to
-// branches not yet merged (#13's operator work, #16's harness changes): clear their entries
-// once those land, since then the branch either uses the name or drops it.
+// Exports kept on purpose, each with its reason (an entry no longer needed fails --strict too).
 const KEEP = {
   'e2e/setup.ts: mochaHooks': 'mocha loads it by name (.mocharc "require")',
-  'operator/operator.ts: OperatorOptions': 'being changed (operator/operator.ts, #13)',
-  'harness/components.ts: Component': 'being changed (harness/components.ts, #13 and #16)',
-  'bench/_operator-common.ts: RequestCounts': 'being changed (bench/_operator-common.ts, #13)',
 };
 const unused = [];
 const seen = new Set();
