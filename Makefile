@@ -35,8 +35,8 @@ bench: ## Benchmarks; print figures and ratios to baselines measured in the same
 	hack/bench.sh
 
 .PHONY: lint
-lint: ## Lint and format check (Biome, pinned in package.json), list unused exports; run by make test
-	hack/deps.sh && npx biome lint . && npx biome format . && node hack/unused-exports.mjs
+lint: ## Lint and format check (Biome, pinned in package.json), fail on unused exports; run by make test
+	hack/deps.sh && npx biome lint . && npx biome format . && node hack/unused-exports.mjs --strict
 
 .PHONY: fmt
 fmt: ## Format every TypeScript file in place (Biome; line width 160)

@@ -35,13 +35,19 @@ export interface CRD {
     group: string;
     scope: 'Cluster' | 'Namespaced';
     names: { kind: string; plural: string; singular: string; shortNames?: string[]; categories?: string[] };
-    versions: Array<{ name: string; served: boolean; storage: boolean; schema: { openAPIV3Schema: JSONSchemaProps } }>;
+    versions: Array<{
+      name: string;
+      served: boolean;
+      storage: boolean;
+      schema: { openAPIV3Schema: JSONSchemaProps };
+      additionalPrinterColumns?: Array<{ name: string; type: string; jsonPath: string; priority?: number; description?: string }>;
+    }>;
   };
 }
 
 export const crdDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'crds');
 /** AuditEvent's schema: same shape, but served by the aggregated API, never installed as a CRD. */
-export const auditApiDir = path.resolve(crdDir, '..', 'audit', 'api');
+const auditApiDir = path.resolve(crdDir, '..', 'audit', 'api');
 
 let loaded: Map<string, CRD> | undefined;
 

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 
 /** DNS-1123 labels and label values are at most 63 characters. */
-export const DNS1123_LABEL_MAX = 63;
+const DNS1123_LABEL_MAX = 63;
 const MAX = DNS1123_LABEL_MAX;
 const HASH_CHARS = 10;
 const FINGERPRINT_CHARS = 16;

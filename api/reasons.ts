@@ -29,7 +29,7 @@ export const REASON = {
   Unavailable: 'AgentgateUnavailable',
 } as const;
 export type AgentgateReason = (typeof REASON)[keyof typeof REASON];
-export const AGENTGATE_REASONS: readonly AgentgateReason[] = Object.values(REASON);
+const AGENTGATE_REASONS: readonly AgentgateReason[] = Object.values(REASON);
 
 export function isAgentgateReason(value: unknown): value is AgentgateReason {
   return typeof value === 'string' && (AGENTGATE_REASONS as readonly string[]).includes(value);
@@ -59,11 +59,11 @@ export const HELD_RETRY_AFTER_SECONDS = 10;
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
 
 /** Every warning agentgate adds to an allowed call starts with this. */
-export const WARNING_PREFIX = 'agentgate: ';
+const WARNING_PREFIX = 'agentgate: ';
 /** An allowed call late in its grant's window: "agentgate: grant payments/x expires in 3m12s (at ...)". */
-export const WARNING_EXPIRES = 'agentgate: grant ';
+export const WARNING_EXPIRES = `${WARNING_PREFIX}grant `;
 /** An allowed call that used an approval: "agentgate: allowed once by ApprovalRequest payments/x ...". */
-export const WARNING_APPROVED = 'agentgate: allowed once by ApprovalRequest ';
+export const WARNING_APPROVED = `${WARNING_PREFIX}allowed once by ApprovalRequest `;
 
 /** A window is "late" in its last quarter, but never warned earlier than 10 minutes before its end. */
 export const EXPIRY_WARNING_MAX_MS = 10 * 60_000;

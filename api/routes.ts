@@ -387,7 +387,7 @@ export const ROUTE_RULES: readonly RouteRule[] = [
 ];
 
 /** Field-level effects of CREATE/UPDATE bodies: data for people and for the rule-per-effect unit test. */
-export interface FieldEffect {
+interface FieldEffect {
   readonly field: string;
   /** Where it applies, as "<resource>.<group>" or "any" (found by shape). */
   readonly on: string;

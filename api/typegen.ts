@@ -15,7 +15,7 @@ function comment(desc: string | undefined, indent: string): string {
   return `${indent}/** ${text} */\n`;
 }
 
-export function typeOf(s: JSONSchemaProps, indent: string): string {
+function typeOf(s: JSONSchemaProps, indent: string): string {
   if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' | ');
   switch (s.type) {
     case 'string':

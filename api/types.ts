@@ -11,7 +11,7 @@ export const AUDIT_API_VERSION = `${AUDIT_GROUP}/${VERSION}`;
 /** The APIService routing audit.agentgate.io to the webhook's audit API; the installer creates it. */
 export const AUDIT_APISERVICE = `${VERSION}.${AUDIT_GROUP}`;
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name?: string;
   namespace?: string;
   uid?: string;
@@ -59,7 +59,6 @@ export type RuleAction = ApprovalRule['action'];
 export type BoundaryFinding = NonNullable<AgentIdentityStatus['findings']>[number];
 export type GrantPhase = NonNullable<AccessGrantStatus['phase']>;
 export type ApprovalPhase = NonNullable<ApprovalRequestStatus['phase']>;
-export type OperationRef = NonNullable<ApprovalRequestSpec['operation']>;
 export type ApprovalRecord = NonNullable<ApprovalRequestStatus['approvals']>[number];
 /** One approver's decision as the apiserver authenticated it (ApprovalRequest.decisions). */
 export type ApproverStamp = NonNullable<ApprovalRequestDecisions>[number];

@@ -9,7 +9,7 @@ import type { ChainHead } from '../lib/audit-chain.js';
 export const CHECKPOINT_CONFIGMAP = 'agentgate-audit-checkpoints';
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5_000;
 
-export interface Checkpoint {
+interface Checkpoint {
   writer: string;
   sequence: number;
   hash: string;
@@ -53,9 +53,9 @@ export function parseCheckpoints(data: Record<string, string> | undefined): { ch
   return { checkpoints, unreadable };
 }
 
-export type CheckpointProblemKind = 'forged-checkpoint' | 'tail-deleted' | 'recomputed' | 'writer-deleted';
+type CheckpointProblemKind = 'forged-checkpoint' | 'tail-deleted' | 'recomputed' | 'writer-deleted';
 
-export interface CheckpointProblem {
+interface CheckpointProblem {
   kind: CheckpointProblemKind;
   writer: string;
   sequence: number;

@@ -9,7 +9,7 @@ import { isNotFound } from '../lib/kube.js';
 import { CHECKPOINT_CONFIGMAP, checkpointKey, parseCheckpoints, verifyCheckpoints } from './checkpoint.js';
 import type { WriterState } from './checkpoint.js';
 
-export interface AuditQuery {
+interface AuditQuery {
   labelSelector?: string;
   fieldSelector?: string;
 }
@@ -36,7 +36,7 @@ export async function listAuditEvents(kc: k8s.KubeConfig, namespace: string, q: 
   return out;
 }
 
-export interface RecordVerification extends VerifyResult {
+interface RecordVerification extends VerifyResult {
   /** Whether checkpoints were compared (they need the whole record and agentgate's key). */
   checkpoints: 'verified' | 'skipped-selector' | 'none' | 'no-key';
 }

@@ -28,12 +28,12 @@ import { ingest } from './apiserver/sink.js';
 import type { ApiserverAuditEvent, SinkResult } from './apiserver/sink.js';
 import type { AuditStore } from './store.js';
 
-export const AUDIT_STREAM_PREFIX = 'kube-apiserver-audit';
-export const DEFAULT_INTERVAL_MS = 10_000;
+const AUDIT_STREAM_PREFIX = 'kube-apiserver-audit';
+const DEFAULT_INTERVAL_MS = 10_000;
 /** How late CloudWatch may deliver an event and still be read. */
 export const DEFAULT_OVERLAP_MS = 5 * 60_000;
 /** The longest window one poll reads while catching up (each one is checkpointed). */
-export const MAX_WINDOW_MS = 15 * 60_000;
+const MAX_WINDOW_MS = 15 * 60_000;
 /** Only the stages the sink reads: the log also holds ResponseStarted (watches). */
 export const FILTER_PATTERN = '{ ($.stage = "ResponseComplete") || ($.stage = "Panic") }';
 const MAX_PAGES = 10_000;
@@ -45,7 +45,7 @@ const FAILURE_CAP_MS = 5 * 60_000;
 type Command = FilterLogEventsCommand | DescribeLogStreamsCommand;
 
 /** The SDK's seam: a CloudWatchLogsClient, or a fake in tests. */
-export interface LogsClient {
+interface LogsClient {
   send(command: Command): Promise<object>;
 }
 
@@ -63,7 +63,7 @@ export function cloudWatchClient(region: string | undefined, config: Omit<CloudW
   return { send: (command) => client.send(command as FilterLogEventsCommand) };
 }
 
-export interface CloudWatchOptions {
+interface CloudWatchOptions {
   client: LogsClient;
   logGroup: string;
   /** For messages (ARNs, commands); the client carries the region it calls. */
@@ -78,7 +78,7 @@ export interface CloudWatchOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export interface PollResult extends SinkResult {
+interface PollResult extends SinkResult {
   /** The window read (ms since the epoch). */
   from: number;
   to: number;
@@ -107,7 +107,7 @@ function awsStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }
 
-export function isThrottling(err: unknown): boolean {
+function isThrottling(err: unknown): boolean {
   const name = awsName(err);
   if (['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'ServiceUnavailableException', 'LimitExceededException'].includes(name))
     return true;
@@ -123,13 +123,13 @@ function partitionOf(region: string): string {
 }
 
 /** The log group's ARN as IAM policies name it (the account from AWS's message when it says). */
-export function logGroupArn(logGroup: string, region: string, message = ''): string {
+function logGroupArn(logGroup: string, region: string, message = ''): string {
   const account = /arn:aws[\w-]*:[\w-]+:[\w-]*:(\d{12}):/.exec(message)?.[1] ?? '<account-id>';
   return `arn:${partitionOf(region)}:logs:${region}:${account}:log-group:${logGroup}:*`;
 }
 
 /** The cluster an EKS log group belongs to (/aws/eks/<name>/cluster). */
-export function clusterOf(logGroup: string): string {
+function clusterOf(logGroup: string): string {
   return /^\/aws\/eks\/([^/]+)\/cluster$/.exec(logGroup)?.[1] ?? '<cluster-name>';
 }
 
@@ -168,7 +168,7 @@ export function explainError(err: unknown, action: string, logGroup: string, reg
   return `${action} on ${logGroup} (${region}) failed: ${name ? `${name}: ` : ''}${said}`;
 }
 
-export class CloudWatchError extends Error {}
+class CloudWatchError extends Error {}
 
 /** Reads the EKS audit log from CloudWatch Logs into the audit store. */
 export class CloudWatchAuditPoller {

@@ -17,7 +17,7 @@ interface Migration {
   statements: string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [
+const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'audit events, partitioned by day',

@@ -4,17 +4,17 @@
 export class SelectorError extends Error {}
 
 /** Labels every served AuditEvent carries, and the column behind each. */
-export const LABEL_COLUMNS: Record<string, string> = {
+const LABEL_COLUMNS: Record<string, string> = {
   'agentgate.io/agent': 'agent',
   'agentgate.io/decision': 'decision',
   'agentgate.io/writer': 'writer',
   'agentgate.io/outcome': 'outcome',
   'agentgate.io/source': 'source',
 };
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 
 /** Fields a field selector may name. spec.time also takes <, <=, >, >= (RFC 3339). */
-export const FIELD_COLUMNS: Record<string, string> = {
+const FIELD_COLUMNS: Record<string, string> = {
   'metadata.name': 'name',
   'spec.agent': 'agent',
   'spec.decision': 'decision',

@@ -22,10 +22,10 @@ import type { ApiserverAuditEvent } from './apiserver/sink.js';
 import { CHECKPOINT_CONFIGMAP, checkpointKey, signCheckpoint } from './checkpoint.js';
 import type { AuditStore } from './store.js';
 
-export const SINK_PATH = '/audit/events';
+const SINK_PATH = '/audit/events';
 const AUTH_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-authentication' };
 
-export interface AuditServerOptions {
+interface AuditServerOptions {
   store: AuditStore;
   kc: k8s.KubeConfig;
   namespace: string;

@@ -17,7 +17,7 @@ import { addFieldSelector, addLabelSelector, whereSql } from './selectors.js';
 import type { Where } from './selectors.js';
 
 export type Outcome = 'Admitted' | 'Completed' | 'Failed' | 'Recorded';
-export type Source = 'admission' | 'apiserver';
+type Source = 'admission' | 'apiserver';
 
 export interface StoredEvent {
   rv: string;
@@ -28,20 +28,20 @@ export interface StoredEvent {
   code?: number;
 }
 
-export interface AppendOptions {
+interface AppendOptions {
   source?: Source;
   outcome?: Outcome;
   code?: number;
 }
 
-export interface ListQuery {
+interface ListQuery {
   labelSelector?: string;
   fieldSelector?: string;
   limit?: number;
   continue?: string;
 }
 
-export interface ListResult {
+interface ListResult {
   items: StoredEvent[];
   resourceVersion: string;
   continue?: string;
@@ -178,12 +178,12 @@ export class AuditStore {
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
           const stored = await this.commit(batch);
-          batch.forEach((p, i) => p.resolve(stored[i]!));
+          for (const [i, p] of batch.entries()) p.resolve(stored[i]!);
         } catch (err) {
           // The INSERT may have committed even though we saw an error: the head is
           // re-read before the next batch so the chain never forks or leaves a gap.
           this.headKnown = false;
-          batch.forEach((p) => p.reject(err));
+          for (const p of batch) p.reject(err);
         }
       }
     } finally {

@@ -71,7 +71,7 @@ export function clientFromFiles(url: string, ca: string, cert: string, key: stri
   };
 }
 
-export interface Answer {
+interface Answer {
   status: number;
   body: string;
   ms: number;
@@ -105,7 +105,7 @@ export function request(c: Client, method: string, pathName: string, body?: stri
 export const AGENT_USER = 'agent:deploy-bot';
 export const AGENT_NAME = 'bench-deploy-bot';
 /** The non-agent identity: mallory (group developers), matched by no AgentIdentity. */
-export const PLAIN_USER = 'mallory';
+const PLAIN_USER = 'mallory';
 
 /**
  * The AgentIdentity for agent:deploy-bot with an active grant of agentgate-edit in ns

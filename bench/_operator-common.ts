@@ -185,7 +185,7 @@ export async function baselineRoleBindings(n: number): Promise<{ createMs: numbe
 }
 
 /** apiserver_request_total, summed by `verb resource[/subresource]` (e.g. "POST rolebindings", "PUT accessgrants/status"). */
-export type RequestCounts = Map<string, number>;
+type RequestCounts = Map<string, number>;
 
 /**
  * The apiserver's own request counters: requests are counted where they are served, not

@@ -3,24 +3,23 @@
 // (or a ClusterRoleBinding) giving WRITE verbs or Secret reads. Each case below was silent.
 import { expect } from 'chai';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
+import { agentIdentity, withObjectStatus } from '../testing/fixtures.js';
 import type { Binding, SnapshotWithoutReviews } from './types.js';
 import { indirectIdentityFindings, undeclaredGroupFindings, unclassifiedRouteFindings } from './effects.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
-const agent = (over: Partial<AgentIdentity['spec']> = {}, status?: AgentIdentity['status']): AgentIdentity => ({
-  apiVersion: 'agentgate.io/v1alpha1',
-  kind: 'AgentIdentity',
-  metadata: { name: 'bot' },
-  spec: {
-    subjects: [{ kind: 'User', name: 'agent:bot' }],
-    maxDuration: '1h',
-    allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-    allowedNamespaces: { names: ['app'] },
-    approvers: { groups: ['sre'] },
-    ...over,
-  },
-  ...(status ? { status } : {}),
-});
+const agent = (over: Partial<AgentIdentity['spec']> = {}, status?: AgentIdentity['status']): AgentIdentity =>
+  agentIdentity(
+    'bot',
+    {
+      subjects: [{ kind: 'User', name: 'agent:bot' }],
+      allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+      allowedNamespaces: { names: ['app'] },
+      approvers: { groups: ['sre'] },
+    },
+    over,
+    withObjectStatus<AgentIdentity>(status),
+  );
 const grant: AccessGrant = {
   apiVersion: 'agentgate.io/v1alpha1',
   kind: 'AccessGrant',

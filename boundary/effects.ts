@@ -14,23 +14,12 @@
 // - UnclassifiedRoute: a route a role the agent may be granted reaches, that the route
 //   classification does not know (lib/routes.ts).
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import type { Binding, Finding, RouteName, SnapshotWithoutReviews } from './types.js';
+import { type Binding, type Finding, type RouteName, type SnapshotWithoutReviews, WORKLOAD_RESOURCES } from './types.js';
 import { namespaceAllowsPrivileged } from '../lib/podspec.js';
 import { rulesCover } from '../lib/rbac.js';
 import type { ClassifiedRoute } from '../lib/routes.js';
 import { routeText } from '../lib/routes.js';
 import { serviceAccountBeyondGrant } from '../lib/serviceaccount-power.js';
-
-const WORKLOADS: ReadonlyArray<{ group: string; resource: string }> = [
-  { group: '', resource: 'pods' },
-  { group: '', resource: 'replicationcontrollers' },
-  { group: 'apps', resource: 'deployments' },
-  { group: 'apps', resource: 'statefulsets' },
-  { group: 'apps', resource: 'daemonsets' },
-  { group: 'apps', resource: 'replicasets' },
-  { group: 'batch', resource: 'jobs' },
-  { group: 'batch', resource: 'cronjobs' },
-];
 
 const IMPLICIT_GROUPS = (g: string): boolean =>
   g === 'system:authenticated' || g === 'system:unauthenticated' || g === 'system:serviceaccounts' || g.startsWith('system:serviceaccounts:');
@@ -75,7 +64,9 @@ export function indirectIdentityFindings(agent: AgentIdentity, snapshot: Snapsho
     if (!Number.isNaN(exp) && now.getTime() > exp) continue;
     const ns = g.metadata.namespace ?? '';
     const rules = rulesOf(snapshot, g.spec.roleRef.kind, g.spec.roleRef.name, ns);
-    const starts = WORKLOADS.filter((w) => ['create', 'update', 'patch'].some((verb) => rulesCover(rules, { verb, apiGroup: w.group, resource: w.resource })));
+    const starts = WORKLOAD_RESOURCES.filter((w) =>
+      ['create', 'update', 'patch'].some((verb) => rulesCover(rules, { verb, apiGroup: w.group, resource: w.resource })),
+    );
     if (!starts.length) continue;
     const what = starts.map((w) => (w.group ? `${w.resource}.${w.group}` : w.resource)).join(', ');
     const grantRef = `AccessGrant ${ns}/${g.metadata.name ?? ''}`;
@@ -117,7 +108,7 @@ export function indirectIdentityFindings(agent: AgentIdentity, snapshot: Snapsho
 }
 
 /** Groups the apiserver attached to the agent's calls that its AgentIdentity does not declare. */
-export function undeclaredGroups(agent: AgentIdentity): string[] {
+function undeclaredGroups(agent: AgentIdentity): string[] {
   const declared = new Set((agent.spec.subjects ?? []).filter((s) => s.kind === 'Group').map((s) => s.name));
   const out = new Set<string>();
   for (const o of agent.status?.observedIdentity ?? []) for (const g of o.groups ?? []) if (!declared.has(g) && !IMPLICIT_GROUPS(g)) out.add(g);

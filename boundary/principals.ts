@@ -40,7 +40,7 @@ export function principalsOf(agent: AgentIdentity): Principal[] {
 }
 
 // The implicit groups every such principal carries; bindings to them reach every agent.
-export function isBroadGroup(name: string): boolean {
+function isBroadGroup(name: string): boolean {
   return name === AUTHENTICATED || name === 'system:unauthenticated' || name === SA_GROUP || name.startsWith(`${SA_GROUP}:`);
 }
 

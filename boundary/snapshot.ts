@@ -324,7 +324,7 @@ export async function probeWebhooks(kc: k8s.KubeConfig, cfg: WebhookConfiguratio
   );
 }
 
-export interface CollectResult {
+interface CollectResult {
   snapshot: BoundarySnapshot;
   /** Reviews that failed (first few), for logs; the report shows them as ReviewMissing. */
   reviewErrors: string[];

@@ -114,7 +114,7 @@ export interface WebhookConfiguration {
   webhooks?: WebhookEntry[];
 }
 
-export interface NamespaceInfo {
+interface NamespaceInfo {
   name: string;
   labels?: Record<string, string>;
 }
@@ -220,3 +220,15 @@ export interface BoundaryReport {
 }
 
 export const DEFAULT_EXPIRY_GRACE_MS = 60_000;
+
+/** Workload kinds whose creation lets the creator pick a pod's ServiceAccount (and with it, its rights). */
+export const WORKLOAD_RESOURCES: ReadonlyArray<{ group: string; resource: string }> = [
+  { group: '', resource: 'pods' },
+  { group: '', resource: 'replicationcontrollers' },
+  { group: 'apps', resource: 'deployments' },
+  { group: 'apps', resource: 'statefulsets' },
+  { group: 'apps', resource: 'daemonsets' },
+  { group: 'apps', resource: 'replicasets' },
+  { group: 'batch', resource: 'jobs' },
+  { group: 'batch', resource: 'cronjobs' },
+];

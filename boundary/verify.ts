@@ -19,7 +19,7 @@ import type { UserInfo } from '../lib/admission.js';
 import { rulesCover, serviceAccountUsername, subjectMatchesUser } from '../lib/rbac.js';
 import type { PolicyRule } from '../lib/rbac.js';
 import { allowedNamespaces, AUTHENTICATED, BOOTSTRAP_LABEL, bindingMatch, principalsOf, SA_GROUP } from './principals.js';
-import { DEFAULT_EXPIRY_GRACE_MS, Route } from './types.js';
+import { DEFAULT_EXPIRY_GRACE_MS, Route, WORKLOAD_RESOURCES } from './types.js';
 import type {
   AccessAttributes,
   AccessReviewResult,
@@ -103,7 +103,7 @@ const RBAC = 'rbac.authorization.k8s.io';
 const WRITE = ['create', 'update', 'patch'];
 const WRITE_DELETE = ['create', 'update', 'patch', 'delete'];
 
-export const ESCALATION_CHECKS: readonly EscalationCheck[] = [
+const ESCALATION_CHECKS: readonly EscalationCheck[] = [
   { verbs: WRITE, group: RBAC, resource: 'rolebindings', scope: 'namespaced', why: 'it can bind any role it holds (or may bind) to itself, outside any grant' },
   { verbs: WRITE, group: RBAC, resource: 'roles', scope: 'namespaced', why: 'it can widen the rules of roles it is bound to' },
   { verbs: ['bind'], group: RBAC, resource: 'roles', scope: 'namespaced', why: 'bind lets it create bindings to roles it does not hold' },
@@ -216,18 +216,6 @@ export const ESCALATION_CHECKS: readonly EscalationCheck[] = [
 // approval), so create is not here.
 const FOREIGN_GRANT_VERBS = ['update', 'patch', 'delete'];
 const MAX_NAMED_GRANT_REVIEWS = 20;
-
-/** Workload kinds whose creation lets the agent pick a pod's ServiceAccount. */
-export const WORKLOAD_RESOURCES: ReadonlyArray<{ group: string; resource: string }> = [
-  { group: '', resource: 'pods' },
-  { group: 'apps', resource: 'deployments' },
-  { group: 'apps', resource: 'statefulsets' },
-  { group: 'apps', resource: 'daemonsets' },
-  { group: 'apps', resource: 'replicasets' },
-  { group: 'batch', resource: 'jobs' },
-  { group: 'batch', resource: 'cronjobs' },
-  { group: '', resource: 'replicationcontrollers' },
-];
 
 function describeAttrs(a: AccessAttributes): string {
   const res = `${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.group ? `.${a.group}` : ''}`;

@@ -22,13 +22,13 @@ export const MAX_EXPRESSION_LENGTH = 4096;
 /** RE2 is linear in input × program size; this bounds the program side. */
 export const MAX_REGEX_LENGTH = 1024;
 /** Matches the CRD's `maxLength` for `approvalRules[].message`. */
-export const MAX_MESSAGE_LENGTH = 1024;
+const MAX_MESSAGE_LENGTH = 1024;
 
 const RULE_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const RULE_NAME_MAX = 63;
 const RULE_ACTIONS: readonly RuleAction[] = ['Deny', 'RequireApproval', 'Allow'];
 
-export const RULE_VARIABLES = ['request', 'object', 'oldObject', 'agent', 'grant', 'effects'] as const;
+const RULE_VARIABLES = ['request', 'object', 'oldObject', 'agent', 'grant', 'effects'] as const;
 
 // ---------------------------------------------------------------------------
 // Variables
@@ -58,7 +58,7 @@ export type CelVars = Readonly<Record<(typeof RULE_VARIABLES)[number], unknown>>
 const prepared = new WeakSet<object>();
 
 /** The `effects` variable when the caller computed none: same shape, nothing found, so rules need no has() guards. */
-export const NO_EFFECTS = Object.freeze({ routeClass: '', workload: Object.freeze({ serviceAccounts: [], exceedsGrant: [], privileged: [] }) });
+const NO_EFFECTS = Object.freeze({ routeClass: '', workload: Object.freeze({ serviceAccounts: [], exceedsGrant: [], privileged: [] }) });
 const MAX_VALUE_DEPTH = 512;
 
 /**
@@ -384,7 +384,7 @@ export interface RuleCompileError {
 }
 
 /** A checked expression, independent of the rule that uses it (so it can be cached). */
-export interface CelProgram {
+interface CelProgram {
   readonly expression: string;
   /** `bool` when the checker proved it; `dyn` when the result is checked at run time. */
   readonly resultType: 'bool' | 'dyn';
@@ -400,7 +400,7 @@ export interface CompiledRule {
   readonly program: CelProgram;
 }
 
-export type CompileResult<T> = { ok: true; value: T } | { ok: false; error: RuleCompileError };
+type CompileResult<T> = { ok: true; value: T } | { ok: false; error: RuleCompileError };
 
 /** "<message> at line L column C" for display. */
 export function formatCompileError(err: RuleCompileError): string {

@@ -32,7 +32,7 @@ export interface Observation<T> {
   settled: boolean;
 }
 
-export interface WaitOptions {
+interface WaitOptions {
   deadline: number;
   now(): Date;
   sleep(ms: number): Promise<void>;
@@ -78,7 +78,7 @@ export function observeGrant(ag: AgentgateClient, name: string, ns: string, now:
   };
 }
 
-export function describeApproval(ar: ApprovalRequest, now: Date): string {
+function describeApproval(ar: ApprovalRequest, now: Date): string {
   const ref = `${ar.metadata.namespace}/${ar.metadata.name}`;
   const phase = effectivePhase(ar, now);
   const approvals = (ar.status?.approvals ?? []).filter((a) => a.decision === 'Approved').map((a) => a.user);

@@ -1,9 +1,10 @@
-// Command-line parsing for `agentgate` / `kubectl agentgate`, on node:util parseArgs.
+// Command-line parsing for `agentgate` / `kubectl agentgate`, on lib/flags.ts (node:util parseArgs).
 //
 // kubectl users put global flags anywhere (`kubectl agentgate --context prod verify`),
 // so the command words are found first, skipping global flags and their values, and
 // the rest is parsed with the union of global and command options.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { type ParsedFlags, parseFlags } from '../lib/flags.js';
 
 export class UsageError extends Error {
   constructor(
@@ -16,14 +17,14 @@ export class UsageError extends Error {
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { help: string; arg?: string };
 
-export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   kubeconfig: { type: 'string', help: 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)', arg: 'FILE' },
   context: { type: 'string', help: 'The kubeconfig context to use', arg: 'NAME' },
   namespace: { type: 'string', short: 'n', help: "The namespace (default: the context's namespace)", arg: 'NS' },
   help: { type: 'boolean', short: 'h', help: 'Show help for the command' },
 };
 
-export interface CommandSpec {
+interface CommandSpec {
   /** Words that name the command, e.g. ['audit', 'verify']. */
   words: string[];
   usage: string;
@@ -292,16 +293,11 @@ export function parseCommandLine(argv: string[]): Parsed {
   }
   const rest = argv.filter((_, i) => !indexes.slice(0, command.words.length).includes(i));
   const options = { ...GLOBAL_OPTIONS, ...command.options };
-  let parsed;
+  let parsed: ParsedFlags;
   try {
-    parsed = parseArgs({
-      args: rest,
-      options: Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }])),
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseFlags(rest, options, { positionals: true });
   } catch (e) {
-    throw new UsageError(friendlyParseError((e as Error).message), command.words.join(' '));
+    throw new UsageError((e as Error).message, command.words.join(' '));
   }
   const values = parsed.values as Parsed['values'];
   if (values.help) return { command, values, positionals: parsed.positionals, help: true };
@@ -313,15 +309,6 @@ export function parseCommandLine(argv: string[]): Parsed {
   }
   if (n > max) throw new UsageError(`unexpected argument "${parsed.positionals[max]}": usage: ${command.usage}`, command.words.join(' '));
   return { command, values, positionals: parsed.positionals, help: false };
-}
-
-// parseArgs' messages mention "positional arguments" and "strict"; say it in CLI terms.
-function friendlyParseError(message: string): string {
-  const unknown = /Unknown option '([^']+)'/.exec(message);
-  if (unknown) return `unknown flag ${unknown[1]}`;
-  const missing = /Option '([^']+)' argument missing/.exec(message);
-  if (missing) return `flag ${missing[1]!.replace(/^-\w, /, '').replace(/ <value>$/, '')} needs a value`;
-  return message.split('\n')[0] ?? message;
 }
 
 export function str(values: Parsed['values'], name: string): string | undefined {

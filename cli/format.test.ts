@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js';
 import type { BoundaryReport } from '../boundary/types.js';
 import { appendEvent, emptyHead, verifyChain } from '../lib/audit-chain.js';
+import { agentIdentity } from '../testing/fixtures.js';
 import { UsageError } from './args.js';
 import {
   buildGrantRequest,
@@ -234,12 +235,8 @@ describe('cli format: request', () => {
 });
 
 describe('cli format: eks access-entry', () => {
-  const agent = (subjects: AgentIdentity['spec']['subjects'], eks?: AgentIdentity['spec']['eks']): AgentIdentity => ({
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name: 'deploy-bot' },
-    spec: { subjects, maxDuration: '1h', allowedRoles: [], allowedNamespaces: {}, ...(eks ? { eks } : {}) },
-  });
+  const agent = (subjects: AgentIdentity['spec']['subjects'], eks?: AgentIdentity['spec']['eks']): AgentIdentity =>
+    agentIdentity('deploy-bot', { subjects, ...(eks ? { eks } : {}) });
   const arn = 'arn:aws:iam::123456789012:role/deploy-bot';
 
   it('prints create-access-entry with username and groups, and no access policy', () => {

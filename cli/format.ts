@@ -162,7 +162,7 @@ export function formatChain(result: VerifyResult, total: number, checkpoints?: s
 // ---------------------------------------------------------------------------------
 // request
 
-export interface GrantRequestOptions {
+interface GrantRequestOptions {
   agent?: string;
   role?: string;
   kind?: string;
@@ -250,7 +250,7 @@ export function describeGrant(g: AccessGrant, now: Date): string {
 // ---------------------------------------------------------------------------------
 // eks access-entry
 
-export interface EksOptions {
+interface EksOptions {
   cluster?: string;
   roleArn?: string;
 }

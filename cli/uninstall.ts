@@ -21,9 +21,9 @@ import type { AccessGrant } from '../api/types.js';
 import { AGENTS_WEBHOOK, FINALIZER, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { AgentgateClient, isConflict, isNotFound } from '../lib/kube.js';
 
-export const OPERATOR_DEPLOYMENT = 'agentgate-operator';
-export const OPERATOR_POD_SELECTOR = 'app.kubernetes.io/name=agentgate,app.kubernetes.io/component=operator';
-export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+const OPERATOR_DEPLOYMENT = 'agentgate-operator';
+const OPERATOR_POD_SELECTOR = 'app.kubernetes.io/name=agentgate,app.kubernetes.io/component=operator';
+const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 
 /** The cluster did not settle within --timeout; running the command again resumes. */
 export class UninstallTimeout extends Error {}
@@ -46,7 +46,7 @@ export interface UninstallCluster {
   releaseGrant(g: AccessGrant): Promise<void>;
 }
 
-export interface UninstallOptions {
+interface UninstallOptions {
   namespace: string;
   /** false: report what would be done, change nothing. */
   revoke: boolean;
@@ -56,7 +56,7 @@ export interface UninstallOptions {
   out(line: string): void;
 }
 
-export interface UninstallReport {
+interface UninstallReport {
   operatorStopped: boolean;
   bindingsDeleted: number;
   grantsReleased: number;

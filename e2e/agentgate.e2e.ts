@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { AgentIdentity } from '../api/types.js';
 import { eventually, kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
 import { runDir, startAgentgate, stopAgentgate, type RunningComponent } from '../harness/components.js';
+import { applyAgent, applyGrant } from './agents.js';
 
 interface Received {
   text: string;
@@ -42,22 +43,7 @@ describe('agentgate: continuous boundary verification and approver notifications
     });
 
     await kubectlOk('admin', ['create', 'namespace', ns]);
-    await kubectlOk(
-      'admin',
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AgentIdentity',
-        metadata: { name: agent },
-        spec: {
-          subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
-          maxDuration: '1h',
-          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-          allowedNamespaces: { names: [ns] },
-          approvers: { groups: ['sre-approvers'] },
-        },
-      }),
-    );
+    await applyAgent(agent, [ns]);
     await kubectlOk('admin', ['create', 'clusterrolebinding', `${agent}-approvers`, '--clusterrole=agentgate-approver', '--group=sre-approvers']);
   });
 
@@ -97,22 +83,7 @@ describe('agentgate: continuous boundary verification and approver notifications
   });
 
   it("tells approvers of a held activation, with the exact approve command, and of alice's decision", async function () {
-    await kubectlOk(
-      'admin',
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AccessGrant',
-        metadata: { name: 'needs-ok', namespace: ns },
-        spec: {
-          agent,
-          roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' },
-          duration: '10m',
-          reason: 'e2e: notifications',
-          activation: 'RequiresApproval',
-        },
-      }),
-    );
+    await applyGrant('needs-ok', ns, agent, { duration: '10m', reason: 'e2e: notifications', activation: 'RequiresApproval' });
     const ar = await eventually(
       async () => (await kubectlOk('admin', ['get', 'accessgrant', 'needs-ok', '-n', ns, '-o', 'jsonpath={.status.approvalRequest}'])) || undefined,
       30_000,

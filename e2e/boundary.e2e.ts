@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { BoundaryReport, Finding } from '../boundary/types.js';
 import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { ensureCrds } from '../harness/crds.js';
+import { agentIdentity, asNew } from '../testing/fixtures.js';
 
 const AGENT_USER = 'agent:deploy-bot';
 const AGENT_GROUP = 'agentgate:agents';
@@ -181,24 +182,24 @@ describe('boundary verification: the bypass catalogue on a real apiserver', func
     baseline = agentsWebhook(url, caBundle);
     await apply(baseline);
     await apply(protectWebhook(url, caBundle));
-    await apply({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: agent },
-      spec: {
-        subjects: [
-          { kind: 'User', name: AGENT_USER },
-          { kind: 'Group', name: AGENT_GROUP },
-        ],
-        maxDuration: '1h',
-        allowedRoles: [
-          { kind: 'ClusterRole', name: 'agentgate-edit' },
-          { kind: 'ClusterRole', name: agent },
-        ],
-        allowedNamespaces: { selector: { matchLabels: { 'agentgate.io/e2e-boundary': agent } } },
-        approvers: { groups: ['sre-approvers'] },
-      },
-    });
+    await apply(
+      agentIdentity(
+        agent,
+        {
+          subjects: [
+            { kind: 'User', name: AGENT_USER },
+            { kind: 'Group', name: AGENT_GROUP },
+          ],
+          maxDuration: '1h',
+          allowedRoles: [
+            { kind: 'ClusterRole', name: 'agentgate-edit' },
+            { kind: 'ClusterRole', name: agent },
+          ],
+          allowedNamespaces: { selector: { matchLabels: { 'agentgate.io/e2e-boundary': agent } } },
+        },
+        asNew,
+      ),
+    );
     // The role the simulated grant binds: workloads only, none of `edit`'s impersonation.
     await apply({
       apiVersion: 'rbac.authorization.k8s.io/v1',

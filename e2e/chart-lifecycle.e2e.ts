@@ -14,6 +14,9 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
+import type * as k8s from '@kubernetes/client-node';
+import type { CRD } from '../api/crds.js';
+import type { AccessGrant } from '../api/types.js';
 import { FINALIZER, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import { chartDir, helm } from '../packaging/helm.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
@@ -28,18 +31,18 @@ function runHelm(args: string[]) {
   return run(helm(), [...args, '--kubeconfig', clusterEnv().kubeconfigs.admin, '-n', AGENTGATE_NAMESPACE], undefined, helmEnv);
 }
 
-async function json<T = any>(args: string[]): Promise<T> {
+async function json<T>(args: string[]): Promise<T> {
   return JSON.parse(await kubectlOk('admin', [...args, '-o', 'json'])) as T;
 }
 
 /** Runs a Job's container command locally as the Job's ServiceAccount, then marks the Job complete. */
 async function actAsKubelet(jobName: string): Promise<{ code: number; output: string }> {
-  const job = await json(['get', 'job', jobName, '-n', AGENTGATE_NAMESPACE]);
-  const pod = job.spec.template.spec;
-  const c = pod.containers[0];
-  const argv: string[] = [...c.command, ...(c.args ?? [])];
+  const job = await json<k8s.V1Job>(['get', 'job', jobName, '-n', AGENTGATE_NAMESPACE]);
+  const pod = job.spec!.template.spec!;
+  const c = pod.containers[0]!;
+  const argv: string[] = [...(c.command ?? []), ...(c.args ?? [])];
   expect(argv.slice(0, 2)).to.deep.equal(['node', '/app/dist/cli/main.js']);
-  const kc = await serviceAccountKubeconfig(pod.serviceAccountName, 'uninstall-hook');
+  const kc = await serviceAccountKubeconfig(pod.serviceAccountName!, 'uninstall-hook');
   const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), ...argv.slice(2), '--kubeconfig', kc]);
   if (r.code === 0) {
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -117,7 +120,8 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
   });
 
   it('installs: configurations created empty by the chart, filled in by the webhook; grants become RoleBindings', async function () {
-    for (const { kind, name } of WEBHOOK_CONFIGURATIONS) expect((await json([`get`, kind, name])).webhooks ?? []).to.deep.equal([]);
+    for (const { kind, name } of WEBHOOK_CONFIGURATIONS)
+      expect((await json<k8s.V1ValidatingWebhookConfiguration>([`get`, kind, name])).webhooks ?? []).to.deep.equal([]);
 
     const port = await freePort();
     webhook = startProcess('webhook', 'life-webhook', [
@@ -143,7 +147,7 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     await eventually(
       async () => {
         if (!webhook!.alive) throw new Error(webhook!.log().slice(-2000));
-        return (await json(['get', 'validatingwebhookconfiguration', 'agentgate-agents'])).webhooks?.length === 1;
+        return (await json<k8s.V1ValidatingWebhookConfiguration>(['get', 'validatingwebhookconfiguration', 'agentgate-agents'])).webhooks?.length === 1;
       },
       60_000,
       'the webhook to fill in its configurations',
@@ -188,8 +192,8 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
         `grant in ${ns} Active`,
       );
     }
-    const bindings = await json(['get', 'rolebindings', '-A', '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`]);
-    expect(bindings.items.map((b: any) => b.metadata.namespace).sort()).to.deep.equal([...namespaces].sort());
+    const bindings = await json<k8s.V1RoleBindingList>(['get', 'rolebindings', '-A', '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`]);
+    expect(bindings.items.map((b) => b.metadata?.namespace).sort()).to.deep.equal([...namespaces].sort());
   });
 
   it("confines the operator's RoleBinding writes to agentgate's own (ValidatingAdmissionPolicy)", async function () {
@@ -198,13 +202,13 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.contain('agentgate may only change RoleBindings labelled app.kubernetes.io/managed-by=agentgate');
     // The same identity may still delete what it manages (RBAC allows both; the policy tells them apart).
-    const own = await json(['get', 'rolebindings', '-n', namespaces[0]!, '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`]);
+    const own = await json<k8s.V1RoleBindingList>(['get', 'rolebindings', '-n', namespaces[0]!, '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`]);
     const dry = await run(clusterEnv().kubectlPath, [
       '--kubeconfig',
       kc,
       'delete',
       'rolebinding',
-      own.items[0].metadata.name,
+      own.items[0]!.metadata!.name!,
       '-n',
       namespaces[0]!,
       '--dry-run=server',
@@ -216,22 +220,22 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     const copy = mkdtempSync(path.join(os.tmpdir(), 'agentgate-chart-'));
     cpSync(chartDir, copy, { recursive: true });
     const file = path.join(copy, 'files', 'crds', 'agentgate.io_accessgrants.yaml');
-    const crd = yaml.load(readFileSync(file, 'utf8')) as any;
-    crd.spec.versions[0].additionalPrinterColumns = [
-      ...(crd.spec.versions[0].additionalPrinterColumns ?? []),
+    const crd = yaml.load(readFileSync(file, 'utf8')) as CRD;
+    crd.spec.versions[0]!.additionalPrinterColumns = [
+      ...(crd.spec.versions[0]!.additionalPrinterColumns ?? []),
       { name: 'Upgraded', type: 'string', jsonPath: '.spec.ticket', priority: 1 },
     ];
     writeFileSync(file, yaml.dump(crd));
     const r = await runHelm(['upgrade', RELEASE, copy, '--set', 'image.repository=local/agentgate', '--set', 'image.tag=e2e']);
     expect(r.code, r.stderr).to.equal(0);
 
-    const live = await json(['get', 'crd', 'accessgrants.agentgate.io']);
-    expect(live.spec.versions[0].additionalPrinterColumns.map((c: any) => c.name)).to.include('Upgraded');
+    const live = await json<CRD & { metadata: { annotations: Record<string, string> } }>(['get', 'crd', 'accessgrants.agentgate.io']);
+    expect(live.spec.versions[0]!.additionalPrinterColumns!.map((c) => c.name)).to.include('Upgraded');
     expect(live.metadata.annotations['helm.sh/resource-policy']).to.equal('keep');
     for (const ns of namespaces)
       expect(await kubectlOk('admin', ['get', 'accessgrant', 'window', '-n', ns, '-o', 'jsonpath={.status.phase}'])).to.equal('Active');
-    const agents = await json(['get', 'validatingwebhookconfiguration', 'agentgate-agents']);
-    expect(agents.webhooks?.[0]?.matchConditions?.map((m: any) => m.expression).join(' ')).to.contain(`agent:${agent}`);
+    const agents = await json<k8s.V1ValidatingWebhookConfiguration>(['get', 'validatingwebhookconfiguration', 'agentgate-agents']);
+    expect(agents.webhooks?.[0]?.matchConditions?.map((m) => m.expression).join(' ')).to.contain(`agent:${agent}`);
   });
 
   it('uninstalls through the pre-delete hook: no configuration, no RoleBinding of agentgate left, namespaces delete', async function () {
@@ -284,10 +288,10 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
 
     for (const { kind, name } of WEBHOOK_CONFIGURATIONS)
       expect((await kubectl('admin', ['get', kind, name])).code, `${kind}/${name} left behind`).to.not.equal(0);
-    expect((await json(['get', 'rolebindings', '-A', '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`])).items).to.deep.equal([]);
+    expect((await json<k8s.V1RoleBindingList>(['get', 'rolebindings', '-A', '-l', `${LABEL_MANAGED_BY}=${MANAGED_BY}`])).items).to.deep.equal([]);
     for (const ns of namespaces) {
       expect(await kubectlOk('admin', ['get', 'rolebinding', 'not-agentgates', '-n', ns, '-o', 'name'])).to.contain('not-agentgates');
-      const g = await json(['get', 'accessgrant', 'window', '-n', ns]);
+      const g = await json<AccessGrant>(['get', 'accessgrant', 'window', '-n', ns]);
       expect(g.metadata.finalizers ?? []).to.not.include(FINALIZER);
     }
     // CRDs and what they hold are kept (helm.sh/resource-policy: keep).

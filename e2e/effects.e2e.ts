@@ -12,10 +12,11 @@ import path from 'node:path';
 import { loadKubeConfig } from '../lib/kube.js';
 import { inventory, routeText, unclassified } from '../lib/routes.js';
 import { bindableRoles, discover } from '../lib/routes-discovery.js';
-import type { AccessGrant, AgentIdentity } from '../api/types.js';
+import type { AgentIdentity } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import type { RunResult } from '../harness/cluster.js';
 import { startAgentgate, stopAgentgate, type RunningComponent } from '../harness/components.js';
+import { applyAgent, applyGrant, grantActive, webhookRoutes } from './agents.js';
 
 const HELD = /held for approval|requires? (human )?approval/;
 
@@ -40,49 +41,21 @@ describe('effects: every route to deleting, reaching in, or acting as another id
   const other = uniqueName('effects-other');
   let components: { webhook: RunningComponent; operator: RunningComponent } | undefined;
 
+  /** The agent applies a manifest in ns (with its own client certificate, through the real kubectl). */
+  const agentApplies = (manifest: object): Promise<RunResult> => kubectl('agent', ['apply', '-n', ns, '-f', '-'], JSON.stringify(manifest));
+
   before(async function () {
     components = await startAgentgate({ name: 'effects', operatorArgs: ['--boundary-interval', '3s', '--lease-name', uniqueName('effects-lease')] });
     for (const n of [ns, other]) await kubectlOk('admin', ['create', 'namespace', n]);
-    await kubectlOk(
-      'admin',
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AgentIdentity',
-        metadata: { name: agent },
-        spec: {
-          subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
-          maxDuration: '1h',
-          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-          allowedNamespaces: { names: [ns] },
-          approvers: { groups: ['sre-approvers'] },
-        },
-      }),
-    );
-    await kubectlOk(
-      'admin',
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AccessGrant',
-        metadata: { name: 'work', namespace: ns },
-        spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '1h', reason: 'e2e effects', activation: 'Immediate' },
-      }),
-    );
-    await eventually(async () => (await json<AccessGrant>(['get', 'accessgrant', 'work', '-n', ns])).status?.phase === 'Active', 60_000, 'grant Active');
+    await applyAgent(agent, [ns]);
+    await applyGrant('work', ns, agent, { reason: 'e2e effects' });
+    await grantActive('work', ns);
     await eventually(
       async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes',
       30_000,
       'RBAC for the agent',
     );
-    await eventually(
-      async () =>
-        (
-          await kubectlOk('admin', ['get', 'validatingwebhookconfiguration', 'agentgate-agents', '-o', 'jsonpath={.webhooks[0].matchConditions[*].expression}'])
-        ).includes('agent:deploy-bot'),
-      30_000,
-      'agents webhook routes the agent',
-    );
+    await webhookRoutes('agent:deploy-bot');
     // Objects the agent will try to reach, delete or borrow (made by the admin, not gated).
     await kubectlOk(
       'admin',
@@ -224,39 +197,31 @@ describe('effects: every route to deleting, reaching in, or acting as another id
     it('a Deployment and a CronJob running as a ServiceAccount bound to admin are held; neither exists', async function () {
       await held(
         ns,
-        await kubectl(
-          'agent',
-          ['apply', '-n', ns, '-f', '-'],
-          JSON.stringify({
-            apiVersion: 'apps/v1',
-            kind: 'Deployment',
-            metadata: { name: 'borrow' },
-            spec: {
-              replicas: 1,
-              selector: { matchLabels: { a: 'b' } },
-              template: { metadata: { labels: { a: 'b' } }, spec: { serviceAccountName: 'ci', containers: [{ name: 'c', image: 'busybox' }] } },
-            },
-          }),
-        ),
+        await agentApplies({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'borrow' },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { a: 'b' } },
+            template: { metadata: { labels: { a: 'b' } }, spec: { serviceAccountName: 'ci', containers: [{ name: 'c', image: 'busybox' }] } },
+          },
+        }),
         'workload-identity',
       );
       await held(
         ns,
-        await kubectl(
-          'agent',
-          ['apply', '-n', ns, '-f', '-'],
-          JSON.stringify({
-            apiVersion: 'batch/v1',
-            kind: 'CronJob',
-            metadata: { name: 'borrow' },
-            spec: {
-              schedule: '* * * * *',
-              jobTemplate: {
-                spec: { template: { spec: { serviceAccountName: 'ci', restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] } } },
-              },
+        await agentApplies({
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          metadata: { name: 'borrow' },
+          spec: {
+            schedule: '* * * * *',
+            jobTemplate: {
+              spec: { template: { spec: { serviceAccountName: 'ci', restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] } } },
             },
-          }),
-        ),
+          },
+        }),
         'workload-identity',
       );
       expect((await kubectl('admin', ['get', 'deployment,cronjob', 'borrow', '-n', ns])).code).to.not.equal(0);
@@ -265,38 +230,30 @@ describe('effects: every route to deleting, reaching in, or acting as another id
     it('a hostPID pod and a hostPath Job are held where Pod Security admits them; a ServiceAccount given an IAM role is held', async function () {
       await held(
         ns,
-        await kubectl(
-          'agent',
-          ['apply', '-n', ns, '-f', '-'],
-          JSON.stringify({
-            apiVersion: 'v1',
-            kind: 'Pod',
-            metadata: { name: 'nodeshell' },
-            spec: { hostPID: true, containers: [{ name: 'c', image: 'busybox' }] },
-          }),
-        ),
+        await agentApplies({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'nodeshell' },
+          spec: { hostPID: true, containers: [{ name: 'c', image: 'busybox' }] },
+        }),
         'workload-privilege',
       );
       await held(
         ns,
-        await kubectl(
-          'agent',
-          ['apply', '-n', ns, '-f', '-'],
-          JSON.stringify({
-            apiVersion: 'batch/v1',
-            kind: 'Job',
-            metadata: { name: 'hostfs' },
-            spec: {
-              template: {
-                spec: {
-                  restartPolicy: 'Never',
-                  volumes: [{ name: 'root', hostPath: { path: '/' } }],
-                  containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: 'root', mountPath: '/host' }] }],
-                },
+        await agentApplies({
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          metadata: { name: 'hostfs' },
+          spec: {
+            template: {
+              spec: {
+                restartPolicy: 'Never',
+                volumes: [{ name: 'root', hostPath: { path: '/' } }],
+                containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: 'root', mountPath: '/host' }] }],
               },
             },
-          }),
-        ),
+          },
+        }),
         'workload-privilege',
       );
       await held(

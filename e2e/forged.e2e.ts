@@ -18,6 +18,7 @@ import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName }
 import type { Identity, RunResult } from '../harness/cluster.js';
 import { componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from '../harness/components.js';
 import type { RunningComponent } from '../harness/components.js';
+import { applyAgent, applyGrant, webhookRoutes } from './agents.js';
 
 const NS_LABEL = 'agentgate-e2e-forged';
 const APPROVER_ROLE = 'e2e-forged-approver';
@@ -120,23 +121,12 @@ async function saAgent(ns: string, requiredApprovals: number): Promise<{ name: s
   await kubectlOk('admin', ['create', 'serviceaccount', 'bot', '-n', ns]);
   const name = `e2e-forged-${ns}`.slice(0, 63);
   const user = `system:serviceaccount:${ns}:bot`;
-  await kubectlOk(
-    'admin',
-    ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name },
-      spec: {
-        subjects: [{ kind: 'ServiceAccount', name: 'bot', namespace: ns }],
-        maxDuration: '8h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-        allowedNamespaces: { selector: { matchLabels: { [NS_LABEL]: 'yes' } } },
-        approvers: { groups: ['sre-approvers'] },
-        requiredApprovals,
-      },
-    }),
-  );
+  await applyAgent(name, [], {
+    subjects: [{ kind: 'ServiceAccount', name: 'bot', namespace: ns }],
+    maxDuration: '8h',
+    allowedNamespaces: { selector: { matchLabels: { [NS_LABEL]: 'yes' } } },
+    requiredApprovals,
+  });
   identities.push(name);
   const token = (
     await eventually(async () => (await kubectl('admin', ['create', 'token', 'bot', '-n', ns, '--duration', '1h'])).stdout.trim(), 20_000, 'token')
@@ -156,24 +146,8 @@ async function saAgent(ns: string, requiredApprovals: number): Promise<{ name: s
     { mode: 0o600 },
   );
   const kc = (args: string[]) => run(clusterEnv().kubectlPath, ['--kubeconfig', file, ...args]);
-  await eventually(
-    async () =>
-      (
-        await kubectlOk('admin', ['get', 'validatingwebhookconfiguration', 'agentgate-agents', '-o', 'jsonpath={.webhooks[0].matchConditions[*].expression}'])
-      ).includes(user),
-    30_000,
-    'the agents webhook routes the agent',
-  );
-  await kubectlOk(
-    'admin',
-    ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AccessGrant',
-      metadata: { name: 'g', namespace: ns },
-      spec: { agent: name, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '1h', reason: 'e2e forged reviews', activation: 'Immediate' },
-    }),
-  );
+  await webhookRoutes(user);
+  await applyGrant('g', ns, name, { reason: 'e2e forged reviews' });
   await eventually(async () => (await kc(['auth', 'can-i', 'delete', 'deployments', '-n', ns])).stdout.trim() === 'yes', 30_000, 'the grant active');
   return { name, user, kubectl: kc };
 }

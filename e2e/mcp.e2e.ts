@@ -21,6 +21,7 @@ import type { Status } from '../lib/admission.js';
 import { applyJson, clusterEnv, eventually, kubectl, kubectlOk, repoRoot, uniqueName } from '../harness/cluster.js';
 import { startAgentgate, stopAgentgate } from '../harness/components.js';
 import type { RunningComponent } from '../harness/components.js';
+import { agentIdentity, asNew } from '../testing/fixtures.js';
 
 const CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const AGENT_USER = 'agent:deploy-bot';
@@ -74,19 +75,18 @@ describe("agentgate mcp: the agent's side of the gate", function () {
     ns = uniqueName('mcp');
     other = uniqueName('mcp-other');
     for (const n of [ns, other]) await kubectlOk('admin', ['create', 'namespace', n]);
-    await apply({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: agent },
-      spec: {
-        subjects: [{ kind: 'User', name: AGENT_USER }],
-        maxDuration: '1h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-        allowedNamespaces: { names: [ns, other] },
-        approvers: { groups: ['sre-approvers'] },
-        requiredApprovals: 1,
-      },
-    });
+    await apply(
+      agentIdentity(
+        agent,
+        {
+          subjects: [{ kind: 'User', name: AGENT_USER }],
+          maxDuration: '1h',
+          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+          allowedNamespaces: { names: [ns, other] },
+        },
+        asNew,
+      ),
+    );
     // The agent's standing rights: ask for access in ns (not in other), read its identity.
     await kubectlOk('admin', ['create', 'rolebinding', 'may-request', '-n', ns, '--clusterrole=agentgate-requester', `--user=${AGENT_USER}`]);
     await kubectlOk('admin', ['create', 'clusterrolebinding', reader, '--clusterrole=agentgate-identity-reader', `--user=${AGENT_USER}`]);

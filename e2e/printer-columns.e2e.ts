@@ -12,7 +12,9 @@ function tableRow(table: string, name: string): Record<string, string> {
   const line = rows.find((r) => r.startsWith(`${name} `));
   if (!line) throw new Error(`no row ${name} in:\n${table}`);
   const cells: Record<string, string> = {};
-  starts.forEach((s, i) => (cells[header.slice(s, starts[i + 1]).trim()] = line.slice(s, starts[i + 1]).trim()));
+  starts.forEach((s, i) => {
+    cells[header.slice(s, starts[i + 1]).trim()] = line.slice(s, starts[i + 1]).trim();
+  });
   return cells;
 }
 

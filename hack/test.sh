@@ -17,10 +17,10 @@ if [[ "$what" != "e2e" ]]; then
   hack/tools/build.sh argocd-lua >/dev/null
 fi
 
-# Lint first: Biome's rules (biome.json) and the unused-exports report.
+# Lint first: Biome's rules (biome.json) and no unused exports (hack/unused-exports.mjs).
 npx biome lint .
 npx biome format . >/dev/null 2>&1 || { echo "make test: some TypeScript files are not formatted: run 'make fmt' (or 'npx biome format .' to see where)" >&2; exit 1; }
-node hack/unused-exports.mjs 2>&1 | head -1
+node hack/unused-exports.mjs --strict
 
 if [[ "$what" == "unit" ]]; then
   exec npx mocha --config .mocharc.unit.json

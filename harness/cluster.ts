@@ -13,7 +13,7 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 export type Identity = 'admin' | 'agent' | 'alice' | 'bob' | 'mallory';
 
-export interface ClusterEnv {
+interface ClusterEnv {
   kubectlPath: string;
   kubeconfigs: Record<Identity, string>;
   logDir?: string;
@@ -26,7 +26,7 @@ function readEnvFile(file: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m && m[1] && m[2] !== undefined) out[m[1]] = m[2];
+    if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
   }
   return out;
 }

@@ -17,7 +17,7 @@ import { OPERATOR_NODE_FLAGS } from '../operator/args.js';
 // Beside the control plane's own state, so two control planes (AGENTGATE_RUN_DIR) never share it.
 export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'agentgate');
 
-export type Component = 'operator' | 'webhook';
+type Component = 'operator' | 'webhook';
 const SERVICE_ACCOUNT: Record<Component, string> = { operator: 'agentgate-operator', webhook: 'agentgate-webhook' };
 
 /**

@@ -11,21 +11,20 @@
 //   exactly (username, uid, groups): nobody can stamp, or restamp, anyone else;
 // - no entry disappears: one approver cannot erase another's decision (N of M, vetoes).
 // An unchanged entry is carried along by any write, so approvers annotate in turn.
-import type { ApprovalRequest } from '../api/types.js';
 
 export const APPROVAL_POLICY = 'agentgate-approval-stamps';
 
 const LABELS = { 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/part-of': 'agentgate' };
 
 /** The policy's variables and validations; the live policy must carry exactly these. */
-export const POLICY_VARIABLES = [
+const POLICY_VARIABLES = [
   { name: 'stamps', expression: 'has(object.decisions) ? object.decisions : []' },
   { name: 'oldStamps', expression: 'oldObject != null && has(oldObject.decisions) ? oldObject.decisions : []' },
   { name: 'callerUid', expression: "has(request.userInfo.uid) ? request.userInfo.uid : ''" },
   { name: 'callerGroups', expression: 'has(request.userInfo.groups) ? request.userInfo.groups : []' },
 ] as const;
 
-export const POLICY_VALIDATIONS = [
+const POLICY_VALIDATIONS = [
   {
     expression:
       "variables.stamps.all(d, variables.oldStamps.exists(o, o == d) || (d.user == request.userInfo.username && (has(d.uid) ? d.uid : '') == variables.callerUid && (has(d.groups) ? d.groups : []) == variables.callerGroups))",
@@ -40,7 +39,7 @@ export const POLICY_VALIDATIONS = [
   },
 ] as const;
 
-export interface PolicyObjects {
+interface PolicyObjects {
   policy: Record<string, unknown>;
   binding: Record<string, unknown>;
 }
@@ -141,8 +140,3 @@ export function approvalPolicyProblems(policy: LivePolicy | undefined, binding: 
 
 /** The fix to print with approvalPolicyProblems. */
 export const APPROVAL_POLICY_FIX = `kubectl apply -f config/admission/approval-stamps.yaml (or helm upgrade agentgate); the operator counts no approval until ${APPROVAL_POLICY} is back`;
-
-/** Convenience for callers holding an ApprovalRequest: whether it carries stamps at all. */
-export function hasStamps(ar: ApprovalRequest): boolean {
-  return (ar.decisions ?? []).length > 0;
-}

@@ -1,28 +1,23 @@
 import { expect } from 'chai';
 import type { AgentIdentity, ApprovalRequest } from '../api/types.js';
+import { agentIdentity } from '../testing/fixtures.js';
 import { FakeClock } from './clock.js';
 import { approvalUsable, approverEligibility, computePhase, consumedStatus, effectivePhase, parseApprovalAnnotation, recordDecision } from './approval.js';
 
 const FP = 'a'.repeat(64);
 
 function agent(over: Partial<AgentIdentity['spec']> = {}): AgentIdentity {
-  return {
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name: 'deploy-bot' },
-    spec: {
+  return agentIdentity(
+    'deploy-bot',
+    {
       subjects: [
         { kind: 'User', name: 'agent:deploy-bot' },
         { kind: 'Group', name: 'agentgate:agents' },
       ],
-      maxDuration: '1h',
-      allowedRoles: [{ kind: 'ClusterRole', name: 'edit' }],
-      allowedNamespaces: { names: ['prod'] },
       approvers: { users: ['carol'], groups: ['sre-approvers'] },
-      requiredApprovals: 1,
-      ...over,
     },
-  };
+    over,
+  );
 }
 
 function ar(clock: FakeClock, status?: ApprovalRequest['status']): ApprovalRequest {

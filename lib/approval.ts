@@ -33,7 +33,7 @@ export interface Approver {
   groups?: readonly string[];
 }
 
-export type ApprovalDecision = ApprovalRecord['decision'];
+type ApprovalDecision = ApprovalRecord['decision'];
 
 /** `approved=true` -> Approved, `approved=false` -> Denied, absent -> undefined, else 'invalid'. */
 export function parseApprovalAnnotation(value: string | undefined): ApprovalDecision | 'invalid' | undefined {
@@ -97,12 +97,12 @@ function describeApprovers(agent: AgentIdentity): string {
 }
 
 /** Whether the user is one of the agent's own subjects (an agent never approves itself). */
-export function isAgentSubject(agent: AgentIdentity, approver: Approver): boolean {
+function isAgentSubject(agent: AgentIdentity, approver: Approver): boolean {
   const user = { username: approver.user, groups: [...(approver.groups ?? [])] };
   return agent.spec.subjects.some((s) => subjectMatchesUser(s, user));
 }
 
-export type Eligibility = { eligible: true } | { eligible: false; reason: string };
+type Eligibility = { eligible: true } | { eligible: false; reason: string };
 
 /** Whether this approver may decide this request now (ignoring what they decided before). */
 export function approverEligibility(ar: ApprovalRequest, agent: AgentIdentity | undefined, approver: Approver, now: Date): Eligibility {
@@ -133,11 +133,11 @@ export function computePhase(approvals: readonly ApprovalRecord[], requiredAppro
   return approvers.size >= Math.max(1, requiredApprovals) ? 'Approved' : 'Pending';
 }
 
-export interface RecordOptions {
+interface RecordOptions {
   validityMs?: number;
 }
 
-export type RecordResult =
+type RecordResult =
   /** Write this status (with the request's resourceVersion). */
   | { outcome: 'recorded'; status: ApprovalRequestStatus; phase: ApprovalPhase }
   /** Already recorded exactly so: nothing to write (a retried annotation update). */
@@ -224,7 +224,7 @@ export function withStamp(decisions: readonly ApproverStamp[] | undefined, stamp
   return list;
 }
 
-export interface StampsRecorded {
+interface StampsRecorded {
   /** The status to write, when any stamp changed it. */
   status?: ApprovalRequestStatus;
   phase: ApprovalPhase;

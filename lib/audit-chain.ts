@@ -15,7 +15,7 @@ import { stableStringify } from './fingerprint.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-export type ChainLink = AuditEventSpec['chain'];
+type ChainLink = AuditEventSpec['chain'];
 /** An event's spec without the hash it is about to get. */
 export type UnchainedSpec = Omit<AuditEventSpec, 'chain'>;
 
@@ -55,7 +55,7 @@ export function recoverHead(writer: string, events: readonly { spec?: AuditEvent
 }
 
 /** The last four come from checkpoints (audit/checkpoint.ts), which anchor the chain's head outside the store. */
-export type ChainProblemKind =
+type ChainProblemKind =
   | 'altered'
   | 'missing'
   | 'broken-link'
@@ -66,7 +66,7 @@ export type ChainProblemKind =
   | 'forged-checkpoint'
   | 'writer-deleted';
 
-export interface ChainProblem {
+interface ChainProblem {
   kind: ChainProblemKind;
   writer: string;
   /** The sequence number(s) concerned. For 'missing': the first and last missing. */
@@ -77,7 +77,7 @@ export interface ChainProblem {
   message: string;
 }
 
-export interface WriterSummary {
+interface WriterSummary {
   writer: string;
   first: number;
   last: number;
@@ -92,7 +92,7 @@ export interface VerifyResult {
   writers: WriterSummary[];
 }
 
-export interface VerifiableEvent {
+interface VerifiableEvent {
   metadata?: { name?: string };
   spec?: AuditEventSpec;
 }

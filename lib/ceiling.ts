@@ -19,7 +19,7 @@ export interface CeilingInput {
 }
 
 /** Why a grant is outside its ceiling; `reason` is the Valid condition's reason, `message` names the field and the limit. */
-export interface CeilingProblem {
+interface CeilingProblem {
   check: string;
   reason: CeilingReason;
   message: string;
@@ -31,9 +31,9 @@ export const CEILING_REASON = {
   InvalidDuration: 'InvalidDuration',
   DurationExceedsMax: 'DurationExceedsMax',
 } as const;
-export type CeilingReason = (typeof CEILING_REASON)[keyof typeof CEILING_REASON];
+type CeilingReason = (typeof CEILING_REASON)[keyof typeof CEILING_REASON];
 
-export interface CeilingCheck {
+interface CeilingCheck {
   name: string;
   check(input: CeilingInput): Omit<CeilingProblem, 'check'> | undefined;
 }

@@ -11,7 +11,7 @@ import { isJsonObject } from './admission.js';
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** metadata fields the apiserver sets or changes on every write. */
-export const VOLATILE_METADATA: readonly string[] = [
+const VOLATILE_METADATA: readonly string[] = [
   'resourceVersion',
   'uid',
   'generation',
@@ -22,7 +22,7 @@ export const VOLATILE_METADATA: readonly string[] = [
   'deletionGracePeriodSeconds',
 ];
 
-export interface CanonicalOptions {
+interface CanonicalOptions {
   /**
    * Keep `status`. Status is written by controllers, so it is dropped by default; but
    * for an update of the status subresource the status *is* the change.
@@ -184,7 +184,7 @@ function connectTarget(request: AdmissionRequest): unknown {
   return opts;
 }
 
-export interface FingerprintOptions {
+interface FingerprintOptions {
   /**
    * When set, the fingerprint is HMAC-SHA256 under this key instead of plain SHA-256.
    * The fingerprint is stored in ApprovalRequests many people can read; a plain hash
@@ -195,7 +195,7 @@ export interface FingerprintOptions {
 }
 
 /** Bumped whenever the fingerprinted content changes, so old approvals never match. */
-export const FINGERPRINT_FORMAT = 1;
+const FINGERPRINT_FORMAT = 1;
 
 /** The exact content the fingerprint is computed over (also handy for debugging). */
 export function fingerprintInput(request: AdmissionRequest): string {

@@ -17,9 +17,9 @@ export interface WatchedObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
-export type ChangeHandler<T> = (obj: T, event: 'add' | 'update' | 'delete' | 'resync') => void;
+type ChangeHandler<T> = (obj: T, event: 'add' | 'update' | 'delete' | 'resync') => void;
 
-export interface InformerOptions<T> {
+interface InformerOptions<T> {
   kc: k8s.KubeConfig;
   /** Watch path, e.g. /apis/agentgate.io/v1alpha1/accessgrants */
   path: string;
@@ -38,7 +38,7 @@ export interface InformerOptions<T> {
 }
 
 /** The bookmark annotation that ends a watch-list's initial events. */
-export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 type Phase = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';

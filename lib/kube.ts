@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import https from 'node:https';
 import { GROUP, VERSION } from '../api/types.js';
 
-export interface KubeOptions {
+interface KubeOptions {
   /** --kubeconfig; else $KUBECONFIG; else in-cluster; else ~/.kube/config */
   kubeconfig?: string;
   /** --context */

@@ -12,7 +12,7 @@ import type { Clock } from './clock.js';
 import { errorMessage, isConflict, isNotFound } from './kube.js';
 import type { Logger } from './log.js';
 
-export interface LeaseRecord {
+interface LeaseRecord {
   holderIdentity?: string;
   leaseDurationSeconds?: number;
   acquireTime?: Date | string;
@@ -32,7 +32,7 @@ const timeMs = (t: Date | string | undefined): number | '' => (t === undefined ?
 
 export const recordKey = (r: LeaseRecord | undefined): string => (r ? `${r.holderIdentity ?? ''}|${timeMs(r.renewTime)}|${r.leaseTransitions ?? ''}` : '');
 
-export type LeaseDecision = { action: 'create' } | { action: 'take'; transitions: number } | { action: 'renew' } | { action: 'wait'; holder: string };
+type LeaseDecision = { action: 'create' } | { action: 'take'; transitions: number } | { action: 'renew' } | { action: 'wait'; holder: string };
 
 /** Pure: what a candidate does given the lease it just read. */
 export function decideLease(
@@ -53,7 +53,7 @@ export function decideLease(
   return { action: 'wait', holder };
 }
 
-export interface LeaderElectorOptions {
+interface LeaderElectorOptions {
   kc: k8s.KubeConfig;
   namespace: string;
   name: string;

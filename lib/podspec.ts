@@ -103,7 +103,7 @@ export function privilegedFeatures(spec: JsonObject, path: string): string[] {
   return out;
 }
 
-export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
 
 /** Whether a namespace's Pod Security enforce level admits pods beyond baseline (unset means privileged). */
 export function namespaceAllowsPrivileged(labels: Record<string, string> | undefined): boolean {

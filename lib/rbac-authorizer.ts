@@ -11,19 +11,19 @@
 import { rulesCover, subjectMatchesUser, type PolicyRule, type RbacSubject } from './rbac.js';
 import { selectorMatches, type LabelSelector } from './selector.js';
 
-export interface RbacObjectMeta {
+interface RbacObjectMeta {
   name?: string;
   namespace?: string;
   labels?: Record<string, string>;
 }
 
-export interface RbacBindingObject {
+interface RbacBindingObject {
   metadata?: RbacObjectMeta;
   subjects?: RbacSubject[];
   roleRef: { kind: string; name: string };
 }
 
-export interface RbacRoleObject {
+interface RbacRoleObject {
   metadata?: RbacObjectMeta;
   rules?: PolicyRule[];
   aggregationRule?: { clusterRoleSelectors?: LabelSelector[] };
@@ -37,7 +37,7 @@ export interface RbacObjects {
 }
 
 /** One access question: who, and the resource attributes (namespace '' = cluster-wide). */
-export interface AccessQuestion {
+interface AccessQuestion {
   user?: string;
   groups: readonly string[];
   verb: string;
@@ -48,7 +48,7 @@ export interface AccessQuestion {
   namespace: string;
 }
 
-export interface LocalDecision {
+interface LocalDecision {
   allowed: boolean;
   /** Which binding allowed it, in the apiserver's words. */
   reason?: string;

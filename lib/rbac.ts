@@ -38,9 +38,9 @@ export interface ResourceAttributes {
   namespace?: string;
 }
 
-export const VERB_ALL = '*';
-export const API_GROUP_ALL = '*';
-export const RESOURCE_ALL = '*';
+const VERB_ALL = '*';
+const API_GROUP_ALL = '*';
+const RESOURCE_ALL = '*';
 
 function verbMatches(rule: PolicyRule, verb: string): boolean {
   return rule.verbs.some((v) => v === VERB_ALL || v === verb);
@@ -97,20 +97,20 @@ export function rulesCover(rules: readonly PolicyRule[] | undefined, attrs: Reso
 // Admission -> RBAC verb
 
 /** One RBAC check that, if allowed, could have authorised the admitted request. */
-export interface VerbCheck {
+interface VerbCheck {
   verb: string;
   /** The object name RBAC saw for this verb; absent when the URL named no object. */
   name?: string;
 }
 
-export interface VerbMapping {
+interface VerbMapping {
   /** The verb to show in messages and audit records. */
   verb: string;
   /** Any one of these being allowed covers the request. `checks[0].verb === verb`. */
   checks: readonly VerbCheck[];
 }
 
-export interface VerbMappingOptions {
+interface VerbMappingOptions {
   /**
    * Also accept `get` for CONNECT on pods/exec, pods/attach, pods/portforward.
    * Before Kubernetes 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) the
@@ -207,12 +207,12 @@ export interface RbacSubject {
 }
 
 /** The parts of a RoleBinding / ClusterRoleBinding that decide whom it applies to. */
-export interface BindingLike {
+interface BindingLike {
   metadata?: { namespace?: string } | JsonObject;
   subjects?: readonly RbacSubject[];
 }
 
-export const SERVICE_ACCOUNT_USERNAME_PREFIX = 'system:serviceaccount:';
+const SERVICE_ACCOUNT_USERNAME_PREFIX = 'system:serviceaccount:';
 
 export function serviceAccountUsername(namespace: string, name: string): string {
   return `${SERVICE_ACCOUNT_USERNAME_PREFIX}${namespace}:${name}`;

@@ -10,9 +10,9 @@ import type { DiscoveredResource, RoleInput } from './routes.js';
 import type { PolicyRule } from './rbac.js';
 
 /** The ClusterRole whose `bind` rule names the roles the operator may bind (config/rbac/operator.yaml). */
-export const OPERATOR_BIND_ROLE = 'agentgate-operator-bind';
+const OPERATOR_BIND_ROLE = 'agentgate-operator-bind';
 
-export interface Discovery {
+interface Discovery {
   resources: DiscoveredResource[];
   /** group/version -> why it could not be read. */
   errors: Array<{ groupVersion: string; error: string }>;

@@ -77,7 +77,7 @@ function split(name: string): { resource: string; subresource: string } {
 
 function groupMatches(rule: RouteRule, r: Route): boolean {
   if (rule.groups === 'custom') return r.custom;
-  if (rule.groups === 'builtin') return !r.custom && Object.prototype.hasOwnProperty.call(BUILTIN_RESOURCES, r.group);
+  if (rule.groups === 'builtin') return !r.custom && Object.hasOwn(BUILTIN_RESOURCES, r.group);
   return rule.groups.includes(r.group);
 }
 
@@ -105,7 +105,7 @@ export function classify(r: Route, rules: readonly RouteRule[] = ROUTE_RULES): R
 }
 
 /** The route of an admitted request (its first RBAC verb, see lib/rbac.ts). */
-export function routeOfRequest(request: AdmissionRequest, custom = false): Route {
+function routeOfRequest(request: AdmissionRequest, custom = false): Route {
   const attrs = admissionAttributes(request)[0]!;
   return {
     group: attrs.apiGroup,
@@ -124,7 +124,7 @@ export function routeOfRequest(request: AdmissionRequest, custom = false): Route
  */
 export function classOfRequest(request: AdmissionRequest): EffectClass | undefined {
   const r = routeOfRequest(request);
-  const builtin = Object.prototype.hasOwnProperty.call(BUILTIN_RESOURCES, r.group) || r.group === 'agentgate.io';
+  const builtin = Object.hasOwn(BUILTIN_RESOURCES, r.group) || r.group === 'agentgate.io';
   return classify({ ...r, custom: !builtin })?.class;
 }
 

@@ -10,14 +10,14 @@ export interface BindingRef {
   roleRef: { kind: string; name: string };
 }
 
-export interface RbacLookup {
+interface RbacLookup {
   clusterRoleBindings: readonly BindingRef[];
   roleBindings: readonly BindingRef[];
   clusterRole(name: string): { rules?: readonly PolicyRule[] | null } | undefined;
   role(namespace: string, name: string): { rules?: readonly PolicyRule[] | null } | undefined;
 }
 
-export interface HeldRules {
+interface HeldRules {
   /** The binding, for messages. */
   via: string;
   /** '' for a ClusterRoleBinding (every namespace). */
@@ -28,7 +28,7 @@ export interface HeldRules {
 const SA_GROUP = 'system:serviceaccounts';
 
 /** Rules a ServiceAccount holds, by binding; bindings reaching it only through system:authenticated are left out (the agent holds those too). */
-export function serviceAccountRules(rbac: RbacLookup, namespace: string, name: string): HeldRules[] {
+function serviceAccountRules(rbac: RbacLookup, namespace: string, name: string): HeldRules[] {
   const user = { username: serviceAccountUsername(namespace, name), groups: [SA_GROUP, `${SA_GROUP}:${namespace}`] };
   const out: HeldRules[] = [];
   const consider = (b: BindingRef, cluster: boolean): void => {
@@ -49,7 +49,7 @@ export function serviceAccountRules(rbac: RbacLookup, namespace: string, name: s
 }
 
 /** The first rule atom the grant's rules do not cover, as text; undefined when all are covered. */
-export function rulesBeyond(rules: readonly PolicyRule[], grantRules: readonly PolicyRule[]): string | undefined {
+function rulesBeyond(rules: readonly PolicyRule[], grantRules: readonly PolicyRule[]): string | undefined {
   for (const r of rules) {
     for (const verb of r.verbs) {
       for (const group of r.apiGroups ?? []) {

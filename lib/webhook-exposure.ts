@@ -10,7 +10,7 @@
 import type { LabelSelector } from './selector.js';
 import { selectorMatches } from './selector.js';
 
-export interface NetworkPolicyPeerLike {
+interface NetworkPolicyPeerLike {
   podSelector?: LabelSelector;
   namespaceSelector?: LabelSelector;
   ipBlock?: { cidr: string; except?: string[] };
@@ -37,7 +37,7 @@ export interface ExposureInput {
   agentNamespaces: ReadonlyArray<{ name: string; labels?: Record<string, string> }>;
 }
 
-export interface Exposure {
+interface Exposure {
   exposed: boolean;
   /** Which namespaces can reach it, or 'every pod'. */
   from: string[];

@@ -64,4 +64,19 @@ describe('operator flags', function () {
     expect(() => parseArgs(['--boundary-interval', 'soon'])).to.throw(/--boundary-interval/);
     expect(parseArgs(['--notify-url-file', '/notify/url']).notifyUrlFile).to.equal('/notify/url');
   });
+
+  it('reads --leader-elect bare, with = or as a separate word, and lists every flag in --help', function () {
+    expect(parseArgs(['--leader-elect']).leaderElect).to.equal(true);
+    expect(parseArgs(['--leader-elect', 'false']).leaderElect).to.equal(false);
+    expect(() => parseArgs(['--lease-duration', '1s'])).to.throw('--lease-duration: at least 2s');
+    expect(() => parseArgs(['--metrics-port', '70000'])).to.throw('--metrics-port: expected a whole number from 0 to 65535');
+    expect(() => parseArgs(['--worker', '3'])).to.throw('unknown flag --worker (did you mean --workers?)');
+    let help = '';
+    try {
+      parseArgs(['--help']);
+    } catch (e) {
+      help = (e as Error).message;
+    }
+    for (const flag of ['--kubeconfig FILE', '--leader-elect=true|false', '--boundary-review-rate R', '--notify-url-file FILE']) expect(help).to.contain(flag);
+  });
 });

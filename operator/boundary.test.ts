@@ -1,23 +1,13 @@
 import { expect } from 'chai';
 import type { AgentIdentity } from '../api/types.js';
 import type { AgentReport } from '../boundary/types.js';
+import { agentIdentity, withMeta, withObjectStatus } from '../testing/fixtures.js';
 import { LAST_VERIFIED_REFRESH_MS, planBoundaryStatus } from './boundary.js';
 
 const now = new Date('2030-01-01T00:00:00Z');
 
 function agent(status?: AgentIdentity['status']): AgentIdentity {
-  return {
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name: 'deploy-bot', generation: 3 },
-    spec: {
-      subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
-      maxDuration: '1h',
-      allowedRoles: [{ kind: 'ClusterRole', name: 'view' }],
-      allowedNamespaces: { names: ['a'] },
-    },
-    ...(status ? { status } : {}),
-  };
+  return agentIdentity('deploy-bot', withMeta<AgentIdentity>({ generation: 3 }), withObjectStatus<AgentIdentity>(status));
 }
 
 const clean: AgentReport = { agent: 'deploy-bot', verified: true, findings: [], reviews: 10 };

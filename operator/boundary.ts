@@ -36,7 +36,7 @@ export function planBoundaryStatus(agent: AgentIdentity, report: AgentReport, no
   return next;
 }
 
-export interface BoundaryVerifierOptions {
+interface BoundaryVerifierOptions {
   kc: k8s.KubeConfig;
   client: AgentgateClient;
   clock: Clock;
@@ -55,8 +55,8 @@ export interface BoundaryVerifierOptions {
 }
 
 /** Default SubjectAccessReview budget of the cross-check: a background load the apiserver does not notice. */
-export const DEFAULT_REVIEWS_PER_SECOND = 0.5;
-export const DEFAULT_REVIEW_BURST = 20;
+const DEFAULT_REVIEWS_PER_SECOND = 0.5;
+const DEFAULT_REVIEW_BURST = 20;
 
 export class BoundaryVerifier {
   private timer?: NodeJS.Timeout;
@@ -145,7 +145,7 @@ export class BoundaryVerifier {
 
   private async verifyAndWrite(): Promise<void> {
     const { log } = this.o;
-    let report;
+    let report: Awaited<ReturnType<typeof this.verify>>;
     try {
       report = await this.verify();
     } catch (e) {

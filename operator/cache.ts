@@ -9,7 +9,7 @@ import { key, type FreshKind, type OperatorCache } from './reconcile/context.js'
  * Objects we wrote, kept until the informer catches up: a reconcile right after our own
  * write must not plan from the older cached copy. Entry: the rv we wrote over and the result.
  */
-export class Fresher<T extends { metadata?: { resourceVersion?: string } }> {
+class Fresher<T extends { metadata?: { resourceVersion?: string } }> {
   private readonly m = new Map<string, { prevRv: string | undefined; obj: T }>();
   wrote(k: string, prevRv: string | undefined, obj: T): void {
     this.m.set(k, { prevRv, obj });
@@ -61,7 +61,7 @@ export class Index<T extends { metadata?: { name?: string; namespace?: string } 
   }
 }
 
-export interface Informers {
+interface Informers {
   grants: Informer<AccessGrant>;
   agents: Informer<AgentIdentity>;
   approvals: Informer<ApprovalRequest>;

@@ -39,7 +39,6 @@ export const REASON = {
   Ready: 'Ready',
   Suspended: 'Suspended',
 } as const;
-export type Reason = (typeof REASON)[keyof typeof REASON];
 
 export interface ConditionInput {
   type: string;

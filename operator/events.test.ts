@@ -8,8 +8,14 @@ function fakeApi(): { api: EventsApi; created: k8s.CoreV1Event[]; patched: Array
   const created: k8s.CoreV1Event[] = [];
   const patched: Array<{ name: string; body: { count?: number } }> = [];
   const api = {
-    createNamespacedEvent: async (p: { body: k8s.CoreV1Event }) => (created.push(p.body), p.body),
-    patchNamespacedEvent: async (p: { name: string; body: { count?: number } }) => (patched.push(p), {}),
+    createNamespacedEvent: async (p: { body: k8s.CoreV1Event }) => {
+      created.push(p.body);
+      return p.body;
+    },
+    patchNamespacedEvent: async (p: { name: string; body: { count?: number } }) => {
+      patched.push(p);
+      return {};
+    },
   } as unknown as EventsApi;
   return { api, created, patched };
 }

@@ -11,7 +11,7 @@ import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 
-export interface EventTarget {
+interface EventTarget {
   apiVersion: string;
   kind: string;
   metadata: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
@@ -26,7 +26,7 @@ export type EventsApi = Pick<k8s.CoreV1Api, 'createNamespacedEvent' | 'patchName
 
 export const SIMILAR_MAX = 10;
 export const SIMILAR_WINDOW_MS = 600_000;
-export const COMBINED_FLUSH_MS = 10_000;
+const COMBINED_FLUSH_MS = 10_000;
 
 interface Combined {
   body: k8s.CoreV1Event;

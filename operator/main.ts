@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { systemClock } from '../lib/clock.js';
 import { loadKubeConfig, withKeepAlive } from '../lib/kube.js';
+import { HelpRequested } from '../lib/flags.js';
 import { newLogger } from '../lib/log.js';
 import { parseArgs, type OperatorArgs } from './args.js';
 import { EventRecorder } from './events.js';
@@ -19,6 +20,10 @@ let args: OperatorArgs;
 try {
   args = parseArgs(process.argv.slice(2), process.env, `${os.hostname()}_${process.pid}`);
 } catch (e) {
+  if (e instanceof HelpRequested) {
+    process.stdout.write(`${e.message}\n`);
+    process.exit(0);
+  }
   process.stderr.write(`${(e as Error).message}\n`);
   process.exit(2);
 }

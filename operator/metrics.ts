@@ -4,7 +4,7 @@ import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GrantPhase } from '../api/types.js';
 
-export const GRANT_PHASES: readonly GrantPhase[] = ['Pending', 'AwaitingApproval', 'Active', 'Expired', 'Revoked', 'Denied', 'Invalid'];
+const GRANT_PHASES: readonly GrantPhase[] = ['Pending', 'AwaitingApproval', 'Active', 'Expired', 'Revoked', 'Denied', 'Invalid'];
 
 export class OperatorMetrics {
   readonly registry = new Registry();

@@ -18,7 +18,7 @@ function ar(phase?: string, extra: Partial<ApprovalRequest['status']> = {}): App
       expiresAt: '2030-01-01T01:00:00Z',
       operation: { operation: 'DELETE', group: 'apps', version: 'v1', resource: 'deployments', namespace: 'payments', name: 'web', user: 'agent:deploy-bot' },
     },
-    ...(phase ? { status: { phase: phase as any, ...extra } } : {}),
+    ...(phase ? { status: { phase: phase as NonNullable<ApprovalRequest['status']>['phase'], ...extra } } : {}),
   };
 }
 

@@ -7,9 +7,9 @@ import type { ApprovalRequest } from '../api/types.js';
 import { approveCommand } from '../lib/approval.js';
 import type { Logger } from '../lib/log.js';
 
-export type NotifyEvent = 'created' | 'approved' | 'denied' | 'expired' | 'consumed';
+type NotifyEvent = 'created' | 'approved' | 'denied' | 'expired' | 'consumed';
 
-export interface SlackMessage {
+interface SlackMessage {
   text: string;
   blocks: Array<{ type: 'section' | 'context'; text?: { type: 'mrkdwn'; text: string }; elements?: Array<{ type: 'mrkdwn'; text: string }> }>;
 }
@@ -77,7 +77,7 @@ export function buildMessage(ar: ApprovalRequest, event: NotifyEvent): SlackMess
   return { text, blocks };
 }
 
-export interface NotifierOptions {
+interface NotifierOptions {
   /** A file holding the URL (a mounted Secret key), re-read on every send so rotation needs no restart. */
   urlFile?: string;
   url?: string;

@@ -23,7 +23,7 @@ import { key, parseKey, type ClusterWrites, type ReconcileContext, type Result }
 import { GrantReconciler } from './reconcile/grant.js';
 import { reconcileOrphanBinding } from './reconcile/orphan.js';
 
-export interface OperatorOptions {
+interface OperatorOptions {
   kc: k8s.KubeConfig;
   clock: Clock;
   log: Logger;

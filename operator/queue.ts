@@ -10,7 +10,7 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-export const realTimers: Timers = {
+const realTimers: Timers = {
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     t.unref();
@@ -19,7 +19,7 @@ export const realTimers: Timers = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-export interface QueueOptions {
+interface QueueOptions {
   workers: number;
   /** First retry delay after a failure; doubles per consecutive failure of the key. */
   baseBackoffMs?: number;

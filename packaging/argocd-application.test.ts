@@ -41,7 +41,7 @@ function syncOptionErrors(options: readonly string[]): string[] {
   return errors;
 }
 
-type Doc = { kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec?: any };
+type Doc = { kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec: { syncPolicy?: { syncOptions?: string[] } } };
 const dir = path.join(repoRoot, 'examples', 'argocd');
 const files = readdirSync(dir).filter((f) => f.endsWith('-application.yaml'));
 
@@ -82,7 +82,7 @@ describe('Argo CD examples', function () {
         // A wave on an Application orders nothing in another Application's sync.
         for (const a of apps) expect(a.metadata.annotations?.['argocd.argoproj.io/sync-wave']).to.equal(undefined);
         // Grants need their CRD, which another Application installs: tolerate its absence.
-        if (grants.length) for (const a of apps) expect(a.spec.syncPolicy.syncOptions).to.include('SkipDryRunOnMissingResource=true');
+        if (grants.length) for (const a of apps) expect(a.spec.syncPolicy?.syncOptions).to.include('SkipDryRunOnMissingResource=true');
       });
     });
   }

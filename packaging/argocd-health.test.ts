@@ -5,6 +5,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { execFileSync } from 'node:child_process';
 import { runHealth } from './lua.js';
+import type { CRD } from '../api/crds.js';
 import { repoRoot } from '../harness/cluster.js';
 
 // Every charts/agentgate/argocd/<group>/<Kind>/ with a health.lua and its health_test.yaml
@@ -17,10 +18,10 @@ const checks = readdirSync(root).flatMap((group) =>
 );
 
 /** The CRD of group/kind in crds/, found by its names rather than a guessed file name. */
-function crdOf(group: string, kind: string): any {
+function crdOf(group: string, kind: string): CRD {
   const dir = path.join(repoRoot, 'crds');
   for (const f of readdirSync(dir)) {
-    const crd = yaml.load(readFileSync(path.join(dir, f), 'utf8')) as any;
+    const crd = yaml.load(readFileSync(path.join(dir, f), 'utf8')) as CRD | undefined;
     if (crd?.spec?.group === group && crd.spec.names?.kind === kind) return crd;
   }
   throw new Error(`no CRD for ${group}/${kind} in crds/`);
@@ -95,10 +96,12 @@ describe('Argo CD health checks (gopher-lua, as Argo CD runs them)', function ()
     ).tests;
     const scriptPath = path.join(dir, 'health.lua');
     describe(`${group}/${kind}`, function () {
-      const phases: string[] | undefined = crdOf(group, kind).spec.versions[0].schema.openAPIV3Schema.properties.status?.properties?.phase?.enum;
+      const phases = crdOf(group, kind).spec.versions[0]?.schema.openAPIV3Schema.properties?.status?.properties?.phase?.enum as string[] | undefined;
       if (phases) {
         it('has a sample for every phase the CRD defines', function () {
-          const covered = new Set(tests.map((t) => (yaml.load(readFileSync(path.join(dir, t.inputPath), 'utf8')) as any).status?.phase).filter(Boolean));
+          const covered = new Set(
+            tests.map((t) => (yaml.load(readFileSync(path.join(dir, t.inputPath), 'utf8')) as { status?: { phase?: string } }).status?.phase).filter(Boolean),
+          );
           for (const p of phases) expect(covered, `no sample for phase ${p}`).to.include(p);
         });
       }

@@ -12,7 +12,7 @@ export function helm(): string {
   return helmPath;
 }
 
-export interface HelmResult {
+interface HelmResult {
   code: number;
   stdout: string;
   stderr: string;

@@ -5,13 +5,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../harness/cluster.js';
 
-export interface HealthStatus {
+interface HealthStatus {
   status: string;
   message?: string;
 }
 
 let argocdLuaPath: string | undefined;
-export function argocdLua(): string {
+function argocdLua(): string {
   argocdLuaPath ??= path.join(
     execFileSync(path.join(repoRoot, 'hack', 'tools', 'build.sh'), ['argocd-lua'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim(),
     'argocd-lua',

@@ -93,7 +93,7 @@ export function vwc(name: string, ...webhooks: WebhookEntry[]): WebhookConfigura
   return { metadata: { name }, webhooks };
 }
 
-export const CLUSTER_ROLES = [
+const CLUSTER_ROLES = [
   { metadata: { name: 'edit' }, rules: [{ verbs: ['create', 'update', 'patch', 'delete'], apiGroups: [''], resources: ['pods', 'configmaps', 'secrets'] }] },
   { metadata: { name: 'view' }, rules: [{ verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['pods', 'configmaps'] }] },
   { metadata: { name: 'cluster-admin' }, rules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }] },

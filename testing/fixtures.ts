@@ -25,6 +25,13 @@ export const withMeta =
     o.metadata = { ...o.metadata, ...meta };
   };
 
+/** Sets status; undefined leaves it absent. */
+export const withObjectStatus =
+  <T extends { status?: unknown }>(status: T['status'] | undefined) =>
+  (o: T): void => {
+    if (status !== undefined) o.status = status;
+  };
+
 /** Drops what the apiserver sets (uid, resourceVersion): an object to create in a real cluster. */
 export const asNew = (o: { metadata: { uid?: string; resourceVersion?: string } }): void => {
   delete o.metadata.uid;

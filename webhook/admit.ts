@@ -103,7 +103,7 @@ export interface AgentAdmissionDeps {
   observed?: ObservedIdentityRecorder;
 }
 
-export interface AgentOutcome {
+interface AgentOutcome {
   decision: Decision;
   response: AdmissionResponse;
   auditEvent?: string;
@@ -296,7 +296,7 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
   return { decision, response, ...(auditEvent ? { auditEvent } : {}) };
 }
 
-export interface ProtectDeps {
+interface ProtectDeps {
   snapshot: () => Snapshot;
   clock: Clock;
   config: ProtectConfig;

@@ -24,7 +24,7 @@ export const PATHS = { agents: '/validate/agents', protect: '/validate/protect',
 
 export type ClientTarget = { url: string } | { service: { name: string; namespace: string; port?: number } };
 
-export interface ConfigurationOptions {
+interface ConfigurationOptions {
   target: ClientTarget;
   /**
    * Kubernetes controllers whose DELETEs of agentgate objects skip the protect webhook:
@@ -207,7 +207,7 @@ function merged(live: AnyConfig, desired: AnyConfig, keepCa: boolean): AnyConfig
 }
 
 /** The installer creates the configurations; the webhook only keeps them up to date. */
-export class ConfigurationMissing extends Error {
+class ConfigurationMissing extends Error {
   constructor(kind: Kind, name: string) {
     super(
       `${kind}WebhookConfiguration ${name} does not exist: the installer creates it (helm upgrade, or kubectl apply -f config/webhook/); agentgate's webhook only updates it`,

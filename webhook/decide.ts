@@ -34,7 +34,7 @@ import { approvalWarning, expiryWarning } from './warnings.js';
 
 export type Verdict = 'Allowed' | 'Held' | 'Denied';
 
-export type Effect =
+type Effect =
   | { kind: 'none' }
   /** Create this ApprovalRequest (AlreadyExists is fine: another replica or attempt made it). */
   | { kind: 'create'; approvalRequest: ApprovalRequest }
@@ -71,7 +71,7 @@ export interface Decision {
   warnings?: string[];
 }
 
-export interface ObjectRef {
+interface ObjectRef {
   kind: 'ApprovalRequest' | 'AccessGrant' | 'AgentIdentity';
   name: string;
   namespace?: string;
@@ -88,7 +88,7 @@ export interface DecideOptions {
   maxHoldSeconds?: number;
 }
 
-export const DEFAULT_DECIDE_OPTIONS: DecideOptions = { agentgateNamespace: AGENTGATE_NAMESPACE };
+const DEFAULT_DECIDE_OPTIONS: DecideOptions = { agentgateNamespace: AGENTGATE_NAMESPACE };
 
 /** After this many used or expired requests for one identical operation, stop looking. */
 const MAX_APPROVAL_SLOTS = 32;
@@ -100,7 +100,7 @@ const MAX_APPROVAL_SLOTS = 32;
 const ruleSetCache = new LRUCache<string, CompiledRuleSet>({ max: 512 });
 const coverageCache = new LRUCache<string, boolean>({ max: 10_000 });
 
-export function ruleSetFor(agent: AgentIdentity, grant: AccessGrant | undefined): CompiledRuleSet {
+function ruleSetFor(agent: AgentIdentity, grant: AccessGrant | undefined): CompiledRuleSet {
   const agentRules: readonly ApprovalRule[] | undefined = agent.spec.approvalRules;
   const grantRules: readonly ApprovalRule[] | undefined = grant?.spec.approvalRules;
   const key = JSON.stringify([agentRules ?? [], grantRules ?? [], agent.spec.disabledDefaultRules ?? []]);
@@ -167,7 +167,7 @@ export const SELF_REVIEWS: ReadonlyArray<{ group: string; resource: string }> = 
   { group: 'authentication.k8s.io', resource: 'selfsubjectreviews' },
 ];
 
-export function isSelfReview(request: Pick<AdmissionRequest, 'resource' | 'operation' | 'subResource'>): boolean {
+function isSelfReview(request: Pick<AdmissionRequest, 'resource' | 'operation' | 'subResource'>): boolean {
   return (
     request.operation === 'CREATE' &&
     !request.subResource &&
@@ -300,7 +300,7 @@ function notCovered(agent: AgentIdentity, cov: Coverage, now: Date): Decision {
 const RANK: Record<RulesResult['verdict'], number> = { Allow: 0, RequireApproval: 1, Deny: 2 };
 
 /** The name under which posture Strict shows in matched rules and ApprovalRequests. */
-export const STRICT_POSTURE_RULE = 'strict-posture';
+const STRICT_POSTURE_RULE = 'strict-posture';
 
 /**
  * spec.posture: Strict. Every route not classified read, create or modify (including an

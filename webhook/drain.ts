@@ -40,7 +40,7 @@ export interface DrainServer {
   closeIdleConnections(): void;
 }
 
-export interface DrainOptions {
+interface DrainOptions {
   log: Logger;
   /** Upper bound on waiting for the clients to close their connections (--drain-seconds). */
   drainMs: number;

@@ -9,7 +9,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../lib/log.js';
 
-export interface WatchedConfiguration {
+interface WatchedConfiguration {
   /** The watch path of the type, e.g. /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations */
   path: string;
   name: string;

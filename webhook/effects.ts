@@ -20,7 +20,7 @@ import type { PolicyRule } from '../lib/rbac.js';
 import { serviceAccountBeyondGrant } from '../lib/serviceaccount-power.js';
 import type { Snapshot } from './snapshot.js';
 
-export interface WorkloadEffects {
+interface WorkloadEffects {
   serviceAccounts: string[];
   /** "<sa>: <what it holds beyond the grant>". */
   exceedsGrant: string[];
@@ -47,7 +47,7 @@ function changedSpecs(request: AdmissionRequest): Array<{ path: string; spec: Js
   return now.filter((p) => before.get(p.path) !== JSON.stringify(p.spec));
 }
 
-export function workloadEffects(request: AdmissionRequest, snapshot: Snapshot, grant: AccessGrant | undefined): WorkloadEffects {
+function workloadEffects(request: AdmissionRequest, snapshot: Snapshot, grant: AccessGrant | undefined): WorkloadEffects {
   const out: WorkloadEffects = { serviceAccounts: [], exceedsGrant: [], privileged: [] };
   if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || request.subResource) return out;
   const specs = changedSpecs(request);

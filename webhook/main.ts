@@ -6,13 +6,13 @@
 import { readFileSync, watchFile } from 'node:fs';
 import https from 'node:https';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../api/types.js';
 import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, AUDIT_API_VERSION, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
-import { systemClock, parseDuration } from '../lib/clock.js';
+import { systemClock } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
+import { durationFlag, type FlagSpec, type FlagValues, parseFlags, stringFlag } from '../lib/flags.js';
 import { newLogger } from '../lib/log.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
 import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from './admit.js';
@@ -52,163 +52,162 @@ const USAGE = `usage: node dist/webhook/main.js --kubeconfig FILE [--context NAM
   Without --tls-cert the webhook makes and renews its own CA and certificate (Secret agentgate-webhook-tls).
   With --tls-cert and no --tls-ca (cert-manager), the configurations' caBundle is left to cert-manager's cainjector.`;
 
+const WEBHOOK_FLAGS: Record<string, FlagSpec> = {
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  namespace: { type: 'string', default: AGENTGATE_NAMESPACE },
+  port: { type: 'string' },
+  host: { type: 'string', default: '127.0.0.1' },
+  url: { type: 'string' },
+  service: { type: 'string' },
+  'service-port': { type: 'string', default: '443' },
+  'writer-id': { type: 'string' },
+  'audit-store': { type: 'string', default: 'pglite' },
+  'audit-data-dir': { type: 'string', default: '/var/lib/agentgate/audit' },
+  'audit-dsn-env': { type: 'string', default: 'AGENTGATE_AUDIT_DSN' },
+  'audit-retention': { type: 'string', default: '720h' },
+  'audit-port': { type: 'string' },
+  'audit-host': { type: 'string' },
+  'audit-service': { type: 'string' },
+  'audit-sink-client-ca': { type: 'string' },
+  'audit-sink-allowed-names': { type: 'string', default: '' },
+  'audit-checkpoint-interval': { type: 'string' },
+  'audit-tls-cert': { type: 'string' },
+  'audit-tls-key': { type: 'string' },
+  'audit-tls-ca': { type: 'string' },
+  'audit-cloudwatch-log-group': { type: 'string' },
+  'audit-cloudwatch-region': { type: 'string' },
+  'audit-cloudwatch-interval': { type: 'string' },
+  'audit-cloudwatch-overlap': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'manage-configurations': { type: 'string', default: 'true', switch: true },
+  'timeout-seconds': { type: 'string', default: '10' },
+  'client-ca': { type: 'string' },
+  'client-cert-name': { type: 'string', multiple: true },
+  'require-client-cert': { type: 'string', default: 'false', switch: true },
+  'drain-seconds': { type: 'string', default: '5' },
+  'cert-validity': { type: 'string' },
+  'pending-ttl': { type: 'string' },
+  'operator-user': { type: 'string' },
+  'webhook-user': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
 function fail(message: string): never {
   process.stderr.write(`agentgate webhook: ${message}\n${USAGE}\n`);
   process.exit(2);
 }
 
 function flags() {
-  let parsed;
+  let v: FlagValues;
   try {
-    parsed = parseArgs({
-      options: {
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        namespace: { type: 'string', default: AGENTGATE_NAMESPACE },
-        port: { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        url: { type: 'string' },
-        service: { type: 'string' },
-        'service-port': { type: 'string', default: '443' },
-        'writer-id': { type: 'string' },
-        'audit-store': { type: 'string', default: 'pglite' },
-        'audit-data-dir': { type: 'string', default: '/var/lib/agentgate/audit' },
-        'audit-dsn-env': { type: 'string', default: 'AGENTGATE_AUDIT_DSN' },
-        'audit-retention': { type: 'string', default: '720h' },
-        'audit-port': { type: 'string' },
-        'audit-host': { type: 'string' },
-        'audit-service': { type: 'string' },
-        'audit-sink-client-ca': { type: 'string' },
-        'audit-sink-allowed-names': { type: 'string', default: '' },
-        'audit-checkpoint-interval': { type: 'string' },
-        'audit-tls-cert': { type: 'string' },
-        'audit-tls-key': { type: 'string' },
-        'audit-tls-ca': { type: 'string' },
-        'audit-cloudwatch-log-group': { type: 'string' },
-        'audit-cloudwatch-region': { type: 'string' },
-        'audit-cloudwatch-interval': { type: 'string' },
-        'audit-cloudwatch-overlap': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'tls-ca': { type: 'string' },
-        'manage-configurations': { type: 'string', default: 'true' },
-        'timeout-seconds': { type: 'string', default: '10' },
-        'client-ca': { type: 'string' },
-        'client-cert-name': { type: 'string', multiple: true },
-        'require-client-cert': { type: 'string', default: 'false' },
-        'drain-seconds': { type: 'string', default: '5' },
-        'cert-validity': { type: 'string' },
-        'pending-ttl': { type: 'string' },
-        'operator-user': { type: 'string' },
-        'webhook-user': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
+    v = parseFlags(process.argv.slice(2), WEBHOOK_FLAGS).values;
   } catch (err) {
     fail((err as Error).message);
   }
-  const v = parsed.values;
+  const s = (name: string): string | undefined => stringFlag(v, name);
   if (v.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const port = Number(v.port);
+  const port = Number(s('port'));
   if (!Number.isInteger(port) || port <= 0 || port > 65535) fail('--port must be a TCP port');
-  if (!v.url === !v.service) fail('give exactly one of --url (outside the cluster) or --service (in-cluster)');
-  if (!!v['tls-cert'] !== !!v['tls-key']) fail('--tls-cert and --tls-key go together');
-  if (!!v['audit-tls-cert'] !== !!v['audit-tls-key'] || (!!v['audit-tls-cert'] && !v['audit-tls-ca']))
+  if (!s('url') === !s('service')) fail('give exactly one of --url (outside the cluster) or --service (in-cluster)');
+  if (!!s('tls-cert') !== !!s('tls-key')) fail('--tls-cert and --tls-key go together');
+  if (!!s('audit-tls-cert') !== !!s('audit-tls-key') || (!!s('audit-tls-cert') && !s('audit-tls-ca')))
     fail('--audit-tls-cert, --audit-tls-key and --audit-tls-ca go together');
-  const manage = v['manage-configurations'];
-  if (manage !== 'true' && manage !== 'false') fail('--manage-configurations must be true or false');
-  const timeoutSeconds = Number(v['timeout-seconds']);
+  const timeoutSeconds = Number(s('timeout-seconds'));
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < TIMEOUT_SECONDS.min || timeoutSeconds > TIMEOUT_SECONDS.max) {
     fail(`--timeout-seconds must be ${TIMEOUT_SECONDS.min}..${TIMEOUT_SECONDS.max} (the apiserver caps webhooks at 30; holds need 2)`);
   }
-  const drainSeconds = Number(v['drain-seconds']);
+  const drainSeconds = Number(s('drain-seconds'));
   if (!Number.isInteger(drainSeconds) || drainSeconds < DRAIN_SECONDS.min || drainSeconds > DRAIN_SECONDS.max)
     fail(`--drain-seconds must be ${DRAIN_SECONDS.min}..${DRAIN_SECONDS.max}`);
   const dur = (name: string, value: string | undefined, dflt: number): number => {
-    if (value === undefined) return dflt;
-    const ms = parseDuration(value);
-    if (ms === undefined || ms <= 0) fail(`--${name} must be a duration such as 10m`);
-    return ms;
+    try {
+      return value === undefined ? dflt : durationFlag(`--${name}`, value);
+    } catch (err) {
+      fail((err as Error).message);
+    }
   };
   let store: StoreConfig;
-  if (v['audit-store'] === 'postgres') {
-    const dsn = process.env[v['audit-dsn-env']!];
+  if (s('audit-store') === 'postgres') {
+    const dsn = process.env[s('audit-dsn-env')!];
     if (!dsn)
       fail(
-        `--audit-store postgres needs the DSN in the environment variable ${v['audit-dsn-env']} (from a Secret), e.g. postgres://agentgate:PASSWORD@HOST:5432/agentgate`,
+        `--audit-store postgres needs the DSN in the environment variable ${s('audit-dsn-env')} (from a Secret), e.g. postgres://agentgate:PASSWORD@HOST:5432/agentgate`,
       );
     store = { engine: 'postgres', dsn };
-  } else if (v['audit-store'] === 'pglite') {
-    store = { engine: 'pglite', dataDir: v['audit-data-dir']! };
+  } else if (s('audit-store') === 'pglite') {
+    store = { engine: 'pglite', dataDir: s('audit-data-dir')! };
   } else fail('--audit-store must be pglite (embedded, one replica) or postgres');
   let auditPort: number | undefined;
-  if (v['audit-port'] !== undefined) {
-    auditPort = Number(v['audit-port']);
+  if (s('audit-port') !== undefined) {
+    auditPort = Number(s('audit-port'));
     if (!Number.isInteger(auditPort) || auditPort <= 0 || auditPort > 65535) fail('--audit-port must be a TCP port');
   }
-  const requireClientCert = v['require-client-cert'];
-  if (requireClientCert !== 'true' && requireClientCert !== 'false') fail('--require-client-cert must be true or false');
-  if (requireClientCert === 'true' && !v['client-ca'])
+  const requireClientCert = v['require-client-cert'] === true;
+  const clientCertNames = (v['client-cert-name'] as string[] | undefined) ?? [];
+  if (requireClientCert && !s('client-ca'))
     fail("--require-client-cert=true needs --client-ca (the CA that signed the apiserver's webhook client certificate)");
-  if (v['client-cert-name']?.length && !v['client-ca']) fail('--client-cert-name needs --client-ca');
-  if (v.url) {
+  if (clientCertNames.length && !s('client-ca')) fail('--client-cert-name needs --client-ca');
+  const url = s('url');
+  if (url) {
     try {
-      if (new URL(v.url).protocol !== 'https:') fail('--url must be https');
+      if (new URL(url).protocol !== 'https:') fail('--url must be https');
     } catch {
       fail('--url is not a URL');
     }
   }
-  const ns = v.namespace!;
+  const ns = s('namespace')!;
   return {
-    kubeconfig: v.kubeconfig,
-    context: v.context,
+    kubeconfig: s('kubeconfig'),
+    context: s('context'),
     namespace: ns,
     port,
-    host: v.host!,
-    url: v.url,
-    service: v.service,
-    servicePort: Number(v['service-port']),
-    writerId: v['writer-id'] ?? process.env.POD_NAME ?? hostname(),
+    host: s('host')!,
+    url: s('url'),
+    service: s('service'),
+    servicePort: Number(s('service-port')),
+    writerId: s('writer-id') ?? process.env.POD_NAME ?? hostname(),
     store,
-    auditRetentionMs: dur('audit-retention', v['audit-retention'], 720 * 3_600_000),
+    auditRetentionMs: dur('audit-retention', s('audit-retention'), 720 * 3_600_000),
     auditPort,
-    auditHost: v['audit-host'] ?? v.host!,
-    auditService: v['audit-service'],
-    sinkClientCa: v['audit-sink-client-ca'],
-    sinkAllowedNames: v['audit-sink-allowed-names']!.split(',')
+    auditHost: s('audit-host') ?? s('host')!,
+    auditService: s('audit-service'),
+    sinkClientCa: s('audit-sink-client-ca'),
+    sinkAllowedNames: s('audit-sink-allowed-names')!
+      .split(',')
       .map((x) => x.trim())
       .filter(Boolean),
-    auditTls: v['audit-tls-cert'] ? { cert: v['audit-tls-cert'], key: v['audit-tls-key']!, ca: v['audit-tls-ca']! } : undefined,
-    checkpointIntervalMs: dur('audit-checkpoint-interval', v['audit-checkpoint-interval'], DEFAULT_CHECKPOINT_INTERVAL_MS),
+    auditTls: s('audit-tls-cert') ? { cert: s('audit-tls-cert')!, key: s('audit-tls-key')!, ca: s('audit-tls-ca')! } : undefined,
+    checkpointIntervalMs: dur('audit-checkpoint-interval', s('audit-checkpoint-interval'), DEFAULT_CHECKPOINT_INTERVAL_MS),
     // EKS: the control plane's audit log in CloudWatch Logs (audit/cloudwatch.ts).
-    cloudwatch: v['audit-cloudwatch-log-group']
+    cloudwatch: s('audit-cloudwatch-log-group')
       ? {
-          logGroup: v['audit-cloudwatch-log-group'],
-          region: v['audit-cloudwatch-region'],
-          intervalMs: v['audit-cloudwatch-interval'] === undefined ? undefined : dur('audit-cloudwatch-interval', v['audit-cloudwatch-interval'], 0),
-          overlapMs: v['audit-cloudwatch-overlap'] === undefined ? undefined : dur('audit-cloudwatch-overlap', v['audit-cloudwatch-overlap'], 0),
+          logGroup: s('audit-cloudwatch-log-group')!,
+          region: s('audit-cloudwatch-region'),
+          intervalMs: s('audit-cloudwatch-interval') === undefined ? undefined : dur('audit-cloudwatch-interval', s('audit-cloudwatch-interval'), 0),
+          overlapMs: s('audit-cloudwatch-overlap') === undefined ? undefined : dur('audit-cloudwatch-overlap', s('audit-cloudwatch-overlap'), 0),
         }
-      : (v['audit-cloudwatch-region'] ?? v['audit-cloudwatch-interval'] ?? v['audit-cloudwatch-overlap']) !== undefined
+      : (s('audit-cloudwatch-region') ?? s('audit-cloudwatch-interval') ?? s('audit-cloudwatch-overlap')) !== undefined
         ? fail('--audit-cloudwatch-region, --audit-cloudwatch-interval and --audit-cloudwatch-overlap need --audit-cloudwatch-log-group')
         : undefined,
-    tlsCert: v['tls-cert'],
-    tlsKey: v['tls-key'],
-    tlsCa: v['tls-ca'],
-    manage: manage === 'true',
+    tlsCert: s('tls-cert'),
+    tlsKey: s('tls-key'),
+    tlsCa: s('tls-ca'),
+    manage: v['manage-configurations'] === true,
     timeoutSeconds,
-    clientCa: v['client-ca'],
-    clientCertNames: v['client-cert-name'] ?? [],
-    requireClientCert: requireClientCert === 'true',
+    clientCa: s('client-ca'),
+    clientCertNames,
+    requireClientCert,
     drainSeconds,
-    certValidityMs: dur('cert-validity', v['cert-validity'], DEFAULT_VALIDITY_MS),
-    pendingTtlMs: dur('pending-ttl', v['pending-ttl'], DEFAULT_PENDING_TTL_MS),
-    operatorUser: v['operator-user'] ?? serviceAccountUsername(ns, 'agentgate-operator'),
-    webhookUser: v['webhook-user'] ?? serviceAccountUsername(ns, 'agentgate-webhook'),
+    certValidityMs: dur('cert-validity', s('cert-validity'), DEFAULT_VALIDITY_MS),
+    pendingTtlMs: dur('pending-ttl', s('pending-ttl'), DEFAULT_PENDING_TTL_MS),
+    operatorUser: s('operator-user') ?? serviceAccountUsername(ns, 'agentgate-operator'),
+    webhookUser: s('webhook-user') ?? serviceAccountUsername(ns, 'agentgate-webhook'),
   };
 }
 
@@ -267,7 +266,9 @@ async function main(): Promise<void> {
   startRetention({ store, retentionMs: f.auditRetentionMs, clock, log });
   const stopCheckpoints = startCheckpoints({ store, core, namespace: f.namespace, secretKey: fingerprintKey, intervalMs: f.checkpointIntervalMs, clock, log });
   const arListeners = new Set<(ar: ApprovalRequest) => void>();
-  state.arInformer.onChange((ar) => arListeners.forEach((l) => l(ar)));
+  state.arInformer.onChange((ar) => {
+    for (const l of arListeners) l(ar);
+  });
   const approvals = new KubeApprovalStore(client, (l) => {
     arListeners.add(l);
     return () => arListeners.delete(l);

@@ -19,10 +19,10 @@ import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 
-export type ObservedEntry = NonNullable<NonNullable<AgentIdentity['status']>['observedIdentity']>[number];
+type ObservedEntry = NonNullable<NonNullable<AgentIdentity['status']>['observedIdentity']>[number];
 
-export const MAX_OBSERVED = 32;
-export const MIN_INTERVAL_MS = 60_000;
+const MAX_OBSERVED = 32;
+const MIN_INTERVAL_MS = 60_000;
 const MAX_GROUPS = 64;
 const MAX_EXTRA_KEYS = 32;
 const MAX_TEXT = 512;
@@ -46,7 +46,7 @@ const identityKey = (e: { username: string; groups?: string[]; extraKeys?: strin
  * The observedIdentity list after seeing this user at `now`, or undefined when nothing
  * needs writing (already recorded, lastSeen within minIntervalMs). Pure.
  */
-export function mergeObserved(
+function mergeObserved(
   existing: readonly ObservedEntry[] | undefined,
   user: UserInfo,
   now: Date,
@@ -69,7 +69,7 @@ export function mergeObserved(
   return list.slice(0, MAX_OBSERVED);
 }
 
-export interface StatusPatcher {
+interface StatusPatcher {
   /** JSON merge patch of status.observedIdentity only (other status fields are the operator's). */
   patchObserved(agent: string, observed: ObservedEntry[]): Promise<void>;
 }

@@ -10,11 +10,11 @@ import { canonicalObject, stableStringify } from '../lib/fingerprint.js';
 
 export const PREVIEW_MAX_BYTES = 2048;
 export const SUMMARY_MAX_CHARS = 256;
-export const DIFF_MAX_CHANGES = 40;
+const DIFF_MAX_CHANGES = 40;
 /** Longest rendering of one value in a diff line, so one blob cannot fill the preview. */
-export const VALUE_MAX_CHARS = 120;
-export const REDACTED = '<redacted>';
-export const ABSENT = '<absent>';
+const VALUE_MAX_CHARS = 120;
+const REDACTED = '<redacted>';
+const ABSENT = '<absent>';
 
 // ---------------------------------------------------------------------------------
 // Small helpers
@@ -64,7 +64,7 @@ export function boundBytes(text: string, maxBytes = PREVIEW_MAX_BYTES): string {
 // Secrets
 
 /** A Secret, by the resource addressed or by the object's own kind. */
-export function isSecretRequest(request: AdmissionRequest): boolean {
+function isSecretRequest(request: AdmissionRequest): boolean {
   if (request.resource.group === '' && request.resource.resource === 'secrets') return true;
   const kind = obj(request.object)['kind'] ?? obj(request.oldObject)['kind'];
   return kind === 'Secret';
@@ -73,7 +73,7 @@ export function isSecretRequest(request: AdmissionRequest): boolean {
 const SECRET_VALUE_FIELDS = ['data', 'stringData'];
 
 /** A copy with every value under data/stringData replaced by a marker; keys stay. */
-export function redactSecret(value: unknown): unknown {
+function redactSecret(value: unknown): unknown {
   if (!isJsonObject(value)) return value;
   const out: JsonObject = { ...value };
   for (const field of SECRET_VALUE_FIELDS) {
@@ -189,13 +189,13 @@ export function summarize(request: AdmissionRequest, agent?: string): string {
 // Diff
 
 /** One changed leaf. `from`/`to` undefined means the path was absent on that side. */
-export interface Change {
+interface Change {
   path: string;
   from?: unknown;
   to?: unknown;
 }
 
-export interface DiffResult {
+interface DiffResult {
   changes: Change[];
   /** All changes found, including those beyond the cap. */
   total: number;

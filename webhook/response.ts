@@ -9,7 +9,7 @@ import type { AdmissionResponse, Status, StatusCause } from '../lib/admission.js
 import type { Decision } from './decide.js';
 
 /** HTTP code of a refusal: 503 when agentgate itself could not act (retryable), else 403. */
-export function refusalCode(reason: string | undefined): number {
+function refusalCode(reason: string | undefined): number {
   return reason === REASON.Unavailable ? 503 : 403;
 }
 

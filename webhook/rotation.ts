@@ -10,7 +10,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import { renewalTime, type TlsMaterial } from './tls.js';
 
-export interface RenewalDeps {
+interface RenewalDeps {
   clock: Clock;
   log: Logger;
   /** The current (or freshly renewed) material from the shared Secret. */

@@ -15,10 +15,10 @@ import { isJsonObject } from '../lib/admission.js';
 import type { Logger } from '../lib/log.js';
 import type { WebhookMetrics } from './metrics.js';
 
-export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+const MAX_BODY_BYTES = 6 * 1024 * 1024;
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
-export class BadRequest extends Error {
+class BadRequest extends Error {
   constructor(
     message: string,
     readonly status = 400,
@@ -28,7 +28,7 @@ export class BadRequest extends Error {
 }
 
 /** Narrows an untrusted body to an AdmissionReview with a usable request, or throws BadRequest. */
-export function parseReview(body: unknown): AdmissionRequest {
+function parseReview(body: unknown): AdmissionRequest {
   if (!isJsonObject(body)) throw new BadRequest('body must be a JSON object (an AdmissionReview)');
   if (body['apiVersion'] !== 'admission.k8s.io/v1' || body['kind'] !== 'AdmissionReview') {
     throw new BadRequest('expected apiVersion admission.k8s.io/v1, kind AdmissionReview');
@@ -100,7 +100,7 @@ export function withMetrics(metrics: WebhookMetrics, next: Handler): Handler {
  * layer verifies the chain against the CA (requestCert); this checks the name, because a
  * cluster CA also signs users' certificates.
  */
-export interface ClientAuth {
+interface ClientAuth {
   /** Accepted certificate common names; empty: any certificate the CA signed. */
   names: readonly string[];
   /** Refuse admission requests without one (401); probes and metrics stay open. */
@@ -116,7 +116,7 @@ export function fromApiserver(socket: unknown, auth: ClientAuth | undefined): bo
   return auth.names.length === 0 || (typeof name === 'string' && auth.names.includes(name));
 }
 
-export interface ServerDeps {
+interface ServerDeps {
   log: Logger;
   metrics: WebhookMetrics;
   routes: Record<string, Handler>;
@@ -133,7 +133,10 @@ export function createApp(deps: ServerDeps): express.Express {
   // UTF-8 JSON, and body-parser's generality costs a measurable share of the allow path.
   const json = (req: Request, _res: Response, next: NextFunction): void => {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return next(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+      next(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;

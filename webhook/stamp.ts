@@ -10,7 +10,7 @@ import { isJsonObject } from '../lib/admission.js';
 import { ANNOTATION_APPROVED } from '../api/types.js';
 import { approverStamp, parseApprovalAnnotation, withStamp } from '../lib/approval.js';
 
-export type JsonPatch = Array<{ op: 'add'; path: string; value: unknown }>;
+type JsonPatch = Array<{ op: 'add'; path: string; value: unknown }>;
 
 /**
  * The patch that sets the caller's entry in `decisions` from the `approved` annotation of

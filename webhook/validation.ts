@@ -28,12 +28,12 @@ export function selfRequestProblems(grant: AccessGrant, agent: AgentIdentity): s
   return problems;
 }
 
-export interface ValidationResult {
+interface ValidationResult {
   errors: string[];
   warnings: string[];
 }
 
-export interface AgentValidationContext {
+interface AgentValidationContext {
   /** agentgate's own ServiceAccounts' usernames: an agent may never be one of them. */
   agentgateUsers: readonly string[];
   /** Other AgentIdentities, to warn about shared subjects (which deny both agents' calls). */

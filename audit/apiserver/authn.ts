@@ -20,7 +20,7 @@ export interface UserInfo {
   extra: Record<string, string[]>;
 }
 
-export interface RequestHeaderConfig {
+interface RequestHeaderConfig {
   clientCAs: X509Certificate[];
   allowedNames: string[];
   usernameHeaders: string[];
@@ -33,9 +33,9 @@ export interface AuthnConfig {
   clientCAs: X509Certificate[];
 }
 
-export type TokenReviewer = (token: string) => Promise<UserInfo | undefined>;
+type TokenReviewer = (token: string) => Promise<UserInfo | undefined>;
 
-export type AuthnResult = { ok: true; user: UserInfo; via: 'front-proxy' | 'client-certificate' | 'token' } | { ok: false; reason: string };
+type AuthnResult = { ok: true; user: UserInfo; via: 'front-proxy' | 'client-certificate' | 'token' } | { ok: false; reason: string };
 
 /** PEM bundle -> certificates. */
 export function parsePemBundle(pem: string | undefined): X509Certificate[] {
@@ -104,7 +104,7 @@ export function peerChain(socket: TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
   let c = socket.getPeerCertificate(true) as (ReturnType<TLSSocket['getPeerCertificate']> & { issuerCertificate?: unknown; raw?: Buffer }) | undefined;
   const seen = new Set<string>();
-  while (c && c.raw && !seen.has(c.fingerprint256)) {
+  while (c?.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
     out.push(new X509Certificate(c.raw));
     c = c.issuerCertificate as typeof c;

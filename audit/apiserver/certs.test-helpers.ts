@@ -2,7 +2,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 
-export interface Pair {
+interface Pair {
   cert: string;
   key: string;
 }

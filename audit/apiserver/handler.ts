@@ -18,7 +18,7 @@ import { auditResource } from './resource.js';
 import { table, wantsTable } from './table.js';
 import type { IncludeObject } from './table.js';
 
-export interface AuditApiDeps {
+interface AuditApiDeps {
   store: AuditStore;
   /** The one namespace records are served in (agentgate's). */
   namespace: string;

@@ -37,13 +37,13 @@ export interface SinkResult {
 }
 
 /** The admission record an event joins, from its `<webhook>/audit-event` annotation. */
-export function joinedRecord(e: ApiserverAuditEvent): string | undefined {
+function joinedRecord(e: ApiserverAuditEvent): string | undefined {
   for (const [k, v] of Object.entries(e.annotations ?? {})) if (k === AUDIT_EVENT_ANNOTATION || k.endsWith(`/${AUDIT_EVENT_ANNOTATION}`)) return v;
   return undefined;
 }
 
 /** The record of a call admission never saw (a read, or a call RBAC refused). */
-export function apiserverRecord(e: ApiserverAuditEvent, agent: string): UnchainedSpec {
+function apiserverRecord(e: ApiserverAuditEvent, agent: string): UnchainedSpec {
   const code = e.responseStatus?.code ?? 0;
   const o = e.objectRef ?? {};
   const verb = (e.verb ?? '').toUpperCase();

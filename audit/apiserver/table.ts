@@ -3,7 +3,7 @@
 import type { PrinterColumn } from './resource.js';
 
 /** A dot path such as .spec.agent (what printer columns use here). */
-export function valueAt(obj: unknown, jsonPath: string): unknown {
+function valueAt(obj: unknown, jsonPath: string): unknown {
   let cur: unknown = obj;
   for (const part of jsonPath.replace(/^\./, '').split('.')) {
     if (cur === null || typeof cur !== 'object') return undefined;
@@ -13,7 +13,7 @@ export function valueAt(obj: unknown, jsonPath: string): unknown {
 }
 
 /** kubectl's human durations (k8s.io/apimachinery/pkg/util/duration.HumanDuration). */
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   const s = Math.floor(ms / 1000);
   if (s < 0) return '0s';
   if (s < 120) return `${s}s`;

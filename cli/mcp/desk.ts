@@ -29,12 +29,12 @@ import type {
 import { approvalView, grantView, identityView, rulesView } from './views.js';
 import type { GrantView } from './views.js';
 
-export const IDENTITY_READER_ROLE = 'agentgate-identity-reader';
-export const REQUESTER_ROLE = 'agentgate-requester';
-export const DEFAULT_WAIT_SECONDS = 50;
+const IDENTITY_READER_ROLE = 'agentgate-identity-reader';
+const REQUESTER_ROLE = 'agentgate-requester';
+const DEFAULT_WAIT_SECONDS = 50;
 const PROGRESS_EVERY_MS = 5000;
 
-export interface DeskOptions {
+interface DeskOptions {
   kc: k8s.KubeConfig;
   /** The AgentIdentity to act for when this identity may not read AgentIdentities (--agent). */
   agentName?: string;

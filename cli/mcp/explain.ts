@@ -51,7 +51,7 @@ export const CONTROL: Record<Refusal, Control> = {
   Unknown: 'unknown',
 };
 
-export interface ParsedRefusal {
+interface ParsedRefusal {
   refusal: Refusal;
   /** Who said no: agentgate's webhook, Kubernetes RBAC (agentgate never saw the call), or neither we know of. */
   refusedBy: 'agentgate' | 'rbac' | 'unknown';

@@ -69,7 +69,7 @@ export const waitInput = z
   });
 
 const statusCause = z.object({ reason: z.string().optional(), message: z.string().optional(), field: z.string().optional() });
-export const statusShape = z.object({
+const statusShape = z.object({
   kind: z.string().optional(),
   apiVersion: z.string().optional(),
   status: z.string().optional(),

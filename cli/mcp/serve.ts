@@ -20,7 +20,7 @@ import { createMcpServer } from './server.js';
 const VERSION = '0.1.0';
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-export function parseListen(value: string): { host: string; port: number } {
+function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new UsageError(`--http ${value}: use HOST:PORT, e.g. 127.0.0.1:8787 (port 0 picks a free one)`, 'mcp');

@@ -19,7 +19,7 @@ import {
   whoamiOutput,
 } from './schemas.js';
 
-export const SERVER_NAME = 'agentgate';
+const SERVER_NAME = 'agentgate';
 
 const INSTRUCTIONS = [
   'agentgate is the access desk for this Kubernetes cluster: you act as your own identity, with no standing access.',
@@ -34,7 +34,7 @@ function ok(structured: Record<string, unknown>, headline: string): CallToolResu
 }
 
 /** What went wrong, said so that the agent knows what to do; the server itself keeps running. */
-export function toolError(e: unknown): CallToolResult {
+function toolError(e: unknown): CallToolResult {
   const text = e instanceof CliError || e instanceof UsageError ? e.message : describeApiError(e).message;
   return { content: [{ type: 'text', text: `agentgate: ${text}` }], isError: true };
 }

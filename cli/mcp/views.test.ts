@@ -1,14 +1,10 @@
 import { expect } from 'chai';
 import type { AgentIdentity } from '../../api/types.js';
+import { agentIdentity } from '../../testing/fixtures.js';
 import { DEFAULT_RULE_NAMES } from '../../webhook/rules/catalogue.js';
 import { rulesView } from './views.js';
 
-const agent = (spec: Partial<AgentIdentity['spec']>): AgentIdentity => ({
-  apiVersion: 'agentgate.io/v1alpha1',
-  kind: 'AgentIdentity',
-  metadata: { name: 'a' },
-  spec: { subjects: [{ kind: 'User', name: 'u' }], maxDuration: '1h', allowedRoles: [], allowedNamespaces: { names: [] }, ...spec },
-});
+const agent = (spec: Partial<AgentIdentity['spec']>): AgentIdentity => agentIdentity('a', spec);
 
 describe('cli/mcp/views: the rules an agent is told about', () => {
   it('are the defaults it keeps, then its own; a rule of its own replaces the default of that name', () => {

@@ -20,13 +20,13 @@ export interface GrantView {
   message?: string;
 }
 
-export interface DecisionView {
+interface DecisionView {
   user: string;
   decision: 'Approved' | 'Denied';
   time: string;
 }
 
-export interface ApprovalView {
+interface ApprovalView {
   name: string;
   namespace: string;
   agent: string;
@@ -44,7 +44,7 @@ export interface ApprovalView {
   createdAt?: string;
 }
 
-export interface RuleView {
+interface RuleView {
   name: string;
   action: string;
   source: 'default' | 'agent';
@@ -52,13 +52,13 @@ export interface RuleView {
   message?: string;
 }
 
-export interface CeilingView {
+interface CeilingView {
   allowedRoles: string[];
   allowedNamespaces: { names: string[]; selector?: Record<string, unknown> };
   maxDuration: string;
 }
 
-export interface IdentityView {
+interface IdentityView {
   name: string;
   displayName?: string;
   suspended: boolean;

@@ -13,7 +13,7 @@ export type AgentAction =
   | { type: 'enqueueGrants'; grants: Array<{ namespace: string; name: string }> }
   | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; message: string };
 
-export interface AgentState {
+interface AgentState {
   name: string;
   agent?: AgentIdentity;
   /** Grants whose spec.agent is this agent. */

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { API_VERSION, type AgentIdentity, type ApprovalRequest } from '../../api/types.js';
+import { API_VERSION, type ApprovalRequest } from '../../api/types.js';
+import { agentIdentity } from '../../testing/fixtures.js';
 import { planApproval, POLICY_RECHECK_MS } from './approval.js';
 
 const ar = (status?: ApprovalRequest['status']): ApprovalRequest => ({
@@ -61,19 +62,8 @@ describe('planApproval', function () {
   });
 
   describe('recording decisions from the persisted stamps', function () {
-    const agent = (requiredApprovals = 1): AgentIdentity => ({
-      apiVersion: API_VERSION,
-      kind: 'AgentIdentity',
-      metadata: { name: 'deploy-bot' },
-      spec: {
-        subjects: [{ kind: 'User', name: 'agent:deploy-bot' }],
-        maxDuration: '8h',
-        allowedRoles: [],
-        allowedNamespaces: { names: ['payments'] },
-        approvers: { groups: ['sre'] },
-        requiredApprovals,
-      } as unknown as AgentIdentity['spec'],
-    });
+    const agent = (requiredApprovals = 1) =>
+      agentIdentity('deploy-bot', { allowedNamespaces: { names: ['payments'] }, approvers: { groups: ['sre'] }, requiredApprovals });
     const stamped = (decisions: ApprovalRequest['decisions'], status: ApprovalRequest['status'] = { phase: 'Pending' }): ApprovalRequest => ({
       ...ar(status),
       decisions,

@@ -11,12 +11,12 @@ import { APPROVAL_POLICY, APPROVAL_POLICY_FIX } from '../../lib/approval-policy.
 import { recordStamps } from '../../lib/approval.js';
 import type { Plan } from './grant.js';
 
-export type ApprovalAction =
+type ApprovalAction =
   | { type: 'writeStatus'; status: ApprovalRequestStatus }
   | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; message: string };
 
 /** What recording decisions needs besides the request; absent: only expiry is planned. */
-export interface StampContext {
+interface StampContext {
   agent: AgentIdentity | undefined;
   /** approvalPolicyProblems() of the live policy: non-empty means no stamp counts. */
   policyProblems: readonly string[];

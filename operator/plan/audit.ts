@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../../api/types.js';
 
 /** The time an event is aged from: spec.time (when the webhook decided), else creation. */
-export function auditEventTime(e: Pick<AuditEvent, 'metadata' | 'spec'>): number {
+function auditEventTime(e: Pick<AuditEvent, 'metadata' | 'spec'>): number {
   const t = Date.parse(e.spec?.time ?? '');
   if (Number.isFinite(t)) return t;
   return Date.parse(e.metadata.creationTimestamp ?? '');

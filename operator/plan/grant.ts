@@ -38,11 +38,11 @@ import { CONDITION, REASON, isTrue, setCondition, type ConditionInput } from '..
 import { activationRequestName, labelValue, roleBindingName } from '../../api/names.js';
 import { firstCeilingProblem } from '../../lib/ceiling.js';
 
-export const RBAC_GROUP = 'rbac.authorization.k8s.io';
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
 /** The value of status.consumedBy when the operator consumes an activation approval. */
-export const CONSUMED_BY_OPERATOR = 'operator';
+const CONSUMED_BY_OPERATOR = 'operator';
 
-export const TERMINAL_PHASES: readonly GrantPhase[] = ['Expired', 'Revoked', 'Denied'];
+const TERMINAL_PHASES: readonly GrantPhase[] = ['Expired', 'Revoked', 'Denied'];
 
 export interface GrantState {
   namespace: string;
@@ -63,7 +63,7 @@ export interface GrantState {
   approvalTtlMs: number;
 }
 
-export type EventType = 'Normal' | 'Warning';
+type EventType = 'Normal' | 'Warning';
 
 export type GrantAction =
   | { type: 'addFinalizer' }
@@ -121,7 +121,7 @@ export function validateGrant(
 }
 
 /** RBAC subjects for an agent's subjects (User/Group in the RBAC API group, ServiceAccount in core). */
-export function bindingSubjects(agent: AgentIdentity): RbacV1Subject[] {
+function bindingSubjects(agent: AgentIdentity): RbacV1Subject[] {
   return agent.spec.subjects.map((s) =>
     s.kind === 'ServiceAccount' ? { kind: 'ServiceAccount', name: s.name, namespace: s.namespace ?? '' } : { kind: s.kind, name: s.name, apiGroup: RBAC_GROUP },
   );
@@ -164,7 +164,7 @@ function describeWindow(grant: AccessGrant): string {
   return `until ${grant.spec.notAfter}`;
 }
 
-export function activationSummary(grant: AccessGrant): string {
+function activationSummary(grant: AccessGrant): string {
   const s = `activate ${grant.spec.roleRef.name} in ${grant.metadata.namespace} ${describeWindow(grant)} for ${grant.spec.agent}: ${grant.spec.reason}`;
   return s.length > 512 ? `${s.slice(0, 509)}...` : s;
 }

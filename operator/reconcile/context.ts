@@ -97,5 +97,3 @@ export interface ReconcileContext {
   /** Another key to reconcile (e.g. the grant an approval gates). */
   enqueue(key: string): void;
 }
-
-export type Reconciler = (namespace: string, name: string) => Promise<Result>;

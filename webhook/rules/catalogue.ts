@@ -17,7 +17,7 @@
 import { dump } from 'js-yaml';
 import type { ApprovalRule } from '../../api/types.js';
 
-export interface CatalogueRule extends ApprovalRule {
+interface CatalogueRule extends ApprovalRule {
   /** Why the operation is dangerous, for people reading the catalogue. */
   readonly description: string;
 }

@@ -18,9 +18,9 @@ import type { ApprovalRule, RuleAction } from '../../api/types.js';
 import { compileRule, evaluateRule, formatCompileError, prepareVars } from '../../cel/cel.js';
 import type { CelVars, CompiledRule, RuleCompileError, RuleVars } from '../../cel/cel.js';
 
-export type RuleSource = 'default' | 'agent' | 'grant';
+type RuleSource = 'default' | 'agent' | 'grant';
 
-export interface SourcedRule extends CompiledRule {
+interface SourcedRule extends CompiledRule {
   readonly source: RuleSource;
   /** Index in the source's list (the catalogue, or spec.approvalRules). */
   readonly index: number;
@@ -28,7 +28,7 @@ export interface SourcedRule extends CompiledRule {
   readonly replacesDefault?: true;
 }
 
-export interface RuleSetError extends RuleCompileError {
+interface RuleSetError extends RuleCompileError {
   readonly source: RuleSource;
   readonly index: number;
   readonly ruleName: string;
@@ -128,7 +128,7 @@ export function buildRuleSet(
   return Object.freeze({ rules: Object.freeze([...byName.values()]), errors: Object.freeze(errors), warnings: Object.freeze(warnings) });
 }
 
-export interface MatchedRule {
+interface MatchedRule {
   readonly name: string;
   readonly source: RuleSource;
   readonly action: RuleAction;
@@ -136,7 +136,7 @@ export interface MatchedRule {
   readonly message: string;
 }
 
-export interface RuleFailure {
+interface RuleFailure {
   readonly name: string;
   readonly source: RuleSource;
   readonly error: string;
