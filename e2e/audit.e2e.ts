@@ -8,10 +8,11 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent } from '../api/types.js';
-import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE } from '../api/types.js';
+import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { startAgentgate, webhookReady, stopAgentgate, type RunningComponent } from '../harness/components.js';
-import { postgresDsn } from '../harness/audit-store.js';
+import { auditApiAvailable, postgresDsn } from '../harness/audit-store.js';
+import { applyAgent, applyGrant, grantActive } from './agents.js';
 
 const AGENT_USER = 'agent:deploy-bot';
 
@@ -24,44 +25,10 @@ describe('audit: records in a database behind an aggregated API', function () {
     if (!clusterEnv().local) this.skip(); // the aggregated API and the audit backend are wired by hack/controlplane/up.sh
     components = await startAgentgate({ name: 'audit' });
     await kubectlOk('admin', ['create', 'namespace', ns]);
-    await kubectlOk(
-      'admin',
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AgentIdentity',
-        metadata: { name: agent },
-        spec: {
-          subjects: [{ kind: 'User', name: AGENT_USER }],
-          maxDuration: '1h',
-          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-          allowedNamespaces: { names: [ns] },
-          approvers: { groups: ['sre-approvers'] },
-        },
-      }),
-    );
-    await kubectlOk(
-      'admin',
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AccessGrant',
-        metadata: { name: 'g', namespace: ns },
-        spec: { agent, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '30m', reason: 'e2e audit' },
-      }),
-    );
-    await eventually(
-      async () => (await kubectl('agent', ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes',
-      60_000,
-      'the grant to be active',
-    );
-    await eventually(
-      async () =>
-        (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout ===
-        'True',
-      60_000,
-      'the APIService to be Available',
-    );
+    await applyAgent(agent, [ns]);
+    await applyGrant('g', ns, agent, { duration: '30m', reason: 'e2e audit' });
+    await grantActive('g', ns);
+    await auditApiAvailable();
   });
 
   after(async function () {

@@ -12,13 +12,12 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AccessGrant, AuditEvent } from '../api/types.js';
-import { AUDIT_APISERVICE } from '../api/types.js';
 import { CHECKPOINT_CONFIGMAP, checkpointKey, signCheckpoint } from '../audit/checkpoint.js';
 import { openDb } from '../audit/db.js';
 import { AuditStore, eventName } from '../audit/store.js';
 import { systemClock } from '../lib/clock.js';
 import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
-import { postgresDsn } from '../harness/audit-store.js';
+import { auditApiAvailable, postgresDsn } from '../harness/audit-store.js';
 import { startAgentgate, stopAgentgate } from '../harness/components.js';
 import { appendEvent, emptyHead } from '../lib/audit-chain.js';
 import type { ChainHead } from '../lib/audit-chain.js';
@@ -390,13 +389,7 @@ describe('agentgate CLI on a real apiserver', function () {
       components = await startAgentgate({ name: 'cli-audit' });
       store = new AuditStore(await openDb({ engine: 'postgres', dsn: dsn! }), writer, systemClock);
       await store.open();
-      await eventually(
-        async () =>
-          (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout ===
-          'True',
-        60_000,
-        'the audit API',
-      );
+      await auditApiAvailable();
     });
 
     after(async function () {

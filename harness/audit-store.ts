@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AUDIT_APISERVICE, AUDIT_GROUP, VERSION } from '../api/types.js';
-import { clusterEnv, kubectlOk, repoRoot } from './cluster.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
 
 export const AUDIT_SERVICE = 'agentgate-audit';
 
@@ -93,4 +93,14 @@ export async function installAuditService(namespace: string): Promise<void> {
   };
   const list = { apiVersion: 'v1', kind: 'List', items: [svc, apiService] };
   await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '--field-manager', 'agentgate-installer', '-f', '-'], JSON.stringify(list));
+}
+
+/** Waits until the apiserver reports the audit API's APIService Available (its server answers). */
+export async function auditApiAvailable(timeoutMs = 60_000): Promise<void> {
+  await eventually(
+    async () =>
+      (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE, '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}'])).stdout === 'True',
+    timeoutMs,
+    `APIService ${AUDIT_APISERVICE} Available`,
+  );
 }
