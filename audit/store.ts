@@ -70,6 +70,27 @@ const COLUMNS = [
 const SELECT = `SELECT rv::text AS rv, name, spec, source, outcome, status_code FROM ${TABLE}`;
 
 /** The object name of an event: the writer and its zero-padded sequence (sortable). */
+/** One row's values, in COLUMNS order, for a chained event. */
+function columnValues(spec: AuditEventSpec, name: string, source: Source, outcome: Outcome, code: number | null): unknown[] {
+  return [
+    spec.time,
+    spec.chain.writer,
+    spec.chain.sequence,
+    name,
+    spec.agent ?? '',
+    spec.user ?? '',
+    spec.namespace ?? '',
+    spec.operation,
+    spec.resource ?? '',
+    spec.decision,
+    source,
+    outcome,
+    code,
+    spec.requestUID ?? '',
+    JSON.stringify(spec),
+  ];
+}
+
 export function eventName(writer: string, sequence: number): string {
   return `${writer}-${String(sequence).padStart(10, '0')}`;
 }
@@ -204,23 +225,7 @@ export class AuditStore {
       const name = eventName(this.writer, next.sequence);
       const source = p.opts.source ?? 'admission';
       const outcome = p.opts.outcome ?? 'Admitted';
-      const row = [
-        spec.time,
-        this.writer,
-        next.sequence,
-        name,
-        spec.agent ?? '',
-        spec.user ?? '',
-        spec.namespace ?? '',
-        spec.operation,
-        spec.resource ?? '',
-        spec.decision,
-        source,
-        outcome,
-        p.opts.code ?? null,
-        spec.requestUID ?? '',
-        JSON.stringify(spec),
-      ];
+      const row = columnValues(spec, name, source, outcome, p.opts.code ?? null);
       values.push(
         `(${row
           .map((v) => {
@@ -355,23 +360,7 @@ export class AuditStore {
     await this.ensurePartition(new Date(spec.time));
     const exists = await this.db.query(`SELECT 1 FROM ${TABLE} WHERE writer = $1 AND sequence = $2 LIMIT 1`, [spec.chain.writer, spec.chain.sequence]);
     if (exists.length) return false;
-    const row = [
-      spec.time,
-      spec.chain.writer,
-      spec.chain.sequence,
-      name,
-      spec.agent ?? '',
-      spec.user ?? '',
-      spec.namespace ?? '',
-      spec.operation,
-      spec.resource ?? '',
-      spec.decision,
-      'admission',
-      'Admitted',
-      null,
-      spec.requestUID ?? '',
-      JSON.stringify(spec),
-    ];
+    const row = columnValues(spec, name, 'admission', 'Admitted', null);
     await this.db.query(`INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES (${row.map((_, i) => `$${i + 1}`).join(', ')})`, row);
     // An imported event of this very writer moves its head: the next append re-reads it.
     if (spec.chain.writer === this.writer) this.headKnown = false;

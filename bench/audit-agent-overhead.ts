@@ -312,7 +312,8 @@ async function main(): Promise<void> {
   const only = process.env.AUDIT_BENCH_ENGINES ?? 'pglite,postgres';
   if (only.includes('pglite')) engines.push('pglite');
   if (only.includes('postgres') && pgDsn()) engines.push('postgres');
-  else if (only.includes('postgres')) console.log('postgres: not measured (start one with hack/postgres/up.sh)');
+  else if (only.includes('postgres'))
+    throw new Error('postgres cannot be measured: start one with hack/postgres/up.sh (make bench does), or AUDIT_BENCH_ENGINES=pglite');
   let allRecorded = true;
   for (const e of engines) allRecorded = (await engine(e)) && allRecorded;
   if (!allRecorded) throw new Error('records and agent creates differ (see above)');

@@ -240,9 +240,8 @@ async function engine(name: 'pglite' | 'postgres'): Promise<number> {
 
 async function main(): Promise<void> {
   console.log(`apiserver audit batch ingestion: ${BATCHES} batches of ${BATCH} events per cell; load generator, webhook and database share this host's CPUs`);
-  const engines: Array<'pglite' | 'postgres'> = ['pglite'];
-  if (pgDsn()) engines.push('postgres');
-  else console.log('postgres: not measured (start one with hack/postgres/up.sh)');
+  if (!pgDsn()) throw new Error('postgres cannot be measured: start one with hack/postgres/up.sh (make bench does)');
+  const engines: Array<'pglite' | 'postgres'> = ['pglite', 'postgres'];
   for (const e of engines) await engine(e);
 }
 

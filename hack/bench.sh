@@ -10,6 +10,14 @@ run="${AGENTGATE_RUN_DIR:-$repo/.run/controlplane}"
 started=""
 [[ -f "$run/env" ]] || started=1
 hack/controlplane/up.sh
-cleanup() { if [[ -n "$started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/controlplane/down.sh >/dev/null 2>&1 || true; fi; }
+# The audit benchmarks measure PostgreSQL too (and fail without it).
+pg_run="${AGENTGATE_PG_DIR:-$repo/.run/postgres}"
+pg_started=""
+[[ -f "$pg_run/env" ]] || pg_started=1
+hack/postgres/up.sh
+cleanup() {
+  if [[ -n "$pg_started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/postgres/down.sh >/dev/null 2>&1 || true; fi
+  if [[ -n "$started" && -z "${KEEP_CONTROLPLANE:-}" ]]; then hack/controlplane/down.sh >/dev/null 2>&1 || true; fi
+}
 trap cleanup EXIT
 node dist/bench/run.js
