@@ -89,6 +89,23 @@ export class KubeApprovalStore implements ApprovalStore {
   }
 }
 
+/**
+ * Says so in status (ORIGIN column) until the apiserver's audit log confirms the held call
+ * (audit/apiserver/confirm.ts): the review that created the request may have been sent by
+ * anyone. Best effort: an absent origin reads as unconfirmed everywhere too.
+ */
+async function markOriginUnconfirmed(approvals: ApprovalStore, created: ApprovalRequest, log: Logger): Promise<ApprovalRequest | undefined> {
+  try {
+    return await approvals.replaceStatus({ ...created, status: { ...(created.status ?? {}), origin: 'Unconfirmed' } });
+  } catch (err) {
+    log.info('approval request origin not marked Unconfirmed (it reads so anyway)', {
+      approvalRequest: `${created.metadata.namespace ?? ''}/${created.metadata.name ?? ''}`,
+      error: errorMessage(err),
+    });
+    return undefined;
+  }
+}
+
 export interface AgentAdmissionDeps {
   snapshot: () => Snapshot;
   clock: Clock;
@@ -176,8 +193,10 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
       if (effect.kind === 'create') {
         const { namespace, name } = effect.approvalRequest.metadata;
         try {
-          overlay(await approvals.create(effect.approvalRequest));
+          const created = await approvals.create(effect.approvalRequest);
+          overlay(created);
           log.info('approval request created', { uid: request.uid, approvalRequest: `${namespace}/${name}`, agent: decision.agent });
+          overlay(await markOriginUnconfirmed(approvals, created, log));
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
           overlay(await approvals.get(namespace ?? '', name ?? ''));
