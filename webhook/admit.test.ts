@@ -100,6 +100,18 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     expect(out.response.allowed).to.equal(true);
   });
 
+  it('marks the origin after a conflicting first status write by the operator, keeping that write', async function () {
+    const { deps, approvals } = setup();
+    const create = approvals.create.bind(approvals);
+    approvals.create = async (ar) => {
+      const made = await create(ar);
+      approvals.put({ ...made, status: { phase: 'Pending', message: 'waiting' } }); // the operator, first
+      return made;
+    };
+    await admitAgentCall(deploymentDelete('web'), deps);
+    expect([...approvals.stored.values()][0]!.status).to.deep.equal({ phase: 'Pending', message: 'waiting', origin: 'Unconfirmed' });
+  });
+
   it('holds all the same when the origin cannot be marked (it reads unconfirmed when absent)', async function () {
     const { deps, approvals } = setup();
     approvals.failNext('replaceStatus', 500);

@@ -95,11 +95,23 @@ export class KubeApprovalStore implements ApprovalStore {
  * anyone. Best effort: an absent origin reads as unconfirmed everywhere too.
  */
 async function markOriginUnconfirmed(approvals: ApprovalStore, created: ApprovalRequest, log: Logger): Promise<ApprovalRequest | undefined> {
+  const { namespace = '', name = '' } = created.metadata;
   try {
-    return await approvals.replaceStatus({ ...created, status: { ...(created.status ?? {}), origin: 'Unconfirmed' } });
+    // The operator writes its first status at once too: on a conflict read again, and write
+    // only while no origin is set (never over the sink's Confirmed).
+    let current: ApprovalRequest | undefined = created;
+    for (let round = 0; round < 3 && current && !current.status?.origin; round++) {
+      try {
+        return await approvals.replaceStatus({ ...current, status: { ...(current.status ?? {}), origin: 'Unconfirmed' } });
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        current = await approvals.get(namespace, name);
+      }
+    }
+    return current;
   } catch (err) {
     log.info('approval request origin not marked Unconfirmed (it reads so anyway)', {
-      approvalRequest: `${created.metadata.namespace ?? ''}/${created.metadata.name ?? ''}`,
+      approvalRequest: `${namespace}/${name}`,
       error: errorMessage(err),
     });
     return undefined;
