@@ -113,7 +113,9 @@ describe('cli format: pending', () => {
   it("says an operation request's origin is confirmed once the apiserver's audit log showed the call; an activation has none", () => {
     const confirmed = ar('ar-3');
     confirmed.status = { phase: 'Pending', origin: 'Confirmed' };
-    expect(formatPending([{ request: confirmed, eligible: true, required: 1 }], 'alice', NOW)).to.contain("origin:    confirmed by the kube-apiserver's audit log");
+    expect(formatPending([{ request: confirmed, eligible: true, required: 1 }], 'alice', NOW)).to.contain(
+      "origin:    confirmed by the kube-apiserver's audit log",
+    );
     expect(formatPending([{ request: ar('ar-4', { type: 'Activation' }), eligible: true, required: 1 }], 'alice', NOW)).to.not.contain('origin:');
   });
 

@@ -16,7 +16,16 @@ function request(status?: ApprovalRequestStatus, type: 'Operation' | 'Activation
 }
 
 function call(over: Partial<SettledApprovalCall> = {}): SettledApprovalCall {
-  return { record: 'rec-1', approvalRequest: 'prod/ar-1', agent: 'deploy-bot', decision: 'Held', requestUID: 'uid-1', fingerprint: FP, outcome: 'Failed', ...over };
+  return {
+    record: 'rec-1',
+    approvalRequest: 'prod/ar-1',
+    agent: 'deploy-bot',
+    decision: 'Held',
+    requestUID: 'uid-1',
+    fingerprint: FP,
+    outcome: 'Failed',
+    ...over,
+  };
 }
 
 const consumed: ApprovalRequestStatus = { phase: 'Consumed', origin: 'Confirmed', consumedBy: 'uid-2', consumption: 'Unconfirmed' };
@@ -58,7 +67,9 @@ describe('lib/approval-confirm: what the apiserver audit log confirms about an A
 
   it('warns about an unconfirmed operation request only', () => {
     expect(originUnconfirmed(request())).to.equal(true);
-    expect(unconfirmedOriginWarning(request({ origin: 'Unconfirmed' }))).to.contain('not yet confirmed').and.contain('deploy-bot');
+    expect(unconfirmedOriginWarning(request({ origin: 'Unconfirmed' })))
+      .to.contain('not yet confirmed')
+      .and.contain('deploy-bot');
     expect(unconfirmedOriginWarning(request({ origin: 'Confirmed' }))).to.equal(undefined);
     expect(unconfirmedOriginWarning(request(undefined, 'Activation'))).to.equal(undefined);
   });

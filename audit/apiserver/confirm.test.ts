@@ -31,7 +31,10 @@ describe('audit/apiserver/confirm: writing what the audit log confirms', () => {
   it('marks origin and consumption confirmed, two calls of one request in one batch in order', async () => {
     const approvals = new FakeApprovalStore();
     stored(approvals, { phase: 'Consumed', origin: 'Unconfirmed', consumedBy: 'uid-2', consumption: 'Unconfirmed' });
-    const n = await confirmApprovalCalls([call(), call({ record: 'rec-2', decision: 'Allowed', requestUID: 'uid-2', outcome: 'Completed' })], { approvals, log: quietLogger() });
+    const n = await confirmApprovalCalls([call(), call({ record: 'rec-2', decision: 'Allowed', requestUID: 'uid-2', outcome: 'Completed' })], {
+      approvals,
+      log: quietLogger(),
+    });
     expect(n).to.equal(2);
     expect(approvals.stored.get('prod/ar-1')!.status).to.include({ origin: 'Confirmed', consumption: 'Completed', consumedBy: 'uid-2' });
   });
