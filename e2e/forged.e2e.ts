@@ -432,14 +432,21 @@ describe('forged AdmissionReviews: nothing that grants power rests on a review a
 
     // A request only a forged review made stays Unconfirmed, and approving it warns.
     const agentUser = { username: 'agent:deploy-bot', groups: ['agentgate:agents', 'system:authenticated'] };
-    const ghost = await forge('/validate/agents', {
-      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
-      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
-      name: 'ghost',
-      namespace: ns,
-      operation: 'DELETE',
-      userInfo: agentUser,
-      oldObject: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'ghost', namespace: ns, uid: '00000000-0000-0000-0000-000000000001' } },
+    const forgedDelete = (d: string, oldObject: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      forge('/validate/agents', {
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+        name: d,
+        namespace: ns,
+        operation: 'DELETE',
+        userInfo: agentUser,
+        oldObject,
+        ...extra,
+      });
+    const ghost = await forgedDelete('ghost', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'ghost', namespace: ns, uid: '00000000-0000-0000-0000-000000000001' },
     });
     const ghostAr = /ApprovalRequest (ar-[a-z0-9-]+)/.exec(JSON.stringify(ghost.body.response))?.[1];
     expect(ghostAr, JSON.stringify(ghost.body)).to.be.a('string');
@@ -452,16 +459,8 @@ describe('forged AdmissionReviews: nothing that grants power rests on a review a
     await kubectlOk('alice', ['annotate', 'approvalrequest', real, '-n', ns, 'approved=true']);
     await until(real, 'Approved', (ar) => ar.status?.phase === 'Approved');
     const deployment = await getJson<Record<string, unknown>>(['get', 'deployment', 'web', '-n', ns]);
-    const spend = await forge('/validate/agents', {
-      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
-      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
-      name: 'web',
-      namespace: ns,
-      operation: 'DELETE',
-      userInfo: agentUser,
-      oldObject: deployment,
-      options: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', propagationPolicy: 'Background' },
-    });
+    // kubectl delete sends propagationPolicy Background, and the fingerprint covers it.
+    const spend = await forgedDelete('web', deployment, { options: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', propagationPolicy: 'Background' } });
     expect(spend.body.response?.allowed, JSON.stringify(spend.body)).to.equal(true);
     const spent = await getAr(ns, real);
     expect(spent.status).to.include({ phase: 'Consumed', consumption: 'Unconfirmed' });

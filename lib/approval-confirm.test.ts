@@ -1,32 +1,10 @@
 import { expect } from 'chai';
-import type { ApprovalRequest, ApprovalRequestStatus } from '../api/types.js';
+import type { ApprovalRequestStatus } from '../api/types.js';
+import { heldRequest, settledCall } from '../testing/fixtures.js';
 import { approvalRequestRef, confirmedStatus, originUnconfirmed, unconfirmedOriginWarning } from './approval-confirm.js';
-import type { SettledApprovalCall } from './approval-confirm.js';
 
-const FP = 'a'.repeat(64);
-
-function request(status?: ApprovalRequestStatus, type: 'Operation' | 'Activation' = 'Operation'): ApprovalRequest {
-  return {
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'ApprovalRequest',
-    metadata: { name: 'ar-1', namespace: 'prod', resourceVersion: '7' },
-    spec: { agent: 'deploy-bot', type, fingerprint: FP, summary: 's', requestedBy: 'agent:deploy-bot', expiresAt: '2030-01-01T01:00:00Z' },
-    ...(status ? { status } : {}),
-  };
-}
-
-function call(over: Partial<SettledApprovalCall> = {}): SettledApprovalCall {
-  return {
-    record: 'rec-1',
-    approvalRequest: 'prod/ar-1',
-    agent: 'deploy-bot',
-    decision: 'Held',
-    requestUID: 'uid-1',
-    fingerprint: FP,
-    outcome: 'Failed',
-    ...over,
-  };
-}
+const request = heldRequest;
+const call = settledCall;
 
 const consumed: ApprovalRequestStatus = { phase: 'Consumed', origin: 'Confirmed', consumedBy: 'uid-2', consumption: 'Unconfirmed' };
 

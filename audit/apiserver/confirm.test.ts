@@ -1,31 +1,14 @@
 import { expect } from 'chai';
 import type { ApprovalRequest } from '../../api/types.js';
-import type { SettledApprovalCall } from '../../lib/approval-confirm.js';
 import { FakeApprovalStore, quietLogger } from '../../testing/fake-cluster.js';
+import { heldRequest, settledCall } from '../../testing/fixtures.js';
 import { confirmApprovalCalls } from './confirm.js';
 
-const FP = 'c'.repeat(64);
-
 function stored(store: FakeApprovalStore, status: ApprovalRequest['status']): ApprovalRequest {
-  return store.put({
-    apiVersion: 'agentgate.io/v1alpha1',
-    kind: 'ApprovalRequest',
-    metadata: { name: 'ar-1', namespace: 'prod' },
-    spec: { agent: 'deploy-bot', type: 'Operation', fingerprint: FP, summary: 's', requestedBy: 'agent:deploy-bot', expiresAt: '2030-01-01T01:00:00Z' },
-    ...(status ? { status } : {}),
-  });
+  return store.put(heldRequest(status));
 }
 
-const call = (over: Partial<SettledApprovalCall> = {}): SettledApprovalCall => ({
-  record: 'rec-1',
-  approvalRequest: 'prod/ar-1',
-  agent: 'deploy-bot',
-  decision: 'Held',
-  requestUID: 'uid-1',
-  fingerprint: FP,
-  outcome: 'Failed',
-  ...over,
-});
+const call = settledCall;
 
 describe('audit/apiserver/confirm: writing what the audit log confirms', () => {
   it('marks origin and consumption confirmed, two calls of one request in one batch in order', async () => {
