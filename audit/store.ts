@@ -420,12 +420,18 @@ export class AuditStore {
     await this.db.query(`INSERT INTO agentgate_audit_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [key, value]);
   }
 
-  /** Which of these apiserver auditIDs are already recorded (a retried audit batch). */
-  async knownApiserverIds(ids: readonly string[]): Promise<Set<string>> {
+  /**
+   * Which of these apiserver auditIDs are already recorded (a retried audit batch).
+   * within, when every one of the events has its time, bounds the search to the day
+   * partitions those times fall in (a retry carries the same times) instead of all of
+   * the retention's.
+   */
+  async knownApiserverIds(ids: readonly string[], within?: { from: Date; to: Date }): Promise<Set<string>> {
     if (!ids.length) return new Set();
-    const rows = await this.db.query<{ request_uid: string }>(`SELECT request_uid FROM ${TABLE} WHERE source = 'apiserver' AND request_uid = ANY($1::text[])`, [
-      ids,
-    ]);
+    const rows = await this.db.query<{ request_uid: string }>(
+      `SELECT request_uid FROM ${TABLE} WHERE source = 'apiserver' AND request_uid = ANY($1::text[])${within ? ' AND time >= $2::timestamptz AND time <= $3::timestamptz' : ''}`,
+      within ? [ids, within.from.toISOString(), within.to.toISOString()] : [ids],
+    );
     return new Set(rows.map((r) => r.request_uid));
   }
 

@@ -14,7 +14,7 @@ import type { Authenticator, UserInfo } from './authn.js';
 import { peerChain } from './authn.js';
 import type { AccessReviewer } from './authz.js';
 import { documentHash, groupVersionPath, openApiV3Document } from './openapi.js';
-import { auditResource } from './resource.js';
+import { auditResource, columnSpecFields } from './resource.js';
 import { table, wantsTable } from './table.js';
 import type { IncludeObject } from './table.js';
 
@@ -45,8 +45,7 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
   const gv = `/apis/${r.group}/${r.version}`;
   const doc = openApiV3Document(r);
   const docHash = documentHash(doc);
-  /** The top-level spec fields the printer columns show (.spec.agent -> agent). */
-  const columnSpecFields = r.columns.flatMap((c) => /^\.spec\.([A-Za-z]+)/.exec(c.jsonPath)?.[1] ?? []);
+  const specFields = columnSpecFields(r);
   const now = deps.now ?? (() => new Date());
   const managedBy = 'agentgate';
 
@@ -157,7 +156,7 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
         const empty = { items: [], resourceVersion: '0' };
         // A Table without whole objects (kubectl get) needs only the printer columns' fields.
         if (asTable && include !== 'Object') {
-          const page = inScope ? await deps.store.listSummaries(lq, deps.namespace, managedBy, columnSpecFields) : empty;
+          const page = inScope ? await deps.store.listSummaries(lq, deps.namespace, managedBy, specFields) : empty;
           const items = page.items.map((e) => toObject(e, deps.namespace));
           return reply(200, table(items, r.columns, { include, now: now(), apiVersion: `${r.group}/${r.version}`, kind: r.kind, ...listMeta(page) }));
         }
