@@ -86,7 +86,11 @@ describe('audit store: listing pages', function () {
     let cont: string | undefined;
     const versions = new Set<string>();
     do {
-      const page = await store.list({ labelSelector: 'agentgate.io/agent=deploy-bot', limit: 2, ...(cont ? { continue: cont } : {}) }, 'agentgate-system', 'agentgate');
+      const page = await store.list(
+        { labelSelector: 'agentgate.io/agent=deploy-bot', limit: 2, ...(cont ? { continue: cont } : {}) },
+        'agentgate-system',
+        'agentgate',
+      );
       names.push(...page.items.map((e) => e.spec.name!));
       versions.add(page.resourceVersion);
       cont = page.continue;

@@ -421,7 +421,10 @@ export class AuditStore {
     const exists = await this.db.query(`SELECT 1 FROM ${TABLE} WHERE writer = $1 AND sequence = $2 LIMIT 1`, [spec.chain.writer, spec.chain.sequence]);
     if (exists.length) return false;
     const row = columnValues(spec, name, 'admission', 'Admitted', null);
-    await this.db.query(INSERT_ROWS, row.map((v) => [v]));
+    await this.db.query(
+      INSERT_ROWS,
+      row.map((v) => [v]),
+    );
     // An imported event of this very writer moves its head: the next append re-reads it.
     if (spec.chain.writer === this.writer) this.headKnown = false;
     return true;

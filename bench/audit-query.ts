@@ -229,8 +229,12 @@ async function measure(label: string, rows: number, store: AuditStore, db: Db, c
   const api = await withCpu(cpu, () => timeApi(true));
   const apiJson = await withCpu(cpu, () => timeApi(false));
   const k = await timeKubectl(5);
-  console.log(`[${label}] store page alone:       p50 ${f(s.p50)} ms  p99 ${f(s.p99)} ms  (${f(s.items, 0)} events per query, ${RUNS} runs); CPU ms per list: ${cpuLine(s)}`);
-  console.log(`[${label}] via kube-apiserver Table: p50 ${f(api.p50)} ms  p99 ${f(api.p99)} ms  (${f(api.items, 0)} rows per query); CPU ms per list: ${cpuLine(api)}`);
+  console.log(
+    `[${label}] store page alone:       p50 ${f(s.p50)} ms  p99 ${f(s.p99)} ms  (${f(s.items, 0)} events per query, ${RUNS} runs); CPU ms per list: ${cpuLine(s)}`,
+  );
+  console.log(
+    `[${label}] via kube-apiserver Table: p50 ${f(api.p50)} ms  p99 ${f(api.p99)} ms  (${f(api.items, 0)} rows per query); CPU ms per list: ${cpuLine(api)}`,
+  );
   console.log(`[${label}] via kube-apiserver JSON:  p50 ${f(apiJson.p50)} ms  p99 ${f(apiJson.p99)} ms; CPU ms per list: ${cpuLine(apiJson)}`);
   console.log(`[${label}] kubectl get (process, for reference): p50 ${f(k)} ms over 5 runs; load ${load()}`);
   return api;

@@ -162,7 +162,8 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
         }
         const page = inScope ? await deps.store.list(lq, deps.namespace, managedBy) : empty;
         const items = page.items.map((e) => toObject(e, deps.namespace));
-        if (asTable) return reply(200, table(items, r.columns, { include, now: now(), apiVersion: `${r.group}/${r.version}`, kind: r.kind, ...listMeta(page) }));
+        if (asTable)
+          return reply(200, table(items, r.columns, { include, now: now(), apiVersion: `${r.group}/${r.version}`, kind: r.kind, ...listMeta(page) }));
         return reply(200, { kind: r.listKind, apiVersion: `${r.group}/${r.version}`, metadata: listMeta(page), items });
       }
       return await serveWatch(req, res, url, q, inScope, asTable, include, name, user);
