@@ -206,10 +206,7 @@ async function engine(name: 'pglite' | 'postgres'): Promise<number> {
     }
     // Every read posted became a record: those in namespace bench (9 in 10), through the aggregated API.
     const expected = 9 + (3 + 2 * BATCHES) * BATCH * 0.9;
-    const recorded = await countRecords(
-      `agentgate.io/source=apiserver,agentgate.io/writer=${writer}`,
-      `spec.namespace=bench,spec.time>=${started}`,
-    );
+    const recorded = await countRecords(`agentgate.io/source=apiserver,agentgate.io/writer=${writer}`, `spec.namespace=bench,spec.time>=${started}`);
     console.log(
       `[${name}] records of posted reads in namespace bench: ${recorded} (posted ${expected}; the first 9 only if the webhook already knew the AgentIdentity)`,
     );
