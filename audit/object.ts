@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { AUDIT_API_VERSION, LABEL_AGENT, LABEL_DECISION, LABEL_MANAGED_BY, LABEL_OUTCOME, LABEL_SOURCE, LABEL_WRITER, MANAGED_BY } from '../api/types.js';
 import type { AuditEvent } from '../api/types.js';
-import type { StoredEvent } from './store.js';
+import type { StoredEvent, SummaryEvent } from './store.js';
 
 /** A stable UID from the name (the same record always has the same UID). */
 function uidOf(name: string): string {
@@ -18,7 +18,8 @@ function labelValue(v: string): string {
     .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 }
 
-export function toObject(e: StoredEvent, namespace: string): AuditEvent {
+/** The served object of an event; of a summary, an object whose spec has only the summary's fields. */
+export function toObject<E extends StoredEvent | SummaryEvent>(e: E, namespace: string): Omit<AuditEvent, 'spec'> & { spec: E['spec'] } {
   const labels: Record<string, string> = {
     [LABEL_MANAGED_BY]: MANAGED_BY,
     [LABEL_WRITER]: labelValue(e.spec.chain.writer),

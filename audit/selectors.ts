@@ -29,6 +29,12 @@ const FIELD_COLUMNS: Record<string, string> = {
   'spec.time': 'time',
 };
 
+/** The table column holding a spec field (spec.agent -> agent), if it has one of its own. */
+export function specFieldColumn(field: string): string | undefined {
+  const col = FIELD_COLUMNS[`spec.${field}`];
+  return col && /^[a-z_]+$/.test(col) ? col : undefined;
+}
+
 export interface Where {
   clauses: string[];
   params: unknown[];

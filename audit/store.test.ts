@@ -83,3 +83,73 @@ describe('audit store: settling admitted records with the apiserver outcome', fu
     expect(byRecord.get(used.name)).to.include({ decision: 'Allowed', requestUID: 'uid-used', outcome: 'Completed' });
   });
 });
+
+describe('audit store: listing pages', function () {
+  this.timeout(30_000);
+  let db: Db;
+  let store: AuditStore;
+  const agentOf = (i: number) => (i % 2 ? 'deploy-bot' : 'other-bot');
+
+  before(async function () {
+    this.timeout(180_000); // initdb in WASM, on a busy host
+    db = await openDb({ engine: 'pglite' });
+    store = new AuditStore(db, 'list-test', new FakeClock(new Date('2026-11-30T12:00:00Z')));
+    await store.open();
+    // Two events share each second, so the order needs the writer and sequence too.
+    for (let i = 0; i < 10; i++) {
+      const { namespace: _ns, ...spec } = created(`cm-${i}`);
+      await store.append({ ...spec, agent: agentOf(i), time: `2026-11-30T12:00:0${Math.floor(i / 2)}Z`, ...(i === 3 ? {} : { namespace: 'payments' }) });
+    }
+  });
+
+  after(async function () {
+    await db?.close();
+  });
+
+  it('pages oldest first with keyset continue tokens; every page carries the first page’s resourceVersion', async function () {
+    const names: string[] = [];
+    let cont: string | undefined;
+    const versions = new Set<string>();
+    do {
+      const page = await store.list(
+        { labelSelector: 'agentgate.io/agent=deploy-bot', limit: 2, ...(cont ? { continue: cont } : {}) },
+        'agentgate-system',
+        'agentgate',
+      );
+      names.push(...page.items.map((e) => e.spec.name!));
+      versions.add(page.resourceVersion);
+      cont = page.continue;
+    } while (cont);
+    expect(names).to.deep.equal(['cm-1', 'cm-3', 'cm-5', 'cm-7', 'cm-9']);
+    expect([...versions]).to.have.length(1);
+    const all = await store.list({}, 'agentgate-system', 'agentgate');
+    expect(Math.max(...all.items.map((e) => Number(e.rv)))).to.equal(Number([...versions][0]));
+  });
+
+  it('an empty page still has the resourceVersion a watch starts from', async function () {
+    const none = await store.list({ labelSelector: 'agentgate.io/agent=nobody' }, 'agentgate-system', 'agentgate');
+    const all = await store.list({}, 'agentgate-system', 'agentgate');
+    expect(none.items).to.deep.equal([]);
+    expect(none.resourceVersion).to.equal(all.resourceVersion);
+    expect(Number(none.resourceVersion)).to.be.greaterThan(0);
+  });
+
+  it('summaries carry only the asked spec fields (absent ones stay absent), the labels’ fields and the chain position', async function () {
+    const full = await store.list({ labelSelector: 'agentgate.io/agent=deploy-bot' }, 'agentgate-system', 'agentgate');
+    const sums = await store.listSummaries({ labelSelector: 'agentgate.io/agent=deploy-bot' }, 'agentgate-system', 'agentgate', ['namespace', 'reason']);
+    expect(sums.items.map((e) => e.name)).to.deep.equal(full.items.map((e) => e.name));
+    expect(sums.resourceVersion).to.equal(full.resourceVersion);
+    const [f3, s3] = [full.items[1]!, sums.items[1]!];
+    // The time is the stored instant, to the microsecond.
+    expect(Date.parse(s3.spec.time)).to.equal(Date.parse(f3.spec.time));
+    expect(s3.spec).to.deep.equal({
+      time: s3.spec.time,
+      agent: 'deploy-bot',
+      decision: 'Allowed',
+      reason: f3.spec.reason,
+      chain: { writer: 'list-test', sequence: f3.spec.chain.sequence },
+    });
+    expect(sums.items[0]!.spec.namespace).to.equal('payments');
+    expect(() => store.listSummaries({}, 'agentgate-system', 'agentgate', ["name') FROM x --"])).to.throw('not a top-level spec field name');
+  });
+});

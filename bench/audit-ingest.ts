@@ -17,9 +17,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AGENTGATE_NAMESPACE, type AgentIdentity } from '../api/types.js';
 import { ingest, type ApiserverAuditEvent } from '../audit/apiserver/sink.js';
+import { CHECKPOINT_CONFIGMAP } from '../audit/checkpoint.js';
 import { openDb, type StoreConfig } from '../audit/db.js';
 import { AuditStore } from '../audit/store.js';
-import { clusterEnv } from '../harness/cluster.js';
+import { clusterEnv, kubectl } from '../harness/cluster.js';
 import { runDir, startAgentgate, stopAgentgate } from '../harness/components.js';
 import { systemClock } from '../lib/clock.js';
 import {
@@ -163,6 +164,8 @@ async function engine(name: 'pglite' | 'postgres'): Promise<number> {
   const cp = controlPlaneEnv();
   const ns = `bench-ingest-${name}-${Date.now().toString(36)}`;
   const components = await startAgentgate({ name: `bench-ingest-${name}` });
+  /** The webhook's writer name (startAgentgate names it after the component). */
+  const writer = `bench-ingest-${name}-webhook`;
   const sink = clientFromFiles(
     `https://127.0.0.1:${cp.AUDIT_PORT}`,
     cp.AUDIT_TLS_CA!,
@@ -203,10 +206,7 @@ async function engine(name: 'pglite' | 'postgres'): Promise<number> {
     }
     // Every read posted became a record: those in namespace bench (9 in 10), through the aggregated API.
     const expected = 9 + (3 + 2 * BATCHES) * BATCH * 0.9;
-    const recorded = await countRecords(
-      `agentgate.io/source=apiserver,agentgate.io/writer=bench-ingest-${name}-webhook`,
-      `spec.namespace=bench,spec.time>=${started}`,
-    );
+    const recorded = await countRecords(`agentgate.io/source=apiserver,agentgate.io/writer=${writer}`, `spec.namespace=bench,spec.time>=${started}`);
     console.log(
       `[${name}] records of posted reads in namespace bench: ${recorded} (posted ${expected}; the first 9 only if the webhook already knew the AgentIdentity)`,
     );
@@ -234,7 +234,21 @@ async function engine(name: 'pglite' | 'postgres'): Promise<number> {
     if (dir) rmSync(dir, { recursive: true, force: true });
     await removeAgentAndPlainIdentity(ns);
     await stopAgentgate(components);
-    if (name === 'pglite') rmSync(path.join(runDir, `bench-ingest-${name}-webhook-audit`), { recursive: true, force: true });
+    if (name === 'pglite') {
+      rmSync(path.join(runDir, `${writer}-audit`), { recursive: true, force: true });
+      // Its records are gone with the PGlite directory: so must its checkpoint, or every
+      // later `agentgate audit verify` on this cluster reports the writer deleted.
+      await kubectl('admin', [
+        'patch',
+        'configmap',
+        CHECKPOINT_CONFIGMAP,
+        '-n',
+        AGENTGATE_NAMESPACE,
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'remove', path: `/data/${writer}` }]),
+      ]);
+    }
   }
 }
 

@@ -33,8 +33,17 @@ const event: StoredEvent = {
   },
 };
 
+/** Which store read served each list: 'list', or 'summaries:<spec fields>'. */
+const reads: string[] = [];
 const fakeStore = {
-  list: async () => ({ items: [event], resourceVersion: '7' }),
+  list: async () => {
+    reads.push('list');
+    return { items: [event], resourceVersion: '7' };
+  },
+  listSummaries: async (_q: unknown, _ns: string, _managedBy: string, fields: string[]) => {
+    reads.push(`summaries:${[...fields].sort().join(',')}`);
+    return { items: [event], resourceVersion: '7' };
+  },
   get: async (name: string) => (name === event.name ? event : undefined),
   changesSince: async () => [],
 } as unknown as AuditStore;
@@ -179,6 +188,18 @@ describe('audit API: delegated authentication and authorization', function () {
     const row = t.body.rows[0];
     expect(row.cells[0]).to.equal(event.name);
     expect(row.object.kind).to.equal('PartialObjectMetadata');
+  });
+
+  it("a Table without whole objects (kubectl get) reads only the printer columns' spec fields; JSON and includeObject=Object read whole specs", async function () {
+    const headers = { 'X-Remote-User': 'alice', accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' };
+    reads.length = 0;
+    await get(list, { cert: proxy, headers });
+    expect(reads).to.deep.equal(['summaries:agent,decision,name,namespace,operation,reason,resource']);
+    reads.length = 0;
+    const whole = await get(`${list}?includeObject=Object`, { cert: proxy, headers });
+    expect(whole.body.rows[0].object.spec.chain.hash).to.equal(event.spec.chain.hash);
+    await get(list, { cert: proxy, headers: { 'X-Remote-User': 'alice' } });
+    expect(reads).to.deep.equal(['list', 'list']);
   });
 
   it('is read-only', async function () {

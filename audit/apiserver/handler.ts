@@ -8,13 +8,13 @@ import type { Logger } from '../../lib/log.js';
 import { errorMessage } from '../../lib/kube.js';
 import { toObject } from '../object.js';
 import { SelectorError } from '../selectors.js';
-import type { AuditStore, StoredEvent } from '../store.js';
+import type { AuditStore } from '../store.js';
 import { InvalidContinue } from '../store.js';
 import type { Authenticator, UserInfo } from './authn.js';
 import { peerChain } from './authn.js';
 import type { AccessReviewer } from './authz.js';
 import { documentHash, groupVersionPath, openApiV3Document } from './openapi.js';
-import { auditResource } from './resource.js';
+import { auditResource, columnSpecFields } from './resource.js';
 import { table, wantsTable } from './table.js';
 import type { IncludeObject } from './table.js';
 
@@ -32,6 +32,10 @@ interface AuditApiDeps {
 
 type Reply = (code: number, body: unknown, contentType?: string) => void;
 
+function listMeta(page: { resourceVersion: string; continue?: string }): { resourceVersion: string; continue?: string } {
+  return { resourceVersion: page.resourceVersion, ...(page.continue ? { continue: page.continue } : {}) };
+}
+
 function status(code: number, reason: string, message: string): Record<string, unknown> {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
@@ -41,6 +45,7 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
   const gv = `/apis/${r.group}/${r.version}`;
   const doc = openApiV3Document(r);
   const docHash = documentHash(doc);
+  const specFields = columnSpecFields(r);
   const now = deps.now ?? (() => new Date());
   const managedBy = 'agentgate';
 
@@ -142,18 +147,24 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
         const e = inScope ? await deps.store.get(name!) : undefined;
         if (!e) return reply(404, status(404, 'NotFound', `${r.plural}.${r.group} "${name}" not found`));
         const obj = toObject(e, deps.namespace);
-        return reply(200, asTable ? table([obj as never], r.columns, { include, now: now(), apiVersion: `${r.group}/${r.version}`, kind: r.kind }) : obj);
+        return reply(200, asTable ? table([obj], r.columns, { include, now: now(), apiVersion: `${r.group}/${r.version}`, kind: r.kind }) : obj);
       }
       if (verb === 'list') {
         const limit = Number(url.searchParams.get('limit') ?? 0) || 0;
         const cont = url.searchParams.get('continue') ?? undefined;
-        const page = inScope
-          ? await deps.store.list({ ...q, ...(limit ? { limit } : {}), ...(cont ? { continue: cont } : {}) }, deps.namespace, managedBy)
-          : { items: [] as StoredEvent[], resourceVersion: '0' };
+        const lq = { ...q, ...(limit ? { limit } : {}), ...(cont ? { continue: cont } : {}) };
+        const empty = { items: [], resourceVersion: '0' };
+        // A Table without whole objects (kubectl get) needs only the printer columns' fields.
+        if (asTable && include !== 'Object') {
+          const page = inScope ? await deps.store.listSummaries(lq, deps.namespace, managedBy, specFields) : empty;
+          const items = page.items.map((e) => toObject(e, deps.namespace));
+          return reply(200, table(items, r.columns, { include, now: now(), apiVersion: `${r.group}/${r.version}`, kind: r.kind, ...listMeta(page) }));
+        }
+        const page = inScope ? await deps.store.list(lq, deps.namespace, managedBy) : empty;
         const items = page.items.map((e) => toObject(e, deps.namespace));
-        const meta = { resourceVersion: page.resourceVersion, ...('continue' in page && page.continue ? { continue: page.continue } : {}) };
-        if (asTable) return reply(200, table(items as never, r.columns, { include, now: now(), apiVersion: `${r.group}/${r.version}`, kind: r.kind, ...meta }));
-        return reply(200, { kind: r.listKind, apiVersion: `${r.group}/${r.version}`, metadata: meta, items });
+        if (asTable)
+          return reply(200, table(items, r.columns, { include, now: now(), apiVersion: `${r.group}/${r.version}`, kind: r.kind, ...listMeta(page) }));
+        return reply(200, { kind: r.listKind, apiVersion: `${r.group}/${r.version}`, metadata: listMeta(page), items });
       }
       return await serveWatch(req, res, url, q, inScope, asTable, include, name, user);
     } catch (err) {
@@ -191,7 +202,7 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
         for (const e of changes) {
           const obj = toObject(e, deps.namespace);
           const type = e.source === 'admission' && e.outcome !== 'Admitted' ? 'MODIFIED' : 'ADDED';
-          const object = asTable ? table([obj as never], auditResource().columns, { include, now: now(), apiVersion: obj.apiVersion, kind: obj.kind }) : obj;
+          const object = asTable ? table([obj], auditResource().columns, { include, now: now(), apiVersion: obj.apiVersion, kind: obj.kind }) : obj;
           res.write(`${JSON.stringify({ type, object })}\n`);
           rv = e.rv;
         }

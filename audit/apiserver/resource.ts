@@ -47,3 +47,8 @@ export function auditResource(): ResourceInfo {
   };
   return cached;
 }
+
+/** The top-level spec fields the printer columns show (.spec.agent -> agent): all a Table needs of a spec. */
+export function columnSpecFields(r: ResourceInfo): string[] {
+  return r.columns.flatMap((c) => /^\.spec\.([A-Za-z]+)/.exec(c.jsonPath)?.[1] ?? []);
+}

@@ -75,6 +75,23 @@ function apiserverRecord(e: ApiserverAuditEvent, agent: string): UnchainedSpec {
   return spec;
 }
 
+/**
+ * The span of the records' times when every record's time came from its event (a retry
+ * of the batch then has the same), else undefined. Widened by a millisecond on each side:
+ * Date keeps milliseconds, the times may carry microseconds.
+ */
+function timeSpan(times: ReadonlyArray<string | undefined>): { from: Date; to: Date } | undefined {
+  let from = Infinity;
+  let to = -Infinity;
+  for (const t of times) {
+    const ms = t === undefined ? NaN : Date.parse(t);
+    if (Number.isNaN(ms)) return undefined;
+    from = Math.min(from, ms);
+    to = Math.max(to, ms);
+  }
+  return times.length ? { from: new Date(from - 1), to: new Date(to + 1) } : undefined;
+}
+
 function userOf(e: ApiserverAuditEvent): UserInfo {
   return { username: e.user?.username ?? '', groups: e.user?.groups ?? [], ...(e.user?.extra ? { extra: e.user.extra } : {}) };
 }
@@ -119,12 +136,16 @@ export async function ingest(
     result.settled = settled.count;
     if (settled.approvalCalls.length && onApprovalCalls) await onApprovalCalls(settled.approvalCalls);
   }
-  const known = await store.knownApiserverIds(fresh.map((f) => f.e.auditID!));
+  const records = fresh.map((f) => ({ ...f, spec: apiserverRecord(f.e, f.agent) }));
+  const known = await store.knownApiserverIds(
+    records.map((r) => r.e.auditID!),
+    timeSpan(records.map((r) => ((r.e.stageTimestamp ?? r.e.requestReceivedTimestamp) ? r.spec.time : undefined))),
+  );
   await Promise.all(
-    fresh
-      .filter((f) => !known.has(f.e.auditID!))
-      .map(async (f) => {
-        await store.append(apiserverRecord(f.e, f.agent), { source: 'apiserver', outcome: 'Recorded', code: f.e.responseStatus?.code ?? 0 });
+    records
+      .filter((r) => !known.has(r.e.auditID!))
+      .map(async (r) => {
+        await store.append(r.spec, { source: 'apiserver', outcome: 'Recorded', code: r.e.responseStatus?.code ?? 0 });
         result.recorded++;
       }),
   );

@@ -2,10 +2,14 @@
 // print the schema's printer columns exactly as they printed for the CRD.
 import type { PrinterColumn } from './resource.js';
 
-/** A dot path such as .spec.agent (what printer columns use here). */
-function valueAt(obj: unknown, jsonPath: string): unknown {
+/** A dot path such as .spec.agent (what printer columns use here), as its parts. */
+function pathParts(jsonPath: string): string[] {
+  return jsonPath.replace(/^\./, '').split('.');
+}
+
+function valueAt(obj: unknown, parts: readonly string[]): unknown {
   let cur: unknown = obj;
-  for (const part of jsonPath.replace(/^\./, '').split('.')) {
+  for (const part of parts) {
     if (cur === null || typeof cur !== 'object') return undefined;
     cur = (cur as Record<string, unknown>)[part];
   }
@@ -39,7 +43,7 @@ function cell(v: unknown, type: string, now: Date): unknown {
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 
 export function table(
-  objects: ReadonlyArray<{ metadata: Record<string, unknown>; [k: string]: unknown }>,
+  objects: ReadonlyArray<{ metadata: { name?: string } }>,
   columns: readonly PrinterColumn[],
   opts: { include: IncludeObject; now: Date; resourceVersion?: string; continue?: string; apiVersion: string; kind: string },
 ): Record<string, unknown> {
@@ -53,13 +57,14 @@ export function table(
       priority: c.priority ?? 0,
     })),
   ];
+  const paths = columns.map((c) => pathParts(c.jsonPath));
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
     metadata: { ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}), ...(opts.continue ? { continue: opts.continue } : {}) },
     columnDefinitions: defs,
     rows: objects.map((o) => ({
-      cells: [o.metadata.name, ...columns.map((c) => cell(valueAt(o, c.jsonPath), c.type, opts.now))],
+      cells: [o.metadata.name, ...columns.map((c, i) => cell(valueAt(o, paths[i]!), c.type, opts.now))],
       ...(opts.include === 'None'
         ? {}
         : { object: opts.include === 'Object' ? o : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata } }),
