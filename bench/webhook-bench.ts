@@ -156,6 +156,8 @@ async function serve(kind: string): Promise<void> {
     handler = https.createServer({ cert: tls.cert, key: tls.key }, app);
   }
   handler.keepAliveTimeout = 65_000;
+  // Exit (not die) when the parent lets go, so --cpu-prof and friends write their output.
+  process.on('disconnect', () => process.exit(0));
   handler.listen(0, '127.0.0.1', () => {
     const addr = handler.address();
     process.send?.({ port: typeof addr === 'object' && addr ? addr.port : 0 });
