@@ -140,7 +140,10 @@ export function createApp(deps: ServerDeps): express.Express {
   // UTF-8 JSON, and body-parser's generality costs a measurable share of the allow path.
   const readJson = (req: Request, done: (err: Error | undefined, body?: unknown) => void): void => {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return done(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+      done(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
