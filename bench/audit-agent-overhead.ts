@@ -156,15 +156,10 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
   if (name === 'pglite') process.env.E2E_AUDIT_STORE = 'pglite';
   else delete process.env.E2E_AUDIT_STORE;
   const ns = `bench-audit-${name}-${Date.now().toString(36)}`;
-  // AUDIT_BENCH_PROFILE=dir: agentgate's processes write V8 CPU profiles there when they stop.
+  // AUDIT_BENCH_PROFILE=dir: agentgate's processes write V8 CPU profiles there when they stop
+  // (as node flags: node 20 refuses --cpu-prof in NODE_OPTIONS).
   const profile = process.env.AUDIT_BENCH_PROFILE;
-  const nodeOptions = process.env.NODE_OPTIONS;
-  if (profile) process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --cpu-prof --cpu-prof-dir=${profile}`;
-  const components = await startAgentgate({ name: `bench-${name}` });
-  if (profile) {
-    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = nodeOptions;
-  }
+  const components = await startAgentgate({ name: `bench-${name}`, ...(profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profile}`] } : {}) });
   const env = clusterEnv();
   const clients: Record<Who, Client> = { agent: clientFromKubeconfig(env.kubeconfigs.agent), plain: clientFromKubeconfig(env.kubeconfigs.mallory) };
   const admin = clientFromKubeconfig(env.kubeconfigs.admin);

@@ -156,6 +156,8 @@ async function serve(kind: string): Promise<void> {
     handler = https.createServer({ cert: tls.cert, key: tls.key }, app);
   }
   handler.keepAliveTimeout = 65_000;
+  // Exit (not die) when the parent lets go, so --cpu-prof and friends write their output.
+  process.on('disconnect', () => process.exit(0));
   handler.listen(0, '127.0.0.1', () => {
     const addr = handler.address();
     process.send?.({ port: typeof addr === 'object' && addr ? addr.port : 0 });
@@ -313,7 +315,10 @@ async function measure(t: Target): Promise<Record<string, Stats & { cpuUsPerReq:
 function print(name: string, r: Awaited<ReturnType<typeof measure>>, floor?: Awaited<ReturnType<typeof measure>>): void {
   for (const [cell, s] of Object.entries(r)) {
     // Throughput ratios only for closed loops (fixed-rate cells run at the same rate by design).
-    const ratio = floor?.[cell] && cell.startsWith('c') ? ` ${f(s.rps / floor[cell]!.rps)}x floor` : '';
+    // CPU per request against the floor's in the same cell: the figure load moves least.
+    const ratio = floor?.[cell]
+      ? `${cell.startsWith('c') ? ` ${f(s.rps / floor[cell]!.rps)}x floor req/s,` : ''} ${f(s.cpuUsPerReq / floor[cell]!.cpuUsPerReq)}x floor cpu/req`
+      : '';
     console.log(
       `${name.padEnd(6)} ${cell.padEnd(6)} ${f(s.rps, 0).padStart(7)} req/s  p50 ${f(s.p50).padStart(7)} ms  p99 ${f(s.p99).padStart(7)} ms  cpu ${f(s.cpuUsPerReq, 0).padStart(5)} µs/req  rss ${f(s.rssMb, 0)} MB  errors ${s.errors}${ratio}`,
     );

@@ -81,6 +81,16 @@ describe('cel', () => {
       expect(evaluateRule(compiled("request.namespace == 'prod'"), p)).to.deep.equal({ matched: true });
     });
 
+    it('reads the AgentIdentity as given on each call: a replaced object (a new version from the informer) is seen at once', () => {
+      const base = podDelete('prod');
+      const v1 = { metadata: { name: 'bot', labels: { tier: 'one' } } };
+      const v2 = { metadata: { name: 'bot', labels: { tier: 'two' } } };
+      const isTwo = "agent.metadata.labels.tier == 'two'";
+      expect(run(isTwo, { ...base, agent: v1 })).to.deep.equal({ matched: false });
+      expect(run(isTwo, { ...base, agent: v2 })).to.deep.equal({ matched: true });
+      expect(run(isTwo, { ...base, agent: v1 })).to.deep.equal({ matched: false });
+    });
+
     it('rejects unknown variables at compile time', () => {
       const err = compileError('params.limit > 1');
       expect(err.field).to.equal('expression');

@@ -77,8 +77,8 @@ export function prepareVars(vars: RuleVars | CelVars): CelVars {
     request: toCelValue(normalizeRequest(req), 0),
     object: toCelValue(raw.object !== undefined ? raw.object : (req.object ?? null), 0),
     oldObject: toCelValue(raw.oldObject !== undefined ? raw.oldObject : (req.oldObject ?? null), 0),
-    agent: toCelValue(raw.agent ?? null, 0),
-    grant: toCelValue(raw.grant ?? null, 0),
+    agent: cachedCelValue(raw.agent ?? null),
+    grant: cachedCelValue(raw.grant ?? null),
     effects: toCelValue(raw.effects ?? NO_EFFECTS, 0),
   };
   Object.freeze(out);
@@ -118,6 +118,20 @@ function normalizeRequest(req: RuleVars['request']): Record<string, unknown> {
     dryRun: req.dryRun ?? false,
     options: req.options ?? null,
   };
+}
+
+// The AgentIdentity and the AccessGrant come from informer caches, which replace an object
+// on change and never edit it in place (as in client-go): one conversion per object
+// version serves every call, instead of one per call.
+const converted = new WeakMap<object, unknown>();
+function cachedCelValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return toCelValue(value, 0);
+  let v = converted.get(value);
+  if (v === undefined) {
+    v = toCelValue(value, 0);
+    converted.set(value, v);
+  }
+  return v;
 }
 
 function toCelValue(value: unknown, depth: number): unknown {

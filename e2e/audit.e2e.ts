@@ -188,6 +188,9 @@ describe('audit: records in a database behind an aggregated API', function () {
         .filter((n) => n.startsWith('load-')),
     );
     expect(objects.size).to.be.at.least(24);
+    // Admission answers again before the apiserver's probe marks the restarted audit API
+    // Available (a race a faster webhook lost): reads wait for it, records were committed.
+    await auditApiAvailable();
     // Committed before the answer: no object without its Allowed record, at once.
     const allowed = (await events(`agentgate.io/agent=${agent},agentgate.io/decision=Allowed`, `spec.namespace=${ns},spec.operation=CREATE`)).filter((e) =>
       e.spec.name?.startsWith('load-'),

@@ -140,8 +140,11 @@ export function startProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...audit.env },
   });
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
+  // Two streams into one file: the first to end must not end the file under the other
+  // (a child still writing to stderr, e.g. a --cpu-prof exit, crashed the runner).
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  child.once('close', () => out.end());
   const rc = new RunningComponent(name, child, logFile, port);
   rc.servesAuditApi = audit.args.includes('--audit-port');
   rc.again = () => startProcess(component, name, args, port);
@@ -177,7 +180,7 @@ export async function webhookReady(webhook: RunningComponent): Promise<void> {
  * before anything writes agentgate objects), then the operator; resolves when both are up.
  */
 export async function startAgentgate(
-  opts: { name?: string; operatorArgs?: string[] } = {},
+  opts: { name?: string; operatorArgs?: string[] /** Extra node flags for both (e.g. --cpu-prof, which NODE_OPTIONS refuses). */; nodeFlags?: string[] } = {},
 ): Promise<{ webhook: RunningComponent; operator: RunningComponent; webhookUrl: string }> {
   const name = opts.name ?? 'agentgate';
   await installBase();
@@ -201,17 +204,16 @@ export async function startAgentgate(
       `${name}-webhook`,
     ],
     port,
+    opts.nodeFlags,
   );
   await webhookReady(webhook);
-  const operator = startProcess('operator', `${name}-operator`, [
-    '--kubeconfig',
-    operatorKc,
-    '--id',
+  const operator = startProcess(
+    'operator',
     `${name}-operator`,
-    '--metrics-port',
-    '0',
-    ...(opts.operatorArgs ?? []),
-  ]);
+    ['--kubeconfig', operatorKc, '--id', `${name}-operator`, '--metrics-port', '0', ...(opts.operatorArgs ?? [])],
+    undefined,
+    [...OPERATOR_NODE_FLAGS, ...(opts.nodeFlags ?? [])],
+  );
   await eventually(
     async () => {
       if (!operator.alive) throw new Error(`operator exited:\n${operator.log().slice(-3000)}`);

@@ -3,9 +3,24 @@ import type { UnchainedSpec } from '../lib/audit-chain.js';
 import { FakeClock } from '../lib/clock.js';
 import { FakeApprovalStore, quietLogger, StatusError } from '../testing/fake-cluster.js';
 import { activeGrant, agentIdentity, configMapCreate, deploymentDelete, EDIT, NAMESPACES, VIEW, DEPLOYER, withStatus } from '../testing/fixtures.js';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { newLogger } from '../lib/log.js';
 import { admitAgentCall, type AgentAdmissionDeps } from './admit.js';
 import { WebhookMetrics } from './metrics.js';
 import { StaticSnapshot } from './snapshot.js';
+
+/** A winston transport that keeps each line's info object. */
+function capture(lines: Array<{ level: string; message: string }>): winston.transport {
+  const stream = new Writable({
+    objectMode: true,
+    write(info: { level: string; message: string }, _enc, next) {
+      lines.push(info);
+      next();
+    },
+  });
+  return new winston.transports.Stream({ stream });
+}
 
 function setup(over: { failAudit?: boolean } = {}) {
   const clock = new FakeClock();
@@ -47,6 +62,24 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     expect(audited).to.have.length(1);
     expect(audited[0]).to.include({ decision: 'Allowed', agent: 'deploy-bot', operation: 'CREATE', resource: 'configmaps', namespace: 'prod' });
     expect(out.response.auditAnnotations).to.deep.equal({ 'audit-event': 'audit-1', decision: 'Allowed' });
+  });
+
+  it('logs an allowed call only at debug, and a held one at info', async function () {
+    const { deps } = setup();
+    const lines: Array<{ level: string; message: string; decision?: string }> = [];
+    const log = newLogger('test', 'info');
+    log.clear().add(capture(lines));
+    deps.log = log;
+    await admitAgentCall(configMapCreate(), deps);
+    expect(lines.filter((l) => l.message === 'agent call')).to.deep.equal([]);
+    await admitAgentCall(deploymentDelete('web'), deps);
+    expect(lines.filter((l) => l.message === 'agent call').map((l) => [l.level, l.decision])).to.deep.equal([['info', 'Held']]);
+    log.level = 'debug';
+    await admitAgentCall(configMapCreate(), deps);
+    expect(lines.filter((l) => l.message === 'agent call').map((l) => [l.level, l.decision])).to.deep.equal([
+      ['info', 'Held'],
+      ['debug', 'Allowed'],
+    ]);
   });
 
   it('holds a delete: stores the ApprovalRequest, denies with its name, records Held', async function () {

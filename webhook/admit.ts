@@ -301,25 +301,30 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
 
   const rules = decision.matchedRules.length ? decision.matchedRules : [''];
   for (const rule of rules) metrics.decisions.inc({ verdict: decision.verdict, agent: decision.agent ?? '', rule });
-  log.info('agent call', {
-    uid: request.uid,
-    agent: decision.agent,
-    user: request.userInfo?.username,
-    operation: request.operation,
-    resource: request.resource.resource,
-    group: request.resource.group,
-    subresource: request.subResource || undefined,
-    namespace: request.namespace,
-    name: request.name,
-    command: execCommand(request),
-    decision: decision.verdict,
-    reason: decision.message,
-    rules: decision.matchedRules,
-    grant: decision.grant,
-    approvalRequest: decision.approvalRequest,
-    dryRun: request.dryRun || undefined,
-    auditEvent,
-  });
+  // The audit record is the record of every call; the log line is for people watching the
+  // webhook: allowed calls only at debug, and built only when that level is on.
+  const level = decision.verdict === 'Allowed' ? 'debug' : 'info';
+  if (log.isLevelEnabled(level)) {
+    log.log(level, 'agent call', {
+      uid: request.uid,
+      agent: decision.agent,
+      user: request.userInfo?.username,
+      operation: request.operation,
+      resource: request.resource.resource,
+      group: request.resource.group,
+      subresource: request.subResource || undefined,
+      namespace: request.namespace,
+      name: request.name,
+      command: execCommand(request),
+      decision: decision.verdict,
+      reason: decision.message,
+      rules: decision.matchedRules,
+      grant: decision.grant,
+      approvalRequest: decision.approvalRequest,
+      dryRun: request.dryRun || undefined,
+      auditEvent,
+    });
+  }
   const response = agentResponse(request.uid, decision);
   // The apiserver prefixes each key with the webhook's name (`agents.agentgate.io/audit-event`)
   // and drops keys that then are not qualified names, so the keys carry no prefix of their own.

@@ -1,7 +1,8 @@
 // Where the webhook's audit records go: the audit store (PostgreSQL or PGlite, see
 // audit/), committed before the admission answer. The hash chain and group commit live
 // in audit/store.ts; this file is the seam admit.ts writes through.
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { AuditEventSpec } from '../api/types.js';
 import type { UnchainedSpec } from '../lib/audit-chain.js';
 import type { AuditStore } from '../audit/store.js';
@@ -45,7 +46,14 @@ export class StoreAuditSink implements AuditSink {
 
 /** HMAC of the canonical object: joins records to objects without exposing low-entropy values (Secrets). */
 export function objectDigest(canonical: string, key: string): string {
-  return createHmac('sha256', key).update(canonical, 'utf8').digest('hex');
+  return createHmac('sha256', secretKey(key)).update(canonical, 'utf8').digest('hex');
+}
+
+// Importing a string key costs as much as the HMAC of a small object: once per key.
+let lastKey: { text: string; key: KeyObject } | undefined;
+function secretKey(text: string): KeyObject {
+  if (lastKey?.text !== text) lastKey = { text, key: createSecretKey(text, 'utf8') };
+  return lastKey.key;
 }
 
 export type { AuditEventSpec };

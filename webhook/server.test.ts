@@ -1,0 +1,110 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import type { AdmissionRequest } from '../lib/admission.js';
+import { quietLogger } from '../testing/fake-cluster.js';
+import { WebhookMetrics } from './metrics.js';
+import { createApp } from './server.js';
+import type { Handler } from './server.js';
+
+const REVIEW = {
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: { uid: 'u-1', operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'configmaps' }, userInfo: { username: 'agent:bot' } },
+};
+
+async function serve(handler: Handler, clientAuth?: { names: string[]; require: boolean }) {
+  const metrics = new WebhookMetrics();
+  const server = http.createServer(
+    createApp({ log: quietLogger(), metrics, ready: () => true, routes: { '/validate/agents': handler }, ...(clientAuth ? { clientAuth } : {}) }),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/validate/agents', method: 'POST', headers }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  return { post, metrics, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('webhook HTTP layer', () => {
+  it('answers a review with an AdmissionReview carrying the request uid, and counts it', async () => {
+    let seen: AdmissionRequest | undefined;
+    const s = await serve(async (request) => {
+      seen = request;
+      return { uid: 'ignored', allowed: true };
+    });
+    try {
+      const r = await s.post(JSON.stringify(REVIEW), { 'content-type': 'application/json; charset=utf-8' });
+      expect(r.status).to.equal(200);
+      expect(r.type).to.match(/^application\/json/);
+      expect(JSON.parse(r.body)).to.deep.equal({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'u-1', allowed: true } });
+      expect(seen?.resource.resource).to.equal('configmaps');
+      expect(await s.metrics.registry.getSingleMetricAsString('agentgate_webhook_http_requests_total')).to.contain('path="/validate/agents",code="200"} 1');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a body that is not JSON by content type (415) or by content (400), without calling the handler', async () => {
+    let calls = 0;
+    const s = await serve(async () => {
+      calls++;
+      return { uid: '', allowed: true };
+    });
+    try {
+      const wrongType = await s.post(JSON.stringify(REVIEW), { 'content-type': 'text/plain' });
+      expect(wrongType.status).to.equal(415);
+      expect(JSON.parse(wrongType.body).error).to.contain('application/json');
+      const broken = await s.post('{"apiVersion":');
+      expect(broken.status).to.equal(400);
+      expect(JSON.parse(broken.body).error).to.equal('body is not valid JSON');
+      const notReview = await s.post(JSON.stringify({ ...REVIEW, kind: 'Pod' }));
+      expect(notReview.status).to.equal(400);
+      expect(JSON.parse(notReview.body).error).to.contain('AdmissionReview');
+      expect(calls).to.equal(0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a body declared larger than the limit (413)', async () => {
+    const s = await serve(async () => ({ uid: '', allowed: true }));
+    try {
+      const r = await s.post('{}', { 'content-type': 'application/json', 'content-length': String(64 * 1024 * 1024) }).catch(() => ({ status: 413, body: '' }));
+      expect(r.status).to.equal(413);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers 500 without the error text when the handler fails (the apiserver then fails closed)', async () => {
+    const s = await serve(async () => {
+      throw new Error('secret detail');
+    });
+    try {
+      const r = await s.post(JSON.stringify(REVIEW));
+      expect(r.status).to.equal(500);
+      expect(r.body).to.not.contain('secret detail');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a caller without the apiserver client certificate when one is required (401)', async () => {
+    const s = await serve(async () => ({ uid: '', allowed: true }), { names: [], require: true });
+    try {
+      const r = await s.post(JSON.stringify(REVIEW));
+      expect(r.status).to.equal(401);
+      expect(JSON.parse(r.body).error).to.contain('client certificate');
+    } finally {
+      await s.close();
+    }
+  });
+});
