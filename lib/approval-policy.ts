@@ -181,8 +181,7 @@ export function policyEpochChanges(recorded: PolicyEpoch, live: PolicyEpoch): st
   const out: string[] = [];
   const one = (kind: string, uid: [string, string], generation: [number, number]) => {
     if (uid[0] !== uid[1]) out.push(`${kind} ${APPROVAL_POLICY} was deleted and recreated since (uid ${uid[0]}, now ${uid[1]})`);
-    else if (generation[0] !== generation[1])
-      out.push(`${kind} ${APPROVAL_POLICY} was changed since (generation ${generation[0]}, now ${generation[1]})`);
+    else if (generation[0] !== generation[1]) out.push(`${kind} ${APPROVAL_POLICY} was changed since (generation ${generation[0]}, now ${generation[1]})`);
   };
   one('ValidatingAdmissionPolicy', [recorded.policyUID, live.policyUID], [recorded.policyGeneration, live.policyGeneration]);
   one('ValidatingAdmissionPolicyBinding', [recorded.bindingUID, live.bindingUID], [recorded.bindingGeneration, live.bindingGeneration]);

@@ -64,7 +64,10 @@ describe('planApproval', function () {
   describe('recording decisions from the persisted stamps', function () {
     const agent = (requiredApprovals = 1) =>
       agentIdentity('deploy-bot', { allowedNamespaces: { names: ['payments'] }, approvers: { groups: ['sre'] }, requiredApprovals });
-    const stamped = (decisions: ApprovalRequest['decisions'], status: ApprovalRequest['status'] = { phase: 'Pending', policyEpoch: POLICY_EPOCH }): ApprovalRequest => ({
+    const stamped = (
+      decisions: ApprovalRequest['decisions'],
+      status: ApprovalRequest['status'] = { phase: 'Pending', policyEpoch: POLICY_EPOCH },
+    ): ApprovalRequest => ({
       ...ar(status),
       decisions,
     });

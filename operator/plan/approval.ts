@@ -39,7 +39,10 @@ const NEW_REQUEST_FIX = 'retry the held call: it creates a new request, guarded 
  */
 function uncounted(status: ApprovalRequestStatus, policy: PolicyState): { message: string; final: boolean } | undefined {
   if (policy.problems.length)
-    return { message: `decisions are not counted while ${APPROVAL_POLICY} is not in force: ${policy.problems.join('; ')}; fix: ${APPROVAL_POLICY_FIX}`, final: false };
+    return {
+      message: `decisions are not counted while ${APPROVAL_POLICY} is not in force: ${policy.problems.join('; ')}; fix: ${APPROVAL_POLICY_FIX}`,
+      final: false,
+    };
   if (!status.policyEpoch)
     return {
       message: `decisions are not counted: they were written before the operator saw this request under ${APPROVAL_POLICY} (status.policyEpoch is unset), so the policy may not have checked them; fix: ${NEW_REQUEST_FIX}`,
@@ -107,7 +110,12 @@ export function planApproval(ar: ApprovalRequest, now: Date, stamps?: StampConte
       if (status.phase === undefined || epoch)
         actions.push({
           type: 'writeStatus',
-          status: { ...status, phase: 'Pending', message: status.message ?? `waiting for approval until ${ar.spec.expiresAt}`, ...(epoch ? { policyEpoch: epoch } : {}) },
+          status: {
+            ...status,
+            phase: 'Pending',
+            message: status.message ?? `waiting for approval until ${ar.spec.expiresAt}`,
+            ...(epoch ? { policyEpoch: epoch } : {}),
+          },
         });
       // Not recorded (the policy is not in force): look again, so it is before anyone decides.
       const recheck = stamps && !status.policyEpoch && !epoch;
