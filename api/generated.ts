@@ -273,6 +273,17 @@ export interface ApprovalRequestStatus {
   origin?: "Unconfirmed" | "Confirmed";
   /** Why the request is in its phase. */
   message?: string;
+  /** The approval-stamps ValidatingAdmissionPolicy and binding in force when the operator first saw this request with no decision on it (values only the apiserver sets). Decisions count only while the live policy and binding still have these uids and generations: a policy deleted and recreated, or edited and restored, in between could have let a forged decision in. */
+  policyEpoch?: {
+    /** metadata.uid of the ValidatingAdmissionPolicy. */
+    policyUID: string;
+    /** metadata.generation of the ValidatingAdmissionPolicy. */
+    policyGeneration: number;
+    /** metadata.uid of the ValidatingAdmissionPolicyBinding. */
+    bindingUID: string;
+    /** metadata.generation of the ValidatingAdmissionPolicyBinding. */
+    bindingGeneration: number;
+  };
   /** Conditions of the request. */
   conditions?: {
     /** The condition type. */

@@ -374,10 +374,12 @@ describe('forged AdmissionReviews: nothing that grants power rests on a review a
     expect((await getAr(ns, name)).decisions?.map((d) => d.user)).to.deep.equal(['alice']);
   });
 
-  it('without the policy no stamp counts (fail closed), and verification says why; with it back, the approval is recorded', async function () {
+  it('without the policy no stamp counts (fail closed), and verification says why; restored, the stamp written meanwhile never counts and the request expires (policy epoch)', async function () {
     const ns = await newNamespace();
     const agent = await saAgent(ns, 1);
     const name = await heldDelete(ns, agent, 'web');
+    // The operator records the epoch of the policy in force while the request has no decision.
+    const epoch = await eventually(async () => (await getAr(ns, name)).status?.policyEpoch, 30_000, 'the policy epoch recorded');
     await kubectlOk('admin', ['delete', 'validatingadmissionpolicybinding', APPROVAL_POLICY]);
     try {
       await kubectlOk('alice', ['annotate', 'approvalrequest', name, '-n', ns, 'approved=true']);
@@ -399,7 +401,30 @@ describe('forged AdmissionReviews: nothing that grants power rests on a review a
     } finally {
       await kubectlOk('admin', ['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'config', 'admission')]);
     }
-    await eventually(async () => (await getAr(ns, name)).status?.phase === 'Approved', 60_000, 'recorded once the policy is back');
+    // A decision written while the binding was gone was never checked: restoring the binding
+    // (a new uid) does not make it count. The request expires at once, and the agent's retry
+    // is held under a new request guarded by the restored policy.
+    const changed = await eventually(
+      async () => {
+        const ar = await getAr(ns, name);
+        return ar.status?.phase === 'Expired' ? ar : undefined;
+      },
+      60_000,
+      'the request expired because the binding was recreated',
+    );
+    expect(changed.status?.approvals ?? []).to.deep.equal([]);
+    expect(changed.status?.policyEpoch).to.deep.equal(epoch);
+    expect(changed.status?.message).to.contain(`ValidatingAdmissionPolicyBinding ${APPROVAL_POLICY} was deleted and recreated`).and.contain('fix: retry');
+    const retried = await eventually(
+      async () => /ApprovalRequest (ar-[a-z0-9-]+)/.exec((await agent.kubectl(['delete', 'deployment', 'web', '-n', ns, '--wait=false'])).stderr)?.[1],
+      30_000,
+      'the retry held',
+    );
+    expect(retried).to.not.equal(name);
+    const fresh = await eventually(async () => (await getAr(ns, retried)).status?.policyEpoch, 30_000, 'the new request under the restored policy');
+    expect(fresh.bindingUID).to.not.equal(epoch.bindingUID);
+    await kubectlOk('alice', ['annotate', 'approvalrequest', retried, '-n', ns, 'approved=true']);
+    await eventually(async () => (await getAr(ns, retried)).status?.phase === 'Approved', 60_000, 'the new request approved');
   });
 
   it("consumption and creation are provisional: the apiserver's audit log confirms the real ones; an approval a forged review spent stays spent and unconfirmed", async function () {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { fileURLToPath } from 'node:url';
-import { approvalPolicyObjects, approvalPolicyProblems, APPROVAL_POLICY } from './approval-policy.js';
+import { approvalPolicyObjects, approvalPolicyProblems, approvalPolicyState, APPROVAL_POLICY, policyEpochChanges } from './approval-policy.js';
 import type { LiveBinding, LivePolicy } from './approval-policy.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -20,6 +20,24 @@ describe('lib/approval-policy', () => {
   it('the shipped objects are in force', () => {
     const { policy, binding } = shipped();
     expect(approvalPolicyProblems(policy, binding)).to.deep.equal([]);
+  });
+
+  it('the epoch is the apiserver-set uid and generation of both objects, only while the policy is in force', () => {
+    const { policy, binding } = shipped();
+    const live = (p: LivePolicy, b: LiveBinding) => approvalPolicyState(p, b);
+    const p = { ...policy, metadata: { uid: 'p1', generation: 2 } };
+    const b = { ...binding, metadata: { uid: 'b1', generation: 1 } };
+    expect(live(p, b)).to.deep.equal({ problems: [], epoch: { policyUID: 'p1', policyGeneration: 2, bindingUID: 'b1', bindingGeneration: 1 } });
+    expect(approvalPolicyState(p, undefined).epoch).to.equal(undefined);
+    expect(live(policy, binding).problems.join()).to.contain('no metadata.uid or metadata.generation');
+    const e = live(p, b).epoch!;
+    expect(policyEpochChanges(e, e)).to.deep.equal([]);
+    expect(policyEpochChanges(e, { ...e, policyUID: 'p2', policyGeneration: 1 })).to.deep.equal([
+      `ValidatingAdmissionPolicy ${APPROVAL_POLICY} was deleted and recreated since (uid p1, now p2)`,
+    ]);
+    expect(policyEpochChanges(e, { ...e, bindingGeneration: 2 })).to.deep.equal([
+      `ValidatingAdmissionPolicyBinding ${APPROVAL_POLICY} was changed since (generation 1, now 2)`,
+    ]);
   });
 
   it('fails closed on a missing policy or binding, Warn-only, Ignore, narrowed matches or edited expressions', () => {

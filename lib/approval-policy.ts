@@ -12,6 +12,8 @@
 // - no entry disappears: one approver cannot erase another's decision (N of M, vetoes).
 // An unchanged entry is carried along by any write, so approvers annotate in turn.
 
+import type { ApprovalRequestStatus } from '../api/types.js';
+
 export const APPROVAL_POLICY = 'agentgate-approval-stamps';
 
 const LABELS = { 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/part-of': 'agentgate' };
@@ -71,6 +73,7 @@ export function approvalPolicyObjects(): PolicyObjects {
 
 /** The parts of the live objects that decide whether the policy is in force. */
 export interface LivePolicy {
+  metadata?: { uid?: string; generation?: number };
   spec?: {
     failurePolicy?: string;
     matchConstraints?: {
@@ -85,6 +88,7 @@ export interface LivePolicy {
   status?: { typeChecking?: { expressionWarnings?: unknown[] } };
 }
 export interface LiveBinding {
+  metadata?: { uid?: string; generation?: number };
   spec?: { policyName?: string; validationActions?: string[]; matchResources?: unknown; paramRef?: unknown };
 }
 
@@ -140,3 +144,46 @@ export function approvalPolicyProblems(policy: LivePolicy | undefined, binding: 
 
 /** The fix to print with approvalPolicyProblems. */
 export const APPROVAL_POLICY_FIX = `kubectl apply -f config/admission/approval-stamps.yaml (or helm upgrade agentgate); the operator counts no approval until ${APPROVAL_POLICY} is back`;
+
+// The policy epoch closes the remove-policy / forge / restore window: a stamp written while
+// the policy or binding was briefly deleted or edited looks, once they are back, like any
+// other. A decision has no time the apiserver vouches for, but the policy and binding have
+// a uid (new on every create) and a generation (bumped on every spec change) that only the
+// apiserver sets. The operator records both on a request when it first sees the request
+// with no decision under an enforced policy (a write conditional on the resourceVersion it
+// saw); while the live values still equal those, the policy has been in force, unchanged,
+// for every decision written since. Cost (fail closed): decisions on a request made before
+// a real policy change (upgrade, delete and reinstall) never count, so it expires and the
+// retry's new request is approved instead. Re-applying identical objects bumps nothing.
+
+/** The policy and binding as the apiserver identifies them (ApprovalRequest status.policyEpoch). */
+export type PolicyEpoch = NonNullable<ApprovalRequestStatus['policyEpoch']>;
+
+/** What the operator reads before counting stamps: problems, and the epoch when there are none. */
+export interface PolicyState {
+  problems: string[];
+  epoch?: PolicyEpoch;
+}
+
+/** approvalPolicyProblems() and, when it is in force, the live epoch. */
+export function approvalPolicyState(policy: LivePolicy | undefined, binding: LiveBinding | undefined): PolicyState {
+  const problems = approvalPolicyProblems(policy, binding);
+  const p = policy?.metadata;
+  const b = binding?.metadata;
+  if (problems.length) return { problems };
+  if (!p?.uid || p.generation === undefined || !b?.uid || b.generation === undefined)
+    return { problems: [`${APPROVAL_POLICY} has no metadata.uid or metadata.generation (not read from an apiserver)`] };
+  return { problems, epoch: { policyUID: p.uid, policyGeneration: p.generation, bindingUID: b.uid, bindingGeneration: b.generation } };
+}
+
+/** How the live epoch differs from the one a request recorded (empty: the same). */
+export function policyEpochChanges(recorded: PolicyEpoch, live: PolicyEpoch): string[] {
+  const out: string[] = [];
+  const one = (kind: string, uid: [string, string], generation: [number, number]) => {
+    if (uid[0] !== uid[1]) out.push(`${kind} ${APPROVAL_POLICY} was deleted and recreated since (uid ${uid[0]}, now ${uid[1]})`);
+    else if (generation[0] !== generation[1]) out.push(`${kind} ${APPROVAL_POLICY} was changed since (generation ${generation[0]}, now ${generation[1]})`);
+  };
+  one('ValidatingAdmissionPolicy', [recorded.policyUID, live.policyUID], [recorded.policyGeneration, live.policyGeneration]);
+  one('ValidatingAdmissionPolicyBinding', [recorded.bindingUID, live.bindingUID], [recorded.bindingGeneration, live.bindingGeneration]);
+  return out;
+}

@@ -3,7 +3,7 @@
 // asks a pure planner what to do, executes the plan through ClusterWrites, and returns a
 // Result. This file is the wiring: informers, event handlers, the sweep, and turning a
 // Result into the queue's requeue.
-import { approvalPolicyProblems, APPROVAL_POLICY } from '../lib/approval-policy.js';
+import { approvalPolicyState, APPROVAL_POLICY, type PolicyState } from '../lib/approval-policy.js';
 import * as k8s from '@kubernetes/client-node';
 import { LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, type AccessGrant, type AgentIdentity, type ApprovalRequest } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
@@ -33,10 +33,11 @@ interface OperatorOptions {
   /** status.validUntil = decidedAt + this, for approvals recorded from stamps. */
   approvalValidityMs?: number;
   /**
-   * approvalPolicyProblems() of the live ValidatingAdmissionPolicy; no stamp counts unless
-   * empty. Default: read the policy and its binding from the apiserver at each recording.
+   * approvalPolicyState() of the live ValidatingAdmissionPolicy; no stamp counts unless it is
+   * in force with the request's epoch. Default: read the policy and its binding from the
+   * apiserver at each recording.
    */
-  approvalPolicyProblems?: () => Promise<string[]>;
+  approvalPolicy?: () => Promise<PolicyState>;
   auditRetentionMs: number;
   sweepIntervalMs: number;
   workers?: number;
@@ -137,7 +138,7 @@ export class Operator {
       namespace: o.namespace,
       approvalTtlMs: o.approvalTtlMs,
       ...(o.approvalValidityMs !== undefined ? { approvalValidityMs: o.approvalValidityMs } : {}),
-      approvalPolicyProblems: o.approvalPolicyProblems ?? (() => livePolicyProblems(kc.makeApiClient(k8s.AdmissionregistrationV1Api))),
+      approvalPolicy: o.approvalPolicy ?? (() => livePolicyState(kc.makeApiClient(k8s.AdmissionregistrationV1Api))),
       auditRetentionMs: o.auditRetentionMs,
       enqueue: (k) => this.queue.add(k),
     };
@@ -270,7 +271,7 @@ export class Operator {
 }
 
 /** Reads the approval-stamps policy and binding fresh (rare, human-paced): a deleted policy fails closed at once. */
-async function livePolicyProblems(admission: k8s.AdmissionregistrationV1Api): Promise<string[]> {
+async function livePolicyState(admission: k8s.AdmissionregistrationV1Api): Promise<PolicyState> {
   const read = async <T>(f: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await f();
@@ -283,5 +284,5 @@ async function livePolicyProblems(admission: k8s.AdmissionregistrationV1Api): Pr
     read(() => admission.readValidatingAdmissionPolicy({ name: APPROVAL_POLICY })),
     read(() => admission.readValidatingAdmissionPolicyBinding({ name: APPROVAL_POLICY })),
   ]);
-  return approvalPolicyProblems(policy as never, binding as never);
+  return approvalPolicyState(policy as never, binding as never);
 }

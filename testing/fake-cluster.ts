@@ -10,6 +10,7 @@ import { newLogger, type Logger } from '../lib/log.js';
 import { OperatorMetrics } from '../operator/metrics.js';
 import type { ClusterWrites, FreshKind, OperatorCache, ReconcileContext } from '../operator/reconcile/context.js';
 import type { ApprovalStore } from '../webhook/admit.js';
+import { POLICY_EPOCH } from './fixtures.js';
 
 type Obj = { metadata: { name?: string; namespace?: string; resourceVersion?: string; uid?: string; finalizers?: string[]; deletionTimestamp?: string } };
 type Op = keyof ClusterWrites;
@@ -204,8 +205,8 @@ export function fakeContext(
     recorder: { emit: (o, type, reason) => events.push(`${o.kind}/${o.metadata.name} ${type} ${reason}`) },
     namespace: 'agentgate-system',
     approvalTtlMs: 3_600_000,
-    // The approval-stamps policy is in force unless a test says otherwise.
-    approvalPolicyProblems: async () => [],
+    // The approval-stamps policy is in force, unchanged, unless a test says otherwise.
+    approvalPolicy: async () => ({ problems: [], epoch: POLICY_EPOCH }),
     auditRetentionMs: 30 * 24 * 3_600_000,
     enqueue: (k) => enqueued.push(k),
     enqueued,

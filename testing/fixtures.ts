@@ -3,6 +3,7 @@
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import type { SettledApprovalCall } from '../lib/approval-confirm.js';
+import type { PolicyEpoch } from '../lib/approval-policy.js';
 import type { FakeClock } from '../lib/clock.js';
 import type { RoleLike, NamespaceLike } from '../webhook/snapshot.js';
 
@@ -185,6 +186,9 @@ export function deploymentDelete(name = 'web', namespace = 'prod'): AdmissionReq
 export function withStatus(ar: ApprovalRequest, status: ApprovalRequest['status'], rv = '42'): ApprovalRequest {
   return { ...ar, metadata: { ...ar.metadata, resourceVersion: rv }, ...(status ? { status } : {}) };
 }
+
+/** The live approval-stamps policy's epoch in unit tests (what an apiserver would report). */
+export const POLICY_EPOCH: PolicyEpoch = { policyUID: 'policy-uid-1', policyGeneration: 1, bindingUID: 'binding-uid-1', bindingGeneration: 1 };
 
 /** The fingerprint of heldRequest() and settledCall(). */
 const HELD_FINGERPRINT = 'c'.repeat(64);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { API_VERSION, type ApprovalRequest } from '../../api/types.js';
-import { agentIdentity } from '../../testing/fixtures.js';
+import { agentIdentity, POLICY_EPOCH } from '../../testing/fixtures.js';
 import { planApproval, POLICY_RECHECK_MS } from './approval.js';
 
 const ar = (status?: ApprovalRequest['status']): ApprovalRequest => ({
@@ -64,12 +64,15 @@ describe('planApproval', function () {
   describe('recording decisions from the persisted stamps', function () {
     const agent = (requiredApprovals = 1) =>
       agentIdentity('deploy-bot', { allowedNamespaces: { names: ['payments'] }, approvers: { groups: ['sre'] }, requiredApprovals });
-    const stamped = (decisions: ApprovalRequest['decisions'], status: ApprovalRequest['status'] = { phase: 'Pending' }): ApprovalRequest => ({
+    const stamped = (
+      decisions: ApprovalRequest['decisions'],
+      status: ApprovalRequest['status'] = { phase: 'Pending', policyEpoch: POLICY_EPOCH },
+    ): ApprovalRequest => ({
       ...ar(status),
       decisions,
     });
     const now = at('2030-01-01T00:00:00Z');
-    const ok = { agent: agent(), policyProblems: [] as string[] };
+    const ok = { agent: agent(), policy: { problems: [], epoch: POLICY_EPOCH } };
     const written = (p: ReturnType<typeof planApproval>) =>
       (p.actions.find((a) => a.type === 'writeStatus') as { status: ApprovalRequest['status'] } | undefined)?.status;
 
@@ -125,7 +128,7 @@ describe('planApproval', function () {
     it('fails closed while the policy is not in force: nothing counts, the status says why, and it looks again', function () {
       const p = planApproval(stamped([{ user: 'alice', groups: ['sre'], decision: 'Approved' }]), now, {
         ...ok,
-        policyProblems: ['ValidatingAdmissionPolicy agentgate-approval-stamps does not exist'],
+        policy: { problems: ['ValidatingAdmissionPolicy agentgate-approval-stamps does not exist'] },
       });
       const status = written(p)!;
       expect(status.phase).to.equal('Pending');
@@ -133,6 +136,70 @@ describe('planApproval', function () {
       expect(status.message).to.contain('not counted').and.contain('does not exist');
       expect(p.actions.find((a) => a.type === 'event')).to.include({ reason: 'ApprovalPolicyMissing' });
       expect(p.requeueAfterMs).to.equal(POLICY_RECHECK_MS);
+    });
+  });
+
+  describe('the policy epoch (remove-policy / forge / restore)', function () {
+    const agent = agentIdentity('deploy-bot', { allowedNamespaces: { names: ['payments'] }, approvers: { groups: ['sre'] } });
+    const alice = [{ user: 'alice', groups: ['sre'], decision: 'Approved' as const }];
+    const now = at('2030-01-01T00:00:00Z');
+    const inForce = { agent, policy: { problems: [], epoch: POLICY_EPOCH } };
+    const missing = { agent, policy: { problems: ['ValidatingAdmissionPolicyBinding agentgate-approval-stamps does not exist'] } };
+    const written = (p: ReturnType<typeof planApproval>) =>
+      (p.actions.find((a) => a.type === 'writeStatus') as { status: ApprovalRequest['status'] } | undefined)?.status;
+    const event = (p: ReturnType<typeof planApproval>) => p.actions.find((a) => a.type === 'event') as { reason: string } | undefined;
+
+    it('records the live epoch on the first write of a request with no decision, once', function () {
+      const status = written(planApproval(ar(), now, inForce))!;
+      expect(status.phase).to.equal('Pending');
+      expect(status.policyEpoch).to.deep.equal(POLICY_EPOCH);
+      expect(planApproval(ar(status), now, inForce).actions).to.deep.equal([]);
+    });
+
+    it('a request made while the policy is missing gets no epoch, is looked at again, and gets one when the policy is back', function () {
+      const p = planApproval(ar(), now, missing);
+      const status = written(p)!;
+      expect(status.phase).to.equal('Pending');
+      expect(status.policyEpoch).to.equal(undefined);
+      expect(p.requeueAfterMs).to.equal(POLICY_RECHECK_MS);
+      const back = written(planApproval(ar(status), now, inForce))!;
+      expect(back.policyEpoch).to.deep.equal(POLICY_EPOCH);
+      expect(back.message).to.equal(status.message);
+    });
+
+    it('decisions on a request without an epoch never count, even with the policy in force: it expires at once (written while nobody watched)', function () {
+      const forged = { ...ar({ phase: 'Pending' }), decisions: alice };
+      const p = planApproval(forged, now, inForce);
+      const status = written(p)!;
+      expect(status.phase).to.equal('Expired');
+      expect(status.approvals).to.equal(undefined);
+      expect(status.message).to.contain('not counted').and.contain('status.policyEpoch is unset').and.contain('fix: retry');
+      expect(event(p)).to.include({ reason: 'ApprovalPolicyChanged' });
+      expect(p.requeueAfterMs).to.equal(undefined);
+      expect(planApproval({ ...forged, status }, now, inForce).actions).to.deep.equal([]);
+    });
+
+    it('while the policy is missing the decision waits (Pending); restored under a new uid, the request expires', function () {
+      const req = { ...ar({ phase: 'Pending', policyEpoch: POLICY_EPOCH }), decisions: alice };
+      const waiting = written(planApproval(req, now, missing))!;
+      expect(waiting.phase).to.equal('Pending');
+      const restored = { agent, policy: { problems: [], epoch: { ...POLICY_EPOCH, bindingUID: 'binding-uid-2' } } };
+      expect(written(planApproval({ ...req, status: waiting }, now, restored))!.phase).to.equal('Expired');
+    });
+
+    it('a policy or binding recreated or edited since the epoch was recorded: nothing counts, and the status names what changed', function () {
+      const recreated = { ...POLICY_EPOCH, bindingUID: 'binding-uid-2' };
+      const edited = { ...POLICY_EPOCH, policyGeneration: 3 };
+      const req = { ...ar({ phase: 'Pending', policyEpoch: POLICY_EPOCH }), decisions: alice };
+      const a = written(planApproval(req, now, { agent, policy: { problems: [], epoch: recreated } }))!;
+      expect(a.phase).to.equal('Expired');
+      expect(a.approvals).to.equal(undefined);
+      expect(a.message).to.contain('ValidatingAdmissionPolicyBinding agentgate-approval-stamps was deleted and recreated').and.contain('binding-uid-2');
+      const b = written(planApproval(req, now, { agent, policy: { problems: [], epoch: edited } }))!;
+      expect(b.message).to.contain('ValidatingAdmissionPolicy agentgate-approval-stamps was changed since (generation 1, now 3)');
+      expect(b.policyEpoch, 'the recorded epoch is never replaced').to.deep.equal(POLICY_EPOCH);
+      // The same epoch as recorded: the stamp counts.
+      expect(written(planApproval(req, now, inForce))!.phase).to.equal('Approved');
     });
   });
 });

@@ -13,12 +13,13 @@ export async function reconcileApproval(c: ReconcileContext, namespace: string, 
     c.cache.forget('ApprovalRequest', namespace, name);
     return DONE;
   }
-  // Stamps count only while the policy that makes them unforgeable is in force.
+  // Stamps count only while the policy that makes them unforgeable is in force, and has been
+  // since the request had none (its epoch, read fresh and recorded once).
   const stamps =
-    (ar.decisions ?? []).length && (ar.status?.phase ?? 'Pending') === 'Pending'
+    ((ar.decisions ?? []).length || !ar.status?.policyEpoch) && (ar.status?.phase ?? 'Pending') === 'Pending'
       ? {
           agent: c.cache.agent(ar.spec.agent),
-          policyProblems: await c.approvalPolicyProblems(),
+          policy: await c.approvalPolicy(),
           ...(c.approvalValidityMs !== undefined ? { validityMs: c.approvalValidityMs } : {}),
         }
       : undefined;

@@ -3,6 +3,7 @@
 // throwing to be requeued. An error return is a failure the queue retries with backoff.
 import type * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity, ApprovalRequest, AuditEvent } from '../../api/types.js';
+import type { PolicyState } from '../../lib/approval-policy.js';
 import type { AgentgateKind } from '../../lib/kube.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
@@ -91,8 +92,8 @@ export interface ReconcileContext {
   approvalTtlMs: number;
   /** status.validUntil = decidedAt + this, for approvals recorded from stamps. */
   approvalValidityMs?: number;
-  /** Why the approval-stamps policy is not in force (empty: it is); no stamp counts otherwise. */
-  approvalPolicyProblems(): Promise<string[]>;
+  /** The approval-stamps policy as it is now: why it is not in force, or its epoch. */
+  approvalPolicy(): Promise<PolicyState>;
   auditRetentionMs: number;
   /** Another key to reconcile (e.g. the grant an approval gates). */
   enqueue(key: string): void;
