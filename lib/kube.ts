@@ -160,7 +160,12 @@ export class KubeApi {
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
     const headers: Record<string, string> = { accept: 'application/json, */*' };
-    if (payload !== undefined) headers['content-type'] = o.contentType ?? 'application/json';
+    if (payload !== undefined) {
+      headers['content-type'] = o.contentType ?? 'application/json';
+      // Explicit: node sends a DELETE's body without a length, which the apiserver ignores
+      // and then reads as the start of the next request on the keep-alive connection.
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
     const opts: https.RequestOptions = { method, headers };
     await this.kc.applyToHTTPSOptions(opts);
     return new Promise<string>((resolve, reject) => {
