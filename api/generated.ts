@@ -267,6 +267,10 @@ export interface ApprovalRequestStatus {
   consumedAt?: string;
   /** The admission request UID that used the approval. */
   consumedBy?: string;
+  /** Whether the kube-apiserver confirmed the call that used the approval. Unconfirmed when the webhook spent it (a review anyone could have sent straight to the webhook's port); Completed or Failed once the apiserver's own audit event for that admission request (joined through the webhook's audit-event annotation) says what it did. An approval is never usable twice, confirmed or not: an approver approves the new request the agent's retry creates. */
+  consumption?: "Unconfirmed" | "Completed" | "Failed";
+  /** Operation requests only: Confirmed once the kube-apiserver's own audit event shows the agent really made the held call; Unconfirmed until then (a review sent straight to the webhook's port can create a request nobody made, and on EKS the audit log arrives minutes late). Approving an unconfirmed request is allowed, with a warning. */
+  origin?: "Unconfirmed" | "Confirmed";
   /** Why the request is in its phase. */
   message?: string;
   /** Conditions of the request. */

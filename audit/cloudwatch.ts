@@ -22,6 +22,7 @@ import { CloudWatchLogsClient, DescribeLogStreamsCommand, FilterLogEventsCommand
 import type { CloudWatchLogsClientConfig, DescribeLogStreamsCommandOutput, FilterLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
 import type { AgentIdentity } from '../api/types.js';
 import type { UserInfo } from '../lib/admission.js';
+import type { SettledApprovalCall } from '../lib/approval-confirm.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import { ingest } from './apiserver/sink.js';
@@ -70,6 +71,8 @@ interface CloudWatchOptions {
   region: string;
   store: AuditStore;
   agentFor: (user: UserInfo) => AgentIdentity | undefined;
+  /** Settled records of calls that named an ApprovalRequest (audit/apiserver/confirm.ts). */
+  onApprovalCalls?: (calls: SettledApprovalCall[]) => Promise<void>;
   clock: Clock;
   log: Logger;
   intervalMs?: number;
@@ -295,7 +298,7 @@ export class CloudWatchAuditPoller {
         batch.push(e);
       }
       if (batch.length) {
-        const s = await ingest(this.o.store, batch, this.o.agentFor);
+        const s = await ingest(this.o.store, batch, this.o.agentFor, this.o.onApprovalCalls);
         r.settled += s.settled;
         r.recorded += s.recorded;
         r.ignored += s.ignored;

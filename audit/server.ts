@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity, AuditEventSpec } from '../api/types.js';
 import { AUDIT_APISERVICE, GROUP, VERSION } from '../api/types.js';
+import type { SettledApprovalCall } from '../lib/approval-confirm.js';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage, isConflict, isNotFound } from '../lib/kube.js';
 import type { UserInfo as AdmissionUser } from '../lib/admission.js';
@@ -35,6 +36,8 @@ interface AuditServerOptions {
   log: Logger;
   clock: Clock;
   agentFor: (user: AdmissionUser) => AgentIdentity | undefined;
+  /** Settled records of calls that named an ApprovalRequest (audit/apiserver/confirm.ts). */
+  onApprovalCalls?: (calls: SettledApprovalCall[]) => Promise<void>;
   /** PEM of the CA(s) whose client certificates may post audit batches (the apiserver's). */
   sinkClientCa?: string;
   sinkAllowedNames: string[];
@@ -128,7 +131,7 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
     }
     const body = JSON.parse(await readBody(req)) as { kind?: string; items?: ApiserverAuditEvent[] };
     const items = body.kind === 'EventList' ? (body.items ?? []) : [body as ApiserverAuditEvent];
-    const r = await ingest(o.store, items, o.agentFor);
+    const r = await ingest(o.store, items, o.agentFor, o.onApprovalCalls);
     o.log.debug('apiserver audit batch', { events: items.length, ...r });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   };

@@ -38,7 +38,7 @@ describe('audit store: settling admitted records with the apiserver outcome', fu
 
   it('settles a whole batch in one statement: 2xx Completed, else Failed, the first result of a record wins, unknown names ignored', async function () {
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => store.append(created(n))));
-    const n = await store.settle([
+    const { count: n } = await store.settle([
       { name: a!.name, code: 201 },
       { name: b!.name, code: 500 },
       { name: a!.name, code: 404 },
@@ -52,9 +52,34 @@ describe('audit store: settling admitted records with the apiserver outcome', fu
 
   it('never settles a record twice', async function () {
     const d = await store.append(created('d'));
-    expect(await store.settle([{ name: d.name, code: 201 }])).to.equal(1);
-    expect(await store.settle([{ name: d.name, code: 403 }])).to.equal(0);
+    expect((await store.settle([{ name: d.name, code: 201 }])).count).to.equal(1);
+    expect((await store.settle([{ name: d.name, code: 403 }])).count).to.equal(0);
     expect(await store.get(d.name)).to.include({ outcome: 'Completed', code: 201 });
-    expect(await store.settle([])).to.equal(0);
+    expect((await store.settle([])).count).to.equal(0);
+  });
+
+  it('returns the settled records of calls that named an ApprovalRequest, with their outcome, and only those', async function () {
+    const fp = 'f'.repeat(64);
+    const held = await store.append({ ...created('held'), decision: 'Held', approvalRequest: 'payments/ar-x', objectDigest: fp, requestUID: 'uid-held' });
+    const used = await store.append({ ...created('used'), approvalRequest: 'payments/ar-x', objectDigest: fp, requestUID: 'uid-used' });
+    const plain = await store.append(created('plain'));
+    const r = await store.settle([
+      { name: held.name, code: 403 },
+      { name: used.name, code: 200 },
+      { name: plain.name, code: 201 },
+    ]);
+    expect(r.count).to.equal(3);
+    const byRecord = new Map(r.approvalCalls.map((c) => [c.record, c]));
+    expect(byRecord.size).to.equal(2);
+    expect(byRecord.get(held.name)).to.deep.equal({
+      record: held.name,
+      approvalRequest: 'payments/ar-x',
+      agent: 'deploy-bot',
+      decision: 'Held',
+      requestUID: 'uid-held',
+      fingerprint: fp,
+      outcome: 'Failed',
+    });
+    expect(byRecord.get(used.name)).to.include({ decision: 'Allowed', requestUID: 'uid-used', outcome: 'Completed' });
   });
 });

@@ -10,6 +10,7 @@
 import type { AuditEventSpec } from '../api/types.js';
 import { appendEvent, emptyHead } from '../lib/audit-chain.js';
 import type { ChainHead, UnchainedSpec } from '../lib/audit-chain.js';
+import type { SettledApprovalCall } from '../lib/approval-confirm.js';
 import type { Clock } from '../lib/clock.js';
 import type { Db } from './db.js';
 import { expiredPartitions, migrate, partitionFor, PARTITION_PREFIX, TABLE } from './schema.js';
@@ -26,6 +27,12 @@ export interface StoredEvent {
   source: Source;
   outcome: Outcome;
   code?: number;
+}
+
+/** What one settle() did: how many records it settled, and those of calls that named an ApprovalRequest. */
+interface Settled {
+  count: number;
+  approvalCalls: SettledApprovalCall[];
 }
 
 interface AppendOptions {
@@ -313,17 +320,22 @@ export class AuditStore {
    * The apiserver's own outcome for admitted calls: Completed (2xx) or Failed, with the
    * status code. Only records still Admitted change, so a replayed audit batch is harmless.
    */
-  async settle(results: ReadonlyArray<{ name: string; code: number }>): Promise<number> {
-    if (!results.length) return 0;
+  async settle(results: ReadonlyArray<{ name: string; code: number }>): Promise<Settled> {
+    if (!results.length) return { count: 0, approvalCalls: [] };
     // One statement per batch (an audit batch carries hundreds): the first result of a
-    // record wins, as the row is settled once (outcome = 'Admitted' guards it).
-    const rows = await this.db.query(
+    // record wins, as the row is settled once (outcome = 'Admitted' guards it). Records of
+    // calls that named an ApprovalRequest come back whole enough to confirm it
+    // (lib/approval-confirm.ts); every other row returns only its outcome.
+    const rows = await this.db.query<{ outcome: 'Completed' | 'Failed'; call: Omit<SettledApprovalCall, 'outcome'> | null }>(
       `UPDATE ${TABLE} AS t SET outcome = CASE WHEN v.code BETWEEN 200 AND 299 THEN 'Completed' ELSE 'Failed' END, status_code = v.code, rv = nextval('agentgate_audit_rv')
        FROM (SELECT DISTINCT ON (name) name, code FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(name, code, i) ORDER BY name, i) AS v
-       WHERE t.name = v.name AND t.outcome = 'Admitted' RETURNING t.name`,
+       WHERE t.name = v.name AND t.outcome = 'Admitted'
+       RETURNING t.outcome, CASE WHEN t.spec ? 'approvalRequest' THEN jsonb_build_object('record', t.name, 'approvalRequest', t.spec->'approvalRequest',
+         'agent', COALESCE(t.spec->'agent', '""'), 'decision', t.spec->'decision', 'requestUID', t.spec->'requestUID', 'fingerprint', COALESCE(t.spec->'objectDigest', '""')) END AS call`,
       [results.map((r) => r.name), results.map((r) => r.code)],
     );
-    return rows.length;
+    const approvalCalls = rows.flatMap((r) => (r.call ? [{ ...r.call, outcome: r.outcome }] : []));
+    return { count: rows.length, approvalCalls };
   }
 
   /** Every writer's last event (for checkpoints and verification). */

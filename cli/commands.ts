@@ -6,6 +6,7 @@ import type { AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js
 import { AGENTGATE_NAMESPACE, ANNOTATION_APPROVED, API_VERSION } from '../api/types.js';
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
+import { unconfirmedOriginWarning } from '../lib/approval-confirm.js';
 import { listAuditEvents, verifyRecord } from '../audit/client.js';
 import { auditPolicyYaml } from '../audit/policy.js';
 import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
@@ -180,6 +181,8 @@ async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
     );
   }
   const previous = (ar.status?.approvals ?? []).find((a) => a.user === me.user);
+  const unconfirmed = approve ? unconfirmedOriginWarning(ar) : undefined;
+  if (unconfirmed) ctx.io.err(`warning: ${unconfirmed}\n`);
   try {
     await ag.mergePatch('ApprovalRequest', name, { metadata: { annotations: { [ANNOTATION_APPROVED]: approve ? 'true' : 'false' } } }, ns);
   } catch (e) {

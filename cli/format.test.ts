@@ -107,6 +107,16 @@ describe('cli format: pending', () => {
     expect(text).to.contain('expires:   in 30m');
     expect(text).to.contain('approve:   agentgate approve ar-1 -n payments');
     expect(text).to.contain('deny:      agentgate deny ar-1 -n payments');
+    expect(text).to.contain('origin:    UNCONFIRMED: no kube-apiserver audit event shows the agent making this call yet');
+  });
+
+  it("says an operation request's origin is confirmed once the apiserver's audit log showed the call; an activation has none", () => {
+    const confirmed = ar('ar-3');
+    confirmed.status = { phase: 'Pending', origin: 'Confirmed' };
+    expect(formatPending([{ request: confirmed, eligible: true, required: 1 }], 'alice', NOW)).to.contain(
+      "origin:    confirmed by the kube-apiserver's audit log",
+    );
+    expect(formatPending([{ request: ar('ar-4', { type: 'Activation' }), eligible: true, required: 1 }], 'alice', NOW)).to.not.contain('origin:');
   });
 
   it('says why a listed request may not be decided, and when there is nothing', () => {

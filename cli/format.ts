@@ -5,6 +5,7 @@ import { formatErrors, validateObject } from '../api/validate.js';
 import type { FieldError } from '../api/validate.js';
 import type { AgentReport, BoundaryReport, Finding } from '../boundary/types.js';
 import { countFindings } from '../boundary/verify.js';
+import { originUnconfirmed } from '../lib/approval-confirm.js';
 import { formatDuration, parseDuration } from '../lib/clock.js';
 import type { VerifyResult } from '../lib/audit-chain.js';
 import { UsageError } from './args.js';
@@ -95,6 +96,12 @@ export function formatPending(items: PendingItem[], me: string, now: Date): stri
       for (const l of ar.spec.preview.split('\n')) lines.push(`    ${l}`);
     }
     if (ar.spec.matchedRules?.length) lines.push(`  rules:     ${ar.spec.matchedRules.join(', ')}`);
+    if (ar.spec.type === 'Operation')
+      lines.push(
+        originUnconfirmed(ar)
+          ? `  origin:    UNCONFIRMED: no kube-apiserver audit event shows the agent making this call yet (seconds; minutes on EKS); it may come from a review sent straight to the webhook`
+          : `  origin:    confirmed by the kube-apiserver's audit log`,
+      );
     lines.push(`  approvals: ${approvals.length} of ${required}${approvals.length ? ` (${approvals.join(', ')})` : ''}`);
     lines.push(`  expires:   ${relative(ar.spec.expiresAt, now)} (${ar.spec.expiresAt})`);
     if (eligible) lines.push(`  approve:   agentgate approve ${name} -n ${ns}`, `  deny:      agentgate deny ${name} -n ${ns}`);

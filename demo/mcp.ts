@@ -6,49 +6,13 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult, Progress } from '@modelcontextprotocol/sdk/types.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../harness/cluster.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from '../harness/cluster.js';
 import { removeWebhookConfigurations, startAgentgate, stopAll } from '../harness/components.js';
+import { as, bold, dim, expectThat, narrate, runDemo } from './narration.js';
 
 const NS = 'payments';
 const AGENT = 'deploy-bot';
 const AGENT_USER = 'agent:deploy-bot';
-const color = process.stdout.isTTY && !process.env.NO_COLOR;
-const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s);
-const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[0m` : s);
-const green = (s: string) => (color ? `\x1b[32m${s}\x1b[0m` : s);
-const red = (s: string) => (color ? `\x1b[31m${s}\x1b[0m` : s);
-
-let step = 0;
-function narrate(title: string, why: string): void {
-  step++;
-  console.log(`\n${bold(`${step}. ${title}`)}\n${dim(why)}`);
-}
-
-class StepFailed extends Error {}
-
-function expectThat(ok: boolean, what: string, detail?: string): void {
-  if (ok) {
-    console.log(green(`   ✔ ${what}`));
-    return;
-  }
-  console.log(red(`   ✘ expected: ${what}${detail ? `\n     ${detail}` : ''}`));
-  throw new StepFailed(what);
-}
-
-async function as(who: Identity, args: string[]): Promise<RunResult> {
-  console.log(`   ${dim(`[${who}]`)} $ kubectl ${args.map((a) => (/[\s"']/.test(a) ? `'${a}'` : a)).join(' ')}`);
-  const r = await kubectl(who, args);
-  const out = (r.stdout + r.stderr).trim();
-  if (out)
-    console.log(
-      out
-        .split('\n')
-        .map((l) => `     ${l}`)
-        .join('\n'),
-    );
-  return r;
-}
-
 let client: Client | undefined;
 
 async function tool<T>(name: string, args: Record<string, unknown>, show: (r: T) => string, onprogress?: (p: Progress) => void): Promise<T> {
@@ -221,23 +185,12 @@ async function scenario(): Promise<void> {
   );
 }
 
-async function main(): Promise<number> {
-  try {
-    await scenario();
-    console.log(`\n${green(bold('The seed scenario behaved as narrated, through agentgate mcp.'))}`);
-    return 0;
-  } catch (e) {
-    console.error(red(`\nThe demo stopped at step ${step}: ${e instanceof StepFailed ? e.message : String(e)}`));
-    return 1;
-  } finally {
-    await client?.close().catch(() => undefined);
-    // The window this demo opened must not outlive it (make demo expects none).
-    await kubectl('admin', ['delete', 'accessgrants', '--all', '-n', NS, '--wait=true']).catch(() => undefined);
-    // make demo (and the e2e suite) expect an agent that cannot read AgentIdentities.
-    await kubectl('admin', ['delete', 'clusterrolebinding', 'deploy-bot-reads-identity', '--ignore-not-found']).catch(() => undefined);
-    await removeWebhookConfigurations().catch(() => undefined);
-    await stopAll();
-  }
-}
-
-process.exitCode = await main();
+process.exitCode = await runDemo(scenario, 'The seed scenario behaved as narrated, through agentgate mcp.', async () => {
+  await client?.close().catch(() => undefined);
+  // The window this demo opened must not outlive it (make demo expects none).
+  await kubectl('admin', ['delete', 'accessgrants', '--all', '-n', NS, '--wait=true']).catch(() => undefined);
+  // make demo (and the e2e suite) expect an agent that cannot read AgentIdentities.
+  await kubectl('admin', ['delete', 'clusterrolebinding', 'deploy-bot-reads-identity', '--ignore-not-found']).catch(() => undefined);
+  await removeWebhookConfigurations().catch(() => undefined);
+  await stopAll();
+});

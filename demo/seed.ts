@@ -3,6 +3,7 @@
 // Exits non-zero the moment a step does not behave as narrated, so it doubles as a smoke test.
 import path from 'node:path';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, type Identity, type RunResult } from '../harness/cluster.js';
+import { as, bold, dim, expectThat, narrate, runDemo, showOutput } from './narration.js';
 import { removeWebhookConfigurations, startAgentgate, stopAll } from '../harness/components.js';
 import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK } from '../api/types.js';
 import { countdown } from './countdown.js';
@@ -10,57 +11,11 @@ import { countdown } from './countdown.js';
 const NS = 'payments';
 const AGENT = 'deploy-bot';
 const WINDOW = process.env.DEMO_WINDOW ?? '60s';
-const color = process.stdout.isTTY && !process.env.NO_COLOR;
-const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s);
-const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[0m` : s);
-const green = (s: string) => (color ? `\x1b[32m${s}\x1b[0m` : s);
-const red = (s: string) => (color ? `\x1b[31m${s}\x1b[0m` : s);
-
-let step = 0;
-function narrate(title: string, why: string): void {
-  step++;
-  console.log(`\n${bold(`${step}. ${title}`)}\n${dim(why)}`);
-}
-
-class StepFailed extends Error {}
-
-function expectThat(ok: boolean, what: string, r?: RunResult): void {
-  if (ok) {
-    console.log(green(`   ✔ ${what}`));
-    return;
-  }
-  console.log(red(`   ✘ expected: ${what}`));
-  if (r) console.log(red(`     exit ${r.code}\n     stdout: ${r.stdout.trim()}\n     stderr: ${r.stderr.trim()}`));
-  throw new StepFailed(what);
-}
-
-async function as(who: Identity, args: string[], input?: string): Promise<RunResult> {
-  const shown = args.map((a) => (/[\s"']/.test(a) ? `'${a}'` : a)).join(' ');
-  console.log(`   ${dim(`[${who}]`)} $ kubectl ${shown}`);
-  const r = await kubectl(who, args, input);
-  const out = (r.stdout + r.stderr).trim();
-  if (out)
-    console.log(
-      out
-        .split('\n')
-        .map((l) => `     ${l}`)
-        .join('\n'),
-    );
-  return r;
-}
-
 async function agentgateCli(who: Identity, args: string[]): Promise<RunResult> {
   const { run } = await import('../harness/cluster.js');
   console.log(`   ${dim(`[${who}]`)} $ agentgate ${args.join(' ')}`);
   const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs[who], ...args]);
-  const out = (r.stdout + r.stderr).trim();
-  if (out)
-    console.log(
-      out
-        .split('\n')
-        .map((l) => `     ${l}`)
-        .join('\n'),
-    );
+  showOutput(r);
   return r;
 }
 
@@ -276,18 +231,7 @@ spec:
   expectThat(boundary.code === 0, 'no route skips a control: the boundary is verified', boundary);
 }
 
-async function main(): Promise<number> {
-  try {
-    await scenario();
-    console.log(`\n${green(bold('The seed scenario behaved as narrated.'))}`);
-    return 0;
-  } catch (e) {
-    console.error(red(`\nThe demo stopped at step ${step}: ${e instanceof StepFailed ? e.message : String(e)}`));
-    return 1;
-  } finally {
-    await removeWebhookConfigurations().catch(() => undefined);
-    await stopAll();
-  }
-}
-
-process.exitCode = await main();
+process.exitCode = await runDemo(scenario, 'The seed scenario behaved as narrated.', async () => {
+  await removeWebhookConfigurations().catch(() => undefined);
+  await stopAll();
+});

@@ -18,7 +18,7 @@ import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName }
 import type { Identity, RunResult } from '../harness/cluster.js';
 import { componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess } from '../harness/components.js';
 import type { RunningComponent } from '../harness/components.js';
-import { applyAgent, applyGrant, webhookRoutes } from './agents.js';
+import { applyAgent, applyGrant, grantActive, webhookRoutes } from './agents.js';
 
 const NS_LABEL = 'agentgate-e2e-forged';
 const APPROVER_ROLE = 'e2e-forged-approver';
@@ -402,12 +402,104 @@ describe('forged AdmissionReviews: nothing that grants power rests on a review a
     await eventually(async () => (await getAr(ns, name)).status?.phase === 'Approved', 60_000, 'recorded once the policy is back');
   });
 
+  it("consumption and creation are provisional: the apiserver's audit log confirms the real ones; an approval a forged review spent stays spent and unconfirmed", async function () {
+    // agent:deploy-bot (the client certificate agent) is in the local apiserver's audit policy.
+    const ns = await newNamespace();
+    const name = `e2e-forged-audited-${ns}`.slice(0, 63);
+    await applyAgent(name, [ns]);
+    identities.push(name);
+    await webhookRoutes('agent:deploy-bot');
+    await applyGrant('g', ns, name, { reason: 'e2e forged consume' });
+    await grantActive('g', ns);
+    const agentDelete = (d: string) => kubectl('agent', ['delete', 'deployment', d, '-n', ns, '--wait=false']);
+    const held = async (d: string) =>
+      eventually(async () => /ApprovalRequest (ar-[a-z0-9-]+)/.exec((await agentDelete(d)).stderr)?.[1], 30_000, `the delete of ${d} held`);
+    const until = (arName: string, what: string, ok: (ar: ApprovalRequest) => boolean) =>
+      eventually(
+        async () => {
+          const ar = await getAr(ns, arName);
+          return ok(ar) ? ar : undefined;
+        },
+        30_000,
+        `${arName}: ${what}`,
+      );
+
+    // The real held call: its denied admission still carries the webhook's audit annotations,
+    // so the apiserver's audit event confirms the request's origin.
+    await kubectlOk('admin', ['create', 'deployment', 'web', '-n', ns, '--image=registry.k8s.io/pause:3.10']);
+    const real = await held('web');
+    await until(real, 'origin Confirmed', (ar) => ar.status?.origin === 'Confirmed');
+
+    // A request only a forged review made stays Unconfirmed, and approving it warns.
+    const agentUser = { username: 'agent:deploy-bot', groups: ['agentgate:agents', 'system:authenticated'] };
+    const forgedDelete = (d: string, oldObject: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      forge('/validate/agents', {
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+        name: d,
+        namespace: ns,
+        operation: 'DELETE',
+        userInfo: agentUser,
+        oldObject,
+        ...extra,
+      });
+    const ghost = await forgedDelete('ghost', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'ghost', namespace: ns, uid: '00000000-0000-0000-0000-000000000001' },
+    });
+    const ghostAr = /ApprovalRequest (ar-[a-z0-9-]+)/.exec(JSON.stringify(ghost.body.response))?.[1];
+    expect(ghostAr, JSON.stringify(ghost.body)).to.be.a('string');
+    expect((await getAr(ns, ghostAr!)).status?.origin).to.equal('Unconfirmed');
+    const approveGhost = await kubectl('alice', ['annotate', 'approvalrequest', ghostAr!, '-n', ns, 'approved=true']);
+    expect(approveGhost.code, approveGhost.stderr).to.equal(0);
+    expect(approveGhost.stderr).to.contain('not yet confirmed by the kube-apiserver').and.contain('may never have made this call');
+
+    // alice approves the real request; a forged review of the identical delete spends it.
+    await kubectlOk('alice', ['annotate', 'approvalrequest', real, '-n', ns, 'approved=true']);
+    await until(real, 'Approved', (ar) => ar.status?.phase === 'Approved');
+    const deployment = await getJson<Record<string, unknown>>(['get', 'deployment', 'web', '-n', ns]);
+    // kubectl delete sends propagationPolicy Background, and the fingerprint covers it.
+    const spend = await forgedDelete('web', deployment, { options: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', propagationPolicy: 'Background' } });
+    expect(spend.body.response?.allowed, JSON.stringify(spend.body)).to.equal(true);
+    const spent = await getAr(ns, real);
+    expect(spent.status).to.include({ phase: 'Consumed', consumption: 'Unconfirmed' });
+    expect(spent.status?.consumedBy).to.match(/^forged-/);
+    expect((await kubectl('admin', ['get', 'deployment', 'web', '-n', ns])).code, 'an answer to a forger deletes nothing').to.equal(0);
+
+    // The agent's real retry is held again under a new request: the approval is not usable twice.
+    const again = await held('web');
+    expect(again).to.not.equal(real);
+    await until(again, 'origin Confirmed', (ar) => ar.status?.origin === 'Confirmed');
+    // The apiserver's audit events up to the retry are in; none confirmed the forged use.
+    const still = await getAr(ns, real);
+    expect(still.status).to.include({ phase: 'Consumed', consumption: 'Unconfirmed' });
+
+    // Approved anew through the stamped path, the real retry goes through once and its use is confirmed.
+    await kubectlOk('alice', ['annotate', 'approvalrequest', again, '-n', ns, 'approved=true']);
+    await until(again, 'Approved', (ar) => ar.status?.phase === 'Approved');
+    const through = await agentDelete('web');
+    expect(through.code, through.stderr).to.equal(0);
+    const used = await until(again, 'use confirmed', (ar) => ar.status?.consumption === 'Completed');
+    expect(used.status?.consumedBy).to.not.match(/^forged-/);
+    const table = await kubectlOk('admin', ['get', 'approvalrequests', '-n', ns]);
+    expect(table.split('\n')[0]).to.match(/\bPHASE\s+ORIGIN\s+USE\b/);
+    expect(table.split('\n').find((l) => l.startsWith(again))).to.match(/\bConsumed\s+Confirmed\s+Completed\b/);
+    expect(table.split('\n').find((l) => l.startsWith(real))).to.match(/\bConsumed\s+Confirmed\s+Unconfirmed\b/);
+  });
+
   describe('with --require-client-cert: only the apiserver is heard', function () {
     before(async function () {
       const client = clusterEnv().webhookClient;
       if (!client) this.skip(); // the cluster's apiserver presents no client certificate to webhooks (e.g. kind without an admission config)
       await webhook?.stop();
       await startWebhook(['--client-ca', client.ca, '--client-cert-name', client.name, '--require-client-cert=true']);
+      // The aggregator answers 503 for a while after the audit API's backend restarted.
+      await eventually(
+        async () => (await kubectl('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE])).code === 0,
+        60_000,
+        'the audit API served by the restarted webhook',
+      );
     });
 
     it('refuses reviews without the apiserver certificate (none, or a user certificate of the same CA) on every path; real calls are confirmed', async function () {

@@ -196,7 +196,15 @@ function distinctApprovers(approvals: readonly ApprovalRecord[]): string[] {
 
 /** The status that marks an approval used by one admission request. */
 export function consumedStatus(ar: ApprovalRequest, requestUID: string, now: Date): ApprovalRequestStatus {
-  return { ...(ar.status ?? {}), phase: 'Consumed', consumedAt: rfc3339(now), consumedBy: requestUID, message: `used by admission request ${requestUID}` };
+  // Provisional until the apiserver's audit event for requestUID confirms it (lib/approval-confirm.ts).
+  return {
+    ...(ar.status ?? {}),
+    phase: 'Consumed',
+    consumedAt: rfc3339(now),
+    consumedBy: requestUID,
+    consumption: 'Unconfirmed',
+    message: `used by admission request ${requestUID} (not yet confirmed by the kube-apiserver's audit log)`,
+  };
 }
 
 /** The caller's entry in ApprovalRequest.decisions: the identity exactly as the apiserver authenticated it. */

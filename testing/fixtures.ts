@@ -2,6 +2,7 @@
 // webhook's request and role fixtures (not a test file itself).
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
+import type { SettledApprovalCall } from '../lib/approval-confirm.js';
 import type { FakeClock } from '../lib/clock.js';
 import type { RoleLike, NamespaceLike } from '../webhook/snapshot.js';
 
@@ -183,4 +184,32 @@ export function deploymentDelete(name = 'web', namespace = 'prod'): AdmissionReq
 
 export function withStatus(ar: ApprovalRequest, status: ApprovalRequest['status'], rv = '42'): ApprovalRequest {
   return { ...ar, metadata: { ...ar.metadata, resourceVersion: rv }, ...(status ? { status } : {}) };
+}
+
+/** The fingerprint of heldRequest() and settledCall(). */
+const HELD_FINGERPRINT = 'c'.repeat(64);
+
+/** ApprovalRequest prod/ar-1: deploy-bot's held operation (or an activation), with this status. */
+export function heldRequest(status?: ApprovalRequest['status'], type: 'Operation' | 'Activation' = 'Operation'): ApprovalRequest {
+  return {
+    apiVersion: 'agentgate.io/v1alpha1',
+    kind: 'ApprovalRequest',
+    metadata: { name: 'ar-1', namespace: 'prod', resourceVersion: '7' },
+    spec: { agent: 'deploy-bot', type, fingerprint: HELD_FINGERPRINT, summary: 's', requestedBy: 'agent:deploy-bot', expiresAt: '2030-01-01T01:00:00Z' },
+    ...(status ? { status } : {}),
+  };
+}
+
+/** The settled record of deploy-bot's held call of heldRequest() (the webhook denied it: Failed at the apiserver). */
+export function settledCall(over: Partial<SettledApprovalCall> = {}): SettledApprovalCall {
+  return {
+    record: 'rec-1',
+    approvalRequest: 'prod/ar-1',
+    agent: 'deploy-bot',
+    decision: 'Held',
+    requestUID: 'uid-1',
+    fingerprint: HELD_FINGERPRINT,
+    outcome: 'Failed',
+    ...over,
+  };
 }

@@ -53,8 +53,10 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     const { deps, approvals, audited } = setup();
     const out = await admitAgentCall(deploymentDelete('web'), deps);
     expect(out.decision.verdict).to.equal('Held');
-    expect(approvals.calls).to.have.length(1);
     const [stored] = [...approvals.stored.values()];
+    // Created, then marked Unconfirmed: the review may not have come from the apiserver.
+    expect(approvals.calls).to.deep.equal([`create prod/${stored!.metadata.name}`, `replaceStatus prod/${stored!.metadata.name}`]);
+    expect(stored!.status).to.deep.equal({ origin: 'Unconfirmed' });
     expect(out.response.allowed).to.equal(false);
     expect(out.response.status?.message).to.contain(stored!.metadata.name!);
     expect(audited[0]).to.include({ decision: 'Held', approvalRequest: `prod/${stored!.metadata.name}` });
@@ -75,7 +77,7 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     const out = await admitAgentCall(retry, deps);
     expect(out.response.allowed, out.decision.message).to.equal(true);
     const consumed = approvals.stored.get(`prod/${pending!.metadata.name}`)!;
-    expect(consumed.status).to.include({ phase: 'Consumed', consumedBy: 'retry-1' });
+    expect(consumed.status).to.include({ phase: 'Consumed', consumedBy: 'retry-1', consumption: 'Unconfirmed' });
     const again = await admitAgentCall({ ...deploymentDelete('web'), uid: 'retry-2' }, deps);
     expect(again.response.allowed).to.equal(false);
   });
@@ -91,10 +93,32 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
         validUntil: '2030-01-01T00:10:00Z',
       }),
     );
+    approvals.calls.length = 0;
     approvals.failNext('replaceStatus', 409);
     const out = await admitAgentCall({ ...deploymentDelete('web'), uid: 'retry-1' }, deps);
     expect(approvals.calls.filter((c) => c.startsWith('replaceStatus'))).to.have.length(2);
     expect(out.response.allowed).to.equal(true);
+  });
+
+  it('marks the origin after a conflicting first status write by the operator, keeping that write', async function () {
+    const { deps, approvals } = setup();
+    const create = approvals.create.bind(approvals);
+    approvals.create = async (ar) => {
+      const made = await create(ar);
+      approvals.put({ ...made, status: { phase: 'Pending', message: 'waiting' } }); // the operator, first
+      return made;
+    };
+    await admitAgentCall(deploymentDelete('web'), deps);
+    expect([...approvals.stored.values()][0]!.status).to.deep.equal({ phase: 'Pending', message: 'waiting', origin: 'Unconfirmed' });
+  });
+
+  it('holds all the same when the origin cannot be marked (it reads unconfirmed when absent)', async function () {
+    const { deps, approvals } = setup();
+    approvals.failNext('replaceStatus', 500);
+    const out = await admitAgentCall(deploymentDelete('web'), deps);
+    expect(out.decision.verdict).to.equal('Held');
+    expect(out.decision.message).to.not.contain('could not');
+    expect([...approvals.stored.values()][0]!.status).to.equal(undefined);
   });
 
   it('fails closed when the ApprovalRequest cannot be stored', async function () {

@@ -89,6 +89,35 @@ export class KubeApprovalStore implements ApprovalStore {
   }
 }
 
+/**
+ * Says so in status (ORIGIN column) until the apiserver's audit log confirms the held call
+ * (audit/apiserver/confirm.ts): the review that created the request may have been sent by
+ * anyone. Best effort: an absent origin reads as unconfirmed everywhere too.
+ */
+async function markOriginUnconfirmed(approvals: ApprovalStore, created: ApprovalRequest, log: Logger): Promise<ApprovalRequest | undefined> {
+  const { namespace = '', name = '' } = created.metadata;
+  try {
+    // The operator writes its first status at once too: on a conflict read again, and write
+    // only while no origin is set (never over the sink's Confirmed).
+    let current: ApprovalRequest | undefined = created;
+    for (let round = 0; round < 3 && current && !current.status?.origin; round++) {
+      try {
+        return await approvals.replaceStatus({ ...current, status: { ...(current.status ?? {}), origin: 'Unconfirmed' } });
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        current = await approvals.get(namespace, name);
+      }
+    }
+    return current;
+  } catch (err) {
+    log.info('approval request origin not marked Unconfirmed (it reads so anyway)', {
+      approvalRequest: `${namespace}/${name}`,
+      error: errorMessage(err),
+    });
+    return undefined;
+  }
+}
+
 export interface AgentAdmissionDeps {
   snapshot: () => Snapshot;
   clock: Clock;
@@ -176,8 +205,10 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
       if (effect.kind === 'create') {
         const { namespace, name } = effect.approvalRequest.metadata;
         try {
-          overlay(await approvals.create(effect.approvalRequest));
+          const created = await approvals.create(effect.approvalRequest);
+          overlay(created);
           log.info('approval request created', { uid: request.uid, approvalRequest: `${namespace}/${name}`, agent: decision.agent });
+          overlay(await markOriginUnconfirmed(approvals, created, log));
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
           overlay(await approvals.get(namespace ?? '', name ?? ''));

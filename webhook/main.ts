@@ -22,6 +22,8 @@ import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../audit/checkpoint.js';
 import { importCustomResources, publishApiServiceCa, startAuditServer, startCheckpoints, startRetention } from '../audit/server.js';
 import type { AuditServer } from '../audit/server.js';
 import { AuditStore } from '../audit/store.js';
+import { confirmApprovalCalls } from '../audit/apiserver/confirm.js';
+import type { SettledApprovalCall } from '../lib/approval-confirm.js';
 import { agentsForUser } from './decide.js';
 import { sanitizeWriterId, StoreAuditSink } from './audit.js';
 import { ConfigurationSync, desiredConfigurations, PATHS } from './configurations.js';
@@ -274,6 +276,11 @@ async function main(): Promise<void> {
     return () => arListeners.delete(l);
   });
 
+  // What the apiserver's audit log (its backend, or CloudWatch) confirms about ApprovalRequests.
+  const onApprovalCalls = async (calls: SettledApprovalCall[]): Promise<void> => {
+    await confirmApprovalCalls(calls, { approvals, cached: (ns, name) => state.approvalRequest(ns, name), log });
+  };
+
   await state.start();
   log.info('caches synced and audit chain resumed', { writer: store.writer, sequence: store.chainHead.sequence });
   // The audit API serves its own certificate when given (the apiserver's audit backend must
@@ -303,6 +310,7 @@ async function main(): Promise<void> {
       log,
       clock,
       agentFor: (user) => agentsForUser(state.agents(), user)[0],
+      onApprovalCalls,
       ...(f.sinkClientCa ? { sinkClientCa: readFileSync(f.sinkClientCa, 'utf8') } : {}),
       sinkAllowedNames: f.sinkAllowedNames,
     });
@@ -325,6 +333,7 @@ async function main(): Promise<void> {
       region: regionOf(cw.region),
       store,
       agentFor: (user) => agentsForUser(state.agents(), user)[0],
+      onApprovalCalls,
       clock,
       log,
       intervalMs: cw.intervalMs,

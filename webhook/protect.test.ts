@@ -54,10 +54,24 @@ describe('webhook/protect', () => {
   describe('ApprovalRequests', () => {
     it('allows an eligible approval with its own stamp and writes nothing (a decision only)', () => {
       const clock = new FakeClock();
-      const req = annotate(ALICE, 'true');
+      const req = annotate(ALICE, 'true', ar({ origin: 'Confirmed' }));
       (req.object as unknown as ApprovalRequest).decisions = [approverStamp(ALICE, 'Approved')];
       const r = decideProtect(req, snap(), clock, CFG);
       expect(r).to.deep.equal({ allowed: true, message: 'approved by alice' });
+    });
+
+    it("allows approving a request the apiserver's audit log has not confirmed, with a warning (EKS confirms minutes late); a denial needs none", () => {
+      const clock = new FakeClock();
+      for (const old of [ar(), ar({ origin: 'Unconfirmed' })]) {
+        const req = annotate(ALICE, 'true', old);
+        (req.object as unknown as ApprovalRequest).decisions = [approverStamp(ALICE, 'Approved')];
+        const r = decideProtect(req, snap(), clock, CFG);
+        expect(r.allowed).to.equal(true);
+        expect(r.warnings?.[0]).to.contain('ApprovalRequest ar-x is not yet confirmed').and.contain('agent deploy-bot may never have made this call');
+      }
+      const deny = annotate(ALICE, 'false');
+      (deny.object as unknown as ApprovalRequest).decisions = [approverStamp(ALICE, 'Denied')];
+      expect(decideProtect(deny, snap(), clock, CFG)).to.deep.equal({ allowed: true, message: 'denied by alice' });
     });
 
     it("refuses a stamp claiming someone else, changing another's, or removing one (as the policy does)", () => {

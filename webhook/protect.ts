@@ -24,6 +24,7 @@ import { ANNOTATION_APPROVED, ANNOTATION_REQUESTED_BY, FINALIZER, GROUP, LABEL_M
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import { isJsonObject } from '../lib/admission.js';
 import { approverStamp, parseApprovalAnnotation, recordDecision, sameStamp } from '../lib/approval.js';
+import { unconfirmedOriginWarning } from '../lib/approval-confirm.js';
 import type { Clock } from '../lib/clock.js';
 import { canonicalize } from '../lib/fingerprint.js';
 import { serviceAccountUsername } from '../lib/rbac.js';
@@ -191,8 +192,11 @@ function protectApprovalRequest(request: AdmissionRequest, snapshot: Snapshot, c
   );
   if (result.outcome === 'rejected') return deny(`${user} cannot decide ApprovalRequest ${ar.metadata.name ?? ''}: ${result.reason}`);
   if (result.outcome === 'unchanged') return allow(`decision by ${user} already recorded`);
-  // No write here: the operator records the persisted, policy-checked stamp.
-  return allow(`${decision.toLowerCase()} by ${user}`);
+  // No write here: the operator records the persisted, policy-checked stamp. An approval
+  // of a request the apiserver has not confirmed is allowed (on EKS confirmation lags by
+  // the CloudWatch poll, longer than a fast approval's hold), but the approver is told.
+  const unconfirmed = decision === 'Approved' ? unconfirmedOriginWarning(ar) : undefined;
+  return allow(`${decision.toLowerCase()} by ${user}`, unconfirmed ? [unconfirmed] : undefined);
 }
 
 function onlyObservedIdentityChanged(request: AdmissionRequest): boolean {

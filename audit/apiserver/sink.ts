@@ -8,9 +8,13 @@
 // The backend retries batches (and the CloudWatch reader, audit/cloudwatch.ts, reads
 // overlapping windows), so both are idempotent: settle only moves Admitted records, and an
 // apiserver record is keyed by its auditID.
+// - what the join confirms about ApprovalRequests: settled records of calls that named one
+//   go to onApprovalCalls (audit/apiserver/confirm.ts marks its origin and the use of its
+//   approval confirmed).
 import type { AgentIdentity } from '../../api/types.js';
 import type { UnchainedSpec } from '../../lib/audit-chain.js';
 import type { UserInfo } from '../../lib/admission.js';
+import type { SettledApprovalCall } from '../../lib/approval-confirm.js';
 import type { AuditStore } from '../store.js';
 
 export const AUDIT_EVENT_ANNOTATION = 'audit-event';
@@ -84,6 +88,7 @@ export async function ingest(
   store: AuditStore,
   events: readonly ApiserverAuditEvent[],
   agentFor: (user: UserInfo) => AgentIdentity | undefined,
+  onApprovalCalls?: (calls: SettledApprovalCall[]) => Promise<void>,
 ): Promise<SinkResult> {
   const result: SinkResult = { settled: 0, recorded: 0, ignored: 0 };
   const joins: { name: string; code: number }[] = [];
@@ -109,7 +114,11 @@ export async function ingest(
     freshIds.add(e.auditID);
     fresh.push({ e, agent: agent.metadata.name! });
   }
-  if (joins.length) result.settled = await store.settle(joins);
+  if (joins.length) {
+    const settled = await store.settle(joins);
+    result.settled = settled.count;
+    if (settled.approvalCalls.length && onApprovalCalls) await onApprovalCalls(settled.approvalCalls);
+  }
   const known = await store.knownApiserverIds(fresh.map((f) => f.e.auditID!));
   await Promise.all(
     fresh
