@@ -8,9 +8,9 @@ import { APPROVAL_POLICY } from '../lib/approval-policy.js';
 import type { LiveBinding, LivePolicy } from '../lib/approval-policy.js';
 import type { NetworkPolicyLike } from '../lib/webhook-exposure.js';
 import https from 'node:https';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity } from '../api/types.js';
-import { AgentgateClient, errorMessage, isForbidden, isNotFound, statusCode } from '../lib/kube.js';
+import { AgentgateClient, apiPath, errorMessage, GV, isForbidden, isNotFound, KubeApi, statusCode } from '../lib/kube.js';
 import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { planAccessReviews } from './verify.js';
 import type {
@@ -43,7 +43,7 @@ async function routeInventory(
   const roles = clusterRoles.filter((r) => names.has(r.metadata?.name ?? '')).map((r) => ({ name: r.metadata?.name ?? '', rules: r.rules ?? [] }));
   if (!roles.length) return [];
   try {
-    const crds = await kc.makeApiClient(k8s.ApiextensionsV1Api).listCustomResourceDefinition();
+    const crds = await new KubeApi(kc).get<k8s.V1CustomResourceDefinitionList>(apiPath(GV.apiextensions, 'customresourcedefinitions'));
     const key = JSON.stringify([crds.items.map((c) => `${c.metadata?.name}@${c.metadata?.resourceVersion}`).sort(), roles]);
     if (inventoryCache?.key === key && Date.now() - inventoryCache.at < INVENTORY_MAX_AGE_MS) return inventoryCache.routes;
     const routes = inventory((await discover(kc)).resources, roles);
@@ -122,32 +122,35 @@ export async function collectObjects(
 ): Promise<SnapshotWithoutReviews> {
   const cached = options.cached;
   const notAgentgate = `${LABEL_MANAGED_BY}!=${MANAGED_BY}`;
-  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const ag = new AgentgateClient(kc);
+  const kube = ag.kube;
+  const list =
+    <T>(groupVersion: string, resource: string, labelSelector?: string) =>
+    () =>
+      kube.get<{ items: T[] }>(apiPath(groupVersion, resource), { labelSelector });
+  const webhookConfiguration = (resource: string, name: string) => () => kube.get<WebhookConfiguration>(apiPath(GV.admission, resource, undefined, name));
   const [agents, grants, roleBindings, clusterRoleBindings, roles, clusterRoles, namespaces, serviceAccounts, agentsHook, protectHook, stampHook] =
     await Promise.all([
       listing('agentidentities.agentgate.io', () => ag.list<AgentIdentity>('AgentIdentity')),
       cached ? [...cached.grants()] : listing('accessgrants.agentgate.io', async () => ({ items: (await ag.list<AccessGrant>('AccessGrant')).items })),
       cached
-        ? listing('rolebindings', () => rbac.listRoleBindingForAllNamespaces({ labelSelector: notAgentgate })).then((others) => [
+        ? listing('rolebindings', list<Binding>(GV.rbac, 'rolebindings', notAgentgate)).then((others) => [
             ...(others as Binding[]),
             ...cached.agentgateRoleBindings(),
           ])
-        : listing('rolebindings', () => rbac.listRoleBindingForAllNamespaces()),
-      listing('clusterrolebindings', () => rbac.listClusterRoleBinding()),
-      listing('roles', () => rbac.listRoleForAllNamespaces()),
-      listing('clusterroles', () => rbac.listClusterRole()),
-      listing('namespaces', () => core.listNamespace()),
-      listing('serviceaccounts', () => core.listServiceAccountForAllNamespaces()),
-      readOptional(() => admission.readValidatingWebhookConfiguration({ name: AGENTS_WEBHOOK })),
-      readOptional(() => admission.readValidatingWebhookConfiguration({ name: PROTECT_WEBHOOK })),
-      readOptional(() => admission.readMutatingWebhookConfiguration({ name: STAMP_WEBHOOK })),
+        : listing('rolebindings', list<Binding>(GV.rbac, 'rolebindings')),
+      listing('clusterrolebindings', list<Binding>(GV.rbac, 'clusterrolebindings')),
+      listing('roles', list<RoleObject>(GV.rbac, 'roles')),
+      listing('clusterroles', list<RoleObject>(GV.rbac, 'clusterroles')),
+      listing('namespaces', list<k8s.V1Namespace>(GV.core, 'namespaces')),
+      listing('serviceaccounts', list<k8s.V1ServiceAccount>(GV.core, 'serviceaccounts')),
+      readOptional(webhookConfiguration('validatingwebhookconfigurations', AGENTS_WEBHOOK)),
+      readOptional(webhookConfiguration('validatingwebhookconfigurations', PROTECT_WEBHOOK)),
+      readOptional(webhookConfiguration('mutatingwebhookconfigurations', STAMP_WEBHOOK)),
     ]);
   const agentgateNamespace = options.agentgateNamespace ?? AGENTGATE_NAMESPACE;
   const [approvalPolicy, webhookNetwork] = await Promise.all([
-    readApprovalPolicy(admission),
+    readApprovalPolicy(kube),
     readWebhookNetwork(kc, agentsHook as WebhookConfiguration | undefined),
   ]);
   const webhooks: SnapshotWithoutReviews['webhooks'] = {};
@@ -183,10 +186,10 @@ async function bestEffort<T>(fn: () => Promise<T>): Promise<T | undefined | 'for
   }
 }
 
-async function readApprovalPolicy(admission: k8s.AdmissionregistrationV1Api): Promise<BoundarySnapshot['approvalPolicy']> {
+async function readApprovalPolicy(kube: KubeApi): Promise<BoundarySnapshot['approvalPolicy']> {
   const [policy, binding] = await Promise.all([
-    bestEffort(() => admission.readValidatingAdmissionPolicy({ name: APPROVAL_POLICY })),
-    bestEffort(() => admission.readValidatingAdmissionPolicyBinding({ name: APPROVAL_POLICY })),
+    bestEffort(() => kube.get(apiPath(GV.admission, 'validatingadmissionpolicies', undefined, APPROVAL_POLICY))),
+    bestEffort(() => kube.get(apiPath(GV.admission, 'validatingadmissionpolicybindings', undefined, APPROVAL_POLICY))),
   ]);
   if (policy === 'forbidden' || binding === 'forbidden') return undefined;
   return { ...(policy ? { policy: policy as LivePolicy } : {}), ...(binding ? { binding: binding as LiveBinding } : {}) };
@@ -196,13 +199,12 @@ async function readApprovalPolicy(admission: k8s.AdmissionregistrationV1Api): Pr
 async function readWebhookNetwork(kc: k8s.KubeConfig, cfg: WebhookConfiguration | undefined): Promise<BoundarySnapshot['webhookNetwork']> {
   const ref = cfg?.webhooks?.[0]?.clientConfig?.service;
   if (!ref) return undefined;
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const net = kc.makeApiClient(k8s.NetworkingV1Api);
-  const svc = await bestEffort(() => core.readNamespacedService({ name: ref.name, namespace: ref.namespace }));
+  const kube = new KubeApi(kc);
+  const svc = await bestEffort(() => kube.get<k8s.V1Service>(apiPath(GV.core, 'services', ref.namespace, ref.name)));
   if (!svc || svc === 'forbidden' || !svc.spec?.selector) return undefined;
   const sp = (svc.spec.ports ?? []).find((p) => p.port === (ref.port ?? 443)) ?? svc.spec.ports?.[0];
   const target = sp?.targetPort ?? sp?.port;
-  const nps = await bestEffort(() => net.listNamespacedNetworkPolicy({ namespace: ref.namespace }));
+  const nps = await bestEffort(() => kube.get<k8s.V1NetworkPolicyList>(apiPath(GV.networking, 'networkpolicies', ref.namespace)));
   if (!nps || nps === 'forbidden') return undefined;
   return {
     webhookNamespace: ref.namespace,
@@ -233,7 +235,7 @@ export async function runAccessReviews(
   plan: readonly PlannedReview[],
   concurrency = 16,
 ): Promise<{ results: AccessReviewResult[]; errors: string[] }> {
-  const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
+  const kube = new KubeApi(kc);
   const errors: string[] = [];
   const results = await pool(plan, concurrency, async (r): Promise<AccessReviewResult | undefined> => {
     const resourceAttributes: k8s.V1ResourceAttributes = { verb: r.verb, group: r.group, resource: r.resource, namespace: r.namespace };
@@ -242,7 +244,11 @@ export async function runAccessReviews(
     const spec: k8s.V1SubjectAccessReviewSpec = { groups: r.principal.groups, resourceAttributes };
     if (r.principal.user) spec.user = r.principal.user;
     try {
-      const res = await authz.createSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec } });
+      const res = await kube.create<k8s.V1SubjectAccessReview>(apiPath(GV.authorization, 'subjectaccessreviews'), {
+        apiVersion: GV.authorization,
+        kind: 'SubjectAccessReview',
+        spec,
+      });
       const st = res.status;
       const out: AccessReviewResult = { ...r, allowed: st?.allowed === true };
       if (st?.reason) out.reason = st.reason;
@@ -284,7 +290,7 @@ function caOf(entry: WebhookEntry): string | undefined {
 export async function probeWebhooks(kc: k8s.KubeConfig, cfg: WebhookConfiguration | undefined, timeoutMs = 5000): Promise<WebhookProbe[]> {
   const configuration = cfg?.metadata?.name ?? AGENTS_WEBHOOK;
   const inCluster = !!process.env.KUBERNETES_SERVICE_HOST;
-  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const kube = new KubeApi(kc);
   return Promise.all(
     (cfg?.webhooks ?? []).map(async (entry): Promise<WebhookProbe> => {
       const base = { configuration, webhook: entry.name };
@@ -313,7 +319,7 @@ export async function probeWebhooks(kc: k8s.KubeConfig, cfg: WebhookConfiguratio
         }
         const target = `service ${namespace}/${name}:${port} via the apiserver proxy`;
         try {
-          await core.connectGetNamespacedServiceProxyWithPath({ name: `https:${name}:${port}`, namespace, path: 'healthz' });
+          await kube.send('GET', `${apiPath(GV.core, 'services', namespace, `https:${name}:${port}`)}/proxy/healthz`);
           return { ...base, target, ok: true };
         } catch (e) {
           return { ...base, target, ok: false, error: errorMessage(e).slice(0, 300) };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import type { AgentIdentity, ApprovalRequest, AuditEvent } from '../api/types.js';
-import { AGENTGATE_NAMESPACE, ANNOTATION_APPROVED, API_VERSION, GROUP, VERSION } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, ANNOTATION_APPROVED, API_VERSION } from '../api/types.js';
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
 import { unconfirmedOriginWarning } from '../lib/approval-confirm.js';
@@ -12,7 +12,7 @@ import { auditPolicyYaml } from '../audit/policy.js';
 import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
 import { verifyCluster } from '../boundary/cluster.js';
 import { parseDuration } from '../lib/clock.js';
-import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, PLURAL, statusCode } from '../lib/kube.js';
+import { AgentgateClient, errorMessage, isForbidden, isNotFound, loadKubeConfig, statusCode } from '../lib/kube.js';
 import { byClass, inventory, renderRoutes, unclassified } from '../lib/routes.js';
 import { bindableRoles, discover } from '../lib/routes-discovery.js';
 import { renderCatalogue } from '../webhook/rules/catalogue.js';
@@ -184,17 +184,7 @@ async function annotateApproval(ctx: Ctx, approve: boolean): Promise<number> {
   const unconfirmed = approve ? unconfirmedOriginWarning(ar) : undefined;
   if (unconfirmed) ctx.io.err(`warning: ${unconfirmed}\n`);
   try {
-    await ag.api.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: ns,
-        plural: PLURAL.ApprovalRequest,
-        name,
-        body: { metadata: { annotations: { [ANNOTATION_APPROVED]: approve ? 'true' : 'false' } } },
-      },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-    );
+    await ag.mergePatch('ApprovalRequest', name, { metadata: { annotations: { [ANNOTATION_APPROVED]: approve ? 'true' : 'false' } } }, ns);
   } catch (e) {
     const msg = errorMessage(e);
     if (/admission webhook .* denied the request/i.test(msg)) {

@@ -10,12 +10,16 @@
 // - a re-read replaces objects one by one in the same store (no second cache built next
 //   to the first), and reports what changed as add/update/delete, the rest as 'resync';
 // - servers that refuse watch-list (older than 1.27, or the gate off) get a plain list.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
+import { KubeApi } from './kube.js';
 import type { Logger } from './log.js';
 
 export interface WatchedObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
+
+type ListOf<T> = { items: T[]; metadata?: { resourceVersion?: string } };
 
 type ChangeHandler<T> = (obj: T, event: 'add' | 'update' | 'delete' | 'resync') => void;
 
@@ -23,8 +27,8 @@ interface InformerOptions<T> {
   kc: k8s.KubeConfig;
   /** Watch path, e.g. /apis/agentgate.io/v1alpha1/accessgrants */
   path: string;
-  /** The fallback for apiservers without watch-list: one plain list. */
-  list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
+  /** The fallback for apiservers without watch-list: one plain list (default: GET path with labelSelector). */
+  list?: () => Promise<ListOf<T>>;
   labelSelector?: string;
   /** Re-read every object and report it as 'resync' this often (default 5 min). */
   resyncMs?: number;
@@ -56,7 +60,7 @@ export class Informer<T extends WatchedObject> {
   private readonly store = new Map<string, Map<string, T>>();
   private count = 0;
   private resourceVersion = '';
-  private readonly watch: k8s.Watch;
+  private readonly watch: Watch;
   private readonly transform: (obj: T) => T;
   private handlers: ChangeHandler<T>[] = [];
   private stopped = true;
@@ -74,7 +78,7 @@ export class Informer<T extends WatchedObject> {
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.synced = new Promise((r) => (this.syncedResolve = r));
-    this.watch = new k8s.Watch(opts.kc);
+    this.watch = new Watch(opts.kc);
     this.transform = opts.transform ?? (stripServerNoise as (o: T) => T);
   }
 
@@ -209,7 +213,7 @@ export class Informer<T extends WatchedObject> {
 
   /** Plain list (apiservers without watch-list), applied object by object. */
   private async relist(): Promise<void> {
-    const res = await this.opts.list();
+    const res = await (this.opts.list ?? (() => new KubeApi(this.opts.kc).get<ListOf<T>>(this.opts.path, { labelSelector: this.opts.labelSelector })))();
     const seen = new Set<string>();
     for (const o of res.items) this.put(o, seen);
     this.removeUnseen(seen);

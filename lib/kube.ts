@@ -1,6 +1,15 @@
 // Kubernetes client plumbing shared by the operator, the webhook and the CLI.
-import * as k8s from '@kubernetes/client-node';
+//
+// Requests go through KubeApi (a few lines of JSON over https, authenticated by
+// client-node's KubeConfig) rather than client-node's generated API classes: importing
+// those loads ~23 MB of generated code onto the V8 heap (a bare node goes from 43 to
+// ~100 MB RSS), which a process that makes a dozen kinds of calls does not need. Only
+// KubeConfig (auth: certificates, tokens, exec plugins, OIDC) and Watch are taken from
+// client-node, by their own modules; see lib/client-node-slim.ts for the rest.
+import type * as k8s from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import https from 'node:https';
 import { GROUP, VERSION } from '../api/types.js';
 
@@ -12,7 +21,7 @@ interface KubeOptions {
 }
 
 export function loadKubeConfig(opts: KubeOptions = {}): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+  const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else kc.loadFromDefault();
   if (opts.context) {
@@ -25,7 +34,7 @@ export function loadKubeConfig(opts: KubeOptions = {}): k8s.KubeConfig {
 }
 
 /** The agentgate.io plural for each kind. */
-export const PLURAL = {
+const PLURAL = {
   AgentIdentity: 'agentidentities',
   AccessGrant: 'accessgrants',
   ApprovalRequest: 'approvalrequests',
@@ -33,9 +42,31 @@ export const PLURAL = {
 } as const;
 export type AgentgateKind = keyof typeof PLURAL;
 
-/** Watch path of an agentgate kind across namespaces (cluster-scoped kinds have no namespaces). */
-export function agentgatePath(kind: AgentgateKind, namespace?: string): string {
-  return namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL[kind]}` : `/apis/${GROUP}/${VERSION}/${PLURAL[kind]}`;
+/** The group/versions of the built-in APIs agentgate calls (apiPath's first argument). */
+export const GV = {
+  core: 'v1',
+  rbac: 'rbac.authorization.k8s.io/v1',
+  admission: 'admissionregistration.k8s.io/v1',
+  apiextensions: 'apiextensions.k8s.io/v1',
+  authorization: 'authorization.k8s.io/v1',
+  coordination: 'coordination.k8s.io/v1',
+  networking: 'networking.k8s.io/v1',
+} as const;
+
+/**
+ * The REST path of a resource collection, or of one object when name is given:
+ * apiPath(GV.rbac, 'rolebindings', 'ns', 'rb') or apiPath(GV.core, 'namespaces').
+ * The core group ('v1') lives under /api, every other group under /apis.
+ */
+export function apiPath(groupVersion: string, resource: string, namespace?: string, name?: string): string {
+  const root = groupVersion.includes('/') ? `/apis/${groupVersion}` : `/api/${groupVersion}`;
+  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${root}${ns}/${resource}${name !== undefined ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+/** Path of an agentgate kind's collection (across namespaces when namespace is unset), or of one object. */
+export function agentgatePath(kind: AgentgateKind, namespace?: string, name?: string): string {
+  return apiPath(`${GROUP}/${VERSION}`, PLURAL[kind], namespace, name);
 }
 
 /** HTTP status of a client-node error, or undefined when it is not an API error. */
@@ -71,57 +102,117 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A request the apiserver refused: `code` is the HTTP status, `body` its answer (a Status, as text). */
+class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: string,
+    method: string,
+    path: string,
+  ) {
+    super(`HTTP ${code} from ${method} ${path}`);
+  }
+}
+
+/** Query parameters of a request; undefined ones are left out. */
+type Query = Record<string, string | number | boolean | undefined>;
+
+/** A merge patch (RFC 7386): fields not named are left as they are. */
+const MERGE_PATCH = 'application/merge-patch+json';
+
+/**
+ * JSON requests to the apiserver kc points at, authenticated as kc says (client-node's
+ * applyToHTTPSOptions: client certificates, bearer tokens, exec plugins, OIDC; its
+ * agent, made keep-alive by withKeepAlive). Objects come back as the apiserver wrote
+ * them: timestamps are strings.
+ */
+export class KubeApi {
+  constructor(readonly kc: k8s.KubeConfig) {}
+
+  get<T>(path: string, query?: Query): Promise<T> {
+    return this.request<T>('GET', path, { query });
+  }
+  create<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, { body });
+  }
+  replace<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, { body });
+  }
+  /** Put metadata.resourceVersion in the patch for optimistic concurrency (409 when it moved). */
+  mergePatch<T>(path: string, patch: object): Promise<T> {
+    return this.request<T>('PATCH', path, { body: patch, contentType: MERGE_PATCH });
+  }
+  /** body: DeleteOptions, e.g. { preconditions: { uid } }. */
+  async delete(path: string, body?: object): Promise<void> {
+    await this.request('DELETE', path, { body });
+  }
+
+  async request<T>(method: string, path: string, o: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+    const text = await this.send(method, path, o);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** The answer as text (a service proxy's, say); ApiError unless 2xx. */
+  async send(method: string, path: string, o: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<string> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster; pick a context with --context or kubectl config use-context');
+    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+    for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
+    const headers: Record<string, string> = { accept: 'application/json, */*' };
+    if (payload !== undefined) {
+      headers['content-type'] = o.contentType ?? 'application/json';
+      // Explicit: node sends a DELETE's body without a length, which the apiserver ignores
+      // and then reads as the start of the next request on the keep-alive connection.
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    const opts: https.RequestOptions = { method, headers };
+    await this.kc.applyToHTTPSOptions(opts);
+    return new Promise<string>((resolve, reject) => {
+      const req = (url.protocol === 'http:' ? http : https).request(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          const code = res.statusCode ?? 0;
+          if (code >= 200 && code < 300) resolve(body);
+          else reject(new ApiError(code, body, method, path));
+        });
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+}
+
 /** A typed client for the agentgate.io custom resources. */
 export class AgentgateClient {
-  readonly api: k8s.CustomObjectsApi;
+  readonly kube: KubeApi;
   constructor(readonly kc: k8s.KubeConfig) {
-    this.api = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.kube = new KubeApi(kc);
   }
 
-  async list<T>(kind: AgentgateKind, namespace?: string, labelSelector?: string): Promise<{ items: T[]; metadata: { resourceVersion?: string } }> {
-    const plural = PLURAL[kind];
-    const res = namespace
-      ? await this.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, labelSelector })
-      : await this.api.listClusterCustomObject({ group: GROUP, version: VERSION, plural, labelSelector });
-    return res as { items: T[]; metadata: { resourceVersion?: string } };
+  list<T>(kind: AgentgateKind, namespace?: string, query?: Query): Promise<{ items: T[]; metadata: { resourceVersion?: string; continue?: string } }> {
+    return this.kube.get(agentgatePath(kind, namespace), query);
   }
 
-  async get<T>(kind: AgentgateKind, name: string, namespace?: string): Promise<T> {
-    const plural = PLURAL[kind];
-    return (
-      namespace
-        ? await this.api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name })
-        : await this.api.getClusterCustomObject({ group: GROUP, version: VERSION, plural, name })
-    ) as T;
+  get<T>(kind: AgentgateKind, name: string, namespace?: string): Promise<T> {
+    return this.kube.get<T>(agentgatePath(kind, namespace, name));
   }
 
-  async create<T>(kind: AgentgateKind, body: T, namespace?: string): Promise<T> {
-    const plural = PLURAL[kind];
-    return (
-      namespace
-        ? await this.api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, body: body as object })
-        : await this.api.createClusterCustomObject({ group: GROUP, version: VERSION, plural, body: body as object })
-    ) as T;
+  create<T>(kind: AgentgateKind, body: T, namespace?: string): Promise<T> {
+    return this.kube.create<T>(agentgatePath(kind, namespace), body);
   }
 
   /** Replaces the status subresource; body carries metadata.resourceVersion for optimistic concurrency. */
-  async replaceStatus<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
-    const plural = PLURAL[kind];
-    return (
-      namespace
-        ? await this.api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural, name, body: body as object })
-        : await this.api.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural, name, body: body as object })
-    ) as T;
+  replaceStatus<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
+    return this.kube.replace<T>(`${agentgatePath(kind, namespace, name)}/status`, body);
   }
 
   /** Replaces the whole object (metadata changes such as finalizers); optimistic concurrency via resourceVersion. */
-  async replace<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
-    const plural = PLURAL[kind];
-    return (
-      namespace
-        ? await this.api.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: body as object })
-        : await this.api.replaceClusterCustomObject({ group: GROUP, version: VERSION, plural, name, body: body as object })
-    ) as T;
+  replace<T>(kind: AgentgateKind, name: string, body: T, namespace?: string): Promise<T> {
+    return this.kube.replace<T>(agentgatePath(kind, namespace, name), body);
   }
 
   /**
@@ -130,20 +221,12 @@ export class AgentgateClient {
    * Unlike replace, fields the caller does not name are left as they are, so it is safe
    * with a trimmed cached copy.
    */
-  async mergePatch<T>(kind: AgentgateKind, name: string, patch: object, namespace?: string): Promise<T> {
-    const plural = PLURAL[kind];
-    const opts = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-    return (
-      namespace
-        ? await this.api.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: patch }, opts)
-        : await this.api.patchClusterCustomObject({ group: GROUP, version: VERSION, plural, name, body: patch }, opts)
-    ) as T;
+  mergePatch<T>(kind: AgentgateKind, name: string, patch: object, namespace?: string): Promise<T> {
+    return this.kube.mergePatch<T>(agentgatePath(kind, namespace, name), patch);
   }
 
-  async delete(kind: AgentgateKind, name: string, namespace?: string): Promise<void> {
-    const plural = PLURAL[kind];
-    if (namespace) await this.api.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name });
-    else await this.api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural, name });
+  delete(kind: AgentgateKind, name: string, namespace?: string): Promise<void> {
+    return this.kube.delete(agentgatePath(kind, namespace, name));
   }
 }
 

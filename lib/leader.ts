@@ -7,9 +7,10 @@
 //   renewDeadline (< leaseDuration), so it stops acting before anyone else may start;
 // - every write carries the resourceVersion read, so two candidates cannot both win;
 // - on graceful shutdown the leader releases the lease so a standby takes over at once.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { V1MicroTime } from '@kubernetes/client-node/dist/types.js';
 import type { Clock } from './clock.js';
-import { errorMessage, isConflict, isNotFound } from './kube.js';
+import { apiPath, errorMessage, GV, isConflict, isNotFound, KubeApi } from './kube.js';
 import type { Logger } from './log.js';
 
 interface LeaseRecord {
@@ -68,7 +69,7 @@ interface LeaderElectorOptions {
 }
 
 export class LeaderElector {
-  private readonly api: k8s.CoordinationV1Api;
+  private readonly kube: KubeApi;
   private observed: Observation = { key: '\u0000', at: 0 };
   private leading = false;
   private stopped = false;
@@ -77,7 +78,7 @@ export class LeaderElector {
   private inFlight?: Promise<void>;
 
   constructor(private readonly o: LeaderElectorOptions) {
-    this.api = o.kc.makeApiClient(k8s.CoordinationV1Api);
+    this.kube = new KubeApi(o.kc);
   }
 
   get isLeader(): boolean {
@@ -96,6 +97,10 @@ export class LeaderElector {
     tick();
   }
 
+  private path(): string {
+    return apiPath(GV.coordination, 'leases', this.o.namespace, this.o.name);
+  }
+
   private now(): number {
     return this.o.clock.now().getTime();
   }
@@ -105,7 +110,7 @@ export class LeaderElector {
     try {
       let lease: k8s.V1Lease | undefined;
       try {
-        lease = await this.api.readNamespacedLease({ name, namespace });
+        lease = await this.kube.get<k8s.V1Lease>(this.path());
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
@@ -113,18 +118,15 @@ export class LeaderElector {
       const key = recordKey(record);
       if (key !== this.observed.key) this.observed = { key, at: this.now() };
       const d = decideLease(record, lease !== undefined, id, this.observed, this.now(), this.o.leaseDurationMs);
-      const now = new k8s.V1MicroTime(this.now());
+      const now = new V1MicroTime(this.now());
       const seconds = Math.ceil(this.o.leaseDurationMs / 1000);
       switch (d.action) {
         case 'create':
-          await this.api.createNamespacedLease({
-            namespace,
-            body: {
-              apiVersion: 'coordination.k8s.io/v1',
-              kind: 'Lease',
-              metadata: { name, namespace },
-              spec: { holderIdentity: id, leaseDurationSeconds: seconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
-            },
+          await this.kube.create(apiPath(GV.coordination, 'leases', namespace), {
+            apiVersion: GV.coordination,
+            kind: 'Lease',
+            metadata: { name, namespace },
+            spec: { holderIdentity: id, leaseDurationSeconds: seconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
           });
           this.acquired();
           return;
@@ -134,7 +136,7 @@ export class LeaderElector {
             d.action === 'take'
               ? { holderIdentity: id, leaseDurationSeconds: seconds, acquireTime: now, renewTime: now, leaseTransitions: d.transitions }
               : { ...lease!.spec, leaseDurationSeconds: seconds, renewTime: now };
-          await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease!, spec } });
+          await this.kube.replace(this.path(), { ...lease!, spec });
           if (d.action === 'take' || !this.leading) this.acquired();
           this.lastRenew = this.now();
           return;
@@ -177,15 +179,14 @@ export class LeaderElector {
     await this.inFlight?.catch(() => undefined);
     if (!this.leading) return;
     this.leading = false;
-    const { namespace, name, id } = this.o;
+    const { id } = this.o;
     try {
-      const lease = await this.api.readNamespacedLease({ name, namespace });
+      const lease = await this.kube.get<k8s.V1Lease>(this.path());
       if (lease.spec?.holderIdentity !== id) return;
-      const now = new k8s.V1MicroTime(this.now());
-      await this.api.replaceNamespacedLease({
-        name,
-        namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
+      const now = new V1MicroTime(this.now());
+      await this.kube.replace(this.path(), {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
       });
       this.o.log.info('leader election: released the lease', { id });
     } catch (e) {

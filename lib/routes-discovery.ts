@@ -3,9 +3,9 @@
 // (read live, so ClusterRole aggregation has already been applied by the control plane).
 // Errors in one group (an aggregated API that is down) are returned, never thrown: the
 // inventory reports them as findings, it does not crash.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../api/types.js';
-import { errorMessage, isNotFound } from './kube.js';
+import { AgentgateClient, apiPath, errorMessage, GV, isNotFound, KubeApi } from './kube.js';
 import type { DiscoveredResource, RoleInput } from './routes.js';
 import type { PolicyRule } from './rbac.js';
 
@@ -19,14 +19,12 @@ interface Discovery {
 }
 
 export async function discover(kc: k8s.KubeConfig): Promise<Discovery> {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const apis = kc.makeApiClient(k8s.ApisApi);
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  const kube = new KubeApi(kc);
   const errors: Discovery['errors'] = [];
   const crdResources = new Set<string>();
   try {
-    for (const crd of (await ext.listCustomResourceDefinition()).items) crdResources.add(`${crd.spec.group}|${crd.spec.names.plural}`);
+    for (const crd of (await kube.get<k8s.V1CustomResourceDefinitionList>(apiPath(GV.apiextensions, 'customresourcedefinitions'))).items)
+      crdResources.add(`${crd.spec.group}|${crd.spec.names.plural}`);
   } catch (e) {
     errors.push({ groupVersion: 'apiextensions.k8s.io/v1 customresourcedefinitions', error: errorMessage(e) });
   }
@@ -38,16 +36,16 @@ export async function discover(kc: k8s.KubeConfig): Promise<Discovery> {
     }
   };
   try {
-    push('', 'v1', (await core.getAPIResources()).resources);
+    push('', 'v1', (await kube.get<k8s.V1APIResourceList>('/api/v1')).resources);
   } catch (e) {
     errors.push({ groupVersion: 'v1', error: errorMessage(e) });
   }
-  const groups = (await apis.getAPIVersions()).groups;
+  const groups = (await kube.get<k8s.V1APIGroupList>('/apis')).groups;
   await Promise.all(
     groups.flatMap((g) =>
       g.versions.map(async (v) => {
         try {
-          push(g.name, v.version, (await custom.getAPIResources({ group: g.name, version: v.version })).resources);
+          push(g.name, v.version, (await kube.get<k8s.V1APIResourceList>(`/apis/${v.groupVersion}`)).resources);
         } catch (e) {
           errors.push({ groupVersion: v.groupVersion, error: errorMessage(e) });
         }
@@ -63,19 +61,19 @@ export async function discover(kc: k8s.KubeConfig): Promise<Discovery> {
  * reported by verification per grant). Missing roles are skipped with a note.
  */
 export async function bindableRoles(kc: k8s.KubeConfig, extra: readonly string[] = []): Promise<{ roles: RoleInput[]; notes: string[] }> {
-  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const kube = new KubeApi(kc);
+  const clusterRole = (name: string) => kube.get<k8s.V1ClusterRole>(apiPath(GV.rbac, 'clusterroles', undefined, name));
   const notes: string[] = [];
   const names = new Set<string>(extra);
   if (extra.length === 0) {
     try {
-      const bind = await rbac.readClusterRole({ name: OPERATOR_BIND_ROLE });
+      const bind = await clusterRole(OPERATOR_BIND_ROLE);
       for (const r of bind.rules ?? []) if (r.verbs.includes('bind')) for (const n of r.resourceNames ?? []) names.add(n);
     } catch (e) {
       notes.push(`ClusterRole ${OPERATOR_BIND_ROLE}: ${errorMessage(e)}`);
     }
     try {
-      const ag = kc.makeApiClient(k8s.CustomObjectsApi);
-      const list = (await ag.listClusterCustomObject({ group: 'agentgate.io', version: 'v1alpha1', plural: 'agentidentities' })) as { items: AgentIdentity[] };
+      const list = await new AgentgateClient(kc).list<AgentIdentity>('AgentIdentity');
       for (const a of list.items) for (const r of a.spec.allowedRoles ?? []) if (r.kind === 'ClusterRole') names.add(r.name);
     } catch (e) {
       if (!isNotFound(e)) notes.push(`AgentIdentities: ${errorMessage(e)}`);
@@ -84,7 +82,7 @@ export async function bindableRoles(kc: k8s.KubeConfig, extra: readonly string[]
   const roles: RoleInput[] = [];
   for (const name of [...names].sort()) {
     try {
-      const cr = await rbac.readClusterRole({ name });
+      const cr = await clusterRole(name);
       roles.push({ name, rules: (cr.rules ?? []) as PolicyRule[] });
     } catch (e) {
       notes.push(`ClusterRole ${name}: ${errorMessage(e)}`);

@@ -4,7 +4,7 @@
 // answered from the listed RBAC objects; SubjectAccessReviews only cross-check a
 // rate-limited sample (operator/boundary-reviews.ts), so the apiserver's load does not
 // grow with agents x time.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
 import { boundaryCondition, planAccessReviews, verifyAgents } from '../boundary/verify.js';
@@ -14,7 +14,7 @@ import { CrossChecker, ReviewBudget } from './boundary-reviews.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';
-import { type AgentgateClient, errorMessage, isConflict, isNotFound } from '../lib/kube.js';
+import { type AgentgateClient, apiPath, errorMessage, GV, isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { Informer, type WatchedObject } from '../lib/informer.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
@@ -225,26 +225,23 @@ const identityOnly = (o: WatchedObject): WatchedObject => ({
  * and the webhook configurations. They keep names only.
  */
 export function boundaryChangeWatches(kc: k8s.KubeConfig, log: Logger): Informer<WatchedObject>[] {
-  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-  const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const notOurs = `${LABEL_MANAGED_BY}!=${MANAGED_BY}`;
-  const watch = (name: string, path: string, list: () => Promise<{ items: WatchedObject[] }>, labelSelector?: string): Informer<WatchedObject> =>
-    new Informer<WatchedObject>({ kc, log, name, path, list, transform: identityOnly, resyncMs: 3_600_000, ...(labelSelector ? { labelSelector } : {}) });
+  const watch = (groupVersion: string, resource: string, labelSelector?: string): Informer<WatchedObject> =>
+    new Informer<WatchedObject>({
+      kc,
+      log,
+      name: `boundary-${resource}`,
+      path: apiPath(groupVersion, resource),
+      transform: identityOnly,
+      resyncMs: 3_600_000,
+      ...(labelSelector ? { labelSelector } : {}),
+    });
   return [
-    watch('boundary-clusterrolebindings', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', () => rbac.listClusterRoleBinding()),
-    watch(
-      'boundary-rolebindings',
-      '/apis/rbac.authorization.k8s.io/v1/rolebindings',
-      () => rbac.listRoleBindingForAllNamespaces({ labelSelector: notOurs }),
-      notOurs,
-    ),
-    watch('boundary-clusterroles', '/apis/rbac.authorization.k8s.io/v1/clusterroles', () => rbac.listClusterRole()),
-    watch('boundary-roles', '/apis/rbac.authorization.k8s.io/v1/roles', () => rbac.listRoleForAllNamespaces()),
-    watch('boundary-validatingwebhooks', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', () =>
-      admission.listValidatingWebhookConfiguration(),
-    ),
-    watch('boundary-mutatingwebhooks', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', () =>
-      admission.listMutatingWebhookConfiguration(),
-    ),
+    watch(GV.rbac, 'clusterrolebindings'),
+    watch(GV.rbac, 'rolebindings', notOurs),
+    watch(GV.rbac, 'clusterroles'),
+    watch(GV.rbac, 'roles'),
+    watch(GV.admission, 'validatingwebhookconfigurations'),
+    watch(GV.admission, 'mutatingwebhookconfigurations'),
   ];
 }

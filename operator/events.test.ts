@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { FakeClock } from '../lib/clock.js';
 import { newLogger } from '../lib/log.js';
 import { EventRecorder, SIMILAR_MAX, SIMILAR_WINDOW_MS, type EventsApi } from './events.js';
@@ -7,16 +8,16 @@ import { EventRecorder, SIMILAR_MAX, SIMILAR_WINDOW_MS, type EventsApi } from '.
 function fakeApi(): { api: EventsApi; created: k8s.CoreV1Event[]; patched: Array<{ name: string; body: { count?: number } }> } {
   const created: k8s.CoreV1Event[] = [];
   const patched: Array<{ name: string; body: { count?: number } }> = [];
-  const api = {
-    createNamespacedEvent: async (p: { body: k8s.CoreV1Event }) => {
-      created.push(p.body);
-      return p.body;
+  const api: EventsApi = {
+    create: async (_ns, body) => {
+      created.push(body);
+      return body;
     },
-    patchNamespacedEvent: async (p: { name: string; body: { count?: number } }) => {
-      patched.push(p);
+    mergePatch: async (_ns, name, body) => {
+      patched.push({ name, body: { count: body.count } });
       return {};
     },
-  } as unknown as EventsApi;
+  };
   return { api, created, patched };
 }
 
@@ -27,7 +28,7 @@ describe('EventRecorder', function () {
   it('writes the first similar events one by one, then one combined event carrying the count', async function () {
     const clock = new FakeClock('2030-01-01T00:00:00Z');
     const { api, created, patched } = fakeApi();
-    const r = new EventRecorder(new k8s.KubeConfig(), { component: 'op', instance: 'i', clock, log: newLogger('test'), api });
+    const r = new EventRecorder(new KubeConfig(), { component: 'op', instance: 'i', clock, log: newLogger('test'), api });
     for (let i = 0; i < 1000; i++) r.emit(grant(i), 'Normal', 'Activated', `bound g-${i}`);
     await settle();
     expect(created).to.have.length(SIMILAR_MAX);

@@ -5,10 +5,10 @@
 // events of one reason for one kind in one namespace within SIMILAR_WINDOW_MS, one
 // combined event carries the count, written at most every COMBINED_FLUSH_MS, so bulk
 // transitions cost a handful of writes instead of one per object.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
-import { errorMessage } from '../lib/kube.js';
+import { apiPath, errorMessage, GV, KubeApi } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 
 interface EventTarget {
@@ -21,8 +21,19 @@ export interface Recorder {
   emit(obj: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): void;
 }
 
-/** The part of CoreV1Api the recorder uses (a seam for tests). */
-export type EventsApi = Pick<k8s.CoreV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
+/** The writes the recorder makes (a seam for tests). */
+export interface EventsApi {
+  create(namespace: string, body: k8s.CoreV1Event): Promise<unknown>;
+  mergePatch(namespace: string, name: string, patch: Partial<k8s.CoreV1Event>): Promise<unknown>;
+}
+
+function liveEvents(kc: k8s.KubeConfig): EventsApi {
+  const kube = new KubeApi(kc);
+  return {
+    create: (namespace, body) => kube.create(apiPath(GV.core, 'events', namespace), body),
+    mergePatch: (namespace, name, patch) => kube.mergePatch(apiPath(GV.core, 'events', namespace, name), patch),
+  };
+}
 
 export const SIMILAR_MAX = 10;
 export const SIMILAR_WINDOW_MS = 600_000;
@@ -41,7 +52,7 @@ interface Similar {
 }
 
 export class EventRecorder implements Recorder {
-  private readonly api: k8s.CoreV1Api;
+  private readonly api: EventsApi;
   private readonly backlog: Array<() => Promise<void>> = [];
   private running = 0;
   private dropped = 0;
@@ -51,7 +62,7 @@ export class EventRecorder implements Recorder {
     kc: k8s.KubeConfig,
     private readonly o: { component: string; instance: string; clock: Clock; log: Logger; concurrency?: number; maxBacklog?: number; api?: EventsApi },
   ) {
-    this.api = (o.api ?? kc.makeApiClient(k8s.CoreV1Api)) as k8s.CoreV1Api;
+    this.api = o.api ?? liveEvents(kc);
   }
 
   /** Writes the pending combined events now (shutdown, tests). */
@@ -89,7 +100,7 @@ export class EventRecorder implements Recorder {
     }
     this.enqueue(async () => {
       try {
-        await this.api.createNamespacedEvent({ namespace, body });
+        await this.api.create(namespace, body);
       } catch (e) {
         this.o.log.debug('event not recorded', { reason, object: `${namespace}/${obj.metadata.name}`, error: errorMessage(e) });
       }
@@ -121,14 +132,8 @@ export class EventRecorder implements Recorder {
     c.created = true;
     this.enqueue(async () => {
       try {
-        if (create) await this.api.createNamespacedEvent({ namespace, body });
-        else {
-          const patch = { count: body.count, lastTimestamp: body.lastTimestamp, message: body.message };
-          await this.api.patchNamespacedEvent(
-            { name: body.metadata.name ?? '', namespace, body: patch },
-            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-          );
-        }
+        if (create) await this.api.create(namespace, body);
+        else await this.api.mergePatch(namespace, body.metadata.name ?? '', { count: body.count, lastTimestamp: body.lastTimestamp, message: body.message });
       } catch (e) {
         this.o.log.debug('combined event not recorded', { reason: body.reason, error: errorMessage(e) });
       }

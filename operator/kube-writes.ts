@@ -1,29 +1,29 @@
-// ClusterWrites over the real apiserver (client-node).
-import * as k8s from '@kubernetes/client-node';
-import { GROUP, VERSION, type AuditEvent } from '../api/types.js';
-import { AgentgateClient, type AgentgateKind } from '../lib/kube.js';
+// ClusterWrites over the real apiserver.
+import type * as k8s from '@kubernetes/client-node';
+import type { AuditEvent } from '../api/types.js';
+import { AgentgateClient, apiPath, GV, type AgentgateKind, type KubeApi } from '../lib/kube.js';
 import type { ClusterWrites } from './reconcile/context.js';
 
 export class KubeWrites implements ClusterWrites {
   readonly client: AgentgateClient;
-  private readonly rbac: k8s.RbacAuthorizationV1Api;
+  private readonly kube: KubeApi;
 
   constructor(kc: k8s.KubeConfig) {
     this.client = new AgentgateClient(kc);
-    this.rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+    this.kube = this.client.kube;
   }
 
   async createRoleBinding(namespace: string, body: k8s.V1RoleBinding): Promise<void> {
-    await this.rbac.createNamespacedRoleBinding({ namespace, body });
+    await this.kube.create(roleBindingPath(namespace), body);
   }
   readRoleBinding(namespace: string, name: string): Promise<k8s.V1RoleBinding> {
-    return this.rbac.readNamespacedRoleBinding({ name, namespace });
+    return this.kube.get(roleBindingPath(namespace, name));
   }
   async replaceRoleBinding(namespace: string, body: k8s.V1RoleBinding): Promise<void> {
-    await this.rbac.replaceNamespacedRoleBinding({ name: body.metadata?.name ?? '', namespace, body });
+    await this.kube.replace(roleBindingPath(namespace, body.metadata?.name ?? ''), body);
   }
   async deleteRoleBinding(namespace: string, name: string, uid?: string): Promise<void> {
-    await this.rbac.deleteNamespacedRoleBinding({ name, namespace, body: uid ? { preconditions: { uid } } : {} });
+    await this.kube.delete(roleBindingPath(namespace, name), uid ? { preconditions: { uid } } : undefined);
   }
   get<T>(kind: AgentgateKind, name: string, namespace?: string): Promise<T> {
     return this.client.get<T>(kind, name, namespace);
@@ -41,18 +41,10 @@ export class KubeWrites implements ClusterWrites {
     return this.client.delete(kind, name, namespace);
   }
   async listAuditEvents(namespace: string, limit: number, cont?: string): Promise<{ items: AuditEvent[]; continue?: string }> {
-    const res = (await this.client.api.listNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: 'auditevents',
-      limit,
-      _continue: cont,
-    })) as {
-      items: AuditEvent[];
-      metadata?: { _continue?: string; continue?: string };
-    };
-    const next = res.metadata?.continue ?? res.metadata?._continue;
+    const res = await this.client.list<AuditEvent>('AuditEvent', namespace, { limit, continue: cont });
+    const next = res.metadata?.continue;
     return next ? { items: res.items, continue: next } : { items: res.items };
   }
 }
+
+const roleBindingPath = (namespace: string, name?: string): string => apiPath(GV.rbac, 'rolebindings', namespace, name);

@@ -4,12 +4,12 @@
 // Result. This file is the wiring: informers, event handlers, the sweep, and turning a
 // Result into the queue's requeue.
 import { approvalPolicyState, APPROVAL_POLICY, type PolicyState } from '../lib/approval-policy.js';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, type AccessGrant, type AgentIdentity, type ApprovalRequest } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
 import { Informer } from '../lib/informer.js';
 import { agentShape, approvalShape, grantShape, namespaceShape, roleBindingShape } from './cache-shapes.js';
-import { AgentgateClient, agentgatePath, errorMessage, isNotFound } from '../lib/kube.js';
+import { AgentgateClient, agentgatePath, apiPath, GV, errorMessage, isNotFound, type KubeApi } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { InformerCache } from './cache.js';
 import type { Recorder } from './events.js';
@@ -68,14 +68,11 @@ export class Operator {
     const { kc, log } = o;
     const writes = o.writes ?? new KubeWrites(kc);
     this.client = new AgentgateClient(kc);
-    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
     const resyncMs = o.resyncMs ?? 300_000;
     this.grants = new Informer<AccessGrant>({
       kc,
       name: 'accessgrants',
       path: agentgatePath('AccessGrant'),
-      list: () => this.client.list<AccessGrant>('AccessGrant'),
       log,
       resyncMs,
       transform: grantShape,
@@ -84,7 +81,6 @@ export class Operator {
       kc,
       name: 'agentidentities',
       path: agentgatePath('AgentIdentity'),
-      list: () => this.client.list<AgentIdentity>('AgentIdentity'),
       log,
       resyncMs,
       transform: agentShape,
@@ -93,7 +89,6 @@ export class Operator {
       kc,
       name: 'approvalrequests',
       path: agentgatePath('ApprovalRequest'),
-      list: () => this.client.list<ApprovalRequest>('ApprovalRequest'),
       log,
       resyncMs,
       transform: approvalShape,
@@ -102,9 +97,8 @@ export class Operator {
     this.bindings = new Informer<k8s.V1RoleBinding>({
       kc,
       name: 'rolebindings',
-      path: '/apis/rbac.authorization.k8s.io/v1/rolebindings',
+      path: apiPath(GV.rbac, 'rolebindings'),
       labelSelector: selector,
-      list: () => rbac.listRoleBindingForAllNamespaces({ labelSelector: selector }),
       log,
       resyncMs,
       transform: roleBindingShape,
@@ -112,8 +106,7 @@ export class Operator {
     this.namespaces = new Informer<k8s.V1Namespace>({
       kc,
       name: 'namespaces',
-      path: '/api/v1/namespaces',
-      list: () => core.listNamespace(),
+      path: apiPath(GV.core, 'namespaces'),
       log,
       resyncMs,
       transform: namespaceShape,
@@ -138,7 +131,7 @@ export class Operator {
       namespace: o.namespace,
       approvalTtlMs: o.approvalTtlMs,
       ...(o.approvalValidityMs !== undefined ? { approvalValidityMs: o.approvalValidityMs } : {}),
-      approvalPolicy: o.approvalPolicy ?? (() => livePolicyState(kc.makeApiClient(k8s.AdmissionregistrationV1Api))),
+      approvalPolicy: o.approvalPolicy ?? (() => livePolicyState(this.client.kube)),
       auditRetentionMs: o.auditRetentionMs,
       enqueue: (k) => this.queue.add(k),
     };
@@ -271,7 +264,7 @@ export class Operator {
 }
 
 /** Reads the approval-stamps policy and binding fresh (rare, human-paced): a deleted policy fails closed at once. */
-async function livePolicyState(admission: k8s.AdmissionregistrationV1Api): Promise<PolicyState> {
+async function livePolicyState(kube: KubeApi): Promise<PolicyState> {
   const read = async <T>(f: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await f();
@@ -281,8 +274,8 @@ async function livePolicyState(admission: k8s.AdmissionregistrationV1Api): Promi
     }
   };
   const [policy, binding] = await Promise.all([
-    read(() => admission.readValidatingAdmissionPolicy({ name: APPROVAL_POLICY })),
-    read(() => admission.readValidatingAdmissionPolicyBinding({ name: APPROVAL_POLICY })),
+    read(() => kube.get(apiPath(GV.admission, 'validatingadmissionpolicies', undefined, APPROVAL_POLICY))),
+    read(() => kube.get(apiPath(GV.admission, 'validatingadmissionpolicybindings', undefined, APPROVAL_POLICY))),
   ]);
   return approvalPolicyState(policy as never, binding as never);
 }
