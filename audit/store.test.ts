@@ -1,9 +1,6 @@
 // The store on a real PGlite database (on its worker thread, as the webhook runs it).
 import { expect } from 'chai';
-import { FakeClock } from '../lib/clock.js';
-import type { Db } from './db.js';
-import { openDb } from './db.js';
-import { AuditStore } from './store.js';
+import { usePgliteStore } from '../testing/audit-store.js';
 
 const created = (name: string) => ({
   time: '2026-11-30T12:00:00Z',
@@ -22,48 +19,42 @@ const created = (name: string) => ({
 
 describe('audit store: settling admitted records with the apiserver outcome', function () {
   this.timeout(30_000);
-  let db: Db;
-  let store: AuditStore;
-
-  before(async function () {
-    this.timeout(180_000); // initdb in WASM, on a busy host
-    db = await openDb({ engine: 'pglite' });
-    store = new AuditStore(db, 'settle-test', new FakeClock(new Date('2026-11-30T12:00:00Z')));
-    await store.open();
-  });
-
-  after(async function () {
-    await db?.close();
-  });
+  const opened = usePgliteStore('settle-test');
 
   it('settles a whole batch in one statement: 2xx Completed, else Failed, the first result of a record wins, unknown names ignored', async function () {
-    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => store.append(created(n))));
-    const { count: n } = await store.settle([
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => opened.store.append(created(n))));
+    const { count: n } = await opened.store.settle([
       { name: a!.name, code: 201 },
       { name: b!.name, code: 500 },
       { name: a!.name, code: 404 },
       { name: 'no-such-record', code: 200 },
     ]);
     expect(n).to.equal(2);
-    expect(await store.get(a!.name)).to.include({ outcome: 'Completed', code: 201 });
-    expect(await store.get(b!.name)).to.include({ outcome: 'Failed', code: 500 });
-    expect((await store.get(c!.name))?.outcome).to.equal('Admitted');
+    expect(await opened.store.get(a!.name)).to.include({ outcome: 'Completed', code: 201 });
+    expect(await opened.store.get(b!.name)).to.include({ outcome: 'Failed', code: 500 });
+    expect((await opened.store.get(c!.name))?.outcome).to.equal('Admitted');
   });
 
   it('never settles a record twice', async function () {
-    const d = await store.append(created('d'));
-    expect((await store.settle([{ name: d.name, code: 201 }])).count).to.equal(1);
-    expect((await store.settle([{ name: d.name, code: 403 }])).count).to.equal(0);
-    expect(await store.get(d.name)).to.include({ outcome: 'Completed', code: 201 });
-    expect((await store.settle([])).count).to.equal(0);
+    const d = await opened.store.append(created('d'));
+    expect((await opened.store.settle([{ name: d.name, code: 201 }])).count).to.equal(1);
+    expect((await opened.store.settle([{ name: d.name, code: 403 }])).count).to.equal(0);
+    expect(await opened.store.get(d.name)).to.include({ outcome: 'Completed', code: 201 });
+    expect((await opened.store.settle([])).count).to.equal(0);
   });
 
   it('returns the settled records of calls that named an ApprovalRequest, with their outcome, and only those', async function () {
     const fp = 'f'.repeat(64);
-    const held = await store.append({ ...created('held'), decision: 'Held', approvalRequest: 'payments/ar-x', objectDigest: fp, requestUID: 'uid-held' });
-    const used = await store.append({ ...created('used'), approvalRequest: 'payments/ar-x', objectDigest: fp, requestUID: 'uid-used' });
-    const plain = await store.append(created('plain'));
-    const r = await store.settle([
+    const held = await opened.store.append({
+      ...created('held'),
+      decision: 'Held',
+      approvalRequest: 'payments/ar-x',
+      objectDigest: fp,
+      requestUID: 'uid-held',
+    });
+    const used = await opened.store.append({ ...created('used'), approvalRequest: 'payments/ar-x', objectDigest: fp, requestUID: 'uid-used' });
+    const plain = await opened.store.append(created('plain'));
+    const r = await opened.store.settle([
       { name: held.name, code: 403 },
       { name: used.name, code: 200 },
       { name: plain.name, code: 201 },
@@ -86,24 +77,15 @@ describe('audit store: settling admitted records with the apiserver outcome', fu
 
 describe('audit store: listing pages', function () {
   this.timeout(30_000);
-  let db: Db;
-  let store: AuditStore;
+  const opened = usePgliteStore('list-test');
   const agentOf = (i: number) => (i % 2 ? 'deploy-bot' : 'other-bot');
 
   before(async function () {
-    this.timeout(180_000); // initdb in WASM, on a busy host
-    db = await openDb({ engine: 'pglite' });
-    store = new AuditStore(db, 'list-test', new FakeClock(new Date('2026-11-30T12:00:00Z')));
-    await store.open();
     // Two events share each second, so the order needs the writer and sequence too.
     for (let i = 0; i < 10; i++) {
       const { namespace: _ns, ...spec } = created(`cm-${i}`);
-      await store.append({ ...spec, agent: agentOf(i), time: `2026-11-30T12:00:0${Math.floor(i / 2)}Z`, ...(i === 3 ? {} : { namespace: 'payments' }) });
+      await opened.store.append({ ...spec, agent: agentOf(i), time: `2026-11-30T12:00:0${Math.floor(i / 2)}Z`, ...(i === 3 ? {} : { namespace: 'payments' }) });
     }
-  });
-
-  after(async function () {
-    await db?.close();
   });
 
   it('pages oldest first with keyset continue tokens; every page carries the first page’s resourceVersion', async function () {
@@ -111,7 +93,7 @@ describe('audit store: listing pages', function () {
     let cont: string | undefined;
     const versions = new Set<string>();
     do {
-      const page = await store.list(
+      const page = await opened.store.list(
         { labelSelector: 'agentgate.io/agent=deploy-bot', limit: 2, ...(cont ? { continue: cont } : {}) },
         'agentgate-system',
         'agentgate',
@@ -122,21 +104,21 @@ describe('audit store: listing pages', function () {
     } while (cont);
     expect(names).to.deep.equal(['cm-1', 'cm-3', 'cm-5', 'cm-7', 'cm-9']);
     expect([...versions]).to.have.length(1);
-    const all = await store.list({}, 'agentgate-system', 'agentgate');
+    const all = await opened.store.list({}, 'agentgate-system', 'agentgate');
     expect(Math.max(...all.items.map((e) => Number(e.rv)))).to.equal(Number([...versions][0]));
   });
 
   it('an empty page still has the resourceVersion a watch starts from', async function () {
-    const none = await store.list({ labelSelector: 'agentgate.io/agent=nobody' }, 'agentgate-system', 'agentgate');
-    const all = await store.list({}, 'agentgate-system', 'agentgate');
+    const none = await opened.store.list({ labelSelector: 'agentgate.io/agent=nobody' }, 'agentgate-system', 'agentgate');
+    const all = await opened.store.list({}, 'agentgate-system', 'agentgate');
     expect(none.items).to.deep.equal([]);
     expect(none.resourceVersion).to.equal(all.resourceVersion);
     expect(Number(none.resourceVersion)).to.be.greaterThan(0);
   });
 
   it('summaries carry only the asked spec fields (absent ones stay absent), the labels’ fields and the chain position', async function () {
-    const full = await store.list({ labelSelector: 'agentgate.io/agent=deploy-bot' }, 'agentgate-system', 'agentgate');
-    const sums = await store.listSummaries({ labelSelector: 'agentgate.io/agent=deploy-bot' }, 'agentgate-system', 'agentgate', ['namespace', 'reason']);
+    const full = await opened.store.list({ labelSelector: 'agentgate.io/agent=deploy-bot' }, 'agentgate-system', 'agentgate');
+    const sums = await opened.store.listSummaries({ labelSelector: 'agentgate.io/agent=deploy-bot' }, 'agentgate-system', 'agentgate', ['namespace', 'reason']);
     expect(sums.items.map((e) => e.name)).to.deep.equal(full.items.map((e) => e.name));
     expect(sums.resourceVersion).to.equal(full.resourceVersion);
     const [f3, s3] = [full.items[1]!, sums.items[1]!];
@@ -150,6 +132,6 @@ describe('audit store: listing pages', function () {
       chain: { writer: 'list-test', sequence: f3.spec.chain.sequence },
     });
     expect(sums.items[0]!.spec.namespace).to.equal('payments');
-    expect(() => store.listSummaries({}, 'agentgate-system', 'agentgate', ["name') FROM x --"])).to.throw('not a top-level spec field name');
+    expect(() => opened.store.listSummaries({}, 'agentgate-system', 'agentgate', ["name') FROM x --"])).to.throw('not a top-level spec field name');
   });
 });

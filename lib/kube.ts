@@ -79,6 +79,33 @@ export function statusCode(err: unknown): number | undefined {
 }
 export const isNotFound = (e: unknown): boolean => statusCode(e) === 404;
 export const isConflict = (e: unknown): boolean => statusCode(e) === 409;
+
+/**
+ * Optimistic concurrency for a status another writer also updates: writes `change(current)`
+ * (at current's resourceVersion), and after a conflict reads again and recomputes, up to
+ * `rounds` writes. Stops as soon as there is nothing left to change. Returns what was
+ * written, or the last object read when nothing was.
+ */
+export async function writeWithConflictRetry<T>(
+  first: T | undefined,
+  read: () => Promise<T | undefined>,
+  change: (current: T) => T | undefined,
+  write: (next: T) => Promise<T>,
+  rounds: number,
+): Promise<{ written?: T; last?: T }> {
+  let current = first ?? (await read());
+  for (let round = 0; round < rounds && current; round++) {
+    const next = change(current);
+    if (!next) break;
+    try {
+      return { written: await write(next) };
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      current = await read();
+    }
+  }
+  return current ? { last: current } : {};
+}
 export const isAlreadyExists = (e: unknown): boolean => statusCode(e) === 409;
 export const isForbidden = (e: unknown): boolean => statusCode(e) === 403;
 

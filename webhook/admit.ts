@@ -10,7 +10,7 @@ import type { UnchainedSpec } from '../lib/audit-chain.js';
 import type { Clock } from '../lib/clock.js';
 import { canonicalize } from '../lib/fingerprint.js';
 import type { AgentgateClient } from '../lib/kube.js';
-import { errorMessage, isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
+import { errorMessage, isAlreadyExists, isConflict, isNotFound, writeWithConflictRetry } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { execCommand } from './preview.js';
 import { AUDIT_EVENT_ANNOTATION } from '../audit/apiserver/sink.js';
@@ -99,16 +99,14 @@ async function markOriginUnconfirmed(approvals: ApprovalStore, created: Approval
   try {
     // The operator writes its first status at once too: on a conflict read again, and write
     // only while no origin is set (never over the sink's Confirmed).
-    let current: ApprovalRequest | undefined = created;
-    for (let round = 0; round < 3 && current && !current.status?.origin; round++) {
-      try {
-        return await approvals.replaceStatus({ ...current, status: { ...(current.status ?? {}), origin: 'Unconfirmed' } });
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-        current = await approvals.get(namespace, name);
-      }
-    }
-    return current;
+    const { written, last } = await writeWithConflictRetry<ApprovalRequest>(
+      created,
+      () => approvals.get(namespace, name),
+      (current) => (current.status?.origin ? undefined : { ...current, status: { ...(current.status ?? {}), origin: 'Unconfirmed' as const } }),
+      (next) => approvals.replaceStatus(next),
+      3,
+    );
+    return written ?? last;
   } catch (err) {
     log.info('approval request origin not marked Unconfirmed (it reads so anyway)', {
       approvalRequest: `${namespace}/${name}`,

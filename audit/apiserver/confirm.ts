@@ -13,7 +13,7 @@
 import type { ApprovalRequest } from '../../api/types.js';
 import { approvalRequestRef, confirmedStatus } from '../../lib/approval-confirm.js';
 import type { SettledApprovalCall } from '../../lib/approval-confirm.js';
-import { errorMessage, isConflict } from '../../lib/kube.js';
+import { errorMessage, writeWithConflictRetry } from '../../lib/kube.js';
 import type { Logger } from '../../lib/log.js';
 
 /** The two ApprovalRequest calls this needs (webhook/admit.ts KubeApprovalStore has them). */
@@ -41,23 +41,24 @@ export async function confirmApprovalCalls(calls: readonly SettledApprovalCall[]
     const cached = deps.cached?.(ref.namespace, ref.name);
     if (cached && !confirmedStatus(cached, call)) continue;
     try {
-      for (let round = 0; round < CONFLICT_ROUNDS; round++) {
-        const ar = await deps.approvals.get(ref.namespace, ref.name);
-        const status = ar && confirmedStatus(ar, call);
-        if (!ar || !status) break;
-        try {
-          await deps.approvals.replaceStatus({ ...ar, status });
-          writes++;
-          deps.log.info('approval request confirmed by the apiserver audit log', {
-            approvalRequest: call.approvalRequest,
-            origin: status.origin,
-            consumption: status.consumption,
-            auditEvent: call.record,
-          });
-          break;
-        } catch (err) {
-          if (!isConflict(err)) throw err;
-        }
+      const { written } = await writeWithConflictRetry(
+        undefined,
+        () => deps.approvals.get(ref.namespace, ref.name),
+        (ar) => {
+          const status = confirmedStatus(ar, call);
+          return status && { ...ar, status };
+        },
+        (next) => deps.approvals.replaceStatus(next),
+        CONFLICT_ROUNDS,
+      );
+      if (written) {
+        writes++;
+        deps.log.info('approval request confirmed by the apiserver audit log', {
+          approvalRequest: call.approvalRequest,
+          origin: written.status?.origin,
+          consumption: written.status?.consumption,
+          auditEvent: call.record,
+        });
       }
     } catch (err) {
       deps.log.error('cannot mark the approval request confirmed; it stays Unconfirmed', {
