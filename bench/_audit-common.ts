@@ -8,6 +8,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { eventually, kubectl, kubectlOk, repoRoot } from '../harness/cluster.js';
+import { agentIdentity, asNew } from '../testing/fixtures.js';
 
 export function envFile(file: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -117,18 +118,13 @@ export async function agentAndPlainIdentity(ns: string): Promise<void> {
   await kubectlOk(
     'admin',
     ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: AGENT_NAME },
-      spec: {
-        subjects: [{ kind: 'User', name: AGENT_USER }],
-        maxDuration: '8h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-        allowedNamespaces: { names: [ns] },
-        approvers: { groups: ['sre-approvers'] },
-      },
-    }),
+    JSON.stringify(
+      agentIdentity(
+        AGENT_NAME,
+        { subjects: [{ kind: 'User', name: AGENT_USER }], allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { names: [ns] } },
+        asNew,
+      ),
+    ),
   );
   await kubectlOk(
     'admin',
