@@ -1,7 +1,16 @@
 import { expect } from 'chai';
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import type { AdmissionRequest } from './admission.js';
-import { admissionAttributes, admissionToVerb, bindingMatchesUser, ruleCovers, rulesCover, rulesCoverAdmission, subjectMatchesUser, subjectNames } from './rbac.js';
+import {
+  admissionAttributes,
+  admissionToVerb,
+  bindingMatchesUser,
+  ruleCovers,
+  rulesCover,
+  rulesCoverAdmission,
+  subjectMatchesUser,
+  subjectNames,
+} from './rbac.js';
 import type { PolicyRule, ResourceAttributes } from './rbac.js';
 
 const req = (verb: string, apiGroup: string, resource: string, extra: Partial<ResourceAttributes> = {}): ResourceAttributes => ({
