@@ -4,6 +4,7 @@
 // the webhook's thread only posts statements to it (audit/db.ts, PgliteWorkerDb).
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { DataDirSync } from './pglite-durability.js';
 
 export type WorkerRequest =
   | { id: number; op: 'query'; sql: string; params: unknown[] }
@@ -22,16 +23,23 @@ const port = parentPort;
 if (port) {
   const { dataDir } = workerData as { dataDir?: string };
   const ready = PGlite.create({ ...(dataDir ? { dataDir } : {}), startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
+  // In memory (no dataDir) there is nothing to make durable.
+  const durable = ready.then(() => (dataDir ? new DataDirSync(dataDir) : undefined));
   port.on('message', (m: WorkerRequest) => {
     void (async (): Promise<WorkerReply> => {
       const db = await ready;
+      const disk = await durable;
       switch (m.op) {
-        case 'query':
-          return { id: m.id, rows: (await db.query(m.sql, m.params)).rows };
+        case 'query': {
+          const rows = (await db.query(m.sql, m.params)).rows;
+          disk?.sync();
+          return { id: m.id, rows };
+        }
         case 'transaction':
           await db.transaction(async (tx) => {
             for (const s of m.statements) await tx.exec(s);
           });
+          disk?.sync();
           return { id: m.id };
         case 'close':
           await db.close();
