@@ -14,6 +14,8 @@ import type { Clock } from '../lib/clock.js';
 import { errorMessage, isConflict, isNotFound } from '../lib/kube.js';
 import type { UserInfo as AdmissionUser } from '../lib/admission.js';
 import type { Logger } from '../lib/log.js';
+import { Drain } from '../webhook/drain.js';
+import type { DrainResult } from '../webhook/drain.js';
 import { Authenticator, authnConfigFrom, chainsTo, parsePemBundle, peerChain } from './apiserver/authn.js';
 import type { AuthnConfig } from './apiserver/authn.js';
 import { cachedReviewer, kubeAccessReviewer } from './apiserver/authz.js';
@@ -41,6 +43,9 @@ interface AuditServerOptions {
   /** PEM of the CA(s) whose client certificates may post audit batches (the apiserver's). */
   sinkClientCa?: string;
   sinkAllowedNames: string[];
+  /** Drain bounds (the webhook's): waiting for clients to close their connections, then for requests in flight. */
+  drainMs: number;
+  inflightMs: number;
 }
 
 /** Reads kube-system/extension-apiserver-authentication (needs the extension-apiserver-authentication-reader Role). */
@@ -69,7 +74,12 @@ export interface AuditServer {
   server: https.Server;
   /** Serves a renewed certificate from now on (connections already open keep theirs). */
   serve(tls: { cert: string; key: string }): void;
-  stop(): void;
+  /**
+   * Graceful stop, once: /readyz unready, watches ended cleanly (clients re-watch), every
+   * answer closing its connection, then listening stops and requests in flight finish,
+   * each step bounded (webhook/drain.ts, the same drain as the admission server's).
+   */
+  drain(): Promise<DrainResult>;
 }
 
 export async function startAuditServer(o: AuditServerOptions): Promise<AuditServer> {
@@ -100,7 +110,9 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
     },
     () => o.clock.now(),
   );
+  const stopping = new AbortController();
   const api = auditApiHandler({
+    stopping: stopping.signal,
     store: o.store,
     namespace: o.namespace,
     authenticator,
@@ -150,6 +162,7 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
     api(req, res);
   });
   server.keepAliveTimeout = 65_000;
+  const drain = new Drain(server, { log: o.log, drainMs: o.drainMs, inflightMs: o.inflightMs });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
@@ -171,9 +184,10 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
       serving = tls;
       server.setSecureContext(tlsOptions());
     },
-    stop: () => {
+    drain: () => {
       clearInterval(reload);
-      server.close();
+      stopping.abort();
+      return drain.start();
     },
   };
 }
@@ -315,4 +329,15 @@ export async function publishApiServiceCa(kc: k8s.KubeConfig, caBundle: string, 
   await api.patchAPIService({ name: AUDIT_APISERVICE, body: { spec: { caBundle } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
   log.info('APIService CA bundle published', { apiService: AUDIT_APISERVICE });
   return true;
+}
+
+/**
+ * The audit component's last steps at shutdown, once nothing appends any more (both
+ * servers drained, the CloudWatch reader stopped), in order: the group commit flushed, a
+ * final checkpoint anchoring that head, the database closed.
+ */
+export async function closeAuditStore(store: AuditStore, stopCheckpoints: () => Promise<void>): Promise<void> {
+  await store.idle();
+  await stopCheckpoints();
+  await store.close();
 }

@@ -164,6 +164,8 @@ export class AuditStore {
   private headKnown = false;
   private queue: Pending[] = [];
   private flushing = false;
+  /** The group commit's current run (it takes whatever is queued while it runs). */
+  private flushRun: Promise<void> = Promise.resolve();
   private readonly partitions = new Set<string>();
   /** Batch sizes of the last commits, for metrics and the bench. */
   lastBatch = 0;
@@ -224,8 +226,13 @@ export class AuditStore {
   append(spec: UnchainedSpec, opts: AppendOptions = {}): Promise<StoredEvent> {
     return new Promise((resolve, reject) => {
       this.queue.push({ spec, opts, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (!this.flushing) this.flushRun = this.flush();
     });
+  }
+
+  /** Resolves once every append queued so far is committed or refused: the group commit is flushed. */
+  async idle(): Promise<void> {
+    while (this.flushing) await this.flushRun;
   }
 
   private async flush(): Promise<void> {
@@ -466,7 +473,9 @@ export class AuditStore {
     return new Set(rows.map((r) => r.request_uid));
   }
 
+  /** Closes the database once the group commit is flushed (a queued append is never dropped). */
   async close(): Promise<void> {
+    await this.idle();
     await this.db.close();
   }
 }
