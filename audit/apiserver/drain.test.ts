@@ -37,16 +37,13 @@ describe('audit API: drained on SIGTERM', function () {
 
   function request(path: string, onResponse?: (status: number) => void): Promise<{ status: number; body: string; complete: boolean }> {
     return new Promise((resolve, reject) => {
-      const req = https.request(
-        { host: '127.0.0.1', port, path, ca: serving.ca, cert: proxy.cert, key: proxy.key, headers: as, agent: false },
-        (res) => {
-          onResponse?.(res.statusCode ?? 0);
-          let body = '';
-          res.on('data', (d: Buffer) => (body += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete }));
-          res.on('error', reject);
-        },
-      );
+      const req = https.request({ host: '127.0.0.1', port, path, ca: serving.ca, cert: proxy.cert, key: proxy.key, headers: as, agent: false }, (res) => {
+        onResponse?.(res.statusCode ?? 0);
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete }));
+        res.on('error', reject);
+      });
       req.on('error', reject);
       req.end();
     });
