@@ -5,6 +5,7 @@
 // RBAC-refused calls) and settles admitted calls as Completed or Failed.
 import { expect } from 'chai';
 import https from 'node:https';
+import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent } from '../api/types.js';
@@ -12,6 +13,7 @@ import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { startAgentgate, webhookReady, stopAgentgate, type RunningComponent } from '../harness/components.js';
 import { auditApiAvailable, postgresDsn } from '../harness/audit-store.js';
+import { CHECKPOINT_CONFIGMAP } from '../audit/checkpoint.js';
 import { applyAgent, applyGrant, grantActive } from './agents.js';
 
 const AGENT_USER = 'agent:deploy-bot';
@@ -155,6 +157,60 @@ describe('audit: records in a database behind an aggregated API', function () {
       30_000,
       'agent calls to go through again',
     );
+  });
+
+  it('SIGTERM: a watch through the kube-apiserver ends with a complete response, nothing in flight is cut, and the last checkpoint anchors the head the next start resumes', async function () {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(clusterEnv().kubeconfigs.admin);
+    const opts: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    const server = new URL(kc.getCurrentCluster()!.server);
+    let streamed = '';
+    const ended = new Promise<{ complete: boolean }>((resolve, reject) => {
+      https
+        .get(
+          {
+            ...opts,
+            host: server.hostname,
+            port: server.port,
+            path: `/apis/audit.agentgate.io/v1alpha1/namespaces/${AGENTGATE_NAMESPACE}/auditevents?watch=true&labelSelector=agentgate.io%2Fagent%3D${agent}`,
+          },
+          (res) => {
+            res.on('data', (d: Buffer) => (streamed += d.toString()));
+            res.on('end', () => resolve({ complete: res.complete }));
+            res.on('error', reject);
+          },
+        )
+        .on('error', reject);
+    });
+    // The watch is live once it carries a record made after it started.
+    const marker = `watched-${Date.now()}`;
+    await kubectlOk('agent', ['create', 'configmap', marker, '-n', ns, '--from-literal=a=b']);
+    await eventually(async () => streamed.includes(`"name":"${marker}"`), 30_000, 'the watch to stream the new record');
+
+    await components!.webhook.stop('SIGTERM', 60_000);
+    expect(await ended, 'the watch ended by the drain').to.deep.equal({ complete: true });
+    const exitLog = components!.webhook
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"drained; exiting"'))
+      .at(-1);
+    expect(JSON.parse(exitLog ?? '{}').auditApi, exitLog).to.include({ cut: 0 });
+    const writer = `${components!.webhook.name}`;
+    const cm = JSON.parse(await kubectlOk('admin', ['get', 'configmap', CHECKPOINT_CONFIGMAP, '-n', AGENTGATE_NAMESPACE, '-o', 'json'])) as {
+      data: Record<string, string>;
+    };
+    const anchored = (JSON.parse(cm.data[writer]!) as { sequence: number }).sequence;
+
+    components!.webhook = components!.webhook.again();
+    await webhookReady(components!.webhook);
+    const resumed = components!.webhook
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"caches synced and audit chain resumed"'))
+      .at(-1);
+    expect(JSON.parse(resumed ?? '{}'), resumed).to.include({ writer, sequence: anchored });
+    await auditApiAvailable();
   });
 
   it('webhook SIGKILLed and the database restarted under agent load: every object the agent created has its record, no record of a call that did not complete says Completed, and the record verifies', async function () {
