@@ -249,13 +249,16 @@ export function startCheckpoints(o: {
   };
 }
 
-/** Partition upkeep and retention, hourly (and once at start). */
+/** Partition upkeep, retention and the clustering of closed days, hourly (and once at start). */
 export function startRetention(o: { store: AuditStore; retentionMs: number; clock: Clock; log: Logger }): () => void {
   const run = async () => {
     try {
       await o.store.ensurePartitions(o.clock.now());
       const dropped = await o.store.dropExpired(o.clock.now(), o.retentionMs);
       if (dropped.length) o.log.info('audit retention: dropped partitions', { partitions: dropped, retentionMs: o.retentionMs });
+      // One closed day an hour: each holds that day's reads for its duration (store.ts clusterClosed).
+      for (const c of await o.store.clusterClosed(o.clock.now()))
+        o.log.info('audit maintenance: clustered a closed day by (agent, time)', { partition: c.partition, lockedMs: Math.round(c.ms) });
     } catch (err) {
       o.log.warn('audit retention failed; retrying within the hour', { error: errorMessage(err) });
     }
