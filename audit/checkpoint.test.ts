@@ -153,6 +153,9 @@ describe('audit checkpoints: acknowledging a retired writer', function () {
       .and.match(/writers with checkpoints: old/);
     expect(() => ack({ data: { old: JSON.stringify({ ...cp, sequence: 9 }) } })).to.throw('FORGED-CHECKPOINT');
     expect(() => ack({ hasEvents: true })).to.throw('the store still holds events of this writer, so it is not retired');
+    expect(() => ack({ data: { old: JSON.stringify(signCheckpoint({ writer: 'old', sequence: 0, hash: '0'.repeat(64) }, at, key)) } })).to.throw(
+      'anchors no event (sequence 0)',
+    );
   });
 
   it('the ConfigMap entry parses as an acknowledgement, never as a checkpoint; a misplaced one is unreadable', function () {

@@ -266,6 +266,10 @@ export function acknowledgeRetiredWriter(o: {
     throw new Error(
       `--writer ${o.writer}: its checkpoint has no valid HMAC (FORGED-CHECKPOINT): it was not written by agentgate and is not acknowledged; delete the key ${o.writer} from ConfigMap ${CHECKPOINT_CONFIGMAP} and find out who wrote it`,
     );
+  if (c.sequence === 0)
+    throw new Error(
+      `--writer ${o.writer}: its checkpoint anchors no event (sequence 0), so audit verify reports nothing for it and there is nothing to acknowledge`,
+    );
   if (o.hasEvents)
     throw new Error(
       `--writer ${o.writer}: the store still holds events of this writer, so it is not retired; only a writer with no event left (WRITER-DELETED) can be acknowledged`,

@@ -13,7 +13,8 @@ import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { startAgentgate, webhookReady, stopAgentgate, type RunningComponent } from '../harness/components.js';
 import { auditApiAvailable, postgresDsn } from '../harness/audit-store.js';
-import { CHECKPOINT_CONFIGMAP } from '../audit/checkpoint.js';
+import { acknowledgementKey, CHECKPOINT_CONFIGMAP, checkpointKey, signCheckpoint } from '../audit/checkpoint.js';
+import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
 import { applyAgent, applyGrant, grantActive } from './agents.js';
 
 const AGENT_USER = 'agent:deploy-bot';
@@ -109,6 +110,43 @@ describe('audit: records in a database behind an aggregated API', function () {
     const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs.admin, 'audit', 'verify']);
     expect(r.code, r.stdout + r.stderr).to.equal(0);
     expect(r.stdout).to.contain('checkpoints in etcd compared with the store');
+  });
+
+  it('a retired writer (WRITER-DELETED) acknowledged with a reason verifies as ACKNOWLEDGED; a writer with events cannot be', async function () {
+    const cli = (...args: string[]) =>
+      run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs.admin, ...args]);
+    // The checkpoint another store left behind (a reused cluster): signed with the real key, no events.
+    const secret = JSON.parse(await kubectlOk('admin', ['get', 'secret', KEY_SECRET, '-n', AGENTGATE_NAMESPACE, '-o', 'json'])) as {
+      data: Record<string, string>;
+    };
+    const key = checkpointKey(Buffer.from(secret.data[FINGERPRINT_KEY]!, 'base64').toString('utf8'));
+    const writer = uniqueName('retired');
+    const cp = signCheckpoint({ writer, sequence: 42, hash: 'a'.repeat(64) }, new Date(), key);
+    const patch = (data: Record<string, string | null>) =>
+      kubectlOk('admin', ['patch', 'configmap', CHECKPOINT_CONFIGMAP, '-n', AGENTGATE_NAMESPACE, '--type', 'merge', '-p', JSON.stringify({ data })]);
+    await patch({ [writer]: JSON.stringify(cp) });
+    try {
+      const before = await cli('audit', 'verify');
+      expect(before.code, before.stdout).to.equal(1);
+      expect(before.stdout).to.contain(`WRITER-DELETED: writer ${writer}`).and.contain(`agentgate audit acknowledge --writer ${writer} --reason`);
+
+      const reason = 'e2e: the store of a previous install';
+      const ack = await cli('audit', 'acknowledge', '--writer', writer, '--reason', reason);
+      expect(ack.code, ack.stdout + ack.stderr).to.equal(0);
+      const after = await cli('audit', 'verify');
+      expect(after.code, after.stdout).to.equal(0);
+      expect(after.stdout)
+        .to.contain('1 retired writer(s) acknowledged')
+        .and.match(new RegExp(`ACKNOWLEDGED: writer ${writer}: .* acknowledged as retired by \\S+ at \\S+: ${reason}`));
+
+      // The live writer has events once an agent call is answered (recorded before the answer).
+      await kubectlOk('agent', ['create', 'configmap', uniqueName('ack'), '-n', ns, '--from-literal=a=b']);
+      const live = await cli('audit', 'acknowledge', '--writer', components!.webhook.name, '--reason', 'not retired');
+      expect(live.code).to.equal(1);
+      expect(live.stderr).to.contain('the store still holds events of this writer, so it is not retired');
+    } finally {
+      await patch({ [writer]: null, [acknowledgementKey(writer)]: null });
+    }
   });
 
   it('believes X-Remote-User only from the front proxy: a forged header sent straight to the server is refused', async function () {
