@@ -69,7 +69,7 @@ function acknowledgementMac(a: Omit<Acknowledgement, 'mac'>, key: Buffer): strin
   return createHmac('sha256', key).update(JSON.stringify(fields), 'utf8').digest('hex');
 }
 
-export function signAcknowledgement(c: Checkpoint, o: { by: string; at: Date; reason: string }, key: Buffer): Acknowledgement {
+function signAcknowledgement(c: Checkpoint, o: { by: string; at: Date; reason: string }, key: Buffer): Acknowledgement {
   const a = { writer: c.writer, checkpoint: { sequence: c.sequence, hash: c.hash, time: c.time }, by: o.by, at: o.at.toISOString(), reason: o.reason };
   return { ...a, mac: acknowledgementMac(a, key) };
 }
