@@ -14,8 +14,6 @@ import type { Clock } from '../lib/clock.js';
 import { errorMessage, isConflict, isNotFound } from '../lib/kube.js';
 import type { UserInfo as AdmissionUser } from '../lib/admission.js';
 import type { Logger } from '../lib/log.js';
-import { Drain } from '../webhook/drain.js';
-import type { DrainResult } from '../webhook/drain.js';
 import { Authenticator, authnConfigFrom, chainsTo, parsePemBundle, peerChain } from './apiserver/authn.js';
 import type { AuthnConfig } from './apiserver/authn.js';
 import { cachedReviewer, kubeAccessReviewer } from './apiserver/authz.js';
@@ -43,9 +41,11 @@ interface AuditServerOptions {
   /** PEM of the CA(s) whose client certificates may post audit batches (the apiserver's). */
   sinkClientCa?: string;
   sinkAllowedNames: string[];
-  /** Drain bounds (the webhook's): waiting for clients to close their connections, then for requests in flight. */
-  drainMs: number;
-  inflightMs: number;
+  /**
+   * The graceful stop of the server (the process's, webhook/drain.ts: the same as the
+   * admission server's), made before it listens so that it sees every connection.
+   */
+  drainWith: (server: https.Server) => { start(): Promise<object> };
 }
 
 /** Reads kube-system/extension-apiserver-authentication (needs the extension-apiserver-authentication-reader Role). */
@@ -77,9 +77,9 @@ export interface AuditServer {
   /**
    * Graceful stop, once: /readyz unready, watches ended cleanly (clients re-watch), every
    * answer closing its connection, then listening stops and requests in flight finish,
-   * each step bounded (webhook/drain.ts, the same drain as the admission server's).
+   * each step bounded (drainWith).
    */
-  drain(): Promise<DrainResult>;
+  drain(): Promise<object>;
 }
 
 export async function startAuditServer(o: AuditServerOptions): Promise<AuditServer> {
@@ -162,7 +162,7 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
     api(req, res);
   });
   server.keepAliveTimeout = 65_000;
-  const drain = new Drain(server, { log: o.log, drainMs: o.drainMs, inflightMs: o.inflightMs });
+  const drain = o.drainWith(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());

@@ -315,8 +315,7 @@ async function main(): Promise<void> {
       onApprovalCalls,
       ...(f.sinkClientCa ? { sinkClientCa: readFileSync(f.sinkClientCa, 'utf8') } : {}),
       sinkAllowedNames: f.sinkAllowedNames,
-      drainMs: f.drainSeconds * 1000,
-      inflightMs: requestTimeoutMs,
+      drainWith: (server) => new Drain(server, { log, drainMs: f.drainSeconds * 1000, inflightMs: requestTimeoutMs }),
     });
     log.info('serving the audit API', { address: `https://${f.auditHost}:${f.auditPort}`, group: AUDIT_API_VERSION });
     await publishAuditCa();

@@ -1,16 +1,16 @@
-// The aggregated API drained on SIGTERM, wired as server.ts wires it (the handler's stop
-// signal and the webhook's Drain on one HTTPS server): a list in flight finishes, a watch
-// ends with a complete response (the client re-watches), readiness goes unready, and
-// listening stops once the connections are gone.
+// The aggregated API drained on SIGTERM, wired as audit/server.ts and main.ts wire it (the
+// handler's stop signal and the webhook's Drain on one HTTPS server): a list in flight
+// finishes, a watch ends with a complete response (the client re-watches), readiness goes
+// unready, and listening stops once the connections are gone.
 import { expect } from 'chai';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { newLogger } from '../../lib/log.js';
-import { Drain } from '../../webhook/drain.js';
-import type { AuditStore } from '../store.js';
-import { Authenticator, parsePemBundle } from './authn.js';
-import { TestCa } from './certs.test-helpers.js';
-import { auditApiHandler } from './handler.js';
+import { newLogger } from '../lib/log.js';
+import { Drain } from './drain.js';
+import type { AuditStore } from '../audit/store.js';
+import { Authenticator, parsePemBundle } from '../audit/apiserver/authn.js';
+import { TestCa } from '../audit/apiserver/certs.test-helpers.js';
+import { auditApiHandler } from '../audit/apiserver/handler.js';
 
 const list = '/apis/audit.agentgate.io/v1alpha1/namespaces/agentgate-system/auditevents';
 
