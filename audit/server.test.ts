@@ -4,21 +4,7 @@ import { openDb } from './db.js';
 import { closeAuditStore } from './server.js';
 import { AuditStore } from './store.js';
 import { FakeClock } from '../lib/clock.js';
-
-const created = (name: string) => ({
-  time: '2026-11-30T12:00:00Z',
-  agent: 'deploy-bot',
-  user: 'agent:deploy-bot',
-  operation: 'CREATE' as const,
-  group: '',
-  version: 'v1',
-  resource: 'configmaps',
-  namespace: 'payments',
-  name,
-  decision: 'Allowed' as const,
-  reason: 'covered by grant hotfix',
-  requestUID: `uid-${name}`,
-});
+import { admittedCreate } from '../testing/audit-store.js';
 
 describe('audit shutdown: group commit flushed, then the last checkpoint, then the database closed', function () {
   this.timeout(180_000);
@@ -27,7 +13,7 @@ describe('audit shutdown: group commit flushed, then the last checkpoint, then t
     const db = await openDb({ engine: 'pglite' });
     const store = new AuditStore(db, 'shutdown-test', new FakeClock(new Date('2026-11-30T12:00:00Z')));
     await store.open();
-    const appends = Array.from({ length: 50 }, (_, i) => store.append(created(`cm-${i}`)));
+    const appends = Array.from({ length: 50 }, (_, i) => store.append(admittedCreate(`cm-${i}`)));
     let checkpointed: { head: number; rows: number } | undefined;
     await closeAuditStore(store, async () => {
       const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM agentgate_audit_events`);

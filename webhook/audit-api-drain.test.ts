@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { newLogger } from '../lib/log.js';
 import { Drain } from './drain.js';
 import type { AuditStore } from '../audit/store.js';
-import { Authenticator, parsePemBundle } from '../audit/apiserver/authn.js';
-import { TestCa } from '../audit/apiserver/certs.test-helpers.js';
+import { Authenticator } from '../audit/apiserver/authn.js';
+import { frontProxyAuthn, TestCa } from '../audit/apiserver/certs.test-helpers.js';
 import { auditApiHandler } from '../audit/apiserver/handler.js';
 
 const list = '/apis/audit.agentgate.io/v1alpha1/namespaces/agentgate-system/auditevents';
@@ -55,17 +55,9 @@ describe('audit API: drained on SIGTERM', function () {
 
   before(async function () {
     stopping = new AbortController();
+    const config = frontProxyAuthn(proxyCa);
     const authenticator = new Authenticator(
-      () => ({
-        clientCAs: [],
-        requestHeader: {
-          clientCAs: parsePemBundle(proxyCa.cert),
-          allowedNames: ['front-proxy-client'],
-          usernameHeaders: ['X-Remote-User'],
-          groupHeaders: ['X-Remote-Group'],
-          extraHeaderPrefixes: ['X-Remote-Extra-'],
-        },
-      }),
+      () => config,
       async () => undefined,
     );
     const handler = auditApiHandler({
