@@ -322,7 +322,7 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
       );
 
     const recorded = await records(admin, ns);
-    const agentCalls = 1 + 200 + t.agent.calls - t.agent.errors + lat.agent.length;
+    const agentCalls = 1 + 200 + t.agent.calls - t.agent.errors + pinned.agent.calls - pinned.agent.errors + lat.agent.length;
     console.log(`[${name}] records of the agent's creates in the store (via the aggregated API): ${recorded} for ${agentCalls} successful agent creates`);
     console.log(`[${name}] load average at end: ${load()}`);
 
