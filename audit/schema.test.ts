@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { expiredPartitions, partitionDay, partitionFor } from './schema.js';
+import { closedPartitions, expiredPartitions, partitionDay, partitionFor } from './schema.js';
 
 describe('audit partitions', function () {
   it('one partition per UTC day', function () {
@@ -19,6 +19,16 @@ describe('audit partitions', function () {
     expect(expiredPartitions(names, new Date('2026-01-05T00:00:00Z'), 2 * 86_400_000)).to.deep.equal([
       'agentgate_audit_events_p20260101',
       'agentgate_audit_events_p20260102',
+    ]);
+  });
+
+  it('clusters only days that ended a grace ago, newest first', function () {
+    const names = ['agentgate_audit_events_p20260101', 'agentgate_audit_events_p20260103', 'agentgate_audit_events_p20260102', 'unrelated'];
+    // At 01-03T00:30 with a 1 h grace, 01-02 ended only 30 min ago: not yet closed.
+    expect(closedPartitions(names, new Date('2026-01-03T00:30:00Z'), 3_600_000)).to.deep.equal(['agentgate_audit_events_p20260101']);
+    expect(closedPartitions(names, new Date('2026-01-03T01:00:00Z'), 3_600_000)).to.deep.equal([
+      'agentgate_audit_events_p20260102',
+      'agentgate_audit_events_p20260101',
     ]);
   });
 });

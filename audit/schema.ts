@@ -10,6 +10,8 @@ import type { Db } from './db.js';
 
 export const TABLE = 'agentgate_audit_events';
 export const PARTITION_PREFIX = `${TABLE}_p`;
+/** The index one agent's time range is read through; closed partitions are clustered on it (store.ts clusterClosed). */
+export const AGENT_TIME_INDEX = `${TABLE}_agent_time`;
 
 interface Migration {
   version: number;
@@ -42,7 +44,7 @@ const MIGRATIONS: readonly Migration[] = [
         spec jsonb NOT NULL,
         PRIMARY KEY (time, writer, sequence)
       ) PARTITION BY RANGE (time)`,
-      `CREATE INDEX ${TABLE}_agent_time ON ${TABLE} (agent, time)`,
+      `CREATE INDEX ${AGENT_TIME_INDEX} ON ${TABLE} (agent, time)`,
       `CREATE INDEX ${TABLE}_namespace_time ON ${TABLE} (namespace, time)`,
       `CREATE INDEX ${TABLE}_decision_time ON ${TABLE} (decision, time)`,
       `CREATE INDEX ${TABLE}_writer_sequence ON ${TABLE} (writer, sequence)`,
@@ -111,4 +113,16 @@ export function expiredPartitions(names: readonly string[], now: Date, retention
     const d = partitionDay(n);
     return d !== undefined && d.getTime() + 86_400_000 <= cutoff;
   });
+}
+
+/**
+ * Partitions closed for clustering: whose day ended at least graceMs before now (late
+ * events are rare by then), newest first (the most read).
+ */
+export function closedPartitions(names: readonly string[], now: Date, graceMs: number): string[] {
+  const closed = names.filter((n) => {
+    const d = partitionDay(n);
+    return d !== undefined && d.getTime() + 86_400_000 + graceMs <= now.getTime();
+  });
+  return closed.sort().reverse();
 }

@@ -41,6 +41,11 @@ interface AuditServerOptions {
   /** PEM of the CA(s) whose client certificates may post audit batches (the apiserver's). */
   sinkClientCa?: string;
   sinkAllowedNames: string[];
+  /**
+   * The graceful stop of the server (the process's, webhook/drain.ts: the same as the
+   * admission server's), made before it listens so that it sees every connection.
+   */
+  drainWith: (server: https.Server) => { start(): Promise<object> };
 }
 
 /** Reads kube-system/extension-apiserver-authentication (needs the extension-apiserver-authentication-reader Role). */
@@ -69,7 +74,12 @@ export interface AuditServer {
   server: https.Server;
   /** Serves a renewed certificate from now on (connections already open keep theirs). */
   serve(tls: { cert: string; key: string }): void;
-  stop(): void;
+  /**
+   * Graceful stop, once: /readyz unready, watches ended cleanly (clients re-watch), every
+   * answer closing its connection, then listening stops and requests in flight finish,
+   * each step bounded (drainWith).
+   */
+  drain(): Promise<object>;
 }
 
 export async function startAuditServer(o: AuditServerOptions): Promise<AuditServer> {
@@ -102,7 +112,9 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
     },
     () => o.clock.now(),
   );
+  const stopping = new AbortController();
   const api = auditApiHandler({
+    stopping: stopping.signal,
     store: o.store,
     namespace: o.namespace,
     authenticator,
@@ -152,6 +164,7 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
     api(req, res);
   });
   server.keepAliveTimeout = 65_000;
+  const drain = o.drainWith(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
@@ -173,9 +186,10 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
       serving = tls;
       server.setSecureContext(tlsOptions());
     },
-    stop: () => {
+    drain: () => {
       clearInterval(reload);
-      server.close();
+      stopping.abort();
+      return drain.start();
     },
   };
 }
@@ -231,13 +245,16 @@ export function startCheckpoints(o: {
   };
 }
 
-/** Partition upkeep and retention, hourly (and once at start). */
+/** Partition upkeep, retention and the clustering of closed days, hourly (and once at start). */
 export function startRetention(o: { store: AuditStore; retentionMs: number; clock: Clock; log: Logger }): () => void {
   const run = async () => {
     try {
       await o.store.ensurePartitions(o.clock.now());
       const dropped = await o.store.dropExpired(o.clock.now(), o.retentionMs);
       if (dropped.length) o.log.info('audit retention: dropped partitions', { partitions: dropped, retentionMs: o.retentionMs });
+      // One closed day an hour: each holds that day's reads for its duration (store.ts clusterClosed).
+      for (const c of await o.store.clusterClosed(o.clock.now()))
+        o.log.info('audit maintenance: clustered a closed day by (agent, time)', { partition: c.partition, lockedMs: Math.round(c.ms) });
     } catch (err) {
       o.log.warn('audit retention failed; retrying within the hour', { error: errorMessage(err) });
     }
@@ -303,4 +320,15 @@ export async function publishApiServiceCa(kube: KubeApi, caBundle: string, log: 
   await kube.mergePatch(path, { spec: { caBundle } });
   log.info('APIService CA bundle published', { apiService: AUDIT_APISERVICE });
   return true;
+}
+
+/**
+ * The audit component's last steps at shutdown, once nothing appends any more (both
+ * servers drained, the CloudWatch reader stopped), in order: the group commit flushed, a
+ * final checkpoint anchoring that head, the database closed.
+ */
+export async function closeAuditStore(store: AuditStore, stopCheckpoints: () => Promise<void>): Promise<void> {
+  await store.idle();
+  await stopCheckpoints();
+  await store.close();
 }

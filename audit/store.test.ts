@@ -1,21 +1,6 @@
 // The store on a real PGlite database (on its worker thread, as the webhook runs it).
 import { expect } from 'chai';
-import { usePgliteStore } from '../testing/audit-store.js';
-
-const created = (name: string) => ({
-  time: '2026-11-30T12:00:00Z',
-  agent: 'deploy-bot',
-  user: 'agent:deploy-bot',
-  operation: 'CREATE' as const,
-  group: '',
-  version: 'v1',
-  resource: 'configmaps',
-  namespace: 'payments',
-  name,
-  decision: 'Allowed' as const,
-  reason: 'covered by grant hotfix',
-  requestUID: `uid-${name}`,
-});
+import { admittedCreate as created, usePgliteStore } from '../testing/audit-store.js';
 
 describe('audit store: settling admitted records with the apiserver outcome', function () {
   this.timeout(30_000);

@@ -13,7 +13,7 @@ import type { ChainHead, UnchainedSpec } from '../lib/audit-chain.js';
 import type { SettledApprovalCall } from '../lib/approval-confirm.js';
 import type { Clock } from '../lib/clock.js';
 import type { Db } from './db.js';
-import { expiredPartitions, migrate, partitionFor, PARTITION_PREFIX, TABLE } from './schema.js';
+import { AGENT_TIME_INDEX, closedPartitions, expiredPartitions, migrate, partitionFor, PARTITION_PREFIX, TABLE } from './schema.js';
 import { addFieldSelector, addLabelSelector, specFieldColumn, whereSql } from './selectors.js';
 import type { Where } from './selectors.js';
 
@@ -100,6 +100,8 @@ const COLUMN_NAMES = COLUMNS.map(([c]) => c).join(', ');
  */
 const INSERT_ROWS = `INSERT INTO ${TABLE} (${COLUMN_NAMES}) SELECT * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')}) RETURNING rv::text AS rv, name`;
 const DAY_MS = 86_400_000;
+/** A day's partition is clustered once it ended this long ago: late events (an apiserver audit batch retried) have arrived. */
+const CLUSTER_GRACE_MS = 3_600_000;
 const SELECT = `SELECT rv::text AS rv, name, spec, source, outcome, status_code FROM ${TABLE}`;
 
 /** The object name of an event: the writer and its zero-padded sequence (sortable). */
@@ -164,6 +166,8 @@ export class AuditStore {
   private headKnown = false;
   private queue: Pending[] = [];
   private flushing = false;
+  /** The group commit's current run (it takes whatever is queued while it runs). */
+  private flushRun: Promise<void> = Promise.resolve();
   private readonly partitions = new Set<string>();
   /** Batch sizes of the last commits, for metrics and the bench. */
   lastBatch = 0;
@@ -224,8 +228,13 @@ export class AuditStore {
   append(spec: UnchainedSpec, opts: AppendOptions = {}): Promise<StoredEvent> {
     return new Promise((resolve, reject) => {
       this.queue.push({ spec, opts, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (!this.flushing) this.flushRun = this.flush();
     });
+  }
+
+  /** Resolves once every append queued so far is committed or refused: the group commit is flushed. */
+  async idle(): Promise<void> {
+    while (this.flushing) await this.flushRun;
   }
 
   private async flush(): Promise<void> {
@@ -425,6 +434,40 @@ export class AuditStore {
   }
 
   /**
+   * CLUSTER of closed day partitions on (agent, time): rows arrive in time order with the
+   * agents interleaved, so one agent's hour is one heap page per event until the day is
+   * rewritten in agent order, after which it is a few adjacent pages. Only days that ended
+   * CLUSTER_GRACE_MS ago, newest first, at most max a call, each once (pg_index
+   * indisclustered). The cost: CLUSTER rewrites the partition under an ACCESS EXCLUSIVE
+   * lock, so reads of that day (and a late write to it) wait for its duration, seconds
+   * per million rows (bench/audit-query.ts prints it); writes of today never wait. Not on
+   * PGlite: its one connection would hold every append, and so every agent call, meanwhile.
+   */
+  async clusterClosed(now: Date, max = 1): Promise<Array<{ partition: string; ms: number }>> {
+    if (this.db.engine !== 'postgres') return [];
+    const rows = await this.db.query<{ partition: string; index: string; clustered: boolean }>(
+      `SELECT c.relname AS partition, ic.relname AS index, x.indisclustered AS clustered
+         FROM pg_inherits pi
+         JOIN pg_class c ON c.oid = pi.inhrelid
+         JOIN pg_class p ON p.oid = pi.inhparent AND p.relname = $1
+         JOIN pg_index x ON x.indrelid = c.oid
+         JOIN pg_class ic ON ic.oid = x.indexrelid
+         JOIN pg_inherits ii ON ii.inhrelid = ic.oid
+         JOIN pg_class pidx ON pidx.oid = ii.inhparent AND pidx.relname = $2`,
+      [TABLE, AGENT_TIME_INDEX],
+    );
+    const pending = new Map(rows.filter((r) => !r.clustered).map((r) => [r.partition, r.index]));
+    const done: Array<{ partition: string; ms: number }> = [];
+    for (const partition of closedPartitions([...pending.keys()], now, CLUSTER_GRACE_MS).slice(0, max)) {
+      const t0 = performance.now();
+      await this.db.query(`CLUSTER ${partition} USING ${pending.get(partition)}`);
+      await this.db.query(`ANALYZE ${partition}`);
+      done.push({ partition, ms: performance.now() - t0 });
+    }
+    return done;
+  }
+
+  /**
    * Stores an event that already carries its chain (the one-time import of AuditEvent
    * custom resources). Idempotent: an event already present is skipped.
    */
@@ -466,7 +509,9 @@ export class AuditStore {
     return new Set(rows.map((r) => r.request_uid));
   }
 
+  /** Closes the database once the group commit is flushed (a queued append is never dropped). */
   async close(): Promise<void> {
+    await this.idle();
     await this.db.close();
   }
 }

@@ -209,6 +209,14 @@ export class CpuAccount {
     const pm = path.join(runDirOf('postgres'), 'data', 'postmaster.pid');
     if (pgDsn() && existsSync(pm)) this.postmaster = Number(readFileSync(pm, 'utf8').split('\n')[0]);
   }
+  /** The processes of each role now (PostgreSQL: the postmaster and its backends; bench: this process). */
+  pids(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const [name, pid] of Object.entries(this.fixed)) out[name] = [pid];
+    if (this.postmaster) out.postgres = [this.postmaster, ...childrenOf(this.postmaster)];
+    out.bench = [process.pid];
+    return out;
+  }
   snapshot(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [name, pid] of Object.entries(this.fixed)) out[name] = cpuMs(pid);

@@ -9,10 +9,17 @@
 // rounds (throughput) and request by request (sequential) so load drift hits both alike;
 // and etcd's growth per call (db size in use, bytes and count of puts) over the same
 // rounds. Once with PGlite and once with PostgreSQL when hack/postgres/up.sh runs.
+// Extra rows, beside (never instead of) the same-host figures: the throughput ratio again
+// with agentgate and its database pinned to one CPU and the apiserver, etcd and this load
+// generator to the other (taskset; a model of the deployed topology, where the control
+// plane runs on other machines), and the sequential p50 overhead split into the durable
+// append's commit wait (fsync: the store's append with synchronous_commit on minus off,
+// same run) and the rest.
 //   node dist/bench/audit-agent-overhead.js
 // env: AUDIT_BENCH_ROUNDS (4), AUDIT_BENCH_ROUND_CALLS (200 creates per identity and
 // round), AUDIT_BENCH_SEQUENTIAL (150 pairs), AUDIT_BENCH_ENGINES (pglite,postgres),
-// AUDIT_BENCH_PROFILE (a directory for agentgate's V8 CPU profiles).
+// AUDIT_BENCH_PROFILE (a directory for agentgate's V8 CPU profiles). Needs taskset and 2 CPUs.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -118,13 +125,18 @@ async function records(admin: Client, ns: string): Promise<number> {
   }
 }
 
-/** The store's own append latency, one at a time, on the same engine (PGlite: a fresh directory in this process). */
-async function storeBaseline(name: 'pglite' | 'postgres'): Promise<{ p50: number; mean: number }> {
+/**
+ * The store's own append latency, one at a time, on the same engine (PGlite: a fresh
+ * directory in this process). durable false: synchronous_commit off on its one connection,
+ * so the commit does not wait for the WAL flush (fsync); the difference is that wait.
+ */
+async function storeBaseline(name: 'pglite' | 'postgres', durable = true): Promise<{ p50: number; mean: number }> {
   const dir = name === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'agentgate-bench-pglite-')) : undefined;
-  const config: StoreConfig = name === 'postgres' ? { engine: 'postgres', dsn: pgDsn()! } : { engine: 'pglite', dataDir: dir! };
+  const config: StoreConfig = name === 'postgres' ? { engine: 'postgres', dsn: pgDsn()!, poolSize: 1 } : { engine: 'pglite', dataDir: dir! };
   const store = new AuditStore(await openDb(config), `bench-baseline-${process.pid}`, systemClock);
   try {
     await store.open();
+    if (!durable) await store.db.query('SET synchronous_commit = off');
     const lat: number[] = [];
     for (let i = 0; i < 220; i++) {
       const t0 = performance.now();
@@ -150,6 +162,20 @@ async function storeBaseline(name: 'pglite' | 'postgres'): Promise<{ p50: number
     await store.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const CPUS = { agentgate: '1', controlPlane: '0', all: '0-1' };
+
+/** Pins every thread of these roles' processes to cpus (taskset); a role with no process is skipped. */
+function pin(pids: Record<string, number[]>, roles: readonly string[], cpus: string): void {
+  for (const role of roles)
+    for (const pid of pids[role] ?? []) {
+      try {
+        execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch (err) {
+        throw new Error(`taskset -a -p -c ${cpus} ${pid} (${role}): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
+      }
+    }
 }
 
 async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
@@ -203,6 +229,24 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
       );
     }
 
+    // The deployed topology, modelled: agentgate and its database on one CPU, the control
+    // plane and the client on the other. Other tenants of this host still share both.
+    const roles = { agentgate: ['webhook', 'postgres'], controlPlane: ['apiserver', 'etcd', 'bench'] };
+    const pinned: Record<Who, Tally> = { agent: tally(), plain: tally() };
+    pin(cpu.pids(), roles.agentgate, CPUS.agentgate);
+    pin(cpu.pids(), roles.controlPlane, CPUS.controlPlane);
+    try {
+      for (let r = 0; r < ROUNDS; r++) {
+        const order: Who[] = r % 2 ? ['plain', 'agent'] : ['agent', 'plain'];
+        for (const who of order) await round(clients[who], ns, `p${r}-${who}`, ROUND_CALLS, pinned[who]);
+      }
+    } finally {
+      pin(cpu.pids(), [...roles.agentgate, ...roles.controlPlane], CPUS.all);
+    }
+    console.log(
+      `[${name}] pinned (webhook+${name === 'postgres' ? 'PostgreSQL' : 'its PGlite'} on CPU ${CPUS.agentgate}; apiserver, etcd and the client on CPU ${CPUS.controlPlane}), ${IN_FLIGHT} in flight: agent ${f(rps(pinned.agent), 0)}, non-agent ${f(rps(pinned.plain), 0)} creates/s, ratio ${f(rps(pinned.agent) / rps(pinned.plain))}x (errors ${pinned.agent.errors}+${pinned.plain.errors}); the same-host ratio above stays the figure; load ${load()}`,
+    );
+
     // Where the CPU goes: ms of CPU per create by process (the host is CPU-bound, so this decides the ratio).
     for (const who of ['agent', 'plain'] as Who[]) {
       const x = t[who];
@@ -244,6 +288,7 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
     const wSum = wm(wm1, 'agentgate_webhook_admission_duration_seconds_sum') - wm(wm0, 'agentgate_webhook_admission_duration_seconds_sum');
     const wCount = wm(wm1, 'agentgate_webhook_admission_duration_seconds_count') - wm(wm0, 'agentgate_webhook_admission_duration_seconds_count');
     const store = await storeBaseline(name);
+    const lazy = await storeBaseline(name, false);
     console.log(
       `[${name}] sequential breakdown (means): the apiserver's call to the webhook ${f((aSum / aCount) * 1000)} ms (${aCount} calls); the webhook's handler ${f((wSum / wCount) * 1000)} ms (${wCount}); the store's append alone, in this process, same engine, 1 in flight: p50 ${f(store.p50)} ms, mean ${f(store.mean)} ms`,
     );
@@ -277,11 +322,15 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
       );
 
     const recorded = await records(admin, ns);
-    const agentCalls = 1 + 200 + t.agent.calls - t.agent.errors + lat.agent.length;
+    const agentCalls = 1 + 200 + t.agent.calls - t.agent.errors + pinned.agent.calls - pinned.agent.errors + lat.agent.length;
     console.log(`[${name}] records of the agent's creates in the store (via the aggregated API): ${recorded} for ${agentCalls} successful agent creates`);
     console.log(`[${name}] load average at end: ${load()}`);
 
     const overhead = p50a - p50p;
+    const fsync = store.p50 - lazy.p50;
+    console.log(
+      `[${name}] sequential p50 overhead ${f(overhead)} ms = the durable append's commit wait (fsync) ${f(fsync)} ms (append p50 ${f(store.p50)} ms with synchronous_commit on, ${f(lazy.p50)} ms off, this run) + the rest ${f(overhead - fsync)} ms (the webhook's handling, the apiserver's call to it, the INSERT itself); load ${load()}`,
+    );
     const extraBytes = ea.putBytesNet - ep.putBytesNet;
     goal(ratio >= 0.9, `[${name}] agent/non-agent throughput at ${IN_FLIGHT} in flight ${f(ratio)}x (goal >= 0.9x)`);
     goal(overhead <= 2, `[${name}] sequential p50 overhead ${f(overhead)} ms (goal <= 2 ms)`);

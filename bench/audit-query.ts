@@ -17,8 +17,10 @@
 // the bench owns; it refuses to touch a day holding any other writer's rows, and drops
 // its partitions at the end unless AUDIT_QUERY_KEEP=1 (a later run then reuses them).
 //   node dist/bench/audit-query.js
+// Then the hourly maintenance step clusters the queried (closed) day by (agent, time)
+// (store.clusterClosed): its duration is the lock cost, and the same figures again.
 // env: AUDIT_QUERY_EVENTS (1000000; 10000000 for the issue's figure), AUDIT_QUERY_DAYS (10),
-// AUDIT_QUERY_AGENTS (100), AUDIT_QUERY_RUNS (50).
+// AUDIT_QUERY_AGENTS (100), AUDIT_QUERY_RUNS (50), AUDIT_QUERY_SCALING (1; 0 skips the one-day figures).
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { openDb } from '../audit/db.js';
 import { PARTITION_PREFIX, TABLE, partitionFor } from '../audit/schema.js';
@@ -33,6 +35,8 @@ const EVENTS = Number(process.env.AUDIT_QUERY_EVENTS ?? 1_000_000);
 const DAYS = Number(process.env.AUDIT_QUERY_DAYS ?? 10);
 const AGENTS = Number(process.env.AUDIT_QUERY_AGENTS ?? 100);
 const RUNS = Number(process.env.AUDIT_QUERY_RUNS ?? 50);
+/** AUDIT_QUERY_SCALING=0 skips the one-day measurement (a shorter run at 10 M). */
+const SCALING = process.env.AUDIT_QUERY_SCALING !== '0';
 const WRITER = 'bench-fill';
 const PER_DAY = Math.floor(EVENTS / DAYS);
 const TABLE_ACCEPT = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json';
@@ -266,15 +270,32 @@ async function main(): Promise<void> {
     let secs = await fillDay(db, 0);
     console.log(`filled day 0 (${PER_DAY.toLocaleString('en')} events) in ${f(secs, 1)} s${secs ? ` (${f(PER_DAY / secs, 0)} events/s)` : ' (reused)'}`);
     const cpu = new CpuAccount({ webhook: components.webhook.child.pid });
-    const small = await measure('1 day', PER_DAY, store, db, cpu);
+    const small = SCALING ? await measure('1 day', PER_DAY, store, db, cpu) : undefined;
     secs = 0;
     for (let d = 1; d < DAYS; d++) secs += await fillDay(db, d);
     console.log(`filled days 1..${DAYS - 1} in ${f(secs, 1)} s${secs ? ` (${f(((DAYS - 1) * PER_DAY) / secs, 0)} events/s)` : ' (reused)'}`);
     const big = await measure(`${DAYS} days`, PER_DAY * DAYS, store, db, cpu);
-    console.log(`scaling: ${DAYS}x the events -> ${f(big.p99 / small.p99)}x the p99 through the apiserver; load average at end ${load()}`);
+    if (small) console.log(`scaling: ${DAYS}x the events -> ${f(big.p99 / small.p99)}x the p99 through the apiserver; load average at end ${load()}`);
+    // The maintenance step of the webhook's hourly retention run (store.clusterClosed), until
+    // the queried day is clustered: it is the newest closed day the bench owns.
+    const queried = partitionFor(dayStart(0)).name;
+    let cluster: { partition: string; ms: number } | undefined;
+    for (let i = 0; i < DAYS + 2 && !cluster; i++) {
+      const done = await store.clusterClosed(new Date());
+      if (!done.length) break;
+      cluster = done.find((c) => c.partition === queried);
+    }
+    if (!cluster) throw new Error(`the maintenance step did not cluster ${queried}: the clustered figure cannot be measured`);
+    console.log(
+      `[maintenance] CLUSTER ${queried} (${PER_DAY.toLocaleString('en')} events) by (agent, time) + ANALYZE: ${f(cluster.ms / 1000, 1)} s, the time reads of that day wait on its ACCESS EXCLUSIVE lock; load ${load()}`,
+    );
+    const clustered = await measure(`${DAYS} days, queried day clustered`, PER_DAY * DAYS, store, db, cpu);
+    console.log(
+      `clustering: p99 ${f(big.p99)} -> ${f(clustered.p99)} ms through the apiserver (${f(clustered.p99 / big.p99)}x), p50 ${f(big.p50)} -> ${f(clustered.p50)} ms`,
+    );
     goal(
-      big.p99 <= 100,
-      `kubectl get auditevents -l agentgate.io/agent=X for one hour over ${(PER_DAY * DAYS).toLocaleString('en')} stored events: p99 ${f(big.p99)} ms through the apiserver (goal <= 100 ms over 10 M${PER_DAY * DAYS < 10_000_000 ? '; fewer events stored here, see the scaling line' : ''})`,
+      clustered.p99 <= 100,
+      `kubectl get auditevents -l agentgate.io/agent=X for one hour over ${(PER_DAY * DAYS).toLocaleString('en')} stored events, closed days clustered: p99 ${f(clustered.p99)} ms through the apiserver (goal <= 100 ms over 10 M${PER_DAY * DAYS < 10_000_000 ? '; fewer events stored here' : ''})`,
     );
   } finally {
     if (!process.env.AUDIT_QUERY_KEEP) await dropDays(db);

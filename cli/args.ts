@@ -120,6 +120,23 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['agentgate audit verify'],
   },
   {
+    words: ['audit', 'acknowledge'],
+    usage: 'agentgate audit acknowledge --writer WRITER --reason TEXT',
+    summary: 'Acknowledge a retired writer that audit verify reports as WRITER-DELETED',
+    description:
+      "When a checkpoint names a writer whose events are all gone on purpose (another store's checkpoints on a reused cluster, " +
+      'a reinstall with a new database), records who (as the cluster authenticates you), when and why beside that checkpoint, ' +
+      "signed with agentgate's key. audit verify then shows the writer as ACKNOWLEDGED with the reason instead of failing; " +
+      'a later checkpoint of the same writer is not covered and fails again. Refused while the store holds events of the writer. ' +
+      'Needs the Role agentgate-audit-acknowledger (reads the key Secret, patches the checkpoint ConfigMap).',
+    options: {
+      writer: { type: 'string', help: 'The writer named by WRITER-DELETED', arg: 'WRITER' },
+      reason: { type: 'string', help: "Why this writer's events are gone (kept and shown by audit verify)", arg: 'TEXT' },
+    },
+    positionals: [0, 0],
+    examples: ['agentgate audit acknowledge --writer agentgate-webhook-7d9f --reason "old database replaced at the 2026-11 reinstall (CHG-1234)"'],
+  },
+  {
     words: ['audit'],
     usage: 'agentgate audit [--agent AGENT] [--since 1h] [-l SELECTOR] [-o json]',
     summary: "Show the audit trail of agents' calls",

@@ -7,7 +7,7 @@ import { AGENTGATE_NAMESPACE, ANNOTATION_APPROVED, API_VERSION } from '../api/ty
 import { approverEligibility, effectivePhase } from '../lib/approval.js';
 import type { Approver } from '../lib/approval.js';
 import { unconfirmedOriginWarning } from '../lib/approval-confirm.js';
-import { listAuditEvents, verifyRecord } from '../audit/client.js';
+import { ACKNOWLEDGER_ROLE, acknowledgeWriter, listAuditEvents, verifyRecord } from '../audit/client.js';
 import { auditPolicyYaml } from '../audit/policy.js';
 import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
 import { verifyCluster } from '../boundary/cluster.js';
@@ -248,8 +248,36 @@ async function auditVerify(ctx: Ctx): Promise<number> {
     secretName: KEY_SECRET,
     secretKey: FINGERPRINT_KEY,
   });
-  ctx.io.out(format === 'json' ? JSON.stringify({ events: events.length, ...result }, null, 2) + '\n' : formatChain(result, events.length, result.checkpoints));
+  ctx.io.out(
+    format === 'json'
+      ? JSON.stringify({ events: events.length, ...result }, null, 2) + '\n'
+      : formatChain(result, events.length, result.checkpoints, result.acknowledged),
+  );
   return result.ok ? 0 : 1;
+}
+
+async function auditAcknowledge(ctx: Ctx): Promise<number> {
+  const writer = str(ctx.parsed.values, 'writer') ?? '';
+  const reason = str(ctx.parsed.values, 'reason') ?? '';
+  const ns = str(ctx.parsed.values, 'namespace') ?? AGENTGATE_NAMESPACE;
+  if (!writer.trim() || !reason.trim())
+    throw new UsageError(
+      `${!writer.trim() ? "--writer WRITER (from audit verify's WRITER-DELETED)" : '--reason TEXT (why its events are gone)'} is required`,
+      'audit acknowledge',
+    );
+  const kc = ctx.kc();
+  const me = await whoami(kc);
+  const at = ctx.io.now();
+  try {
+    await acknowledgeWriter(kc, ns, { writer, reason, by: me.user, at, secretName: KEY_SECRET, secretKey: FINGERPRINT_KEY });
+  } catch (err) {
+    const fix = isForbidden(err) ? `; bind the Role ${ACKNOWLEDGER_ROLE} in ${ns} (config/rbac/approver.yaml) to whoever may retire writers` : '';
+    throw new CliError(`${errorMessage(err)}${fix}`);
+  }
+  ctx.io.out(
+    `writer ${writer} acknowledged as retired by ${me.user} at ${at.toISOString()}: audit verify shows it as ACKNOWLEDGED; a later checkpoint of ${writer} is not covered\n`,
+  );
+  return 0;
 }
 
 async function auditPolicyCommand(ctx: Ctx): Promise<number> {
@@ -386,6 +414,8 @@ export async function runCommand(ctx: Ctx): Promise<number> {
       return audit(ctx);
     case 'audit verify':
       return auditVerify(ctx);
+    case 'audit acknowledge':
+      return auditAcknowledge(ctx);
     case 'audit policy':
       return auditPolicyCommand(ctx);
     case 'request':

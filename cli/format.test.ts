@@ -192,6 +192,26 @@ describe('cli format: audit', () => {
     altered[1]!.spec.decision = 'Allowed';
     expect(formatChain(verifyChain(altered), 3)).to.contain('ALTERED: event ev-1');
   });
+
+  it('says every acknowledged retired writer, with its reason, whether the chain is intact or not', () => {
+    const all = events();
+    const retired = [
+      {
+        writer: 'old',
+        sequence: 3,
+        by: 'alice',
+        at: '2026-02-01T00:00:00.000Z',
+        reason: 'reinstall',
+        message: 'writer old: ... acknowledged as retired by alice at 2026-02-01T00:00:00.000Z: reinstall',
+      },
+    ];
+    const intact = formatChain(verifyChain(all), 3, 'verified', retired);
+    expect(intact).to.contain('audit chain intact: 3 event(s) from 1 writer(s) verified; 1 retired writer(s) acknowledged, not verified (below)');
+    expect(intact).to.contain('  ACKNOWLEDGED: writer old: ... acknowledged as retired by alice at 2026-02-01T00:00:00.000Z: reinstall');
+    expect(formatChain(verifyChain([all[0]!, all[2]!]), 2, 'verified', retired))
+      .to.contain('AUDIT CHAIN BROKEN')
+      .and.contain('ACKNOWLEDGED: writer old');
+  });
 });
 
 describe('cli format: request', () => {

@@ -8,6 +8,8 @@ import { countFindings } from '../boundary/verify.js';
 import { originUnconfirmed } from '../lib/approval-confirm.js';
 import { formatDuration, parseDuration } from '../lib/clock.js';
 import type { VerifyResult } from '../lib/audit-chain.js';
+import type { AcknowledgedWriter } from '../audit/checkpoint.js';
+import { KEY_SECRET } from '../webhook/tls.js';
 import { UsageError } from './args.js';
 
 // ---------------------------------------------------------------------------------
@@ -149,19 +151,22 @@ const CHECKPOINT_NOTE: Record<string, string> = {
   verified: 'checkpoints in etcd compared with the store (a deleted tail or a recomputed chain would be listed above)',
   'skipped-selector': 'checkpoints not compared: a label selector shows part of the record (run without -l for the whole check)',
   none: 'no checkpoints found (agentgate-audit-checkpoints): a deleted tail or a recomputed chain cannot be ruled out',
-  'no-key': "checkpoints not compared: agentgate's key (Secret agentgate-webhook-tls) is not readable with your credentials",
+  'no-key': `checkpoints not compared: agentgate's key (Secret ${KEY_SECRET}) is not readable with your credentials`,
 };
 
-export function formatChain(result: VerifyResult, total: number, checkpoints?: string): string {
+export function formatChain(result: VerifyResult, total: number, checkpoints?: string, acknowledged: readonly AcknowledgedWriter[] = []): string {
   const lines: string[] = [];
   for (const w of result.writers) {
     lines.push(`writer ${w.writer}: ${w.count} event(s), sequence ${w.first}..${w.last}${w.pruned ? ' (older events removed by retention)' : ''}`);
   }
-  if (result.ok) lines.push(`audit chain intact: ${total} event(s) from ${result.writers.length} writer(s) verified`);
+  const retired = acknowledged.length ? `; ${acknowledged.length} retired writer(s) acknowledged, not verified (below)` : '';
+  if (result.ok) lines.push(`audit chain intact: ${total} event(s) from ${result.writers.length} writer(s) verified${retired}`);
   else {
-    lines.push(`AUDIT CHAIN BROKEN: ${result.problems.length} problem(s)`);
+    lines.push(`AUDIT CHAIN BROKEN: ${result.problems.length} problem(s)${retired}`);
     for (const p of result.problems) lines.push(`  ${p.kind.toUpperCase()}: ${p.message}`);
   }
+  // Never silently OK: every acknowledged writer is said, with who, when and why.
+  for (const a of acknowledged) lines.push(`  ACKNOWLEDGED: ${a.message}`);
   if (checkpoints && CHECKPOINT_NOTE[checkpoints]) lines.push(CHECKPOINT_NOTE[checkpoints]);
   return lines.join('\n') + '\n';
 }

@@ -5,12 +5,15 @@
 // RBAC-refused calls) and settles admitted calls as Completed or Failed.
 import { expect } from 'chai';
 import https from 'node:https';
+import * as k8s from '@kubernetes/client-node';
 import path from 'node:path';
 import type { AuditEvent } from '../api/types.js';
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, readRunEnv, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { startAgentgate, webhookReady, stopAgentgate, type RunningComponent } from '../harness/components.js';
 import { auditApiAvailable, postgresDsn } from '../harness/audit-store.js';
+import { acknowledgementKey, CHECKPOINT_CONFIGMAP, checkpointKey, signCheckpoint } from '../audit/checkpoint.js';
+import { FINGERPRINT_KEY, KEY_SECRET } from '../webhook/tls.js';
 import { applyAgent, applyGrant, grantActive } from './agents.js';
 
 const AGENT_USER = 'agent:deploy-bot';
@@ -108,6 +111,43 @@ describe('audit: records in a database behind an aggregated API', function () {
     expect(r.stdout).to.contain('checkpoints in etcd compared with the store');
   });
 
+  it('a retired writer (WRITER-DELETED) acknowledged with a reason verifies as ACKNOWLEDGED; a writer with events cannot be', async function () {
+    const cli = (...args: string[]) =>
+      run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs.admin, ...args]);
+    // The checkpoint another store left behind (a reused cluster): signed with the real key, no events.
+    const secret = JSON.parse(await kubectlOk('admin', ['get', 'secret', KEY_SECRET, '-n', AGENTGATE_NAMESPACE, '-o', 'json'])) as {
+      data: Record<string, string>;
+    };
+    const key = checkpointKey(Buffer.from(secret.data[FINGERPRINT_KEY]!, 'base64').toString('utf8'));
+    const writer = uniqueName('retired');
+    const cp = signCheckpoint({ writer, sequence: 42, hash: 'a'.repeat(64) }, new Date(), key);
+    const patch = (data: Record<string, string | null>) =>
+      kubectlOk('admin', ['patch', 'configmap', CHECKPOINT_CONFIGMAP, '-n', AGENTGATE_NAMESPACE, '--type', 'merge', '-p', JSON.stringify({ data })]);
+    await patch({ [writer]: JSON.stringify(cp) });
+    try {
+      const before = await cli('audit', 'verify');
+      expect(before.code, before.stdout).to.equal(1);
+      expect(before.stdout).to.contain(`WRITER-DELETED: writer ${writer}`).and.contain(`agentgate audit acknowledge --writer ${writer} --reason`);
+
+      const reason = 'e2e: the store of a previous install';
+      const ack = await cli('audit', 'acknowledge', '--writer', writer, '--reason', reason);
+      expect(ack.code, ack.stdout + ack.stderr).to.equal(0);
+      const after = await cli('audit', 'verify');
+      expect(after.code, after.stdout).to.equal(0);
+      expect(after.stdout)
+        .to.contain('1 retired writer(s) acknowledged')
+        .and.match(new RegExp(`ACKNOWLEDGED: writer ${writer}: .* acknowledged as retired by \\S+ at \\S+: ${reason}`));
+
+      // The live writer has events once an agent call is answered (recorded before the answer).
+      await kubectlOk('agent', ['create', 'configmap', uniqueName('ack'), '-n', ns, '--from-literal=a=b']);
+      const live = await cli('audit', 'acknowledge', '--writer', components!.webhook.name, '--reason', 'not retired');
+      expect(live.code).to.equal(1);
+      expect(live.stderr).to.contain('the store still holds events of this writer, so it is not retired');
+    } finally {
+      await patch({ [writer]: null, [acknowledgementKey(writer)]: null });
+    }
+  });
+
   it('believes X-Remote-User only from the front proxy: a forged header sent straight to the server is refused', async function () {
     const port = Number(readRunEnv('controlplane').AUDIT_PORT);
     const status = await new Promise<number>((resolve, reject) => {
@@ -153,6 +193,60 @@ describe('audit: records in a database behind an aggregated API', function () {
       30_000,
       'agent calls to go through again',
     );
+  });
+
+  it('SIGTERM: a watch through the kube-apiserver ends with a complete response, nothing in flight is cut, and the last checkpoint anchors the head the next start resumes', async function () {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(clusterEnv().kubeconfigs.admin);
+    const opts: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    const server = new URL(kc.getCurrentCluster()!.server);
+    let streamed = '';
+    const ended = new Promise<{ complete: boolean }>((resolve, reject) => {
+      https
+        .get(
+          {
+            ...opts,
+            host: server.hostname,
+            port: server.port,
+            path: `/apis/audit.agentgate.io/v1alpha1/namespaces/${AGENTGATE_NAMESPACE}/auditevents?watch=true&labelSelector=agentgate.io%2Fagent%3D${agent}`,
+          },
+          (res) => {
+            res.on('data', (d: Buffer) => (streamed += d.toString()));
+            res.on('end', () => resolve({ complete: res.complete }));
+            res.on('error', reject);
+          },
+        )
+        .on('error', reject);
+    });
+    // The watch is live once it carries a record made after it started.
+    const marker = `watched-${Date.now()}`;
+    await kubectlOk('agent', ['create', 'configmap', marker, '-n', ns, '--from-literal=a=b']);
+    await eventually(async () => streamed.includes(`"name":"${marker}"`), 30_000, 'the watch to stream the new record');
+
+    await components!.webhook.stop('SIGTERM', 60_000);
+    expect(await ended, 'the watch ended by the drain').to.deep.equal({ complete: true });
+    const exitLog = components!.webhook
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"drained; exiting"'))
+      .at(-1);
+    expect(JSON.parse(exitLog ?? '{}').auditApi, exitLog).to.include({ cut: 0 });
+    const writer = `${components!.webhook.name}`;
+    const cm = JSON.parse(await kubectlOk('admin', ['get', 'configmap', CHECKPOINT_CONFIGMAP, '-n', AGENTGATE_NAMESPACE, '-o', 'json'])) as {
+      data: Record<string, string>;
+    };
+    const anchored = (JSON.parse(cm.data[writer]!) as { sequence: number }).sequence;
+
+    components!.webhook = components!.webhook.again();
+    await webhookReady(components!.webhook);
+    const resumed = components!.webhook
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"caches synced and audit chain resumed"'))
+      .at(-1);
+    expect(JSON.parse(resumed ?? '{}'), resumed).to.include({ writer, sequence: anchored });
+    await auditApiAvailable();
   });
 
   it('webhook SIGKILLed and the database restarted under agent load: every object the agent created has its record, no record of a call that did not complete says Completed, and the record verifies', async function () {

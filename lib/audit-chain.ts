@@ -54,7 +54,7 @@ export function recoverHead(writer: string, events: readonly { spec?: AuditEvent
   return head;
 }
 
-/** The last four come from checkpoints (audit/checkpoint.ts), which anchor the chain's head outside the store. */
+/** The last five come from checkpoints (audit/checkpoint.ts), which anchor the chain's head outside the store. */
 type ChainProblemKind =
   | 'altered'
   | 'missing'
@@ -64,6 +64,7 @@ type ChainProblemKind =
   | 'tail-deleted'
   | 'recomputed'
   | 'forged-checkpoint'
+  | 'forged-acknowledgement'
   | 'writer-deleted';
 
 interface ChainProblem {

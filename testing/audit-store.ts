@@ -23,3 +23,21 @@ export function usePgliteStore(writer: string, now = '2026-11-30T12:00:00Z'): Op
   });
   return opened;
 }
+
+/** An allowed agent create of a ConfigMap, as the webhook appends it (name: the object's). */
+export function admittedCreate(name: string) {
+  return {
+    time: '2026-11-30T12:00:00Z',
+    agent: 'deploy-bot',
+    user: 'agent:deploy-bot',
+    operation: 'CREATE' as const,
+    group: '',
+    version: 'v1',
+    resource: 'configmaps',
+    namespace: 'payments',
+    name,
+    decision: 'Allowed' as const,
+    reason: 'covered by grant hotfix',
+    requestUID: `uid-${name}`,
+  };
+}

@@ -18,7 +18,7 @@ import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from '.
 import { openDb, redactDsn } from '../audit/db.js';
 import type { StoreConfig } from '../audit/db.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../audit/checkpoint.js';
-import { importCustomResources, publishApiServiceCa, startAuditServer, startCheckpoints, startRetention } from '../audit/server.js';
+import { closeAuditStore, importCustomResources, publishApiServiceCa, startAuditServer, startCheckpoints, startRetention } from '../audit/server.js';
 import type { AuditServer } from '../audit/server.js';
 import { AuditStore } from '../audit/store.js';
 import { confirmApprovalCalls } from '../audit/apiserver/confirm.js';
@@ -234,6 +234,8 @@ async function main(): Promise<void> {
   const kube = client.kube;
   const clock = systemClock;
 
+  // The longest admission call and a margin: also the bound on requests in flight at a drain.
+  const requestTimeoutMs = (f.timeoutSeconds + 5) * 1000;
   const mounted = !!f.tlsCert;
   const hosts = [
     ...hostsFor({ ...(f.url ? { url: f.url } : {}), ...(f.service ? { service: f.service } : {}), namespace: f.namespace }),
@@ -312,6 +314,7 @@ async function main(): Promise<void> {
       onApprovalCalls,
       ...(f.sinkClientCa ? { sinkClientCa: readFileSync(f.sinkClientCa, 'utf8') } : {}),
       sinkAllowedNames: f.sinkAllowedNames,
+      drainWith: (server) => new Drain(server, { log, drainMs: f.drainSeconds * 1000, inflightMs: requestTimeoutMs }),
     });
     log.info('serving the audit API', { address: `https://${f.auditHost}:${f.auditPort}`, group: AUDIT_API_VERSION });
     await publishAuditCa();
@@ -401,7 +404,7 @@ async function main(): Promise<void> {
   // The apiserver, not this server, closes idle keep-alive connections (webhook/drain.ts):
   // a call it sends on a connection this server is closing would fail, unretried.
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.requestTimeout = (f.timeoutSeconds + 5) * 1000;
+  server.requestTimeout = requestTimeoutMs;
   server.headersTimeout = server.requestTimeout;
   const drain = new Drain(server, { log, drainMs: f.drainSeconds * 1000, inflightMs: server.requestTimeout });
   await new Promise<void>((resolve, reject) => {
@@ -527,14 +530,15 @@ async function main(): Promise<void> {
     if (drain.isDraining) return;
     log.info('stopping', { signal });
     renewal?.stop();
-    void drain.start().then(async (result) => {
+    // Both servers drain side by side (the audit API's watches end at once; its readiness with the webhook's).
+    void Promise.all([drain.start(), auditServer?.drain()]).then(async ([result, audit]) => {
       // Nothing may keep a drained replica alive: the grace period ends it anyway.
       setTimeout(() => process.exit(0), 10_000).unref();
       await state.stop();
-      // Every answered call's record is committed; a last checkpoint anchors the chain head.
-      await Promise.all([stopCheckpoints(), stopCloudWatch()]).catch(() => undefined);
-      await store.close().catch(() => undefined);
-      log.info('drained; exiting', { ...result });
+      await stopCloudWatch().catch(() => undefined);
+      // Nothing appends any more: flush the group commit, anchor the head in a last checkpoint, close.
+      await closeAuditStore(store, stopCheckpoints).catch((err) => log.warn('audit store not closed cleanly', { error: errorMessage(err) }));
+      log.info('drained; exiting', { ...result, ...(audit ? { auditApi: audit } : {}) });
       process.exit(0);
     });
   };

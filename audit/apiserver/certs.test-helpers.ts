@@ -1,6 +1,8 @@
 // Test-only PKI: a CA and client certificates, as the kube-apiserver's front proxy has.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
+import { parsePemBundle } from './authn.js';
+import type { AuthnConfig } from './authn.js';
 
 interface Pair {
   cert: string;
@@ -67,4 +69,18 @@ export class TestCa {
     c.sign(this.k.forgePriv, forge.md.sha256.create());
     return { cert: forge.pki.certificateToPem(c), key: k.pem };
   }
+}
+
+/** extension-apiserver-authentication as kubeadm writes it, trusting this front proxy CA (and clientCa for direct clients). */
+export function frontProxyAuthn(proxyCa: TestCa, clientCa?: TestCa): AuthnConfig {
+  return {
+    clientCAs: clientCa ? parsePemBundle(clientCa.cert) : [],
+    requestHeader: {
+      clientCAs: parsePemBundle(proxyCa.cert),
+      allowedNames: ['front-proxy-client'],
+      usernameHeaders: ['X-Remote-User'],
+      groupHeaders: ['X-Remote-Group'],
+      extraHeaderPrefixes: ['X-Remote-Extra-'],
+    },
+  };
 }

@@ -4,10 +4,10 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { newLogger } from '../../lib/log.js';
 import type { AuditStore, StoredEvent } from '../store.js';
-import { Authenticator, parsePemBundle } from './authn.js';
-import type { AuthnConfig, UserInfo } from './authn.js';
+import { Authenticator } from './authn.js';
+import type { UserInfo } from './authn.js';
 import type { ResourceAttributes } from './authz.js';
-import { TestCa } from './certs.test-helpers.js';
+import { frontProxyAuthn, TestCa } from './certs.test-helpers.js';
 import { auditApiHandler } from './handler.js';
 
 const event: StoredEvent = {
@@ -63,16 +63,7 @@ describe('audit API: delegated authentication and authorization', function () {
   let port = 0;
 
   before(async function () {
-    const config: AuthnConfig = {
-      clientCAs: parsePemBundle(clusterCa.cert),
-      requestHeader: {
-        clientCAs: parsePemBundle(proxyCa.cert),
-        allowedNames: ['front-proxy-client'],
-        usernameHeaders: ['X-Remote-User'],
-        groupHeaders: ['X-Remote-Group'],
-        extraHeaderPrefixes: ['X-Remote-Extra-'],
-      },
-    };
+    const config = frontProxyAuthn(proxyCa, clusterCa);
     const authenticator = new Authenticator(
       () => config,
       async (token) => (token === 'good-token' ? { username: 'system:serviceaccount:x:y', groups: ['system:serviceaccounts'], extra: {} } : undefined),

@@ -28,6 +28,8 @@ interface AuditApiDeps {
   now?: () => Date;
   /** Watch poll interval. */
   pollMs?: number;
+  /** Aborted when the server drains (server.ts): not ready, and watches end cleanly so clients re-watch elsewhere. */
+  stopping?: AbortSignal;
 }
 
 type Reply = (code: number, body: unknown, contentType?: string) => void;
@@ -84,6 +86,7 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
   async function handle(req: IncomingMessage, res: ServerResponse, reply: Reply): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://audit.local');
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/readyz' && deps.stopping?.aborted) return reply(503, 'draining', 'text/plain');
     if (path === '/healthz' || path === '/readyz' || path === '/livez') return reply(200, 'ok', 'text/plain');
 
     const authn = await deps.authenticator.authenticate(req.headers, peerChain(req.socket as TLSSocket));
@@ -188,15 +191,21 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
     if (!rv || rv === '0') rv = (await deps.store.list({ ...q, limit: 1 }, deps.namespace, managedBy)).resourceVersion;
     const fieldSelector = [q.fieldSelector, name ? `metadata.name=${name}` : ''].filter(Boolean).join(',');
     const timeoutS = Number(url.searchParams.get('timeoutSeconds') ?? 0) || 1800;
-    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-store' });
+    // A watch's connection closes with it: a drain then waits for no idle keep-alive
+    // connection left behind by a watch (one handshake per re-watch is the price).
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-store', connection: 'close' });
     res.flushHeaders();
     let open = true;
+    let wake = (): void => undefined;
     const close = () => {
       open = false;
+      wake();
     };
     req.on('close', close);
+    // A drain ends the watch as its timeout would: the client sees a complete response and re-watches.
+    deps.stopping?.addEventListener('abort', close, { once: true });
     const deadline = Date.now() + timeoutS * 1000;
-    while (open && Date.now() < deadline) {
+    while (open && !deps.stopping?.aborted && Date.now() < deadline) {
       if (inScope) {
         const changes = await deps.store.changesSince(rv, { ...q, ...(fieldSelector ? { fieldSelector } : {}) }, deps.namespace, managedBy);
         for (const e of changes) {
@@ -207,9 +216,17 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
           rv = e.rv;
         }
       }
-      await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 1000));
+      if (!open) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, deps.pollMs ?? 1000);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
     }
     req.off('close', close);
+    deps.stopping?.removeEventListener('abort', close);
     res.end();
   }
 }
