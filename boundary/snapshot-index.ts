@@ -46,7 +46,8 @@ function indexOf(s: SnapshotWithoutReviews): Index {
     list.push(g);
   }
   // Code-unit order, as namespacesToReview sorts namespaces: one order for "the first few grants".
-  const byName = (a: AccessGrant, b: AccessGrant): number => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : (a.metadata.name ?? '') > (b.metadata.name ?? '') ? 1 : 0);
+  const byName = (a: AccessGrant, b: AccessGrant): number =>
+    (a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : (a.metadata.name ?? '') > (b.metadata.name ?? '') ? 1 : 0;
   for (const list of grantsByNamespace.values()) list.sort(byName);
   const index: Index = {
     of,

@@ -45,11 +45,15 @@ export class CrossChecker {
   /** Answers RBAC objects cannot explain: the apiserver allowed what local RBAC denied. */
   private readonly apiserverOnly = new Map<string, AccessReviewResult>();
 
-  /** The reviews to send this run: the known apiserver-only answers first, then the rotation. */
-  sample(plan: readonly PlannedReview[], n: number): PlannedReview[] {
-    if (n <= 0 || plan.length === 0) return [];
+  /**
+   * The reviews to send this run: the known apiserver-only answers first, then the
+   * rotation. `scope`: the agents this plan covers ('all' for a full pass); what the
+   * apiserver alone allowed is forgotten only for those agents' questions no longer asked.
+   */
+  sample(plan: readonly PlannedReview[], n: number, scope: ReadonlySet<string> | 'all' = 'all'): PlannedReview[] {
     const keys = new Set(plan.map(reviewKey));
-    for (const k of [...this.apiserverOnly.keys()]) if (!keys.has(k)) this.apiserverOnly.delete(k);
+    for (const [k, r] of [...this.apiserverOnly]) if ((scope === 'all' || scope.has(r.agent)) && !keys.has(k)) this.apiserverOnly.delete(k);
+    if (n <= 0 || plan.length === 0) return [];
     const out: PlannedReview[] = [];
     const taken = new Set<string>();
     for (const r of plan) {

@@ -31,7 +31,10 @@ const scope = (changes: BoundaryChange[], s = cluster()): string[] | 'all' => {
 /** Every agent's findings, with the access reviews answered by local RBAC. */
 function reports(s: BoundarySnapshot): Map<string, string> {
   const local = new LocalRbacAuthorizer(s);
-  const accessReviews = planAccessReviews(s).map((r) => ({ ...r, allowed: local.review({ ...r, user: r.principal.user, groups: r.principal.groups }).allowed }));
+  const accessReviews = planAccessReviews(s).map((r) => ({
+    ...r,
+    allowed: local.review({ ...r, user: r.principal.user, groups: r.principal.groups }).allowed,
+  }));
   return new Map(verifyAgents({ ...s, accessReviews }, { now: NOW }).agents.map((a) => [a.agent, JSON.stringify(a.findings)]));
 }
 
@@ -70,8 +73,16 @@ describe('operator: which agents a change re-verifies', function () {
   });
 
   it('a binding that can name a ServiceAccount: all agents (it may make a ServiceAccount more powerful)', function () {
-    const sa: Binding = { metadata: { name: 'x', namespace: 'payments' }, subjects: [{ kind: 'ServiceAccount', name: 'default' }], roleRef: { kind: 'ClusterRole', name: 'edit' } };
-    const group: Binding = { metadata: { name: 'y' }, subjects: [{ kind: 'Group', name: 'system:serviceaccounts:payments' }], roleRef: { kind: 'ClusterRole', name: 'edit' } };
+    const sa: Binding = {
+      metadata: { name: 'x', namespace: 'payments' },
+      subjects: [{ kind: 'ServiceAccount', name: 'default' }],
+      roleRef: { kind: 'ClusterRole', name: 'edit' },
+    };
+    const group: Binding = {
+      metadata: { name: 'y' },
+      subjects: [{ kind: 'Group', name: 'system:serviceaccounts:payments' }],
+      roleRef: { kind: 'ClusterRole', name: 'edit' },
+    };
     expect(scope([{ kind: 'RoleBinding', binding: sa }])).to.equal('all');
     expect(scope([{ kind: 'ClusterRoleBinding', binding: group }])).to.equal('all');
   });
@@ -102,7 +113,9 @@ describe('operator: which agents a change re-verifies', function () {
 
   it('a Role bound to a ServiceAccount: all agents', function () {
     const s = cluster({
-      roleBindings: [{ metadata: { name: 'x', namespace: 'payments' }, subjects: [{ kind: 'ServiceAccount', name: 'default' }], roleRef: { kind: 'Role', name: 'ops' } }],
+      roleBindings: [
+        { metadata: { name: 'x', namespace: 'payments' }, subjects: [{ kind: 'ServiceAccount', name: 'default' }], roleRef: { kind: 'Role', name: 'ops' } },
+      ],
     });
     expect(scope([{ kind: 'Role', role: { metadata: { name: 'ops', namespace: 'payments' } } }], s)).to.equal('all');
     expect(scope([{ kind: 'Role', role: { metadata: { name: 'ops', namespace: 'default' } } }], s)).to.deep.equal([]);
@@ -140,9 +153,13 @@ describe('operator: which agents a change re-verifies', function () {
       const bound = userBinding('c-view', 'agent:c', undefined, 'view');
       const before = cluster({ clusterRoleBindings: [bound] });
       const widened = before.clusterRoles.map((r) =>
-        r.metadata?.name === 'view' ? { ...r, rules: [{ verbs: ['create'], apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings'] }] } : r,
+        r.metadata?.name === 'view'
+          ? { ...r, rules: [{ verbs: ['create'], apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings'] }] }
+          : r,
       );
-      expectScopeCovers(before, cluster({ clusterRoleBindings: [bound], clusterRoles: widened }), [{ kind: 'ClusterRole', role: { metadata: { name: 'view' } } }]);
+      expectScopeCovers(before, cluster({ clusterRoleBindings: [bound], clusterRoles: widened }), [
+        { kind: 'ClusterRole', role: { metadata: { name: 'view' } } },
+      ]);
     });
 
     it('an agent suspended with a live grant binding', function () {

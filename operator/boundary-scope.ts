@@ -52,9 +52,7 @@ function refersTo(ref: RoleRef, bindingNamespace: string | undefined, role: Role
 function inAggregation(role: RoleVersion, snapshot: SnapshotWithoutReviews): boolean {
   if (role.aggregationRule?.clusterRoleSelectors?.length) return true;
   const labels = role.metadata?.labels ?? {};
-  return snapshot.clusterRoles.some((r) =>
-    ((r as RoleVersion).aggregationRule?.clusterRoleSelectors ?? []).some((sel) => selectorMatches(sel, labels)),
-  );
+  return snapshot.clusterRoles.some((r) => ((r as RoleVersion).aggregationRule?.clusterRoleSelectors ?? []).some((sel) => selectorMatches(sel, labels)));
 }
 
 /** The agents to re-verify after these changes, or 'all'. */
