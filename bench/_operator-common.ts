@@ -73,7 +73,20 @@ export function startOperator(kubeconfig: string, name: string, lease: string, o
   return startProcess(
     'operator',
     name,
-    ['--kubeconfig', kubeconfig, '--id', name, '--lease-name', lease, '--metrics-port', String(opts.metricsPort ?? 0), '--sweep-interval', '30s', ...workers, ...(opts.args ?? [])],
+    [
+      '--kubeconfig',
+      kubeconfig,
+      '--id',
+      name,
+      '--lease-name',
+      lease,
+      '--metrics-port',
+      String(opts.metricsPort ?? 0),
+      '--sweep-interval',
+      '30s',
+      ...workers,
+      ...(opts.args ?? []),
+    ],
     undefined,
     flags,
   );

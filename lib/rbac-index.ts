@@ -35,10 +35,18 @@ export class BindingsBySubject<B extends { metadata?: { namespace?: string }; su
     });
   }
 
+  /** Answers by key set: one principal asks hundreds of questions of the same bindings. */
+  private readonly found = new Map<string, B[]>();
+
   /** Every binding with a subject under one of these keys (a superset of those that match; callers still match). */
   find(keys: readonly string[]): B[] {
+    const memo = keys.join('\u0001');
+    const hit = this.found.get(memo);
+    if (hit) return hit;
     const idx = new Set<number>();
     for (const k of keys) for (const i of this.byKey.get(k) ?? []) idx.add(i);
-    return [...idx].sort((a, b) => a - b).map((i) => this.bindings[i]!);
+    const out = [...idx].sort((a, b) => a - b).map((i) => this.bindings[i]!);
+    this.found.set(memo, out);
+    return out;
   }
 }
