@@ -77,14 +77,15 @@ export class CrossChecker {
   answer(plan: readonly PlannedReview[], objects: RbacObjects, fromApiserver: readonly AccessReviewResult[]): Answers {
     const local = new LocalRbacAuthorizer(objects);
     const mismatches = { apiserverAllows: 0, apiserverDenies: 0 };
-    const localOf = new Map<string, AccessReviewResult>();
-    for (const r of plan) {
+    // Keys only where an apiserver answer may stand in: a full pass at 1,000 agents asks
+    // ~350,000 questions, and a key and map entry for each was most of its CPU.
+    const localAnswer = (r: PlannedReview): AccessReviewResult => {
       const d = local.review({ ...r, user: r.principal.user, groups: r.principal.groups });
-      localOf.set(reviewKey(r), d.reason ? { ...r, allowed: d.allowed, reason: d.reason } : { ...r, allowed: d.allowed });
-    }
+      return d.reason ? { ...r, allowed: d.allowed, reason: d.reason } : { ...r, allowed: d.allowed };
+    };
     for (const s of fromApiserver) {
       const k = reviewKey(s);
-      const l = localOf.get(k);
+      const l = localAnswer(s);
       if (s.allowed) {
         if (l && !l.allowed) mismatches.apiserverAllows++;
         if (l && !l.allowed) this.apiserverOnly.set(k, s);
@@ -96,10 +97,7 @@ export class CrossChecker {
         if (l?.allowed) mismatches.apiserverDenies++;
       }
     }
-    const results = plan.map((r) => {
-      const k = reviewKey(r);
-      return this.apiserverOnly.get(k) ?? localOf.get(k)!;
-    });
+    const results = plan.map((r) => (this.apiserverOnly.size ? this.apiserverOnly.get(reviewKey(r)) : undefined) ?? localAnswer(r));
     return { results, mismatches };
   }
 }
