@@ -3,21 +3,13 @@
 // ResponseComplete only, nothing for anyone else. Generated from the AgentIdentities.
 import yaml from 'js-yaml';
 import type { AgentIdentity } from '../api/types.js';
-import { serviceAccountUsername } from '../lib/rbac.js';
+import { subjectNames } from '../lib/rbac.js';
 
 export function auditPolicy(agents: readonly AgentIdentity[]): Record<string, unknown> {
-  const users = new Set<string>();
-  const groups = new Set<string>();
-  for (const a of agents) {
-    for (const s of a.spec.subjects ?? []) {
-      if (s.kind === 'User') users.add(s.name);
-      else if (s.kind === 'Group') groups.add(s.name);
-      else if (s.kind === 'ServiceAccount' && s.namespace) users.add(serviceAccountUsername(s.namespace, s.name));
-    }
-  }
+  const { users, groups } = subjectNames(agents.flatMap((a) => a.spec.subjects ?? []));
   const rules: Array<Record<string, unknown>> = [];
-  if (users.size) rules.push({ level: 'Metadata', users: [...users].sort() });
-  if (groups.size) rules.push({ level: 'Metadata', userGroups: [...groups].sort() });
+  if (users.length) rules.push({ level: 'Metadata', users });
+  if (groups.length) rules.push({ level: 'Metadata', userGroups: groups });
   rules.push({ level: 'None' });
   return { apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived', 'ResponseStarted'], rules };
 }

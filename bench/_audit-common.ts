@@ -7,25 +7,14 @@ import https from 'node:https';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { eventually, kubectl, kubectlOk, repoRoot } from '../harness/cluster.js';
+import { eventually, kubectl, kubectlOk, readRunEnv, runDirOf } from '../harness/cluster.js';
+import { agentIdentity, asNew } from '../testing/fixtures.js';
 
-export function envFile(file: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!existsSync(file)) return out;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
+/** The local control plane's env file (make up); {} when it is not running. */
+export const controlPlaneEnv = (): Record<string, string> => readRunEnv('controlplane');
 
-export function controlPlaneEnv(): Record<string, string> {
-  return envFile(path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'env'));
-}
-
-export function pgDsn(): string | undefined {
-  return envFile(path.join(process.env.AGENTGATE_PG_DIR ?? path.join(repoRoot, '.run', 'postgres'), 'env')).PG_DSN;
-}
+/** The DSN of hack/postgres/up.sh's PostgreSQL, when it runs. */
+export const pgDsn = (): string | undefined => readRunEnv('postgres').PG_DSN;
 
 export function load(): string {
   return loadavg()
@@ -117,18 +106,13 @@ export async function agentAndPlainIdentity(ns: string): Promise<void> {
   await kubectlOk(
     'admin',
     ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'agentgate.io/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: { name: AGENT_NAME },
-      spec: {
-        subjects: [{ kind: 'User', name: AGENT_USER }],
-        maxDuration: '8h',
-        allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-        allowedNamespaces: { names: [ns] },
-        approvers: { groups: ['sre-approvers'] },
-      },
-    }),
+    JSON.stringify(
+      agentIdentity(
+        AGENT_NAME,
+        { subjects: [{ kind: 'User', name: AGENT_USER }], allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }], allowedNamespaces: { names: [ns] } },
+        asNew,
+      ),
+    ),
   );
   await kubectlOk(
     'admin',
@@ -213,7 +197,7 @@ export class CpuAccount {
   private readonly fixed: Record<string, number> = {};
   private readonly postmaster?: number;
   constructor(components: Record<string, number | undefined>) {
-    const run = process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane');
+    const run = runDirOf('controlplane');
     for (const [name, file] of [
       ['apiserver', 'kube-apiserver.pid'],
       ['etcd', 'etcd.pid'],
@@ -222,7 +206,7 @@ export class CpuAccount {
       if (existsSync(f)) this.fixed[name] = Number(readFileSync(f, 'utf8').trim());
     }
     for (const [name, pid] of Object.entries(components)) if (pid) this.fixed[name] = pid;
-    const pm = path.join(process.env.AGENTGATE_PG_DIR ?? path.join(repoRoot, '.run', 'postgres'), 'data', 'postmaster.pid');
+    const pm = path.join(runDirOf('postgres'), 'data', 'postmaster.pid');
     if (pgDsn() && existsSync(pm)) this.postmaster = Number(readFileSync(pm, 'utf8').split('\n')[0]);
   }
   snapshot(): Record<string, number> {

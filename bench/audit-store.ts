@@ -3,24 +3,16 @@
 // hack/postgres/up.sh runs) and on PGlite. 16 in flight against 1 shows what group
 // commit buys: concurrent appends share one INSERT and one WAL flush.
 //   node dist/bench/audit-store.js [appends per cell, default 2000]
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openDb } from '../audit/db.js';
 import type { StoreConfig } from '../audit/db.js';
 import { AuditStore } from '../audit/store.js';
+import { readRunEnv } from '../harness/cluster.js';
 import { systemClock } from '../lib/clock.js';
 
 const N = Number(process.argv[2] ?? 2000);
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-function pgDsn(): string | undefined {
-  const f = path.join(process.env.AGENTGATE_PG_DIR ?? path.join(repo, '.run', 'postgres'), 'env');
-  if (!existsSync(f)) return undefined;
-  return /^PG_DSN=(.*)$/m.exec(readFileSync(f, 'utf8'))?.[1];
-}
-
 const spec = (i: number) => ({
   time: new Date().toISOString(),
   agent: 'bench-bot',
@@ -57,7 +49,7 @@ async function cell(store: AuditStore, inFlight: number): Promise<{ rps: number;
 
 async function main(): Promise<void> {
   const engines: Array<[string, StoreConfig, () => void]> = [];
-  const dsn = pgDsn();
+  const dsn = readRunEnv('postgres').PG_DSN;
   if (dsn) engines.push(['postgres', { engine: 'postgres', dsn }, () => undefined]);
   else console.log('postgres: skipped (start one with hack/postgres/up.sh)');
   const dir = mkdtempSync(path.join(tmpdir(), 'agentgate-pglite-bench-'));

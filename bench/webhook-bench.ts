@@ -326,10 +326,9 @@ function print(name: string, r: Awaited<ReturnType<typeof measure>>, floor?: Awa
 }
 
 async function realWebhook(): Promise<{ target: Target; apiserver: Record<string, Stats>; cleanup: () => Promise<void> } | undefined> {
-  const runDir = process.env.AGENTGATE_RUN_DIR ?? path.join(path.dirname(SELF), '..', '..', '.run', 'controlplane');
-  if (!existsSync(path.join(runDir, 'env'))) return undefined;
+  const { kubectl, kubectlOk, eventually, clusterEnv, runDirOf } = await import('../harness/cluster.js');
+  if (!existsSync(path.join(runDirOf('controlplane'), 'env'))) return undefined;
   const { installBase, componentKubeconfig, freePort, startProcess } = await import('../harness/components.js');
-  const { kubectl, kubectlOk, eventually, clusterEnv } = await import('../harness/cluster.js');
   await installBase();
   const ns = 'agentgate-bench-webhook';
   const other = 'agentgate-bench-webhook-other';

@@ -5,11 +5,10 @@
 // RBAC-refused calls) and settles admitted calls as Completed or Failed.
 import { expect } from 'chai';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent } from '../api/types.js';
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, readRunEnv, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { startAgentgate, webhookReady, stopAgentgate, type RunningComponent } from '../harness/components.js';
 import { auditApiAvailable, postgresDsn } from '../harness/audit-store.js';
 import { applyAgent, applyGrant, grantActive } from './agents.js';
@@ -110,8 +109,7 @@ describe('audit: records in a database behind an aggregated API', function () {
   });
 
   it('believes X-Remote-User only from the front proxy: a forged header sent straight to the server is refused', async function () {
-    const envFile = readFileSync(path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'env'), 'utf8');
-    const port = Number(/^AUDIT_PORT=(\d+)$/m.exec(envFile)![1]);
+    const port = Number(readRunEnv('controlplane').AUDIT_PORT);
     const status = await new Promise<number>((resolve, reject) => {
       const req = https.request(
         {

@@ -23,6 +23,7 @@ import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName }
 import { componentKubeconfig, freePort, serviceAccountKubeconfig, startProcess, type RunningComponent } from '../harness/components.js';
 import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 import { AUDIT_SERVICE } from '../harness/audit-store.js';
+import { agentIdentity, asNew } from '../testing/fixtures.js';
 
 const RELEASE = 'agentgate';
 const helmEnv = { HELM_CACHE_HOME: '/tmp/agentgate-helm-cache', HELM_CONFIG_HOME: '/tmp/agentgate-helm-config', HELM_DATA_HOME: '/tmp/agentgate-helm-data' };
@@ -157,18 +158,18 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
     await kubectlOk(
       'admin',
       ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AgentIdentity',
-        metadata: { name: agent },
-        spec: {
-          subjects: [{ kind: 'User', name: `agent:${agent}` }],
-          maxDuration: '1h',
-          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-          allowedNamespaces: { names: namespaces },
-          approvers: { groups: ['sre-approvers'] },
-        },
-      }),
+      JSON.stringify(
+        agentIdentity(
+          agent,
+          {
+            subjects: [{ kind: 'User', name: `agent:${agent}` }],
+            maxDuration: '1h',
+            allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+            allowedNamespaces: { names: namespaces },
+          },
+          asNew,
+        ),
+      ),
     );
     for (const ns of namespaces) {
       await kubectlOk('admin', ['create', 'namespace', ns]);

@@ -21,6 +21,7 @@ import { APISERVER_IDLE_CONNECTION_MS } from '../webhook/drain.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
 import { componentKubeconfig, freePort, installBase, removeWebhookConfigurations, runDir, startProcess, type RunningComponent } from '../harness/components.js';
 import { AGENTGATE_NAMESPACE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
+import { agentIdentity, asNew } from '../testing/fixtures.js';
 
 const AGENT_USER = 'agent:deploy-bot';
 
@@ -245,18 +246,18 @@ describe('webhook certificates and rollouts under agent load (real apiserver)', 
     await kubectlOk(
       'admin',
       ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'agentgate.io/v1alpha1',
-        kind: 'AgentIdentity',
-        metadata: { name: agent },
-        spec: {
-          subjects: [{ kind: 'User', name: AGENT_USER }],
-          maxDuration: '1h',
-          allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
-          allowedNamespaces: { names: [ns] },
-          approvers: { groups: ['sre-approvers'] },
-        },
-      }),
+      JSON.stringify(
+        agentIdentity(
+          agent,
+          {
+            subjects: [{ kind: 'User', name: AGENT_USER }],
+            maxDuration: '1h',
+            allowedRoles: [{ kind: 'ClusterRole', name: 'agentgate-edit' }],
+            allowedNamespaces: { names: [ns] },
+          },
+          asNew,
+        ),
+      ),
     );
   });
 

@@ -3,32 +3,21 @@
 // plane, the aggregated API on the port the apiserver's audit backend already names,
 // behind a Service of type ExternalName (127.0.0.1): with the default cluster routing
 // the aggregator dials <externalName>:<port>, so traffic stays on loopback.
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AUDIT_APISERVICE, AUDIT_GROUP, VERSION } from '../api/types.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, readRunEnv } from './cluster.js';
 
 export const AUDIT_SERVICE = 'agentgate-audit';
 
-function envFile(file: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!existsSync(file)) return out;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
-
 function controlPlaneEnv(): Record<string, string> {
   if (!clusterEnv().local) return {};
-  return envFile(path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'env'));
+  return readRunEnv('controlplane');
 }
 
 /** The PostgreSQL DSN when hack/postgres/up.sh runs and E2E_AUDIT_STORE is not pglite. */
 export function postgresDsn(): string | undefined {
   if (process.env.E2E_AUDIT_STORE === 'pglite') return undefined;
-  return envFile(path.join(process.env.AGENTGATE_PG_DIR ?? path.join(repoRoot, '.run', 'postgres'), 'env')).PG_DSN;
+  return readRunEnv('postgres').PG_DSN;
 }
 
 /**

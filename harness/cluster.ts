@@ -22,8 +22,21 @@ interface ClusterEnv {
   webhookClient?: { ca: string; name: string };
 }
 
-function readEnvFile(file: string): Record<string, string> {
+/** What hack/ started writes its facts to an env file in its run directory (KEY=value lines). */
+const RUN_DIRS = {
+  controlplane: () => process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'),
+  postgres: () => process.env.AGENTGATE_PG_DIR ?? path.join(repoRoot, '.run', 'postgres'),
+};
+
+export function runDirOf(what: keyof typeof RUN_DIRS): string {
+  return RUN_DIRS[what]();
+}
+
+/** The env file of what hack/ started (make up: controlplane; hack/postgres/up.sh: postgres); {} when it is not running. */
+export function readRunEnv(what: keyof typeof RUN_DIRS): Record<string, string> {
+  const file = path.join(runDirOf(what), 'env');
   const out: Record<string, string> = {};
+  if (!existsSync(file)) return out;
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
     if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
@@ -45,12 +58,12 @@ export function clusterEnv(): ClusterEnv {
     };
     return cached;
   }
-  const runDir = process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane');
+  const runDir = runDirOf('controlplane');
   const envFile = path.join(runDir, 'env');
   if (!existsSync(envFile)) {
     throw new Error(`no control plane: ${envFile} is missing. Start one with 'make up' (or set E2E_KUBECONFIG_DIR for another cluster)`);
   }
-  const env = readEnvFile(envFile);
+  const env = readRunEnv('controlplane');
   const need = (k: string): string => {
     const v = env[k];
     if (!v) throw new Error(`${envFile} lacks ${k}; restart the control plane with 'make down up'`);

@@ -9,13 +9,13 @@ import net from 'node:net';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
-import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot } from './cluster.js';
+import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, runDirOf } from './cluster.js';
 import { auditStoreArgs, installAuditService } from './audit-store.js';
 import { ensureCrds } from './crds.js';
 import { OPERATOR_NODE_FLAGS } from '../operator/args.js';
 
 // Beside the control plane's own state, so two control planes (AGENTGATE_RUN_DIR) never share it.
-export const runDir = path.join(process.env.AGENTGATE_RUN_DIR ?? path.join(repoRoot, '.run', 'controlplane'), 'agentgate');
+export const runDir = path.join(runDirOf('controlplane'), 'agentgate');
 
 type Component = 'operator' | 'webhook';
 const SERVICE_ACCOUNT: Record<Component, string> = { operator: 'agentgate-operator', webhook: 'agentgate-webhook' };

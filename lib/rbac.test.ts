@@ -1,7 +1,16 @@
 import { expect } from 'chai';
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import type { AdmissionRequest } from './admission.js';
-import { admissionAttributes, admissionToVerb, bindingMatchesUser, ruleCovers, rulesCover, rulesCoverAdmission, subjectMatchesUser } from './rbac.js';
+import {
+  admissionAttributes,
+  admissionToVerb,
+  bindingMatchesUser,
+  ruleCovers,
+  rulesCover,
+  rulesCoverAdmission,
+  subjectMatchesUser,
+  subjectNames,
+} from './rbac.js';
 import type { PolicyRule, ResourceAttributes } from './rbac.js';
 
 const req = (verb: string, apiGroup: string, resource: string, extra: Partial<ResourceAttributes> = {}): ResourceAttributes => ({
@@ -340,6 +349,19 @@ describe('rbac: subjects and bindings', () => {
     expect(subjectMatchesUser({ kind: 'ServiceAccount', name: 'deploy-bot' }, sa)).to.equal(false);
     // A User subject spelled like a service account username also names it, as upstream.
     expect(subjectMatchesUser({ kind: 'User', name: 'system:serviceaccount:agents:deploy-bot' }, sa)).to.equal(true);
+  });
+
+  it('subjectNames: the usernames and groups the apiserver gives subjects, sorted and once', () => {
+    const names = subjectNames([
+      { kind: 'User', name: 'zed' },
+      { kind: 'ServiceAccount', name: 'deploy-bot', namespace: 'agents' },
+      { kind: 'Group', name: 'bots' },
+      { kind: 'User', name: 'zed' },
+      // No namespace and no binding to default from: names nobody, as subjectMatchesUser.
+      { kind: 'ServiceAccount', name: 'orphan' },
+    ]);
+    expect(names).to.deep.equal({ users: ['system:serviceaccount:agents:deploy-bot', 'zed'], groups: ['bots'] });
+    expect(subjectNames([])).to.deep.equal({ users: [], groups: [] });
   });
 
   it('unknown kinds match nobody', () => {

@@ -219,6 +219,23 @@ export function serviceAccountUsername(namespace: string, name: string): string 
 }
 
 /**
+ * The usernames and groups that subjects name, each sorted and once: what selects their
+ * calls wherever the apiserver matches by name (the agents webhook's matchConditions, the
+ * audit policy). With no binding to default from, a ServiceAccount without a namespace
+ * names nobody, as in subjectMatchesUser.
+ */
+export function subjectNames(subjects: readonly RbacSubject[]): { users: string[]; groups: string[] } {
+  const users = new Set<string>();
+  const groups = new Set<string>();
+  for (const s of subjects) {
+    if (s.kind === 'User') users.add(s.name);
+    else if (s.kind === 'Group') groups.add(s.name);
+    else if (s.kind === 'ServiceAccount' && s.namespace && s.name) users.add(serviceAccountUsername(s.namespace, s.name));
+  }
+  return { users: [...users].sort(), groups: [...groups].sort() };
+}
+
+/**
  * Whether an RBAC subject names this user (upstream appliesToUser). A ServiceAccount
  * subject without a namespace defaults to the binding's namespace; with neither it
  * names nobody. Unknown kinds name nobody.

@@ -16,7 +16,7 @@ import { AGENTS_WEBHOOK, GROUP, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, S
 import { stableStringify } from '../lib/fingerprint.js';
 import { isConflict, isNotFound } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
-import { serviceAccountUsername } from '../lib/rbac.js';
+import { subjectNames } from '../lib/rbac.js';
 import { SELF_REVIEWS } from './decide.js';
 import { mergeCaBundle } from './tls.js';
 
@@ -45,18 +45,10 @@ const celList = (xs: readonly string[]): string => `[${xs.map(cel).join(', ')}]`
 
 /** The CEL condition that is true exactly for calls made as one of the agents' subjects. */
 export function agentMatchExpression(agents: readonly AgentIdentity[]): string {
-  const users = new Set<string>();
-  const groups = new Set<string>();
-  for (const a of agents) {
-    for (const s of a.spec.subjects ?? []) {
-      if (s.kind === 'User') users.add(s.name);
-      else if (s.kind === 'Group') groups.add(s.name);
-      else if (s.kind === 'ServiceAccount' && s.namespace) users.add(serviceAccountUsername(s.namespace, s.name));
-    }
-  }
+  const { users, groups } = subjectNames(agents.flatMap((a) => a.spec.subjects ?? []));
   const parts: string[] = [];
-  if (users.size) parts.push(`request.userInfo.username in ${celList([...users].sort())}`);
-  if (groups.size) parts.push(`(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ${celList([...groups].sort())}))`);
+  if (users.length) parts.push(`request.userInfo.username in ${celList(users)}`);
+  if (groups.length) parts.push(`(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ${celList(groups)}))`);
   return parts.length ? parts.join(' || ') : 'false';
 }
 
