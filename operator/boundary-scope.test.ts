@@ -5,7 +5,7 @@ import { verifyAgents } from '../boundary/verify.js';
 import { planAccessReviews } from '../boundary/verify.js';
 import { agent, base, grant, grantBinding, NOW } from '../testing/boundary.js';
 import { LocalRbacAuthorizer } from '../lib/rbac-authorizer.js';
-import { agentsDirtiedBy, type BoundaryChange } from './boundary-scope.js';
+import { agentChangeMatters, agentsDirtiedBy, type BoundaryChange } from './boundary-scope.js';
 
 // Three agents: a and b work in payments, c only in default; c may be granted view only.
 const A = agent('a', [{ kind: 'User', name: 'agent:a' }]);
@@ -127,6 +127,22 @@ describe('operator: which agents a change re-verifies', function () {
     expect(scope([{ kind: 'ClusterRole', role: aggregating }], s)).to.equal('all');
     expect(scope([{ kind: 'ClusterRole', role: { metadata: { name: 'piece', labels: { 'example.com/agg': 'true' } } } }], s)).to.equal('all');
     expect(scope([{ kind: 'ClusterRole', role: { metadata: { name: 'piece', labels: { other: 'x' } } } }], s)).to.deep.equal([]);
+  });
+
+  it('an AgentIdentity update matters when its spec or observed identity changes, not its other status', function () {
+    const verified: AgentIdentity = {
+      ...A,
+      status: { conditions: [{ type: 'BoundaryVerified', status: 'True', reason: 'Verified', message: '', lastTransitionTime: '2030-01-01T00:00:00Z' }] },
+    };
+    expect(agentChangeMatters(A, verified)).to.equal(false);
+    expect(agentChangeMatters(A, { ...A, spec: { ...A.spec, suspended: true } })).to.equal(true);
+    const seen = (groups: string[], lastSeen: string): AgentIdentity => ({
+      ...A,
+      status: { observedIdentity: [{ username: 'agent:a', groups, firstSeen: '2030-01-01T00:00:00Z', lastSeen }] },
+    });
+    expect(agentChangeMatters(A, seen(['extra'], '2030-01-01T00:00:00Z'))).to.equal(true);
+    expect(agentChangeMatters(seen(['extra'], '2030-01-01T00:00:00Z'), seen(['extra'], '2030-01-01T00:01:00Z'))).to.equal(false);
+    expect(agentChangeMatters(undefined, A)).to.equal(true);
   });
 
   it('webhook configurations, the backstop and anything else: all agents', function () {

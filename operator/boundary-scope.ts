@@ -10,6 +10,7 @@ import { labelValue } from '../api/names.js';
 import { agentKeys, BOOTSTRAP_LABEL, SA_GROUP } from '../boundary/principals.js';
 import type { Binding, RoleRef, SnapshotWithoutReviews } from '../boundary/types.js';
 import { mayNameGrant } from '../boundary/verify.js';
+import { stableStringify } from '../lib/fingerprint.js';
 import { subjectKey } from '../lib/rbac-index.js';
 import { selectorMatches, type LabelSelector } from '../lib/selector.js';
 
@@ -53,6 +54,19 @@ function inAggregation(role: RoleVersion, snapshot: SnapshotWithoutReviews): boo
   if (role.aggregationRule?.clusterRoleSelectors?.length) return true;
   const labels = role.metadata?.labels ?? {};
   return snapshot.clusterRoles.some((r) => ((r as RoleVersion).aggregationRule?.clusterRoleSelectors ?? []).some((sel) => selectorMatches(sel, labels)));
+}
+
+/**
+ * Whether an AgentIdentity update can change its verification: verification reads its
+ * spec and the identities the apiserver was seen to attach (status.observedIdentity, who, not when),
+ * not the rest of its status, which verification itself writes (re-verifying after each
+ * of its own writes would double every pass).
+ */
+export function agentChangeMatters(previous: AgentIdentity | undefined, next: AgentIdentity): boolean {
+  if (!previous) return true;
+  // Who was observed, not when (lastSeen moves every minute).
+  const read = (a: AgentIdentity) => [a.spec, (a.status?.observedIdentity ?? []).map((o) => [o.username, o.groups ?? []])];
+  return stableStringify(read(previous)) !== stableStringify(read(next));
 }
 
 /** The agents to re-verify after these changes, or 'all'. */

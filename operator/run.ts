@@ -10,6 +10,7 @@ import { LeaderElector } from '../lib/leader.js';
 import { OperatorMetrics } from './metrics.js';
 import { Operator } from './operator.js';
 import { BoundaryVerifier, boundaryChangeWatches } from './boundary.js';
+import { agentChangeMatters } from './boundary-scope.js';
 import { buildMessage, Notifier, notifyEventFor } from './notify.js';
 import type { ApprovalRequest } from '../api/types.js';
 import type { Binding } from '../boundary/types.js';
@@ -68,7 +69,10 @@ const verifier =
     : undefined;
 const boundaryWatches = verifier ? boundaryChangeWatches(kc, log, (c) => verifier.changed(c)) : [];
 if (verifier) {
-  op.agents.onChange((a, ev) => ev !== 'resync' && verifier.changed({ kind: 'AgentIdentity', name: a.metadata.name ?? '' }));
+  op.agents.onChange((a, ev, previous) => {
+    if (ev === 'resync' || (ev === 'update' && !agentChangeMatters(previous, a))) return;
+    verifier.changed({ kind: 'AgentIdentity', name: a.metadata.name ?? '' });
+  });
   op.bindings.onChange((b, ev, previous) => {
     if (ev === 'resync') return;
     if (previous) verifier.changed({ kind: 'RoleBinding', binding: previous as Binding });
