@@ -1,6 +1,8 @@
 // One SQL dialect, two engines: PostgreSQL through node-postgres (production, many
 // replicas) and PGlite, PostgreSQL compiled to WASM, in-process on a local directory
 // (one replica, `make demo`). Everything above this file speaks only `Db`.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Pool } from 'pg';
 import type { WorkerReply, WorkerRequest } from './pglite-worker.js';
@@ -94,10 +96,15 @@ export async function openDb(config: StoreConfig): Promise<Db> {
     pool.on('error', () => undefined);
     return new PgDb(pool);
   }
-  const worker = new Worker(new URL('./pglite-worker.js', import.meta.url), { workerData: { dataDir: config.dataDir } });
-  const db = new PgliteWorkerDb(worker);
-  await db.query('SELECT 1'); // opened (initdb on a new directory) before the store uses it
-  return db;
+  const start = async (): Promise<PgliteWorkerDb> => {
+    const db = new PgliteWorkerDb(new Worker(new URL('./pglite-worker.js', import.meta.url), { workerData: { dataDir: config.dataDir } }));
+    await db.query('SELECT 1'); // opened before the store uses it
+    return db;
+  };
+  // A new directory is initialised (initdb, a WASM instance of its own that PGlite never
+  // frees: ~500 MB RSS for the life of the process) by a worker that is then ended.
+  if (config.dataDir && !existsSync(path.join(config.dataDir, 'PG_VERSION'))) await (await start()).close();
+  return start();
 }
 
 /** A DSN for logs: the password never leaves the process. */

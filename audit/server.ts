@@ -6,12 +6,12 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity, AuditEventSpec } from '../api/types.js';
-import { AUDIT_APISERVICE, GROUP, VERSION } from '../api/types.js';
+import { AUDIT_APISERVICE, GROUP } from '../api/types.js';
 import type { SettledApprovalCall } from '../lib/approval-confirm.js';
 import type { Clock } from '../lib/clock.js';
-import { errorMessage, isConflict, isNotFound } from '../lib/kube.js';
+import { agentgatePath, apiPath, errorMessage, GV, isConflict, isNotFound, type KubeApi } from '../lib/kube.js';
 import type { UserInfo as AdmissionUser } from '../lib/admission.js';
 import type { Logger } from '../lib/log.js';
 import { Authenticator, authnConfigFrom, chainsTo, parsePemBundle, peerChain } from './apiserver/authn.js';
@@ -28,7 +28,7 @@ const AUTH_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-au
 
 interface AuditServerOptions {
   store: AuditStore;
-  kc: k8s.KubeConfig;
+  kube: KubeApi;
   namespace: string;
   host: string;
   port: number;
@@ -44,8 +44,8 @@ interface AuditServerOptions {
 }
 
 /** Reads kube-system/extension-apiserver-authentication (needs the extension-apiserver-authentication-reader Role). */
-async function loadAuthnConfig(core: k8s.CoreV1Api): Promise<AuthnConfig> {
-  const cm = await core.readNamespacedConfigMap(AUTH_CONFIGMAP);
+async function loadAuthnConfig(kube: KubeApi): Promise<AuthnConfig> {
+  const cm = await kube.get<k8s.V1ConfigMap>(apiPath(GV.core, 'configmaps', AUTH_CONFIGMAP.namespace, AUTH_CONFIGMAP.name));
   return authnConfigFrom(cm.data);
 }
 
@@ -73,10 +73,8 @@ export interface AuditServer {
 }
 
 export async function startAuditServer(o: AuditServerOptions): Promise<AuditServer> {
-  const core = o.kc.makeApiClient(k8s.CoreV1Api);
-  const authzApi = o.kc.makeApiClient(k8s.AuthorizationV1Api);
-  const authnApi = o.kc.makeApiClient(k8s.AuthenticationV1Api);
-  let authn = await loadAuthnConfig(core);
+  const kube = o.kube;
+  let authn = await loadAuthnConfig(kube);
   const sinkCAs = parsePemBundle(o.sinkClientCa);
 
   const caList = () => [...(authn.requestHeader?.clientCAs ?? []), ...authn.clientCAs, ...sinkCAs].map((c) => c.toString());
@@ -93,7 +91,11 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
   const authenticator = new Authenticator(
     () => authn,
     async (token) => {
-      const r = await authnApi.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } });
+      const r = await kube.create<k8s.V1TokenReview>(apiPath(GV.authentication, 'tokenreviews'), {
+        apiVersion: GV.authentication,
+        kind: 'TokenReview',
+        spec: { token },
+      } satisfies k8s.V1TokenReview);
       if (!r.status?.authenticated || !r.status.user?.username) return undefined;
       const u = r.status.user;
       return { username: u.username!, groups: u.groups ?? [], extra: (u.extra ?? {}) as Record<string, string[]>, ...(u.uid ? { uid: u.uid } : {}) };
@@ -104,7 +106,7 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
     store: o.store,
     namespace: o.namespace,
     authenticator,
-    authorize: cachedReviewer(kubeAccessReviewer(authzApi)),
+    authorize: cachedReviewer(kubeAccessReviewer(kube)),
     log: o.log,
     now: () => o.clock.now(),
   });
@@ -157,7 +159,7 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
 
   // The kube-apiserver rotates its front-proxy CA and headers in the ConfigMap; follow it.
   const reload = setInterval(() => {
-    loadAuthnConfig(core)
+    loadAuthnConfig(kube)
       .then((c) => {
         authn = c;
         server.setSecureContext(tlsOptions());
@@ -181,7 +183,7 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
 /** Writes the writer's checkpoint to the ConfigMap whenever its head moved (every interval). */
 export function startCheckpoints(o: {
   store: AuditStore;
-  core: k8s.CoreV1Api;
+  kube: KubeApi;
   namespace: string;
   secretKey: string;
   intervalMs: number;
@@ -200,22 +202,16 @@ export function startCheckpoints(o: {
       const c = signCheckpoint(head, o.clock.now(), key);
       const patch = { data: { [head.writer]: JSON.stringify(c) } };
       try {
-        await o.core.patchNamespacedConfigMap(
-          { name: CHECKPOINT_CONFIGMAP, namespace: o.namespace, body: patch },
-          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-        );
+        await o.kube.mergePatch(apiPath(GV.core, 'configmaps', o.namespace, CHECKPOINT_CONFIGMAP), patch);
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        await o.core
-          .createNamespacedConfigMap({
-            namespace: o.namespace,
-            body: {
-              apiVersion: 'v1',
-              kind: 'ConfigMap',
-              metadata: { name: CHECKPOINT_CONFIGMAP, namespace: o.namespace, labels: { 'app.kubernetes.io/managed-by': 'agentgate' } },
-              data: patch.data,
-            },
-          })
+        await o.kube
+          .create(apiPath(GV.core, 'configmaps', o.namespace), {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: CHECKPOINT_CONFIGMAP, namespace: o.namespace, labels: { 'app.kubernetes.io/managed-by': 'agentgate' } },
+            data: patch.data,
+          } satisfies k8s.V1ConfigMap)
           .catch((e) => {
             if (!isConflict(e)) throw e;
           });
@@ -256,24 +252,16 @@ export function startRetention(o: { store: AuditStore; retentionMs: number; cloc
  * Imports AuditEvent custom resources (agentgate.io, stored in etcd before the audit
  * store existed) once, chains and all. Idempotent; recorded as done in the store.
  */
-export async function importCustomResources(o: { store: AuditStore; kc: k8s.KubeConfig; namespace: string; log: Logger }): Promise<number> {
+export async function importCustomResources(o: { store: AuditStore; kube: KubeApi; namespace: string; log: Logger }): Promise<number> {
   if (await o.store.getMeta('imported-custom-resources')) return 0;
-  const api = o.kc.makeApiClient(k8s.CustomObjectsApi);
   let imported = 0;
   let cont: string | undefined;
   try {
     do {
-      const page = (await api.listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: o.namespace,
-        plural: 'auditevents',
-        limit: 500,
-        ...(cont ? { _continue: cont } : {}),
-      })) as {
-        items: Array<{ metadata: { name: string }; spec: AuditEventSpec }>;
-        metadata?: { continue?: string };
-      };
+      const page = await o.kube.get<{ items: Array<{ metadata: { name: string }; spec: AuditEventSpec }>; metadata?: { continue?: string } }>(
+        agentgatePath('AuditEvent', o.namespace),
+        { limit: 500, continue: cont },
+      );
       for (const item of page.items) if (item.spec?.chain && (await o.store.importChained(item.spec, item.metadata.name))) imported++;
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -299,11 +287,11 @@ export async function importCustomResources(o: { store: AuditStore; kc: k8s.Kube
  * stolen token could then route another API group (e.g. metrics) to a server of its own.
  * Returns false, with a warning, when the APIService does not exist.
  */
-export async function publishApiServiceCa(kc: k8s.KubeConfig, caBundle: string, log: Logger): Promise<boolean> {
-  const api = kc.makeApiClient(k8s.ApiregistrationV1Api);
+export async function publishApiServiceCa(kube: KubeApi, caBundle: string, log: Logger): Promise<boolean> {
+  const path = apiPath(GV.apiregistration, 'apiservices', undefined, AUDIT_APISERVICE);
   let existing: k8s.V1APIService;
   try {
-    existing = await api.readAPIService({ name: AUDIT_APISERVICE });
+    existing = await kube.get<k8s.V1APIService>(path);
   } catch (err) {
     if (!isNotFound(err)) throw err;
     log.warn(
@@ -312,7 +300,7 @@ export async function publishApiServiceCa(kc: k8s.KubeConfig, caBundle: string, 
     return false;
   }
   if (existing.spec?.caBundle === caBundle) return true;
-  await api.patchAPIService({ name: AUDIT_APISERVICE, body: { spec: { caBundle } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+  await kube.mergePatch(path, { spec: { caBundle } });
   log.info('APIService CA bundle published', { apiService: AUDIT_APISERVICE });
   return true;
 }

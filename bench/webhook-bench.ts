@@ -260,15 +260,16 @@ async function openLoop(send: (due: number) => Promise<{ ms: number; ok: boolean
   return stats(all, performance.now() - started);
 }
 
-function procStat(pid: number): { cpuMs: number; rssMb: number } {
+function procStat(pid: number): { cpuMs: number; rssMb: number; peakRssMb: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
-    const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return { cpuMs: (ticks * 1000) / 100, rssMb: Number(rss ?? 0) / 1024 };
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024;
+    return { cpuMs: (ticks * 1000) / 100, rssMb: mb('VmRSS'), peakRssMb: mb('VmHWM') };
   } catch {
-    return { cpuMs: NaN, rssMb: NaN };
+    return { cpuMs: NaN, rssMb: NaN, peakRssMb: NaN };
   }
 }
 
@@ -325,7 +326,7 @@ function print(name: string, r: Awaited<ReturnType<typeof measure>>, floor?: Awa
   }
 }
 
-async function realWebhook(): Promise<{ target: Target; apiserver: Record<string, Stats>; cleanup: () => Promise<void> } | undefined> {
+async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apiserver: Record<string, Stats>; cleanup: () => Promise<void> } | undefined> {
   const { kubectl, kubectlOk, eventually, clusterEnv, runDirOf } = await import('../harness/cluster.js');
   if (!existsSync(path.join(runDirOf('controlplane'), 'env'))) return undefined;
   const { installBase, componentKubeconfig, freePort, startProcess } = await import('../harness/components.js');
@@ -338,11 +339,13 @@ async function realWebhook(): Promise<{ target: Target; apiserver: Record<string
   }
   const port = await freePort();
   const kc = await componentKubeconfig('webhook');
+  // The webhook as shipped (its V8 flags included); BENCH_WEBHOOK_NODE_FLAGS replaces them ("" = node's defaults).
   const proc = startProcess(
     'webhook',
     'webhook-bench',
     ['--kubeconfig', kc, '--port', String(port), '--url', `https://127.0.0.1:${port}`, '--writer-id', 'bench'],
     port,
+    process.env.BENCH_WEBHOOK_NODE_FLAGS?.split(' ').filter(Boolean),
   );
   await eventually(
     async () => {
@@ -423,6 +426,7 @@ async function realWebhook(): Promise<{ target: Target; apiserver: Record<string
   );
   return {
     target: { name: 'real', port, pid: proc.child.pid!, path: '/validate/agents', bodies: reviews('bench:webhook', ns, other).map((r) => r.body) },
+    idleRssMb: procStat(proc.child.pid!).rssMb,
     apiserver,
     cleanup: async () => {
       await proc.stop();
@@ -462,6 +466,12 @@ async function main(): Promise<void> {
       print('real', r, floorR);
       const ra = await measure({ ...real.target, bodies: real.target.bodies.slice(0, 2) });
       print('real-a', ra, floorAllow);
+      const loaded = procStat(real.target.pid);
+      const { postgresDsn } = await import('../harness/audit-store.js');
+      await new Promise((r) => setTimeout(r, 10_000));
+      console.log(
+        `real webhook RSS: idle ${f(real.idleRssMb, 1)} MB (caches synced, before any load); peak ${f(loaded.peakRssMb, 1)} MB (VmHWM, start-up included); ${f(loaded.rssMb, 1)} MB after the load, ${f(procStat(real.target.pid).rssMb, 1)} MB 10 s later; audit store ${postgresDsn() ? 'postgres' : 'pglite'}; node flags ${process.env.BENCH_WEBHOOK_NODE_FLAGS ?? 'as shipped'}`,
+      );
       for (const cell of ['r100', 'r1000'] as const) {
         const a = real.apiserver[cell]!;
         console.log(

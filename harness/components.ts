@@ -13,6 +13,7 @@ import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, runDirOf } from '
 import { auditStoreArgs, installAuditService } from './audit-store.js';
 import { ensureCrds } from './crds.js';
 import { OPERATOR_NODE_FLAGS } from '../operator/args.js';
+import { WEBHOOK_NODE_FLAGS } from '../webhook/limits.js';
 
 // Beside the control plane's own state, so two control planes (AGENTGATE_RUN_DIR) never share it.
 export const runDir = path.join(runDirOf('controlplane'), 'agentgate');
@@ -127,7 +128,7 @@ export function startProcess(
   name: string,
   args: string[],
   port?: number,
-  nodeFlags: readonly string[] = component === 'operator' ? OPERATOR_NODE_FLAGS : [],
+  nodeFlags: readonly string[] = component === 'operator' ? OPERATOR_NODE_FLAGS : WEBHOOK_NODE_FLAGS,
 ): RunningComponent {
   mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, `${name}.log`);
@@ -204,7 +205,7 @@ export async function startAgentgate(
       `${name}-webhook`,
     ],
     port,
-    opts.nodeFlags,
+    [...WEBHOOK_NODE_FLAGS, ...(opts.nodeFlags ?? [])],
   );
   await webhookReady(webhook);
   const operator = startProcess(

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from './client-node-slim.js';
 
 // client-node's package has no exports map, so its files are reachable by path.
@@ -23,6 +24,34 @@ describe('client-node without its generated API', function () {
     const shim = (await import(r.url)) as Record<string, unknown>;
     expect(Object.keys(shim).sort()).to.deep.equal(names);
     for (const n of names) expect(shim[n], n).to.be.a('function');
+  });
+
+  // The hook only helps while the programs import client-node's modules one by one: one
+  // import of the package's index (or of a generated API class) loads it all again.
+  it("keeps the operator's and the webhook's import graphs to KubeConfig, Watch and types", function () {
+    const dist = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+    const allowed = ['@kubernetes/client-node/dist/config.js', '@kubernetes/client-node/dist/types.js', '@kubernetes/client-node/dist/watch.js'];
+    for (const program of ['operator/run.js', 'webhook/run.js']) {
+      const used = new Set<string>();
+      const seen = new Set<string>();
+      const queue = [path.join(dist, program)];
+      while (queue.length) {
+        const file = queue.pop()!;
+        if (seen.has(file)) continue;
+        seen.add(file);
+        // Value imports only (tsc erases `import type`): static, re-exports and dynamic import('...').
+        for (const m of readFileSync(file, 'utf8').matchAll(/(?:^(?:import|export)\s[^'"]*?from\s*|^import\s*|import\(\s*)'([^']+)'/gm)) {
+          const spec = m[1]!;
+          if (spec.startsWith('.')) queue.push(path.resolve(path.dirname(file), spec));
+          else if (spec.startsWith('@kubernetes/client-node')) used.add(`${spec}  (${path.relative(dist, file)})`);
+        }
+      }
+      expect(seen.size, program).to.be.greaterThan(10);
+      const outside = [...used].filter((u) => !allowed.includes(u.split('  ')[0]!));
+      expect(outside, `${program} imports client-node beyond ${allowed.join(', ')}: import the module you need by path, types with import type`).to.deep.equal(
+        [],
+      );
+    }
   });
 
   it('passes every other import on unchanged', function () {

@@ -67,25 +67,64 @@ export function canonicalObject(obj: unknown, options: CanonicalOptions = {}): u
   return copy;
 }
 
-/** JSON with object keys sorted at every level, so equal values give equal text. */
-export function stableStringify(value: unknown): string {
+/**
+ * Key-sorted JSON text of a value. jsonValuesOnly: leave out object members whose value is
+ * a function or a symbol (as jsonClone does); otherwise they read as null. One string is
+ * built as it goes: admission reviews render every object this way (the audit record's
+ * digest, the chain's hash), so no intermediate arrays.
+ */
+function sortedJson(value: unknown, jsonValuesOnly: boolean): string {
   if (value === null || value === undefined) return 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => stableStringify(v)).join(',')}]`;
-  if (isJsonObject(value)) {
-    const keys = Object.keys(value)
-      .filter((k) => value[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(value[k])}`).join(',')}}`;
-  }
+  if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + sortedJson(value[i], jsonValuesOnly);
+    return `${out}]`;
+  }
+  if (isJsonObject(value)) {
+    let out = '{';
+    for (const k of Object.keys(value).sort()) {
+      const v = value[k];
+      if (v === undefined || (jsonValuesOnly && (typeof v === 'function' || typeof v === 'symbol'))) continue;
+      out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${sortedJson(v, jsonValuesOnly)}`;
+    }
+    return `${out}}`;
+  }
   if (typeof value === 'bigint') return JSON.stringify(value.toString());
-  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
   return 'null';
 }
 
-/** canonicalObject rendered as key-sorted JSON. */
+/** JSON with object keys sorted at every level, so equal values give equal text. */
+export function stableStringify(value: unknown): string {
+  return sortedJson(value, false);
+}
+
+const isJsonValue = (v: unknown): boolean => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';
+
+/**
+ * canonicalObject rendered as key-sorted JSON, without copying the object: only its top
+ * level and metadata are rebuilt (shallowly) to leave out what canonicalObject drops.
+ */
 export function canonicalize(obj: unknown, options: CanonicalOptions = {}): string {
-  return stableStringify(canonicalObject(obj, options));
+  if (!isJsonObject(obj)) return sortedJson(obj, true);
+  const top: JsonObject = { ...obj };
+  if (!options.keepStatus) delete top['status'];
+  const meta = obj['metadata'];
+  if (isJsonObject(meta)) {
+    const m: JsonObject = { ...meta };
+    for (const f of VOLATILE_METADATA) delete m[f];
+    const annotations = meta['annotations'];
+    if (isJsonObject(annotations)) {
+      const a: JsonObject = { ...annotations };
+      delete a[LAST_APPLIED_ANNOTATION];
+      if (Object.values(a).some(isJsonValue)) m['annotations'] = a;
+      else delete m['annotations'];
+    }
+    top['metadata'] = m;
+  }
+  return sortedJson(top, true);
 }
 
 // ---------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ export const GV = {
   admission: 'admissionregistration.k8s.io/v1',
   apiextensions: 'apiextensions.k8s.io/v1',
   authorization: 'authorization.k8s.io/v1',
+  authentication: 'authentication.k8s.io/v1',
+  apiregistration: 'apiregistration.k8s.io/v1',
   coordination: 'coordination.k8s.io/v1',
   networking: 'networking.k8s.io/v1',
 } as const;

@@ -9,7 +9,7 @@ import { chartDir, FULL_VALUES, helm, render, runHelm, type K8sObject } from './
 import { OPERATOR_NODE_FLAGS, parseArgs as parseOperatorArgs } from '../operator/args.js';
 import { parseCommandLine } from '../cli/args.js';
 import { AGENTS_WEBHOOK, AUDIT_APISERVICE, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
-import { DRAIN_SECONDS, TIMEOUT_SECONDS } from '../webhook/limits.js';
+import { DRAIN_SECONDS, TIMEOUT_SECONDS, WEBHOOK_NODE_FLAGS } from '../webhook/limits.js';
 import { APISERVER_IDLE_CONNECTION_MS } from '../webhook/drain.js';
 
 type Pod = {
@@ -337,9 +337,12 @@ describe('Helm chart', function () {
     expect(operator.containers[0]!.args).to.include('--notify-url-file=/notify/url');
   });
 
-  it('runs the operator with the V8 flags the harness and the Dockerfile use', function () {
-    const operator = podOf(render('agentgate-system', []).find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-operator')!);
+  it('runs the operator and the webhook with the V8 flags the harness (and, for the operator, the Dockerfile) use', function () {
+    const docs = render('agentgate-system', []);
+    const operator = podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-operator')!);
     expect(operator.containers[0]!.command).to.deep.equal(['node', ...OPERATOR_NODE_FLAGS, '/app/dist/operator/main.js']);
+    const webhook = podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-webhook')!);
+    expect(webhook.containers[0]!.command).to.deep.equal(['node', ...WEBHOOK_NODE_FLAGS, '/app/dist/webhook/main.js']);
     const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'));
     expect(JSON.parse(cmd?.[1] ?? 'null')).to.deep.equal([...OPERATOR_NODE_FLAGS, '/app/dist/operator/main.js']);
   });

@@ -10,11 +10,11 @@
 //   rest of the cluster is never routed through agentgate.
 // agentgate-stamp: CREATE of AccessGrants, to stamp the requester; UPDATE of ApprovalRequests,
 //   to stamp an approver's decision with their authenticated identity.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../api/types.js';
 import { AGENTS_WEBHOOK, GROUP, LABEL_MANAGED_BY, MANAGED_BY, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { stableStringify } from '../lib/fingerprint.js';
-import { isConflict, isNotFound } from '../lib/kube.js';
+import { apiPath, GV, isConflict, isNotFound, type KubeApi } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { subjectNames } from '../lib/rbac.js';
 import { SELF_REVIEWS } from './decide.js';
@@ -207,16 +207,20 @@ class ConfigurationMissing extends Error {
   }
 }
 
+const RESOURCE: Record<Kind, string> = { Validating: 'validatingwebhookconfigurations', Mutating: 'mutatingwebhookconfigurations' };
+
+/** The REST path of a configuration kind's collection, or of one configuration. */
+export function configurationPath(kind: Kind, name?: string): string {
+  return apiPath(GV.admission, RESOURCE[kind], undefined, name);
+}
+
 export class ConfigurationSync {
-  private readonly api: k8s.AdmissionregistrationV1Api;
   private running: Promise<void> | undefined;
   private again = false;
   constructor(
-    kc: k8s.KubeConfig,
+    private readonly kube: KubeApi,
     private readonly log: Logger,
-  ) {
-    this.api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
-  }
+  ) {}
 
   /** What this process last applied, per configuration: a change of the live object back to it is drift. */
   private readonly applied = new Map<string, string>();
@@ -263,10 +267,11 @@ export class ConfigurationSync {
   /** True when the live object had to be created or changed. */
   private async apply(kind: Kind, desired: AnyConfig, keepCa: boolean): Promise<boolean> {
     const name = desired.metadata!.name!;
+    const path = configurationPath(kind, name);
     for (let attempt = 0; attempt < 5; attempt++) {
       let live: AnyConfig | undefined;
       try {
-        live = kind === 'Validating' ? await this.api.readValidatingWebhookConfiguration({ name }) : await this.api.readMutatingWebhookConfiguration({ name });
+        live = await this.kube.get<AnyConfig>(path);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -274,8 +279,7 @@ export class ConfigurationSync {
       try {
         const next = merged(live, desired, keepCa);
         if (comparable(next) === comparable(live)) return false;
-        if (kind === 'Validating') await this.api.replaceValidatingWebhookConfiguration({ name, body: next as k8s.V1ValidatingWebhookConfiguration });
-        else await this.api.replaceMutatingWebhookConfiguration({ name, body: next as k8s.V1MutatingWebhookConfiguration });
+        await this.kube.replace(path, next);
         this.log.info('webhook configuration updated', { configuration: name });
         return true;
       } catch (err) {

@@ -6,7 +6,9 @@
 // Each configuration is watched by name (fieldSelector metadata.name=...), which RBAC
 // authorises against resourceNames, so the webhook needs no list/watch on the type.
 // Watches restart after errors with a short backoff; a periodic sync remains the backstop.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
+import { apiPath, GV, type KubeApi } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 
 interface WatchedConfiguration {
@@ -16,7 +18,7 @@ interface WatchedConfiguration {
 }
 
 export class ConfigurationWatch {
-  private readonly watch: k8s.Watch;
+  private readonly watch: Watch;
   private readonly aborts: AbortController[] = [];
   private stopped = false;
   private debounce: NodeJS.Timeout | undefined;
@@ -28,7 +30,7 @@ export class ConfigurationWatch {
     private readonly onEvent: (name: string, type: string) => void,
     private readonly log: Logger,
   ) {
-    this.watch = new k8s.Watch(kc);
+    this.watch = new Watch(kc);
   }
 
   start(): void {
@@ -70,23 +72,20 @@ export class ConfigurationWatch {
 }
 
 /** Posts a Warning Event about a cluster-scoped configuration (into default, as kubectl describe expects). Best effort. */
-export async function driftEvent(kc: k8s.KubeConfig, kind: string, name: string, message: string, component: string, log: Logger): Promise<void> {
+export async function driftEvent(kube: KubeApi, kind: string, name: string, message: string, component: string, log: Logger): Promise<void> {
   const now = new Date();
   try {
-    await kc.makeApiClient(k8s.CoreV1Api).createNamespacedEvent({
-      namespace: 'default',
-      body: {
-        metadata: { name: `${name}.${now.getTime().toString(16)}`, namespace: 'default' },
-        involvedObject: { apiVersion: 'admissionregistration.k8s.io/v1', kind, name },
-        type: 'Warning',
-        reason: 'DriftRestored',
-        message,
-        source: { component },
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      },
-    });
+    await kube.create(apiPath(GV.core, 'events', 'default'), {
+      metadata: { name: `${name}.${now.getTime().toString(16)}`, namespace: 'default' },
+      involvedObject: { apiVersion: GV.admission, kind, name },
+      type: 'Warning',
+      reason: 'DriftRestored',
+      message,
+      source: { component },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    } satisfies k8s.CoreV1Event);
   } catch (err) {
     log.warn('could not post the DriftRestored Event', { configuration: name, error: String((err as Error)?.message ?? err) });
   }

@@ -11,12 +11,11 @@
 // webhook only records callers that already match an AgentIdentity's declared subjects.
 // Writes are throttled per identity (at most one per MIN_INTERVAL_MS per process) and
 // best effort: a failed write never affects the decision.
-import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../api/types.js';
-import { GROUP, VERSION } from '../api/types.js';
 import type { UserInfo } from '../lib/admission.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
+import { agentgatePath, type KubeApi } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 
 type ObservedEntry = NonNullable<NonNullable<AgentIdentity['status']>['observedIdentity']>[number];
@@ -104,14 +103,8 @@ export class ObservedIdentityRecorder {
 
 /** The StatusPatcher over the apiserver: a merge patch of the status subresource. */
 export class KubeObservedPatcher implements StatusPatcher {
-  private readonly api: k8s.CustomObjectsApi;
-  constructor(kc: k8s.KubeConfig) {
-    this.api = kc.makeApiClient(k8s.CustomObjectsApi);
-  }
+  constructor(private readonly kube: KubeApi) {}
   async patchObserved(agent: string, observed: ObservedEntry[]): Promise<void> {
-    await this.api.patchClusterCustomObjectStatus(
-      { group: GROUP, version: VERSION, plural: 'agentidentities', name: agent, body: { status: { observedIdentity: observed } } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-    );
+    await this.kube.mergePatch(`${agentgatePath('AgentIdentity', undefined, agent)}/status`, { status: { observedIdentity: observed } });
   }
 }

@@ -1,9 +1,9 @@
 // The webhook's view of the cluster: informer caches behind the Snapshot interface, so
 // the allow path reads only memory.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity, ApprovalRequest } from '../api/types.js';
 import { Informer } from '../lib/informer.js';
-import { AgentgateClient, agentgatePath } from '../lib/kube.js';
+import { agentgatePath, apiPath, GV } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import type { BindingObject, NamespaceLike, RoleLike, Snapshot } from './snapshot.js';
 
@@ -21,58 +21,48 @@ export class ClusterState implements Snapshot {
   private ready = false;
 
   constructor(kc: k8s.KubeConfig, log: Logger) {
-    const ag = new AgentgateClient(kc);
-    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
     this.agentInformer = new Informer<AgentIdentity>({
       kc,
       log,
       name: 'agentidentities',
       path: agentgatePath('AgentIdentity'),
-      list: () => ag.list<AgentIdentity>('AgentIdentity'),
     });
     this.grantInformer = new Informer<AccessGrant>({
       kc,
       log,
       name: 'accessgrants',
       path: agentgatePath('AccessGrant'),
-      list: () => ag.list<AccessGrant>('AccessGrant'),
     });
     this.arInformer = new Informer<ApprovalRequest>({
       kc,
       log,
       name: 'approvalrequests',
       path: agentgatePath('ApprovalRequest'),
-      list: () => ag.list<ApprovalRequest>('ApprovalRequest'),
     });
     this.clusterRoleInformer = new Informer<k8s.V1ClusterRole>({
       kc,
       log,
       name: 'clusterroles',
-      path: '/apis/rbac.authorization.k8s.io/v1/clusterroles',
-      list: () => rbac.listClusterRole(),
+      path: apiPath(GV.rbac, 'clusterroles'),
     });
     this.roleInformer = new Informer<k8s.V1Role>({
       kc,
       log,
       name: 'roles',
-      path: '/apis/rbac.authorization.k8s.io/v1/roles',
-      list: () => rbac.listRoleForAllNamespaces(),
+      path: apiPath(GV.rbac, 'roles'),
     });
-    this.namespaceInformer = new Informer<k8s.V1Namespace>({ kc, log, name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace() });
+    this.namespaceInformer = new Informer<k8s.V1Namespace>({ kc, log, name: 'namespaces', path: apiPath(GV.core, 'namespaces') });
     this.roleBindingInformer = new Informer<k8s.V1RoleBinding>({
       kc,
       log,
       name: 'rolebindings',
-      path: '/apis/rbac.authorization.k8s.io/v1/rolebindings',
-      list: () => rbac.listRoleBindingForAllNamespaces(),
+      path: apiPath(GV.rbac, 'rolebindings'),
     });
     this.clusterRoleBindingInformer = new Informer<k8s.V1ClusterRoleBinding>({
       kc,
       log,
       name: 'clusterrolebindings',
-      path: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
-      list: () => rbac.listClusterRoleBinding(),
+      path: apiPath(GV.rbac, 'clusterrolebindings'),
     });
     this.agentInformer.onChange(() => (this.agentList = undefined));
   }

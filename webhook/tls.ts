@@ -19,7 +19,7 @@ import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 import type * as k8s from '@kubernetes/client-node';
-import { isAlreadyExists, isConflict, isNotFound } from '../lib/kube.js';
+import { apiPath, GV, isAlreadyExists, isConflict, isNotFound, type KubeApi } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 
 export const TLS_SECRET = 'agentgate-webhook-tls';
@@ -168,9 +168,11 @@ function readTls(secret: k8s.V1Secret | undefined): TlsMaterial | undefined {
 
 const ownLabels = { 'app.kubernetes.io/managed-by': 'agentgate', 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'webhook' };
 
-async function readOptional(core: k8s.CoreV1Api, name: string, namespace: string): Promise<k8s.V1Secret | undefined> {
+const secretPath = (namespace: string, name?: string): string => apiPath(GV.core, 'secrets', namespace, name);
+
+async function readOptional(kube: KubeApi, name: string, namespace: string): Promise<k8s.V1Secret | undefined> {
   try {
-    return await core.readNamespacedSecret({ name, namespace });
+    return await kube.get<k8s.V1Secret>(secretPath(namespace, name));
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -183,7 +185,7 @@ async function readOptional(core: k8s.CoreV1Api, name: string, namespace: string
  * the loser reads again (the caller's loop) and uses the winner's.
  */
 async function writeOwnSecret(
-  core: k8s.CoreV1Api,
+  kube: KubeApi,
   name: string,
   namespace: string,
   existing: k8s.V1Secret | undefined,
@@ -202,8 +204,8 @@ async function writeOwnSecret(
     data,
   };
   try {
-    if (existing) await core.replaceNamespacedSecret({ name, namespace, body });
-    else await core.createNamespacedSecret({ namespace, body });
+    if (existing) await kube.replace(secretPath(namespace, name), body);
+    else await kube.create(secretPath(namespace), body);
     return true;
   } catch (err) {
     if (isAlreadyExists(err) || isConflict(err)) return false;
@@ -216,16 +218,16 @@ async function writeOwnSecret(
  * before the key had its own Secret kept it in agentgate-webhook-tls: it is carried
  * over, so ApprovalRequests keep their names across the upgrade.
  */
-export async function ensureKeySecret(core: k8s.CoreV1Api, namespace: string, log: Logger): Promise<string> {
+export async function ensureKeySecret(kube: KubeApi, namespace: string, log: Logger): Promise<string> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const existing = await readOptional(core, KEY_SECRET, namespace);
+    const existing = await readOptional(kube, KEY_SECRET, namespace);
     const have = unb64(existing?.data?.[FINGERPRINT_KEY]);
     if (have) return have;
     let key = '';
-    const legacy = await readOptional(core, TLS_SECRET, namespace).catch(() => undefined);
+    const legacy = await readOptional(kube, TLS_SECRET, namespace).catch(() => undefined);
     if (legacy?.type !== 'kubernetes.io/tls') key = unb64(legacy?.data?.[FINGERPRINT_KEY]);
     key ||= randomBytes(32).toString('hex');
-    if (await writeOwnSecret(core, KEY_SECRET, namespace, existing, { ...(existing?.data ?? {}), [FINGERPRINT_KEY]: b64(key) })) {
+    if (await writeOwnSecret(kube, KEY_SECRET, namespace, existing, { ...(existing?.data ?? {}), [FINGERPRINT_KEY]: b64(key) })) {
       log.info('webhook key secret created', { object: `${namespace}/${KEY_SECRET}` });
       return key;
     }
@@ -239,7 +241,7 @@ export async function ensureKeySecret(core: k8s.CoreV1Api, namespace: string, lo
  * it at start and on its renewal timer, and uses whatever the Secret holds once it fits.
  */
 export async function ensureServingSecret(
-  core: k8s.CoreV1Api,
+  kube: KubeApi,
   namespace: string,
   hosts: readonly string[],
   log: Logger,
@@ -247,7 +249,7 @@ export async function ensureServingSecret(
 ): Promise<TlsMaterial> {
   const now = opts.now ?? (() => new Date());
   for (let attempt = 0; attempt < 5; attempt++) {
-    const existing = await readOptional(core, TLS_SECRET, namespace);
+    const existing = await readOptional(kube, TLS_SECRET, namespace);
     if (existing?.type === 'kubernetes.io/tls') {
       throw new Error(
         `Secret ${namespace}/${TLS_SECRET} is of type kubernetes.io/tls (cert-manager's?); agentgate's own serving Secret is Opaque. Delete it, or mount the certificate with --tls-cert/--tls-key (tls.mode=certManager)`,
@@ -259,7 +261,7 @@ export async function ensureServingSecret(
     // The new CA first; every earlier CA stays until it expires.
     const material = { ...fresh, ca: mergeCaBundle([fresh.ca, have?.ca ?? ''], now()) };
     const data = { ...(existing?.data ?? {}), 'ca.crt': b64(material.ca), 'tls.crt': b64(material.cert), 'tls.key': b64(material.key) };
-    if (await writeOwnSecret(core, TLS_SECRET, namespace, existing, data)) {
+    if (await writeOwnSecret(kube, TLS_SECRET, namespace, existing, data)) {
       log.info(existing ? 'webhook certificate renewed' : 'webhook certificate created', {
         object: `${namespace}/${TLS_SECRET}`,
         hosts,

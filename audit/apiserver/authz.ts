@@ -2,6 +2,7 @@
 // (so the cluster's RBAC decides who reads audit records), cached for a few seconds.
 import type * as k8s from '@kubernetes/client-node';
 import { LRUCache } from 'lru-cache';
+import { apiPath, GV, type KubeApi } from '../../lib/kube.js';
 import type { UserInfo } from './authn.js';
 
 export interface ResourceAttributes {
@@ -29,28 +30,26 @@ export function cachedReviewer(review: AccessReviewer): AccessReviewer {
 }
 
 /** The kube-apiserver as the reviewer (needs create subjectaccessreviews: system:auth-delegator). */
-export function kubeAccessReviewer(authz: k8s.AuthorizationV1Api): AccessReviewer {
+export function kubeAccessReviewer(kube: KubeApi): AccessReviewer {
   return async (user, attrs) => {
-    const r = await authz.createSubjectAccessReview({
-      body: {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SubjectAccessReview',
-        spec: {
-          user: user.username,
-          groups: user.groups,
-          extra: user.extra,
-          ...(user.uid ? { uid: user.uid } : {}),
-          resourceAttributes: {
-            verb: attrs.verb,
-            group: attrs.group,
-            version: attrs.version,
-            resource: attrs.resource,
-            ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
-            ...(attrs.name ? { name: attrs.name } : {}),
-          },
+    const r = await kube.create<k8s.V1SubjectAccessReview>(apiPath(GV.authorization, 'subjectaccessreviews'), {
+      apiVersion: GV.authorization,
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: user.username,
+        groups: user.groups,
+        extra: user.extra,
+        ...(user.uid ? { uid: user.uid } : {}),
+        resourceAttributes: {
+          verb: attrs.verb,
+          group: attrs.group,
+          version: attrs.version,
+          resource: attrs.resource,
+          ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
+          ...(attrs.name ? { name: attrs.name } : {}),
         },
       },
-    });
+    } satisfies k8s.V1SubjectAccessReview);
     return { allowed: !!r.status?.allowed && !r.status?.denied, ...(r.status?.reason ? { reason: r.status.reason } : {}) };
   };
 }
