@@ -2,6 +2,7 @@
 // the operator as a real process under its least-privilege ServiceAccount.
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import http from 'node:http';
 import https from 'node:https';
 import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant } from '../api/types.js';
@@ -66,13 +67,26 @@ export function grantBody(ns: string, name: string, agent: string, spec: Partial
  * The operator as shipped (its V8 flags included). BENCH_OPERATOR_NODE_FLAGS replaces
  * those flags ("" = node's defaults), to measure what they change.
  */
-export function startOperator(kubeconfig: string, name: string, lease: string, opts: { metricsPort?: number } = {}): RunningComponent {
+export function startOperator(kubeconfig: string, name: string, lease: string, opts: { metricsPort?: number; args?: string[] } = {}): RunningComponent {
   const workers = process.env.BENCH_WORKERS ? ['--workers', process.env.BENCH_WORKERS] : [];
   const flags = process.env.BENCH_OPERATOR_NODE_FLAGS?.split(' ').filter(Boolean);
   return startProcess(
     'operator',
     name,
-    ['--kubeconfig', kubeconfig, '--id', name, '--lease-name', lease, '--metrics-port', String(opts.metricsPort ?? 0), '--sweep-interval', '30s', ...workers],
+    [
+      '--kubeconfig',
+      kubeconfig,
+      '--id',
+      name,
+      '--lease-name',
+      lease,
+      '--metrics-port',
+      String(opts.metricsPort ?? 0),
+      '--sweep-interval',
+      '30s',
+      ...workers,
+      ...(opts.args ?? []),
+    ],
     undefined,
     flags,
   );
@@ -132,6 +146,19 @@ export function rssMb(pid: number): number {
     return NaN;
   }
 }
+
+/** CPU seconds (user + system) a process has used, from /proc: robust to a shared host, unlike wall time. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const x = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(x[11]) + Number(x[12])) / 100;
+}
+
+/** The load average, printed with every timing figure. */
+export const loadAverage = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;

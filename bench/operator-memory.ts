@@ -15,8 +15,10 @@ import { Informer } from '../lib/informer.js';
 import { agentgatePath } from '../lib/kube.js';
 import {
   adminClients,
+  cpuSeconds,
   describeMemory,
   grantBody,
+  loadAverage,
   operatorMemory,
   pool,
   rssMb,
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
     transform: (b) => ({ metadata: { name: b.metadata?.name, namespace: b.metadata?.namespace } }) as k8s.V1RoleBinding,
   });
   const activeCount = (): number => grants.list().filter((g) => g.spec.agent === agent && g.status?.phase === 'Active').length;
-  const rows: { label: string; grants: number; peak: number; m: MemoryBreakdown }[] = [];
+  const rows: { label: string; grants: number; peak: number; m: MemoryBreakdown; rate?: string }[] = [];
   try {
     await Promise.all([grants.start(), bindings.start()]);
     await Promise.all([grants.synced, bindings.synced]);
@@ -107,6 +109,9 @@ async function main(): Promise<void> {
 
     let created = 0;
     for (const n of STEPS) {
+      const t0 = Date.now();
+      const cpu0 = cpuSeconds(first.child.pid ?? 0);
+      let activatedAfter = { s: 0, cpu: 0 };
       const step = await withPeak(first, async () => {
         await pool(
           Array.from({ length: n - created }, (_, i) => created + i),
@@ -124,10 +129,19 @@ async function main(): Promise<void> {
           () => (active = activeCount()) >= n && bindings.size >= n,
           STEP_TIMEOUT_MS,
         );
+        activatedAfter = { s: (Date.now() - t0) / 1000, cpu: cpuSeconds(first.child.pid ?? 0) - cpu0 };
         await sleep(SETTLE_MS);
         return operatorMemory(port);
       });
-      rows.push({ label: 'grants added while running', grants: n, peak: step.peak, m: step.result });
+      const added = n - rows[rows.length - 1]!.grants;
+      rows.push({
+        label: 'grants added while running',
+        grants: n,
+        peak: step.peak,
+        m: step.result,
+        rate: `${added} activated in ${activatedAfter.s.toFixed(0)} s = ${(added / activatedAfter.s).toFixed(1)} grants/s, operator CPU ${((activatedAfter.cpu / added) * 1000).toFixed(1)} ms per grant (load ${loadAverage()})`,
+      });
+      console.log(`  step ${n}: ${rows[rows.length - 1]!.rate}`);
     }
 
     // A restart over the largest set: the peak the chart's limit must hold.
@@ -158,6 +172,7 @@ async function main(): Promise<void> {
       `  ${String(r.grants).padStart(6)} grants, ${r.label}: peak ${r.peak.toFixed(0)} MB, steady ${r.m.rss.toFixed(0)} MB (${(r.m.rss / base.rss).toFixed(2)}x idle)${per1k}`,
     );
     console.log(`      ${describeMemory(r.m)}`);
+    if (r.rate) console.log(`      ${r.rate}`);
   }
   const last = rows[rows.length - 1]!;
   const n = last.grants;

@@ -20,13 +20,16 @@ import { rulesCover } from '../lib/rbac.js';
 import type { ClassifiedRoute } from '../lib/routes.js';
 import { routeText } from '../lib/routes.js';
 import { serviceAccountBeyondGrant } from '../lib/serviceaccount-power.js';
+import { serviceAccountUsername } from '../lib/rbac.js';
+import { userKeys } from '../lib/rbac-index.js';
+import { SA_GROUP } from './principals.js';
+import { bindingsFor, perSnapshot, rulesOf as rulesOfRef } from './snapshot-index.js';
 
 const IMPLICIT_GROUPS = (g: string): boolean =>
   g === 'system:authenticated' || g === 'system:unauthenticated' || g === 'system:serviceaccounts' || g.startsWith('system:serviceaccounts:');
 
 function rulesOf(snapshot: SnapshotWithoutReviews, kind: string, name: string, namespace: string): readonly import('../lib/rbac.js').PolicyRule[] {
-  if (kind === 'ClusterRole') return snapshot.clusterRoles.find((r) => r.metadata?.name === name)?.rules ?? [];
-  return snapshot.roles.find((r) => r.metadata?.name === name && r.metadata?.namespace === namespace)?.rules ?? [];
+  return (kind === 'ClusterRole' || kind === 'Role' ? rulesOfRef(snapshot, { kind, name }, namespace) : undefined) ?? [];
 }
 
 function ruleActive(agent: AgentIdentity, grant: AccessGrant, name: string): boolean {
@@ -39,6 +42,10 @@ function ruleActive(agent: AgentIdentity, grant: AccessGrant, name: string): boo
 
 /** ServiceAccounts of a namespace: the objects, and any a binding names there (they may be created later). */
 function serviceAccountNames(snapshot: SnapshotWithoutReviews, namespace: string): string[] {
+  return perSnapshot(snapshot, `effects.serviceAccounts\u0000${namespace}`, () => findServiceAccountNames(snapshot, namespace));
+}
+
+function findServiceAccountNames(snapshot: SnapshotWithoutReviews, namespace: string): string[] {
   const out = new Set<string>(['default']);
   for (const sa of snapshot.serviceAccounts) if (sa.namespace === namespace) out.add(sa.name);
   const consider = (b: Binding): void => {
@@ -52,11 +59,15 @@ function serviceAccountNames(snapshot: SnapshotWithoutReviews, namespace: string
 export function indirectIdentityFindings(agent: AgentIdentity, snapshot: SnapshotWithoutReviews, now: Date): Finding[] {
   const out: Finding[] = [];
   const name = agent.metadata.name ?? '';
-  const lookup = {
-    clusterRoleBindings: snapshot.clusterRoleBindings,
-    roleBindings: snapshot.roleBindings,
-    clusterRole: (n: string) => snapshot.clusterRoles.find((r) => r.metadata?.name === n),
-    role: (ns: string, n: string) => snapshot.roles.find((r) => r.metadata?.name === n && r.metadata?.namespace === ns),
+  // Only the bindings that can name the ServiceAccount (serviceAccountBeyondGrant still matches them).
+  const lookupFor = (ns: string, sa: string) => {
+    const candidates = bindingsFor(snapshot, userKeys(serviceAccountUsername(ns, sa), [SA_GROUP, `${SA_GROUP}:${ns}`]));
+    return {
+      clusterRoleBindings: candidates.cluster,
+      roleBindings: candidates.namespaced,
+      clusterRole: (n: string) => ({ rules: rulesOfRef(snapshot, { kind: 'ClusterRole', name: n }, undefined) }),
+      role: (rns: string, n: string) => ({ rules: rulesOfRef(snapshot, { kind: 'Role', name: n }, rns) }),
+    };
   };
   for (const g of snapshot.grants) {
     if (g.spec.agent !== name || g.status?.phase !== 'Active') continue;
@@ -70,9 +81,12 @@ export function indirectIdentityFindings(agent: AgentIdentity, snapshot: Snapsho
     if (!starts.length) continue;
     const what = starts.map((w) => (w.group ? `${w.resource}.${w.group}` : w.resource)).join(', ');
     const grantRef = `AccessGrant ${ns}/${g.metadata.name ?? ''}`;
-    const beyond = serviceAccountNames(snapshot, ns)
-      .map((sa) => ({ sa, extra: serviceAccountBeyondGrant(lookup, ns, sa, rules) }))
-      .filter((x) => x.extra);
+    // The same for every grant of this role in this namespace: once per snapshot, not per grant.
+    const beyond = perSnapshot(snapshot, `effects.beyond\u0000${ns}\u0000${g.spec.roleRef.kind}\u0000${g.spec.roleRef.name}`, () =>
+      serviceAccountNames(snapshot, ns)
+        .map((sa) => ({ sa, extra: serviceAccountBeyondGrant(lookupFor(ns, sa), ns, sa, rules) }))
+        .filter((x) => x.extra),
+    );
     if (beyond.length) {
       const active = ruleActive(agent, g, 'workload-identity');
       const list = beyond

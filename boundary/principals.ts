@@ -5,6 +5,7 @@
 import type { AgentIdentity, Subject } from '../api/types.js';
 import { serviceAccountUsername, subjectMatchesUser } from '../lib/rbac.js';
 import { selectorMatches } from '../lib/selector.js';
+import { userKeys } from '../lib/rbac-index.js';
 import type { Binding, LabelSelectorLike, Principal, SnapshotWithoutReviews } from './types.js';
 
 export const AUTHENTICATED = 'system:authenticated';
@@ -42,6 +43,11 @@ export function principalsOf(agent: AgentIdentity): Principal[] {
 // The implicit groups every such principal carries; bindings to them reach every agent.
 function isBroadGroup(name: string): boolean {
   return name === AUTHENTICATED || name === 'system:unauthenticated' || name === SA_GROUP || name.startsWith(`${SA_GROUP}:`);
+}
+
+/** The subject keys (boundary/snapshot-index.ts) of every principal of the agent, broad groups included. */
+export function agentKeys(agent: AgentIdentity): string[] {
+  return [...new Set(principalsOf(agent).flatMap((p) => userKeys(p.user, p.groups)))];
 }
 
 /** How a binding names the agent: through one of its own subjects, or through a broad implicit group. */

@@ -18,7 +18,9 @@ import { AGENTGATE_NAMESPACE, GROUP, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY }
 import type { UserInfo } from '../lib/admission.js';
 import { rulesCover, serviceAccountUsername, subjectMatchesUser } from '../lib/rbac.js';
 import type { PolicyRule } from '../lib/rbac.js';
-import { allowedNamespaces, AUTHENTICATED, BOOTSTRAP_LABEL, bindingMatch, principalsOf, SA_GROUP } from './principals.js';
+import { agentKeys, allowedNamespaces, AUTHENTICATED, BOOTSTRAP_LABEL, bindingMatch, principalsOf, SA_GROUP } from './principals.js';
+import { bindingsFor, grantsIn, perAgent, perSnapshot, rulesOf } from './snapshot-index.js';
+import { userKeys } from '../lib/rbac-index.js';
 import { DEFAULT_EXPIRY_GRACE_MS, Route, WORKLOAD_RESOURCES } from './types.js';
 import type {
   AccessAttributes,
@@ -61,11 +63,8 @@ function deleteCommand(b: Binding, cluster: boolean): string {
     : `kubectl delete rolebinding ${b.metadata?.name ?? ''} -n ${b.metadata?.namespace ?? ''}`;
 }
 
-function rulesOfRef(snapshot: SnapshotWithoutReviews, ref: RoleRef, namespace: string | undefined): PolicyRule[] | undefined {
-  if (ref.kind === 'ClusterRole') return snapshot.clusterRoles.find((r) => r.metadata?.name === ref.name)?.rules ?? undefined;
-  if (ref.kind === 'Role') return snapshot.roles.find((r) => r.metadata?.name === ref.name && r.metadata?.namespace === namespace)?.rules ?? undefined;
-  return undefined;
-}
+const rulesOfRef = (snapshot: SnapshotWithoutReviews, ref: RoleRef, namespace: string | undefined): PolicyRule[] | undefined =>
+  rulesOf(snapshot, ref, namespace);
 
 /**
  * Namespaces in which RoleBindings could give the agent anything: where it may hold
@@ -73,10 +72,14 @@ function rulesOfRef(snapshot: SnapshotWithoutReviews, ref: RoleRef, namespace: s
  * own. Permissions from ClusterRoleBindings show in the cluster-wide reviews.
  */
 export function namespacesToReview(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): string[] {
+  return perAgent(snapshot, agent, 'namespaces', () => findNamespacesToReview(agent, snapshot));
+}
+
+function findNamespacesToReview(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): string[] {
   const existing = new Set(snapshot.namespaces.map((n) => n.name));
   const out = new Set<string>();
   for (const ns of allowedNamespaces(agent, snapshot)) if (existing.has(ns)) out.add(ns);
-  for (const b of snapshot.roleBindings) {
+  for (const b of bindingsFor(snapshot, agentKeys(agent)).namespaced) {
     const m = bindingMatch(agent, b);
     if ((m.explicit.length || m.broad.length) && b.metadata?.namespace) out.add(b.metadata.namespace);
   }
@@ -247,9 +250,14 @@ function agentOwnsServiceAccount(agent: AgentIdentity, sa: ServiceAccountRef): b
  * harmless discovery rights, so they do not make one ServiceAccount "more powerful".
  */
 export function powerfulServiceAccounts(snapshot: SnapshotWithoutReviews): PowerfulServiceAccount[] {
+  return perSnapshot(snapshot, 'powerfulServiceAccounts', () => findPowerfulServiceAccounts(snapshot));
+}
+
+function findPowerfulServiceAccounts(snapshot: SnapshotWithoutReviews): PowerfulServiceAccount[] {
   const out: PowerfulServiceAccount[] = [];
   for (const sa of snapshot.serviceAccounts) {
     const user: UserInfo = { username: serviceAccountUsername(sa.namespace, sa.name), groups: [SA_GROUP, `${SA_GROUP}:${sa.namespace}`] };
+    const candidates = bindingsFor(snapshot, userKeys(user.username, user.groups ?? []));
     const check = (b: Binding, cluster: boolean): boolean => {
       if (b.metadata?.labels?.[BOOTSTRAP_LABEL]) return false;
       if (!cluster && b.metadata?.namespace !== sa.namespace) return false;
@@ -257,12 +265,9 @@ export function powerfulServiceAccounts(snapshot: SnapshotWithoutReviews): Power
       const rules = rulesOfRef(snapshot, b.roleRef, b.metadata?.namespace);
       return (rules ?? []).some(ruleIsPowerful);
     };
-    const hit =
-      snapshot.clusterRoleBindings.find((b) => check(b, true)) !== undefined
-        ? { b: snapshot.clusterRoleBindings.find((b) => check(b, true))!, cluster: true }
-        : snapshot.roleBindings.find((b) => check(b, false)) !== undefined
-          ? { b: snapshot.roleBindings.find((b) => check(b, false))!, cluster: false }
-          : undefined;
+    const clusterHit = candidates.cluster.find((b) => check(b, true));
+    const namespacedHit = clusterHit ? undefined : candidates.namespaced.find((b) => check(b, false));
+    const hit = clusterHit ? { b: clusterHit, cluster: true } : namespacedHit ? { b: namespacedHit, cluster: false } : undefined;
     if (hit) out.push({ sa, via: `${bindingRef(hit.b, hit.cluster)} (${hit.b.roleRef.kind} ${hit.b.roleRef.name})` });
   }
   return out;
@@ -271,11 +276,31 @@ export function powerfulServiceAccounts(snapshot: SnapshotWithoutReviews): Power
 // ---------------------------------------------------------------------------------
 // Planning the SubjectAccessReviews
 
-function grantsOfOtherAgents(agent: AgentIdentity, snapshot: SnapshotWithoutReviews, namespaces: Set<string>): AccessGrant[] {
-  return snapshot.grants
-    .filter((g) => g.spec.agent !== agent.metadata.name && namespaces.has(g.metadata.namespace ?? ''))
-    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
-    .slice(0, MAX_NAMED_GRANT_REVIEWS);
+/** The grants of other agents whose by-name reviews the agent gets: the first few by namespace, then name. */
+function grantsOfOtherAgents(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): AccessGrant[] {
+  return perAgent(snapshot, agent, 'namedGrants', () => {
+    const out: AccessGrant[] = [];
+    for (const ns of namespacesToReview(agent, snapshot)) {
+      for (const g of grantsIn(snapshot, ns)) {
+        if (out.length >= MAX_NAMED_GRANT_REVIEWS) return out;
+        if (g.spec.agent !== agent.metadata.name) out.push(g);
+      }
+    }
+    return out;
+  });
+}
+
+/**
+ * Whether the agent's by-name grant reviews name this grant, or may have named it before
+ * it changed or went: it sorts within the agent's window (or the window is not full).
+ */
+export function mayNameGrant(agent: AgentIdentity, snapshot: SnapshotWithoutReviews, namespace: string, name: string): boolean {
+  if (!namespacesToReview(agent, snapshot).includes(namespace)) return false;
+  const window = grantsOfOtherAgents(agent, snapshot);
+  const last = window[window.length - 1];
+  if (!last || window.length < MAX_NAMED_GRANT_REVIEWS) return true;
+  const lastNs = last.metadata.namespace ?? '';
+  return namespace < lastNs || (namespace === lastNs && name <= (last.metadata.name ?? ''));
 }
 
 interface PlannedCheck {
@@ -289,6 +314,10 @@ interface PlannedCheck {
 }
 
 function checksFor(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): PlannedCheck[] {
+  return perAgent(snapshot, agent, 'checks', () => planChecks(agent, snapshot));
+}
+
+function planChecks(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): PlannedCheck[] {
   const agNs = snapshot.agentgateNamespace ?? AGENTGATE_NAMESPACE;
   const namespaces = namespacesToReview(agent, snapshot);
   const out: PlannedCheck[] = [];
@@ -313,7 +342,7 @@ function checksFor(agent: AgentIdentity, snapshot: SnapshotWithoutReviews): Plan
       });
     }
   }
-  for (const g of grantsOfOtherAgents(agent, snapshot, new Set(namespaces))) {
+  for (const g of grantsOfOtherAgents(agent, snapshot)) {
     for (const verb of FOREIGN_GRANT_VERBS) {
       out.push({
         attrs: { verb, group: GROUP, resource: 'accessgrants', namespace: g.metadata.namespace ?? '', name: g.metadata.name ?? '' },
@@ -528,18 +557,35 @@ function bindingFindings(agent: AgentIdentity, snapshot: SnapshotWithoutReviews,
       });
     }
   };
-  for (const b of snapshot.clusterRoleBindings) consider(b, true);
-  for (const b of snapshot.roleBindings) consider(b, false);
+  // Only bindings with a subject the agent has can name it (explicitly or by a broad group).
+  const candidates = bindingsFor(snapshot, agentKeys(agent));
+  for (const b of candidates.cluster) consider(b, true);
+  for (const b of candidates.namespaced) consider(b, false);
   return out;
 }
 
 // ---------------------------------------------------------------------------------
 // SubjectAccessReview results
 
+/** Review results by agent and reviewKey, built once per result list (not once per agent). */
+const reviewIndexes = new WeakMap<readonly AccessReviewResult[], Map<string, Map<string, AccessReviewResult>>>();
+function reviewsByAgent(results: readonly AccessReviewResult[]): Map<string, Map<string, AccessReviewResult>> {
+  let idx = reviewIndexes.get(results);
+  if (!idx) {
+    idx = new Map();
+    for (const r of results) {
+      let m = idx.get(r.agent);
+      if (!m) idx.set(r.agent, (m = new Map()));
+      m.set(reviewKey(r.agent, r.principal, r), r);
+    }
+    reviewIndexes.set(results, idx);
+  }
+  return idx;
+}
+
 function reviewFindings(agent: AgentIdentity, snapshot: BoundarySnapshot): { findings: Finding[]; reviews: number } {
   const name = agent.metadata.name ?? '';
-  const results = new Map<string, AccessReviewResult>();
-  for (const r of snapshot.accessReviews) if (r.agent === name) results.set(reviewKey(name, r.principal, r), r);
+  const results = reviewsByAgent(snapshot.accessReviews).get(name) ?? new Map<string, AccessReviewResult>();
   const findings: Finding[] = [];
   const reported = new Set<string>();
   let missing = 0;

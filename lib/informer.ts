@@ -21,7 +21,8 @@ export interface WatchedObject {
 
 type ListOf<T> = { items: T[]; metadata?: { resourceVersion?: string } };
 
-type ChangeHandler<T> = (obj: T, event: 'add' | 'update' | 'delete' | 'resync') => void;
+/** previous: the cached copy an update replaced or a delete removed (what a change was a change from). */
+type ChangeHandler<T> = (obj: T, event: 'add' | 'update' | 'delete' | 'resync', previous?: T) => void;
 
 interface InformerOptions<T> {
   kc: k8s.KubeConfig;
@@ -122,10 +123,10 @@ export class Informer<T extends WatchedObject> {
     this.connection = undefined;
   }
 
-  private emit(obj: T, event: 'add' | 'update' | 'delete' | 'resync'): void {
+  private emit(obj: T, event: 'add' | 'update' | 'delete' | 'resync', previous?: T): void {
     for (const h of this.handlers) {
       try {
-        h(obj, event);
+        h(obj, event, previous);
       } catch (e) {
         this.opts.log?.error('informer handler failed', { informer: this.opts.name, error: String(e) });
       }
@@ -147,7 +148,7 @@ export class Informer<T extends WatchedObject> {
     } else if (seen && before.metadata?.resourceVersion === obj.metadata?.resourceVersion) {
       this.emit(obj, 'resync');
     } else {
-      this.emit(obj, 'update');
+      this.emit(obj, 'update', before);
     }
   }
 
@@ -160,7 +161,7 @@ export class Informer<T extends WatchedObject> {
     m.delete(name);
     if (m.size === 0) this.store.delete(ns);
     this.count--;
-    this.emit(this.transform(raw), 'delete');
+    this.emit(this.transform(raw), 'delete', before);
   }
 
   /** After a complete re-read: whatever was not seen in it was deleted while we were not looking. */

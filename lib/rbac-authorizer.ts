@@ -9,6 +9,7 @@
 // misses): a ClusterRole with an aggregationRule also counts the rules of every
 // ClusterRole its selectors match now, before the controller-manager copies them in.
 import { rulesCover, subjectMatchesUser, type PolicyRule, type RbacSubject } from './rbac.js';
+import { BindingsBySubject, userKeys } from './rbac-index.js';
 import { selectorMatches, type LabelSelector } from './selector.js';
 
 interface RbacObjectMeta {
@@ -54,21 +55,28 @@ interface LocalDecision {
   reason?: string;
 }
 
-/** Indexes the objects once; answers many questions. */
+/**
+ * Indexes the objects once; answers many questions. Bindings are indexed by namespace and
+ * subject, so a question costs the bindings that can name its user, not every binding.
+ */
 export class LocalRbacAuthorizer {
   private readonly clusterRoleRules = new Map<string, PolicyRule[]>();
   private readonly roleRules = new Map<string, PolicyRule[]>();
-  private readonly roleBindingsByNs = new Map<string, RbacBindingObject[]>();
+  private readonly clusterRoleBindings: BindingsBySubject<RbacBindingObject>;
+  private readonly roleBindingsByNs = new Map<string, BindingsBySubject<RbacBindingObject>>();
 
   constructor(private readonly objects: RbacObjects) {
     for (const r of objects.roles) this.roleRules.set(`${r.metadata?.namespace ?? ''}/${r.metadata?.name ?? ''}`, r.rules ?? []);
     for (const r of objects.clusterRoles) this.clusterRoleRules.set(r.metadata?.name ?? '', this.aggregated(r));
+    this.clusterRoleBindings = new BindingsBySubject(objects.clusterRoleBindings);
+    const byNs = new Map<string, RbacBindingObject[]>();
     for (const b of objects.roleBindings) {
       const ns = b.metadata?.namespace ?? '';
-      let list = this.roleBindingsByNs.get(ns);
-      if (!list) this.roleBindingsByNs.set(ns, (list = []));
+      let list = byNs.get(ns);
+      if (!list) byNs.set(ns, (list = []));
       list.push(b);
     }
+    for (const [ns, list] of byNs) this.roleBindingsByNs.set(ns, new BindingsBySubject(list));
   }
 
   private aggregated(role: RbacRoleObject): PolicyRule[] {
@@ -87,7 +95,8 @@ export class LocalRbacAuthorizer {
     const user = { username: q.user ?? '', groups: [...q.groups] };
     const attrs = { verb: q.verb, apiGroup: q.group, resource: q.resource, subresource: q.subresource, name: q.name };
     const applies = (b: RbacBindingObject): RbacSubject | undefined => (b.subjects ?? []).find((s) => subjectMatchesUser(s, user, b.metadata?.namespace));
-    for (const b of this.objects.clusterRoleBindings) {
+    const keys = userKeys(q.user, q.groups);
+    for (const b of this.clusterRoleBindings.find(keys)) {
       if (b.roleRef.kind !== 'ClusterRole') continue;
       const subject = applies(b);
       if (subject && rulesCover(this.clusterRoleRules.get(b.roleRef.name), attrs)) {
@@ -98,7 +107,7 @@ export class LocalRbacAuthorizer {
       }
     }
     if (q.namespace) {
-      for (const b of this.roleBindingsByNs.get(q.namespace) ?? []) {
+      for (const b of this.roleBindingsByNs.get(q.namespace)?.find(keys) ?? []) {
         const subject = applies(b);
         if (!subject) continue;
         const rules =

@@ -58,7 +58,7 @@ describe('operator flags', function () {
   });
 
   it('reads the boundary interval (0 turns it off) and the notification URL file', function () {
-    expect(parseArgs([]).boundaryIntervalMs).to.equal(60_000);
+    expect(parseArgs([]).boundaryIntervalMs).to.equal(300_000);
     expect(parseArgs(['--boundary-interval', '0']).boundaryIntervalMs).to.equal(0);
     expect(parseArgs(['--boundary-interval=2m']).boundaryIntervalMs).to.equal(120_000);
     expect(() => parseArgs(['--boundary-interval', 'soon'])).to.throw(/--boundary-interval/);

@@ -53,7 +53,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'boundary-interval': {
     type: 'string',
     arg: 'DUR',
-    help: "re-verify every agent's boundary this often, 0 = off (default 60s);\nchanges to RBAC, webhook configurations or agents re-verify at once",
+    help: "re-verify every agent's boundary this often, the backstop, 0 = off (default 5m);\nchanges to RBAC, webhook configurations or agents re-verify the agents they reach at once",
   },
   'boundary-review-rate': {
     type: 'string',
@@ -106,7 +106,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     approvalValidityMs: duration('approval-validity', DEFAULT_APPROVAL_VALIDITY_MS),
     sweepIntervalMs: duration('sweep-interval', 30_000),
     workers: int('workers', 32, 1),
-    boundaryIntervalMs: duration('boundary-interval', 60_000, { zero: true }),
+    boundaryIntervalMs: duration('boundary-interval', 300_000, { zero: true }),
     boundaryReviewRate: rate === undefined ? 0.5 : numberFlag('--boundary-review-rate', rate, 'a number of SubjectAccessReviews per second such as 0.5'),
     ...(notifyUrlFile !== undefined ? { notifyUrlFile } : {}),
   };

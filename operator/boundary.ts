@@ -1,16 +1,20 @@
-// Boundary verification, continuously: the leader runs boundary/'s checks on a period
-// and soon after relevant changes, writes each AgentIdentity's BoundaryVerified condition
-// and findings, and exports the findings as a gauge for alerting. Access questions are
-// answered from the listed RBAC objects; SubjectAccessReviews only cross-check a
-// rate-limited sample (operator/boundary-reviews.ts), so the apiserver's load does not
-// grow with agents x time.
+// Boundary verification, continuously: the leader re-verifies the agents a change can
+// affect soon after it (operator/boundary-scope.ts), every agent on a period as the
+// backstop, writes each AgentIdentity's BoundaryVerified condition and findings, and
+// exports the findings as a gauge for alerting. Changes collect in a queue that one pass
+// drains, so a burst (a cold start activating thousands of grants) costs a few passes
+// over the agents it touched, not a full pass per change. Access questions are answered
+// from the listed RBAC objects; SubjectAccessReviews only cross-check a rate-limited
+// sample (operator/boundary-reviews.ts), so the apiserver's load does not grow with
+// agents x time.
 import type * as k8s from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
 import { boundaryCondition, planAccessReviews, verifyAgents } from '../boundary/verify.js';
-import type { AgentReport, BoundarySnapshot } from '../boundary/types.js';
+import type { AgentReport, Binding, BoundarySnapshot } from '../boundary/types.js';
 import { collectObjects, probeWebhooks, runAccessReviews, type CachedObjects } from '../boundary/snapshot.js';
 import { CrossChecker, ReviewBudget } from './boundary-reviews.js';
+import { agentsDirtiedBy, type BoundaryChange, type Scope } from './boundary-scope.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';
@@ -54,6 +58,9 @@ interface BoundaryVerifierOptions {
   reviewBurst?: number;
 }
 
+/** More pending changes than this and the next pass verifies every agent (cheaper than working out their reach). */
+const MAX_PENDING_CHANGES = 2000;
+
 /** Default SubjectAccessReview budget of the cross-check: a background load the apiserver does not notice. */
 const DEFAULT_REVIEWS_PER_SECOND = 0.5;
 const DEFAULT_REVIEW_BURST = 20;
@@ -70,6 +77,10 @@ export class BoundaryVerifier {
   private readonly mismatches: Counter<'apiserver'>;
   private readonly budget: ReviewBudget;
   private readonly checker = new CrossChecker();
+  /** Changes since the last pass began; 'all' once any of them reaches every agent. */
+  private pending: BoundaryChange[] | 'all' = 'all';
+  /** The findings series set per agent, so a pass over some agents replaces only theirs. */
+  private readonly series = new Map<string, Array<Record<'agent' | 'severity' | 'route', string>>>();
 
   constructor(private readonly o: BoundaryVerifierOptions) {
     const rate = o.reviewsPerSecond ?? DEFAULT_REVIEWS_PER_SECOND;
@@ -102,9 +113,19 @@ export class BoundaryVerifier {
 
   start(): void {
     this.stopped = false;
+    this.pending = 'all';
     this.trigger(0);
-    this.timer = setInterval(() => this.trigger(0), this.o.intervalMs);
+    this.timer = setInterval(() => this.changed({ kind: 'Everything', why: 'periodic backstop' }, 0), this.o.intervalMs);
     this.timer.unref();
+  }
+
+  /** Record a change (each version of a changed object) and verify what it can affect soon. */
+  changed(c: BoundaryChange, delayMs?: number): void {
+    if (this.pending !== 'all') {
+      if (c.kind === 'Everything' || this.pending.length >= MAX_PENDING_CHANGES) this.pending = 'all';
+      else this.pending.push(c);
+    }
+    this.trigger(delayMs);
   }
 
   async stop(): Promise<void> {
@@ -115,7 +136,7 @@ export class BoundaryVerifier {
   }
 
   /** Verify soon; bursts of changes collapse into one run. */
-  trigger(delayMs = 2000): void {
+  private trigger(delayMs = 2000): void {
     if (this.stopped) return;
     // A run already scheduled takes this change too; not postponed, so a steady stream of
     // changes (grants activating) cannot starve verification.
@@ -145,22 +166,29 @@ export class BoundaryVerifier {
 
   private async verifyAndWrite(): Promise<void> {
     const { log } = this.o;
+    const changes = this.pending;
+    this.pending = [];
     let report: Awaited<ReturnType<typeof this.verify>>;
     try {
-      report = await this.verify();
+      report = await this.verify(changes);
     } catch (e) {
+      // What this pass was to verify is still to verify: the next pass verifies everyone.
+      this.pending = 'all';
       this.runs.set({ result: 'error' }, Date.now() / 1000);
       log.warn('boundary verification failed', { error: errorMessage(e) });
       return;
     }
-    this.findings.reset();
+    this.clearSeries(report.scope);
     for (const a of report.agents) {
       const counts = new Map<string, number>();
       for (const f of a.findings) counts.set(`${f.severity}\u0000${f.route}`, (counts.get(`${f.severity}\u0000${f.route}`) ?? 0) + 1);
+      const series: Array<Record<'agent' | 'severity' | 'route', string>> = [];
       for (const [k, n] of counts) {
         const [severity, route] = k.split('\u0000') as [string, string];
         this.findings.set({ agent: a.agent, severity, route }, n);
+        series.push({ agent: a.agent, severity, route });
       }
+      this.series.set(a.agent, series);
       if (a.findings.some((f) => f.severity === 'Critical')) {
         log.warn('boundary not verified', {
           agent: a.agent,
@@ -173,12 +201,28 @@ export class BoundaryVerifier {
     this.runs.set({ result: 'ok' }, Date.now() / 1000);
   }
 
-  /** One pass: list, answer locally, cross-check a sample with the apiserver, probe, verify. */
-  private async verify(): Promise<ReturnType<typeof verifyAgents> & { reviewErrors: string[] }> {
+  /** Drops the findings series of the agents a pass covered (all of them for a full pass). */
+  private clearSeries(scope: Scope): void {
+    if (scope === 'all') {
+      this.findings.reset();
+      this.series.clear();
+      return;
+    }
+    for (const agent of scope) {
+      for (const labels of this.series.get(agent) ?? []) this.findings.remove(labels);
+      this.series.delete(agent);
+    }
+  }
+
+  /** One pass: list, work out which agents the changes reach, answer locally, cross-check a sample with the apiserver, probe, verify. */
+  private async verify(changes: BoundaryChange[] | 'all'): Promise<ReturnType<typeof verifyAgents> & { reviewErrors: string[]; scope: Scope }> {
     const { kc } = this.o;
     const objects = await collectObjects(kc, { agentgateNamespace: this.o.namespace, ...(this.o.cached ? { cached: this.o.cached } : {}) });
-    const plan = planAccessReviews(objects);
-    const sample = this.checker.sample(plan, this.budget.take(plan.length));
+    const scope = changes === 'all' ? 'all' : agentsDirtiedBy(changes, objects);
+    const only = scope === 'all' ? {} : { agents: [...scope] };
+    if (scope !== 'all' && scope.size === 0) return { generatedAt: this.o.clock.now().toISOString(), agents: [], reviewErrors: [], scope };
+    const plan = planAccessReviews(objects, only);
+    const sample = this.checker.sample(plan, this.budget.take(plan.length), scope);
     const [{ results: fromApiserver, errors }, probes] = await Promise.all([runAccessReviews(kc, sample), probeWebhooks(kc, objects.webhooks.agents)]);
     const { results, mismatches } = this.checker.answer(plan, objects, fromApiserver);
     this.reviews.inc({ source: 'apiserver' }, fromApiserver.length);
@@ -191,7 +235,7 @@ export class BoundaryVerifier {
       });
     }
     const snapshot: BoundarySnapshot = { ...objects, accessReviews: results, webhookProbes: probes };
-    return { ...verifyAgents(snapshot), reviewErrors: errors };
+    return { ...verifyAgents(snapshot, only), reviewErrors: errors, scope };
   }
 
   private async writeStatus(report: AgentReport): Promise<void> {
@@ -214,34 +258,69 @@ export class BoundaryVerifier {
   }
 }
 
-/** Name and version only: these caches exist to notice changes, not to be read. */
-const identityOnly = (o: WatchedObject): WatchedObject => ({
-  metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion },
-});
+/**
+ * What a change's reach is worked out from (operator/boundary-scope.ts): identity and
+ * labels, a binding's subjects and roleRef, a ClusterRole's aggregationRule. Rules are
+ * not kept: verification lists the roles it reads.
+ */
+function changeShape(o: WatchedObject): WatchedObject {
+  const src = o as WatchedObject & { metadata?: { labels?: Record<string, string> }; subjects?: unknown; roleRef?: unknown; aggregationRule?: unknown };
+  const out: Record<string, unknown> = {
+    metadata: { name: src.metadata?.name, namespace: src.metadata?.namespace, resourceVersion: src.metadata?.resourceVersion, labels: src.metadata?.labels },
+  };
+  if (src.subjects) out.subjects = src.subjects;
+  if (src.roleRef) out.roleRef = src.roleRef;
+  if (src.aggregationRule) out.aggregationRule = src.aggregationRule;
+  return out as WatchedObject;
+}
+
+type WatchedKind = 'ClusterRoleBinding' | 'RoleBinding' | 'ClusterRole' | 'Role' | 'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration';
+
+/** A watched object's version as a change verification can scope. */
+function asChange(kind: WatchedKind, o: WatchedObject): BoundaryChange {
+  switch (kind) {
+    case 'ClusterRoleBinding':
+    case 'RoleBinding':
+      return { kind, binding: o as unknown as Binding };
+    case 'ClusterRole':
+    case 'Role':
+      return { kind, role: o };
+    default:
+      return { kind: 'Everything', why: kind };
+  }
+}
 
 /**
  * Watches of everything outside the operator's own caches that can change a boundary
  * answer: RBAC objects (agentgate's own RoleBindings are the operator's cache already)
- * and the webhook configurations. They keep names only.
+ * and the webhook configurations. Each change is handed to `changed`, once per version
+ * (before and after), so the agents either version reaches are re-verified.
  */
-export function boundaryChangeWatches(kc: k8s.KubeConfig, log: Logger): Informer<WatchedObject>[] {
+export function boundaryChangeWatches(kc: k8s.KubeConfig, log: Logger, changed: (c: BoundaryChange) => void): Informer<WatchedObject>[] {
   const notOurs = `${LABEL_MANAGED_BY}!=${MANAGED_BY}`;
-  const watch = (groupVersion: string, resource: string, labelSelector?: string): Informer<WatchedObject> =>
-    new Informer<WatchedObject>({
+  const watch = (kind: WatchedKind, groupVersion: string, resource: string, labelSelector?: string): Informer<WatchedObject> => {
+    const informer = new Informer<WatchedObject>({
       kc,
       log,
       name: `boundary-${resource}`,
       path: apiPath(groupVersion, resource),
-      transform: identityOnly,
+      transform: changeShape,
       resyncMs: 3_600_000,
       ...(labelSelector ? { labelSelector } : {}),
     });
+    informer.onChange((o, ev, previous) => {
+      if (ev === 'resync') return;
+      if (previous) changed(asChange(kind, previous));
+      changed(asChange(kind, o));
+    });
+    return informer;
+  };
   return [
-    watch(GV.rbac, 'clusterrolebindings'),
-    watch(GV.rbac, 'rolebindings', notOurs),
-    watch(GV.rbac, 'clusterroles'),
-    watch(GV.rbac, 'roles'),
-    watch(GV.admission, 'validatingwebhookconfigurations'),
-    watch(GV.admission, 'mutatingwebhookconfigurations'),
+    watch('ClusterRoleBinding', GV.rbac, 'clusterrolebindings'),
+    watch('RoleBinding', GV.rbac, 'rolebindings', notOurs),
+    watch('ClusterRole', GV.rbac, 'clusterroles'),
+    watch('Role', GV.rbac, 'roles'),
+    watch('ValidatingWebhookConfiguration', GV.admission, 'validatingwebhookconfigurations'),
+    watch('MutatingWebhookConfiguration', GV.admission, 'mutatingwebhookconfigurations'),
   ];
 }

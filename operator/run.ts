@@ -10,6 +10,7 @@ import { LeaderElector } from '../lib/leader.js';
 import { OperatorMetrics } from './metrics.js';
 import { Operator } from './operator.js';
 import { BoundaryVerifier, boundaryChangeWatches } from './boundary.js';
+import { agentChangeMatters } from './boundary-scope.js';
 import { buildMessage, Notifier, notifyEventFor } from './notify.js';
 import type { ApprovalRequest } from '../api/types.js';
 import type { Binding } from '../boundary/types.js';
@@ -48,9 +49,9 @@ operator = new Operator({
 });
 const op = operator;
 
-// Continuous boundary verification: soon after anything that can change an answer changes
-// (agents, their bindings, any RBAC object, the webhook configurations), and on a period
-// as the backstop.
+// Continuous boundary verification: of the agents a change can affect, soon after it
+// (agents, their bindings, any RBAC object, the webhook configurations), and of every
+// agent on a period as the backstop.
 const verifier =
   args.boundaryIntervalMs > 0
     ? new BoundaryVerifier({
@@ -66,11 +67,17 @@ const verifier =
         cached: { grants: () => op.grants.list(), agentgateRoleBindings: () => op.bindings.list() as Binding[] },
       })
     : undefined;
-const boundaryWatches = verifier ? boundaryChangeWatches(kc, log) : [];
+const boundaryWatches = verifier ? boundaryChangeWatches(kc, log, (c) => verifier.changed(c)) : [];
 if (verifier) {
-  op.agents.onChange((_a, ev) => ev !== 'resync' && verifier.trigger());
-  op.bindings.onChange((_b, ev) => ev !== 'resync' && verifier.trigger());
-  for (const w of boundaryWatches) w.onChange((_o, ev) => ev !== 'resync' && verifier.trigger());
+  op.agents.onChange((a, ev, previous) => {
+    if (ev === 'resync' || (ev === 'update' && !agentChangeMatters(previous, a))) return;
+    verifier.changed({ kind: 'AgentIdentity', name: a.metadata.name ?? '' });
+  });
+  op.bindings.onChange((b, ev, previous) => {
+    if (ev === 'resync') return;
+    if (previous) verifier.changed({ kind: 'RoleBinding', binding: previous as Binding });
+    verifier.changed({ kind: 'RoleBinding', binding: b as Binding });
+  });
 }
 
 // Approvers hear of held operations: one message per new request and per decision, from
