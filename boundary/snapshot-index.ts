@@ -30,7 +30,7 @@ function arraysOf(s: SnapshotWithoutReviews): readonly unknown[] {
 function indexOf(s: SnapshotWithoutReviews): Index {
   const of = arraysOf(s);
   const cached = indexes.get(s.roleBindings);
-  if (cached && cached.of.every((x, i) => x === of[i])) return cached;
+  if (cached?.of.every((x, i) => x === of[i])) return cached;
   const clusterRoleRules = new Map<string, PolicyRule[] | undefined>();
   for (const r of s.clusterRoles) if (!clusterRoleRules.has(r.metadata?.name ?? '')) clusterRoleRules.set(r.metadata?.name ?? '', r.rules);
   const roleRules = new Map<string, PolicyRule[] | undefined>();
