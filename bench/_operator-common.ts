@@ -180,6 +180,55 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * flight) takes to create and then delete n RoleBindings. The operator's figures read
  * against this say how close it is to what this apiserver on this machine can do.
  */
+/**
+ * The RoleBindings of one namespace as they come and go, seen through a watch that is
+ * re-opened whenever the apiserver ends it (a plain watch that ends silently would count
+ * deletions it never saw as never happening). After each re-open, a list settles what the
+ * gap hid: a binding gone from it is taken as deleted at that moment (late, never early).
+ */
+export function trackRoleBindings(kc: k8s.KubeConfig, ns: string): { created: () => number; deletedAt: Map<string, number>; stop: () => void } {
+  const { rbac } = adminClients();
+  const present = new Set<string>();
+  const deletedAt = new Map<string, number>();
+  let stopped = false;
+  let req: { abort: () => void } | undefined;
+  const open = async (): Promise<void> => {
+    while (!stopped) {
+      try {
+        const list = await rbac.listNamespacedRoleBinding({ namespace: ns });
+        const now = Date.now();
+        const listed = new Set(list.items.map((b) => b.metadata?.name ?? ''));
+        for (const name of present) if (!listed.has(name) && !deletedAt.has(name)) deletedAt.set(name, now);
+        for (const name of listed) present.add(name);
+        req = await new k8s.Watch(kc).watch(
+          `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`,
+          { resourceVersion: list.metadata?.resourceVersion },
+          (type: string, obj: k8s.V1RoleBinding) => {
+            const name = obj.metadata?.name ?? '';
+            if (type === 'ADDED') present.add(name);
+            if (type === 'DELETED' && !deletedAt.has(name)) deletedAt.set(name, Date.now());
+          },
+          () => {
+            if (!stopped) void open();
+          },
+        );
+        return;
+      } catch {
+        await sleep(200);
+      }
+    }
+  };
+  void open();
+  return {
+    created: () => present.size,
+    deletedAt,
+    stop: () => {
+      stopped = true;
+      req?.abort();
+    },
+  };
+}
+
 export async function baselineRoleBindings(n: number): Promise<{ createMs: number; deleteMs: number; deleteLatenciesMs: number[] }> {
   const { rbac } = adminClients();
   const ns = `bench-baseline-${Date.now().toString(36)}`;

@@ -3,10 +3,20 @@
 // Every grant counts (a binding never deleted is +Infinity and fails the run); the
 // baseline is the same percentile of a bare client's deletions from one common start.
 // Needs the local control plane (make up; honours AGENTGATE_RUN_DIR).
-import * as k8s from '@kubernetes/client-node';
 import { uniqueName } from '../harness/cluster.js';
 import { rfc3339 } from '../lib/clock.js';
-import { adminClients, baselineRoleBindings, grantBody, percentile, pool, setup, sleep, startOperator, teardown } from './_operator-common.js';
+import {
+  adminClients,
+  baselineRoleBindings,
+  grantBody,
+  percentile,
+  pool,
+  setup,
+  sleep,
+  startOperator,
+  teardown,
+  trackRoleBindings,
+} from './_operator-common.js';
 
 const N = Number(process.env.BENCH_GRANTS ?? 1000);
 
@@ -23,18 +33,8 @@ async function main(): Promise<void> {
     const expiresAtMs = Math.ceil((t0 + 60_000 + N * 40) / 1000) * 1000;
     const notAfter = rfc3339(new Date(expiresAtMs));
 
-    const deletedAt = new Map<string, number>();
-    let created = 0;
-    const watch = new k8s.Watch(kc);
-    const req = await watch.watch(
-      `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`,
-      {},
-      (type: string, obj: k8s.V1RoleBinding) => {
-        if (type === 'ADDED') created++;
-        if (type === 'DELETED') deletedAt.set(obj.metadata?.name ?? '', Date.now());
-      },
-      () => undefined,
-    );
+    const rbs = trackRoleBindings(kc, ns);
+    const deletedAt = rbs.deletedAt;
 
     await pool(
       Array.from({ length: N }, (_, i) => i),
@@ -44,13 +44,13 @@ async function main(): Promise<void> {
       },
     );
     const createdIn = (Date.now() - t0) / 1000;
-    while (created < N && Date.now() < expiresAtMs - 1000) await sleep(200);
+    while (rbs.created() < N && Date.now() < expiresAtMs - 1000) await sleep(200);
     const activeIn = (Date.now() - t0) / 1000;
-    if (created < N) throw new Error(`only ${created}/${N} RoleBindings existed before expiresAt; raise the margin`);
+    if (rbs.created() < N) throw new Error(`only ${rbs.created()}/${N} RoleBindings existed before expiresAt; raise the margin`);
     console.error(`operator-expiry: ${N} grants created in ${createdIn.toFixed(1)} s, all bound after ${activeIn.toFixed(1)} s; all expire at ${notAfter}`);
 
     while (deletedAt.size < N && Date.now() < expiresAtMs + 120_000) await sleep(100);
-    req.abort();
+    rbs.stop();
     // Every grant counts: a binding never seen deleted is +Infinity, not left out.
     const lags = [...Array.from({ length: N }, (_, i) => deletedAt.get(`agentgate-g-${i}`))]
       .map((t) => (t === undefined ? Infinity : (t - expiresAtMs) / 1000))

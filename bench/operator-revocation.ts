@@ -5,9 +5,19 @@
 // the run. Goal: <= 1.2x the bare client. Needs the local control plane (make up).
 // (The webhook's own denial of a suspended agent is immediate by construction: it reads
 // the AgentIdentity from its cache on every call; it is not part of this benchmark.)
-import * as k8s from '@kubernetes/client-node';
 import { kubectlOk, uniqueName } from '../harness/cluster.js';
-import { adminClients, baselineRoleBindings, grantBody, percentile, pool, setup, sleep, startOperator, teardown } from './_operator-common.js';
+import {
+  adminClients,
+  baselineRoleBindings,
+  grantBody,
+  percentile,
+  pool,
+  setup,
+  sleep,
+  startOperator,
+  teardown,
+  trackRoleBindings,
+} from './_operator-common.js';
 
 const N = Number(process.env.BENCH_GRANTS ?? 1000);
 
@@ -19,18 +29,8 @@ async function main(): Promise<void> {
   const kubeconfig = await setup(agent, [ns], 'agentgate-bench/agent');
   const op = startOperator(kubeconfig, uniqueName('bench-revoke-op'), lease);
   try {
-    let created = 0;
-    const deletedAt = new Map<string, number>();
-    const watch = new k8s.Watch(kc);
-    const req = await watch.watch(
-      `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`,
-      {},
-      (type: string, obj: k8s.V1RoleBinding) => {
-        if (type === 'ADDED') created++;
-        if (type === 'DELETED') deletedAt.set(obj.metadata?.name ?? '', Date.now());
-      },
-      () => undefined,
-    );
+    const rbs = trackRoleBindings(kc, ns);
+    const deletedAt = rbs.deletedAt;
     await pool(
       Array.from({ length: N }, (_, i) => i),
       50,
@@ -39,14 +39,14 @@ async function main(): Promise<void> {
       },
     );
     const c0 = Date.now();
-    while (created < N && Date.now() - c0 < 600_000) await sleep(200);
-    if (created < N) throw new Error(`only ${created}/${N} RoleBindings were created; cannot measure revocation`);
+    while (rbs.created() < N && Date.now() - c0 < 600_000) await sleep(200);
+    if (rbs.created() < N) throw new Error(`only ${rbs.created()}/${N} RoleBindings were created; cannot measure revocation`);
     await sleep(3000);
 
     const t0 = Date.now();
     await kubectlOk('admin', ['patch', 'agentidentity', agent, '--type=merge', '-p', '{"spec":{"suspended":true}}']);
     while (deletedAt.size < N && Date.now() - t0 < 120_000) await sleep(50);
-    req.abort();
+    rbs.stop();
     const lat = Array.from({ length: N }, (_, i) => deletedAt.get(`agentgate-g-${i}`))
       .map((t) => (t === undefined ? Infinity : t - t0))
       .sort((a, b) => a - b);
