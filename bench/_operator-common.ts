@@ -32,29 +32,8 @@ export async function pool<T>(items: readonly T[], n: number, fn: (item: T, i: n
   );
 }
 
-/**
- * Waits until no namespace is being deleted: an earlier run's teardown (its grants'
- * finalizers, its RoleBindings) loads the apiserver and would slow whichever side of the
- * comparison it overlaps. A benchmark that cannot get a quiet start fails.
- */
-async function awaitNoNamespaceDeletion(limitMs = 600_000): Promise<void> {
-  const { core } = adminClients();
-  const t0 = Date.now();
-  for (;;) {
-    const terminating = (await core.listNamespace()).items.filter((n) => n.status?.phase === 'Terminating').map((n) => n.metadata?.name);
-    if (!terminating.length) break;
-    if (Date.now() - t0 > limitMs)
-      throw new Error(
-        `namespaces still terminating after ${limitMs / 1000} s: ${terminating.join(', ')}; wait for them or restart the control plane (make down up)`,
-      );
-    await sleep(2000);
-  }
-  if (Date.now() - t0 > 2000) console.error(`(waited ${((Date.now() - t0) / 1000).toFixed(0)} s for earlier namespaces to be deleted)`);
-}
-
 export async function setup(agent: string, namespaces: string[], label: string): Promise<string> {
   await installBase();
-  await awaitNoNamespaceDeletion();
   const body = agentIdentity(
     agent,
     // A subject nobody authenticates as: the bench grants access to no one.
@@ -251,7 +230,6 @@ export function trackRoleBindings(kc: k8s.KubeConfig, ns: string): { created: ()
 }
 
 export async function baselineRoleBindings(n: number): Promise<{ createMs: number; deleteMs: number; deleteLatenciesMs: number[] }> {
-  await awaitNoNamespaceDeletion();
   const { rbac } = adminClients();
   const ns = `bench-baseline-${Date.now().toString(36)}`;
   await kubectlOk('admin', ['create', 'namespace', ns]);
