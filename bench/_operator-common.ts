@@ -229,6 +229,37 @@ export function trackRoleBindings(kc: k8s.KubeConfig, ns: string): { created: ()
   };
 }
 
+/**
+ * Creates grants g-0 … g-(n-1) of agent in ns (50 in flight) and waits until the operator
+ * has made every one's RoleBinding, seen through rbs; throws with the count at deadlineMs.
+ */
+export async function grantAndAwaitBindings(
+  ag: AgentgateClient,
+  rbs: { created: () => number },
+  ns: string,
+  agent: string,
+  n: number,
+  spec: Partial<AccessGrant['spec']>,
+  deadlineMs: number,
+): Promise<void> {
+  await pool(
+    Array.from({ length: n }, (_, i) => i),
+    50,
+    async (i) => {
+      await ag.create('AccessGrant', grantBody(ns, `g-${i}`, agent, spec), ns);
+    },
+  );
+  while (rbs.created() < n && Date.now() < deadlineMs) await sleep(200);
+  if (rbs.created() < n) throw new Error(`only ${rbs.created()}/${n} RoleBindings were created by ${new Date(deadlineMs).toISOString()}; cannot measure`);
+}
+
+/** When each grant's RoleBinding (agentgate-g-i) was seen deleted, in ms from t0, sorted; +Infinity for one never seen deleted (it counts). */
+export function deletionDelays(deletedAt: ReadonlyMap<string, number>, n: number, t0: number): number[] {
+  return Array.from({ length: n }, (_, i) => deletedAt.get(`agentgate-g-${i}`))
+    .map((t) => (t === undefined ? Infinity : t - t0))
+    .sort((a, b) => a - b);
+}
+
 export async function baselineRoleBindings(n: number): Promise<{ createMs: number; deleteMs: number; deleteLatenciesMs: number[] }> {
   const { rbac } = adminClients();
   const ns = `bench-baseline-${Date.now().toString(36)}`;

@@ -9,9 +9,9 @@ import { kubectlOk, uniqueName } from '../harness/cluster.js';
 import {
   adminClients,
   baselineRoleBindings,
-  grantBody,
+  deletionDelays,
+  grantAndAwaitBindings,
   percentile,
-  pool,
   setup,
   sleep,
   startOperator,
@@ -31,25 +31,14 @@ async function main(): Promise<void> {
   try {
     const rbs = trackRoleBindings(kc, ns);
     const deletedAt = rbs.deletedAt;
-    await pool(
-      Array.from({ length: N }, (_, i) => i),
-      50,
-      async (i) => {
-        await ag.create('AccessGrant', grantBody(ns, `g-${i}`, agent, { duration: '1h' }), ns);
-      },
-    );
-    const c0 = Date.now();
-    while (rbs.created() < N && Date.now() - c0 < 600_000) await sleep(200);
-    if (rbs.created() < N) throw new Error(`only ${rbs.created()}/${N} RoleBindings were created; cannot measure revocation`);
+    await grantAndAwaitBindings(ag, rbs, ns, agent, N, { duration: '1h' }, Date.now() + 600_000);
     await sleep(3000);
 
     const t0 = Date.now();
     await kubectlOk('admin', ['patch', 'agentidentity', agent, '--type=merge', '-p', '{"spec":{"suspended":true}}']);
     while (deletedAt.size < N && Date.now() - t0 < 120_000) await sleep(50);
     rbs.stop();
-    const lat = Array.from({ length: N }, (_, i) => deletedAt.get(`agentgate-g-${i}`))
-      .map((t) => (t === undefined ? Infinity : t - t0))
-      .sort((a, b) => a - b);
+    const lat = deletionDelays(deletedAt, N, t0);
     const missing = lat.filter((l) => !Number.isFinite(l)).length;
     const all = lat[lat.length - 1]!;
     const base = await baselineRoleBindings(N);
