@@ -65,6 +65,14 @@ describe('operator flags', function () {
     expect(parseArgs(['--notify-url-file', '/notify/url']).notifyUrlFile).to.equal('/notify/url');
   });
 
+  it('reads the audit APIService grace: 60s by default, 0 = never withdraw, at least 1s', function () {
+    expect(parseArgs([]).auditApiServiceGraceMs).to.equal(60_000);
+    expect(parseArgs(['--audit-apiservice-grace', '0']).auditApiServiceGraceMs).to.equal(0);
+    expect(parseArgs(['--audit-apiservice-grace=3s']).auditApiServiceGraceMs).to.equal(3_000);
+    expect(() => parseArgs(['--audit-apiservice-grace', '500ms'])).to.throw('--audit-apiservice-grace: at least 1s');
+    expect(() => parseArgs(['--audit-apiservice-grace', 'soon'])).to.throw(/--audit-apiservice-grace: expected a Go duration/);
+  });
+
   it('reads --leader-elect bare, with = or as a separate word, and lists every flag in --help', function () {
     expect(parseArgs(['--leader-elect']).leaderElect).to.equal(true);
     expect(parseArgs(['--leader-elect', 'false']).leaderElect).to.equal(false);

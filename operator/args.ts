@@ -23,6 +23,8 @@ export interface OperatorArgs {
   /** SubjectAccessReviews per second that cross-check local RBAC answers; 0: none. */
   boundaryReviewRate: number;
   notifyUrlFile?: string;
+  /** Withdraw the audit APIService after this long without a webhook replica serving it; 0: never. */
+  auditApiServiceGraceMs: number;
 }
 
 /**
@@ -64,6 +66,11 @@ const FLAGS: Record<string, FlagSpec> = {
     type: 'string',
     arg: 'FILE',
     help: 'a file holding a Slack-compatible incoming-webhook URL: messages\nwhen ApprovalRequests are created or decided (default: none)',
+  },
+  'audit-apiservice-grace': {
+    type: 'string',
+    arg: 'DUR',
+    help: 'withdraw the audit APIService from discovery after this long without\na webhook replica serving it (namespaces cannot finish deleting\nmeanwhile), restore it when one is back; 0 = never (default 60s)',
   },
   help: { type: 'boolean', short: 'h' },
 };
@@ -109,5 +116,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     boundaryIntervalMs: duration('boundary-interval', 300_000, { zero: true }),
     boundaryReviewRate: rate === undefined ? 0.5 : numberFlag('--boundary-review-rate', rate, 'a number of SubjectAccessReviews per second such as 0.5'),
     ...(notifyUrlFile !== undefined ? { notifyUrlFile } : {}),
+    auditApiServiceGraceMs: duration('audit-apiservice-grace', 60_000, { zero: true, min: '1s' }),
   };
 }

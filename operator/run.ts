@@ -44,6 +44,7 @@ operator = new Operator({
   auditRetentionMs: args.auditRetentionMs,
   sweepIntervalMs: args.sweepIntervalMs,
   workers: args.workers,
+  auditApiServiceGraceMs: args.auditApiServiceGraceMs,
   metrics,
   recorder,
 });
@@ -147,6 +148,7 @@ log.info('agentgate operator', {
   auditRetentionMs: args.auditRetentionMs,
   sweepIntervalMs: args.sweepIntervalMs,
   boundaryIntervalMs: args.boundaryIntervalMs,
+  auditApiServiceGraceMs: args.auditApiServiceGraceMs,
   notifications: notifier ? 'on' : 'off',
 });
 if (elector) elector.start();
