@@ -12,7 +12,7 @@
 // webhook's timestamps, so clock skew between machines cannot withdraw a served API.
 
 /** What the reconciler saw this time. */
-export interface AuditApiObserved {
+interface AuditApiObserved {
   /** undefined: no such APIService. */
   apiService?: { available: boolean; uid: string };
   /** A webhook replica serving the audit API renewed its heartbeat within the heartbeat's duration. */
@@ -31,7 +31,7 @@ export interface AuditApiMemory {
   restorePending: boolean;
 }
 
-export type AuditApiAction =
+type AuditApiAction =
   | { type: 'none'; requeueAfterMs: number }
   | { type: 'withdraw'; uid: string; requeueAfterMs: number; reason: 'AuditAPIWithdrawn'; message: string }
   | { type: 'restore'; requeueAfterMs: number; reason: 'AuditAPIRestored'; message: string };

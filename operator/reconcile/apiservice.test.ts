@@ -1,9 +1,11 @@
 import type * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { AUDIT_APISERVICE } from '../../api/types.js';
+import { AUDIT_APISERVICE, AUDIT_HEARTBEAT_LEASE } from '../../api/types.js';
 import { HEARTBEAT_PERIOD_MS } from '../../audit/heartbeat.js';
 import { FakeClock } from '../../lib/clock.js';
+import { fakeApiserver } from '../../testing/fake-apiserver.js';
 import { quietLogger } from '../../testing/fake-cluster.js';
+import { liveAuditApiServiceApi } from '../kube-writes.js';
 import { type AuditApiServiceApi, AuditApiServiceReconciler, defaultAuditApiService } from './apiservice.js';
 
 const GRACE = 60_000;
@@ -64,7 +66,9 @@ describe('AuditApiServiceReconciler', function () {
     clock = new FakeClock();
     api = new FakeAuditApi(installed());
     events = [];
-    const recorder = { emit: (o: { kind: string; metadata: { name?: string } }, type: string, reason: string) => events.push(`${o.kind}/${o.metadata.name} ${type} ${reason}`) };
+    const recorder = {
+      emit: (o: { kind: string; metadata: { name?: string } }, type: string, reason: string) => events.push(`${o.kind}/${o.metadata.name} ${type} ${reason}`),
+    };
     r = new AuditApiServiceReconciler({ clock, log: quietLogger(), recorder, namespace: 'agentgate-system' }, api, GRACE);
   });
 
@@ -181,5 +185,35 @@ describe('AuditApiServiceReconciler', function () {
     await runUntil(GRACE + 1_000);
     expect(api.apiService).to.not.equal(undefined);
     expect(events).to.deep.equal([]);
+  });
+});
+
+describe('liveAuditApiServiceApi', function () {
+  const path = `/apis/apiregistration.k8s.io/v1/apiservices/${AUDIT_APISERVICE}`;
+
+  it('reads by name (absent: undefined), the heartbeat Lease in its namespace, and deletes with the uid it saw', async function () {
+    const { kube, seen, close } = await fakeApiserver((s) =>
+      s.url?.includes('/leases/')
+        ? { code: 200, body: '{"spec":{"holderIdentity":"w","renewTime":"2030-01-01T00:00:00.000000Z"}}' }
+        : s.method === 'GET'
+          ? { code: 404, body: '{}' }
+          : { code: 200, body: '{}' },
+    );
+    try {
+      const api = liveAuditApiServiceApi(kube, 'ns1');
+      expect(await api.read()).to.equal(undefined);
+      expect(await api.heartbeat()).to.deep.equal({ holderIdentity: 'w', renewTime: '2030-01-01T00:00:00.000000Z' });
+      await api.delete('uid-1');
+      await api.create(defaultAuditApiService('ns1'));
+    } finally {
+      close();
+    }
+    expect(seen.map((s) => `${s.method} ${s.url}`)).to.deep.equal([
+      `GET ${path}`,
+      `GET /apis/coordination.k8s.io/v1/namespaces/ns1/leases/${AUDIT_HEARTBEAT_LEASE}`,
+      `DELETE ${path}`,
+      'POST /apis/apiregistration.k8s.io/v1/apiservices',
+    ]);
+    expect(JSON.parse(seen[2]!.body)).to.deep.equal({ preconditions: { uid: 'uid-1' } });
   });
 });

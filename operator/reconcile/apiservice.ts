@@ -65,7 +65,10 @@ export class AuditApiServiceReconciler {
     const [apiService, lease] = await Promise.all([this.api.read(), this.api.heartbeat()]);
     if (apiService) this.lastSeen = restorable(apiService);
     const action = planAuditApiService(
-      { ...(apiService ? { apiService: { available: isAvailable(apiService), uid: apiService.metadata?.uid ?? '' } } : {}), webhookHeard: this.webhookHeard(lease, nowMs) },
+      {
+        ...(apiService ? { apiService: { available: isAvailable(apiService), uid: apiService.metadata?.uid ?? '' } } : {}),
+        webhookHeard: this.webhookHeard(lease, nowMs),
+      },
       nowMs,
       this.graceMs,
       this.memory,
@@ -100,7 +103,7 @@ export class AuditApiServiceReconciler {
 
   private report(type: 'Normal' | 'Warning', reason: string, message: string): void {
     this.c.recorder.emit({ ...APISERVICE_TARGET, metadata: { name: AUDIT_APISERVICE } }, type, reason, message);
-    const fields = { apiService: AUDIT_APISERVICE, reason, message, graceMs: this.graceMs };
+    const fields = { apiService: AUDIT_APISERVICE, reason, why: message, graceMs: this.graceMs };
     if (type === 'Warning') this.c.log.warn('audit APIService withdrawn', fields);
     else this.c.log.info('audit APIService restored', fields);
   }
