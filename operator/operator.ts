@@ -52,6 +52,8 @@ interface OperatorOptions {
   auditApiServiceGraceMs?: number;
   /** Its seam; the live apiserver when absent. */
   auditApiService?: AuditApiServiceApi;
+  /** cert-manager's Certificate (namespace/name) injecting the audit APIService's CA, for a restore after a restart. */
+  auditApiServiceInjectCaFrom?: string;
 }
 
 export class Operator {
@@ -147,6 +149,7 @@ export class Operator {
         this.ctx,
         o.auditApiService ?? liveAuditApiServiceApi(this.client.kube, o.namespace),
         o.auditApiServiceGraceMs,
+        o.auditApiServiceInjectCaFrom,
       );
     this.wireHandlers();
   }

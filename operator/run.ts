@@ -45,6 +45,7 @@ operator = new Operator({
   sweepIntervalMs: args.sweepIntervalMs,
   workers: args.workers,
   auditApiServiceGraceMs: args.auditApiServiceGraceMs,
+  ...(args.auditApiServiceInjectCaFrom ? { auditApiServiceInjectCaFrom: args.auditApiServiceInjectCaFrom } : {}),
   metrics,
   recorder,
 });

@@ -245,6 +245,10 @@ describe('Helm chart', function () {
         );
         const svc = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'agentgate-audit') as any;
         expect(svc.spec.ports[0].targetPort).to.equal('audit');
+        // The operator re-creates it after withdrawing it (operator/reconcile/apiservice.ts): with the same annotation.
+        const op = podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-operator')!);
+        const inject = op.containers[0]!.args?.find((a) => a.startsWith('--audit-apiservice-inject-ca-from='));
+        expect(inject?.split('=')[1]).to.equal(api.metadata.annotations?.['cert-manager.io/inject-ca-from']);
       });
 
       it('creates the three webhook configurations empty (the webhook fills them in), and the CRDs kept on uninstall', function () {

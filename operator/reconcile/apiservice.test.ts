@@ -150,6 +150,18 @@ describe('AuditApiServiceReconciler', function () {
     expect(api.created[0]!.spec?.service).to.deep.equal({ name: 'agentgate-audit', namespace: 'ns1', port: 443 });
   });
 
+  it("with no APIService ever seen and cert-manager injecting the CA, the restored default keeps cainjector's annotation", async function () {
+    api = new FakeAuditApi();
+    const c = { clock, log: quietLogger(), recorder: { emit: () => undefined }, namespace: 'ns1' };
+    r = new AuditApiServiceReconciler(c, api, GRACE, 'ns1/agentgate-webhook');
+    await r.reconcile();
+    api.beat(clock);
+    clock.advance(1_000);
+    await r.reconcile();
+    expect(api.created[0]!.metadata?.annotations).to.deep.equal({ 'cert-manager.io/inject-ca-from': 'ns1/agentgate-webhook' });
+    expect(api.created[0]!.spec?.caBundle).to.equal(undefined);
+  });
+
   it('backs off restores that never become Available (grace, then doubling), and resets once one does', async function () {
     const restores: number[] = [];
     const t0 = clock.now().getTime();

@@ -32,11 +32,22 @@ export interface AuditApiServiceApi {
 
 const APISERVICE_TARGET = { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService' } as const;
 
-/** What to re-create when none was seen since the operator started: the chart's (Service agentgate-audit:443). */
-export function defaultAuditApiService(namespace: string): k8s.V1APIService {
+/** cert-manager's cainjector fills spec.caBundle of an object carrying this annotation (namespace/Certificate). */
+const CERT_MANAGER_INJECT_CA_FROM = 'cert-manager.io/inject-ca-from';
+
+/**
+ * What to re-create when none was seen since the operator started: the chart's (Service
+ * agentgate-audit:443), with cert-manager's annotation when it injects the CA (else the
+ * webhook re-publishes the bundle: tls.mode=auto).
+ */
+export function defaultAuditApiService(namespace: string, injectCaFrom?: string): k8s.V1APIService {
   return {
     ...APISERVICE_TARGET,
-    metadata: { name: AUDIT_APISERVICE, labels: { 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'webhook' } },
+    metadata: {
+      name: AUDIT_APISERVICE,
+      labels: { 'app.kubernetes.io/name': 'agentgate', 'app.kubernetes.io/component': 'webhook' },
+      ...(injectCaFrom ? { annotations: { [CERT_MANAGER_INJECT_CA_FROM]: injectCaFrom } } : {}),
+    },
     spec: { group: AUDIT_GROUP, version: VERSION, service: { name: AUDIT_SERVICE, namespace, port: 443 }, groupPriorityMinimum: 1000, versionPriority: 15 },
   };
 }
@@ -58,6 +69,8 @@ export class AuditApiServiceReconciler {
     private readonly c: Pick<ReconcileContext, 'clock' | 'log' | 'recorder' | 'namespace'>,
     private readonly api: AuditApiServiceApi,
     private readonly graceMs: number,
+    /** --audit-apiservice-inject-ca-from: kept on the default when the withdrawn one was never seen. */
+    private readonly injectCaFrom?: string,
   ) {}
 
   async reconcile(): Promise<Result> {
@@ -84,7 +97,7 @@ export class AuditApiServiceReconciler {
       this.report('Warning', action.reason, action.message);
     } else if (action.type === 'restore') {
       try {
-        await this.api.create(this.lastSeen ?? defaultAuditApiService(this.c.namespace));
+        await this.api.create(this.lastSeen ?? defaultAuditApiService(this.c.namespace, this.injectCaFrom));
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
       }
