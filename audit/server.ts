@@ -164,6 +164,9 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
     api(req, res);
   });
   server.keepAliveTimeout = 65_000;
+  // A connection's peer is who it was at the handshake: authn.ts parses each chain once per
+  // connection, which a TLS 1.2 renegotiation presenting another certificate would defeat.
+  server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   const drain = o.drainWith(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

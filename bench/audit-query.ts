@@ -20,7 +20,8 @@
 // Then the hourly maintenance step clusters the queried (closed) day by (agent, time)
 // (store.clusterClosed): its duration is the lock cost, and the same figures again.
 // env: AUDIT_QUERY_EVENTS (1000000; 10000000 for the issue's figure), AUDIT_QUERY_DAYS (10),
-// AUDIT_QUERY_AGENTS (100), AUDIT_QUERY_RUNS (50), AUDIT_QUERY_SCALING (1; 0 skips the one-day figures).
+// AUDIT_QUERY_AGENTS (100), AUDIT_QUERY_RUNS (50), AUDIT_QUERY_SCALING (1; 0 skips the one-day figures),
+// AUDIT_QUERY_PROFILE (a directory for agentgate's V8 CPU profiles).
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { openDb } from '../audit/db.js';
 import { PARTITION_PREFIX, TABLE, partitionFor } from '../audit/schema.js';
@@ -254,7 +255,9 @@ async function main(): Promise<void> {
   );
   const db = await openDb({ engine: 'postgres', dsn, poolSize: 2 });
   delete process.env.E2E_AUDIT_STORE;
-  const components = await startAgentgate({ name: 'bench-query' });
+  // AUDIT_QUERY_PROFILE=dir: agentgate's processes write V8 CPU profiles there when they stop.
+  const profile = process.env.AUDIT_QUERY_PROFILE;
+  const components = await startAgentgate({ name: 'bench-query', ...(profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profile}`] } : {}) });
   const store = new AuditStore(await openDb({ engine: 'postgres', dsn }), `bench-query-${process.pid}`, systemClock);
   try {
     await store.open(); // the schema exists once the webhook is up

@@ -99,8 +99,23 @@ export function chainsTo(chain: readonly X509Certificate[], cas: readonly X509Ce
   return false;
 }
 
+/**
+ * Each connection's parsed chain: a connection's peer certificates never change (the
+ * audit server refuses renegotiation, audit/server.ts), and the aggregator sends many requests over one
+ * keep-alive connection, so each chain is parsed once, not per request.
+ */
+const chains = new WeakMap<TLSSocket, readonly X509Certificate[]>();
+
 /** The peer's chain as X509Certificates, leaf first. */
-export function peerChain(socket: TLSSocket): X509Certificate[] {
+export function peerChain(socket: TLSSocket): readonly X509Certificate[] {
+  const known = chains.get(socket);
+  if (known) return known;
+  const out = parseChain(socket);
+  chains.set(socket, out);
+  return out;
+}
+
+function parseChain(socket: TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
   let c = socket.getPeerCertificate(true) as (ReturnType<TLSSocket['getPeerCertificate']> & { issuerCertificate?: unknown; raw?: Buffer }) | undefined;
   const seen = new Set<string>();
