@@ -31,7 +31,12 @@ const to = new Date(from.getTime() + 3_600_000);
 /** One GET through the handler; resolves with the body's byte count. */
 function get(handler: ReturnType<typeof auditApiHandler>, url: string, accept?: string): Promise<{ code: number; body: string }> {
   return new Promise((resolve) => {
-    const req = Object.assign(new EventEmitter(), { url, method: 'GET', headers: accept ? { accept } : {}, socket: { getPeerCertificate: () => ({}) } }) as unknown as IncomingMessage;
+    const req = Object.assign(new EventEmitter(), {
+      url,
+      method: 'GET',
+      headers: accept ? { accept } : {},
+      socket: { getPeerCertificate: () => ({}) },
+    }) as unknown as IncomingMessage;
     let code = 0;
     let sent = false;
     const res = {
