@@ -2,7 +2,8 @@
 // a real store on PostgreSQL (hack/postgres/up.sh), driven in-process without TLS, authn
 // or authz (both stubbed allow), so the figure is the store page's client side (pg
 // parsing) plus turning rows into the response (Table for kubectl get, JSON for -o json).
-// CPU ms per list of this process (process.cpuUsage), load-robust; latency for reference.
+// CPU ms per list of this process (process.cpuUsage), load-robust, and as a ratio to the
+// same run's store page alone (what serving adds to reading); latency for reference.
 //   node dist/bench/audit-list-cpu.js   env: AUDIT_LIST_ROWS (417), AUDIT_LIST_RUNS (200), AUDIT_LIST_ONLY,
 // AUDIT_LIST_KEEP=1 leaves its rows (writer bench-list, two days ago) in the store
 import { EventEmitter } from 'node:events';
@@ -10,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openDb } from '../audit/db.js';
 import { partitionFor, TABLE } from '../audit/schema.js';
 import { auditApiHandler } from '../audit/apiserver/handler.js';
+import { auditResource, columnSpecFields } from '../audit/apiserver/resource.js';
 import { AuditStore } from '../audit/store.js';
 import { systemClock } from '../lib/clock.js';
 import { newLogger } from '../lib/log.js';
@@ -115,8 +117,15 @@ async function main(): Promise<void> {
       lat.push(performance.now() - t0);
     }
     const c = process.cpuUsage(c0);
+    // The same-run baseline: the store's page alone, as the handler reads it for this output.
+    const lq = { labelSelector: q.get('labelSelector')!, fieldSelector: q.get('fieldSelector')!, limit: 500 };
+    const s0 = process.cpuUsage();
+    for (let i = 0; i < RUNS; i++)
+      await (label === 'Table' ? store.listSummaries(lq, NS, 'agentgate', columnSpecFields(auditResource())) : store.list(lq, NS, 'agentgate'));
+    const sc = process.cpuUsage(s0);
+    const storeMs = (sc.user + sc.system) / 1000 / RUNS;
     out.push(
-      `${label}: ${f((c.user + c.system) / 1000 / RUNS, 2)} ms CPU per list of ${ROWS} rows (${first.body.length} bytes); p50 ${f(pct(lat, 50))} ms p99 ${f(pct(lat, 99))} ms; load ${load()}`,
+      `${label}: ${f((c.user + c.system) / 1000 / RUNS, 2)} ms CPU per list of ${ROWS} rows (${first.body.length} bytes), ${f((c.user + c.system) / 1000 / RUNS / storeMs)}x the store's page alone (${f(storeMs, 2)} ms); p50 ${f(pct(lat, 50))} ms p99 ${f(pct(lat, 99))} ms; load ${load()}`,
     );
   }
   console.log(out.join('\n'));
