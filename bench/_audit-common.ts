@@ -239,3 +239,18 @@ export function promSum(text: string, metric: string, match: Record<string, stri
   }
   return sum;
 }
+
+/**
+ * The columns and SELECT list of a bench fill's INSERT of plausible rows: a chain whose links
+ * join up but whose hashes are stand-ins. Its FROM must give i (the sequence), t (the time),
+ * a (the agent), ns, op, res, dec and uid; $2 is the writer.
+ */
+export const FILL_ROWS_SQL = `(time, writer, sequence, name, agent, user_name, namespace, operation, resource, decision, source, outcome, status_code, request_uid, spec)
+     SELECT t, $2, i, $2 || '-' || lpad(i::text, 10, '0'), a, 'agent:' || a, ns, op, res, dec, 'admission', 'Completed', CASE WHEN dec = 'Allowed' THEN 201 ELSE 403 END, uid,
+       jsonb_build_object(
+         'time', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'agent', a, 'user', 'agent:' || a,
+         'groups', jsonb_build_array('agentgate:agents'), 'operation', op, 'group', '', 'version', 'v1', 'resource', res,
+         'namespace', ns, 'name', res || '-' || (i % 997), 'decision', dec, 'grant', 'grant-' || (i % 7),
+         'reason', CASE WHEN dec = 'Allowed' THEN 'covered by grant grant-' || (i % 7) ELSE 'no active grant covers ' || op || ' ' || res END,
+         'requestUID', uid, 'objectDigest', md5(uid || 'o') || md5(uid || 'p'),
+         'chain', jsonb_build_object('writer', $2::text, 'sequence', i, 'previousHash', md5((i - 1)::text) || md5((i - 1)::text || 'x'), 'hash', md5(i::text) || md5(i::text || 'x')))`;

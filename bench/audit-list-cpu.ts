@@ -15,7 +15,7 @@ import { auditResource, columnSpecFields } from '../audit/apiserver/resource.js'
 import { AuditStore } from '../audit/store.js';
 import { systemClock } from '../lib/clock.js';
 import { newLogger } from '../lib/log.js';
-import { f, load, pct, pgDsn } from './_audit-common.js';
+import { f, FILL_ROWS_SQL, load, pct, pgDsn } from './_audit-common.js';
 
 const ROWS = Number(process.env.AUDIT_LIST_ROWS ?? 417);
 const RUNS = Number(process.env.AUDIT_LIST_RUNS ?? 200);
@@ -67,15 +67,7 @@ async function main(): Promise<void> {
   await store.db.query(`DELETE FROM ${TABLE} WHERE writer = $1`, [WRITER]);
   // ROWS events of one agent in the hour, with the same plausible specs as audit-query.ts.
   await store.db.query(
-    `INSERT INTO ${TABLE} (time, writer, sequence, name, agent, user_name, namespace, operation, resource, decision, source, outcome, status_code, request_uid, spec)
-     SELECT t, $2, i, $2 || '-' || lpad(i::text, 10, '0'), a, 'agent:' || a, ns, op, res, dec, 'admission', 'Completed', CASE WHEN dec = 'Allowed' THEN 201 ELSE 403 END, uid,
-       jsonb_build_object(
-         'time', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'agent', a, 'user', 'agent:' || a,
-         'groups', jsonb_build_array('agentgate:agents'), 'operation', op, 'group', '', 'version', 'v1', 'resource', res,
-         'namespace', ns, 'name', res || '-' || (i % 997), 'decision', dec, 'grant', 'grant-' || (i % 7),
-         'reason', CASE WHEN dec = 'Allowed' THEN 'covered by grant grant-' || (i % 7) ELSE 'no active grant covers ' || op || ' ' || res END,
-         'requestUID', uid, 'objectDigest', md5(uid || 'o') || md5(uid || 'p'),
-         'chain', jsonb_build_object('writer', $2::text, 'sequence', i, 'previousHash', md5((i - 1)::text) || md5((i - 1)::text || 'x'), 'hash', md5(i::text) || md5(i::text || 'x')))
+    `INSERT INTO ${TABLE} ${FILL_ROWS_SQL}
      FROM (
        SELECT i, $1::timestamptz + (i * 3600000.0 / $3) * interval '1 millisecond' AS t, $4::text AS a, 'team-' || (i % 50) AS ns,
          (ARRAY['CREATE','UPDATE','PATCH','DELETE','CREATE','UPDATE'])[1 + i % 6] AS op,

@@ -30,7 +30,7 @@ import { AuditStore } from '../audit/store.js';
 import { clusterEnv, eventually, kubectl } from '../harness/cluster.js';
 import { startAgentgate, stopAgentgate } from '../harness/components.js';
 import { systemClock } from '../lib/clock.js';
-import { clientFromKubeconfig, CpuAccount, f, goal, load, pct, pgDsn, request } from './_audit-common.js';
+import { clientFromKubeconfig, CpuAccount, f, FILL_ROWS_SQL, goal, load, pct, pgDsn, request } from './_audit-common.js';
 
 const EVENTS = Number(process.env.AUDIT_QUERY_EVENTS ?? 1_000_000);
 const DAYS = Number(process.env.AUDIT_QUERY_DAYS ?? 10);
@@ -73,15 +73,7 @@ async function fillDay(db: Db, d: number): Promise<number> {
   // whose links join up but whose hashes are stand-ins (md5 of the sequence, not the
   // event): `agentgate audit verify` reports these days as altered. A read benchmark.
   await db.query(
-    `INSERT INTO ${p.name} (time, writer, sequence, name, agent, user_name, namespace, operation, resource, decision, source, outcome, status_code, request_uid, spec)
-     SELECT t, $2, i, $2 || '-' || lpad(i::text, 10, '0'), a, 'agent:' || a, ns, op, res, dec, 'admission', 'Completed', CASE WHEN dec = 'Allowed' THEN 201 ELSE 403 END, uid,
-       jsonb_build_object(
-         'time', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'agent', a, 'user', 'agent:' || a,
-         'groups', jsonb_build_array('agentgate:agents'), 'operation', op, 'group', '', 'version', 'v1', 'resource', res,
-         'namespace', ns, 'name', res || '-' || (i % 997), 'decision', dec, 'grant', 'grant-' || (i % 7),
-         'reason', CASE WHEN dec = 'Allowed' THEN 'covered by grant grant-' || (i % 7) ELSE 'no active grant covers ' || op || ' ' || res END,
-         'requestUID', uid, 'objectDigest', md5(uid || 'o') || md5(uid || 'p'),
-         'chain', jsonb_build_object('writer', $2::text, 'sequence', i, 'previousHash', md5((i - 1)::text) || md5((i - 1)::text || 'x'), 'hash', md5(i::text) || md5(i::text || 'x')))
+    `INSERT INTO ${p.name} ${FILL_ROWS_SQL}
      FROM (
        SELECT i, $1::timestamptz + ((i - $3) * $4::double precision) * interval '1 millisecond' AS t,
          'bench-fill-agent-' || lpad((i % ${AGENTS})::text, 3, '0') AS a,
