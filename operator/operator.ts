@@ -17,6 +17,7 @@ import { KubeWrites } from './kube-writes.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { reconcileAgent } from './reconcile/agent.js';
+import { grantChangeReachesAgent } from './plan/agent.js';
 import { reconcileApproval } from './reconcile/approval.js';
 import { reconcileAuditRetention } from './reconcile/audit.js';
 import { key, parseKey, type ClusterWrites, type ReconcileContext, type Result } from './reconcile/context.js';
@@ -154,11 +155,13 @@ export class Operator {
   }
 
   private wireHandlers(): void {
-    this.grants.onChange((g, ev) => {
+    this.grants.onChange((g, ev, previous) => {
       this.cache.observe('AccessGrant', g, ev === 'delete');
       if (!this.started) return;
       this.queue.add(key('AccessGrant', g.metadata.namespace ?? '', g.metadata.name ?? ''));
-      if (g.spec?.agent && ev !== 'resync') this.queue.add(key('AgentIdentity', '', g.spec.agent));
+      // Its agent's status counts Active grants; an agent that is gone has no status to write.
+      const agent = g.spec?.agent;
+      if (agent && ev !== 'resync' && grantChangeReachesAgent(ev, g, previous) && this.cache.agent(agent)) this.queue.add(key('AgentIdentity', '', agent));
     });
     this.agents.onChange((a, ev) => {
       this.cache.observe('AgentIdentity', a, ev === 'delete');
