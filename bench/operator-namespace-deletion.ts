@@ -130,6 +130,10 @@ async function main(): Promise<void> {
     console.log(
       `  AccessGrants gone: ${N - missingGrants}/${N}; p50 ${fmt(percentile(grantLat, 50))}, p99 ${fmt(percentile(grantLat, 99))}, all ${fmt(grantLat[grantLat.length - 1]!)}`,
     );
+    const marked = grants.flatMap((t) => [...t.markedAt.values()].map((x) => x - t0)).sort((a, b) => a - b);
+    console.log(
+      `  AccessGrants seen marked for deletion by the namespace controller: ${marked.length}/${N} (the rest went before a watcher saw the mark); p50 ${fmt(percentile(marked, 50))}, last ${fmt(marked[marked.length - 1] ?? NaN)}`,
+    );
     console.log(`  operator CPU in the cleanup: ${cpu.toFixed(1)} s (${((cpu * 1000) / N).toFixed(1)} ms per grant); load ${loadAverage()}`);
     console.log(`  apiserver requests in the cleanup (all clients): ${describeCounts(requests)}`);
     console.log(

@@ -50,6 +50,9 @@ interface OperatorOptions {
   writes?: ClusterWrites;
 }
 
+/** How long an agent's count of Active grants may lag its grants' changes (bursts coalesce into one status write). */
+const AGENT_COUNT_COALESCE_MS = 1000;
+
 export class Operator {
   readonly client: AgentgateClient;
   readonly grants: Informer<AccessGrant>;
@@ -159,9 +162,13 @@ export class Operator {
       this.cache.observe('AccessGrant', g, ev === 'delete');
       if (!this.started) return;
       this.queue.add(key('AccessGrant', g.metadata.namespace ?? '', g.metadata.name ?? ''));
-      // Its agent's status counts Active grants; an agent that is gone has no status to write.
+      // Its agent's status counts Active grants; an agent that is gone has no status to
+      // write. A count, not access: a burst of changes (a namespace deleted) costs one
+      // status write per AGENT_COUNT_COALESCE_MS, not one per grant.
       const agent = g.spec?.agent;
-      if (agent && ev !== 'resync' && grantChangeReachesAgent(ev, g, previous) && this.cache.agent(agent)) this.queue.add(key('AgentIdentity', '', agent));
+      if (agent && ev !== 'resync' && grantChangeReachesAgent(ev, g, previous) && this.cache.agent(agent)) {
+        this.queue.addAfter(key('AgentIdentity', '', agent), AGENT_COUNT_COALESCE_MS);
+      }
     });
     this.agents.onChange((a, ev) => {
       this.cache.observe('AgentIdentity', a, ev === 'delete');
