@@ -185,6 +185,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function trackObjects(
   kc: k8s.KubeConfig,
   path: string,
+  /** Called once per object when it is first seen marked for deletion. */
+  onMarked?: (name: string) => void,
 ): { created: () => number; deletedAt: Map<string, number>; markedAt: Map<string, number>; stop: () => void } {
   const { ag } = adminClients();
   const present = new Set<string>();
@@ -193,12 +195,18 @@ export function trackObjects(
   const markedAt = new Map<string, number>();
   let stopped = false;
   let req: { abort: () => void } | undefined;
+  const marked = (name: string): void => {
+    if (markedAt.has(name)) return;
+    markedAt.set(name, Date.now());
+    onMarked?.(name);
+  };
   const open = async (): Promise<void> => {
     while (!stopped) {
       try {
-        const list = await ag.kube.get<{ items: Array<{ metadata?: { name?: string } }>; metadata?: { resourceVersion?: string } }>(path);
+        const list = await ag.kube.get<{ items: Array<{ metadata?: { name?: string; deletionTimestamp?: string } }>; metadata?: { resourceVersion?: string } }>(path);
         const now = Date.now();
         const listed = new Set(list.items.map((o) => o.metadata?.name ?? ''));
+        for (const o of list.items) if (o.metadata?.deletionTimestamp) marked(o.metadata.name ?? '');
         for (const name of present) if (!listed.has(name) && !deletedAt.has(name)) deletedAt.set(name, now);
         for (const name of listed) present.add(name);
         req = await new k8s.Watch(kc).watch(
@@ -207,7 +215,7 @@ export function trackObjects(
           (type: string, obj: { metadata?: { name?: string; deletionTimestamp?: string } }) => {
             const name = obj.metadata?.name ?? '';
             if (type === 'ADDED') present.add(name);
-            if (obj.metadata?.deletionTimestamp && !markedAt.has(name)) markedAt.set(name, Date.now());
+            if (obj.metadata?.deletionTimestamp) marked(name);
             if (type === 'DELETED' && !deletedAt.has(name)) deletedAt.set(name, Date.now());
           },
           () => {
