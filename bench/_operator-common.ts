@@ -203,7 +203,9 @@ export function trackObjects(
   const open = async (): Promise<void> => {
     while (!stopped) {
       try {
-        const list = await ag.kube.get<{ items: Array<{ metadata?: { name?: string; deletionTimestamp?: string } }>; metadata?: { resourceVersion?: string } }>(path);
+        const list = await ag.kube.get<{ items: Array<{ metadata?: { name?: string; deletionTimestamp?: string } }>; metadata?: { resourceVersion?: string } }>(
+          path,
+        );
         const now = Date.now();
         const listed = new Set(list.items.map((o) => o.metadata?.name ?? ''));
         for (const o of list.items) if (o.metadata?.deletionTimestamp) marked(o.metadata.name ?? '');

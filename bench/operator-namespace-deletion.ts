@@ -10,7 +10,7 @@
 // delete its RoleBinding and remove its finalizer; 32 in flight). Every object counts: one
 // never gone fails the run. Goal: <= 1.2x the bare client. Needs the local control plane.
 import { AUDIT_APISERVICE } from '../api/types.js';
-import { kubectl, kubectlOk, uniqueName } from '../harness/cluster.js';
+import { kubectlOk, uniqueName } from '../harness/cluster.js';
 import { agentgatePath, apiPath, GV, isNotFound } from '../lib/kube.js';
 import {
   adminClients,
@@ -172,7 +172,9 @@ async function main(): Promise<void> {
     const fmt = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(0)} ms` : 'never');
     const describe = (c: Cleanup, what: string): void => {
       const missing = (l: number[]) => l.filter((x) => !Number.isFinite(x)).length;
-      console.log(`  ${what}: all gone ${fmt(c.allMs)} after the namespaces' deletion (the namespace controller first reached one at ${fmt(c.firstReachedMs)})`);
+      console.log(
+        `  ${what}: all gone ${fmt(c.allMs)} after the namespaces' deletion (the namespace controller first reached one at ${fmt(c.firstReachedMs)})`,
+      );
       for (const [kind, l] of [
         ['RoleBindings', c.bindings],
         ['AccessGrants', c.grants],
@@ -185,11 +187,12 @@ async function main(): Promise<void> {
     console.log(`    operator CPU in the cleanup: ${cpu.toFixed(1)} s (${((cpu * 1000) / N).toFixed(1)} ms per grant); load ${loadAverage()}`);
     const top = new Map([...requests].sort((x, y) => y[1] - x[1]).slice(0, 10));
     console.log(`    apiserver requests in the cleanup (all clients), the 10 largest: ${describeCounts(top)}`);
-    describe(base, 'baseline, same run: a bare client in the operator\'s place (32 in flight)');
+    describe(base, "baseline, same run: a bare client in the operator's place (32 in flight)");
     console.log(`    load ${loadAtBaseline}`);
     console.log(`  operator / bare client, all gone = ${(run.allMs / base.allMs).toFixed(2)} (goal <= 1.2)`);
     const never = [run, base].flatMap((c) => [...c.bindings, ...c.grants]).filter((x) => !Number.isFinite(x)).length;
-    if (never) throw new Error(`${never} objects were still there ${DEADLINE_MS / 1000} s after their namespaces' deletion (operator and baseline runs together)`);
+    if (never)
+      throw new Error(`${never} objects were still there ${DEADLINE_MS / 1000} s after their namespaces' deletion (operator and baseline runs together)`);
   } finally {
     await teardown(agent, namespaces, op, lease);
   }
