@@ -4,12 +4,14 @@
 // figure is the time until every RoleBinding and every AccessGrant is gone. The namespace
 // controller deletes both kinds at its own pace (kube-apiserver deletes a collection one
 // object at a time); the operator deletes each marked grant's RoleBinding and removes its
-// finalizer. Baseline, same run, same shape: as many namespaces holding as many
-// RoleBindings and AccessGrants (with a finalizer of the bench's own) deleted the same way,
-// with a bare client in the operator's place (watch the grants; for each marked one,
-// delete its RoleBinding and remove its finalizer; 32 in flight). Every object counts: one
-// never gone fails the run. Goal: <= 1.2x the bare client. Needs the local control plane.
-import { AUDIT_APISERVICE } from '../api/types.js';
+// finalizer. Baseline, same run, after the operator stopped: as many namespaces holding
+// as many copies of the operator's RoleBindings and AccessGrants (status included, a
+// finalizer of the bench's own) deleted the same way, with a bare client in the operator's
+// place (watch the grants; for each marked one, delete its RoleBinding and remove its
+// finalizer; 32 in flight). Every object counts: one never gone fails the run.
+// Goal: <= 1.2x the bare client. Needs the local control plane (make up).
+import type { V1RoleBinding } from '@kubernetes/client-node';
+import { AUDIT_APISERVICE, LABEL_GRANT, type AccessGrant } from '../api/types.js';
 import { kubectlOk, uniqueName } from '../harness/cluster.js';
 import { agentgatePath, apiPath, GV, isNotFound } from '../lib/kube.js';
 import {
@@ -20,7 +22,6 @@ import {
   describeCounts,
   diff,
   grantAndAwaitBindings,
-  grantBody,
   loadAverage,
   percentile,
   pool,
@@ -49,6 +50,8 @@ interface Cleanup {
   grants: number[];
   /** When the namespace controller's deletions first reached a grant or binding. */
   firstReachedMs: number;
+  /** Per grant seen marked for deletion (the namespace controller's pace): mark -> gone, sorted; +Infinity if never gone. */
+  finalizerLagMs: number[];
   allMs: number;
 }
 
@@ -62,7 +65,9 @@ async function deleteAndAwait(namespaces: string[], rbs: Tracker[], grants: Trac
   const bindings = namespaces.flatMap((_, i) => deletionDelays(rbs[i]!.deletedAt, perNamespace[i]!, t0)).sort((a, b) => a - b);
   const grantsGone = namespaces.flatMap((_, i) => deletionDelays(grants[i]!.deletedAt, perNamespace[i]!, t0, 'g-')).sort((a, b) => a - b);
   const reached = [...rbs, ...grants].flatMap((t) => [...t.deletedAt.values(), ...t.markedAt.values()]).filter((x) => x >= t0);
+  const finalizerLagMs = grants.flatMap((t) => [...t.markedAt].map(([name, at]) => (t.deletedAt.get(name) ?? Infinity) - at)).sort((a, b) => a - b);
   return {
+    finalizerLagMs,
     bindings,
     grants: grantsGone,
     firstReachedMs: Math.min(...reached) - t0,
@@ -92,13 +97,20 @@ function limiter(n: number): (f: () => Promise<void>) => void {
   };
 }
 
+/** One of the operator's grants and its RoleBinding as they stood, for the baseline to copy. */
+interface Template {
+  grant: AccessGrant;
+  binding: V1RoleBinding;
+}
+
 /**
- * The bare client in the operator's place: the same objects (bindings agentgate-g-i, grants
- * g-i with a finalizer of its own), created before the operator starts so it never touches
- * them; then the namespaces are deleted, and for each grant seen marked, its binding is
- * deleted and its finalizer removed.
+ * The bare client in the operator's place, run after the operator stopped: the same
+ * objects (a copy of an operator's grant, status included, as g-i with a finalizer of its
+ * own, and of its RoleBinding, owner reference included, as agentgate-g-i) in as many
+ * namespaces; then the namespaces are deleted, and for each grant seen marked, its binding
+ * is deleted and its finalizer removed.
  */
-async function baseline(agent: string): Promise<Cleanup> {
+async function baseline(t: Template): Promise<Cleanup> {
   const { kc, ag } = adminClients();
   const namespaces = perNamespace.map(() => uniqueName('bench-nsdel-base'));
   const run = limiter(32);
@@ -122,18 +134,28 @@ async function baseline(agent: string): Promise<Cleanup> {
       Array.from({ length: perNamespace[k]! }, (_, i) => i),
       32,
       async (i) => {
+        const name = `g-${i}`;
+        const created = await ag.create<AccessGrant>(
+          'AccessGrant',
+          { apiVersion: t.grant.apiVersion, kind: t.grant.kind, metadata: { name, namespace: ns, finalizers: [BASELINE_FINALIZER] }, spec: t.grant.spec },
+          ns,
+        );
+        await ag.replaceStatus('AccessGrant', name, { ...created, status: t.grant.status }, ns);
+        const m = t.binding.metadata!;
         await ag.kube.create(apiPath(GV.rbac, 'rolebindings', ns), {
-          metadata: { name: `agentgate-g-${i}` },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
-          subjects: [{ kind: 'User', name: 'bench:nobody', apiGroup: 'rbac.authorization.k8s.io' }],
+          metadata: {
+            name: `agentgate-${name}`,
+            labels: { ...m.labels, [LABEL_GRANT]: name },
+            annotations: m.annotations,
+            ownerReferences: (m.ownerReferences ?? []).map((o) => ({ ...o, name, uid: created.metadata.uid ?? '' })),
+          },
+          roleRef: t.binding.roleRef,
+          subjects: t.binding.subjects,
         });
-        const g = grantBody(ns, `g-${i}`, agent, { duration: '1h' });
-        g.metadata.finalizers = [BASELINE_FINALIZER];
-        await ag.create('AccessGrant', g, ns);
       },
     );
   }
-  while ([...rbs, ...grants].reduce((a, t) => a + t.created(), 0) < 2 * N) await sleep(200);
+  while ([...rbs, ...grants].reduce((a, x) => a + x.created(), 0) < 2 * N) await sleep(200);
   return deleteAndAwait(namespaces, rbs, grants);
 }
 
@@ -147,9 +169,6 @@ async function main(): Promise<void> {
   // has no server; the namespace controller's discovery would then fail and keep every
   // deleted namespace Terminating, deleting nothing in it.
   await kubectlOk('admin', ['delete', 'apiservice', AUDIT_APISERVICE, '--ignore-not-found']);
-  console.error(`operator-namespace-deletion: baseline (bare client in the operator's place, ${N} RoleBindings + ${N} AccessGrants)...`);
-  const base = await baseline(agent);
-  const loadAtBaseline = loadAverage();
 
   const op = startOperator(kubeconfig, uniqueName('bench-nsdel-op'), lease);
   try {
@@ -163,11 +182,20 @@ async function main(): Promise<void> {
     // Let verification and status writes of the activation settle, so they are not timed as cleanup.
     await sleep(10_000);
 
+    const template: Template = {
+      grant: await ag.get<AccessGrant>('AccessGrant', 'g-0', namespaces[0]),
+      binding: await ag.kube.get<V1RoleBinding>(apiPath(GV.rbac, 'rolebindings', namespaces[0], 'agentgate-g-0')),
+    };
     const cpu0 = cpuSeconds(op.child.pid!);
     const req0 = await apiserverRequests();
     const run = await deleteAndAwait(namespaces, rbs, grants);
     const cpu = cpuSeconds(op.child.pid!) - cpu0;
     const requests = diff(req0, await apiserverRequests());
+    // The baseline's objects must not be the operator's to handle.
+    await op.stop('SIGTERM');
+    console.error(`operator-namespace-deletion: baseline (bare client in the operator's place, ${N} RoleBindings + ${N} AccessGrants)...`);
+    const base = await baseline(template);
+    const loadAtBaseline = loadAverage();
 
     const fmt = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(0)} ms` : 'never');
     const describe = (c: Cleanup, what: string): void => {
@@ -181,6 +209,10 @@ async function main(): Promise<void> {
       ] as const) {
         console.log(`    ${kind} gone: ${N - missing(l)}/${N}; p50 ${fmt(percentile(l, 50))}, p99 ${fmt(percentile(l, 99))}, all ${fmt(l[l.length - 1]!)}`);
       }
+      const lag = c.finalizerLagMs;
+      console.log(
+        `    a grant marked for deletion -> gone (the finalizer's remover alone; ${lag.length} seen marked): p50 ${fmt(percentile(lag, 50))}, p99 ${fmt(percentile(lag, 99))}, max ${fmt(lag[lag.length - 1] ?? NaN)}`,
+      );
     };
     console.log(`operator-namespace-deletion: ${N} Active grants in ${NAMESPACES} namespaces, the namespaces deleted at once (measured under contention)`);
     describe(run, 'operator');
