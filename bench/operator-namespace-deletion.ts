@@ -191,6 +191,7 @@ async function main(): Promise<void> {
     const run = await deleteAndAwait(namespaces, rbs, grants);
     const cpu = cpuSeconds(op.child.pid!) - cpu0;
     const requests = diff(req0, await apiserverRequests());
+    const loadAtRun = loadAverage();
     // The baseline's objects must not be the operator's to handle.
     await op.stop('SIGTERM');
     console.error(`operator-namespace-deletion: baseline (bare client in the operator's place, ${N} RoleBindings + ${N} AccessGrants)...`);
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
     };
     console.log(`operator-namespace-deletion: ${N} Active grants in ${NAMESPACES} namespaces, the namespaces deleted at once (measured under contention)`);
     describe(run, 'operator');
-    console.log(`    operator CPU in the cleanup: ${cpu.toFixed(1)} s (${((cpu * 1000) / N).toFixed(1)} ms per grant); load ${loadAverage()}`);
+    console.log(`    operator CPU in the cleanup: ${cpu.toFixed(1)} s (${((cpu * 1000) / N).toFixed(1)} ms per grant); load ${loadAtRun}`);
     const top = new Map([...requests].sort((x, y) => y[1] - x[1]).slice(0, 10));
     console.log(`    apiserver requests in the cleanup (all clients), the 10 largest: ${describeCounts(top)}`);
     describe(base, "baseline, same run: a bare client in the operator's place (32 in flight)");
