@@ -8,7 +8,7 @@ import https from 'node:https';
 import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant } from '../api/types.js';
 import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
 import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../harness/components.js';
-import { AgentgateClient, withKeepAlive } from '../lib/kube.js';
+import { AgentgateClient, apiPath, GV, withKeepAlive } from '../lib/kube.js';
 import { agentIdentity, asNew } from '../testing/fixtures.js';
 
 export function adminClients(): { kc: k8s.KubeConfig; ag: AgentgateClient; rbac: k8s.RbacAuthorizationV1Api; core: k8s.CoreV1Api } {
@@ -176,36 +176,48 @@ export async function teardown(agent: string, namespaces: string[], op: RunningC
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Baseline measured in the same run: how long a bare client (admin, keep-alive, 32 in
- * flight) takes to create and then delete n RoleBindings. The operator's figures read
- * against this say how close it is to what this apiserver on this machine can do.
+ * The objects of one collection (a path such as one namespace's RoleBindings) as they come
+ * and go, seen through a watch that is re-opened whenever the apiserver ends it (a plain
+ * watch that ends silently would count deletions it never saw as never happening). After
+ * each re-open, a list settles what the gap hid: an object gone from it is taken as deleted
+ * at that moment (late, never early).
  */
-/**
- * The RoleBindings of one namespace as they come and go, seen through a watch that is
- * re-opened whenever the apiserver ends it (a plain watch that ends silently would count
- * deletions it never saw as never happening). After each re-open, a list settles what the
- * gap hid: a binding gone from it is taken as deleted at that moment (late, never early).
- */
-export function trackRoleBindings(kc: k8s.KubeConfig, ns: string): { created: () => number; deletedAt: Map<string, number>; stop: () => void } {
-  const { rbac } = adminClients();
+export function trackObjects(
+  kc: k8s.KubeConfig,
+  path: string,
+  /** Called once per object when it is first seen marked for deletion. */
+  onMarked?: (name: string) => void,
+): { created: () => number; deletedAt: Map<string, number>; markedAt: Map<string, number>; stop: () => void } {
+  const { ag } = adminClients();
   const present = new Set<string>();
   const deletedAt = new Map<string, number>();
+  /** When an object was first seen marked for deletion (a deletionTimestamp, finalizers pending). */
+  const markedAt = new Map<string, number>();
   let stopped = false;
   let req: { abort: () => void } | undefined;
+  const marked = (name: string): void => {
+    if (markedAt.has(name)) return;
+    markedAt.set(name, Date.now());
+    onMarked?.(name);
+  };
   const open = async (): Promise<void> => {
     while (!stopped) {
       try {
-        const list = await rbac.listNamespacedRoleBinding({ namespace: ns });
+        const list = await ag.kube.get<{ items: Array<{ metadata?: { name?: string; deletionTimestamp?: string } }>; metadata?: { resourceVersion?: string } }>(
+          path,
+        );
         const now = Date.now();
-        const listed = new Set(list.items.map((b) => b.metadata?.name ?? ''));
+        const listed = new Set(list.items.map((o) => o.metadata?.name ?? ''));
+        for (const o of list.items) if (o.metadata?.deletionTimestamp) marked(o.metadata.name ?? '');
         for (const name of present) if (!listed.has(name) && !deletedAt.has(name)) deletedAt.set(name, now);
         for (const name of listed) present.add(name);
         req = await new k8s.Watch(kc).watch(
-          `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`,
+          path,
           { resourceVersion: list.metadata?.resourceVersion },
-          (type: string, obj: k8s.V1RoleBinding) => {
+          (type: string, obj: { metadata?: { name?: string; deletionTimestamp?: string } }) => {
             const name = obj.metadata?.name ?? '';
             if (type === 'ADDED') present.add(name);
+            if (obj.metadata?.deletionTimestamp) marked(name);
             if (type === 'DELETED' && !deletedAt.has(name)) deletedAt.set(name, Date.now());
           },
           () => {
@@ -222,12 +234,16 @@ export function trackRoleBindings(kc: k8s.KubeConfig, ns: string): { created: ()
   return {
     created: () => present.size,
     deletedAt,
+    markedAt,
     stop: () => {
       stopped = true;
       req?.abort();
     },
   };
 }
+
+/** The RoleBindings of one namespace as they come and go (trackObjects). */
+export const trackRoleBindings = (kc: k8s.KubeConfig, ns: string): ReturnType<typeof trackObjects> => trackObjects(kc, apiPath(GV.rbac, 'rolebindings', ns));
 
 /**
  * Creates grants g-0 … g-(n-1) of agent in ns (50 in flight) and waits until the operator
@@ -253,13 +269,21 @@ export async function grantAndAwaitBindings(
   if (rbs.created() < n) throw new Error(`only ${rbs.created()}/${n} RoleBindings were created by ${new Date(deadlineMs).toISOString()}; cannot measure`);
 }
 
-/** When each grant's RoleBinding (agentgate-g-i) was seen deleted, in ms from t0, sorted; +Infinity for one never seen deleted (it counts). */
-export function deletionDelays(deletedAt: ReadonlyMap<string, number>, n: number, t0: number): number[] {
-  return Array.from({ length: n }, (_, i) => deletedAt.get(`agentgate-g-${i}`))
+/**
+ * When each grant's RoleBinding (agentgate-g-i; with prefix 'g-', the grant g-i itself) was
+ * seen deleted, in ms from t0, sorted; +Infinity for one never seen deleted (it counts).
+ */
+export function deletionDelays(deletedAt: ReadonlyMap<string, number>, n: number, t0: number, prefix = 'agentgate-g-'): number[] {
+  return Array.from({ length: n }, (_, i) => deletedAt.get(`${prefix}${i}`))
     .map((t) => (t === undefined ? Infinity : t - t0))
     .sort((a, b) => a - b);
 }
 
+/**
+ * Baseline measured in the same run: how long a bare client (admin, keep-alive, 32 in
+ * flight) takes to create and then delete n RoleBindings. The operator's figures read
+ * against this say how close it is to what this apiserver on this machine can do.
+ */
 export async function baselineRoleBindings(n: number): Promise<{ createMs: number; deleteMs: number; deleteLatenciesMs: number[] }> {
   const { rbac } = adminClients();
   const ns = `bench-baseline-${Date.now().toString(36)}`;

@@ -5,7 +5,7 @@ import { verifyAgents } from '../boundary/verify.js';
 import { planAccessReviews } from '../boundary/verify.js';
 import { agent, base, grant, grantBinding, NOW } from '../testing/boundary.js';
 import { LocalRbacAuthorizer } from '../lib/rbac-authorizer.js';
-import { agentChangeMatters, agentsDirtiedBy, type BoundaryChange } from './boundary-scope.js';
+import { agentChangeMatters, agentsDirtiedBy, clearsOnly, type BoundaryChange } from './boundary-scope.js';
 
 // Three agents: a and b work in payments, c only in default; c may be granted view only.
 const A = agent('a', [{ kind: 'User', name: 'agent:a' }]);
@@ -147,6 +147,95 @@ describe('operator: which agents a change re-verifies', function () {
 
   it('webhook configurations, the backstop and anything else: all agents', function () {
     expect(scope([{ kind: 'Everything', why: 'webhook configuration' }])).to.equal('all');
+  });
+
+  describe("the removal of one of agentgate's own bindings", function () {
+    const bUser = [{ kind: 'User', name: 'agent:b', apiGroup: 'rbac.authorization.k8s.io' }];
+    const removed = (binding: Binding): BoundaryChange[] => [{ kind: 'RemovedGrantBinding', binding }];
+
+    /** Per agent, finding -> severity rank (Critical 2, Warning 1), to compare before and after. */
+    function findingsByAgent(s: BoundarySnapshot): Map<string, Map<string, number>> {
+      const out = new Map<string, Map<string, number>>();
+      for (const [agentName, json] of reports(s)) {
+        const m = new Map<string, number>();
+        for (const f of JSON.parse(json) as Array<{ route: string; object?: string; severity: string }>) {
+          const k = `${f.route} ${f.object ?? ''}`;
+          m.set(k, Math.max(m.get(k) ?? 0, f.severity === 'Critical' ? 2 : 1));
+        }
+        out.set(agentName, m);
+      }
+      return out;
+    }
+
+    /**
+     * A clearing removal: no agent outside the scope of now gains a finding or a more severe
+     * one, and some agent loses one (else the case proves nothing).
+     */
+    function expectOnlyClears(before: BoundarySnapshot, after: BoundarySnapshot, binding: Binding): void {
+      expect(clearsOnly(removed(binding)[0]!)).to.equal(true);
+      const now = agentsDirtiedBy(removed(binding), after);
+      expect(now).to.not.equal('all');
+      const b = findingsByAgent(before);
+      let cleared = 0;
+      for (const [agentName, after_] of findingsByAgent(after)) {
+        const before_ = b.get(agentName)!;
+        for (const [k, sev] of before_) if ((after_.get(k) ?? 0) < sev) cleared++;
+        if ((now as Set<string>).has(agentName)) continue;
+        for (const [k, sev] of after_) expect(before_.get(k) ?? 0, `${agentName} gained ${k}`).to.be.at.least(sev);
+      }
+      expect(cleared, 'the removal should clear some finding, or the case proves nothing').to.be.greaterThan(0);
+    }
+
+    it("of an agent's live grant binding in a namespace its ceiling allows: no agent now", function () {
+      const g = grant('g1', 'payments', 'b');
+      const rb = grantBinding(g, bUser);
+      expect(scope(removed(rb), cluster({ grants: [g] }))).to.deep.equal([]);
+    });
+
+    it('in a namespace the named agent’s ceiling does not allow (its reviewed namespaces may shrink): that agent now', function () {
+      const g = grant('g1', 'payments', 'c');
+      const rb = grantBinding(g, [{ kind: 'User', name: 'agent:c', apiGroup: 'rbac.authorization.k8s.io' }]);
+      expect(scope(removed(rb), cluster({ grants: [g] }))).to.deep.equal(['c']);
+      // A namespace that is gone is allowed by no one.
+      expect(scope(removed(grantBinding(grant('g2', 'gone', 'b'), bUser)), cluster())).to.deep.equal(['b']);
+    });
+
+    it('naming a ServiceAccount (it may have made one more powerful): as any binding change', function () {
+      const g = grant('g1', 'payments', 'b');
+      const rb: Binding = { ...grantBinding(g), subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'payments' }] };
+      expect(clearsOnly(removed(rb)[0]!)).to.equal(false);
+      expect(scope(removed(rb), cluster({ grants: [g] }))).to.equal('all');
+    });
+
+    it('a binding that is not agentgate’s: as any binding change', function () {
+      expect(clearsOnly(removed(userBinding('x', 'agent:a', 'payments'))[0]!)).to.equal(false);
+    });
+
+    describe('can only clear findings', function () {
+      it('a standing binding whose grant expired', function () {
+        const g = grant('g1', 'payments', 'b', { phase: 'Expired', expiresAt: '2030-01-01T00:00:00Z' });
+        const rb = grantBinding(g, bUser);
+        expectOnlyClears(cluster({ grants: [g], roleBindings: [rb] }), cluster({ grants: [g] }), rb);
+      });
+
+      it("one agent's grant binding tampered to name another agent's user", function () {
+        const g = grant('g1', 'payments', 'b');
+        const rb = grantBinding(g, [{ kind: 'User', name: 'agent:a', apiGroup: 'rbac.authorization.k8s.io' }]);
+        expectOnlyClears(cluster({ grants: [g], roleBindings: [rb] }), cluster({ grants: [g] }), rb);
+      });
+
+      it('a grant binding of an escalating role', function () {
+        const g = grant('g1', 'payments', 'b');
+        const rb = grantBinding(g, bUser, 'cluster-admin');
+        expectOnlyClears(cluster({ grants: [g], roleBindings: [rb] }), cluster({ grants: [g] }), rb);
+      });
+
+      it('a grant binding tampered to name a broad group (every agent)', function () {
+        const g = grant('g1', 'payments', 'b');
+        const rb = grantBinding(g, [{ kind: 'Group', name: 'system:authenticated', apiGroup: 'rbac.authorization.k8s.io' }], 'cluster-admin');
+        expectOnlyClears(cluster({ grants: [g], roleBindings: [rb] }), cluster({ grants: [g] }), rb);
+      });
+    });
   });
 
   describe('fail closed: every agent whose findings change is re-verified', function () {

@@ -5,9 +5,20 @@
 //
 // Fail closed: where a change's reach is not worked out here, the answer is every agent.
 // A re-verification too many costs CPU; one too few leaves a route unreported.
+//
+// One kind of change is cheaper: the deletion of one of agentgate's own RoleBindings (a
+// grant ended, or its namespace went) that names no ServiceAccount. RBAC only adds, so a
+// binding gone can only take away allowed answers, its own findings, powerful
+// ServiceAccounts and the groups it binds; what else verification reads of bindings is
+// which namespaces it reviews (namespacesToReview, the webhook's touchable namespaces), and
+// a namespace the agent's ceiling allows stays in those either way. So for an agent whose
+// ceiling allows the binding's namespace, the removal can only shrink its findings: it
+// needs no pass now (the verifier re-verifies it later, unhurried, to clear what went;
+// operator/boundary.ts). A burst of N removals (a namespace of N grants deleted) then
+// costs a few passes instead of one per burst window for as long as it lasts.
 import { LABEL_AGENT, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, type AgentIdentity } from '../api/types.js';
 import { labelValue } from '../api/names.js';
-import { agentKeys, BOOTSTRAP_LABEL, SA_GROUP } from '../boundary/principals.js';
+import { agentKeys, allowedNamespaces, BOOTSTRAP_LABEL, SA_GROUP } from '../boundary/principals.js';
 import type { Binding, RoleRef, SnapshotWithoutReviews } from '../boundary/types.js';
 import { mayNameGrant } from '../boundary/verify.js';
 import { stableStringify } from '../lib/fingerprint.js';
@@ -23,6 +34,8 @@ interface RoleVersion {
 export type BoundaryChange =
   | { kind: 'AgentIdentity'; name: string }
   | { kind: 'RoleBinding' | 'ClusterRoleBinding'; binding: Binding }
+  /** One of agentgate's own RoleBindings, deleted (its last version): see clearsOnly(). */
+  | { kind: 'RemovedGrantBinding'; binding: Binding }
   | { kind: 'Role' | 'ClusterRole'; role: RoleVersion }
   /** Anything whose reach is every agent: webhook configurations, the periodic backstop, a failed pass. */
   | { kind: 'Everything'; why: string };
@@ -42,6 +55,14 @@ function mayEmpowerServiceAccount(b: Binding): boolean {
     const k = subjectKey(s, b.metadata?.namespace);
     return !!k && (k.startsWith(SA_USER_PREFIX) || k === SA_GROUP_KEY || k.startsWith(`${SA_GROUP_KEY}:`));
   });
+}
+
+/**
+ * A removal whose effect on findings can only be to shrink them for agents whose ceiling
+ * allows its namespace (the header): agentgate's own binding, naming no ServiceAccount.
+ */
+export function clearsOnly(c: BoundaryChange): boolean {
+  return c.kind === 'RemovedGrantBinding' && c.binding.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY && !mayEmpowerServiceAccount(c.binding);
 }
 
 function refersTo(ref: RoleRef, bindingNamespace: string | undefined, role: RoleVersion, kind: 'Role' | 'ClusterRole'): boolean {
@@ -120,6 +141,21 @@ export function agentsDirtiedBy(changes: readonly BoundaryChange[], snapshot: Sn
         if (!subjectsReach(c.binding)) return 'all';
         grantReach(c.binding);
         break;
+      case 'RemovedGrantBinding': {
+        if (!clearsOnly(c)) {
+          if (!subjectsReach(c.binding)) return 'all';
+          grantReach(c.binding);
+          break;
+        }
+        // Now: only the agents it names whose reviewed namespaces it may shrink (the rest later).
+        const ns = c.binding.metadata?.namespace ?? '';
+        const exists = snapshot.namespaces.some((n) => n.name === ns);
+        for (const s of c.binding.subjects ?? []) {
+          const k = subjectKey(s, ns);
+          for (const a of k ? (agentsByKey().get(k) ?? []) : []) if (!exists || !allowedNamespaces(a, snapshot).has(ns)) out.add(name(a));
+        }
+        break;
+      }
       case 'Role':
       case 'ClusterRole': {
         if (c.kind === 'ClusterRole' && inAggregation(c.role, snapshot)) return 'all';

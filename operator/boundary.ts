@@ -14,7 +14,7 @@ import { boundaryCondition, planAccessReviews, verifyAgents } from '../boundary/
 import type { AgentReport, Binding, BoundarySnapshot } from '../boundary/types.js';
 import { collectObjects, probeWebhooks, runAccessReviews, type CachedObjects } from '../boundary/snapshot.js';
 import { CrossChecker, ReviewBudget } from './boundary-reviews.js';
-import { agentsDirtiedBy, type BoundaryChange, type Scope } from './boundary-scope.js';
+import { agentsDirtiedBy, clearsOnly, type BoundaryChange, type Scope } from './boundary-scope.js';
 import type { Clock } from '../lib/clock.js';
 import { rfc3339 } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';
@@ -61,6 +61,13 @@ interface BoundaryVerifierOptions {
 /** More pending changes than this and the next pass verifies every agent (cheaper than working out their reach). */
 const MAX_PENDING_CHANGES = 2000;
 
+/**
+ * How long removals that can only clear findings (boundary-scope.ts clearsOnly) wait
+ * before the agents they name are re-verified: the findings they clear may show this much
+ * longer; a burst of them costs one pass per agent in this time.
+ */
+const CLEARING_DELAY_MS = 30_000;
+
 /** Default SubjectAccessReview budget of the cross-check: a background load the apiserver does not notice. */
 const DEFAULT_REVIEWS_PER_SECOND = 0.5;
 const DEFAULT_REVIEW_BURST = 20;
@@ -79,6 +86,9 @@ export class BoundaryVerifier {
   private readonly checker = new CrossChecker();
   /** Changes since the last pass began; 'all' once any of them reaches every agent. */
   private pending: BoundaryChange[] | 'all' = 'all';
+  /** Removals that can only clear findings, by the subjects they named (the agents to re-verify), until CLEARING_DELAY_MS. */
+  private readonly clearing = new Map<string, BoundaryChange>();
+  private clearingTimer?: NodeJS.Timeout;
   /** The findings series set per agent, so a pass over some agents replaces only theirs. */
   private readonly series = new Map<string, Array<Record<'agent' | 'severity' | 'route', string>>>();
 
@@ -121,6 +131,7 @@ export class BoundaryVerifier {
 
   /** Record a change (each version of a changed object) and verify what it can affect soon. */
   changed(c: BoundaryChange, delayMs?: number): void {
+    if (c.kind === 'RemovedGrantBinding' && clearsOnly(c)) this.clearLater(c.binding);
     if (this.pending !== 'all') {
       if (c.kind === 'Everything' || this.pending.length >= MAX_PENDING_CHANGES) this.pending = 'all';
       else this.pending.push(c);
@@ -128,9 +139,24 @@ export class BoundaryVerifier {
     this.trigger(delayMs);
   }
 
+  /** The agents a clearing removal names are re-verified after CLEARING_DELAY_MS, once for a burst. */
+  private clearLater(binding: Binding): void {
+    this.clearing.set(stableStringify(binding.subjects ?? []), { kind: 'RoleBinding', binding });
+    if (this.clearingTimer || this.stopped) return;
+    this.clearingTimer = setTimeout(() => {
+      this.clearingTimer = undefined;
+      const due = [...this.clearing.values()];
+      this.clearing.clear();
+      for (const c of due) this.changed(c);
+    }, CLEARING_DELAY_MS);
+    this.clearingTimer.unref();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.clearingTimer);
+    this.clearingTimer = undefined;
     clearTimeout(this.debounce);
     await this.running;
   }

@@ -75,10 +75,14 @@ export function roleBindingShape(b: k8s.V1RoleBinding): k8s.V1RoleBinding {
   return o as unknown as k8s.V1RoleBinding;
 }
 
-/** Namespaces: only their labels matter (spec.allowedNamespaces.selector), and whether they exist. */
+/**
+ * Namespaces: their labels (spec.allowedNamespaces.selector), whether they exist, and
+ * whether they are being deleted (nothing new can be created in them).
+ */
 export function namespaceShape(ns: k8s.V1Namespace): k8s.V1Namespace {
   const meta = identity(ns.metadata);
   set(meta, 'labels', ns.metadata?.labels);
+  set(meta, 'deletionTimestamp', ns.metadata?.deletionTimestamp);
   return { metadata: meta };
 }
 

@@ -121,6 +121,9 @@ export class InformerCache implements OperatorCache {
     const ns = this.inf.namespaces.get(namespace);
     return ns ? (ns.metadata?.labels ?? {}) : undefined;
   }
+  namespaceTerminating(namespace: string): boolean {
+    return !!this.inf.namespaces.get(namespace)?.metadata?.deletionTimestamp;
+  }
   binding(namespace: string, name: string): k8s.V1RoleBinding | undefined {
     return this.inf.bindings.get(name, namespace);
   }

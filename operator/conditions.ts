@@ -35,6 +35,7 @@ export const REASON = {
   Denied: 'Denied',
   GrantDeleted: 'GrantDeleted',
   RoleBindingFailed: 'RoleBindingFailed',
+  NamespaceTerminating: 'NamespaceTerminating',
   // Ready (AgentIdentity)
   Ready: 'Ready',
   Suspended: 'Suspended',

@@ -17,6 +17,7 @@ import { KubeWrites, liveAuditApiServiceApi } from './kube-writes.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { reconcileAgent } from './reconcile/agent.js';
+import { grantChangeReachesAgent } from './plan/agent.js';
 import { AuditApiServiceReconciler, type AuditApiServiceApi } from './reconcile/apiservice.js';
 import { reconcileApproval } from './reconcile/approval.js';
 import { reconcileAuditRetention } from './reconcile/audit.js';
@@ -55,6 +56,9 @@ interface OperatorOptions {
   /** cert-manager's Certificate (namespace/name) injecting the audit APIService's CA, for a restore after a restart. */
   auditApiServiceInjectCaFrom?: string;
 }
+
+/** How long an agent's count of Active grants may lag its grants' changes (bursts coalesce into one status write). */
+const AGENT_COUNT_COALESCE_MS = 1000;
 
 export class Operator {
   readonly client: AgentgateClient;
@@ -169,11 +173,17 @@ export class Operator {
   }
 
   private wireHandlers(): void {
-    this.grants.onChange((g, ev) => {
+    this.grants.onChange((g, ev, previous) => {
       this.cache.observe('AccessGrant', g, ev === 'delete');
       if (!this.started) return;
       this.queue.add(key('AccessGrant', g.metadata.namespace ?? '', g.metadata.name ?? ''));
-      if (g.spec?.agent && ev !== 'resync') this.queue.add(key('AgentIdentity', '', g.spec.agent));
+      // Its agent's status counts Active grants; an agent that is gone has no status to
+      // write. A count, not access: a burst of changes (a namespace deleted) costs one
+      // status write per AGENT_COUNT_COALESCE_MS, not one per grant.
+      const agent = g.spec?.agent;
+      if (agent && ev !== 'resync' && grantChangeReachesAgent(ev, g, previous) && this.cache.agent(agent)) {
+        this.queue.addAfter(key('AgentIdentity', '', agent), AGENT_COUNT_COALESCE_MS);
+      }
     });
     this.agents.onChange((a, ev) => {
       this.cache.observe('AgentIdentity', a, ev === 'delete');

@@ -77,6 +77,10 @@ if (verifier) {
   });
   op.bindings.onChange((b, ev, previous) => {
     if (ev === 'resync') return;
+    if (ev === 'delete') {
+      verifier.changed({ kind: 'RemovedGrantBinding', binding: b as Binding });
+      return;
+    }
     if (previous) verifier.changed({ kind: 'RoleBinding', binding: previous as Binding });
     verifier.changed({ kind: 'RoleBinding', binding: b as Binding });
   });

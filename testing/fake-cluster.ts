@@ -29,6 +29,8 @@ export class FakeCluster implements OperatorCache, ClusterWrites {
   readonly objects = new Map<string, Obj>();
   readonly bindings = new Map<string, k8s.V1RoleBinding>();
   readonly namespaces = new Map<string, Record<string, string>>();
+  /** Namespaces being deleted. */
+  readonly terminating = new Set<string>();
   /** Every write, in order: `op kind/ns/name`. */
   readonly calls: string[] = [];
   private readonly failures: Array<{ op: Op; code: number }> = [];
@@ -81,6 +83,9 @@ export class FakeCluster implements OperatorCache, ClusterWrites {
   }
   namespaceLabels(namespace: string): Record<string, string> | undefined {
     return this.namespaces.get(namespace);
+  }
+  namespaceTerminating(namespace: string): boolean {
+    return this.terminating.has(namespace);
   }
   binding(namespace: string, name: string): k8s.V1RoleBinding | undefined {
     const b = this.bindings.get(`${namespace}/${name}`);

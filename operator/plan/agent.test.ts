@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { V1RoleBinding } from '@kubernetes/client-node';
 import { CONDITION, REASON, findCondition } from '../conditions.js';
 import { agent, grant, T0 } from './fixtures.test-helpers.js';
-import { planAgent, type AgentAction } from './agent.js';
+import { grantChangeReachesAgent, planAgent, type AgentAction } from './agent.js';
 
 const rb = (ns: string, name: string): V1RoleBinding => ({
   metadata: { name, namespace: ns, uid: `${ns}-${name}` },
@@ -47,6 +47,31 @@ describe('planAgent', function () {
   it('a deleted agent loses every binding', function () {
     const p = planAgent({ name: 'deploy-bot', agent: undefined, grants: [active], bindings: [rb('payments', 'agentgate-hotfix')], now });
     expect(p.actions.map((a) => a.type)).to.deep.equal(['deleteRoleBindings', 'enqueueGrants']);
+  });
+
+  it('re-plans its grants for a spec it has not observed, not on every run', function () {
+    const observed = (generation: number, observedGeneration: number) => {
+      const a = agent({}, { generation });
+      a.status = { observedGeneration };
+      return planAgent({ name: 'deploy-bot', agent: a, grants: [active], bindings: [], now });
+    };
+    expect(of(observed(1, 1).actions, 'enqueueGrants')).to.equal(undefined);
+    expect(of(observed(2, 1).actions, 'enqueueGrants')!.grants).to.deep.equal([{ namespace: 'payments', name: 'hotfix' }]);
+    // The status write that follows records the generation, so the next run does not fan out again.
+    expect(of(observed(2, 1).actions, 'writeStatus')!.status.observedGeneration).to.equal(2);
+  });
+
+  it('a grant change reaches its agent only when its count of Active grants can change', function () {
+    const pending = grant({}, {}, { phase: 'Pending' });
+    const deleting = grant({}, { deletionTimestamp: T0 }, { phase: 'Active' });
+    const renewed = grant({}, {}, { phase: 'Active', expiresAt: '2030-01-01T01:00:00Z' });
+    expect(grantChangeReachesAgent('add', active)).to.equal(true);
+    expect(grantChangeReachesAgent('add', pending)).to.equal(false);
+    expect(grantChangeReachesAgent('update', active, pending)).to.equal(true);
+    expect(grantChangeReachesAgent('update', renewed, active)).to.equal(false);
+    expect(grantChangeReachesAgent('update', deleting, active)).to.equal(true);
+    expect(grantChangeReachesAgent('delete', deleting)).to.equal(false);
+    expect(grantChangeReachesAgent('delete', active)).to.equal(true);
   });
 
   it('leaves boundary-verification fields alone and writes nothing when nothing changed', function () {

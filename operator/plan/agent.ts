@@ -1,6 +1,12 @@
 // AgentIdentity reconcile as a pure function. Suspension is the kill switch: every
 // RoleBinding of the agent goes in one round of parallel deletes, before any grant
 // status is touched (the grant reconciler then marks them Revoked).
+//
+// Grants read the agent's spec (ceiling, subjects, suspension), so a spec this reconciler
+// has not yet observed (status.observedGeneration behind metadata.generation), or a
+// deleted agent, re-plans every grant of the agent. Other runs do not: grant changes
+// reconcile the agent too (its count of Active grants), and re-planning all N grants on
+// each of those made a burst of N grant changes (a namespace deleted) cost N^2 reconciles.
 import type { V1RoleBinding } from '@kubernetes/client-node';
 import type { AccessGrant, AgentIdentity, AgentIdentityStatus } from '../../api/types.js';
 import { stableStringify } from '../../lib/fingerprint.js';
@@ -23,6 +29,19 @@ interface AgentState {
   now: Date;
 }
 
+/** A grant the agent's status.activeGrants counts. */
+const countsAsActive = (g: AccessGrant): boolean => g.status?.phase === 'Active' && !g.metadata.deletionTimestamp;
+
+/**
+ * Whether a grant's change (an informer event, with the version before an update) can
+ * change its agent's count of Active grants, the one thing the agent's reconcile reads of
+ * its grants beyond their names.
+ */
+export function grantChangeReachesAgent(event: 'add' | 'update' | 'delete', next: AccessGrant, previous?: AccessGrant): boolean {
+  if (event !== 'update' || !previous) return countsAsActive(next);
+  return countsAsActive(previous) !== countsAsActive(next);
+}
+
 export function planAgent(s: AgentState): Plan<AgentAction> {
   const actions: AgentAction[] = [];
   const refs = (bs: readonly V1RoleBinding[]) =>
@@ -33,10 +52,11 @@ export function planAgent(s: AgentState): Plan<AgentAction> {
     if (s.bindings.length > 0) actions.push({ type: 'deleteRoleBindings', bindings: refs(s.bindings) });
   }
   // Every grant re-plans against the agent as it is now (subjects, ceiling, suspension).
-  if (grantRefs.length > 0) actions.push({ type: 'enqueueGrants', grants: grantRefs });
+  const specUnobserved = !agent || agent.metadata.generation === undefined || agent.status?.observedGeneration !== agent.metadata.generation;
+  if (grantRefs.length > 0 && specUnobserved) actions.push({ type: 'enqueueGrants', grants: grantRefs });
   if (!agent) return { actions };
 
-  const active = s.grants.filter((g) => g.status?.phase === 'Active' && !g.metadata.deletionTimestamp).length;
+  const active = s.grants.filter(countsAsActive).length;
   const status: AgentIdentityStatus = structuredClone(agent.status ?? {});
   status.observedGeneration = agent.metadata.generation;
   status.activeGrants = agent.spec.suspended ? 0 : active;

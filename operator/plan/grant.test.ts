@@ -161,6 +161,31 @@ describe('planGrant', function () {
     });
   });
 
+  describe('a namespace being deleted', function () {
+    it('does not recreate the binding the namespace controller removed (the apiserver refuses new objects there)', function () {
+      const s = settle(state());
+      const p = planGrant({ ...s, bindings: [], namespaceTerminating: true });
+      expect(p.actions).to.deep.equal([]);
+      expect(p.requeueAfterMs).to.equal(30 * 60_000);
+    });
+
+    it('does not activate a new grant there: Active=False with the reason, no binding, no finalizer', function () {
+      const p = planGrant(state({ namespaceTerminating: true }));
+      expect(types(p)).to.deep.equal(['writeStatus']);
+      const status = find(p, 'writeStatus')!.status;
+      expect(status.phase).to.equal(undefined);
+      expect(findCondition(status.conditions, CONDITION.Active)).to.include({ status: 'False', reason: REASON.NamespaceTerminating });
+    });
+
+    it('still ends access there: an expiry, a suspension and the grant deletion remove the binding that is left', function () {
+      const s = { ...settle(state()), namespaceTerminating: true };
+      expect(types(planGrant({ ...s, now: new Date('2030-01-01T00:30:00Z') }))[0]).to.equal('deleteRoleBinding');
+      expect(types(planGrant({ ...s, agent: agent({ suspended: true }) }))[0]).to.equal('deleteRoleBinding');
+      const deleting = { ...s, grant: { ...s.grant!, metadata: { ...s.grant!.metadata, deletionTimestamp: T0 } } };
+      expect(types(planGrant(deleting)).slice(0, 2)).to.deep.equal(['deleteRoleBinding', 'removeFinalizer']);
+    });
+  });
+
   describe('expiry', function () {
     it('at expiresAt deletes the binding first, then writes Expired, drops the finalizer, and reports the lag', function () {
       const s = settle(state());

@@ -52,6 +52,12 @@ export interface GrantState {
   agent?: AgentIdentity;
   /** Labels of the grant's namespace; undefined when the namespace is not known. */
   namespaceLabels?: Record<string, string>;
+  /**
+   * The grant's namespace is being deleted: the apiserver refuses new objects in it, and
+   * its grants and bindings are on their way out, so no binding is (re)created there.
+   * Ending access (expiry, revocation, deletion) goes on as anywhere else.
+   */
+  namespaceTerminating?: boolean;
   /** RoleBindings in the namespace labelled as this grant's. */
   bindings: readonly V1RoleBinding[];
   /** The ApprovalRequest named activationRequestName(grant), if it exists. */
@@ -308,6 +314,9 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
       event('Warning', REASON.Revoked, `revoked: ${v.message}`);
       return finish();
     }
+    // Its binding went with the namespace's content (the namespace controller deletes
+    // bindings and grants in its own order): nothing to recreate, the grant goes next.
+    if (mine.length === 0 && s.namespaceTerminating) return finish(expiresAt - now.getTime());
     const want = desiredRoleBinding(grant, s.agent!, grant.status?.activatedAt ?? rfc3339(now), grant.status?.expiresAt ?? '');
     ensureBinding(actions, mine, want, hasFinalizer);
     if (mine.length === 0) event('Warning', 'RoleBindingRecreated', `RoleBinding ${rbName} was missing while the grant is Active; recreated`);
@@ -446,6 +455,15 @@ export function planGrant(s: GrantState): Plan<GrantAction> {
     st.status.activatedAt = activatedAt;
     st.status.expiresAt = expiresAt;
     event('Normal', REASON.Expired, `the window closed at ${expiresAt}`);
+    return finish();
+  }
+  if (mine.length === 0 && s.namespaceTerminating) {
+    st.cond({
+      type: CONDITION.Active,
+      status: 'False',
+      reason: REASON.NamespaceTerminating,
+      message: `namespace ${grant.metadata.namespace} is being deleted: no RoleBinding can be created in it`,
+    });
     return finish();
   }
   ensureBinding(actions, mine, desiredRoleBinding(grant, s.agent!, activatedAt, expiresAt), hasFinalizer);

@@ -48,6 +48,8 @@ export interface OperatorCache {
   approval(namespace: string, name: string): ApprovalRequest | undefined;
   /** undefined when the Namespace is not known. */
   namespaceLabels(namespace: string): Record<string, string> | undefined;
+  /** The Namespace is being deleted (the apiserver refuses new objects in it). */
+  namespaceTerminating(namespace: string): boolean;
   binding(namespace: string, name: string): k8s.V1RoleBinding | undefined;
   bindingsOfGrant(namespace: string, grant: string): k8s.V1RoleBinding[];
   bindingsOfAgent(agent: string): k8s.V1RoleBinding[];

@@ -31,6 +31,7 @@ export class GrantReconciler {
       grant,
       agent: grant ? cache.agent(grant.spec.agent) : undefined,
       namespaceLabels: cache.namespaceLabels(namespace),
+      namespaceTerminating: cache.namespaceTerminating(namespace),
       bindings: cache.bindingsOfGrant(namespace, labelValue(name)),
       approval: cache.approval(namespace, activationRequestName(name)),
       now,
