@@ -333,10 +333,6 @@ async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apise
   await installBase();
   const ns = 'agentgate-bench-webhook';
   const other = 'agentgate-bench-webhook-other';
-  for (const n of [ns, other]) {
-    await kubectl('admin', ['create', 'namespace', n]);
-    await kubectlOk('admin', ['label', '--overwrite', 'namespace', n, 'agentgate-bench=webhook']);
-  }
   const port = await freePort();
   const kc = await componentKubeconfig('webhook');
   // The webhook as shipped (its V8 flags included); BENCH_WEBHOOK_NODE_FLAGS replaces them ("" = node's defaults).
@@ -357,6 +353,14 @@ async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apise
     60_000,
     'webhook ready',
   );
+  // A previous run's namespaces finish deleting only while a webhook serves the audit API
+  // (the apiserver lists every group in a namespace it deletes): wait for them now, or
+  // every create below would fail in a Terminating namespace.
+  for (const n of [ns, other]) {
+    await kubectlOk('admin', ['wait', '--for=delete', `namespace/${n}`, '--timeout=120s']);
+    await kubectlOk('admin', ['create', 'namespace', n]);
+    await kubectlOk('admin', ['label', '--overwrite', 'namespace', n, 'agentgate-bench=webhook']);
+  }
   const ai = {
     apiVersion: 'agentgate.io/v1alpha1',
     kind: 'AgentIdentity',
