@@ -10,6 +10,13 @@ export const AUDIT_GROUP = 'audit.agentgate.io';
 export const AUDIT_API_VERSION = `${AUDIT_GROUP}/${VERSION}`;
 /** The APIService routing audit.agentgate.io to the webhook's audit API; the installer creates it. */
 export const AUDIT_APISERVICE = `${VERSION}.${AUDIT_GROUP}`;
+/** The Service the audit APIService routes to (the chart's; port 443), in agentgate's namespace. */
+export const AUDIT_SERVICE = 'agentgate-audit';
+/**
+ * The Lease webhook replicas serving the audit API renew (agentgate's namespace): how the
+ * operator hears that one is up while the APIService is withdrawn (operator/plan/apiservice.ts).
+ */
+export const AUDIT_HEARTBEAT_LEASE = 'agentgate-audit-api';
 
 interface ObjectMeta {
   name?: string;

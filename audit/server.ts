@@ -312,7 +312,7 @@ export async function publishApiServiceCa(kube: KubeApi, caBundle: string, log: 
   } catch (err) {
     if (!isNotFound(err)) throw err;
     log.warn(
-      `APIService ${AUDIT_APISERVICE} does not exist: the installer creates it (helm upgrade, or kubectl apply of the chart's audit.yaml); until then kubectl get auditevents cannot reach the record`,
+      `APIService ${AUDIT_APISERVICE} does not exist: the installer creates it (helm upgrade, or kubectl apply of the chart's audit.yaml), and the operator restores it once it hears this replica's heartbeat (it withdraws it while no replica serves it); until then kubectl get auditevents cannot reach the record`,
     );
     return false;
   }

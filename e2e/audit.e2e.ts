@@ -8,7 +8,7 @@ import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import path from 'node:path';
 import type { AuditEvent } from '../api/types.js';
-import { AGENTGATE_NAMESPACE } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE, AUDIT_GROUP, AUDIT_SERVICE } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, readRunEnv, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { startAgentgate, webhookReady, stopAgentgate, type RunningComponent } from '../harness/components.js';
 import { auditApiAvailable, postgresDsn } from '../harness/audit-store.js';
@@ -301,5 +301,89 @@ describe('audit: records in a database behind an aggregated API', function () {
     const r = await run(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), '--kubeconfig', clusterEnv().kubeconfigs.admin, 'audit', 'verify']);
     expect(r.code, r.stdout + r.stderr).to.equal(0);
     expect(r.stdout).to.contain('audit chain intact');
+  });
+});
+
+describe('audit: an unavailable audit API does not keep namespaces Terminating', function () {
+  const ns = uniqueName('audit-withdrawn');
+  const grace = '3s';
+  let components: { webhook: RunningComponent; operator: RunningComponent } | undefined;
+
+  before(async function () {
+    if (!clusterEnv().local) this.skip(); // the aggregated API is wired by hack/controlplane/up.sh
+    this.timeout(300_000);
+    components = await startAgentgate({ name: 'audit-withdrawn', operatorArgs: ['--audit-apiservice-grace', grace] });
+    await auditApiAvailable(180_000);
+  });
+
+  after(async function () {
+    await kubectl('admin', ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
+    await stopAgentgate(components);
+  });
+
+  it("lets the operator's ServiceAccount create no APIService but the audit API's, routed to its own namespace (RBAC cannot pin create to a name; the policy does)", async function () {
+    const asOperator = ['--as', `system:serviceaccount:${AGENTGATE_NAMESPACE}:agentgate-operator`];
+    const apiService = (name: string, group: string, serviceNamespace: string) =>
+      JSON.stringify({
+        apiVersion: 'apiregistration.k8s.io/v1',
+        kind: 'APIService',
+        metadata: { name },
+        spec: {
+          group,
+          version: name.split('.')[0],
+          service: { name: AUDIT_SERVICE, namespace: serviceNamespace, port: 443 },
+          groupPriorityMinimum: 1000,
+          versionPriority: 15,
+        },
+      });
+    for (const [what, body] of [
+      ['another group', apiService('v1.probe.example.io', 'probe.example.io', AGENTGATE_NAMESPACE)],
+      ['the audit group routed elsewhere', apiService(AUDIT_APISERVICE, AUDIT_GROUP, 'default')],
+    ] as const) {
+      const r = await kubectl('admin', ['create', '-f', '-', ...asOperator], body);
+      expect(r.code, `${what}: ${r.stdout}`).to.not.equal(0);
+      expect(r.stderr, what).to.contain('agentgate-audit-apiservice-only');
+    }
+  });
+
+  const apiServiceExists = async (): Promise<boolean> => (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE])).code === 0;
+
+  it('with no webhook the operator withdraws the APIService after the grace and a namespace with content finishes deleting; a webhook back restores it', async function () {
+    this.timeout(600_000);
+    await kubectlOk('admin', ['create', 'namespace', ns]);
+    await kubectlOk('admin', ['create', 'configmap', 'content', '-n', ns, '--from-literal=a=b']);
+    await components!.webhook.stop('SIGTERM', 60_000);
+    await kubectlOk('admin', ['delete', 'namespace', ns, '--wait=false']);
+    // The apiserver's availability check notices the dead server, then the grace runs out.
+    // (Its discovery cache may let this namespace go before that; one deleted later would wait.)
+    await eventually(async () => !(await apiServiceExists()), 240_000, `APIService ${AUDIT_APISERVICE} withdrawn`);
+    await eventually(async () => (await kubectl('admin', ['get', 'namespace', ns])).code !== 0, 240_000, `namespace ${ns} to finish deleting`);
+    const withdrawn = components!.operator
+      .log()
+      .split('\n')
+      .find((l) => l.includes('"audit APIService withdrawn"'));
+    expect(withdrawn, 'the operator says what it did and why').to.contain('AuditAPIWithdrawn').and.contain('namespaces can finish deleting');
+    const events = await kubectlOk('admin', [
+      'get',
+      'events',
+      '-n',
+      'default',
+      '--field-selector',
+      `involvedObject.name=${AUDIT_APISERVICE},reason=AuditAPIWithdrawn`,
+      '-o',
+      'name',
+    ]);
+    expect(events.trim(), 'a Warning Event on the APIService').to.not.equal('');
+    const unknown = await kubectl('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE]);
+    expect(unknown.code).to.not.equal(0);
+    // Which of the two depends on whether kubectl's discovery cache still lists the resource.
+    expect(unknown.stderr).to.match(/the server doesn't have a resource type "auditevents"|the server could not find the requested resource/);
+
+    components!.webhook = components!.webhook.again();
+    await webhookReady(components!.webhook);
+    await auditApiAvailable(180_000);
+    expect(components!.operator.log()).to.contain('"audit APIService restored"');
+    const served = await kubectl('admin', ['get', 'auditevents', '-n', AGENTGATE_NAMESPACE, '-o', 'name']);
+    expect(served.code, served.stderr).to.equal(0);
   });
 });

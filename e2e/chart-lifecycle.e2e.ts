@@ -21,8 +21,7 @@ import { FINALIZER, LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
 import { chartDir, helm } from '../packaging/helm.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, repoRoot, run, uniqueName } from '../harness/cluster.js';
 import { componentKubeconfig, freePort, serviceAccountKubeconfig, startProcess, type RunningComponent } from '../harness/components.js';
-import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
-import { AUDIT_SERVICE } from '../harness/audit-store.js';
+import { AGENTGATE_NAMESPACE, AUDIT_APISERVICE, AUDIT_SERVICE, WEBHOOK_CONFIGURATIONS } from '../api/types.js';
 import { agentIdentity, asNew } from '../testing/fixtures.js';
 
 const RELEASE = 'agentgate';

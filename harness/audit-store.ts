@@ -4,10 +4,8 @@
 // behind a Service of type ExternalName (127.0.0.1): with the default cluster routing
 // the aggregator dials <externalName>:<port>, so traffic stays on loopback.
 import path from 'node:path';
-import { AUDIT_APISERVICE, AUDIT_GROUP, VERSION } from '../api/types.js';
+import { AUDIT_APISERVICE, AUDIT_GROUP, AUDIT_SERVICE, VERSION } from '../api/types.js';
 import { clusterEnv, eventually, kubectl, kubectlOk, readRunEnv } from './cluster.js';
-
-export const AUDIT_SERVICE = 'agentgate-audit';
 
 function controlPlaneEnv(): Record<string, string> {
   if (!clusterEnv().local) return {};

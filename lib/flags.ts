@@ -11,6 +11,7 @@
 //   const ttl = durationFlag('--approval-ttl', values['approval-ttl']);
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDuration } from './clock.js';
+import { isDns1123Label } from '../api/names.js';
 
 /** A command line that cannot be read; the message names the flag and the fix. */
 export class FlagError extends Error {
@@ -167,6 +168,14 @@ export function intFlag(flag: string, value: string, min: number, max = Number.M
     throw new FlagError(`${flag}: expected ${range}, got "${value}"`);
   }
   return n;
+}
+
+/** namespace/name, both DNS-1123 labels (a namespaced object's reference, as cert-manager's annotations write it). */
+export function namespacedNameFlag(flag: string, value: string): string {
+  const parts = value.split('/');
+  if (parts.length !== 2 || !parts.every(isDns1123Label))
+    throw new FlagError(`${flag}: expected <namespace>/<name> in lowercase DNS labels, such as agentgate-system/agentgate-webhook, got "${value}"`);
+  return value;
 }
 
 /** A non-negative decimal number, e.g. a rate such as 0.5. */

@@ -65,6 +65,25 @@ describe('operator flags', function () {
     expect(parseArgs(['--notify-url-file', '/notify/url']).notifyUrlFile).to.equal('/notify/url');
   });
 
+  it("reads cert-manager's Certificate for a restored audit APIService as namespace/name, none by default", function () {
+    expect(parseArgs([]).auditApiServiceInjectCaFrom).to.equal(undefined);
+    expect(parseArgs(['--audit-apiservice-inject-ca-from=agentgate-system/agentgate-webhook']).auditApiServiceInjectCaFrom).to.equal(
+      'agentgate-system/agentgate-webhook',
+    );
+    for (const bad of ['agentgate-webhook', 'a/b/c', 'Agentgate/x', '/x'])
+      expect(() => parseArgs(['--audit-apiservice-inject-ca-from', bad]), bad).to.throw(
+        `--audit-apiservice-inject-ca-from: expected <namespace>/<name> in lowercase DNS labels, such as agentgate-system/agentgate-webhook, got "${bad}"`,
+      );
+  });
+
+  it('reads the audit APIService grace: 60s by default, 0 = never withdraw, at least 1s', function () {
+    expect(parseArgs([]).auditApiServiceGraceMs).to.equal(60_000);
+    expect(parseArgs(['--audit-apiservice-grace', '0']).auditApiServiceGraceMs).to.equal(0);
+    expect(parseArgs(['--audit-apiservice-grace=3s']).auditApiServiceGraceMs).to.equal(3_000);
+    expect(() => parseArgs(['--audit-apiservice-grace', '500ms'])).to.throw('--audit-apiservice-grace: at least 1s');
+    expect(() => parseArgs(['--audit-apiservice-grace', 'soon'])).to.throw(/--audit-apiservice-grace: expected a Go duration/);
+  });
+
   it('reads --leader-elect bare, with = or as a separate word, and lists every flag in --help', function () {
     expect(parseArgs(['--leader-elect']).leaderElect).to.equal(true);
     expect(parseArgs(['--leader-elect', 'false']).leaderElect).to.equal(false);

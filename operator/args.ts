@@ -1,7 +1,18 @@
 // Command-line flags of the operator, declared once (lib/flags.ts parses them). Pure, so tested.
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { DEFAULT_APPROVAL_VALIDITY_MS } from '../lib/approval.js';
-import { durationFlag, FlagError, type FlagSpec, HelpRequested, flagLines, intFlag, numberFlag, parseFlags, stringFlag } from '../lib/flags.js';
+import {
+  durationFlag,
+  FlagError,
+  type FlagSpec,
+  HelpRequested,
+  flagLines,
+  intFlag,
+  namespacedNameFlag,
+  numberFlag,
+  parseFlags,
+  stringFlag,
+} from '../lib/flags.js';
 
 export interface OperatorArgs {
   kubeconfig?: string;
@@ -23,6 +34,10 @@ export interface OperatorArgs {
   /** SubjectAccessReviews per second that cross-check local RBAC answers; 0: none. */
   boundaryReviewRate: number;
   notifyUrlFile?: string;
+  /** Withdraw the audit APIService after this long without a webhook replica serving it; 0: never. */
+  auditApiServiceGraceMs: number;
+  /** cert-manager's Certificate (namespace/name) whose CA the audit APIService trusts, when it injects it (tls.mode=certManager). */
+  auditApiServiceInjectCaFrom?: string;
 }
 
 /**
@@ -65,6 +80,16 @@ const FLAGS: Record<string, FlagSpec> = {
     arg: 'FILE',
     help: 'a file holding a Slack-compatible incoming-webhook URL: messages\nwhen ApprovalRequests are created or decided (default: none)',
   },
+  'audit-apiservice-grace': {
+    type: 'string',
+    arg: 'DUR',
+    help: 'withdraw the audit APIService from discovery after this long without\na webhook replica serving it (namespaces cannot finish deleting\nmeanwhile), restore it when one is back; 0 = never (default 60s)',
+  },
+  'audit-apiservice-inject-ca-from': {
+    type: 'string',
+    arg: 'NS/CERT',
+    help: 'the cert-manager Certificate whose CA the audit APIService trusts:\nkept on an APIService restored after an operator restart, when the\none withdrawn was not seen (the chart sets it for tls.mode=certManager)',
+  },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -92,6 +117,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const kubeconfig = s('kubeconfig');
   const context = s('context');
   const notifyUrlFile = s('notify-url-file');
+  const injectCaFrom = s('audit-apiservice-inject-ca-from');
   return {
     ...(kubeconfig !== undefined ? { kubeconfig } : {}),
     ...(context !== undefined ? { context } : {}),
@@ -109,5 +135,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     boundaryIntervalMs: duration('boundary-interval', 300_000, { zero: true }),
     boundaryReviewRate: rate === undefined ? 0.5 : numberFlag('--boundary-review-rate', rate, 'a number of SubjectAccessReviews per second such as 0.5'),
     ...(notifyUrlFile !== undefined ? { notifyUrlFile } : {}),
+    auditApiServiceGraceMs: duration('audit-apiservice-grace', 60_000, { zero: true, min: '1s' }),
+    ...(injectCaFrom !== undefined ? { auditApiServiceInjectCaFrom: namespacedNameFlag('--audit-apiservice-inject-ca-from', injectCaFrom) } : {}),
   };
 }

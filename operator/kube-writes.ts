@@ -1,7 +1,8 @@
 // ClusterWrites over the real apiserver.
 import type * as k8s from '@kubernetes/client-node';
-import type { AuditEvent } from '../api/types.js';
-import { AgentgateClient, apiPath, GV, type AgentgateKind, type KubeApi } from '../lib/kube.js';
+import { AUDIT_APISERVICE, AUDIT_HEARTBEAT_LEASE, type AuditEvent } from '../api/types.js';
+import { AgentgateClient, apiPath, GV, isNotFound, type AgentgateKind, type KubeApi } from '../lib/kube.js';
+import type { AuditApiServiceApi } from './reconcile/apiservice.js';
 import type { ClusterWrites } from './reconcile/context.js';
 
 export class KubeWrites implements ClusterWrites {
@@ -48,3 +49,24 @@ export class KubeWrites implements ClusterWrites {
 }
 
 const roleBindingPath = (namespace: string, name?: string): string => apiPath(GV.rbac, 'rolebindings', namespace, name);
+
+/** The audit APIService reconciler's seam over the real apiserver (by name only: its RBAC is pinned to these names). */
+export function liveAuditApiServiceApi(kube: KubeApi, namespace: string): AuditApiServiceApi {
+  const path = apiPath(GV.apiregistration, 'apiservices', undefined, AUDIT_APISERVICE);
+  const orUndefined = async <T>(read: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await read;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  };
+  return {
+    read: () => orUndefined(kube.get<k8s.V1APIService>(path)),
+    heartbeat: async () => (await orUndefined(kube.get<k8s.V1Lease>(apiPath(GV.coordination, 'leases', namespace, AUDIT_HEARTBEAT_LEASE))))?.spec,
+    create: async (body) => {
+      await kube.create(apiPath(GV.apiregistration, 'apiservices'), body);
+    },
+    delete: (uid) => kube.delete(path, { preconditions: { uid } }),
+  };
+}

@@ -5,7 +5,7 @@
 // Result into the queue's requeue.
 import { approvalPolicyState, APPROVAL_POLICY, type PolicyState } from '../lib/approval-policy.js';
 import type * as k8s from '@kubernetes/client-node';
-import { LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, type AccessGrant, type AgentIdentity, type ApprovalRequest } from '../api/types.js';
+import { AUDIT_APISERVICE, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, type AccessGrant, type AgentIdentity, type ApprovalRequest } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
 import { Informer } from '../lib/informer.js';
 import { agentShape, approvalShape, grantShape, namespaceShape, roleBindingShape } from './cache-shapes.js';
@@ -13,13 +13,14 @@ import { AgentgateClient, agentgatePath, apiPath, GV, errorMessage, isNotFound, 
 import type { Logger } from '../lib/log.js';
 import { InformerCache } from './cache.js';
 import type { Recorder } from './events.js';
-import { KubeWrites } from './kube-writes.js';
+import { KubeWrites, liveAuditApiServiceApi } from './kube-writes.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { reconcileAgent } from './reconcile/agent.js';
+import { AuditApiServiceReconciler, type AuditApiServiceApi } from './reconcile/apiservice.js';
 import { reconcileApproval } from './reconcile/approval.js';
 import { reconcileAuditRetention } from './reconcile/audit.js';
-import { key, parseKey, type ClusterWrites, type ReconcileContext, type Result } from './reconcile/context.js';
+import { DONE, key, parseKey, type ClusterWrites, type ReconcileContext, type Result } from './reconcile/context.js';
 import { GrantReconciler } from './reconcile/grant.js';
 import { reconcileOrphanBinding } from './reconcile/orphan.js';
 
@@ -47,6 +48,12 @@ interface OperatorOptions {
   recorder: Recorder;
   /** The write seam; KubeWrites over kc when absent. */
   writes?: ClusterWrites;
+  /** Withdraw the audit APIService after this long without a server (0: never; see operator/plan/apiservice.ts). */
+  auditApiServiceGraceMs?: number;
+  /** Its seam; the live apiserver when absent. */
+  auditApiService?: AuditApiServiceApi;
+  /** cert-manager's Certificate (namespace/name) injecting the audit APIService's CA, for a restore after a restart. */
+  auditApiServiceInjectCaFrom?: string;
 }
 
 export class Operator {
@@ -60,6 +67,7 @@ export class Operator {
   private readonly cache: InformerCache;
   private readonly ctx: ReconcileContext;
   private readonly grantReconciler: GrantReconciler;
+  private readonly apiServiceReconciler?: AuditApiServiceReconciler;
   private sweepTimer?: NodeJS.Timeout;
   private started = false;
   private ready = false;
@@ -136,6 +144,13 @@ export class Operator {
       enqueue: (k) => this.queue.add(k),
     };
     this.grantReconciler = new GrantReconciler(this.ctx);
+    if (o.auditApiServiceGraceMs)
+      this.apiServiceReconciler = new AuditApiServiceReconciler(
+        this.ctx,
+        o.auditApiService ?? liveAuditApiServiceApi(this.client.kube, o.namespace),
+        o.auditApiServiceGraceMs,
+        o.auditApiServiceInjectCaFrom,
+      );
     this.wireHandlers();
   }
 
@@ -221,6 +236,7 @@ export class Operator {
     for (const a of this.agents.list()) this.queue.add(key('AgentIdentity', '', a.metadata.name ?? ''));
     for (const ar of this.approvals.list()) this.queue.add(key('ApprovalRequest', ar.metadata.namespace ?? '', ar.metadata.name ?? ''));
     this.queue.add(key('AuditEvent', this.o.namespace, 'retention'));
+    if (this.apiServiceReconciler) this.queue.add(key('APIService', '', AUDIT_APISERVICE));
   }
 
   async stop(): Promise<void> {
@@ -259,6 +275,8 @@ export class Operator {
         return () => reconcileAuditRetention(this.ctx);
       case 'RoleBinding':
         return (ns, name) => reconcileOrphanBinding(this.ctx, ns, name);
+      case 'APIService':
+        return async () => (this.apiServiceReconciler ? this.apiServiceReconciler.reconcile() : DONE);
     }
   }
 }

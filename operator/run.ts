@@ -44,6 +44,8 @@ operator = new Operator({
   auditRetentionMs: args.auditRetentionMs,
   sweepIntervalMs: args.sweepIntervalMs,
   workers: args.workers,
+  auditApiServiceGraceMs: args.auditApiServiceGraceMs,
+  ...(args.auditApiServiceInjectCaFrom ? { auditApiServiceInjectCaFrom: args.auditApiServiceInjectCaFrom } : {}),
   metrics,
   recorder,
 });
@@ -147,6 +149,7 @@ log.info('agentgate operator', {
   auditRetentionMs: args.auditRetentionMs,
   sweepIntervalMs: args.sweepIntervalMs,
   boundaryIntervalMs: args.boundaryIntervalMs,
+  auditApiServiceGraceMs: args.auditApiServiceGraceMs,
   notifications: notifier ? 'on' : 'off',
 });
 if (elector) elector.start();

@@ -67,7 +67,7 @@ describe('Helm chart', function () {
     expect({ min: w.drainSeconds.minimum, max: w.drainSeconds.maximum }).to.deep.equal(DRAIN_SECONDS);
   });
 
-  it('ships files/admission identical to config/admission, and renders the approval-stamps and managed-rolebindings policies with their bindings', function () {
+  it('ships files/admission identical to config/admission, and renders the approval-stamps, managed-rolebindings and audit-apiservice policies with their bindings', function () {
     for (const f of readdirSync(path.join(repoRoot, 'config', 'admission'))) {
       expect(
         readFileSync(path.join(chartDir, 'files', 'admission', f), 'utf8'),
@@ -82,8 +82,10 @@ describe('Helm chart', function () {
         .sort(),
     ).to.deep.equal([
       'ValidatingAdmissionPolicy/agentgate-approval-stamps',
+      'ValidatingAdmissionPolicy/agentgate-audit-apiservice-only',
       'ValidatingAdmissionPolicy/agentgate-managed-rolebindings-only',
       'ValidatingAdmissionPolicyBinding/agentgate-approval-stamps',
+      'ValidatingAdmissionPolicyBinding/agentgate-audit-apiservice-only',
       'ValidatingAdmissionPolicyBinding/agentgate-managed-rolebindings-only',
     ]);
   });
@@ -202,11 +204,25 @@ describe('Helm chart', function () {
         expect(grantsAll, 'no wildcard rules in agentgate RBAC').to.equal(false);
       });
 
-      it("lets no agentgate identity create routing objects (webhook configurations, APIServices), and touch agentgate's only by name", function () {
+      it("lets no agentgate identity create routing objects (webhook configurations, APIServices) but the operator the audit APIService under its policy, and touch agentgate's only by name", function () {
         const routing = /^(validatingwebhookconfigurations|mutatingwebhookconfigurations|apiservices)$/;
         for (const d of docs.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
           for (const r of (d as any).rules ?? []) {
             if (!r.resources?.some((x: string) => routing.test(x))) continue;
+            if (d.metadata.name === 'agentgate-operator' && r.verbs.includes('create')) {
+              // Restoring the withdrawn audit APIService: RBAC cannot pin create to a name, the policy does.
+              expect(r).to.deep.equal({ apiGroups: ['apiregistration.k8s.io'], resources: ['apiservices'], verbs: ['create'] });
+              const policy = docs.find((x) => x.kind === 'ValidatingAdmissionPolicy' && x.metadata.name === 'agentgate-audit-apiservice-only') as unknown as {
+                spec: { matchConditions: Array<{ expression: string }>; validations: Array<{ expression: string }> };
+              };
+              expect(policy.spec.matchConditions[0]?.expression).to.contain("'system:serviceaccount:agentgate-system:agentgate-operator'");
+              expect(policy.spec.validations[0]?.expression).to.contain(`object.metadata.name == '${AUDIT_APISERVICE}'`);
+              const binding = docs.find(
+                (x) => x.kind === 'ValidatingAdmissionPolicyBinding' && x.metadata.name === 'agentgate-audit-apiservice-only',
+              ) as unknown as { spec: object };
+              expect(binding.spec).to.deep.equal({ policyName: 'agentgate-audit-apiservice-only', validationActions: ['Deny'] });
+              continue;
+            }
             if (
               r.verbs.some((v: string) => v === 'get' || v === 'list' || v === 'watch') &&
               !r.verbs.some((v: string) => ['create', 'update', 'patch', 'delete'].includes(v))
@@ -229,6 +245,10 @@ describe('Helm chart', function () {
         );
         const svc = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'agentgate-audit') as any;
         expect(svc.spec.ports[0].targetPort).to.equal('audit');
+        // The operator re-creates it after withdrawing it (operator/reconcile/apiservice.ts): with the same annotation.
+        const op = podOf(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'agentgate-operator')!);
+        const inject = op.containers[0]!.args?.find((a) => a.startsWith('--audit-apiservice-inject-ca-from='));
+        expect(inject?.split('=')[1]).to.equal(api.metadata.annotations?.['cert-manager.io/inject-ca-from']);
       });
 
       it('creates the three webhook configurations empty (the webhook fills them in), and the CRDs kept on uninstall', function () {

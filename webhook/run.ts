@@ -7,7 +7,7 @@ import { readFileSync, watchFile } from 'node:fs';
 import https from 'node:https';
 import { hostname } from 'node:os';
 import type { ApprovalRequest } from '../api/types.js';
-import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, AUDIT_API_VERSION, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
+import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, AUDIT_API_VERSION, AUDIT_HEARTBEAT_LEASE, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
 import { systemClock } from '../lib/clock.js';
 import { AgentgateClient, errorMessage, loadKubeConfig, withKeepAlive } from '../lib/kube.js';
@@ -18,6 +18,7 @@ import { admitAgentCall, admitProtected, admitStamp, KubeApprovalStore } from '.
 import { openDb, redactDsn } from '../audit/db.js';
 import type { StoreConfig } from '../audit/db.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../audit/checkpoint.js';
+import { HEARTBEAT_PERIOD_MS, renewAuditHeartbeat } from '../audit/heartbeat.js';
 import { closeAuditStore, importCustomResources, publishApiServiceCa, startAuditServer, startCheckpoints, startRetention } from '../audit/server.js';
 import type { AuditServer } from '../audit/server.js';
 import { AuditStore } from '../audit/store.js';
@@ -287,6 +288,7 @@ async function main(): Promise<void> {
   // The audit API serves its own certificate when given (the apiserver's audit backend must
   // trust it before agentgate starts); else the webhook's, renewed with it.
   let auditServer: AuditServer | undefined;
+  let auditHeartbeat: NodeJS.Timeout | undefined;
   const auditOwnTls = f.auditTls ? { cert: readFileSync(f.auditTls.cert, 'utf8'), key: readFileSync(f.auditTls.key, 'utf8') } : undefined;
   const auditCaBundle = (): string | undefined => (f.auditTls ? Buffer.from(readFileSync(f.auditTls.ca, 'utf8')).toString('base64') : caBundle);
   // The installer creates the APIService; this process keeps its CA bundle current (none in
@@ -319,6 +321,20 @@ async function main(): Promise<void> {
     log.info('serving the audit API', { address: `https://${f.auditHost}:${f.auditPort}`, group: AUDIT_API_VERSION });
     await publishAuditCa();
     setInterval(() => void publishAuditCa(), 60_000).unref();
+    // Tells the operator this replica serves the audit API (it restores a withdrawn APIService); stops with the drain.
+    const beat = async (): Promise<void> => {
+      try {
+        await renewAuditHeartbeat(kube, f.namespace, f.writerId, clock.now());
+      } catch (err) {
+        log.warn('cannot renew the audit API heartbeat; the operator may withdraw the APIService', {
+          error: errorMessage(err),
+          fix: `grant the webhook patch on leases/${AUDIT_HEARTBEAT_LEASE} in ${f.namespace} (the chart's RBAC does)`,
+        });
+      }
+    };
+    await beat();
+    auditHeartbeat = setInterval(() => void beat(), HEARTBEAT_PERIOD_MS);
+    auditHeartbeat.unref();
   }
 
   // EKS has no audit webhook backend: its audit log is read from CloudWatch Logs, by one
@@ -530,6 +546,7 @@ async function main(): Promise<void> {
     if (drain.isDraining) return;
     log.info('stopping', { signal });
     renewal?.stop();
+    clearInterval(auditHeartbeat);
     // Both servers drain side by side (the audit API's watches end at once; its readiness with the webhook's).
     void Promise.all([drain.start(), auditServer?.drain()]).then(async ([result, audit]) => {
       // Nothing may keep a drained replica alive: the grace period ends it anyway.

@@ -12,7 +12,7 @@ import type { OperatorMetrics } from '../metrics.js';
 
 export type FreshKind = 'AccessGrant' | 'AgentIdentity' | 'ApprovalRequest';
 
-export type Kind = 'AccessGrant' | 'AgentIdentity' | 'ApprovalRequest' | 'AuditEvent' | 'RoleBinding';
+export type Kind = 'AccessGrant' | 'AgentIdentity' | 'ApprovalRequest' | 'AuditEvent' | 'RoleBinding' | 'APIService';
 
 export const key = (kind: Kind, namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
 

@@ -86,3 +86,8 @@ topologySpreadConstraints:
 {{- fail "notifications.secretName: name the Secret holding the incoming-webhook URL, or set notifications.enabled=false" }}
 {{- end }}
 {{- end -}}
+
+{{/* The webhook's cert-manager Certificate as cainjector's inject-ca-from names it (certificate.yaml). */}}
+{{- define "agentgate.certificateRef" -}}
+{{ printf "%s/agentgate-webhook" .Release.Namespace }}
+{{- end -}}
