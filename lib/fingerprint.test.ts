@@ -94,7 +94,20 @@ describe('fingerprint: canonicalize', () => {
   });
 
   it('quotes strings as JSON.stringify does, escapes and lone surrogates included', () => {
-    const strings = ['plain', 'quo"te', 'back\\slash', 'new\nline', '\u0000\u001f', '\u007f', 'sep\u2028\u2029', 'emoji 😀', 'lone \ud800', 'low \udc00 x', 'é', ''];
+    const strings = [
+      'plain',
+      'quo"te',
+      'back\\slash',
+      'new\nline',
+      '\u0000\u001f',
+      '\u007f',
+      'sep\u2028\u2029',
+      'emoji 😀',
+      'lone \ud800',
+      'low \udc00 x',
+      'é',
+      '',
+    ];
     for (const s of strings) {
       expect(stableStringify(s), JSON.stringify(s)).to.equal(JSON.stringify(s));
       expect(stableStringify({ [s]: s }), JSON.stringify(s)).to.equal(`{${JSON.stringify(s)}:${JSON.stringify(s)}}`);
