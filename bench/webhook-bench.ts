@@ -333,10 +333,6 @@ async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apise
   await installBase();
   const ns = 'agentgate-bench-webhook';
   const other = 'agentgate-bench-webhook-other';
-  for (const n of [ns, other]) {
-    await kubectl('admin', ['create', 'namespace', n]);
-    await kubectlOk('admin', ['label', '--overwrite', 'namespace', n, 'agentgate-bench=webhook']);
-  }
   const port = await freePort();
   const kc = await componentKubeconfig('webhook');
   // The webhook as shipped (its V8 flags included); BENCH_WEBHOOK_NODE_FLAGS replaces them ("" = node's defaults).
@@ -357,6 +353,23 @@ async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apise
     60_000,
     'webhook ready',
   );
+  // Stands in for the operator (not started here), as its ServiceAccount: the protect
+  // webhook lets only the operator change grants, and fails closed while no webhook runs.
+  const asOperator = (args: string[]) =>
+    kubectl('admin', ['--as', 'system:serviceaccount:agentgate-system:agentgate-operator', '--as-group', 'system:masters', ...args]);
+  // The grant's finalizer (added by the stamp webhook) is the operator's to remove, and a
+  // namespace finishes deleting only while a webhook serves the audit API (the apiserver
+  // lists every group in a namespace it deletes); so both happen while this one runs.
+  const deleteNamespaces = async (): Promise<void> => {
+    await asOperator(['patch', 'accessgrant', 'bench', '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    for (const n of [ns, other]) await kubectl('admin', ['delete', 'namespace', n, '--ignore-not-found', '--wait=false']);
+    for (const n of [ns, other]) await kubectlOk('admin', ['wait', '--for=delete', `namespace/${n}`, '--timeout=120s']);
+  };
+  await deleteNamespaces(); // a previous run that ended before its cleanup
+  for (const n of [ns, other]) {
+    await kubectlOk('admin', ['create', 'namespace', n]);
+    await kubectlOk('admin', ['label', '--overwrite', 'namespace', n, 'agentgate-bench=webhook']);
+  }
   const ai = {
     apiVersion: 'agentgate.io/v1alpha1',
     kind: 'AgentIdentity',
@@ -383,22 +396,8 @@ async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apise
     activatedAt: now.toISOString().replace(/\.\d+Z$/, 'Z'),
     expiresAt: new Date(now.getTime() + 7200_000).toISOString().replace(/\.\d+Z$/, 'Z'),
   };
-  // Stand in for the operator (not started here), as its ServiceAccount.
-  await kubectlOk('admin', [
-    '--as',
-    'system:serviceaccount:agentgate-system:agentgate-operator',
-    '--as-group',
-    'system:masters',
-    'patch',
-    'accessgrant',
-    'bench',
-    '-n',
-    ns,
-    '--subresource=status',
-    '--type=merge',
-    '-p',
-    JSON.stringify({ status }),
-  ]);
+  const activated = await asOperator(['patch', 'accessgrant', 'bench', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+  if (activated.code !== 0) throw new Error(`activating the bench grant failed: ${activated.stderr}`);
   // The apiserver's own create latency, no webhook involved (the admin is no agent).
   const k8s = await import('@kubernetes/client-node');
   const admin = new k8s.KubeConfig();
@@ -429,9 +428,12 @@ async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apise
     idleRssMb: procStat(proc.child.pid!).rssMb,
     apiserver,
     cleanup: async () => {
-      await proc.stop();
-      await kubectl('admin', ['delete', 'agentidentity', 'bench-webhook', '--ignore-not-found']);
-      for (const x of [ns, other]) await kubectl('admin', ['delete', 'namespace', x, '--wait=false']);
+      try {
+        await kubectl('admin', ['delete', 'agentidentity', 'bench-webhook', '--ignore-not-found']);
+        await deleteNamespaces();
+      } finally {
+        await proc.stop();
+      }
     },
   };
 }

@@ -7,6 +7,7 @@ import {
   compileCached,
   compileRegex,
   compileRule,
+  conversionError,
   evaluateRule,
   formatCompileError,
   prepareVars,
@@ -95,6 +96,38 @@ describe('cel', () => {
       const err = compileError('params.limit > 1');
       expect(err.field).to.equal('expression');
       expect(err.message).to.contain('Unknown variable: params');
+    });
+  });
+
+  describe('request tests answered before the rule runs', () => {
+    const nested = (depth: number): unknown => {
+      let o: unknown = { leaf: 1 };
+      for (let i = 0; i < depth; i++) o = { a: o };
+      return o;
+    };
+
+    it('matches on equality and list membership of request fields, wherever the test sits in the conjunction', () => {
+      const expr = "request.operation in ['CREATE', 'UPDATE'] && object != null && request.resource.resource == 'configmaps'";
+      expect(run(expr, withObject({ data: {} }))).to.deep.equal({ matched: true });
+      expect(run(expr, podDelete('prod'))).to.deep.equal({ matched: false });
+      expect(run("object.missing == 1 && request.operation == 'DELETE'", withObject({}))).to.deep.equal({ matched: false });
+    });
+
+    it('still runs the rule, errors included, when the request passes the test', () => {
+      expect(run("request.operation == 'CREATE' && object.missing == 1", withObject({})))
+        .to.have.property('error')
+        .that.contains('No such key: missing');
+    });
+
+    it('leaves variables no rule reads unconverted: a request that fails the test never converts its object', () => {
+      const deep = vars({ op: 'CREATE', resource: 'configmaps', object: nested(600) });
+      const p = prepareVars(deep);
+      expect(evaluateRule(compiled("request.operation == 'DELETE' && has(object.a)"), p)).to.deep.equal({ matched: false });
+      expect(conversionError(p)).to.equal(undefined);
+      expect(evaluateRule(compiled("request.operation == 'CREATE' && has(object.a)"), p))
+        .to.have.property('error')
+        .that.contains('nesting exceeds 512');
+      expect(conversionError(p)).to.equal('object: object nesting exceeds 512 levels');
     });
   });
 

@@ -55,35 +55,98 @@ export type CelVars = Readonly<Record<(typeof RULE_VARIABLES)[number], unknown>>
   readonly [preparedBrand]: true;
 };
 
-const prepared = new WeakSet<object>();
-
 /** The `effects` variable when the caller computed none: same shape, nothing found, so rules need no has() guards. */
 const NO_EFFECTS = Object.freeze({ routeClass: '', workload: Object.freeze({ serviceAccounts: [], exceedsGrant: [], privileged: [] }) });
 const MAX_VALUE_DEPTH = 512;
 
+const UNSET: unique symbol = Symbol('unset');
+
 /**
- * Converts one request's variables to CEL values, once for all rules.
+ * One request's variables, each converted to a CEL value on first read (once for all
+ * rules): most rules test `request` fields and stop there (see guardsOf), so the object of
+ * an allowed call (a ~10 KB Pod) is usually never converted at all. Getters on the
+ * prototype: cel-js reads variables as properties of the object it is given.
+ */
+class PreparedVars {
+  readonly #raw: RuleVars;
+  #normalized: Record<string, unknown> | undefined;
+  #request: unknown = UNSET;
+  #object: unknown = UNSET;
+  #oldObject: unknown = UNSET;
+  #agent: unknown = UNSET;
+  #grant: unknown = UNSET;
+  #effects: unknown = UNSET;
+  #failure: string | undefined;
+
+  constructor(raw: RuleVars) {
+    this.#raw = raw;
+  }
+
+  /** The request with every field a ValidatingAdmissionPolicy can read, before conversion (strings are the same after). */
+  static normalizedRequest(vars: PreparedVars): Record<string, unknown> {
+    vars.#normalized ??= normalizeRequest(vars.#raw.request);
+    return vars.#normalized;
+  }
+
+  static failure(vars: PreparedVars): string | undefined {
+    return vars.#failure;
+  }
+
+  #convert(name: string, value: unknown): unknown {
+    try {
+      return toCelValue(value, 0);
+    } catch (err) {
+      this.#failure ??= `${name}: ${(err as Error).message}`;
+      throw err;
+    }
+  }
+
+  get request(): unknown {
+    if (this.#request === UNSET) this.#request = this.#convert('request', PreparedVars.normalizedRequest(this));
+    return this.#request;
+  }
+  get object(): unknown {
+    const raw = this.#raw;
+    if (this.#object === UNSET) this.#object = this.#convert('object', raw.object !== undefined ? raw.object : (raw.request.object ?? null));
+    return this.#object;
+  }
+  get oldObject(): unknown {
+    const raw = this.#raw;
+    if (this.#oldObject === UNSET) this.#oldObject = this.#convert('oldObject', raw.oldObject !== undefined ? raw.oldObject : (raw.request.oldObject ?? null));
+    return this.#oldObject;
+  }
+  get agent(): unknown {
+    if (this.#agent === UNSET) this.#agent = cachedCelValue(this.#raw.agent ?? null);
+    return this.#agent;
+  }
+  get grant(): unknown {
+    if (this.#grant === UNSET) this.#grant = cachedCelValue(this.#raw.grant ?? null);
+    return this.#grant;
+  }
+  get effects(): unknown {
+    if (this.#effects === UNSET) this.#effects = this.#convert('effects', this.#raw.effects ?? NO_EFFECTS);
+    return this.#effects;
+  }
+}
+
+/**
+ * Converts one request's variables to CEL values (each on first read, once for all rules).
  * - Integral JSON numbers become CEL `int` (bigint), as Go's unstructured decoding makes
  *   them int64; without this `object.spec.replicas + 1` would be a double/int mismatch.
  * - `undefined` properties are dropped so `has()` and "no such key" behave as for JSON.
  * - Every AdmissionRequest field a ValidatingAdmissionPolicy can read is present (empty
  *   string, empty list, false or null), so rules need no `has()` guard on `request`.
+ * A conversion that fails (nesting deeper than MAX_VALUE_DEPTH) throws inside the rule that
+ * read the variable, and conversionError reports it for the whole set (evaluateRules denies).
  */
 export function prepareVars(vars: RuleVars | CelVars): CelVars {
-  if (prepared.has(vars)) return vars as CelVars;
-  const raw = vars as RuleVars;
-  const req = raw.request;
-  const out = {
-    request: toCelValue(normalizeRequest(req), 0),
-    object: toCelValue(raw.object !== undefined ? raw.object : (req.object ?? null), 0),
-    oldObject: toCelValue(raw.oldObject !== undefined ? raw.oldObject : (req.oldObject ?? null), 0),
-    agent: cachedCelValue(raw.agent ?? null),
-    grant: cachedCelValue(raw.grant ?? null),
-    effects: toCelValue(raw.effects ?? NO_EFFECTS, 0),
-  };
-  Object.freeze(out);
-  prepared.add(out);
-  return out as unknown as CelVars;
+  if (vars instanceof PreparedVars) return vars as unknown as CelVars;
+  return new PreparedVars(vars as RuleVars) as unknown as CelVars;
+}
+
+/** A variable these prepared variables could not convert when a rule read it ("object: ..."), if any. */
+export function conversionError(vars: CelVars): string | undefined {
+  return PreparedVars.failure(vars as unknown as PreparedVars);
 }
 
 // Incoming JSON may omit fields the TypeScript type calls required; fill them anyway.
@@ -469,12 +532,101 @@ function compileExpression(expression: string): CompileResult<CelProgram> {
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     return expressionError(expression, `expression must evaluate to bool, but it evaluates to ${checked.type}`);
   }
+  const guards = guardsOf(parsed.ast);
   const program: CelProgram = Object.freeze({
     expression,
     resultType: checked.type,
-    run: (vars: CelVars): unknown => parsed(vars),
+    run: guards.length
+      ? (vars: CelVars): unknown => (guards.some((g) => guardFails(g, guardedRequest(vars))) ? false : parsed(vars))
+      : (vars: CelVars): unknown => parsed(vars),
   });
   return { ok: true, value: program };
+}
+
+// ---------------------------------------------------------------------------
+// Guards: most rules start `request.operation == 'DELETE' && request.resource.resource ==
+// ...`, and most calls fail such a test. A conjunct of the expression's top-level && that
+// compares a string field of `request` with string literals is checked in JavaScript
+// first; when it is false the rule is false without running it. That is CEL's own answer:
+// one false conjunct makes a conjunction false, whatever the others give (errors included).
+
+/** Fields of the `request` variable that normalizeRequest always makes strings. */
+const GUARD_FIELDS = new Set([
+  'operation',
+  'subResource',
+  'name',
+  'namespace',
+  'resource.group',
+  'resource.version',
+  'resource.resource',
+  'kind.group',
+  'kind.version',
+  'kind.kind',
+]);
+
+interface Guard {
+  readonly path: readonly string[];
+  /** The conjunct is true when the field's value is one of these. */
+  readonly values: readonly string[];
+}
+
+/** `request.a.b` as ['a', 'b'], for the fields in GUARD_FIELDS. */
+function requestField(node: unknown): string[] | undefined {
+  const path: string[] = [];
+  let n = node;
+  while (isAstNode(n) && n.op === '.' && Array.isArray(n.args) && typeof n.args[1] === 'string') {
+    path.unshift(n.args[1]);
+    n = n.args[0];
+  }
+  return isAstNode(n) && n.op === 'id' && n.args === 'request' && GUARD_FIELDS.has(path.join('.')) ? path : undefined;
+}
+
+const stringLiteral = (node: unknown): string | undefined => (isAstNode(node) && node.op === 'value' && typeof node.args === 'string' ? node.args : undefined);
+
+/** `request.f == 'x'` or `request.f in ['x', 'y']`. */
+function guardOf(node: AstNodeLike): Guard | undefined {
+  if (!Array.isArray(node.args) || node.args.length !== 2) return undefined;
+  const path = requestField(node.args[0]);
+  const right: unknown = node.args[1];
+  if (!path) return undefined;
+  if (node.op === '==') {
+    const value = stringLiteral(right);
+    return value === undefined ? undefined : { path, values: [value] };
+  }
+  if (node.op === 'in' && isAstNode(right) && right.op === 'list' && Array.isArray(right.args)) {
+    const values = right.args.map(stringLiteral);
+    return values.every((v) => v !== undefined) ? { path, values: values as string[] } : undefined;
+  }
+  return undefined;
+}
+
+/** The guards among the conjuncts of the expression's top-level && (all of it, when it is one). */
+function guardsOf(root: unknown): Guard[] {
+  const out: Guard[] = [];
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const n = stack.pop();
+    if (!isAstNode(n)) continue;
+    if (n.op === '&&' && Array.isArray(n.args)) stack.push(...n.args);
+    else {
+      const g = guardOf(n);
+      if (g) out.push(g);
+    }
+  }
+  return out;
+}
+
+/** What guards read: the request before conversion (its strings are the same after), so passing them converts nothing. */
+const guardedRequest = (vars: CelVars): unknown => (vars instanceof PreparedVars ? PreparedVars.normalizedRequest(vars) : vars.request);
+
+/** True only when the field is a string none of the guard's values: anything unexpected runs the rule. */
+function guardFails(g: Guard, request: unknown): boolean {
+  let v = request;
+  for (const k of g.path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, k)) return false;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return typeof v === 'string' && !g.values.includes(v);
 }
 
 const programCache = new LRUCache<string, CompileResult<CelProgram>>({ max: 1000 });

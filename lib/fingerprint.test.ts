@@ -93,6 +93,27 @@ describe('fingerprint: canonicalize', () => {
     expect(pod.metadata.uid, 'input untouched').to.equal('u');
   });
 
+  it('quotes strings as JSON.stringify does, escapes and lone surrogates included', () => {
+    const strings = [
+      'plain',
+      'quo"te',
+      'back\\slash',
+      'new\nline',
+      '\u0000\u001f',
+      '\u007f',
+      'sep\u2028\u2029',
+      'emoji 😀',
+      'lone \ud800',
+      'low \udc00 x',
+      'é',
+      '',
+    ];
+    for (const s of strings) {
+      expect(stableStringify(s), JSON.stringify(s)).to.equal(JSON.stringify(s));
+      expect(stableStringify({ [s]: s }), JSON.stringify(s)).to.equal(`{${JSON.stringify(s)}:${JSON.stringify(s)}}`);
+    }
+  });
+
   it('renders what canonicalObject keeps', () => {
     const obj = deployment(3, { resourceVersion: '4', annotations: { keep: 'me', [LAST_APPLIED_ANNOTATION]: '{}' } });
     expect(canonicalize(obj)).to.equal(stableStringify(canonicalObject(obj)));

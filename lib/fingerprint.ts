@@ -67,33 +67,53 @@ export function canonicalObject(obj: unknown, options: CanonicalOptions = {}): u
   return copy;
 }
 
+/** Characters JSON.stringify escapes in a string (quote, backslash, controls, lone surrogates: any surrogate, to be safe). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON.stringify of a string, without its cost for the usual string that needs no escaping. */
+const jsonString = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
+
 /**
  * Key-sorted JSON text of a value. jsonValuesOnly: leave out object members whose value is
  * a function or a symbol (as jsonClone does); otherwise they read as null. One string is
  * built as it goes: admission reviews render every object this way (the audit record's
- * digest, the chain's hash), so no intermediate arrays.
+ * digest, the chain's hash), so no intermediate arrays, and strings that need no escaping
+ * are quoted without JSON.stringify (the same text, held by the golden test).
  */
 function sortedJson(value: unknown, jsonValuesOnly: boolean): string {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : 'null';
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + sortedJson(value[i], jsonValuesOnly);
-    return `${out}]`;
-  }
-  if (isJsonObject(value)) {
-    let out = '{';
-    for (const k of Object.keys(value).sort()) {
-      const v = value[k];
-      if (v === undefined || (jsonValuesOnly && (typeof v === 'function' || typeof v === 'symbol'))) continue;
-      out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${sortedJson(v, jsonValuesOnly)}`;
+  switch (typeof value) {
+    case 'string':
+      return jsonString(value);
+    case 'number':
+      // Number's text is JSON's for every finite number (-0 included).
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return `"${value}"`;
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        if (value.length === 0) return '[]';
+        let out = `[${sortedJson(value[0], jsonValuesOnly)}`;
+        for (let i = 1; i < value.length; i++) out += `,${sortedJson(value[i], jsonValuesOnly)}`;
+        return `${out}]`;
+      }
+      const obj = value as JsonObject;
+      const keys = Object.keys(obj);
+      if (keys.length > 1) keys.sort();
+      let out = '{';
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined || (jsonValuesOnly && (typeof v === 'function' || typeof v === 'symbol'))) continue;
+        out += `${out.length > 1 ? ',' : ''}${jsonString(k)}:${sortedJson(v, jsonValuesOnly)}`;
+      }
+      return `${out}}`;
     }
-    return `${out}}`;
+    default:
+      // undefined, functions and symbols: null, as JSON.stringify renders them in arrays.
+      return 'null';
   }
-  if (typeof value === 'bigint') return JSON.stringify(value.toString());
-  return 'null';
 }
 
 /** JSON with object keys sorted at every level, so equal values give equal text. */

@@ -114,6 +114,17 @@ describe('rules/evaluate', () => {
       expect(r).to.deep.equal({ verdict: 'Allow', reasons: [], matched: [], errors: [], exemptedBy: [] });
     });
 
+    it('Deny when a rule read a variable that could not be converted, even where the rule itself came out false', () => {
+      let deep: unknown = {};
+      for (let i = 0; i < 600; i++) deep = { a: deep };
+      const reads = buildRuleSet([], [{ name: 'reads-object', expression: 'object != null && false', action: 'Deny' }], [], []);
+      const r = evaluateRules(reads, vars({ op: 'CREATE', resource: 'configmaps', object: deep }));
+      expect(r.verdict).to.equal('Deny');
+      expect(r.reasons).to.deep.equal(['cannot prepare rule variables: object: object nesting exceeds 512 levels']);
+      const ignores = buildRuleSet([], [{ name: 'ignores-object', expression: "request.operation == 'DELETE'", action: 'Deny' }], [], []);
+      expect(evaluateRules(ignores, vars({ op: 'CREATE', resource: 'configmaps', object: deep })).verdict).to.equal('Allow');
+    });
+
     it('RequireApproval when a RequireApproval rule matches, listing every match', () => {
       const r = evaluateRules(defaultsOnly(), vars({ op: 'DELETE', resource: 'persistentvolumeclaims', oldObject: {} }));
       expect(r.verdict).to.equal('RequireApproval');

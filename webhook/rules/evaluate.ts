@@ -15,7 +15,7 @@
 //   else Allow, meaning "no rule objects" (identity, coverage and the rest still apply).
 
 import type { ApprovalRule, RuleAction } from '../../api/types.js';
-import { compileRule, evaluateRule, formatCompileError, prepareVars } from '../../cel/cel.js';
+import { compileRule, conversionError, evaluateRule, formatCompileError, prepareVars } from '../../cel/cel.js';
 import type { CelVars, CompiledRule, RuleCompileError, RuleVars } from '../../cel/cel.js';
 
 type RuleSource = 'default' | 'agent' | 'grant';
@@ -175,23 +175,19 @@ export function evaluateRules(ruleSet: CompiledRuleSet, vars: RuleVars | CelVars
     error: `${SOURCE_LABEL[e.source]} ${e.text}`,
   }));
 
-  let celVars: CelVars | undefined;
-  try {
-    celVars = prepareVars(vars);
-  } catch (err) {
-    errors.push({ name: '', source: 'default', error: `cannot prepare rule variables: ${(err as Error).message}` });
-  }
-
-  if (celVars) {
-    for (const rule of ruleSet.rules) {
-      const outcome = evaluateRule(rule, celVars);
-      if ('error' in outcome) {
-        errors.push({ name: rule.name, source: rule.source, error: `${SOURCE_LABEL[rule.source]} ${outcome.error}` });
-      } else if (outcome.matched) {
-        matched.push({ name: rule.name, source: rule.source, action: rule.action, message: rule.message ?? defaultMessage(rule) });
-      }
+  const celVars = prepareVars(vars);
+  for (const rule of ruleSet.rules) {
+    const outcome = evaluateRule(rule, celVars);
+    if ('error' in outcome) {
+      errors.push({ name: rule.name, source: rule.source, error: `${SOURCE_LABEL[rule.source]} ${outcome.error}` });
+    } else if (outcome.matched) {
+      matched.push({ name: rule.name, source: rule.source, action: rule.action, message: rule.message ?? defaultMessage(rule) });
     }
   }
+  // A variable a rule read but could not be converted fails the set, even where the rule
+  // reading it let the error go (`x && false` is false in CEL).
+  const unconverted = conversionError(celVars);
+  if (unconverted) errors.push({ name: '', source: 'default', error: `cannot prepare rule variables: ${unconverted}` });
 
   return decideVerdict(matched, errors);
 }
