@@ -12,7 +12,17 @@
 // and in the error count; req/s counts answered-200 requests. Servers run as child
 // processes so their CPU time per request and RSS can be read from /proc.
 //
-// This file is also the servers' entry point: `node webhook-bench.js serve floor|stub`.
+// This file is also the servers' entry point: `node webhook-bench.js serve floor|app|stub`.
+//
+// `node webhook-bench.js allow` measures only the goal of issue #13's admission path: CPU
+// per allowed ConfigMap review at 10 connections, in alternating rounds of floor, app
+// (createApp answering `allowed` without deciding: the HTTP layer alone) and stub, each
+// against the same round's floor. BENCH_ROUNDS rounds (default 3); BENCH_CHILD_FLAGS are
+// node flags for the app and stub servers (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+//
+// Every server asks for a client certificate and the load presents one from its own CA,
+// as a self-managed cluster's apiserver does; app and stub require it by name
+// (--require-client-cert), so the allow path includes the client check.
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
@@ -23,6 +33,11 @@ import type { AdmissionRequest } from '../lib/admission.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
+/** The apiserver's client certificate's name, as --client-cert-names would list it. */
+const CLIENT_NAME = 'kube-apiserver';
+/** The load's client certificate (parent side; children get the CA in BENCH_CLIENT_CA). */
+let clientPair: { cert: string; key: string } | undefined;
+let clientCa: { cert: string } | undefined;
 
 // ---------------------------------------------------------------------------------
 // The mix
@@ -86,9 +101,11 @@ function reviews(user: string, ns: string, otherNs: string): { name: string; bod
 async function serve(kind: string): Promise<void> {
   const { generateTls } = await import('../webhook/tls.js');
   const tls = generateTls(['127.0.0.1', 'localhost']);
+  // As run.ts: asked for, checked by the HTTP layer (app, stub), never demanded by TLS.
+  const tlsOptions = { cert: tls.cert, key: tls.key, ca: process.env.BENCH_CLIENT_CA, requestCert: true, rejectUnauthorized: false };
   let handler: https.Server;
   if (kind === 'floor') {
-    handler = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    handler = https.createServer(tlsOptions, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -97,6 +114,18 @@ async function serve(kind: string): Promise<void> {
         res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } }));
       });
     });
+  } else if (kind === 'app') {
+    const { createApp } = await import('../webhook/server.js');
+    const { WebhookMetrics } = await import('../webhook/metrics.js');
+    const { newLogger } = await import('../lib/log.js');
+    const app = createApp({
+      log: newLogger('bench', 'warn'),
+      metrics: new WebhookMetrics(),
+      ready: () => true,
+      clientAuth: { names: [CLIENT_NAME], require: true },
+      routes: { '/validate/agents': async (request) => ({ uid: request.uid, allowed: true }) },
+    });
+    handler = https.createServer(tlsOptions, app);
   } else {
     const { createApp, withMetrics } = await import('../webhook/server.js');
     const { WebhookMetrics } = await import('../webhook/metrics.js');
@@ -134,6 +163,7 @@ async function serve(kind: string): Promise<void> {
       log,
       metrics,
       ready: () => true,
+      clientAuth: { names: [CLIENT_NAME], require: true },
       routes: {
         '/validate/agents': withMetrics(
           metrics,
@@ -153,7 +183,7 @@ async function serve(kind: string): Promise<void> {
         ),
       },
     });
-    handler = https.createServer({ cert: tls.cert, key: tls.key }, app);
+    handler = https.createServer(tlsOptions, app);
   }
   handler.keepAliveTimeout = 65_000;
   // Exit (not die) when the parent lets go, so --cpu-prof and friends write their output.
@@ -208,6 +238,7 @@ function oneRequest(agent: https.Agent, port: number, pathName: string, body: st
         method: 'POST',
         agent,
         rejectUnauthorized: false,
+        ...clientPair,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       },
       (res) => {
@@ -281,8 +312,19 @@ interface Target {
   bodies: string[];
 }
 
-function startChild(kind: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(SELF, ['serve', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startChild(kind: string): Promise<{ child: ChildProcess; port: number }> {
+  if (!clientCa) {
+    const { TestCa } = await import('../audit/apiserver/certs.test-helpers.js');
+    const ca = new TestCa('bench-client-ca');
+    clientPair = ca.client(CLIENT_NAME);
+    clientCa = ca;
+  }
+  const execArgv = kind === 'floor' ? [] : (process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? []);
+  const child = fork(SELF, ['serve', kind], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
+    env: { ...process.env, BENCH_CLIENT_CA: clientCa.cert },
+  });
   return new Promise((resolve, reject) => {
     child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }));
     child.once('exit', (code) => reject(new Error(`${kind} server exited ${code}`)));
@@ -492,10 +534,44 @@ async function main(): Promise<void> {
   }
 }
 
+/** Issue #13's goal alone: CPU per allowed ConfigMap review, floor / app / stub alternating. */
+async function allowGoal(): Promise<void> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const body = reviews('agent:deploy-bot', 'prod', 'other')[0]!.body;
+  console.log(`allowed ConfigMap review (${Buffer.byteLength(body)} B), 10 connections, ${DURATION_MS / 1000}s per cell, ${rounds} rounds; load ${loadavg()}`);
+  const servers = { floor: await startChild('floor'), app: await startChild('app'), stub: await startChild('stub') };
+  const cpu: Record<string, number[]> = { floor: [], app: [], stub: [] };
+  try {
+    for (const s of Object.values(servers)) await closedLoop(s.port, s === servers.floor ? '/' : '/validate/agents', [body], 10); // warm-up
+    for (let round = 1; round <= rounds; round++) {
+      const line: string[] = [];
+      for (const [name, s] of Object.entries(servers)) {
+        const before = procStat(s.child.pid!);
+        const st = await closedLoop(s.port, name === 'floor' ? '/' : '/validate/agents', [body], 10);
+        const us = ((procStat(s.child.pid!).cpuMs - before.cpuMs) * 1000) / Math.max(1, st.reqs + st.errors);
+        if (st.errors) throw new Error(`${name}: ${st.errors} failed requests`);
+        cpu[name]!.push(us);
+        line.push(`${name} ${f(us, 0)} µs (${f(st.rps, 0)} req/s)${name === 'floor' ? '' : ` ${f(us / cpu['floor']![round - 1]!)}x`}`);
+      }
+      console.log(`round ${round}: ${line.join(', ')}; load ${loadavg()}`);
+    }
+  } finally {
+    for (const s of Object.values(servers)) s.child.kill();
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(
+    `median CPU per allowed review: floor ${f(median(cpu['floor']!), 0)} µs, app ${f(median(cpu['app']!), 0)} µs, stub ${f(median(cpu['stub']!), 0)} µs; goal stub <= 150 µs: ${median(cpu['stub']!) <= 150 ? 'met' : 'MISSED'}`,
+  );
+}
+
+function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
 if (process.argv[2] === 'serve') {
   void serve(process.argv[3] ?? 'floor');
 } else {
-  main().then(
+  (process.argv[2] === 'allow' ? allowGoal() : main()).then(
     () => process.exit(0),
     (err: unknown) => {
       console.error(err);

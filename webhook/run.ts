@@ -6,6 +6,7 @@
 import { readFileSync, watchFile } from 'node:fs';
 import https from 'node:https';
 import { hostname } from 'node:os';
+import type { TLSSocket } from 'node:tls';
 import type { ApprovalRequest } from '../api/types.js';
 import { AGENTGATE_NAMESPACE, AGENTS_WEBHOOK, AUDIT_API_VERSION, AUDIT_HEARTBEAT_LEASE, PROTECT_WEBHOOK, STAMP_WEBHOOK } from '../api/types.js';
 import { DEFAULT_PENDING_TTL_MS } from '../lib/approval.js';
@@ -419,6 +420,9 @@ async function main(): Promise<void> {
   const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...clientTls }, app);
   // The apiserver, not this server, closes idle keep-alive connections (webhook/drain.ts):
   // a call it sends on a connection this server is closing would fail, unretried.
+  // The caller's client certificate is judged once per connection (server.ts); no peer
+  // may swap it mid-connection.
+  server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = requestTimeoutMs;
   server.headersTimeout = server.requestTimeout;

@@ -1,6 +1,9 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
+import type { TLSSocket } from 'node:tls';
+import { TestCa } from '../audit/apiserver/certs.test-helpers.js';
 import type { AdmissionRequest } from '../lib/admission.js';
 import { quietLogger } from '../testing/fake-cluster.js';
 import { WebhookMetrics } from './metrics.js';
@@ -106,5 +109,67 @@ describe('webhook HTTP layer', () => {
     } finally {
       await s.close();
     }
+  });
+
+  describe('over TLS, with the apiserver client certificate required by name', function () {
+    this.timeout(60_000);
+    const ca = new TestCa('client-ca');
+    const serving = ca.serving('127.0.0.1');
+    const apiserver = ca.client('kube-apiserver');
+    const mallory = ca.client('mallory');
+
+    it('judges each connection once (a peer read per connection, not per request) and a new connection anew', async () => {
+      const seen: boolean[] = [];
+      const app = createApp({
+        log: quietLogger(),
+        metrics: new WebhookMetrics(),
+        ready: () => true,
+        clientAuth: { names: ['kube-apiserver'], require: true },
+        routes: {
+          '/validate/agents': async (request, ctx) => {
+            seen.push(ctx.fromApiserver);
+            return { uid: request.uid, allowed: true };
+          },
+        },
+      });
+      const server = https.createServer({ cert: serving.cert, key: serving.key, ca: ca.cert, requestCert: true, rejectUnauthorized: false }, app);
+      let peerReads = 0;
+      server.on('secureConnection', (socket: TLSSocket) => {
+        const read = socket.getPeerCertificate.bind(socket);
+        socket.getPeerCertificate = ((detailed?: boolean) => {
+          peerReads++;
+          return read(detailed as true);
+        }) as TLSSocket['getPeerCertificate'];
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      const post = (agent: https.Agent) =>
+        new Promise<number>((resolve, reject) => {
+          const req = https.request(
+            { host: '127.0.0.1', port, path: '/validate/agents', method: 'POST', agent, ca: ca.cert, headers: { 'content-type': 'application/json' } },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify(REVIEW));
+        });
+      const asApiserver = new https.Agent({ keepAlive: true, maxSockets: 1, ...apiserver });
+      const asMallory = new https.Agent({ keepAlive: true, maxSockets: 1, ...mallory });
+      try {
+        expect([await post(asApiserver), await post(asApiserver), await post(asApiserver)]).to.deep.equal([200, 200, 200]);
+        expect(peerReads).to.equal(1);
+        expect([await post(asMallory), await post(asMallory)]).to.deep.equal([401, 401]);
+        expect(peerReads).to.equal(2);
+        expect(await post(asApiserver)).to.equal(200);
+        expect(peerReads).to.equal(2);
+        expect(seen).to.deep.equal([true, true, true, true]);
+      } finally {
+        asApiserver.destroy();
+        asMallory.destroy();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    });
   });
 });

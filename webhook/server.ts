@@ -13,6 +13,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from '../lib/admission.js';
 import { isJsonObject } from '../lib/admission.js';
 import type { Logger } from '../lib/log.js';
+import { perConnection } from '../lib/tls-peer.js';
 import type { WebhookMetrics } from './metrics.js';
 
 const MAX_BODY_BYTES = 6 * 1024 * 1024;
@@ -114,13 +115,22 @@ interface ClientAuth {
   require: boolean;
 }
 
-export function fromApiserver(socket: unknown, auth: ClientAuth | undefined): boolean {
-  if (!auth) return false;
-  const tls = socket as Partial<TLSSocket>;
-  if (!tls.authorized || typeof tls.getPeerCertificate !== 'function') return false;
-  const cn = tls.getPeerCertificate().subject?.CN;
-  const name = Array.isArray(cn) ? cn[0] : cn;
-  return auth.names.length === 0 || (typeof name === 'string' && auth.names.includes(name));
+/**
+ * The caller's verdict, judged once per connection (lib/tls-peer.ts): the apiserver sends
+ * its reviews over keep-alive connections, and reading the peer certificate builds a new
+ * object from it each time. `authorized` and the certificate are both fixed at the
+ * handshake once renegotiation is refused, which perConnection does first.
+ */
+function apiserverCheck(auth: ClientAuth | undefined): (socket: unknown) => boolean {
+  if (!auth) return () => false;
+  const judge = perConnection((tls) => {
+    if (!tls.authorized) return false;
+    const cn = tls.getPeerCertificate().subject?.CN;
+    const name = Array.isArray(cn) ? cn[0] : cn;
+    return auth.names.length === 0 || (typeof name === 'string' && auth.names.includes(name));
+  });
+  // A plain socket (no TLS: tests, a misconfigured listener) is never the apiserver.
+  return (socket) => typeof (socket as Partial<TLSSocket>).getPeerCertificate === 'function' && judge(socket as TLSSocket);
 }
 
 interface ServerDeps {
@@ -133,6 +143,7 @@ interface ServerDeps {
 
 export function createApp(deps: ServerDeps): express.Express {
   const { log, metrics } = deps;
+  const fromApiserver = apiserverCheck(deps.clientAuth);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -182,7 +193,7 @@ export function createApp(deps: ServerDeps): express.Express {
   const admission = new Map<string, (req: Request, res: Response, next: NextFunction) => void>();
   for (const [path, handler] of Object.entries(deps.routes)) {
     admission.set(path, (req, res, next) => {
-      const fromApi = fromApiserver(req.socket, deps.clientAuth);
+      const fromApi = fromApiserver(req.socket);
       if (deps.clientAuth?.require && !fromApi) {
         return next(new BadRequest('a client certificate of the kube-apiserver is required (--require-client-cert)', 401));
       }

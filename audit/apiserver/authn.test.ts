@@ -13,6 +13,7 @@ function socketOf(clientPem: string, ca: TestCa): { socket: TLSSocket; reads: ()
   issuer.issuerCertificate = issuer; // a self-signed root is its own issuer, as Node reports it
   let reads = 0;
   const socket = {
+    disableRenegotiation: () => undefined,
     getPeerCertificate: () => {
       reads++;
       return { raw: leaf.raw, fingerprint256: leaf.fingerprint256, issuerCertificate: issuer };

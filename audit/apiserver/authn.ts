@@ -12,6 +12,7 @@ import { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { LRUCache } from 'lru-cache';
+import { perConnection } from '../../lib/tls-peer.js';
 
 export interface UserInfo {
   username: string;
@@ -100,20 +101,10 @@ export function chainsTo(chain: readonly X509Certificate[], cas: readonly X509Ce
 }
 
 /**
- * Each connection's parsed chain: a connection's peer certificates never change (the
- * audit server refuses renegotiation, audit/server.ts), and the aggregator sends many requests over one
- * keep-alive connection, so each chain is parsed once, not per request.
+ * The peer's chain as X509Certificates, leaf first, parsed once per connection
+ * (lib/tls-peer.ts): the aggregator sends many requests over one keep-alive connection.
  */
-const chains = new WeakMap<TLSSocket, readonly X509Certificate[]>();
-
-/** The peer's chain as X509Certificates, leaf first. */
-export function peerChain(socket: TLSSocket): readonly X509Certificate[] {
-  const known = chains.get(socket);
-  if (known) return known;
-  const out = parseChain(socket);
-  chains.set(socket, out);
-  return out;
-}
+export const peerChain: (socket: TLSSocket) => readonly X509Certificate[] = perConnection(parseChain);
 
 function parseChain(socket: TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
