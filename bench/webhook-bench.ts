@@ -556,7 +556,8 @@ async function allowGoal(): Promise<void> {
       console.log(`round ${round}: ${line.join(', ')}; load ${loadavg()}`);
     }
   } finally {
-    for (const s of Object.values(servers)) s.child.kill();
+    // Let go rather than kill: the servers exit on disconnect, writing any --cpu-prof output.
+    await Promise.all(Object.values(servers).map((s) => new Promise((r) => (s.child.once('exit', r), s.child.disconnect()))));
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(

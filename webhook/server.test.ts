@@ -7,7 +7,7 @@ import { TestCa } from '../audit/apiserver/certs.test-helpers.js';
 import type { AdmissionRequest } from '../lib/admission.js';
 import { quietLogger } from '../testing/fake-cluster.js';
 import { WebhookMetrics } from './metrics.js';
-import { createApp } from './server.js';
+import { createApp, withMetrics } from './server.js';
 import type { Handler } from './server.js';
 
 const REVIEW = {
@@ -109,6 +109,21 @@ describe('webhook HTTP layer', () => {
     } finally {
       await s.close();
     }
+  });
+
+  it('times each review under its path and verdict (withMetrics)', async () => {
+    const metrics = new WebhookMetrics();
+    const h = withMetrics(metrics, async (request) => ({ uid: request.uid, allowed: request.operation === 'CREATE' }));
+    const request = REVIEW.request as unknown as AdmissionRequest;
+    const ctx = (path: string) => ({ path, log: quietLogger(), started: performance.now(), fromApiserver: false });
+    await h(request, ctx('/validate/agents'));
+    await h(request, ctx('/validate/agents'));
+    await h({ ...request, operation: 'DELETE' }, ctx('/validate/agents'));
+    await h(request, ctx('/validate/protect'));
+    const text = await metrics.registry.getSingleMetricAsString('agentgate_webhook_admission_duration_seconds');
+    expect(text).to.contain('agentgate_webhook_admission_duration_seconds_count{path="/validate/agents",verdict="allowed"} 2');
+    expect(text).to.contain('agentgate_webhook_admission_duration_seconds_count{path="/validate/agents",verdict="denied"} 1');
+    expect(text).to.contain('agentgate_webhook_admission_duration_seconds_count{path="/validate/protect",verdict="allowed"} 1');
   });
 
   describe('over TLS, with the apiserver client certificate required by name', function () {

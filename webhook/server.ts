@@ -95,9 +95,19 @@ export function withFilter(filter: (request: AdmissionRequest, ctx: Ctx) => Admi
 }
 
 export function withMetrics(metrics: WebhookMetrics, next: Handler): Handler {
+  // Label children bound once per path, not a label object per review.
+  const byPath = new Map<string, Record<'allowed' | 'denied', { observe(seconds: number): void }>>();
+  const series = (path: string) => {
+    let s = byPath.get(path);
+    if (!s) {
+      s = { allowed: metrics.admissionSeconds.labels(path, 'allowed'), denied: metrics.admissionSeconds.labels(path, 'denied') };
+      byPath.set(path, s);
+    }
+    return s;
+  };
   return async (request, ctx) => {
     const response = await next(request, ctx);
-    metrics.admissionSeconds.observe({ path: ctx.path, verdict: response.allowed ? 'allowed' : 'denied' }, (performance.now() - ctx.started) / 1000);
+    series(ctx.path)[response.allowed ? 'allowed' : 'denied'].observe((performance.now() - ctx.started) / 1000);
     return response;
   };
 }
@@ -192,6 +202,7 @@ export function createApp(deps: ServerDeps): express.Express {
   // res.json() cost a measurable share of the allow path.
   const admission = new Map<string, (req: Request, res: Response, next: NextFunction) => void>();
   for (const [path, handler] of Object.entries(deps.routes)) {
+    const answered = metrics.requests.labels(path, '200');
     admission.set(path, (req, res, next) => {
       const fromApi = fromApiserver(req.socket);
       if (deps.clientAuth?.require && !fromApi) {
@@ -212,7 +223,7 @@ export function createApp(deps: ServerDeps): express.Express {
         handler(request, { path, log, started, fromApiserver: fromApi }).then(
           (response) => {
             const review: AdmissionReview = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, uid: request.uid } };
-            metrics.requests.inc({ path, code: '200' });
+            answered.inc();
             const text = JSON.stringify(review);
             res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
           },
