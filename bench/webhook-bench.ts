@@ -557,7 +557,16 @@ async function allowGoal(): Promise<void> {
     }
   } finally {
     // Let go rather than kill: the servers exit on disconnect, writing any --cpu-prof output.
-    await Promise.all(Object.values(servers).map((s) => new Promise((r) => (s.child.once('exit', r), s.child.disconnect()))));
+    await Promise.all(
+      Object.values(servers).map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.child.exitCode !== null || !s.child.connected) return resolve();
+            s.child.once('exit', () => resolve());
+            s.child.disconnect();
+          }),
+      ),
+    );
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(
