@@ -8,8 +8,12 @@ import type { Pool } from 'pg';
 import type { WorkerReply, WorkerRequest } from './pglite-worker.js';
 
 export interface Db {
-  /** One statement with $1.. parameters; one statement is one implicit transaction. */
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /**
+   * One statement with $1.. parameters; one statement is one implicit transaction.
+   * prepared: a name to keep this (constant) statement prepared under on each connection,
+   * so it is parsed and planned once, not on every call (the append's INSERT). PGlite ignores it.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], prepared?: string): Promise<R[]>;
   /** Several statements in one transaction (migrations). */
   transaction(statements: readonly string[]): Promise<void>;
   close(): Promise<void>;
@@ -21,8 +25,9 @@ export type StoreConfig = { engine: 'postgres'; dsn: string; poolSize?: number }
 class PgDb implements Db {
   readonly engine = 'postgres' as const;
   constructor(private readonly pool: Pool) {}
-  async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-    return (await this.pool.query(sql, params as unknown[])).rows as R[];
+  async query<R>(sql: string, params: readonly unknown[] = [], prepared?: string): Promise<R[]> {
+    const values = params as unknown[];
+    return (await this.pool.query(prepared ? { name: prepared, text: sql, values } : { text: sql, values })).rows as R[];
   }
   async transaction(statements: readonly string[]): Promise<void> {
     const c = await this.pool.connect();

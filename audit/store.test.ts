@@ -1,6 +1,8 @@
 // The store on a real PGlite database (on its worker thread, as the webhook runs it).
 import { expect } from 'chai';
+import { FakeClock } from '../lib/clock.js';
 import { admittedCreate as created, usePgliteStore } from '../testing/audit-store.js';
+import { AuditStore, eventName } from './store.js';
 
 describe('audit store: settling admitted records with the apiserver outcome', function () {
   this.timeout(30_000);
@@ -118,5 +120,41 @@ describe('audit store: listing pages', function () {
     });
     expect(sums.items[0]!.spec.namespace).to.equal('payments');
     expect(() => opened.store.listSummaries({}, 'agentgate-system', 'agentgate', ["name') FROM x --"])).to.throw('not a top-level spec field name');
+  });
+});
+
+describe('audit store: prepared statements', function () {
+  this.timeout(30_000);
+  const opened = usePgliteStore('prepared-test');
+
+  it('prepares the append’s INSERT and the settle’s UPDATE, each under one name with one text for every batch size, and nothing whose text varies', async function () {
+    const seen = new Map<string, Set<string>>();
+    const db = opened.store.db;
+    const query = db.query.bind(db);
+    // A name prepared once per connection must always carry the same text: PostgreSQL
+    // would run the first text for a second one (or node-postgres refuse it).
+    const recording: typeof db.query = (sql, params, prepared) => {
+      if (prepared) seen.set(prepared, (seen.get(prepared) ?? new Set()).add(sql));
+      return query(sql, params, prepared);
+    };
+    const store = new AuditStore(
+      { ...db, engine: db.engine, query: recording, transaction: db.transaction.bind(db), close: db.close.bind(db) },
+      'prepared-test',
+      new FakeClock(new Date('2026-11-30T12:00:00Z')),
+    );
+    await store.open();
+    await store.append(created('one'));
+    await Promise.all(['a', 'b', 'c', 'd'].map((n) => store.append(created(n))));
+    await store.list({ labelSelector: 'agentgate.io/agent=deploy-bot', limit: 2 }, 'agentgate-system', 'agentgate');
+    await store.settle([{ name: eventName('prepared-test', 1), code: 201 }]);
+    expect(store.lastBatch).to.be.greaterThan(1);
+    await store.settle([
+      { name: eventName('prepared-test', 2), code: 201 },
+      { name: eventName('prepared-test', 3), code: 500 },
+    ]);
+    expect([...seen.keys()]).to.have.length(2);
+    for (const texts of seen.values()) expect(texts).to.have.length(1);
+    expect([...seen.values()].map((t) => [...t][0]!.split(' ')[0])).to.have.members(['INSERT', 'UPDATE']);
+    expect((await opened.store.get(eventName('prepared-test', 5)))?.spec.name).to.equal('d');
   });
 });

@@ -99,6 +99,8 @@ const COLUMN_NAMES = COLUMNS.map(([c]) => c).join(', ');
  * (measured ~80 -> ~50 us) and its text never changes, so the server plans it once.
  */
 const INSERT_ROWS = `INSERT INTO ${TABLE} (${COLUMN_NAMES}) SELECT * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')}) RETURNING rv::text AS rv, name`;
+/** INSERT_ROWS is prepared once per connection: re-parsing and planning it cost PostgreSQL ~0.1 ms of CPU per append. */
+const INSERT_ROWS_PREPARED = 'agentgate_audit_insert_rows';
 const DAY_MS = 86_400_000;
 /** A day's partition is clustered once it ended this long ago: late events (an apiserver audit batch retried) have arrived. */
 const CLUSTER_GRACE_MS = 3_600_000;
@@ -276,7 +278,7 @@ export class AuditStore {
     }
     // A batch spans a day or two: one partition check per day, not per row.
     for (const d of days) await this.ensurePartition(new Date(d * DAY_MS));
-    const rows = await this.db.query<{ rv: string; name: string }>(INSERT_ROWS, columns);
+    const rows = await this.db.query<{ rv: string; name: string }>(INSERT_ROWS, columns, INSERT_ROWS_PREPARED);
     this.head = head;
     this.lastBatch = batch.length;
     const rvByName = new Map(rows.map((r) => [r.name, String(r.rv)]));
@@ -404,6 +406,7 @@ export class AuditStore {
        RETURNING t.outcome, CASE WHEN t.spec ? 'approvalRequest' THEN jsonb_build_object('record', t.name, 'approvalRequest', t.spec->'approvalRequest',
          'agent', COALESCE(t.spec->'agent', '""'), 'decision', t.spec->'decision', 'requestUID', t.spec->'requestUID', 'fingerprint', COALESCE(t.spec->'objectDigest', '""')) END AS call`,
       [results.map((r) => r.name), results.map((r) => r.code)],
+      'agentgate_audit_settle',
     );
     const approvalCalls = rows.flatMap((r) => (r.call ? [{ ...r.call, outcome: r.outcome }] : []));
     return { count: rows.length, approvalCalls };
