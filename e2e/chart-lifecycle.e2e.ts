@@ -244,7 +244,11 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
 
   it('a helm upgrade while the audit APIService is withdrawn re-creates it, and the operator withdraws it again while nothing serves it', async function () {
     const apiServiceExists = async (): Promise<boolean> => (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE])).code === 0;
-    const withdrawals = (): number => operator!.log().split('\n').filter((l) => l.includes('"audit APIService withdrawn"')).length;
+    const withdrawals = (): number =>
+      operator!
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('"audit APIService withdrawn"')).length;
     await eventually(async () => !(await apiServiceExists()), 180_000, `APIService ${AUDIT_APISERVICE} withdrawn (no server behind the chart's Service)`);
     const before = withdrawals();
     expect(before).to.be.greaterThan(0);
