@@ -143,6 +143,10 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
       '0',
       '--lease-name',
       uniqueName('life-lease'),
+      // Nothing serves the chart's audit Service here (no kubelet, no endpoints): a short
+      // grace lets the upgrade test below see the APIService withdrawn.
+      '--audit-apiservice-grace',
+      '10s',
     ]);
     await eventually(
       async () => {
@@ -236,6 +240,28 @@ describe('Helm chart lifecycle: install, grants, upgrade with a changed CRD, uni
       expect(await kubectlOk('admin', ['get', 'accessgrant', 'window', '-n', ns, '-o', 'jsonpath={.status.phase}'])).to.equal('Active');
     const agents = await json<k8s.V1ValidatingWebhookConfiguration>(['get', 'validatingwebhookconfiguration', 'agentgate-agents']);
     expect(agents.webhooks?.[0]?.matchConditions?.map((m) => m.expression).join(' ')).to.contain(`agent:${agent}`);
+  });
+
+  it('a helm upgrade while the audit APIService is withdrawn re-creates it, and the operator withdraws it again while nothing serves it', async function () {
+    const apiServiceExists = async (): Promise<boolean> => (await kubectl('admin', ['get', 'apiservice', AUDIT_APISERVICE])).code === 0;
+    const withdrawals = (): number =>
+      operator!
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('"audit APIService withdrawn"')).length;
+    await eventually(async () => !(await apiServiceExists()), 180_000, `APIService ${AUDIT_APISERVICE} withdrawn (no server behind the chart's Service)`);
+    const before = withdrawals();
+    expect(before).to.be.greaterThan(0);
+
+    // Helm treats the missing object as drift of its release and creates it again; the upgrade
+    // does not fail on it (nor would an Argo CD self-heal, which applies the same manifest).
+    const r = await runHelm(['upgrade', RELEASE, chartDir, '--set', 'image.repository=local/agentgate', '--set', 'image.tag=e2e']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(await apiServiceExists(), 'helm re-created the APIService').to.equal(true);
+
+    // Still nothing serves it: after the grace the operator withdraws the new copy too, so a
+    // namespace deletion is held for at most the grace after each re-apply.
+    await eventually(async () => withdrawals() > before && !(await apiServiceExists()), 180_000, 'the re-created APIService withdrawn again');
   });
 
   it('uninstalls through the pre-delete hook: no configuration, no RoleBinding of agentgate left, namespaces delete', async function () {

@@ -21,6 +21,7 @@ import forge from 'node-forge';
 import type * as k8s from '@kubernetes/client-node';
 import { apiPath, GV, isAlreadyExists, isConflict, isNotFound, type KubeApi } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
+import { certificateSerial } from '../lib/x509-serial.js';
 
 export const TLS_SECRET = 'agentgate-webhook-tls';
 export const KEY_SECRET = 'agentgate-webhook-key';
@@ -47,20 +48,21 @@ function forgeKeys(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.p
   };
 }
 
-function serial(): string {
-  // Positive: a leading 0 nibble keeps the DER integer from reading as negative.
-  return '0' + randomBytes(15).toString('hex');
-}
-
 /** A new CA and a serving certificate for hosts (DNS names and IP addresses). */
-export function generateTls(hosts: readonly string[], now = new Date(), validityMs = DEFAULT_VALIDITY_MS): TlsMaterial {
+export function generateTls(
+  hosts: readonly string[],
+  now = new Date(),
+  validityMs = DEFAULT_VALIDITY_MS,
+  /** The serials' random source (a test seam). */
+  random?: (n: number) => Buffer,
+): TlsMaterial {
   const notBefore = new Date(now.getTime() - Math.min(BACKDATE_MS, validityMs / 10));
   const notAfter = new Date(now.getTime() + validityMs);
 
   const ca = forgeKeys();
   const caCert = forge.pki.createCertificate();
   caCert.publicKey = ca.publicKey;
-  caCert.serialNumber = serial();
+  caCert.serialNumber = certificateSerial(16, random);
   caCert.validity.notBefore = notBefore;
   caCert.validity.notAfter = notAfter;
   const caName = [
@@ -79,7 +81,7 @@ export function generateTls(hosts: readonly string[], now = new Date(), validity
   const srv = forgeKeys();
   const cert = forge.pki.createCertificate();
   cert.publicKey = srv.publicKey;
-  cert.serialNumber = serial();
+  cert.serialNumber = certificateSerial(16, random);
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = notAfter;
   cert.setSubject([{ name: 'commonName', value: hosts.find((h) => !isIP(h)) ?? hosts[0] ?? 'agentgate-webhook' }]);

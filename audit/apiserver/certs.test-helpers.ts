@@ -1,6 +1,7 @@
 // Test-only PKI: a CA and client certificates, as the kube-apiserver's front proxy has.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import forge from 'node-forge';
+import { certificateSerial } from '../../lib/x509-serial.js';
 import { parsePemBundle } from './authn.js';
 import type { AuthnConfig } from './authn.js';
 
@@ -26,7 +27,7 @@ export class TestCa {
   constructor(readonly name: string) {
     const c = forge.pki.createCertificate();
     c.publicKey = this.k.forgePub;
-    c.serialNumber = '0' + randomBytes(8).toString('hex');
+    c.serialNumber = certificateSerial(8);
     c.validity.notBefore = new Date(Date.now() - 60_000);
     c.validity.notAfter = new Date(Date.now() + 86_400_000);
     c.setSubject([{ name: 'commonName', value: name }]);
@@ -60,7 +61,7 @@ export class TestCa {
     const k = keys();
     const c = forge.pki.createCertificate();
     c.publicKey = k.forgePub;
-    c.serialNumber = '0' + randomBytes(8).toString('hex');
+    c.serialNumber = certificateSerial(8);
     c.validity.notBefore = new Date(Date.now() - 60_000);
     c.validity.notAfter = new Date(Date.now() + 86_400_000);
     c.setSubject(subject);
