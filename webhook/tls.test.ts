@@ -11,6 +11,13 @@ describe('webhook certificates', function () {
   const first = generateTls(HOSTS, t0, 90 * DAY);
   const second = generateTls(HOSTS, new Date(t0.getTime() + 60 * DAY), 90 * DAY);
 
+  it("gives certificates OpenSSL loads when the serials' random bytes begin with zeros (the case that used to fail)", function () {
+    // Two leading zero bytes: the old '0' + hex recipe produced `00 7f ...` here.
+    const zeros = (n: number) => Buffer.concat([Buffer.from([0x00, 0x00, 0x7f]), Buffer.alloc(n - 3, 0x11)]);
+    const tls = generateTls(['127.0.0.1'], new Date(), 3_600_000, zeros);
+    for (const pem of [tls.ca, tls.cert]) expect(() => new X509Certificate(pem)).to.not.throw();
+  });
+
   it('is due for renewal at 2/3 of its lifetime, not at the end', function () {
     const x = new X509Certificate(first.cert);
     const from = Date.parse(x.validFrom);
