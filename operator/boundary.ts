@@ -1,7 +1,8 @@
 // Boundary verification, continuously: the leader re-verifies the agents a change can
 // affect soon after it (operator/boundary-scope.ts), every agent on a period as the
-// backstop, writes each AgentIdentity's BoundaryVerified condition and findings, and
-// exports the findings as a gauge for alerting. Changes collect in a queue that one pass
+// backstop, hands each agent's report to the agent's reconciler (which writes its
+// BoundaryVerified condition and findings with the rest of its status, operator/plan/agent.ts),
+// and exports the findings as a gauge for alerting. Changes collect in a queue that one pass
 // drains, so a burst (a cold start activating thousands of grants) costs a few passes
 // over the agents it touched, not a full pass per change. Access questions are answered
 // from the listed RBAC objects; SubjectAccessReviews only cross-check a rate-limited
@@ -9,47 +10,27 @@
 // agents x time.
 import type * as k8s from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AgentIdentity, AgentIdentityStatus } from '../api/types.js';
-import { boundaryCondition, planAccessReviews, verifyAgents } from '../boundary/verify.js';
+import { planAccessReviews, verifyAgents } from '../boundary/verify.js';
 import type { AgentReport, Binding, BoundarySnapshot } from '../boundary/types.js';
 import { collectObjects, probeWebhooks, runAccessReviews, type CachedObjects } from '../boundary/snapshot.js';
 import { CrossChecker, ReviewBudget } from './boundary-reviews.js';
 import { agentsDirtiedBy, clearsOnly, type BoundaryChange, type Scope } from './boundary-scope.js';
 import type { Clock } from '../lib/clock.js';
-import { rfc3339 } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';
-import { type AgentgateClient, apiPath, errorMessage, GV, isConflict, isNotFound } from '../lib/kube.js';
+import { apiPath, errorMessage, GV } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
 import { Informer, type WatchedObject } from '../lib/informer.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/types.js';
-import { setCondition } from './conditions.js';
-
-/** Rewrite lastVerified at most this often when nothing else changed, to spare the apiserver. */
-export const LAST_VERIFIED_REFRESH_MS = 5 * 60_000;
-
-/** The AgentIdentity status after a verification, or undefined when nothing needs writing. Pure. */
-export function planBoundaryStatus(agent: AgentIdentity, report: AgentReport, now: Date): AgentIdentityStatus | undefined {
-  const current = agent.status ?? {};
-  const next: AgentIdentityStatus = structuredClone(current);
-  next.conditions = setCondition(current.conditions, boundaryCondition(report), now, agent.metadata.generation);
-  next.findings = report.findings.map((f) => ({ ...f }));
-  const unchanged = stableStringify({ c: next.conditions, f: next.findings }) === stableStringify({ c: current.conditions ?? [], f: current.findings ?? [] });
-  const last = current.lastVerified ? Date.parse(current.lastVerified) : 0;
-  if (unchanged && now.getTime() - last < LAST_VERIFIED_REFRESH_MS) return undefined;
-  next.lastVerified = rfc3339(now);
-  return next;
-}
 
 interface BoundaryVerifierOptions {
   kc: k8s.KubeConfig;
-  client: AgentgateClient;
   clock: Clock;
   log: Logger;
   namespace: string;
   intervalMs: number;
   registry: Registry;
-  /** Agents as the operator's cache has them, for status writes. */
-  agents: () => readonly AgentIdentity[];
+  /** Each verified agent's report and when it was made, for the agent's status (Operator.boundaryReported). */
+  publish: (report: AgentReport, at: Date) => void;
   /** The operator's caches of grants and of its own RoleBindings, so verification does not list them again. */
   cached?: CachedObjects;
   /** SubjectAccessReviews per second, on average, for cross-checking (default 0.5; 0: none). */
@@ -180,7 +161,7 @@ export class BoundaryVerifier {
       this.again = true;
       return;
     }
-    this.running = this.verifyAndWrite().finally(() => {
+    this.running = this.verifyAndPublish().finally(() => {
       this.running = undefined;
       if (this.again && !this.stopped) {
         this.again = false;
@@ -190,7 +171,7 @@ export class BoundaryVerifier {
     await this.running;
   }
 
-  private async verifyAndWrite(): Promise<void> {
+  private async verifyAndPublish(): Promise<void> {
     const { log } = this.o;
     const changes = this.pending;
     this.pending = [];
@@ -205,6 +186,7 @@ export class BoundaryVerifier {
       return;
     }
     this.clearSeries(report.scope);
+    const at = this.o.clock.now();
     for (const a of report.agents) {
       const counts = new Map<string, number>();
       for (const f of a.findings) counts.set(`${f.severity}\u0000${f.route}`, (counts.get(`${f.severity}\u0000${f.route}`) ?? 0) + 1);
@@ -221,7 +203,7 @@ export class BoundaryVerifier {
           critical: a.findings.filter((f) => f.severity === 'Critical').map((f) => `${f.route} ${f.object ?? ''}`),
         });
       }
-      await this.writeStatus(a).catch((e: unknown) => log.warn('boundary status write failed', { agent: a.agent, error: errorMessage(e) }));
+      this.o.publish(a, at);
     }
     if (report.reviewErrors.length) log.warn('some access reviews failed; their checks report ReviewMissing', { errors: report.reviewErrors.slice(0, 5) });
     this.runs.set({ result: 'ok' }, Date.now() / 1000);
@@ -262,25 +244,6 @@ export class BoundaryVerifier {
     }
     const snapshot: BoundarySnapshot = { ...objects, accessReviews: results, webhookProbes: probes };
     return { ...verifyAgents(snapshot, only), reviewErrors: errors, scope };
-  }
-
-  private async writeStatus(report: AgentReport): Promise<void> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const agent =
-        attempt === 0
-          ? this.o.agents().find((x) => x.metadata.name === report.agent)
-          : await this.o.client.get<AgentIdentity>('AgentIdentity', report.agent).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
-      if (!agent) return;
-      const status = planBoundaryStatus(agent, report, this.o.clock.now());
-      if (!status) return;
-      try {
-        await this.o.client.replaceStatus<AgentIdentity>('AgentIdentity', report.agent, { ...agent, status });
-        return;
-      } catch (e) {
-        if (isNotFound(e)) return;
-        if (!isConflict(e)) throw e;
-      }
-    }
   }
 }
 

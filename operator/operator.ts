@@ -6,6 +6,7 @@
 import { approvalPolicyState, APPROVAL_POLICY, type PolicyState } from '../lib/approval-policy.js';
 import type * as k8s from '@kubernetes/client-node';
 import { AUDIT_APISERVICE, LABEL_GRANT, LABEL_MANAGED_BY, MANAGED_BY, type AccessGrant, type AgentIdentity, type ApprovalRequest } from '../api/types.js';
+import type { AgentReport } from '../boundary/types.js';
 import type { Clock } from '../lib/clock.js';
 import { Informer } from '../lib/informer.js';
 import { agentShape, approvalShape, grantShape, namespaceShape, roleBindingShape } from './cache-shapes.js';
@@ -16,7 +17,7 @@ import type { Recorder } from './events.js';
 import { KubeWrites, liveAuditApiServiceApi } from './kube-writes.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
-import { reconcileAgent } from './reconcile/agent.js';
+import { AgentReconciler } from './reconcile/agent.js';
 import { grantChangeReachesAgent } from './plan/agent.js';
 import { AuditApiServiceReconciler, type AuditApiServiceApi } from './reconcile/apiservice.js';
 import { reconcileApproval } from './reconcile/approval.js';
@@ -57,8 +58,12 @@ interface OperatorOptions {
   auditApiServiceInjectCaFrom?: string;
 }
 
-/** How long an agent's count of Active grants may lag its grants' changes (bursts coalesce into one status write). */
-const AGENT_COUNT_COALESCE_MS = 1000;
+/**
+ * A grant change reaches its agent's reconcile this much later, so a burst of them costs a
+ * few reconciles (each counts the agent's grants); the status write itself is coalesced by
+ * the agent's plan (operator/plan/agent.ts, STATUS_COALESCE_MS).
+ */
+const AGENT_COUNT_DELAY_MS = 200;
 
 export class Operator {
   readonly client: AgentgateClient;
@@ -71,6 +76,7 @@ export class Operator {
   private readonly cache: InformerCache;
   private readonly ctx: ReconcileContext;
   private readonly grantReconciler: GrantReconciler;
+  private readonly agentReconciler: AgentReconciler;
   private readonly apiServiceReconciler?: AuditApiServiceReconciler;
   private sweepTimer?: NodeJS.Timeout;
   private started = false;
@@ -148,6 +154,7 @@ export class Operator {
       enqueue: (k) => this.queue.add(k),
     };
     this.grantReconciler = new GrantReconciler(this.ctx);
+    this.agentReconciler = new AgentReconciler(this.ctx);
     if (o.auditApiServiceGraceMs)
       this.apiServiceReconciler = new AuditApiServiceReconciler(
         this.ctx,
@@ -160,6 +167,15 @@ export class Operator {
 
   get isReady(): boolean {
     return this.ready;
+  }
+
+  /**
+   * Boundary verification's report of an agent: the agent's reconcile writes it, with the
+   * rest of its status; one that cannot wait (a new finding) goes before routine work.
+   */
+  boundaryReported(report: AgentReport, at: Date): void {
+    const urgent = this.agentReconciler.reported(report, at);
+    if (this.started) this.queue.add(key('AgentIdentity', '', report.agent), urgent);
   }
 
   /** Phase counts for the grants gauge. */
@@ -179,10 +195,10 @@ export class Operator {
       this.queue.add(key('AccessGrant', g.metadata.namespace ?? '', g.metadata.name ?? ''));
       // Its agent's status counts Active grants; an agent that is gone has no status to
       // write. A count, not access: a burst of changes (a namespace deleted) costs one
-      // status write per AGENT_COUNT_COALESCE_MS, not one per grant.
+      // status write a second (the agent's plan coalesces), not one per grant.
       const agent = g.spec?.agent;
       if (agent && ev !== 'resync' && grantChangeReachesAgent(ev, g, previous) && this.cache.agent(agent)) {
-        this.queue.addAfter(key('AgentIdentity', '', agent), AGENT_COUNT_COALESCE_MS);
+        this.queue.addAfter(key('AgentIdentity', '', agent), AGENT_COUNT_DELAY_MS);
       }
     });
     this.agents.onChange((a, ev) => {
@@ -278,7 +294,7 @@ export class Operator {
       case 'AccessGrant':
         return (ns, name) => this.grantReconciler.reconcile(ns, name);
       case 'AgentIdentity':
-        return (_ns, name) => reconcileAgent(this.ctx, name);
+        return (_ns, name) => this.agentReconciler.reconcile(name);
       case 'ApprovalRequest':
         return (ns, name) => reconcileApproval(this.ctx, ns, name);
       case 'AuditEvent':

@@ -58,13 +58,12 @@ const verifier =
   args.boundaryIntervalMs > 0
     ? new BoundaryVerifier({
         kc,
-        client: op.client,
         clock,
         log,
         namespace: args.namespace,
         intervalMs: args.boundaryIntervalMs,
         registry: metrics.registry,
-        agents: () => op.agents.list(),
+        publish: (report, at) => op.boundaryReported(report, at),
         reviewsPerSecond: args.boundaryReviewRate,
         cached: { grants: () => op.grants.list(), agentgateRoleBindings: () => op.bindings.list() as Binding[] },
       })

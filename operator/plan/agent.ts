@@ -7,11 +7,29 @@
 // deleted agent, re-plans every grant of the agent. Other runs do not: grant changes
 // reconcile the agent too (its count of Active grants), and re-planning all N grants on
 // each of those made a burst of N grant changes (a namespace deleted) cost N^2 reconciles.
+//
+// The agent's status has one writer, this plan: the count of Active grants and Ready, and
+// boundary verification's latest report (BoundaryVerified, findings, lastVerified), in one
+// coalesced stream. What tells of a new risk or a changed state is written at once: a new
+// generation observed, a condition whose status or reason changes (suspended, a route found
+// or gone), a finding not shown before. The rest (the count and the messages that carry it,
+// findings that went, lastVerified's refresh) describes, and waits up to STATUS_COALESCE_MS
+// from when a run first saw it differ, so a burst (a namespace of 5,000 grants deleted)
+// costs one write a second, with the state as it is when the write is due.
 import type { V1RoleBinding } from '@kubernetes/client-node';
-import type { AccessGrant, AgentIdentity, AgentIdentityStatus } from '../../api/types.js';
+import type { AccessGrant, AgentIdentity, AgentIdentityStatus, BoundaryFinding } from '../../api/types.js';
+import { boundaryCondition } from '../../boundary/verify.js';
+import type { AgentReport } from '../../boundary/types.js';
+import { rfc3339 } from '../../lib/clock.js';
 import { stableStringify } from '../../lib/fingerprint.js';
-import { CONDITION, REASON, setCondition } from '../conditions.js';
+import { CONDITION, findCondition, REASON, setCondition } from '../conditions.js';
 import type { Plan } from './grant.js';
+
+/** How long a change to an agent's status that only describes may wait (see the header). */
+export const STATUS_COALESCE_MS = 1000;
+
+/** Rewrite lastVerified at most this often when nothing else changed, to spare the apiserver. */
+export const LAST_VERIFIED_REFRESH_MS = 5 * 60_000;
 
 export type AgentAction =
   | { type: 'deleteRoleBindings'; bindings: Array<{ namespace: string; name: string; uid?: string }> }
@@ -27,6 +45,15 @@ interface AgentState {
   /** RoleBindings labelled agentgate.io/agent=<agent>. */
   bindings: readonly V1RoleBinding[];
   now: Date;
+  /** Boundary verification's latest report of this agent and when it was made (written or not). */
+  boundary?: { report: AgentReport; at: Date };
+  /** When a waiting change to the status falls due, as an earlier run of this agent planned it. */
+  statusDueAt?: Date;
+}
+
+/** A plan for the agent, and when its waiting status change falls due (none: nothing waits). */
+interface AgentPlan extends Plan<AgentAction> {
+  statusDueAt?: Date;
 }
 
 /** A grant the agent's status.activeGrants counts. */
@@ -42,7 +69,33 @@ export function grantChangeReachesAgent(event: 'add' | 'update' | 'delete', next
   return countsAsActive(previous) !== countsAsActive(next);
 }
 
-export function planAgent(s: AgentState): Plan<AgentAction> {
+/** The AgentIdentity status with a verification report applied, or undefined when nothing needs writing. Pure. */
+export function planBoundaryStatus(agent: AgentIdentity, report: AgentReport, at: Date): AgentIdentityStatus | undefined {
+  const current = agent.status ?? {};
+  const next: AgentIdentityStatus = structuredClone(current);
+  next.conditions = setCondition(current.conditions, boundaryCondition(report), at, agent.metadata.generation);
+  next.findings = report.findings.map((f) => ({ ...f }));
+  const unchanged = stableStringify({ c: next.conditions, f: next.findings }) === stableStringify({ c: current.conditions ?? [], f: current.findings ?? [] });
+  const last = current.lastVerified ? Date.parse(current.lastVerified) : 0;
+  if (unchanged && at.getTime() - last < LAST_VERIFIED_REFRESH_MS) return undefined;
+  next.lastVerified = rfc3339(at);
+  return next;
+}
+
+const findingKey = (f: BoundaryFinding): string => `${f.severity}\u0000${f.route}\u0000${f.object ?? ''}`;
+
+/** Whether going from one status to the next must be written at once (see the header), not coalesced. */
+export function statusChangeIsUrgent(current: AgentIdentityStatus, next: AgentIdentityStatus): boolean {
+  if (current.observedGeneration !== next.observedGeneration) return true;
+  for (const c of next.conditions ?? []) {
+    const was = findCondition(current.conditions, c.type);
+    if (!was || was.status !== c.status || was.reason !== c.reason) return true;
+  }
+  const shown = new Set((current.findings ?? []).map(findingKey));
+  return (next.findings ?? []).some((f) => !shown.has(findingKey(f)));
+}
+
+export function planAgent(s: AgentState): AgentPlan {
   const actions: AgentAction[] = [];
   const refs = (bs: readonly V1RoleBinding[]) =>
     bs.map((b) => ({ namespace: b.metadata?.namespace ?? '', name: b.metadata?.name ?? '', uid: b.metadata?.uid }));
@@ -57,7 +110,7 @@ export function planAgent(s: AgentState): Plan<AgentAction> {
   if (!agent) return { actions };
 
   const active = s.grants.filter(countsAsActive).length;
-  const status: AgentIdentityStatus = structuredClone(agent.status ?? {});
+  let status: AgentIdentityStatus = structuredClone(agent.status ?? {});
   status.observedGeneration = agent.metadata.generation;
   status.activeGrants = agent.spec.suspended ? 0 : active;
   status.conditions = setCondition(
@@ -68,12 +121,17 @@ export function planAgent(s: AgentState): Plan<AgentAction> {
     s.now,
     agent.metadata.generation,
   );
-  if (stableStringify(status) !== stableStringify(agent.status ?? {})) {
-    actions.push({ type: 'writeStatus', status });
-    const wasSuspended = agent.status?.conditions?.find((c) => c.type === CONDITION.Ready)?.reason === REASON.Suspended;
-    if (agent.spec.suspended && !wasSuspended) {
-      actions.push({ type: 'event', eventType: 'Warning', reason: REASON.Suspended, message: `agent suspended: ${s.bindings.length} RoleBinding(s) removed` });
-    }
+  if (s.boundary) status = planBoundaryStatus({ ...agent, status }, s.boundary.report, s.boundary.at) ?? status;
+  const current = agent.status ?? {};
+  if (stableStringify(status) === stableStringify(current)) return { actions };
+  const due = s.statusDueAt ?? new Date(s.now.getTime() + STATUS_COALESCE_MS);
+  if (!statusChangeIsUrgent(current, status) && s.now < due) {
+    return { actions, requeueAfterMs: due.getTime() - s.now.getTime(), statusDueAt: due };
+  }
+  actions.push({ type: 'writeStatus', status });
+  const wasSuspended = current.conditions?.find((c) => c.type === CONDITION.Ready)?.reason === REASON.Suspended;
+  if (agent.spec.suspended && !wasSuspended) {
+    actions.push({ type: 'event', eventType: 'Warning', reason: REASON.Suspended, message: `agent suspended: ${s.bindings.length} RoleBinding(s) removed` });
   }
   return { actions };
 }

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import type { AgentIdentity } from '../api/types.js';
-import type { AgentReport } from '../boundary/types.js';
-import { agentIdentity, withMeta, withObjectStatus } from '../testing/fixtures.js';
-import { LAST_VERIFIED_REFRESH_MS, planBoundaryStatus } from './boundary.js';
+import type { AgentIdentity } from '../../api/types.js';
+import type { AgentReport } from '../../boundary/types.js';
+import { agentIdentity, withMeta, withObjectStatus } from '../../testing/fixtures.js';
+import { LAST_VERIFIED_REFRESH_MS, planBoundaryStatus } from './agent.js';
 
 const now = new Date('2030-01-01T00:00:00Z');
 
