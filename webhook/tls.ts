@@ -14,14 +14,14 @@
 // tls.mode=certManager the certificate Secret is cert-manager's (type kubernetes.io/tls,
 // immutable type) and agentgate never writes it.
 //
-// Keys come from node:crypto (native, fast); node-forge only assembles and signs X.509.
-import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+// Keys and serials: lib/x509.ts.
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 import type * as k8s from '@kubernetes/client-node';
 import { apiPath, GV, isAlreadyExists, isConflict, isNotFound, type KubeApi } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
-import { certificateSerial } from '../lib/x509-serial.js';
+import { certificateSerial, rsaKeyPair } from '../lib/x509.js';
 
 export const TLS_SECRET = 'agentgate-webhook-tls';
 export const KEY_SECRET = 'agentgate-webhook-key';
@@ -38,16 +38,6 @@ export interface TlsMaterial {
   key: string;
 }
 
-function forgeKeys(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey; pem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-  return {
-    pem,
-    privateKey: forge.pki.privateKeyFromPem(pem),
-    publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()) as forge.pki.rsa.PublicKey,
-  };
-}
-
 /** A new CA and a serving certificate for hosts (DNS names and IP addresses). */
 export function generateTls(
   hosts: readonly string[],
@@ -59,7 +49,7 @@ export function generateTls(
   const notBefore = new Date(now.getTime() - Math.min(BACKDATE_MS, validityMs / 10));
   const notAfter = new Date(now.getTime() + validityMs);
 
-  const ca = forgeKeys();
+  const ca = rsaKeyPair();
   const caCert = forge.pki.createCertificate();
   caCert.publicKey = ca.publicKey;
   caCert.serialNumber = certificateSerial(16, random);
@@ -78,7 +68,7 @@ export function generateTls(
   ]);
   caCert.sign(ca.privateKey, forge.md.sha256.create());
 
-  const srv = forgeKeys();
+  const srv = rsaKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = srv.publicKey;
   cert.serialNumber = certificateSerial(16, random);

@@ -1,7 +1,6 @@
 // Test-only PKI: a CA and client certificates, as the kube-apiserver's front proxy has.
-import { generateKeyPairSync } from 'node:crypto';
 import forge from 'node-forge';
-import { certificateSerial } from '../../lib/x509-serial.js';
+import { certificateSerial, rsaKeyPair } from '../../lib/x509.js';
 import { parsePemBundle } from './authn.js';
 import type { AuthnConfig } from './authn.js';
 
@@ -10,23 +9,13 @@ interface Pair {
   key: string;
 }
 
-function keys(): { forgePriv: forge.pki.rsa.PrivateKey; forgePub: forge.pki.rsa.PublicKey; pem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-  return {
-    pem,
-    forgePriv: forge.pki.privateKeyFromPem(pem),
-    forgePub: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()) as forge.pki.rsa.PublicKey,
-  };
-}
-
 export class TestCa {
-  private readonly k = keys();
+  private readonly k = rsaKeyPair();
   private readonly certObj: forge.pki.Certificate;
   readonly cert: string;
   constructor(readonly name: string) {
     const c = forge.pki.createCertificate();
-    c.publicKey = this.k.forgePub;
+    c.publicKey = this.k.publicKey;
     c.serialNumber = certificateSerial(8);
     c.validity.notBefore = new Date(Date.now() - 60_000);
     c.validity.notAfter = new Date(Date.now() + 86_400_000);
@@ -36,7 +25,7 @@ export class TestCa {
       { name: 'basicConstraints', cA: true, critical: true },
       { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true },
     ]);
-    c.sign(this.k.forgePriv, forge.md.sha256.create());
+    c.sign(this.k.privateKey, forge.md.sha256.create());
     this.certObj = c;
     this.cert = forge.pki.certificateToPem(c);
   }
@@ -58,16 +47,16 @@ export class TestCa {
     return { ...pair, ca: this.cert };
   }
   private issue(subject: forge.pki.CertificateField[], extensions: object[]): Pair {
-    const k = keys();
+    const k = rsaKeyPair();
     const c = forge.pki.createCertificate();
-    c.publicKey = k.forgePub;
+    c.publicKey = k.publicKey;
     c.serialNumber = certificateSerial(8);
     c.validity.notBefore = new Date(Date.now() - 60_000);
     c.validity.notAfter = new Date(Date.now() + 86_400_000);
     c.setSubject(subject);
     c.setIssuer(this.certObj.subject.attributes);
     c.setExtensions([{ name: 'basicConstraints', cA: false }, ...extensions]);
-    c.sign(this.k.forgePriv, forge.md.sha256.create());
+    c.sign(this.k.privateKey, forge.md.sha256.create());
     return { cert: forge.pki.certificateToPem(c), key: k.pem };
   }
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { certificateSerial } from './x509-serial.js';
+import { certificateSerial } from './x509.js';
 
 describe('certificateSerial', function () {
   it('is positive and minimally encoded whatever the random bytes (first byte 1..0x7f)', function () {
