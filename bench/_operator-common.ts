@@ -165,9 +165,12 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+const TEARDOWN_S = Number(process.env.BENCH_TEARDOWN_S ?? 300);
+
 export async function teardown(agent: string, namespaces: string[], op: RunningComponent | undefined, lease: string): Promise<void> {
   // With the operator still running, so it removes its finalizers as the grants go.
-  if (namespaces.length) await kubectl('admin', ['delete', 'namespace', ...namespaces, '--wait=true', '--timeout=300s']);
+  // 50,000 grants take ~10 minutes to delete on the 2-core host: BENCH_TEARDOWN_S raises the wait.
+  if (namespaces.length) await kubectl('admin', ['delete', 'namespace', ...namespaces, '--wait=true', `--timeout=${TEARDOWN_S}s`]);
   await op?.stop('SIGTERM');
   await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found']);
   await kubectl('admin', ['delete', 'lease', lease, '-n', AGENTGATE_NAMESPACE, '--ignore-not-found']);
