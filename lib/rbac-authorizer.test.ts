@@ -75,4 +75,33 @@ describe('LocalRbacAuthorizer', function () {
     );
     expect(a.review(ask).allowed).to.equal(false);
   });
+  it('walks one binding per role: a grant-per-binding agent costs its roles, and every role still counts', function () {
+    const configMaps = { metadata: { name: 'cm-writer' }, rules: [{ verbs: ['create'], apiGroups: [''], resources: ['configmaps'] }] };
+    const rb = (name: string, role: string, who: string) => ({
+      metadata: { name, namespace: 'payments' },
+      roleRef: { kind: 'ClusterRole', name: role },
+      subjects: [{ kind: 'User', name: who, apiGroup: G }],
+    });
+    const a = new LocalRbacAuthorizer(
+      objects({
+        clusterRoles: [podsWriter, configMaps],
+        roleBindings: [
+          // The first of its role names someone else: the first that names the agent is the one named.
+          rb('a-other', 'cm-writer', 'agent:other'),
+          ...Array.from({ length: 500 }, (_, i) => rb(`b-${String(i).padStart(3, '0')}`, 'cm-writer', 'agent:bot')),
+          // After 500 bindings of another role, a binding of a role that covers the question.
+          rb('z-pods', 'pods-writer', 'agent:bot'),
+        ],
+      }),
+    );
+    expect(a.review(ask).reason).to.equal('RBAC: allowed by RoleBinding "z-pods/payments" of ClusterRole "pods-writer" to User "agent:bot"');
+    expect(a.review({ ...ask, resource: 'configmaps' }).reason).to.equal(
+      'RBAC: allowed by RoleBinding "b-000/payments" of ClusterRole "cm-writer" to User "agent:bot"',
+    );
+    expect(a.review({ ...ask, user: 'agent:other' }).allowed, 'agent:other holds only cm-writer').to.equal(false);
+    expect(a.review({ ...ask, user: 'agent:other', resource: 'configmaps' }).reason).to.equal(
+      'RBAC: allowed by RoleBinding "a-other/payments" of ClusterRole "cm-writer" to User "agent:other"',
+    );
+    expect(a.review({ ...ask, verb: 'delete' }).allowed).to.equal(false);
+  });
 });

@@ -49,6 +49,12 @@ interface AccessQuestion {
   namespace: string;
 }
 
+/** A binding that names the principal, and the subject by which it does. */
+interface Candidate {
+  binding: RbacBindingObject;
+  subject: RbacSubject;
+}
+
 interface LocalDecision {
   allowed: boolean;
   /** Which binding allowed it, in the apiserver's words. */
@@ -91,15 +97,42 @@ export class LocalRbacAuthorizer {
     return rules;
   }
 
+  /**
+   * Per principal and scope (cluster, or a namespace): the bindings that name it, the first
+   * of each roleRef only, with the subject that matched. One agent's grants each add a
+   * RoleBinding of the same role, so at 50,000 grants every question walked ~5,000
+   * bindings per namespace; a binding whose role an earlier one already brought adds no
+   * access, and the first binding of each role is the one the apiserver's walk names.
+   */
+  private readonly candidates = new Map<string, Candidate[]>();
+
+  private candidatesFor(scope: string, keys: readonly string[], user: { username: string; groups: string[] }): Candidate[] {
+    const memo = `${scope}\u0002${keys.join('\u0001')}`;
+    let out = this.candidates.get(memo);
+    if (out) return out;
+    out = [];
+    const bindings = scope === '' ? this.clusterRoleBindings.find(keys) : (this.roleBindingsByNs.get(scope)?.find(keys) ?? []);
+    const seen = new Set<string>();
+    for (const binding of bindings) {
+      // A ClusterRoleBinding's roleRef can only be a ClusterRole; the apiserver ignores others.
+      if (scope === '' && binding.roleRef.kind !== 'ClusterRole') continue;
+      const subject = (binding.subjects ?? []).find((s) => subjectMatchesUser(s, user, binding.metadata?.namespace));
+      if (!subject) continue;
+      const role = `${binding.roleRef.kind}\u0000${binding.roleRef.name}`;
+      if (seen.has(role)) continue;
+      seen.add(role);
+      out.push({ binding, subject });
+    }
+    this.candidates.set(memo, out);
+    return out;
+  }
+
   review(q: AccessQuestion): LocalDecision {
     const user = { username: q.user ?? '', groups: [...q.groups] };
     const attrs = { verb: q.verb, apiGroup: q.group, resource: q.resource, subresource: q.subresource, name: q.name };
-    const applies = (b: RbacBindingObject): RbacSubject | undefined => (b.subjects ?? []).find((s) => subjectMatchesUser(s, user, b.metadata?.namespace));
     const keys = userKeys(q.user, q.groups);
-    for (const b of this.clusterRoleBindings.find(keys)) {
-      if (b.roleRef.kind !== 'ClusterRole') continue;
-      const subject = applies(b);
-      if (subject && rulesCover(this.clusterRoleRules.get(b.roleRef.name), attrs)) {
+    for (const { binding: b, subject } of this.candidatesFor('', keys, user)) {
+      if (rulesCover(this.clusterRoleRules.get(b.roleRef.name), attrs)) {
         return {
           allowed: true,
           reason: `RBAC: allowed by ClusterRoleBinding "${b.metadata?.name ?? ''}" of ClusterRole "${b.roleRef.name}" to ${subject.kind} "${subject.name}"`,
@@ -107,9 +140,7 @@ export class LocalRbacAuthorizer {
       }
     }
     if (q.namespace) {
-      for (const b of this.roleBindingsByNs.get(q.namespace)?.find(keys) ?? []) {
-        const subject = applies(b);
-        if (!subject) continue;
+      for (const { binding: b, subject } of this.candidatesFor(q.namespace, keys, user)) {
         const rules =
           b.roleRef.kind === 'ClusterRole'
             ? this.clusterRoleRules.get(b.roleRef.name)
