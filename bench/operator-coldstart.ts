@@ -4,7 +4,8 @@
 // spent per grant (operator, apiserver, etcd, this bench: the host is CPU-bound), and the
 // operator's RSS, peak and steady. A run that does not complete fails, with what it got.
 // Env: BENCH_GRANTS (10000), BENCH_NAMESPACES (10), BENCH_TIMEOUT_S (900), BENCH_WORKERS,
-// BENCH_OPERATOR_NODE_FLAGS (replaces the operator's V8 flags; "" = node's defaults).
+// BENCH_OPERATOR_NODE_FLAGS (replaces the operator's V8 flags; "" = node's defaults),
+// BENCH_CLEANUP=0 (leave the grants; for a control plane thrown away after the run).
 // Grants are created as agentgate's stamp webhook leaves them (requested-by annotation
 // and the operator's finalizer), since the webhook is not running here.
 // Goals: <= 2 writes per grant; RSS <= 150 MB at 10k. Needs the local control plane (make up).
@@ -35,6 +36,8 @@ import {
 const N = Number(process.env.BENCH_GRANTS ?? 10_000);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 10);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 900) * 1000;
+/** 0: leave the grants for a control plane about to be thrown away (the cleanup is minutes of CPU at 10k). */
+const CLEANUP = process.env.BENCH_CLEANUP !== '0';
 
 async function main(): Promise<void> {
   const agent = uniqueName('bench-cold');
@@ -133,9 +136,15 @@ async function main(): Promise<void> {
   } finally {
     for (const t of trackers) t.stop();
     const d0 = Date.now();
-    await teardown(agent, namespaces, op, lease);
-    // No same-run baseline yet for this figure (see the README): printed, not compared.
-    console.log(`  cleanup (namespaces deleted, the operator removing its finalizers): ${((Date.now() - d0) / 1000).toFixed(1)} s`);
+    if (!CLEANUP) {
+      // The operator stops; its grants stay, with the control plane they are thrown away with.
+      await teardown(agent, [], op, lease);
+      console.log('  cleanup skipped (BENCH_CLEANUP=0): the bench namespaces are left; hack/controlplane/down.sh throws them away');
+    } else {
+      await teardown(agent, namespaces, op, lease);
+      // No same-run baseline yet for this figure (see the README): printed, not compared.
+      console.log(`  cleanup (namespaces deleted, the operator removing its finalizers): ${((Date.now() - d0) / 1000).toFixed(1)} s`);
+    }
   }
 }
 
