@@ -3,10 +3,11 @@
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import { AGENTGATE_NAMESPACE, API_VERSION, type AccessGrant } from '../api/types.js';
-import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
+import { clusterEnv, kubectl, kubectlOk, runDirOf } from '../harness/cluster.js';
 import { componentKubeconfig, installBase, startProcess, type RunningComponent } from '../harness/components.js';
 import { AgentgateClient, apiPath, GV, withKeepAlive } from '../lib/kube.js';
 import { agentIdentity, asNew } from '../testing/fixtures.js';
@@ -154,6 +155,24 @@ export function cpuSeconds(pid: number): number {
   return (Number(x[11]) + Number(x[12])) / 100;
 }
 
+/**
+ * CPU seconds used so far by the local control plane's processes (hack/controlplane), by
+ * name; empty for another cluster. With the operator's and the bench's own, a same-run
+ * split of where a CPU-bound host's time went.
+ */
+export function controlPlaneCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!clusterEnv().local) return out;
+  for (const name of ['kube-apiserver', 'etcd', 'kube-controller-manager']) {
+    try {
+      out[name] = cpuSeconds(Number(readFileSync(path.join(runDirOf('controlplane'), `${name}.pid`), 'utf8').trim()));
+    } catch {
+      /* not running: left out */
+    }
+  }
+  return out;
+}
+
 /** The load average, printed with every timing figure. */
 export const loadAverage = (): string =>
   loadavg()
@@ -178,55 +197,75 @@ export async function teardown(agent: string, namespaces: string[], op: RunningC
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What trackObjects reads of an object. */
+interface TrackedObject {
+  metadata?: { name?: string; deletionTimestamp?: string };
+}
+
 /**
  * The objects of one collection (a path such as one namespace's RoleBindings) as they come
  * and go, seen through a watch that is re-opened whenever the apiserver ends it (a plain
  * watch that ends silently would count deletions it never saw as never happening). After
  * each re-open, a list settles what the gap hid: an object gone from it is taken as deleted
- * at that moment (late, never early).
+ * at that moment, one changed in it is passed to onObject then (late, never early).
  */
-export function trackObjects(
+export function trackObjects<T extends TrackedObject = TrackedObject>(
   kc: k8s.KubeConfig,
   path: string,
-  /** Called once per object when it is first seen marked for deletion. */
-  onMarked?: (name: string) => void,
-): { created: () => number; deletedAt: Map<string, number>; markedAt: Map<string, number>; stop: () => void } {
+  opts: {
+    /** Called once per object when it is first seen marked for deletion. */
+    onMarked?: (name: string) => void;
+    /** Only the objects matching it (e.g. agentgate.io/agent=x). */
+    labelSelector?: string;
+    /** Every state of an object seen: each one listed, each one a watch adds or modifies. */
+    onObject?: (obj: T) => void;
+  } = {},
+): { created: () => number; deletedAt: Map<string, number>; markedAt: Map<string, number>; listed: Promise<void>; stop: () => void } {
   const { ag } = adminClients();
+  let firstList!: () => void;
+  /** Resolves after the first list: what existed then is known. */
+  const listed = new Promise<void>((r) => (firstList = r));
   const present = new Set<string>();
   const deletedAt = new Map<string, number>();
   /** When an object was first seen marked for deletion (a deletionTimestamp, finalizers pending). */
   const markedAt = new Map<string, number>();
+  const selector = opts.labelSelector ? { labelSelector: opts.labelSelector } : {};
   let stopped = false;
   let req: { abort: () => void } | undefined;
   const marked = (name: string): void => {
     if (markedAt.has(name)) return;
     markedAt.set(name, Date.now());
-    onMarked?.(name);
+    opts.onMarked?.(name);
   };
   const open = async (): Promise<void> => {
     while (!stopped) {
       try {
-        const list = await ag.kube.get<{ items: Array<{ metadata?: { name?: string; deletionTimestamp?: string } }>; metadata?: { resourceVersion?: string } }>(
-          path,
-        );
+        const list = await ag.kube.get<{ items: T[]; metadata?: { resourceVersion?: string } }>(path, selector);
         const now = Date.now();
         const listed = new Set(list.items.map((o) => o.metadata?.name ?? ''));
-        for (const o of list.items) if (o.metadata?.deletionTimestamp) marked(o.metadata.name ?? '');
+        for (const o of list.items) {
+          if (o.metadata?.deletionTimestamp) marked(o.metadata.name ?? '');
+          opts.onObject?.(o);
+        }
         for (const name of present) if (!listed.has(name) && !deletedAt.has(name)) deletedAt.set(name, now);
         for (const name of listed) present.add(name);
+        firstList();
         req = await new k8s.Watch(kc).watch(
           path,
-          { resourceVersion: list.metadata?.resourceVersion },
-          (type: string, obj: { metadata?: { name?: string; deletionTimestamp?: string } }) => {
+          { ...selector, resourceVersion: list.metadata?.resourceVersion },
+          (type: string, obj: T) => {
             const name = obj.metadata?.name ?? '';
             if (type === 'ADDED') present.add(name);
             if (obj.metadata?.deletionTimestamp) marked(name);
             if (type === 'DELETED' && !deletedAt.has(name)) deletedAt.set(name, Date.now());
+            if (type === 'ADDED' || type === 'MODIFIED') opts.onObject?.(obj);
           },
           () => {
             if (!stopped) void open();
           },
         );
+        // Stopped while this one was opening: nothing else will end it.
+        if (stopped) req.abort();
         return;
       } catch {
         await sleep(200);
@@ -238,6 +277,7 @@ export function trackObjects(
     created: () => present.size,
     deletedAt,
     markedAt,
+    listed,
     stop: () => {
       stopped = true;
       req?.abort();

@@ -123,12 +123,13 @@ async function baseline(t: Template): Promise<Cleanup> {
     await kubectlOk('admin', ['create', 'namespace', ns]);
     rbs.push(trackRoleBindings(kc, ns));
     grants.push(
-      trackObjects(kc, agentgatePath('AccessGrant', ns), (name) =>
-        run(async () => {
-          await ag.kube.delete(apiPath(GV.rbac, 'rolebindings', ns, `agentgate-${name}`)).catch(ignoreGone);
-          await ag.mergePatch('AccessGrant', name, { metadata: { finalizers: null } }, ns).catch(ignoreGone);
-        }),
-      ),
+      trackObjects(kc, agentgatePath('AccessGrant', ns), {
+        onMarked: (name) =>
+          run(async () => {
+            await ag.kube.delete(apiPath(GV.rbac, 'rolebindings', ns, `agentgate-${name}`)).catch(ignoreGone);
+            await ag.mergePatch('AccessGrant', name, { metadata: { finalizers: null } }, ns).catch(ignoreGone);
+          }),
+      }),
     );
     await pool(
       Array.from({ length: perNamespace[k]! }, (_, i) => i),

@@ -14,8 +14,9 @@ export class KubeWrites implements ClusterWrites {
     this.kube = this.client.kube;
   }
 
+  // The answer (the object as stored, managedFields and all) is not read: not parsed either.
   async createRoleBinding(namespace: string, body: k8s.V1RoleBinding): Promise<void> {
-    await this.kube.create(roleBindingPath(namespace), body);
+    await this.kube.send('POST', roleBindingPath(namespace), { body });
   }
   readRoleBinding(namespace: string, name: string): Promise<k8s.V1RoleBinding> {
     return this.kube.get(roleBindingPath(namespace, name));

@@ -99,17 +99,20 @@ export function planAgent(s: AgentState): AgentPlan {
   const actions: AgentAction[] = [];
   const refs = (bs: readonly V1RoleBinding[]) =>
     bs.map((b) => ({ namespace: b.metadata?.namespace ?? '', name: b.metadata?.name ?? '', uid: b.metadata?.uid }));
-  const grantRefs = s.grants.map((g) => ({ namespace: g.metadata.namespace ?? '', name: g.metadata.name ?? '' }));
   const agent = s.agent;
   if (!agent || agent.spec.suspended) {
     if (s.bindings.length > 0) actions.push({ type: 'deleteRoleBindings', bindings: refs(s.bindings) });
   }
   // Every grant re-plans against the agent as it is now (subjects, ceiling, suspension).
   const specUnobserved = !agent || agent.metadata.generation === undefined || agent.status?.observedGeneration !== agent.metadata.generation;
-  if (grantRefs.length > 0 && specUnobserved) actions.push({ type: 'enqueueGrants', grants: grantRefs });
+  // Built only then: most runs (a grant's count changed) read the grants' phases alone.
+  if (s.grants.length > 0 && specUnobserved) {
+    actions.push({ type: 'enqueueGrants', grants: s.grants.map((g) => ({ namespace: g.metadata.namespace ?? '', name: g.metadata.name ?? '' })) });
+  }
   if (!agent) return { actions };
 
-  const active = s.grants.filter(countsAsActive).length;
+  let active = 0;
+  for (const g of s.grants) if (countsAsActive(g)) active++;
   let status: AgentIdentityStatus = structuredClone(agent.status ?? {});
   status.observedGeneration = agent.metadata.generation;
   status.activeGrants = agent.spec.suspended ? 0 : active;

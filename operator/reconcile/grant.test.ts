@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { Writable } from 'node:stream';
+import winston from 'winston';
 import { FINALIZER, type AccessGrant } from '../../api/types.js';
 import { FakeCluster, fakeContext } from '../../testing/fake-cluster.js';
 import { grantShape } from '../cache-shapes.js';
@@ -27,6 +29,36 @@ describe('operator/reconcile: AccessGrant', function () {
     cluster.calls.length = 0;
     expect(await r.reconcile('payments', 'hotfix')).to.deep.equal({ requeueAfterMs: 30 * MIN, urgent: true });
     expect(cluster.calls).to.deep.equal([]);
+  });
+
+  it('logs an activation as one line naming its RoleBinding, and a binding whose status write failed on its own', async function () {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = winston.createLogger({
+      level: 'info',
+      transports: [
+        new winston.transports.Stream({
+          stream: new Writable({
+            objectMode: true,
+            write(info: Record<string, unknown>, _enc, next) {
+              lines.push(info);
+              next();
+            },
+          }),
+        }),
+      ],
+    });
+    const cluster = new FakeCluster({ objects: [agent(), grant()], namespaces: { payments: {} } });
+    await new GrantReconciler(fakeContext(cluster, clockAt(), { log })).reconcile('payments', 'hotfix');
+    expect(lines.map((l) => l.message)).to.deep.equal(['grant phase']);
+    expect(lines[0]).to.include({ grant: 'payments/hotfix', to: 'Active', roleBinding: 'agentgate-hotfix', role: 'edit' });
+
+    lines.length = 0;
+    const racing = new FakeCluster({ objects: [agent(), grant()], namespaces: { payments: {} } });
+    racing.failNext('replaceStatus', 409);
+    await new GrantReconciler(fakeContext(racing, clockAt(), { log })).reconcile('payments', 'hotfix');
+    expect(racing.binding('payments', 'agentgate-hotfix')).to.not.equal(undefined);
+    expect(lines.map((l) => l.message)).to.deep.equal(['rolebinding created']);
+    expect(lines[0]).to.include({ grant: 'payments/hotfix', roleBinding: 'agentgate-hotfix', role: 'edit' });
   });
 
   it('returns a short requeue, not an error, when a status write loses a race', async function () {

@@ -13,6 +13,17 @@ import { deleteBinding, refreshApproval } from './writes.js';
 /** The outcome of one action: carry on with this (possibly updated) grant, or stop and look again soon. */
 type Step = { grant: AccessGrant | undefined } | { retry: string };
 
+/**
+ * What one pass carries between its actions. A binding created in a pass that also moves the
+ * grant to a new phase is logged on that phase's line (one line per activation, not two: under
+ * bulk the log lines cost the operator more than the writes); one whose phase line never comes
+ * (a failed or lost status write) is logged on its own when the pass ends.
+ */
+interface Pass {
+  bindingDeletedAt?: number;
+  created?: { roleBinding: string | undefined; role: string };
+}
+
 export class GrantReconciler {
   /** Grants whose bindings were removed in the access-ending stage; the next pass does the rest. */
   private readonly finishing = new Set<string>();
@@ -38,7 +49,7 @@ export class GrantReconciler {
       agentgateNamespace: this.c.namespace,
       approvalTtlMs: this.c.approvalTtlMs,
     });
-    const ctx: { bindingDeletedAt?: number } = {};
+    const ctx: Pass = {};
     const first = accessEndingStage(plan);
     if (first.length > 0 && !this.finishing.has(k)) {
       const results = await Promise.all(first.map((a) => deleteBinding(this.c, namespace, a.name, a.uid)));
@@ -50,13 +61,17 @@ export class GrantReconciler {
       return results.includes('conflict') ? retrySoon() : { requeueAfterMs: 0 };
     }
     this.finishing.delete(k);
-    for (const a of plan.actions) {
-      const step = await this.exec(a, namespace, name, grant, ctx);
-      if ('retry' in step) {
-        log.debug('re-planning', { object: k, why: step.retry });
-        return retrySoon();
+    try {
+      for (const a of plan.actions) {
+        const step = await this.exec(a, namespace, name, grant, ctx);
+        if ('retry' in step) {
+          log.debug('re-planning', { object: k, why: step.retry });
+          return retrySoon();
+        }
+        grant = step.grant;
       }
-      grant = step.grant;
+    } finally {
+      if (ctx.created) log.info('rolebinding created', { grant: `${namespace}/${name}`, ...ctx.created });
     }
     // Timers are urgent: when one fires, access is due to change now.
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs, urgent: true } : DONE;
@@ -77,7 +92,7 @@ export class GrantReconciler {
     this.c.log.info('grant expired', { grant: `${grant?.metadata.namespace}/${grant?.metadata.name}`, expiresAt, lagSeconds: lag });
   }
 
-  private async exec(a: GrantAction, namespace: string, name: string, grant: AccessGrant | undefined, ctx: { bindingDeletedAt?: number }): Promise<Step> {
+  private async exec(a: GrantAction, namespace: string, name: string, grant: AccessGrant | undefined, ctx: Pass): Promise<Step> {
     const { log, metrics, recorder, writes, clock } = this.c;
     switch (a.type) {
       case 'deleteRoleBinding': {
@@ -87,7 +102,7 @@ export class GrantReconciler {
         return { grant };
       }
       case 'createRoleBinding':
-        return this.createBinding(a.binding, namespace, name, grant);
+        return this.createBinding(a.binding, namespace, name, grant, ctx);
       case 'replaceRoleBinding':
         try {
           await writes.replaceRoleBinding(namespace, a.binding);
@@ -114,7 +129,14 @@ export class GrantReconciler {
         if (!grant) return { grant };
         const step = await this.writeGrant(grant, () => writes.replaceStatus<AccessGrant>('AccessGrant', name, { ...grant, status: a.status }, namespace));
         if ('grant' in step && a.status.phase !== grant.status?.phase) {
-          log.info('grant phase', { grant: `${namespace}/${name}`, from: grant.status?.phase ?? '', to: a.status.phase, agent: grant.spec.agent });
+          log.info('grant phase', {
+            grant: `${namespace}/${name}`,
+            from: grant.status?.phase ?? '',
+            to: a.status.phase,
+            agent: grant.spec.agent,
+            ...ctx.created,
+          });
+          ctx.created = undefined;
         }
         return step;
       }
@@ -157,12 +179,13 @@ export class GrantReconciler {
     }
   }
 
-  private async createBinding(binding: k8s.V1RoleBinding, namespace: string, name: string, grant: AccessGrant | undefined): Promise<Step> {
-    const { writes, metrics, log, recorder } = this.c;
+  private async createBinding(binding: k8s.V1RoleBinding, namespace: string, name: string, grant: AccessGrant | undefined, ctx: Pass): Promise<Step> {
+    const { writes, metrics, recorder } = this.c;
     try {
       await writes.createRoleBinding(namespace, binding);
       metrics.rolebindingOps.inc({ op: 'create' });
-      log.info('rolebinding created', { grant: `${namespace}/${name}`, roleBinding: binding.metadata?.name, role: binding.roleRef.name });
+      // Logged with the phase it leads to, or when the pass ends (Pass).
+      ctx.created = { roleBinding: binding.metadata?.name, role: binding.roleRef.name };
       return { grant };
     } catch (e) {
       if (isAlreadyExists(e)) {
