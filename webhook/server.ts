@@ -1,4 +1,6 @@
-// The HTTP layer: express over node:https, AdmissionReview v1 in and out.
+// The HTTP layer: AdmissionReview v1 in and out over node:https. The admission paths are
+// served from the process's listener without express (createWebhook), everything else by
+// express; the express app serves the admission paths too, through the same Admission.
 //
 // One handler per path, composed in Kyverno's style from small wrappers where the server
 // is built (webhook/main.ts): /validate/agents is withMetrics(withFilter(agentgate's own
