@@ -15,9 +15,10 @@
 // This file is also the servers' entry point: `node webhook-bench.js serve floor|app|stub`.
 //
 // `node webhook-bench.js allow` measures only the goal of issue #13's admission path: CPU
-// per allowed ConfigMap review at 10 connections, in alternating rounds of floor, app
-// (createApp answering `allowed` without deciding: the HTTP layer alone) and stub, each
-// against the same round's floor. BENCH_ROUNDS rounds (default 3); BENCH_CHILD_FLAGS are
+// per allowed ConfigMap review at 10 connections, in alternating rounds of floor, express
+// (the floor's work behind a bare express 5 app: express's own cost), app (the HTTP layer
+// alone: createWebhook's listener, as run.ts serves it, answering `allowed` without
+// deciding) and stub, each against the same round's floor. BENCH_ROUNDS rounds (default 3); BENCH_CHILD_FLAGS are
 // node flags for the app and stub servers (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 //
 // Every server asks for a client certificate and the load presents one from its own CA,
@@ -114,20 +115,34 @@ async function serve(kind: string): Promise<void> {
         res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } }));
       });
     });
+  } else if (kind === 'express') {
+    // The floor's work behind a bare express 5 app (one app.use): express's own cost.
+    const { default: express } = await import('express');
+    const app = express();
+    app.use((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request: { uid: string } };
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } }));
+      });
+    });
+    handler = https.createServer(tlsOptions, app);
   } else if (kind === 'app') {
-    const { createApp } = await import('../webhook/server.js');
+    const { createWebhook } = await import('../webhook/server.js');
     const { WebhookMetrics } = await import('../webhook/metrics.js');
     const { newLogger } = await import('../lib/log.js');
-    const app = createApp({
+    const webhook = createWebhook({
       log: newLogger('bench', 'warn'),
       metrics: new WebhookMetrics(),
       ready: () => true,
       clientAuth: { names: [CLIENT_NAME], require: true },
       routes: { '/validate/agents': async (request) => ({ uid: request.uid, allowed: true }) },
     });
-    handler = https.createServer(tlsOptions, app);
+    handler = https.createServer(tlsOptions, webhook.listener);
   } else {
-    const { createApp, withMetrics } = await import('../webhook/server.js');
+    const { createWebhook, withMetrics } = await import('../webhook/server.js');
     const { WebhookMetrics } = await import('../webhook/metrics.js');
     const { StaticSnapshot } = await import('../webhook/snapshot.js');
     const { admitAgentCall } = await import('../webhook/admit.js');
@@ -159,7 +174,7 @@ async function serve(kind: string): Promise<void> {
     const metrics = new WebhookMetrics();
     const audit = new NullAuditSink();
     const options = { agentgateNamespace: AGENTGATE_NAMESPACE, fingerprintKey: 'k', maxHoldSeconds: 0 };
-    const app = createApp({
+    const webhook = createWebhook({
       log,
       metrics,
       ready: () => true,
@@ -183,7 +198,7 @@ async function serve(kind: string): Promise<void> {
         ),
       },
     });
-    handler = https.createServer(tlsOptions, app);
+    handler = https.createServer(tlsOptions, webhook.listener);
   }
   handler.keepAliveTimeout = 65_000;
   // Exit (not die) when the parent lets go, so --cpu-prof and friends write their output.
@@ -539,15 +554,15 @@ async function allowGoal(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const body = reviews('agent:deploy-bot', 'prod', 'other')[0]!.body;
   console.log(`allowed ConfigMap review (${Buffer.byteLength(body)} B), 10 connections, ${DURATION_MS / 1000}s per cell, ${rounds} rounds; load ${loadavg()}`);
-  const servers = { floor: await startChild('floor'), app: await startChild('app'), stub: await startChild('stub') };
-  const cpu: Record<string, number[]> = { floor: [], app: [], stub: [] };
+  const servers = { floor: await startChild('floor'), express: await startChild('express'), app: await startChild('app'), stub: await startChild('stub') };
+  const cpu: Record<string, number[]> = { floor: [], express: [], app: [], stub: [] };
   try {
-    for (const s of Object.values(servers)) await closedLoop(s.port, s === servers.floor ? '/' : '/validate/agents', [body], 10); // warm-up
+    for (const s of Object.values(servers)) await closedLoop(s.port, s === servers.floor || s === servers.express ? '/' : '/validate/agents', [body], 10); // warm-up
     for (let round = 1; round <= rounds; round++) {
       const line: string[] = [];
       for (const [name, s] of Object.entries(servers)) {
         const before = procStat(s.child.pid!);
-        const st = await closedLoop(s.port, name === 'floor' ? '/' : '/validate/agents', [body], 10);
+        const st = await closedLoop(s.port, name === 'floor' || name === 'express' ? '/' : '/validate/agents', [body], 10);
         const us = ((procStat(s.child.pid!).cpuMs - before.cpuMs) * 1000) / Math.max(1, st.reqs + st.errors);
         if (st.errors) throw new Error(`${name}: ${st.errors} failed requests`);
         cpu[name]!.push(us);
@@ -570,7 +585,7 @@ async function allowGoal(): Promise<void> {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(
-    `median CPU per allowed review: floor ${f(median(cpu['floor']!), 0)} µs, app ${f(median(cpu['app']!), 0)} µs, stub ${f(median(cpu['stub']!), 0)} µs; goal stub <= 150 µs: ${median(cpu['stub']!) <= 150 ? 'met' : 'MISSED'}`,
+    `median CPU per allowed review: floor ${f(median(cpu['floor']!), 0)} µs, express ${f(median(cpu['express']!), 0)} µs, app ${f(median(cpu['app']!), 0)} µs, stub ${f(median(cpu['stub']!), 0)} µs; goal stub <= 150 µs: ${median(cpu['stub']!) <= 150 ? 'met' : 'MISSED'}`,
   );
 }
 

@@ -124,9 +124,20 @@ function routeOfRequest(request: AdmissionRequest, custom = false): Route {
  */
 export function classOfRequest(request: AdmissionRequest): EffectClass | undefined {
   const r = routeOfRequest(request);
-  const builtin = Object.hasOwn(BUILTIN_RESOURCES, r.group) || r.group === 'agentgate.io';
-  return classify({ ...r, custom: !builtin })?.class;
+  // A pure function of the route, asked on every agent call: remembered per route.
+  const key = `${r.verb}\n${r.group}\n${r.resource}\n${r.subresource}`;
+  let known = classByRoute.get(key);
+  if (known === undefined) {
+    const builtin = Object.hasOwn(BUILTIN_RESOURCES, r.group) || r.group === 'agentgate.io';
+    known = classify({ ...r, custom: !builtin })?.class ?? null;
+    if (classByRoute.size >= MAX_REMEMBERED_ROUTES) classByRoute.clear();
+    classByRoute.set(key, known);
+  }
+  return known ?? undefined;
 }
+
+const MAX_REMEMBERED_ROUTES = 4096;
+const classByRoute = new Map<string, EffectClass | null>();
 
 export function isBenign(c: EffectClass | undefined): boolean {
   return c !== undefined && BENIGN_CLASSES.includes(c);

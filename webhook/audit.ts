@@ -1,8 +1,7 @@
 // Where the webhook's audit records go: the audit store (PostgreSQL or PGlite, see
 // audit/), committed before the admission answer. The hash chain and group commit live
 // in audit/store.ts; this file is the seam admit.ts writes through.
-import { createHmac, createSecretKey } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditEventSpec } from '../api/types.js';
 import type { UnchainedSpec } from '../lib/audit-chain.js';
 import type { AuditStore } from '../audit/store.js';
@@ -44,16 +43,30 @@ export class StoreAuditSink implements AuditSink {
   }
 }
 
-/** HMAC of the canonical object: joins records to objects without exposing low-entropy values (Secrets). */
+/** HMAC-SHA256 of the canonical object: joins records to objects without exposing low-entropy values (Secrets). */
 export function objectDigest(canonical: string, key: string): string {
-  return createHmac('sha256', secretKey(key)).update(canonical, 'utf8').digest('hex');
+  // RFC 2104 from two one-shot hashes over pads derived once per key: createHmac builds a
+  // JS object per call that costs more than hashing a small object (every agent call
+  // records one). The unit test holds it equal to createHmac.
+  const p = padsFor(key);
+  const inner = hash('sha256', Buffer.concat([p.inner, Buffer.from(canonical, 'utf8')]), 'buffer');
+  return hash('sha256', Buffer.concat([p.outer, inner]), 'hex');
 }
 
-// Importing a string key costs as much as the HMAC of a small object: once per key.
-let lastKey: { text: string; key: KeyObject } | undefined;
-function secretKey(text: string): KeyObject {
-  if (lastKey?.text !== text) lastKey = { text, key: createSecretKey(text, 'utf8') };
-  return lastKey.key;
+const SHA256_BLOCK = 64;
+let lastPads: { text: string; inner: Buffer; outer: Buffer } | undefined;
+function padsFor(text: string): { inner: Buffer; outer: Buffer } {
+  if (lastPads?.text === text) return lastPads;
+  let k = Buffer.from(text, 'utf8');
+  if (k.length > SHA256_BLOCK) k = hash('sha256', k, 'buffer');
+  const inner = Buffer.alloc(SHA256_BLOCK, 0x36);
+  const outer = Buffer.alloc(SHA256_BLOCK, 0x5c);
+  for (let i = 0; i < k.length; i++) {
+    inner[i]! ^= k[i]!;
+    outer[i]! ^= k[i]!;
+  }
+  lastPads = { text, inner, outer };
+  return lastPads;
 }
 
 export type { AuditEventSpec };

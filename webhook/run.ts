@@ -33,7 +33,7 @@ import { ConfigurationWatch, driftEvent } from './drift.js';
 import { KubeObservedPatcher, ObservedIdentityRecorder } from './observed.js';
 import { WebhookMetrics } from './metrics.js';
 import { protectConfig } from './protect.js';
-import { createApp, withFilter, withMetrics } from './server.js';
+import { createWebhook, withFilter, withMetrics } from './server.js';
 import { ClusterState } from './state.js';
 import { Drain, KEEP_ALIVE_TIMEOUT_MS } from './drain.js';
 import { DRAIN_SECONDS, TIMEOUT_SECONDS } from './limits.js';
@@ -407,7 +407,7 @@ async function main(): Promise<void> {
   const stampHandler = withMetrics(metrics, async (request) => admitStamp(request));
 
   let configured = !f.manage;
-  const app = createApp({
+  const webhook = createWebhook({
     log,
     metrics,
     routes: { [PATHS.agents]: agentsHandler, [PATHS.protect]: protectHandler, [PATHS.stamp]: stampHandler },
@@ -417,7 +417,7 @@ async function main(): Promise<void> {
   // Client certificates are asked for, never demanded at the TLS layer: kubelet probes
   // present none. The HTTP layer decides (server.ts fromApiserver).
   const clientTls = clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {};
-  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...clientTls }, app);
+  const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...clientTls }, webhook.listener);
   // The apiserver, not this server, closes idle keep-alive connections (webhook/drain.ts):
   // a call it sends on a connection this server is closing would fail, unretried.
   // The caller's client certificate is judged once per connection (server.ts); no peer

@@ -7,7 +7,7 @@ import { TestCa } from '../audit/apiserver/certs.test-helpers.js';
 import type { AdmissionRequest } from '../lib/admission.js';
 import { quietLogger } from '../testing/fake-cluster.js';
 import { WebhookMetrics } from './metrics.js';
-import { createApp, withMetrics } from './server.js';
+import { createApp, createWebhook, withMetrics } from './server.js';
 import type { Handler } from './server.js';
 
 const REVIEW = {
@@ -108,6 +108,65 @@ describe('webhook HTTP layer', () => {
       expect(JSON.parse(r.body).error).to.contain('client certificate');
     } finally {
       await s.close();
+    }
+  });
+
+  it("the process's listener answers every admission case as the app does, and hands every other request to the app", async () => {
+    const deps = (calls: string[]) => ({
+      log: quietLogger(),
+      metrics: new WebhookMetrics(),
+      ready: () => false,
+      routes: {
+        '/validate/agents': async (request: AdmissionRequest) => {
+          calls.push(request.uid);
+          if (request.operation === 'DELETE') throw new Error('secret detail');
+          return { uid: 'ignored', allowed: request.operation === 'CREATE' };
+        },
+      },
+    });
+    const appCalls: string[] = [];
+    const listenerCalls: string[] = [];
+    const viaApp = http.createServer(createApp(deps(appCalls)));
+    const webhook = createWebhook(deps(listenerCalls));
+    const viaListener = http.createServer(webhook.listener);
+    const send = (server: http.Server, method: string, path: string, body?: string, type = 'application/json') =>
+      new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+        const port = (server.address() as AddressInfo).port;
+        const req = http.request({ host: '127.0.0.1', port, path, method, headers: { 'content-type': type } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const review = (operation: string) => JSON.stringify({ ...REVIEW, request: { ...REVIEW.request, uid: operation, operation } });
+    const cases: Array<[string, string, string?, string?]> = [
+      ['POST', '/validate/agents', review('CREATE')],
+      ['POST', '/validate/agents?timeout=10s', review('UPDATE')],
+      ['POST', '/validate/agents', review('DELETE')],
+      ['POST', '/validate/agents', review('CREATE'), 'text/plain'],
+      ['POST', '/validate/agents', '{"apiVersion":'],
+      ['POST', '/validate/agents', JSON.stringify({ ...REVIEW, kind: 'Pod' })],
+      ['POST', '/validate/other', review('CREATE')],
+      ['GET', '/validate/agents'],
+      ['GET', '/healthz'],
+      ['GET', '/readyz'],
+    ];
+    await Promise.all([viaApp, viaListener].map((server) => new Promise<void>((r) => server.listen(0, '127.0.0.1', r))));
+    try {
+      const answers = { app: [] as unknown[], listener: [] as unknown[] };
+      for (const [method, path, body, type] of cases) {
+        answers.app.push(await send(viaApp, method, path, body, type));
+        answers.listener.push(await send(viaListener, method, path, body, type));
+      }
+      expect(answers.listener).to.deep.equal(answers.app);
+      expect(answers.listener.map((a) => (a as { status: number }).status)).to.deep.equal([200, 200, 500, 415, 400, 400, 404, 404, 200, 503]);
+      expect(JSON.parse((answers.listener[1] as { body: string }).body).response).to.deep.equal({ uid: 'UPDATE', allowed: false });
+      expect(listenerCalls).to.deep.equal(['CREATE', 'UPDATE', 'DELETE']);
+      expect(appCalls).to.deep.equal(listenerCalls);
+    } finally {
+      await Promise.all([viaApp, viaListener].map((server) => new Promise<void>((r) => server.close(() => r()))));
     }
   });
 

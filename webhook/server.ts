@@ -1,4 +1,6 @@
-// The HTTP layer: express over node:https, AdmissionReview v1 in and out.
+// The HTTP layer: AdmissionReview v1 in and out over node:https. The admission paths are
+// served from the process's listener without express (createWebhook), everything else by
+// express; the express app serves the admission paths too, through the same Admission.
 //
 // One handler per path, composed in Kyverno's style from small wrappers where the server
 // is built (webhook/main.ts): /validate/agents is withMetrics(withFilter(agentgate's own
@@ -7,6 +9,7 @@
 // malformed AdmissionReview is the caller's error (4xx), anything that goes wrong on our
 // side is 5xx. The apiserver treats both as a webhook failure, and failurePolicy Fail
 // turns that into a refusal: an error never lets a call through.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
@@ -151,74 +154,111 @@ interface ServerDeps {
   clientAuth?: ClientAuth;
 }
 
+/**
+ * The error answer, for the admission paths and express's error handler alike. Messages
+ * are ours or the body reader's, never the body.
+ */
+function answerError(err: unknown, path: string, res: ServerResponse, deps: Pick<ServerDeps, 'log' | 'metrics' | 'routes'>): void {
+  const e = err as { status?: unknown; statusCode?: unknown; type?: unknown; message?: unknown };
+  let status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status < 400 || status > 599) status = 500;
+  const message =
+    e.type === 'entity.too.large'
+      ? `body exceeds ${MAX_BODY_BYTES} bytes`
+      : e.type === 'entity.parse.failed'
+        ? 'body is not valid JSON'
+        : status >= 500
+          ? 'internal error'
+          : String(e.message ?? 'bad request');
+  deps.metrics.requests.inc({ path: Object.hasOwn(deps.routes, path) ? path : 'other', code: String(status) });
+  if (status >= 500) deps.log.error('request failed', { path, status });
+  else deps.log.warn('bad admission request', { path, status, error: message });
+  if (res.headersSent) return;
+  const text = JSON.stringify({ error: message });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+/** The body reader: the apiserver sends plain (never compressed) UTF-8 JSON. */
+function readJson(req: IncomingMessage, done: (err: Error | undefined, body?: unknown) => void): void {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+    done(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let failed = false;
+  req.on('data', (c: Buffer) => {
+    if (failed) return;
+    size += c.length;
+    if (size > MAX_BODY_BYTES) {
+      failed = true;
+      // Stop reading; the error answer closes the exchange.
+      req.pause();
+      return done(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
+    }
+    chunks.push(c);
+  });
+  req.on('error', (err) => {
+    if (!failed) {
+      failed = true;
+      done(Object.assign(err, { status: 400 }));
+    }
+  });
+  req.on('end', () => {
+    if (failed) return;
+    let body: unknown;
+    try {
+      body = JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8'));
+    } catch {
+      return done(Object.assign(new Error('invalid JSON'), { status: 400, type: 'entity.parse.failed' }));
+    }
+    done(undefined, body);
+  });
+}
+
+/** Serves one admission path: the checks, the read, the handler, the answer; failures go to fail. */
+type Admission = (req: IncomingMessage, res: ServerResponse, fail: (err: unknown) => void) => void;
+
+export interface Webhook {
+  /** Every path: admission, probes, metrics, 404 (tests drive it with supertest). */
+  app: express.Express;
+  /**
+   * The process's request listener: an admission POST goes straight to the same Admission
+   * the app runs for it, everything else to the app. express's per-request setup (the
+   * prototype swaps of req and res, the router) cost more than all of agentgate's checks
+   * on the allow path (README, Benchmarks).
+   */
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
 export function createApp(deps: ServerDeps): express.Express {
+  return createWebhook(deps).app;
+}
+
+export function createWebhook(deps: ServerDeps): Webhook {
   const { log, metrics } = deps;
   const fromApiserver = apiserverCheck(deps.clientAuth);
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  // A lean reader instead of express.json(): the apiserver sends plain (never compressed)
-  // UTF-8 JSON, and body-parser's generality costs a measurable share of the allow path.
-  const readJson = (req: Request, done: (err: Error | undefined, body?: unknown) => void): void => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
-      done(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (c: Buffer) => {
-      if (failed) return;
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        failed = true;
-        // Stop reading; the error answer closes the exchange.
-        req.pause();
-        return done(Object.assign(new Error('too large'), { status: 413, type: 'entity.too.large' }));
-      }
-      chunks.push(c);
-    });
-    req.on('error', (err) => {
-      if (!failed) {
-        failed = true;
-        done(Object.assign(err, { status: 400 }));
-      }
-    });
-    req.on('end', () => {
-      if (failed) return;
-      let body: unknown;
-      try {
-        body = JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8'));
-      } catch {
-        return done(Object.assign(new Error('invalid JSON'), { status: 400, type: 'entity.parse.failed' }));
-      }
-      done(undefined, body);
-    });
-  };
 
-  // One express handler per admission path, doing the checks, the read and the answer
-  // itself, found by exact path in the first layer: each router layer, route dispatch and
-  // res.json() cost a measurable share of the allow path.
-  const admission = new Map<string, (req: Request, res: Response, next: NextFunction) => void>();
+  const admission = new Map<string, Admission>();
   for (const [path, handler] of Object.entries(deps.routes)) {
     const answered = metrics.requests.labels(path, '200');
-    admission.set(path, (req, res, next) => {
+    admission.set(path, (req, res, fail) => {
       const fromApi = fromApiserver(req.socket);
       if (deps.clientAuth?.require && !fromApi) {
-        return next(new BadRequest('a client certificate of the kube-apiserver is required (--require-client-cert)', 401));
+        return fail(new BadRequest('a client certificate of the kube-apiserver is required (--require-client-cert)', 401));
       }
       if (!isJsonContentType(req.headers['content-type'])) {
-        return next(new BadRequest(`content type must be application/json, not ${req.headers['content-type'] ?? 'none'}`, 415));
+        return fail(new BadRequest(`content type must be application/json, not ${req.headers['content-type'] ?? 'none'}`, 415));
       }
       readJson(req, (err, body) => {
-        if (err) return next(err);
+        if (err) return fail(err);
         const started = performance.now();
         let request: AdmissionRequest;
         try {
           request = parseReview(body);
         } catch (e) {
-          return next(e);
+          return fail(e);
         }
         handler(request, { path, log, started, fromApiserver: fromApi }).then(
           (response) => {
@@ -229,16 +269,21 @@ export function createApp(deps: ServerDeps): express.Express {
           },
           (e: unknown) => {
             log.error('admission handler failed', { uid: request.uid, path, error: e instanceof Error ? e.message : String(e) });
-            next(e instanceof BadRequest ? e : Object.assign(new Error('internal error'), { status: 500 }));
+            fail(e instanceof BadRequest ? e : Object.assign(new Error('internal error'), { status: 500 }));
           },
         );
       });
     });
   }
 
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // The admission paths by exact path in the first layer: each router layer, route
+  // dispatch and res.json() cost a measurable share of the allow path.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const admit = req.method === 'POST' ? admission.get(req.path) : undefined;
-    if (admit) admit(req, res, next);
+    if (admit) admit(req, res, (err) => answerError(err, req.path, res, deps));
     else next();
   });
   app.get('/healthz', (_req, res) => void res.type('text/plain').send('ok'));
@@ -250,25 +295,23 @@ export function createApp(deps: ServerDeps): express.Express {
       next(err);
     }
   });
-
   app.use((_req: Request, res: Response) => void res.status(404).json({ error: 'not found' }));
-  // Express error handler: four arguments. Messages are ours or body-parser's, never the body.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { status?: unknown; statusCode?: unknown; type?: unknown; message?: unknown };
-    let status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
-    if (status < 400 || status > 599) status = 500;
-    const message =
-      e.type === 'entity.too.large'
-        ? `body exceeds ${MAX_BODY_BYTES} bytes`
-        : e.type === 'entity.parse.failed'
-          ? 'body is not valid JSON'
-          : status >= 500
-            ? 'internal error'
-            : String(e.message ?? 'bad request');
-    metrics.requests.inc({ path: deps.routes[req.path] ? req.path : 'other', code: String(status) });
-    if (status >= 500) log.error('request failed', { path: req.path, status });
-    else log.warn('bad admission request', { path: req.path, status, error: message });
-    if (!res.headersSent) res.status(status).json({ error: message });
-  });
-  return app;
+  // Express error handler: four arguments.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(err, req.path, res, deps));
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    // Any path express would read differently (encoded, absolute) is no key here: the app serves it.
+    const admit = req.method === 'POST' ? admission.get(path) : undefined;
+    if (!admit) return void app(req, res);
+    const fail = (err: unknown) => answerError(err, path, res, deps);
+    try {
+      admit(req, res, fail);
+    } catch (err) {
+      fail(err);
+    }
+  };
+  return { app, listener };
 }

@@ -193,6 +193,8 @@ export function evaluateRules(ruleSet: CompiledRuleSet, vars: RuleVars | CelVars
 }
 
 function decideVerdict(matched: MatchedRule[], errors: RuleFailure[]): RulesResult {
+  // Most calls match no rule.
+  if (matched.length === 0 && errors.length === 0) return { matched, errors, exemptedBy: [], verdict: 'Allow', reasons: [] };
   const of = (action: RuleAction): MatchedRule[] => matched.filter((m) => m.action === action);
   const base = { matched, errors, exemptedBy: [] as string[] };
   if (errors.length > 0) {
