@@ -186,6 +186,9 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 const TEARDOWN_S = Number(process.env.BENCH_TEARDOWN_S ?? 300);
 
+/** BENCH_CLEANUP=0: leave the grants for a control plane about to be thrown away (deleting 10,000 is minutes of CPU). */
+export const CLEANUP = process.env.BENCH_CLEANUP !== '0';
+
 export async function teardown(agent: string, namespaces: string[], op: RunningComponent | undefined, lease: string): Promise<void> {
   // With the operator still running, so it removes its finalizers as the grants go.
   // 50,000 grants take ~10 minutes to delete on the 2-core host: BENCH_TEARDOWN_S raises the wait.

@@ -14,6 +14,7 @@ import { agentgatePath, apiPath, GV } from '../lib/kube.js';
 import { uniqueName } from '../harness/cluster.js';
 import {
   adminClients,
+  CLEANUP,
   apiserverRequests,
   controlPlaneCpu,
   cpuSeconds,
@@ -36,8 +37,6 @@ import {
 const N = Number(process.env.BENCH_GRANTS ?? 10_000);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 10);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 900) * 1000;
-/** 0: leave the grants for a control plane about to be thrown away (the cleanup is minutes of CPU at 10k). */
-const CLEANUP = process.env.BENCH_CLEANUP !== '0';
 
 async function main(): Promise<void> {
   const agent = uniqueName('bench-cold');

@@ -6,7 +6,8 @@
 // Each figure is split as the process itself reports it (/metrics: V8 heap by space,
 // external, the rest), so a change can be aimed at the part that moves.
 // Goals (issue #13): <= 150 MB at 10k grants, <= 400 MB at 50k. Needs the local control
-// plane (make up). BENCH_MEMORY_GRANTS=1000,3000,10000 sets the steps.
+// plane (make up). BENCH_MEMORY_GRANTS=1000,3000,10000 sets the steps; BENCH_CLEANUP=0 leaves
+// the grants for a control plane thrown away after.
 import * as k8s from '@kubernetes/client-node';
 import { LABEL_AGENT, type AccessGrant } from '../api/types.js';
 import { uniqueName } from '../harness/cluster.js';
@@ -15,6 +16,7 @@ import { Informer } from '../lib/informer.js';
 import { agentgatePath } from '../lib/kube.js';
 import {
   adminClients,
+  CLEANUP,
   cpuSeconds,
   describeMemory,
   grantBody,
@@ -61,6 +63,15 @@ async function waitFor(what: () => string, op: RunningComponent, cond: () => boo
   }
 }
 
+/** One measured state of the operator: a step of grants, idle, or the restart. */
+interface Row {
+  label: string;
+  grants: number;
+  peak: number;
+  m: MemoryBreakdown;
+  rate?: string;
+}
+
 async function main(): Promise<void> {
   const agent = uniqueName('bench-mem');
   const lease = uniqueName('bench-lease');
@@ -90,7 +101,7 @@ async function main(): Promise<void> {
     transform: (b) => ({ metadata: { name: b.metadata?.name, namespace: b.metadata?.namespace } }) as k8s.V1RoleBinding,
   });
   const activeCount = (): number => grants.list().filter((g) => g.spec.agent === agent && g.status?.phase === 'Active').length;
-  const rows: { label: string; grants: number; peak: number; m: MemoryBreakdown; rate?: string }[] = [];
+  const rows: Row[] = [];
   try {
     await Promise.all([grants.start(), bindings.start()]);
     await Promise.all([grants.synced, bindings.synced]);
@@ -159,11 +170,16 @@ async function main(): Promise<void> {
       return operatorMemory(port);
     });
     rows.push({ label: 'restarted over them', grants: created, peak: restart.peak, m: restart.result });
+    report(rows);
   } finally {
     await Promise.all([grants.stop(), bindings.stop()]);
-    await teardown(agent, namespaces, op, lease);
+    // Without cleanup the operator still stops; its grants go with the control plane.
+    await teardown(agent, CLEANUP ? namespaces : [], op, lease);
   }
+}
 
+/** The table, printed before the teardown (deleting 50,000 grants takes ~10 minutes here). */
+function report(rows: Row[]): void {
   const base = rows[0]!.m;
   console.log(`operator-memory: one operator process, ${NAMESPACES} namespaces; steady = ${SETTLE_MS / 1000} s after the step (measured under contention)`);
   for (const r of rows) {
