@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { FakeClock } from '../lib/clock.js';
 import { admittedCreate as created, usePgliteStore } from '../testing/audit-store.js';
+import type { Db } from './db.js';
 import { AuditStore, eventName } from './store.js';
 
 describe('audit store: settling admitted records with the apiserver outcome', function () {
@@ -152,9 +153,60 @@ describe('audit store: prepared statements', function () {
       { name: eventName('prepared-test', 2), code: 201 },
       { name: eventName('prepared-test', 3), code: 500 },
     ]);
-    expect([...seen.keys()]).to.have.length(2);
+    // The lone first append as a single row, the three queued behind the next lone one as rows.
+    expect([...seen.keys()]).to.have.length(3);
     for (const texts of seen.values()) expect(texts).to.have.length(1);
-    expect([...seen.values()].map((t) => [...t][0]!.split(' ')[0])).to.have.members(['INSERT', 'UPDATE']);
+    expect([...seen.values()].map((t) => [...t][0]!.split(' ')[0])).to.have.members(['INSERT', 'INSERT', 'UPDATE']);
     expect((await opened.store.get(eventName('prepared-test', 5)))?.spec.name).to.equal('d');
+  });
+});
+
+describe('audit store: group commit', function () {
+  /** A database that records each statement (its verb and rows) and answers an INSERT only when released. */
+  function gatedDb() {
+    const log: Array<{ verb: string; names: string[] }> = [];
+    const held: Array<() => void> = [];
+    const db: Db = {
+      engine: 'postgres',
+      async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+        const verb = sql.trimStart().split(' ')[0]!;
+        if (verb !== 'INSERT') return [];
+        // One row: scalar parameters; several: one array per column. The name is the 4th column.
+        const names = Array.isArray(params[3]) ? (params[3] as string[]) : [params[3] as string];
+        log.push({ verb, names });
+        await new Promise<void>((release) => held.push(release));
+        return names.map((name, i) => ({ rv: String(log.length * 100 + i), name })) as R[];
+      },
+      transaction: async () => undefined,
+      close: async () => undefined,
+    };
+    const releaseAll = (): void => {
+      for (const release of held.splice(0)) release();
+    };
+    return { db, log, releaseAll };
+  }
+
+  it('sends a lone append at once as its own statement, and batches only the appends that queue while one is in flight, keeping the chain', async function () {
+    const { db, log, releaseAll } = gatedDb();
+    const store = new AuditStore(db, 'gc-test', new FakeClock(new Date('2026-11-30T12:00:00Z')));
+    // The first append also reads the chain's head and makes the day's partition (not INSERTs).
+    const first = store.append(created('a'));
+    // Made in the same tick: had the lone append waited for company (a timer, setImmediate,
+    // a microtask), the two would share a statement.
+    const second = store.append(created('b'));
+    await new Promise((r) => setImmediate(r));
+    expect(log).to.deep.equal([{ verb: 'INSERT', names: [eventName('gc-test', 1)] }]);
+    const more = ['c', 'd'].map((n) => store.append(created(n)));
+    releaseAll();
+    const a = await first;
+    await new Promise((r) => setImmediate(r));
+    // Everything queued while the first statement ran goes out together as the next one.
+    expect(log.map((s) => s.names)).to.deep.equal([[eventName('gc-test', 1)], [2, 3, 4].map((n) => eventName('gc-test', n))]);
+    releaseAll();
+    const rest = await Promise.all([second, ...more]);
+    expect([a, ...rest].map((e) => e.spec.name)).to.deep.equal(['a', 'b', 'c', 'd']);
+    for (const [i, e] of rest.entries()) expect(e.spec.chain.previousHash).to.equal([a, ...rest][i]!.spec.chain.hash);
+    expect(store.chainHead.sequence).to.equal(4);
+    expect(log).to.have.length(2);
   });
 });

@@ -14,7 +14,9 @@
 // generator to the other (taskset; a model of the deployed topology, where the control
 // plane runs on other machines), and the sequential p50 overhead split into the durable
 // append's commit wait (fsync: the store's append with synchronous_commit on minus off,
-// same run) and the rest.
+// same run, after an idle pause as between sequential calls) and the rest, and the
+// apiserver's call to the webhook into the handler's audit write, the handler's other work
+// and what lies outside the handler.
 //   node dist/bench/audit-agent-overhead.js
 // env: AUDIT_BENCH_ROUNDS (4), AUDIT_BENCH_ROUND_CALLS (200 creates per identity and
 // round), AUDIT_BENCH_SEQUENTIAL (150 pairs), AUDIT_BENCH_ENGINES (pglite,postgres),
@@ -129,8 +131,10 @@ async function records(admin: Client, ns: string): Promise<number> {
  * The store's own append latency, one at a time, on the same engine (PGlite: a fresh
  * directory in this process). durable false: synchronous_commit off on its one connection,
  * so the commit does not wait for the WAL flush (fsync); the difference is that wait.
+ * idleMs: a pause before each append, as between the sequential calls (the disk's flush
+ * after an idle spell costs more than back to back on this host).
  */
-async function storeBaseline(name: 'pglite' | 'postgres', durable = true): Promise<{ p50: number; mean: number }> {
+async function storeBaseline(name: 'pglite' | 'postgres', durable = true, idleMs = 0): Promise<{ p50: number; mean: number }> {
   const dir = name === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'agentgate-bench-pglite-')) : undefined;
   const config: StoreConfig = name === 'postgres' ? { engine: 'postgres', dsn: pgDsn()!, poolSize: 1 } : { engine: 'pglite', dataDir: dir! };
   const store = new AuditStore(await openDb(config), `bench-baseline-${process.pid}`, systemClock);
@@ -139,6 +143,7 @@ async function storeBaseline(name: 'pglite' | 'postgres', durable = true): Promi
     if (!durable) await store.db.query('SET synchronous_commit = off');
     const lat: number[] = [];
     for (let i = 0; i < 220; i++) {
+      if (idleMs) await new Promise((r) => setTimeout(r, idleMs));
       const t0 = performance.now();
       await store.append({
         time: new Date().toISOString(),
@@ -297,10 +302,21 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
     const wm = (t: string, m: string) => promSum(t, m, { path: '/validate/agents' });
     const wSum = wm(wm1, 'agentgate_webhook_admission_duration_seconds_sum') - wm(wm0, 'agentgate_webhook_admission_duration_seconds_sum');
     const wCount = wm(wm1, 'agentgate_webhook_admission_duration_seconds_count') - wm(wm0, 'agentgate_webhook_admission_duration_seconds_count');
+    const writeSum = (t: string) => promSum(t, 'agentgate_webhook_audit_write_duration_seconds_sum', { result: 'ok' });
+    const writeCount = (t: string) => promSum(t, 'agentgate_webhook_audit_write_duration_seconds_count', { result: 'ok' });
+    const write = (writeSum(wm1) - writeSum(wm0)) / (writeCount(wm1) - writeCount(wm0));
     const store = await storeBaseline(name);
     const lazy = await storeBaseline(name, false);
+    // The sequential calls come ~every 2 creates: each append follows a few idle ms.
+    const IDLE_MS = 5;
+    const storeIdle = await storeBaseline(name, true, IDLE_MS);
+    const lazyIdle = await storeBaseline(name, false, IDLE_MS);
+    const [call, handler] = [(aSum / aCount) * 1000, (wSum / wCount) * 1000];
     console.log(
-      `[${name}] sequential breakdown (means): the apiserver's call to the webhook ${f((aSum / aCount) * 1000)} ms (${aCount} calls); the webhook's handler ${f((wSum / wCount) * 1000)} ms (${wCount}); the store's append alone, in this process, same engine, 1 in flight: p50 ${f(store.p50)} ms, mean ${f(store.mean)} ms`,
+      `[${name}] sequential breakdown (means): the apiserver's call to the webhook ${f(call)} ms (${aCount} calls) = outside the handler (both ways: the review's and the answer's JSON, HTTP, TLS, wake-ups) ${f(call - handler)} ms + the webhook's handler ${f(handler)} ms (${wCount}), of which the audit write ${f(write * 1000)} ms and the rest (decide, the record's spec) ${f(handler - write * 1000)} ms`,
+    );
+    console.log(
+      `[${name}] the store's append alone, in this process, same engine, 1 in flight, p50 (mean): back to back ${f(store.p50)} (${f(store.mean)}) ms, ${f(lazy.p50)} ms with synchronous_commit off; after ${IDLE_MS} ms idle each ${f(storeIdle.p50)} (${f(storeIdle.mean)}) ms, ${f(lazyIdle.p50)} ms off`,
     );
     const p50a = pct(lat.agent, 50);
     const p50p = pct(lat.plain, 50);
@@ -337,9 +353,9 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
     console.log(`[${name}] load average at end: ${load()}`);
 
     const overhead = p50a - p50p;
-    const fsync = store.p50 - lazy.p50;
+    const fsync = storeIdle.p50 - lazyIdle.p50;
     console.log(
-      `[${name}] sequential p50 overhead ${f(overhead)} ms = the durable append's commit wait (fsync) ${f(fsync)} ms (append p50 ${f(store.p50)} ms with synchronous_commit on, ${f(lazy.p50)} ms off, this run) + the rest ${f(overhead - fsync)} ms (the webhook's handling, the apiserver's call to it, the INSERT itself); load ${load()}`,
+      `[${name}] sequential p50 overhead ${f(overhead)} ms = the durable append's commit wait (fsync) after ${IDLE_MS} ms idle ${f(fsync)} ms (back to back ${f(store.p50 - lazy.p50)} ms; append p50 with synchronous_commit on minus off, this run) + the rest ${f(overhead - fsync)} ms (the webhook's handling, the apiserver's call to it, the INSERT itself); load ${load()}`,
     );
     const extraBytes = ea.putBytesNet - ep.putBytesNet;
     goal(ratio >= 0.9, `[${name}] agent/non-agent throughput at ${IN_FLIGHT} in flight ${f(ratio)}x (goal >= 0.9x)`);

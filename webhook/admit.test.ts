@@ -47,6 +47,12 @@ function setup(over: { failAudit?: boolean } = {}) {
   return { clock, approvals, audited, deps };
 }
 
+/** How many audit writes the write-time histogram holds, by result. */
+async function auditWritesTimed(deps: AgentAdmissionDeps): Promise<Record<string, number>> {
+  const counts = (await deps.metrics.auditWriteSeconds.get()).values.filter((v) => v.metricName?.endsWith('_count') && v.value > 0);
+  return Object.fromEntries(counts.map((v) => [String(v.labels.result), v.value]));
+}
+
 describe('webhook/admit: an agent call through the ApprovalStore seam', function () {
   it('answers callers that are no agent without a record', async function () {
     const { deps, audited } = setup();
@@ -62,6 +68,7 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     expect(audited).to.have.length(1);
     expect(audited[0]).to.include({ decision: 'Allowed', agent: 'deploy-bot', operation: 'CREATE', resource: 'configmaps', namespace: 'prod' });
     expect(out.response.auditAnnotations).to.deep.equal({ 'audit-event': 'audit-1', decision: 'Allowed' });
+    expect(await auditWritesTimed(deps)).to.deep.equal({ ok: 1 });
   });
 
   it('logs an allowed call only at debug, and a held one at info', async function () {
@@ -168,6 +175,7 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     const out = await admitAgentCall(configMapCreate(), deps);
     expect(out.response.allowed).to.equal(false);
     expect(out.response.status?.message).to.contain('audit record could not be written').and.contain('etcd unavailable');
+    expect(await auditWritesTimed(deps)).to.deep.equal({ error: 1 });
   });
 
   it('skips the record for a dry run and still answers', async function () {
@@ -175,5 +183,6 @@ describe('webhook/admit: an agent call through the ApprovalStore seam', function
     const out = await admitAgentCall({ ...configMapCreate(), dryRun: true }, deps);
     expect(out.response.allowed).to.equal(true);
     expect(audited).to.deep.equal([]);
+    expect(await auditWritesTimed(deps)).to.deep.equal({});
   });
 });

@@ -277,13 +277,18 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
   }
 
   let auditEvent: string | undefined;
+  let writeStarted: number | undefined;
   if (request.dryRun) {
     metrics.auditWrites.inc({ result: 'skipped' });
   } else {
     try {
-      auditEvent = await deps.audit.write(auditSpec(request, decision, clock.now(), deps.digestKey, fromApiserver));
+      const spec = auditSpec(request, decision, clock.now(), deps.digestKey, fromApiserver);
+      writeStarted = performance.now();
+      auditEvent = await deps.audit.write(spec);
+      metrics.auditWriteSeconds.observe({ result: 'ok' }, (performance.now() - writeStarted) / 1000);
       metrics.auditWrites.inc({ result: 'ok' });
     } catch (err) {
+      if (writeStarted !== undefined) metrics.auditWriteSeconds.observe({ result: 'error' }, (performance.now() - writeStarted) / 1000);
       metrics.auditWrites.inc({ result: 'error' });
       const why = errorMessage(err);
       log.error('audit write failed; denying', { uid: request.uid, agent: decision.agent, error: why });

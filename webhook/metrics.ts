@@ -10,6 +10,7 @@ export class WebhookMetrics {
   readonly pendingApprovals: Gauge;
   readonly holdSeconds: Histogram<'outcome'>;
   readonly auditWrites: Counter<'result'>;
+  readonly auditWriteSeconds: Histogram<'result'>;
   readonly configurationDrift: Counter<'configuration'>;
 
   constructor(opts: { pendingApprovals?: () => number; defaultMetrics?: boolean } = {}) {
@@ -53,6 +54,13 @@ export class WebhookMetrics {
       name: 'agentgate_webhook_audit_writes_total',
       help: 'AuditEvent writes by result (ok, error, skipped for dry runs).',
       labelNames: ['result'],
+      registers,
+    });
+    this.auditWriteSeconds = new Histogram({
+      name: 'agentgate_webhook_audit_write_duration_seconds',
+      help: "Time an agent call's audit record took to be committed (or refused) by the audit store, part of the admission time.",
+      labelNames: ['result'],
+      buckets: [0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
     this.configurationDrift = new Counter({
