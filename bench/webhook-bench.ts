@@ -386,7 +386,7 @@ function print(name: string, r: Awaited<ReturnType<typeof measure>>, floor?: Awa
 async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apiserver: Record<string, Stats>; cleanup: () => Promise<void> } | undefined> {
   const { kubectl, kubectlOk, eventually, clusterEnv, runDirOf } = await import('../harness/cluster.js');
   if (!existsSync(path.join(runDirOf('controlplane'), 'env'))) return undefined;
-  const { installBase, componentKubeconfig, freePort, startProcess } = await import('../harness/components.js');
+  const { installBase, componentKubeconfig, freePort, removeWebhookConfigurations, startProcess } = await import('../harness/components.js');
   await installBase();
   const ns = 'agentgate-bench-webhook';
   const other = 'agentgate-bench-webhook-other';
@@ -490,6 +490,9 @@ async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apise
         await deleteNamespaces();
       } finally {
         await proc.stop();
+        // Its configurations fail closed: left behind, they refuse every later write of
+        // agentgate objects (the next benchmark's setup failed on the protect webhook).
+        await removeWebhookConfigurations();
       }
     },
   };
