@@ -27,6 +27,7 @@
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +100,17 @@ function reviews(user: string, ns: string, otherNs: string): { name: string; bod
 // ---------------------------------------------------------------------------------
 // Servers (child side)
 
+/** The floor's whole work: read the review, parse it, allow it. */
+function floorAnswer(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request: { uid: string } };
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } }));
+  });
+}
+
 async function serve(kind: string): Promise<void> {
   const { generateTls } = await import('../webhook/tls.js');
   const tls = generateTls(['127.0.0.1', 'localhost']);
@@ -106,28 +118,12 @@ async function serve(kind: string): Promise<void> {
   const tlsOptions = { cert: tls.cert, key: tls.key, ca: process.env.BENCH_CLIENT_CA, requestCert: true, rejectUnauthorized: false };
   let handler: https.Server;
   if (kind === 'floor') {
-    handler = https.createServer(tlsOptions, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request: { uid: string } };
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } }));
-      });
-    });
+    handler = https.createServer(tlsOptions, floorAnswer);
   } else if (kind === 'express') {
     // The floor's work behind a bare express 5 app (one app.use): express's own cost.
     const { default: express } = await import('express');
     const app = express();
-    app.use((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request: { uid: string } };
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } }));
-      });
-    });
+    app.use(floorAnswer);
     handler = https.createServer(tlsOptions, app);
   } else if (kind === 'app') {
     const { createWebhook } = await import('../webhook/server.js');
