@@ -5,6 +5,21 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/** Timers as a dependency (one-shot, unref'd: a pending timer never keeps the process alive). */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
 /** A clock tests move by hand. */
 export class FakeClock implements Clock {
   private t: number;

@@ -15,7 +15,7 @@ import type { AgentReport, Binding, BoundarySnapshot } from '../boundary/types.j
 import { collectObjects, probeWebhooks, runAccessReviews, type CachedObjects } from '../boundary/snapshot.js';
 import { CrossChecker, ReviewBudget } from './boundary-reviews.js';
 import { agentsDirtiedBy, clearsOnly, type BoundaryChange, type Scope } from './boundary-scope.js';
-import type { Clock } from '../lib/clock.js';
+import { realTimers, type Clock, type Timers } from '../lib/clock.js';
 import { stableStringify } from '../lib/fingerprint.js';
 import { apiPath, errorMessage, GV } from '../lib/kube.js';
 import type { Logger } from '../lib/log.js';
@@ -37,7 +37,14 @@ interface BoundaryVerifierOptions {
   reviewsPerSecond?: number;
   /** SubjectAccessReviews at most in one run (default 20). */
   reviewBurst?: number;
+  /** The debounce and clearing timers (tests drive them by hand). */
+  timers?: Timers;
+  /** One pass over what the changes reach; default: list, answer, cross-check, probe (BoundaryVerifier.verify). Tests pass a fake. */
+  pass?: (changes: BoundaryChange[] | 'all') => Promise<PassResult>;
 }
+
+/** What one pass found: the reports of the agents in its scope. */
+export type PassResult = ReturnType<typeof verifyAgents> & { reviewErrors: string[]; scope: Scope };
 
 /** More pending changes than this and the next pass verifies every agent (cheaper than working out their reach). */
 const MAX_PENDING_CHANGES = 2000;
@@ -75,7 +82,7 @@ export function nextPassDelayMs(requestedMs: number, lastPassMs: number): number
 
 export class BoundaryVerifier {
   private timer?: NodeJS.Timeout;
-  private debounce?: NodeJS.Timeout;
+  private debounce?: unknown;
   private running?: Promise<void>;
   private again = false;
   private stopped = true;
@@ -91,11 +98,16 @@ export class BoundaryVerifier {
   private pending: BoundaryChange[] | 'all' = 'all';
   /** Removals that can only clear findings, by the subjects they named (the agents to re-verify), until CLEARING_DELAY_MS. */
   private readonly clearing = new Map<string, BoundaryChange>();
-  private clearingTimer?: NodeJS.Timeout;
+  private clearingTimer?: unknown;
   /** The findings series set per agent, so a pass over some agents replaces only theirs. */
   private readonly series = new Map<string, Array<Record<'agent' | 'severity' | 'route', string>>>();
 
+  private readonly timers: Timers;
+  private readonly pass: (changes: BoundaryChange[] | 'all') => Promise<PassResult>;
+
   constructor(private readonly o: BoundaryVerifierOptions) {
+    this.timers = o.timers ?? realTimers;
+    this.pass = o.pass ?? ((changes) => this.verify(changes));
     const rate = o.reviewsPerSecond ?? DEFAULT_REVIEWS_PER_SECOND;
     this.budget = new ReviewBudget(rate, rate > 0 ? (o.reviewBurst ?? DEFAULT_REVIEW_BURST) : 0, o.clock);
     this.reviews = new Counter({
@@ -146,21 +158,21 @@ export class BoundaryVerifier {
   private clearLater(binding: Binding): void {
     this.clearing.set(stableStringify(binding.subjects ?? []), { kind: 'RoleBinding', binding });
     if (this.clearingTimer || this.stopped) return;
-    this.clearingTimer = setTimeout(() => {
+    this.clearingTimer = this.timers.setTimeout(() => {
       this.clearingTimer = undefined;
       const due = [...this.clearing.values()];
       this.clearing.clear();
       for (const c of due) this.changed(c);
     }, CLEARING_DELAY_MS);
-    this.clearingTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    clearTimeout(this.clearingTimer);
+    if (this.clearingTimer) this.timers.clearTimeout(this.clearingTimer);
     this.clearingTimer = undefined;
-    clearTimeout(this.debounce);
+    if (this.debounce) this.timers.clearTimeout(this.debounce);
+    this.debounce = undefined;
     await this.running;
   }
 
@@ -171,12 +183,11 @@ export class BoundaryVerifier {
     // A run already scheduled takes this change too; not postponed, so a steady stream of
     // changes (grants activating) cannot starve verification.
     if (this.debounce && delayMs > 0) return;
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
+    if (this.debounce) this.timers.clearTimeout(this.debounce);
+    this.debounce = this.timers.setTimeout(() => {
       this.debounce = undefined;
       void this.runOnce();
     }, delayMs);
-    this.debounce.unref();
   }
 
   private async runOnce(): Promise<void> {
@@ -198,10 +209,10 @@ export class BoundaryVerifier {
     const { log } = this.o;
     const changes = this.pending;
     this.pending = [];
-    let report: Awaited<ReturnType<typeof this.verify>>;
+    let report: PassResult;
     const began = this.o.clock.now().getTime();
     try {
-      report = await this.verify(changes);
+      report = await this.pass(changes);
     } catch (e) {
       this.lastPassMs[changes === 'all' ? 'full' : 'scoped'] = this.o.clock.now().getTime() - began;
       // What this pass was to verify is still to verify: the next pass verifies everyone.
@@ -249,7 +260,7 @@ export class BoundaryVerifier {
   }
 
   /** One pass: list, work out which agents the changes reach, answer locally, cross-check a sample with the apiserver, probe, verify. */
-  private async verify(changes: BoundaryChange[] | 'all'): Promise<ReturnType<typeof verifyAgents> & { reviewErrors: string[]; scope: Scope }> {
+  private async verify(changes: BoundaryChange[] | 'all'): Promise<PassResult> {
     const { kc } = this.o;
     const objects = await collectObjects(kc, { agentgateNamespace: this.o.namespace, ...(this.o.cached ? { cached: this.o.cached } : {}) });
     const scope = changes === 'all' ? 'all' : agentsDirtiedBy(changes, objects);

@@ -1,32 +1,6 @@
 import { expect } from 'chai';
-import { WorkQueue, type Timers } from './queue.js';
-
-/** Timers driven by hand, on a fake clock. */
-class FakeTimers implements Timers {
-  now = 0;
-  private next = 1;
-  private readonly pending = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.pending.set(id, { at: this.now + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    this.pending.delete(h as number);
-  }
-  advance(ms: number): void {
-    this.now += ms;
-    for (const [id, t] of [...this.pending].sort((a, b) => a[1].at - b[1].at)) {
-      if (t.at <= this.now) {
-        this.pending.delete(id);
-        t.fn();
-      }
-    }
-  }
-  get count(): number {
-    return this.pending.size;
-  }
-}
+import { FakeTimers } from '../testing/fake-timers.js';
+import { WorkQueue } from './queue.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -5,19 +5,7 @@
 // Two lanes: urgent keys (a timer that fired: access is due to end now) are taken before
 // normal ones, so a burst of expiries is not stuck behind routine resyncs.
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+import { realTimers, type Timers } from '../lib/clock.js';
 
 interface QueueOptions {
   workers: number;
