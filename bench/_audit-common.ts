@@ -124,23 +124,28 @@ export async function agentAndPlainIdentity(ns: string): Promise<void> {
       spec: { agent: AGENT_NAME, roleRef: { kind: 'ClusterRole', name: 'agentgate-edit' }, duration: '4h', reason: 'audit bench' },
     }),
   );
-  await kubectlOk(
-    'admin',
-    ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'bench-plain-edit', namespace: ns },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'agentgate-edit' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: PLAIN_USER }],
-    }),
-  );
+  await bindPlainUser(ns, PLAIN_USER, 'bench-plain-edit');
   for (const who of ['agent', 'mallory'] as const)
     await eventually(
       async () => (await kubectl(who, ['auth', 'can-i', 'create', 'configmaps', '-n', ns])).stdout.trim() === 'yes',
       120_000,
       `${who} may create`,
     );
+}
+
+/** A RoleBinding (named name) of the agent's ClusterRole to a non-agent user in ns. */
+export async function bindPlainUser(ns: string, user: string, name: string): Promise<void> {
+  await kubectlOk(
+    'admin',
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name, namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'agentgate-edit' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+    }),
+  );
 }
 
 export async function removeAgentAndPlainIdentity(ns: string): Promise<void> {

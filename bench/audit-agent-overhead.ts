@@ -4,9 +4,17 @@
 //              agentgate-edit: every create goes through agentgate's webhook, whose record
 //              is committed to the audit store before it answers;
 //   non-agent  mallory, bound to the same ClusterRole in the same namespace by a
-//              RoleBinding: no webhook (the matchConditions select agents only).
-// Throughput at 16 in flight and sequential latency, the two identities alternating in
-// rounds (throughput) and request by request (sequential) so load drift hits both alike;
+//              RoleBinding: no webhook (the matchConditions select agents only);
+//   hop        hop, a non-agent bound the same way whose creates go through a bare webhook
+//              (bench/_floor-webhook.ts, a child process that parses the review and allows
+//              it), registered by its own ValidatingWebhookConfiguration whose one
+//              matchCondition selects hop only: what any admission webhook costs on this
+//              host (the apiserver's call: TLS, its Go client, scheduling), so agent - hop
+//              is what agentgate adds. Served as agentgate is: TLS 1.2+, and where the
+//              control plane presents a client certificate to webhooks, both require it
+//              by name (--require-client-cert).
+// Throughput at 16 in flight and sequential latency, the identities taking turns in
+// rounds (throughput) and request by request (sequential) so load drift hits all alike;
 // and etcd's growth per call (db size in use, bytes and count of puts) over the same
 // rounds. Once with PGlite and once with PostgreSQL when hack/postgres/up.sh runs.
 // Extra rows, beside (never instead of) the same-host figures: the throughput ratio again
@@ -19,10 +27,10 @@
 // and what lies outside the handler.
 //   node dist/bench/audit-agent-overhead.js
 // env: AUDIT_BENCH_ROUNDS (4), AUDIT_BENCH_ROUND_CALLS (200 creates per identity and
-// round), AUDIT_BENCH_SEQUENTIAL (150 pairs), AUDIT_BENCH_ENGINES (pglite,postgres),
+// round), AUDIT_BENCH_SEQUENTIAL (150 turns of the three), AUDIT_BENCH_ENGINES (pglite,postgres),
 // AUDIT_BENCH_PROFILE (a directory for agentgate's V8 CPU profiles). Needs taskset and 2 CPUs.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,13 +38,15 @@ import { openDb, type StoreConfig } from '../audit/db.js';
 import { AuditStore } from '../audit/store.js';
 import { systemClock } from '../lib/clock.js';
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
-import { clusterEnv, kubectl } from '../harness/cluster.js';
+import { clusterEnv, kubectl, kubectlOk } from '../harness/cluster.js';
 import { runDir, startAgentgate, stopAgentgate } from '../harness/components.js';
 import {
   AGENT_NAME,
   agentAndPlainIdentity,
+  bindPlainUser,
   clientFromKubeconfig,
   type Client,
+  controlPlaneEnv,
   CpuAccount,
   etcdMetrics,
   f,
@@ -48,13 +58,75 @@ import {
   removeAgentAndPlainIdentity,
   request,
 } from './_audit-common.js';
+import { startFloor } from './_floor-webhook.js';
 
 const ROUNDS = Number(process.env.AUDIT_BENCH_ROUNDS ?? 4);
 const ROUND_CALLS = Number(process.env.AUDIT_BENCH_ROUND_CALLS ?? 200);
 const SEQUENTIAL = Number(process.env.AUDIT_BENCH_SEQUENTIAL ?? 150);
 const IN_FLIGHT = 16;
 
-type Who = 'agent' | 'plain';
+type Who = 'agent' | 'hop' | 'plain';
+const WHO: readonly Who[] = ['agent', 'hop', 'plain'];
+/** Turn n's order: each identity first, middle and last in turn. */
+const turn = (n: number): Who[] => WHO.map((_, i) => WHO[(i + n) % WHO.length]!);
+const LABEL: Record<Who, string> = { agent: 'agent    ', hop: 'hop      ', plain: 'non-agent' };
+
+/** The hop identity (hack/controlplane/up.sh makes its certificate) and its webhook. */
+const HOP_USER = 'hop';
+const HOP_WEBHOOK = 'agentgate-bench-hop';
+const HOP_HOOK = 'hop.bench.agentgate.io';
+
+/**
+ * The bare webhook for hop's calls: a floor in a child process, and a configuration like
+ * agentgate's agents webhook (all resources and operations, failurePolicy Fail, 10 s) whose
+ * one matchCondition selects hop; every other identity's calls never see it, so one left
+ * behind stops nothing else. stop() removes both.
+ */
+async function hopWebhook(): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const client = clusterEnv().webhookClient;
+  const floor = await startFloor(client ? { clientCa: readFileSync(client.ca, 'utf8'), clientAuth: { names: [client.name], require: true } } : {});
+  const stop = async (): Promise<void> => {
+    try {
+      await kubectl('admin', ['delete', 'validatingwebhookconfiguration', HOP_WEBHOOK, '--ignore-not-found']);
+    } finally {
+      await floor.stop();
+    }
+  };
+  try {
+    await kubectlOk(
+      'admin',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingWebhookConfiguration',
+        metadata: { name: HOP_WEBHOOK },
+        webhooks: [
+          {
+            name: HOP_HOOK,
+            admissionReviewVersions: ['v1'],
+            clientConfig: { url: `https://127.0.0.1:${floor.port}/validate`, caBundle: Buffer.from(floor.ca).toString('base64') },
+            failurePolicy: 'Fail',
+            matchPolicy: 'Equivalent',
+            sideEffects: 'None',
+            timeoutSeconds: 10,
+            rules: [{ apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'], scope: '*' }],
+            matchConditions: [{ name: 'hop-only', expression: `request.userInfo.username == '${HOP_USER}'` }],
+          },
+        ],
+      }),
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid: floor.child.pid!, stop };
+}
+
+/** Client-certificate flags for agentgate's webhook, as hopWebhook serves: required by name where the apiserver presents one. */
+function webhookClientArgs(): string[] {
+  const client = clusterEnv().webhookClient;
+  return client ? ['--client-ca', client.ca, '--client-cert-name', client.name, '--require-client-cert=true'] : [];
+}
 
 let seq = 0;
 function create(c: Client, ns: string, prefix: string): Promise<{ ok: boolean; ms: number; status: number }> {
@@ -183,30 +255,42 @@ function pin(pids: Record<string, number[]>, roles: readonly string[], cpus: str
     }
 }
 
-async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
+async function engine(name: 'pglite' | 'postgres', hop: { pid: number }): Promise<boolean> {
   if (name === 'pglite') process.env.E2E_AUDIT_STORE = 'pglite';
   else delete process.env.E2E_AUDIT_STORE;
   const ns = `bench-audit-${name}-${Date.now().toString(36)}`;
   // AUDIT_BENCH_PROFILE=dir: agentgate's processes write V8 CPU profiles there when they stop
   // (as node flags: node 20 refuses --cpu-prof in NODE_OPTIONS).
   const profile = process.env.AUDIT_BENCH_PROFILE;
-  const components = await startAgentgate({ name: `bench-${name}`, ...(profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profile}`] } : {}) });
+  const components = await startAgentgate({
+    name: `bench-${name}`,
+    webhookArgs: webhookClientArgs(),
+    ...(profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profile}`] } : {}),
+  });
   const env = clusterEnv();
-  const clients: Record<Who, Client> = { agent: clientFromKubeconfig(env.kubeconfigs.agent), plain: clientFromKubeconfig(env.kubeconfigs.mallory) };
+  const clients: Record<Who, Client> = {
+    agent: clientFromKubeconfig(env.kubeconfigs.agent),
+    hop: clientFromKubeconfig(hopKubeconfig()),
+    plain: clientFromKubeconfig(env.kubeconfigs.mallory),
+  };
   const admin = clientFromKubeconfig(env.kubeconfigs.admin);
   try {
     await agentAndPlainIdentity(ns);
+    await bindPlainUser(ns, HOP_USER, 'bench-hop-edit');
     // The grant reaches the webhook's informer a moment after RBAC allows the call.
-    for (let i = 0; ; i++) {
-      const r = await create(clients.agent, ns, 'probe');
-      if (r.ok) break;
-      if (i > 300) throw new Error(`the agent's creates keep failing (${r.status})`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
-    cpu = new CpuAccount({ webhook: components.webhook.child.pid, operator: components.operator.child.pid });
-    console.log(`[${name}] load average at start: ${load()}`);
+    for (const who of ['agent', 'hop'] as const)
+      for (let i = 0; ; i++) {
+        const r = await create(clients[who], ns, 'probe');
+        if (r.ok) break;
+        if (i > 300) throw new Error(`${who}'s creates keep failing (${r.status})`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    cpu = new CpuAccount({ webhook: components.webhook.child.pid, operator: components.operator.child.pid, hop: hop.pid });
+    console.log(
+      `[${name}] load average at start: ${load()}; client certificate ${webhookClientArgs().length ? 'required by both webhooks' : 'not asked (no webhook client certificate)'}`,
+    );
     // Warm-up: JIT, TLS sessions, the store's first batches.
-    for (const who of ['agent', 'plain'] as Who[]) await round(clients[who], ns, `warm-${who}`, 200, tally());
+    for (const who of WHO) await round(clients[who], ns, `warm-${who}`, 200, tally());
 
     // Background etcd writes (leases, the checkpoint) over an idle period, to read the deltas against.
     const idle0 = await etcdMetrics();
@@ -219,49 +303,47 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
     const idleSecs = (performance.now() - idleStart) / 1000;
     const bg = { putBytes: (idle1.putBytes - idle0.putBytes) / idleSecs, puts: (idle1.puts - idle0.puts) / idleSecs };
 
-    const t: Record<Who, Tally> = { agent: tally(), plain: tally() };
-    for (let r = 0; r < ROUNDS; r++) {
-      const order: Who[] = r % 2 ? ['plain', 'agent'] : ['agent', 'plain'];
-      for (const who of order) await round(clients[who], ns, `r${r}-${who}`, ROUND_CALLS, t[who]);
-    }
+    const t: Record<Who, Tally> = { agent: tally(), hop: tally(), plain: tally() };
+    for (let r = 0; r < ROUNDS; r++) for (const who of turn(r)) await round(clients[who], ns, `r${r}-${who}`, ROUND_CALLS, t[who]);
     const rps = (x: Tally) => ((x.calls - x.errors) * 1000) / x.ms;
     const ratio = rps(t.agent) / rps(t.plain);
-    for (const who of ['agent', 'plain'] as Who[]) {
+    for (const who of WHO) {
       const x = t[who];
       const errs = x.errors ? ` (${[...x.statuses].map(([s, n]) => `${n}x ${s}`).join(', ')})` : '';
       console.log(
-        `[${name}] ${who === 'agent' ? 'agent    ' : 'non-agent'} ${IN_FLIGHT} in flight: ${f(rps(x), 0).padStart(5)} creates/s over ${x.calls} creates in ${ROUNDS} rounds, errors ${x.errors}${errs}`,
+        `[${name}] ${LABEL[who]} ${IN_FLIGHT} in flight: ${f(rps(x), 0).padStart(5)} creates/s over ${x.calls} creates in ${ROUNDS} rounds, errors ${x.errors}${errs}`,
       );
     }
+    console.log(
+      `[${name}] throughput at ${IN_FLIGHT} in flight: agent/non-agent ${f(ratio)}x, hop/non-agent ${f(rps(t.hop) / rps(t.plain))}x (what any webhook costs here), agent/hop ${f(rps(t.agent) / rps(t.hop))}x (what agentgate adds); load ${load()}`,
+    );
 
     // The deployed topology, modelled: agentgate and its database on one CPU, the control
     // plane and the client on the other. Other tenants of this host still share both.
-    const roles = { agentgate: ['webhook', 'postgres'], controlPlane: ['apiserver', 'etcd', 'bench'] };
-    const pinned: Record<Who, Tally> = { agent: tally(), plain: tally() };
+    // The hop's webhook is a webhook too: it goes with agentgate.
+    const roles = { agentgate: ['webhook', 'postgres', 'hop'], controlPlane: ['apiserver', 'etcd', 'bench'] };
+    const pinned: Record<Who, Tally> = { agent: tally(), hop: tally(), plain: tally() };
     pin(cpu.pids(), roles.agentgate, CPUS.agentgate);
     pin(cpu.pids(), roles.controlPlane, CPUS.controlPlane);
     try {
-      for (let r = 0; r < ROUNDS; r++) {
-        const order: Who[] = r % 2 ? ['plain', 'agent'] : ['agent', 'plain'];
-        for (const who of order) await round(clients[who], ns, `p${r}-${who}`, ROUND_CALLS, pinned[who]);
-      }
+      for (let r = 0; r < ROUNDS; r++) for (const who of turn(r)) await round(clients[who], ns, `p${r}-${who}`, ROUND_CALLS, pinned[who]);
     } finally {
       pin(cpu.pids(), [...roles.agentgate, ...roles.controlPlane], CPUS.all);
     }
     console.log(
-      `[${name}] pinned (webhook+${name === 'postgres' ? 'PostgreSQL' : 'its PGlite'} on CPU ${CPUS.agentgate}; apiserver, etcd and the client on CPU ${CPUS.controlPlane}), ${IN_FLIGHT} in flight: agent ${f(rps(pinned.agent), 0)}, non-agent ${f(rps(pinned.plain), 0)} creates/s, ratio ${f(rps(pinned.agent) / rps(pinned.plain))}x (errors ${pinned.agent.errors}+${pinned.plain.errors}); the same-host ratio above stays the figure; load ${load()}`,
+      `[${name}] pinned (webhook+${name === 'postgres' ? 'PostgreSQL' : 'its PGlite'} on CPU ${CPUS.agentgate}; apiserver, etcd and the client on CPU ${CPUS.controlPlane}), ${IN_FLIGHT} in flight: agent ${f(rps(pinned.agent), 0)}, non-agent ${f(rps(pinned.plain), 0)} creates/s, ratio ${f(rps(pinned.agent) / rps(pinned.plain))}x; hop ${f(rps(pinned.hop), 0)} creates/s, hop/non-agent ${f(rps(pinned.hop) / rps(pinned.plain))}x, agent/hop ${f(rps(pinned.agent) / rps(pinned.hop))}x (errors ${pinned.agent.errors}+${pinned.hop.errors}+${pinned.plain.errors}); the same-host ratios above stay the figures; load ${load()}`,
     );
 
     // Where the CPU goes: ms of CPU per create by process (the host is CPU-bound, so this decides the ratio).
     const cpuPer = {} as Record<Who, { net: (k: string) => number; total: number }>;
-    for (const who of ['agent', 'plain'] as Who[]) {
+    for (const who of WHO) {
       const x = t[who];
       // Less each process's idle rate over the round's time: a slower round would otherwise carry more background.
       const net = (k: string) => ((x.cpu[k] ?? 0) - ((idleCpu[k] ?? 0) / idleSecs) * (x.ms / 1000)) / x.calls;
       const parts = Object.keys(x.cpu).map((k) => `${k} ${f(net(k))}`);
       const total = Object.keys(x.cpu).reduce((a, k) => a + net(k), 0);
       cpuPer[who] = { net, total };
-      console.log(`[${name}] CPU ms per ${who === 'agent' ? 'agent' : 'non-agent'} create, less idle background: ${parts.join(', ')}; total ${f(total)}`);
+      console.log(`[${name}] CPU ms per ${LABEL[who].trim()} create, less idle background: ${parts.join(', ')}; total ${f(total)}`);
     }
     // On a CPU-bound host throughput goes as 1 / CPU per create, so the ratio is bounded by
     // the CPU totals; and even with agentgate and its database free, by what the apiserver
@@ -272,33 +354,37 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
       `[${name}] CPU bound of the ratio: non-agent/agent CPU per create ${f(cpuPer.plain.total / cpuPer.agent.total)}x (measured ${f(ratio)}x); with the webhook and its database at zero CPU ${f(cpuPer.plain.total / (cpuPer.agent.total - agentgateCpu))}x`,
     );
 
-    // Sequential: one call at a time, the identities alternating call by call.
+    // Sequential: one call at a time, the identities taking turns call by call.
     const apiserverMetrics = async () => (await request(admin, 'GET', '/metrics')).body;
     const webhookMetrics = async () =>
       (await request({ server: new URL(components.webhookUrl), agent: new https.Agent({ rejectUnauthorized: false }) }, 'GET', '/metrics')).body;
     const [am0, wm0] = [await apiserverMetrics(), await webhookMetrics()];
-    const lat: Record<Who, number[]> = { agent: [], plain: [] };
-    const diffs: number[] = [];
+    const lat: Record<Who, number[]> = { agent: [], hop: [], plain: [] };
+    // Paired differences within each turn: agent - non-agent, hop - non-agent, agent - hop.
+    const diffs: Record<'agent' | 'hop' | 'agentHop', number[]> = { agent: [], hop: [], agentHop: [] };
     for (let i = 0; i < SEQUENTIAL; i++) {
-      const order: Who[] = i % 2 ? ['plain', 'agent'] : ['agent', 'plain'];
-      const pair: Partial<Record<Who, number>> = {};
-      for (const who of order) {
+      const one: Partial<Record<Who, number>> = {};
+      for (const who of turn(i)) {
         const r = await create(clients[who], ns, `s-${who}`);
         if (r.ok) {
           lat[who].push(r.ms);
-          pair[who] = r.ms;
+          one[who] = r.ms;
         }
       }
-      if (pair.agent !== undefined && pair.plain !== undefined) diffs.push(pair.agent - pair.plain);
+      if (one.agent !== undefined && one.plain !== undefined) diffs.agent.push(one.agent - one.plain);
+      if (one.hop !== undefined && one.plain !== undefined) diffs.hop.push(one.hop - one.plain);
+      if (one.agent !== undefined && one.hop !== undefined) diffs.agentHop.push(one.agent - one.hop);
     }
     const [am1, wm1] = [await apiserverMetrics(), await webhookMetrics()];
-    const hook = { name: 'agents.agentgate.io', operation: 'CREATE' };
-    const aSum =
-      promSum(am1, 'apiserver_admission_webhook_admission_duration_seconds_sum', hook) -
-      promSum(am0, 'apiserver_admission_webhook_admission_duration_seconds_sum', hook);
-    const aCount =
-      promSum(am1, 'apiserver_admission_webhook_admission_duration_seconds_count', hook) -
-      promSum(am0, 'apiserver_admission_webhook_admission_duration_seconds_count', hook);
+    // The apiserver's own timing of its call to a webhook (mean over the sequential calls, ms).
+    const apiserverCall = (hookName: string) => {
+      const hook = { name: hookName, operation: 'CREATE' };
+      const m = (t: string, suffix: string) => promSum(t, `apiserver_admission_webhook_admission_duration_seconds_${suffix}`, hook);
+      const count = m(am1, 'count') - m(am0, 'count');
+      return { ms: ((m(am1, 'sum') - m(am0, 'sum')) / count) * 1000, count };
+    };
+    const { ms: call, count: aCount } = apiserverCall('agents.agentgate.io');
+    const hopCall = apiserverCall(HOP_HOOK);
     const wm = (t: string, m: string) => promSum(t, m, { path: '/validate/agents' });
     const wSum = wm(wm1, 'agentgate_webhook_admission_duration_seconds_sum') - wm(wm0, 'agentgate_webhook_admission_duration_seconds_sum');
     const wCount = wm(wm1, 'agentgate_webhook_admission_duration_seconds_count') - wm(wm0, 'agentgate_webhook_admission_duration_seconds_count');
@@ -311,17 +397,21 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
     const IDLE_MS = 5;
     const storeIdle = await storeBaseline(name, true, IDLE_MS);
     const lazyIdle = await storeBaseline(name, false, IDLE_MS);
-    const [call, handler] = [(aSum / aCount) * 1000, (wSum / wCount) * 1000];
+    const handler = (wSum / wCount) * 1000;
     console.log(
-      `[${name}] sequential breakdown (means): the apiserver's call to the webhook ${f(call)} ms (${aCount} calls) = outside the handler (both ways: the review's and the answer's JSON, HTTP, TLS, wake-ups) ${f(call - handler)} ms + the webhook's handler ${f(handler)} ms (${wCount}), of which the audit write ${f(write * 1000)} ms and the rest (decide, the record's spec) ${f(handler - write * 1000)} ms`,
+      `[${name}] sequential breakdown (means): the apiserver's call to the webhook ${f(call)} ms (${aCount} calls) = outside the handler (both ways: the review's and the answer's JSON, HTTP, TLS, wake-ups) ${f(call - handler)} ms + the webhook's handler ${f(handler)} ms (${wCount}), of which the audit write ${f(write * 1000)} ms and the rest (decide, the record's spec) ${f(handler - write * 1000)} ms; the apiserver's call to the hop's bare webhook ${f(hopCall.ms)} ms (${hopCall.count} calls), so agentgate's call minus the bare one ${f(call - hopCall.ms)} ms`,
     );
     console.log(
       `[${name}] the store's append alone, in this process, same engine, 1 in flight, p50 (mean): back to back ${f(store.p50)} (${f(store.mean)}) ms, ${f(lazy.p50)} ms with synchronous_commit off; after ${IDLE_MS} ms idle each ${f(storeIdle.p50)} (${f(storeIdle.mean)}) ms, ${f(lazyIdle.p50)} ms off`,
     );
     const p50a = pct(lat.agent, 50);
+    const p50h = pct(lat.hop, 50);
     const p50p = pct(lat.plain, 50);
     console.log(
-      `[${name}] sequential: agent p50 ${f(p50a)} ms p99 ${f(pct(lat.agent, 99))} ms; non-agent p50 ${f(p50p)} ms p99 ${f(pct(lat.plain, 99))} ms; ${lat.agent.length}+${lat.plain.length} calls; median of paired differences ${f(pct(diffs, 50))} ms`,
+      `[${name}] sequential p50 (p99): non-agent ${f(p50p)} (${f(pct(lat.plain, 99))}) ms, hop ${f(p50h)} (${f(pct(lat.hop, 99))}) ms, agent ${f(p50a)} (${f(pct(lat.agent, 99))}) ms; ${lat.plain.length}+${lat.hop.length}+${lat.agent.length} calls`,
+    );
+    console.log(
+      `[${name}] sequential p50 differences: agent - non-agent ${f(p50a - p50p)} ms (the goal), hop - non-agent ${f(p50h - p50p)} ms (what any webhook costs here), agent - hop ${f(p50a - p50h)} ms (what agentgate adds); medians of the same turn's differences ${f(pct(diffs.agent, 50))}, ${f(pct(diffs.hop, 50))}, ${f(pct(diffs.agentHop, 50))} ms; load ${load()}`,
     );
 
     // etcd per call, minus the idle background rate over each identity's time.
@@ -340,8 +430,9 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
     const ep = per(t.plain);
     console.log(`[${name}] etcd background while idle: ${f(bg.puts, 1)} puts/s, ${f(bg.putBytes, 0)} put bytes/s`);
     for (const [who, e] of [
-      ['agent    ', ea],
-      ['non-agent', ep],
+      [LABEL.agent, ea],
+      [LABEL.hop, per(t.hop)],
+      [LABEL.plain, ep],
     ] as const)
       console.log(
         `[${name}] etcd per ${who} create: db in use ${f(e.inUse, 0).padStart(5)} B, put ${f(e.putBytes, 0).padStart(5)} B in ${f(e.puts, 3)} puts (less background: ${f(e.putBytesNet, 0)} B in ${f(e.putsNet, 3)} puts)`,
@@ -378,9 +469,16 @@ async function engine(name: 'pglite' | 'postgres'): Promise<boolean> {
   }
 }
 
+/** hop's kubeconfig, which hack/controlplane/up.sh writes beside the others. */
+function hopKubeconfig(): string {
+  const file = path.join(controlPlaneEnv().RUN_DIR ?? '', 'kubeconfig', 'hop.kubeconfig');
+  if (!existsSync(file)) throw new Error(`no ${file}: restart the control plane (hack/controlplane/up.sh makes hop's certificate)`);
+  return file;
+}
+
 async function main(): Promise<void> {
   console.log(
-    `agent vs non-agent ConfigMap creates through the real kube-apiserver; ${ROUNDS} alternating rounds of ${ROUND_CALLS} creates per identity at ${IN_FLIGHT} in flight, ${SEQUENTIAL} sequential pairs; load generator, apiserver, etcd, agentgate and the database share this host's CPUs`,
+    `agent vs hop (a bare webhook) vs non-agent ConfigMap creates through the real kube-apiserver; ${ROUNDS} rounds of ${ROUND_CALLS} creates per identity at ${IN_FLIGHT} in flight, ${SEQUENTIAL} sequential turns of the three, the order rotating; load generator, apiserver, etcd, agentgate and the database share this host's CPUs`,
   );
   const engines: Array<'pglite' | 'postgres'> = [];
   const only = process.env.AUDIT_BENCH_ENGINES ?? 'pglite,postgres';
@@ -389,7 +487,12 @@ async function main(): Promise<void> {
   else if (only.includes('postgres'))
     throw new Error('postgres cannot be measured: start one with hack/postgres/up.sh (make bench does), or AUDIT_BENCH_ENGINES=pglite');
   let allRecorded = true;
-  for (const e of engines) allRecorded = (await engine(e)) && allRecorded;
+  const hop = await hopWebhook();
+  try {
+    for (const e of engines) allRecorded = (await engine(e, hop)) && allRecorded;
+  } finally {
+    await hop.stop();
+  }
   if (!allRecorded) throw new Error('records and agent creates differ (see above)');
 }
 

@@ -12,7 +12,8 @@
 // and in the error count; req/s counts answered-200 requests. Servers run as child
 // processes so their CPU time per request and RSS can be read from /proc.
 //
-// This file is also the servers' entry point: `node webhook-bench.js serve floor|app|stub`.
+// This file is also the servers' entry point: `node webhook-bench.js serve floor|express|app|stub`
+// (the floor and its server: _floor-webhook.ts).
 //
 // `node webhook-bench.js allow` measures only the goal of issue #13's admission path: CPU
 // per allowed ConfigMap review at 10 connections, in alternating rounds of floor, express
@@ -27,11 +28,11 @@
 import { AGENTGATE_NAMESPACE } from '../api/types.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdmissionRequest } from '../lib/admission.js';
+import { floorAnswer, floorServer, floorTlsOptions } from './_floor-webhook.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
@@ -100,31 +101,21 @@ function reviews(user: string, ns: string, otherNs: string): { name: string; bod
 // ---------------------------------------------------------------------------------
 // Servers (child side)
 
-/** The floor's whole work: read the review, parse it, allow it. */
-function floorAnswer(req: IncomingMessage, res: ServerResponse): void {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request: { uid: string } };
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } }));
-  });
-}
-
 async function serve(kind: string): Promise<void> {
   const { generateTls } = await import('../webhook/tls.js');
   const tls = generateTls(['127.0.0.1', 'localhost']);
   // As run.ts: asked for, checked by the HTTP layer (app, stub), never demanded by TLS.
-  const tlsOptions = { cert: tls.cert, key: tls.key, ca: process.env.BENCH_CLIENT_CA, requestCert: true, rejectUnauthorized: false };
+  const clientCa = process.env.BENCH_CLIENT_CA;
+  const tlsOptions = floorTlsOptions(tls, clientCa);
   let handler: https.Server;
   if (kind === 'floor') {
-    handler = https.createServer(tlsOptions, floorAnswer);
+    handler = floorServer(tls, { clientCa });
   } else if (kind === 'express') {
     // The floor's work behind a bare express 5 app (one app.use): express's own cost.
     const { default: express } = await import('express');
     const app = express();
     app.use(floorAnswer);
-    handler = https.createServer(tlsOptions, app);
+    handler = floorServer(tls, { clientCa }, app);
   } else if (kind === 'app') {
     const { createWebhook } = await import('../webhook/server.js');
     const { WebhookMetrics } = await import('../webhook/metrics.js');

@@ -181,7 +181,13 @@ export async function webhookReady(webhook: RunningComponent): Promise<void> {
  * before anything writes agentgate objects), then the operator; resolves when both are up.
  */
 export async function startAgentgate(
-  opts: { name?: string; operatorArgs?: string[] /** Extra node flags for both (e.g. --cpu-prof, which NODE_OPTIONS refuses). */; nodeFlags?: string[] } = {},
+  opts: {
+    name?: string;
+    operatorArgs?: string[];
+    webhookArgs?: string[];
+    /** Extra node flags for both (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+    nodeFlags?: string[];
+  } = {},
 ): Promise<{ webhook: RunningComponent; operator: RunningComponent; webhookUrl: string }> {
   const name = opts.name ?? 'agentgate';
   await installBase();
@@ -203,6 +209,7 @@ export async function startAgentgate(
       webhookUrl,
       '--writer-id',
       `${name}-webhook`,
+      ...(opts.webhookArgs ?? []),
     ],
     port,
     [...WEBHOOK_NODE_FLAGS, ...(opts.nodeFlags ?? [])],

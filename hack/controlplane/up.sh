@@ -75,6 +75,14 @@ EXT
   ossl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub"
   rm -f "$pki"/*.csr
 fi
+# bench/audit-agent-overhead.ts's third identity: a non-agent whose calls only a bare
+# webhook sees. Apart from the list above, so a PKI made before it gains it too.
+if [[ ! -f "$pki/hop.crt" ]]; then
+  ossl req -newkey rsa:2048 -nodes -subj "/CN=hop/O=developers" -keyout "$pki/hop.key" -out "$pki/hop.csr"
+  ossl x509 -req -in "$pki/hop.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$pki/client.ext" -out "$pki/hop.crt"
+  rm -f "$pki/hop.csr"
+fi
 if [[ ! -f "$pki/agentgate-audit.crt" ]]; then
   # The aggregation layer's front proxy: its own CA, as upstream requires.
   ossl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=agentgate-local-front-proxy-ca" \
@@ -208,7 +216,7 @@ kubeconfig() { # name, cert basename
   "$BIN/kubectl" config --kubeconfig "$f" set-context local --cluster local --user "$1" >/dev/null
   "$BIN/kubectl" config --kubeconfig "$f" use-context local >/dev/null
 }
-for n in admin controller-manager agent alice bob mallory; do kubeconfig "$n" "$n"; done
+for n in admin controller-manager agent alice bob mallory hop; do kubeconfig "$n" "$n"; done
 
 admin=("$BIN/kubectl" --kubeconfig "$run/kubeconfig/admin.kubeconfig")
 for i in $(seq 1 240); do
