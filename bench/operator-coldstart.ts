@@ -103,13 +103,17 @@ async function main(): Promise<void> {
     // The grant path's writes (RoleBindings, grants, grant status, Events); leases, endpoints
     // and SubjectAccessReviews of the same window are printed below, not charged to grants.
     const writes = sum(served, (k) => isWrite(k) && /^(POST|PUT|PATCH|DELETE) (rolebindings|accessgrants|accessgrants\/status|events)$/.test(k));
+    // The issue's own count ("3 writes + 1 Event per grant") keeps the two apart: the goal
+    // (<= 2 per grant) is on object writes; Events are aggregated under bulk and shown beside it.
+    const events = sum(served, (k) => isWrite(k) && / events$/.test(k));
     const all = sum(served, () => true);
+    const perReconciled = (n: number): string => (n / Math.max(1, active.size)).toFixed(3);
     console.log(`operator-coldstart: ${N} grants in ${NAMESPACES} namespaces waiting at start (measured under contention)`);
     console.log(`  Active: ${active.size}/${N}, RoleBindings: ${bindings()}/${N}`);
     console.log(`  process start -> caches synced: ${synced.toFixed(1)} s`);
     console.log(`  process start -> all reconciled: ${total.toFixed(1)} s`);
     console.log(
-      `  apiserver served meanwhile (counted): ${all} requests; grant path ${writes} writes = ${(writes / Math.max(1, active.size)).toFixed(2)} writes per grant reconciled (goal <= 2); ${(all / total).toFixed(0)} req/s`,
+      `  apiserver served meanwhile (counted): ${all} requests; grant path ${writes} writes = ${perReconciled(writes - events)} object writes (goal <= 2) + ${perReconciled(events)} Events per grant reconciled; ${(all / total).toFixed(0)} req/s`,
     );
     console.log(`    ${describeCounts(served)}`);
     // Where the host's CPU went in the window (the host is CPU-bound: this paces the figure).
