@@ -467,6 +467,8 @@ interface CelProgram {
   readonly resultType: 'bool' | 'dyn';
   /** Runs the expression; throws on evaluation errors. */
   run(vars: CelVars): unknown;
+  /** Conjuncts that, when false, make the expression false (see Guards); run checks them too. */
+  readonly guards: readonly Guard[];
 }
 
 export interface CompiledRule {
@@ -533,14 +535,59 @@ function compileExpression(expression: string): CompileResult<CelProgram> {
     return expressionError(expression, `expression must evaluate to bool, but it evaluates to ${checked.type}`);
   }
   const guards = guardsOf(parsed.ast);
+  const listTest = nonEmptyListTest(parsed.ast);
+  // A list test answers in JavaScript when it can (undefined: anything else), CEL otherwise.
+  const evaluate = listTest ? (vars: CelVars): unknown => listTest(vars) ?? parsed(vars) : (vars: CelVars): unknown => parsed(vars);
   const program: CelProgram = Object.freeze({
     expression,
     resultType: checked.type,
-    run: guards.length
-      ? (vars: CelVars): unknown => (guards.some((g) => guardFails(g, guardedRequest(vars))) ? false : parsed(vars))
-      : (vars: CelVars): unknown => parsed(vars),
+    guards: Object.freeze(guards),
+    run: guards.length ? (vars: CelVars): unknown => (guards.some((g) => guardFails(g, guardedRequest(vars))) ? false : evaluate(vars)) : evaluate,
   });
   return { ok: true, value: program };
+}
+
+// ---------------------------------------------------------------------------
+// `size(<variable>.<field>...) > 0` (the workload rules: `size(effects.workload.privileged) > 0`)
+// answered in JavaScript from the variable CEL would read, converted the same way (so a
+// conversion failure is recorded as when CEL reads it). Only when every step is a key the
+// converted map holds and the value is a list: CEL's size of a list is its length. Any other
+// case (a missing key, null, a string or a map, a variable that fails to convert) runs the
+// expression in CEL, which gives CEL's answer or error.
+
+const isPlainMap = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+function nonEmptyListTest(root: unknown): ((vars: CelVars) => boolean | undefined) | undefined {
+  if (!isAstNode(root) || root.op !== '>' || !Array.isArray(root.args) || root.args.length !== 2) return undefined;
+  const [call, zero] = root.args as unknown[];
+  if (!isAstNode(zero) || zero.op !== 'value' || zero.args !== 0n) return undefined;
+  if (!isAstNode(call) || call.op !== 'call' || !Array.isArray(call.args) || call.args[0] !== 'size') return undefined;
+  const callArgs: unknown = call.args[1];
+  if (!Array.isArray(callArgs) || callArgs.length !== 1) return undefined;
+  const path: string[] = [];
+  let n: unknown = callArgs[0];
+  while (isAstNode(n) && n.op === '.' && Array.isArray(n.args) && typeof n.args[1] === 'string') {
+    path.unshift(n.args[1]);
+    n = n.args[0];
+  }
+  if (!isAstNode(n) || n.op !== 'id' || typeof n.args !== 'string' || !(RULE_VARIABLES as readonly string[]).includes(n.args) || path.length === 0) {
+    return undefined;
+  }
+  const variable = n.args as (typeof RULE_VARIABLES)[number];
+  return (vars) => {
+    let v: unknown;
+    try {
+      v = vars[variable];
+    } catch {
+      return undefined;
+    }
+    for (const k of path) {
+      if (!isPlainMap(v) || !Object.hasOwn(v, k)) return undefined;
+      v = v[k];
+    }
+    return Array.isArray(v) ? v.length > 0 : undefined;
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -619,14 +666,55 @@ function guardsOf(root: unknown): Guard[] {
 /** What guards read: the request before conversion (its strings are the same after), so passing them converts nothing. */
 const guardedRequest = (vars: CelVars): unknown => (vars instanceof PreparedVars ? PreparedVars.normalizedRequest(vars) : vars.request);
 
-/** True only when the field is a string none of the guard's values: anything unexpected runs the rule. */
-function guardFails(g: Guard, request: unknown): boolean {
+/** The request's field at path; undefined when some step is missing. */
+function fieldAt(request: unknown, path: readonly string[]): unknown {
   let v = request;
-  for (const k of g.path) {
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, k)) return false;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, k)) return undefined;
     v = (v as Record<string, unknown>)[k];
   }
+  return v;
+}
+
+/** True only when the field is a string none of the guard's values: anything unexpected runs the rule. */
+function guardFails(g: Guard, request: unknown): boolean {
+  const v = fieldAt(request, g.path);
   return typeof v === 'string' && !g.values.includes(v);
+}
+
+/** Distinct request shapes (guarded field values) remembered per rule set; more clear the memory. */
+const MAX_GUARD_SHAPES = 128;
+
+/**
+ * For the rules of one set: which of them may be true for these variables (false
+ * where a guard fails, so the caller need not run it: its answer is false). That depends
+ * only on the values of the request fields the set's guards read, so it is worked out once
+ * per distinct tuple of them (operation, resource, subresource... for the defaults) and
+ * remembered, bounded; a tuple with a value that is no string is worked out every time.
+ */
+export function guardFilter(rules: readonly CompiledRule[]): (vars: CelVars) => readonly boolean[] {
+  const paths = [...new Map(rules.flatMap((r) => r.program.guards.map((g) => [g.path.join('.'), g.path] as const))).values()];
+  const all = Object.freeze(rules.map(() => true));
+  if (paths.length === 0) return () => all;
+  const work = (request: unknown): readonly boolean[] => Object.freeze(rules.map((r) => !r.program.guards.some((g) => guardFails(g, request))));
+  const shapes = new Map<string, readonly boolean[]>();
+  return (vars) => {
+    const request = guardedRequest(vars);
+    let key = '';
+    for (const path of paths) {
+      const v = fieldAt(request, path);
+      if (typeof v !== 'string') return work(request);
+      // Length-prefixed: no two tuples give the same key, whatever the strings hold.
+      key += `${v.length}:${v}`;
+    }
+    let may = shapes.get(key);
+    if (!may) {
+      if (shapes.size >= MAX_GUARD_SHAPES) shapes.clear();
+      may = work(request);
+      shapes.set(key, may);
+    }
+    return may;
+  };
 }
 
 const programCache = new LRUCache<string, CompileResult<CelProgram>>({ max: 1000 });

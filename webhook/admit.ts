@@ -285,8 +285,8 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
       const spec = auditSpec(request, decision, clock.now(), deps.digestKey, fromApiserver);
       writeStarted = performance.now();
       auditEvent = await deps.audit.write(spec);
-      metrics.auditWriteSeconds.observe({ result: 'ok' }, (performance.now() - writeStarted) / 1000);
-      metrics.auditWrites.inc({ result: 'ok' });
+      metrics.auditWriteSeconds.labels('ok').observe((performance.now() - writeStarted) / 1000);
+      metrics.auditWrites.labels('ok').inc();
     } catch (err) {
       if (writeStarted !== undefined) metrics.auditWriteSeconds.observe({ result: 'error' }, (performance.now() - writeStarted) / 1000);
       metrics.auditWrites.inc({ result: 'error' });
@@ -303,7 +303,7 @@ export async function admitAgentCall(request: AdmissionRequest, deps: AgentAdmis
   }
 
   const rules = decision.matchedRules.length ? decision.matchedRules : [''];
-  for (const rule of rules) metrics.decisions.inc({ verdict: decision.verdict, agent: decision.agent ?? '', rule });
+  for (const rule of rules) metrics.decisions.labels(decision.verdict, decision.agent ?? '', rule).inc();
   // The audit record is the record of every call; the log line is for people watching the
   // webhook: allowed calls only at debug, and built only when that level is on.
   const level = decision.verdict === 'Allowed' ? 'debug' : 'info';

@@ -48,10 +48,26 @@ export function objectDigest(canonical: string, key: string): string {
   // RFC 2104 from two one-shot hashes over pads derived once per key: createHmac builds a
   // JS object per call that costs more than hashing a small object (every agent call
   // records one). The unit test holds it equal to createHmac.
+  // Both messages are laid out in one scratch buffer (the hashes are synchronous, so no
+  // other call can touch it meanwhile): no Buffer per call for the pads and the text.
   const p = padsFor(key);
-  const inner = hash('sha256', Buffer.concat([p.inner, Buffer.from(canonical, 'utf8')]), 'buffer');
-  return hash('sha256', Buffer.concat([p.outer, inner]), 'hex');
+  const n = Buffer.byteLength(canonical, 'utf8');
+  if (scratch.length < SHA256_BLOCK + n) scratch = Buffer.allocUnsafe(Math.max(2 * scratch.length, SHA256_BLOCK + n));
+  p.inner.copy(scratch, 0);
+  scratch.write(canonical, SHA256_BLOCK, 'utf8');
+  const inner = hash('sha256', scratch.subarray(0, SHA256_BLOCK + n), 'buffer');
+  p.outer.copy(scratch, 0);
+  inner.copy(scratch, SHA256_BLOCK);
+  const digest = hash('sha256', scratch.subarray(0, SHA256_BLOCK + inner.length), 'hex');
+  // The object's text (a Secret's, say) does not stay behind in the buffer, nor a large buffer.
+  scratch.fill(0, 0, SHA256_BLOCK + n);
+  if (scratch.length > MAX_KEPT_SCRATCH) scratch = Buffer.allocUnsafe(INITIAL_SCRATCH);
+  return digest;
 }
+
+const INITIAL_SCRATCH = 4096;
+const MAX_KEPT_SCRATCH = 64 * 1024;
+let scratch = Buffer.allocUnsafe(INITIAL_SCRATCH);
 
 const SHA256_BLOCK = 64;
 let lastPads: { text: string; inner: Buffer; outer: Buffer } | undefined;

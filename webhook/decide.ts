@@ -100,10 +100,16 @@ const MAX_APPROVAL_SLOTS = 32;
 const ruleSetCache = new LRUCache<string, CompiledRuleSet>({ max: 512 });
 const coverageCache = new LRUCache<string, boolean>({ max: 10_000 });
 
+/** The key of an agent that neither adds, replaces nor disables a rule: the defaults alone. */
+const DEFAULTS_ONLY = JSON.stringify([[], [], []]);
+
 function ruleSetFor(agent: AgentIdentity, grant: AccessGrant | undefined): CompiledRuleSet {
   const agentRules: readonly ApprovalRule[] | undefined = agent.spec.approvalRules;
   const grantRules: readonly ApprovalRule[] | undefined = grant?.spec.approvalRules;
-  const key = JSON.stringify([agentRules ?? [], grantRules ?? [], agent.spec.disabledDefaultRules ?? []]);
+  const disabled = agent.spec.disabledDefaultRules;
+  // Most agents run the defaults alone: no rule text to render into a key on every call.
+  const key =
+    agentRules?.length || grantRules?.length || disabled?.length ? JSON.stringify([agentRules ?? [], grantRules ?? [], disabled ?? []]) : DEFAULTS_ONLY;
   let set = ruleSetCache.get(key);
   if (!set) {
     set = buildRuleSet(DEFAULT_RULES, agentRules, grantRules, agent.spec.disabledDefaultRules);
@@ -117,7 +123,14 @@ function roleCovers(role: RoleLike, request: AdmissionRequest): boolean {
   const uid = role.metadata?.uid;
   const rv = role.metadata?.resourceVersion;
   if (!uid || !rv) return attrs.some((a) => rulesCover(role.rules ?? [], a));
-  const key = `${uid}@${rv}|${JSON.stringify(attrs)}`;
+  let key = `${uid}@${rv}`;
+  // A string field length-prefixed, anything else (absent, or not a string in an odd review) as JSON
+  // after a 'j': no two attribute lists share a key.
+  for (const a of attrs) {
+    for (const f of [a.verb, a.apiGroup, a.resource, a.subresource, a.name, a.namespace] as unknown[]) {
+      key += typeof f === 'string' ? `|${f.length}:${f}` : `|j${JSON.stringify(f) ?? '-'}`;
+    }
+  }
   let hit = coverageCache.get(key);
   if (hit === undefined) {
     hit = attrs.some((a) => rulesCover(role.rules ?? [], a));

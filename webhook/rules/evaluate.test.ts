@@ -207,3 +207,126 @@ describe('rules/evaluate', () => {
     });
   });
 });
+
+describe('rules/evaluate: the short paths give CEL’s answers', () => {
+  // Every expression wrapped as `(e) || false`: the same value and errors in CEL, but no
+  // top-level conjunction (no request tests) and no `size(...) > 0` at the top (no list
+  // test), so the reference set runs every rule in CEL on every call.
+  const extra: ApprovalRule[] = [
+    { name: 'named', action: 'Deny', expression: "request.name in ['1:x', 'x:1'] && request.namespace == 'prod'" },
+    { name: 'containers', action: 'RequireApproval', expression: 'size(object.spec.containers) > 0' },
+    { name: 'subjects', action: 'Allow', expression: 'size(agent.spec.subjects) > 0' },
+    { name: 'accounts', action: 'RequireApproval', expression: "request.operation == 'CREATE' && size(effects.workload.serviceAccounts) > 0" },
+    { name: 'grant-rules', action: 'RequireApproval', expression: 'size(grant.spec.approvalRules) > 0' },
+  ];
+  const wrap = (rules: readonly ApprovalRule[]): ApprovalRule[] => rules.map((r) => ({ ...r, expression: `(${r.expression}) || false` }));
+  const sets = [
+    { fast: buildRuleSet(DEFAULT_RULES, undefined, undefined, undefined), plain: buildRuleSet(wrap(DEFAULT_RULES), undefined, undefined, undefined) },
+    { fast: buildRuleSet(DEFAULT_RULES, extra, undefined, ['delete']), plain: buildRuleSet(wrap(DEFAULT_RULES), wrap(extra), undefined, ['delete']) },
+  ];
+  // Positions differ by the wrapping's opening parenthesis; everything else must be equal.
+  const outcome = (r: ReturnType<typeof evaluateRules>) => ({
+    verdict: r.verdict,
+    matched: r.matched.map((m) => m.name),
+    errors: r.errors.map((e) => `${e.name}: ${e.error.replace(/ at line \d+ column \d+/, '')}`),
+    exemptedBy: r.exemptedBy,
+  });
+  const deep = (n: number): unknown => {
+    let v: unknown = [];
+    for (let i = 0; i < n; i++) v = [v];
+    return v;
+  };
+  const workload = (w: unknown) => ({ routeClass: '', workload: w });
+  const effectsShapes: unknown[] = [
+    undefined,
+    workload({ serviceAccounts: [], exceedsGrant: [], privileged: [] }),
+    workload({ serviceAccounts: ['default'], exceedsGrant: ['ServiceAccount p/default: get secrets'], privileged: ['spec.hostNetwork'] }),
+    workload({ serviceAccounts: 'default', exceedsGrant: { a: 1 }, privileged: null }),
+    workload({ serviceAccounts: [null, 1.5, { a: [] }], exceedsGrant: [undefined], privileged: deep(60) }),
+    workload(null),
+    { routeClass: 'read' },
+    workload(Object.assign(Object.create(null), { serviceAccounts: ['x'], exceedsGrant: ['x'], privileged: ['x'] })),
+  ];
+  const objects: unknown[] = [
+    null,
+    { metadata: { name: 'o' }, data: {} },
+    { metadata: { name: 'o', labels: { a: 'b' } }, spec: { containers: [{ name: 'c' }], replicas: 0, selector: { a: 'b' } } },
+    { spec: { containers: 'none', replicas: 2 } },
+  ];
+  const resources = [
+    'pods',
+    'configmaps',
+    'secrets',
+    'serviceaccounts',
+    'persistentvolumeclaims',
+    'apps/deployments',
+    'batch/cronjobs',
+    'rbac.authorization.k8s.io/rolebindings',
+    '1:x/x:1',
+    'x/1:x',
+  ];
+  const ops = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;
+  const subs = [undefined, 'scale', 'exec', 'eviction', 'token'];
+
+  it('over the catalogue (and rules with other tests) for every combination of operation, resource, subresource, object and effects', () => {
+    let compared = 0;
+    for (const op of ops)
+      for (const resource of resources)
+        for (const sub of subs)
+          for (const [i, object] of objects.entries()) {
+            const effects = effectsShapes[(compared + i) % effectsShapes.length];
+            const name = ['x', '1:x', 'x:1'][compared % 3]!;
+            const namespace = compared % 2 ? 'prod' : 'default';
+            const spec = { op, resource, ...(sub !== undefined ? { sub } : {}), name, namespace, object, oldObject: compared % 5 ? object : null };
+            const grant = compared % 7 ? null : { spec: { approvalRules: compared % 2 ? [] : [{ name: 'r' }] } };
+            for (const { fast, plain } of sets) {
+              const v = () => vars(spec, { ...(effects !== undefined ? { effects } : {}), grant });
+              expect(
+                outcome(evaluateRules(fast, v())),
+                JSON.stringify({ spec: { ...spec, object: i }, effects: effectsShapes.indexOf(effects) }),
+              ).to.deep.equal(outcome(evaluateRules(plain, v())));
+            }
+            compared++;
+          }
+    expect(compared).to.equal(ops.length * resources.length * subs.length * objects.length);
+  });
+
+  it('for requests whose fields are missing, null, not strings, or odd strings', () => {
+    const base = vars({ op: 'DELETE', resource: 'pods' }).request;
+    const requests: unknown[] = [
+      { ...base, resource: { group: 5, version: 'v1', resource: 'pods' } },
+      { ...base, resource: undefined },
+      { ...base, resource: { version: 'v1', resource: 'namespaces' } },
+      { ...base, subResource: null },
+      { ...base, operation: 'delete' },
+      { ...base, operation: undefined },
+      { ...base, name: 5, namespace: null },
+      { ...base, resource: { group: '', version: 'v1', resource: 'pods\u0000' } },
+      { ...base, resource: { group: '3:', version: 'v1', resource: 'pods' } },
+      { ...base, resource: { group: '', version: 'v1', resource: '3:pods' } },
+      { ...base, operation: 'CONNECT', resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec' },
+      // Fields that are no string where the next request has strings: never one remembered shape.
+      { ...base, operation: 'CREATE', resource: { group: 'secrets', version: 'v1', resource: 5 } },
+      { ...base, operation: 'CREATE', resource: { group: 5, version: 'v1', resource: 'secrets' } },
+      { ...base, operation: 'CREATE', resource: { group: 'secrets', version: 'v1', resource: '' }, subResource: 7 },
+      { ...base, operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'secrets' }, subResource: 7 },
+      { ...base, operation: 'UPDATE', resource: { group: '', version: 'v1', resource: 'pods' }, object: { metadata: deep(600) } },
+      { ...base, operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, object: { spec: deep(600) } },
+    ];
+    // Effects too deep to convert: the set fails (Deny) whichever path reads them.
+    for (const op of ops) {
+      const effects = workload({ serviceAccounts: [], exceedsGrant: [], privileged: deep(600) });
+      for (const { fast, plain } of sets) {
+        const v = () => vars({ op, resource: 'pods', object: { spec: {} } }, { effects });
+        expect(outcome(evaluateRules(fast, v())), op).to.deep.equal(outcome(evaluateRules(plain, v())));
+        expect(evaluateRules(fast, v()).verdict).to.equal('Deny');
+      }
+    }
+    for (const request of [...requests, ...requests]) {
+      for (const { fast, plain } of sets) {
+        const v = () => ({ ...vars({ op: 'DELETE', resource: 'pods' }), request: request as never });
+        expect(outcome(evaluateRules(fast, v())), JSON.stringify(request)).to.deep.equal(outcome(evaluateRules(plain, v())));
+      }
+    }
+  });
+});

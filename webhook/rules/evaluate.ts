@@ -15,7 +15,7 @@
 //   else Allow, meaning "no rule objects" (identity, coverage and the rest still apply).
 
 import type { ApprovalRule, RuleAction } from '../../api/types.js';
-import { compileRule, conversionError, evaluateRule, formatCompileError, prepareVars } from '../../cel/cel.js';
+import { compileRule, conversionError, evaluateRule, formatCompileError, guardFilter, prepareVars } from '../../cel/cel.js';
 import type { CelVars, CompiledRule, RuleCompileError, RuleVars } from '../../cel/cel.js';
 
 type RuleSource = 'default' | 'agent' | 'grant';
@@ -44,6 +44,8 @@ export interface CompiledRuleSet {
   readonly errors: readonly RuleSetError[];
   /** Harmless oddities, e.g. disabling a default that does not exist. */
   readonly warnings: readonly string[];
+  /** Per rule: false when its request tests already make it false for these variables (cel.ts guardFilter). */
+  readonly mayMatch: (vars: CelVars) => readonly boolean[];
 }
 
 const SOURCE_LABEL: Record<RuleSource, string> = {
@@ -125,7 +127,8 @@ export function buildRuleSet(
   add('agent', agentRules);
   add('grant', grantRules);
 
-  return Object.freeze({ rules: Object.freeze([...byName.values()]), errors: Object.freeze(errors), warnings: Object.freeze(warnings) });
+  const rules = Object.freeze([...byName.values()]);
+  return Object.freeze({ rules, errors: Object.freeze(errors), warnings: Object.freeze(warnings), mayMatch: guardFilter(rules) });
 }
 
 interface MatchedRule {
@@ -176,7 +179,11 @@ export function evaluateRules(ruleSet: CompiledRuleSet, vars: RuleVars | CelVars
   }));
 
   const celVars = prepareVars(vars);
-  for (const rule of ruleSet.rules) {
+  // A rule its request tests rule out is false without running: most calls run two or three of the defaults.
+  const may = ruleSet.mayMatch(celVars);
+  for (let i = 0; i < ruleSet.rules.length; i++) {
+    if (!may[i]) continue;
+    const rule = ruleSet.rules[i]!;
     const outcome = evaluateRule(rule, celVars);
     if ('error' in outcome) {
       errors.push({ name: rule.name, source: rule.source, error: `${SOURCE_LABEL[rule.source]} ${outcome.error}` });
