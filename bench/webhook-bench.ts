@@ -22,6 +22,9 @@
 // deciding) and stub, each against the same round's floor. BENCH_ROUNDS rounds (default 3); BENCH_CHILD_FLAGS are
 // node flags for the app and stub servers (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 //
+// `node webhook-bench.js rss` measures only memory: the stub and the real webhook under the
+// same load, RSS sampled during it and after (rssOnly below).
+//
 // Every server asks for a client certificate and the load presents one from its own CA,
 // as a self-managed cluster's apiserver does; app and stub require it by name
 // (--require-client-cert), so the allow path includes the client check.
@@ -333,6 +336,15 @@ async function startChild(kind: string): Promise<{ child: ChildProcess; port: nu
   });
 }
 
+/**
+ * node sizes V8's heap from the memory it may use: under the chart's webhook limit (1Gi)
+ * node 20 reports a heap_size_limit of 524 MB, exactly what these two flags give it, where
+ * this unconstrained host gives 4,144 MB. The larger heap lets old space grow to ~4x what
+ * is live before a mark-compact (~95 of 24 MB) and takes a 16 MB semi-space: the pod never
+ * runs that way, so the real webhook runs here as in its pod.
+ */
+const CHART_LIMIT_HEAP_FLAGS = ['--max-old-space-size=512', '--max-semi-space-size=4'];
+
 const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
 async function measure(t: Target): Promise<Record<string, Stats & { cpuUsPerReq: number; rssMb: number }>> {
@@ -349,7 +361,11 @@ async function measure(t: Target): Promise<Record<string, Stats & { cpuUsPerReq:
   ];
   for (const [cell, run] of cells) {
     const before = procStat(t.pid);
+    // BENCH_SIGNAL_CELL=c50: SIGUSR2 to the server halfway through that cell (start it with
+    // --heapsnapshot-signal=SIGUSR2 for a heap snapshot of what a load holds).
+    const signal = process.env.BENCH_SIGNAL_CELL === cell ? setTimeout(() => process.kill(t.pid, 'SIGUSR2'), DURATION_MS / 2) : undefined;
     const s = await run();
+    clearTimeout(signal);
     const after = procStat(t.pid);
     out[cell] = { ...s, cpuUsPerReq: ((after.cpuMs - before.cpuMs) * 1000) / Math.max(1, s.reqs + s.errors), rssMb: after.rssMb };
   }
@@ -379,13 +395,16 @@ async function realWebhook(): Promise<{ target: Target; idleRssMb: number; apise
   const other = 'agentgate-bench-webhook-other';
   const port = await freePort();
   const kc = await componentKubeconfig('webhook');
-  // The webhook as shipped (its V8 flags included); BENCH_WEBHOOK_NODE_FLAGS replaces them ("" = node's defaults).
+  // The webhook as its pod runs it: the shipped V8 flags, and the heap node sizes from the
+  // pod's memory limit (CHART_LIMIT_HEAP_FLAGS). BENCH_WEBHOOK_NODE_FLAGS replaces both ("" =
+  // node's defaults on this host).
+  const { WEBHOOK_NODE_FLAGS } = await import('../webhook/limits.js');
   const proc = startProcess(
     'webhook',
     'webhook-bench',
     ['--kubeconfig', kc, '--port', String(port), '--url', `https://127.0.0.1:${port}`, '--writer-id', 'bench'],
     port,
-    process.env.BENCH_WEBHOOK_NODE_FLAGS?.split(' ').filter(Boolean),
+    process.env.BENCH_WEBHOOK_NODE_FLAGS?.split(' ').filter(Boolean) ?? [...WEBHOOK_NODE_FLAGS, ...CHART_LIMIT_HEAP_FLAGS],
   );
   await eventually(
     async () => {
@@ -519,7 +538,7 @@ async function main(): Promise<void> {
       const { postgresDsn } = await import('../harness/audit-store.js');
       await new Promise((r) => setTimeout(r, 10_000));
       console.log(
-        `real webhook RSS: idle ${f(real.idleRssMb, 1)} MB (caches synced, before any load); peak ${f(loaded.peakRssMb, 1)} MB (VmHWM, start-up included); ${f(loaded.rssMb, 1)} MB after the load, ${f(procStat(real.target.pid).rssMb, 1)} MB 10 s later; audit store ${postgresDsn() ? 'postgres' : 'pglite'}; node flags ${process.env.BENCH_WEBHOOK_NODE_FLAGS ?? 'as shipped'}`,
+        `real webhook RSS: idle ${f(real.idleRssMb, 1)} MB (caches synced, before any load); peak ${f(loaded.peakRssMb, 1)} MB (VmHWM, start-up included); ${f(loaded.rssMb, 1)} MB after the load, ${f(procStat(real.target.pid).rssMb, 1)} MB 10 s later; audit store ${postgresDsn() ? 'postgres' : 'pglite'}; node flags ${process.env.BENCH_WEBHOOK_NODE_FLAGS ?? "as shipped, heap as under the chart's 1Gi limit"}`,
       );
       for (const cell of ['r100', 'r1000'] as const) {
         const a = real.apiserver[cell]!;
@@ -579,6 +598,90 @@ async function allowGoal(): Promise<void> {
   );
 }
 
+/** Where a process's resident memory is (/proc/PID/smaps): files (node's own text and data), the brk heap (malloc), other anonymous mappings (V8's heap, malloc arenas, stacks). */
+function residentParts(pid: number): string {
+  const parts = { file: 0, brk: 0, anon: 0 };
+  let where: keyof typeof parts = 'anon';
+  try {
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+      if (head) where = head[1]!.startsWith('/') ? 'file' : head[1] === '[heap]' ? 'brk' : 'anon';
+      else if (line.startsWith('Rss:')) parts[where] += Number(/(\d+)/.exec(line)?.[1] ?? 0) / 1024;
+    }
+  } catch {
+    return 'smaps unreadable';
+  }
+  return `files ${f(parts.file, 0)} MB, malloc brk heap ${f(parts.brk, 0)} MB, other anonymous (V8 heap, malloc arenas, stacks) ${f(parts.anon, 0)} MB`;
+}
+
+/**
+ * `node webhook-bench.js rss`: memory alone, the stub and then the real webhook under the
+ * same load as main() (the mix, then the allow path, each at 1/10/50 connections and 100 and
+ * 1,000 req/s), RSS sampled every 250 ms during it, then every 5 s for BENCH_SETTLE_SECONDS
+ * (default 30) while idle: what the pod's memory limit and its working set see.
+ */
+async function rssOnly(): Promise<void> {
+  const settleS = Number(process.env.BENCH_SETTLE_SECONDS ?? 30);
+  const mix = reviews('agent:deploy-bot', 'prod', 'other');
+  console.log(`webhook RSS benchmark: ${DURATION_MS / 1000}s per cell; load ${loadavg()}`);
+  const snapshot = async (pid: number): Promise<void> => {
+    if (!process.env.BENCH_SIGNAL_CELL) return;
+    process.kill(pid, 'SIGUSR2');
+    await new Promise((res) => setTimeout(res, 5000));
+  };
+  const underLoad = async (t: Target): Promise<void> => {
+    await snapshot(t.pid);
+    const idle = procStat(t.pid).rssMb;
+    const idleParts = residentParts(t.pid);
+    let max = 0;
+    const sampler = setInterval(() => {
+      max = Math.max(max, procStat(t.pid).rssMb);
+    }, 250);
+    let r: Awaited<ReturnType<typeof measure>>;
+    let ra: Awaited<ReturnType<typeof measure>>;
+    try {
+      r = await measure(t);
+      ra = await measure({ ...t, bodies: t.bodies.slice(0, 2) });
+    } finally {
+      clearInterval(sampler);
+    }
+    print(t.name, r);
+    print(`${t.name}-a`, ra);
+    const after = procStat(t.pid);
+    const afterParts = residentParts(t.pid);
+    await snapshot(t.pid);
+    const later: string[] = [];
+    for (let s = 5; s <= settleS; s += 5) {
+      await new Promise((res) => setTimeout(res, 5000));
+      later.push(`${s}s ${f(procStat(t.pid).rssMb, 0)}`);
+    }
+    console.log(
+      `${t.name} RSS: idle ${f(idle, 1)} MB; under load max ${f(max, 1)} MB (sampled every 250 ms), VmHWM ${f(after.peakRssMb, 1)} MB (start-up included); ${f(after.rssMb, 1)} MB after the load; then ${later.join(', ')} MB; load ${loadavg()}`,
+    );
+    console.log(`${t.name} resident, idle: ${idleParts}; after the load: ${afterParts}`);
+  };
+  const targets = (process.env.BENCH_RSS_TARGETS ?? 'stub real').split(' ');
+  const stub = targets.includes('stub') ? await startChild('stub') : undefined;
+  if (stub)
+    try {
+      await underLoad({ name: 'stub', port: stub.port, pid: stub.child.pid!, path: '/validate/agents', bodies: mix.map((m) => m.body) });
+    } finally {
+      stub.child.kill();
+    }
+  if (!targets.includes('real')) return;
+  const real = await realWebhook();
+  if (!real) throw new Error('real webhook: no local control plane (start one with hack/controlplane/up.sh, or run make bench)');
+  try {
+    const { postgresDsn } = await import('../harness/audit-store.js');
+    console.log(
+      `real webhook: audit store ${postgresDsn() ? 'postgres' : 'pglite'}; node flags ${process.env.BENCH_WEBHOOK_NODE_FLAGS ?? "as shipped, heap as under the chart's 1Gi limit"}`,
+    );
+    await underLoad(real.target);
+  } finally {
+    await real.cleanup();
+  }
+}
+
 function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
@@ -586,7 +689,7 @@ function loadavg(): string {
 if (process.argv[2] === 'serve') {
   void serve(process.argv[3] ?? 'floor');
 } else {
-  (process.argv[2] === 'allow' ? allowGoal() : main()).then(
+  (process.argv[2] === 'allow' ? allowGoal() : process.argv[2] === 'rss' ? rssOnly() : main()).then(
     () => process.exit(0),
     (err: unknown) => {
       console.error(err);

@@ -114,6 +114,37 @@ describe('fingerprint: canonicalize', () => {
     }
   });
 
+  // Keys already in order are walked with for-in, others sorted in place: both must give
+  // Object.keys(...).sort()'s order and only own keys, and a call made while one is
+  // rendering (its text is built in a shared scratch) must not mix into it.
+  it('orders keys as Object.keys(...).sort() does, own keys only, nested calls apart', () => {
+    const reference = (v: unknown): string =>
+      v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? `{${Object.keys(v)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${reference((v as Record<string, unknown>)[k])}`)
+            .join(',')}}`
+        : Array.isArray(v)
+          ? `[${v.map(reference).join(',')}]`
+          : JSON.stringify(v);
+    const values = [
+      { '10': 1, '9': 2, a: 3, B: 4, _: 5, '': 6 },
+      { a: 1, b: { d: 1, c: 2 }, c: [{ z: 1, y: [{ b: 1, a: 2 }] }] },
+      { 'a"b': 1, 'a b': 2, ab: 3, é: 4, e: 5 },
+      Object.assign(Object.create({ inherited: 1 }), { b: 2, a: 1 }),
+      Object.assign(Object.create({ inherited: 1 }), { a: 1, b: 2 }),
+    ];
+    for (const v of values) expect(stableStringify(v)).to.equal(reference(v));
+    const nested = {
+      a: 1,
+      get b() {
+        return stableStringify({ y: 1, x: 2 });
+      },
+    };
+    expect(stableStringify(nested)).to.equal(`{"a":1,"b":${JSON.stringify('{"x":2,"y":1}')}}`);
+    expect(stableStringify({ c: 1 })).to.equal('{"c":1}');
+  });
+
   it('renders what canonicalObject keeps', () => {
     const obj = deployment(3, { resourceVersion: '4', annotations: { keep: 'me', [LAST_APPLIED_ANNOTATION]: '{}' } });
     expect(canonicalize(obj)).to.equal(stableStringify(canonicalObject(obj)));
