@@ -64,6 +64,21 @@ function verifier(t: FakeTimers, pass: FakePass, published: string[] = []): Boun
   });
 }
 
+/** A verifier started, its first (full) pass done. */
+async function started(t: FakeTimers, pass: FakePass, published?: string[]): Promise<BoundaryVerifier> {
+  const v = verifier(t, pass, published);
+  v.start();
+  t.advance(0);
+  await flush();
+  return v;
+}
+
+/** Moves the fake time on and lets the passes it started finish. */
+async function after(t: FakeTimers, ms: number): Promise<void> {
+  t.advance(ms);
+  await flush();
+}
+
 const roleChange = (name: string): BoundaryChange => ({ kind: 'ClusterRole', role: { metadata: { name } } });
 
 describe('BoundaryVerifier', function () {
@@ -77,10 +92,7 @@ describe('BoundaryVerifier', function () {
     const t = new FakeTimers();
     const pass = new FakePass(t);
     const published: string[] = [];
-    v = verifier(t, pass, published);
-    v.start();
-    t.advance(0);
-    await flush();
+    v = await started(t, pass, published);
     expect(pass.calls.map((c) => c.changes)).to.deep.equal(['all']);
     expect(published).to.deep.equal(['deploy-bot']);
   });
@@ -88,18 +100,13 @@ describe('BoundaryVerifier', function () {
   it('collects a burst of changes into one scoped pass after the 2 s debounce', async function () {
     const t = new FakeTimers();
     const pass = new FakePass(t);
-    v = verifier(t, pass);
-    v.start();
-    t.advance(0);
-    await flush();
+    v = await started(t, pass);
     v.changed(roleChange('a'));
     t.advance(500);
     v.changed(roleChange('b'));
-    t.advance(1499);
-    await flush();
+    await after(t, 1499);
     expect(pass.calls).to.have.length(1);
-    t.advance(1);
-    await flush();
+    await after(t, 1);
     expect(pass.calls).to.have.length(2);
     expect(pass.calls[1]!.changes).to.deep.equal([roleChange('a'), roleChange('b')]);
   });
@@ -107,23 +114,17 @@ describe('BoundaryVerifier', function () {
   it('paces a scoped pass by the last scoped pass: four times its cost', async function () {
     const t = new FakeTimers();
     const pass = new FakePass(t);
-    v = verifier(t, pass);
-    v.start();
-    t.advance(0);
-    await flush();
+    v = await started(t, pass);
     pass.costMs = 1000;
     v.changed(roleChange('a'));
-    t.advance(2000);
-    await flush();
+    await after(t, 2000);
     expect(pass.calls).to.have.length(2);
     pass.costMs = 0;
     v.changed(roleChange('b'));
     expect(t.nextInMs).to.equal(4000);
-    t.advance(3999);
-    await flush();
+    await after(t, 3999);
     expect(pass.calls).to.have.length(2);
-    t.advance(1);
-    await flush();
+    await after(t, 1);
     expect(pass.calls).to.have.length(3);
   });
 
@@ -133,8 +134,7 @@ describe('BoundaryVerifier', function () {
     v = verifier(t, pass);
     pass.costMs = 5000; // a full pass over many agents
     v.start();
-    t.advance(0);
-    await flush();
+    await after(t, 0);
     pass.costMs = 0;
     v.changed({
       kind: 'ClusterRoleBinding',
@@ -145,34 +145,27 @@ describe('BoundaryVerifier', function () {
       },
     });
     expect(t.nextInMs).to.equal(2000);
-    t.advance(2000);
-    await flush();
+    await after(t, 2000);
     expect(pass.calls.map((c) => (c.changes === 'all' ? 'all' : 'scoped'))).to.deep.equal(['all', 'scoped']);
   });
 
   it('runs again after a pass for the changes that arrived while it ran', async function () {
     const t = new FakeTimers();
     const pass = new FakePass(t);
-    v = verifier(t, pass);
-    v.start();
-    t.advance(0);
-    await flush();
+    v = await started(t, pass);
     pass.hold = true;
     v.changed(roleChange('a'));
-    t.advance(2000);
-    await flush();
+    await after(t, 2000);
     expect(pass.calls).to.have.length(2);
     v.changed(roleChange('b'));
-    t.advance(2000); // its debounce fires while the pass runs: it waits for it
-    await flush();
+    await after(t, 2000); // its debounce fires while the pass runs: it waits for it
     expect(pass.calls).to.have.length(2);
     pass.hold = false;
     pass.release!();
     await flush();
     // The held pass took 2 s of clock time, so the next one is paced to 8 s after it.
     expect(t.nextInMs).to.equal(8000);
-    t.advance(8000);
-    await flush();
+    await after(t, 8000);
     expect(pass.calls).to.have.length(3);
     expect(pass.calls[2]!.changes).to.deep.equal([roleChange('b')]);
   });
@@ -180,46 +173,33 @@ describe('BoundaryVerifier', function () {
   it('verifies every agent after a failed pass (what it was to verify is still to verify)', async function () {
     const t = new FakeTimers();
     const pass = new FakePass(t);
-    v = verifier(t, pass);
-    v.start();
-    t.advance(0);
-    await flush();
+    v = await started(t, pass);
     pass.fail = true;
     v.changed(roleChange('a'));
-    t.advance(2000);
-    await flush();
+    await after(t, 2000);
     v.changed(roleChange('b'));
-    t.advance(2000);
-    await flush();
+    await after(t, 2000);
     expect(pass.calls.map((c) => c.changes)).to.deep.equal(['all', [roleChange('a')], 'all']);
   });
 
   it('verifies every agent when more changes are pending than working out their reach is worth', async function () {
     const t = new FakeTimers();
     const pass = new FakePass(t);
-    v = verifier(t, pass);
-    v.start();
-    t.advance(0);
-    await flush();
+    v = await started(t, pass);
     for (let i = 0; i <= 2000; i++) v.changed(roleChange(`r${i}`));
-    t.advance(2000);
-    await flush();
+    await after(t, 2000);
     expect(pass.calls.map((c) => c.changes)).to.deep.equal(['all', 'all']);
   });
 
   it('leaves no timer behind when stopped, and runs no pass after', async function () {
     const t = new FakeTimers();
     const pass = new FakePass(t);
-    v = verifier(t, pass);
-    v.start();
-    t.advance(0);
-    await flush();
+    v = await started(t, pass);
     v.changed(roleChange('a'));
     await v.stop();
     expect(t.count).to.equal(0);
     v.changed(roleChange('b'));
-    t.advance(60_000);
-    await flush();
+    await after(t, 60_000);
     expect(pass.calls).to.have.length(1);
   });
 });
