@@ -74,7 +74,7 @@ async function started(t: FakeTimers, pass: FakePass, published?: string[]): Pro
 }
 
 /** Moves the fake time on and lets the passes it started finish. */
-async function after(t: FakeTimers, ms: number): Promise<void> {
+async function elapse(t: FakeTimers, ms: number): Promise<void> {
   t.advance(ms);
   await flush();
 }
@@ -104,9 +104,9 @@ describe('BoundaryVerifier', function () {
     v.changed(roleChange('a'));
     t.advance(500);
     v.changed(roleChange('b'));
-    await after(t, 1499);
+    await elapse(t, 1499);
     expect(pass.calls).to.have.length(1);
-    await after(t, 1);
+    await elapse(t, 1);
     expect(pass.calls).to.have.length(2);
     expect(pass.calls[1]!.changes).to.deep.equal([roleChange('a'), roleChange('b')]);
   });
@@ -117,14 +117,14 @@ describe('BoundaryVerifier', function () {
     v = await started(t, pass);
     pass.costMs = 1000;
     v.changed(roleChange('a'));
-    await after(t, 2000);
+    await elapse(t, 2000);
     expect(pass.calls).to.have.length(2);
     pass.costMs = 0;
     v.changed(roleChange('b'));
     expect(t.nextInMs).to.equal(4000);
-    await after(t, 3999);
+    await elapse(t, 3999);
     expect(pass.calls).to.have.length(2);
-    await after(t, 1);
+    await elapse(t, 1);
     expect(pass.calls).to.have.length(3);
   });
 
@@ -134,7 +134,7 @@ describe('BoundaryVerifier', function () {
     v = verifier(t, pass);
     pass.costMs = 5000; // a full pass over many agents
     v.start();
-    await after(t, 0);
+    await elapse(t, 0);
     pass.costMs = 0;
     v.changed({
       kind: 'ClusterRoleBinding',
@@ -145,7 +145,7 @@ describe('BoundaryVerifier', function () {
       },
     });
     expect(t.nextInMs).to.equal(2000);
-    await after(t, 2000);
+    await elapse(t, 2000);
     expect(pass.calls.map((c) => (c.changes === 'all' ? 'all' : 'scoped'))).to.deep.equal(['all', 'scoped']);
   });
 
@@ -155,17 +155,17 @@ describe('BoundaryVerifier', function () {
     v = await started(t, pass);
     pass.hold = true;
     v.changed(roleChange('a'));
-    await after(t, 2000);
+    await elapse(t, 2000);
     expect(pass.calls).to.have.length(2);
     v.changed(roleChange('b'));
-    await after(t, 2000); // its debounce fires while the pass runs: it waits for it
+    await elapse(t, 2000); // its debounce fires while the pass runs: it waits for it
     expect(pass.calls).to.have.length(2);
     pass.hold = false;
     pass.release!();
     await flush();
     // The held pass took 2 s of clock time, so the next one is paced to 8 s after it.
     expect(t.nextInMs).to.equal(8000);
-    await after(t, 8000);
+    await elapse(t, 8000);
     expect(pass.calls).to.have.length(3);
     expect(pass.calls[2]!.changes).to.deep.equal([roleChange('b')]);
   });
@@ -176,9 +176,9 @@ describe('BoundaryVerifier', function () {
     v = await started(t, pass);
     pass.fail = true;
     v.changed(roleChange('a'));
-    await after(t, 2000);
+    await elapse(t, 2000);
     v.changed(roleChange('b'));
-    await after(t, 2000);
+    await elapse(t, 2000);
     expect(pass.calls.map((c) => c.changes)).to.deep.equal(['all', [roleChange('a')], 'all']);
   });
 
@@ -187,7 +187,7 @@ describe('BoundaryVerifier', function () {
     const pass = new FakePass(t);
     v = await started(t, pass);
     for (let i = 0; i <= 2000; i++) v.changed(roleChange(`r${i}`));
-    await after(t, 2000);
+    await elapse(t, 2000);
     expect(pass.calls.map((c) => c.changes)).to.deep.equal(['all', 'all']);
   });
 
@@ -199,7 +199,7 @@ describe('BoundaryVerifier', function () {
     await v.stop();
     expect(t.count).to.equal(0);
     v.changed(roleChange('b'));
-    await after(t, 60_000);
+    await elapse(t, 60_000);
     expect(pass.calls).to.have.length(1);
   });
 });
