@@ -150,7 +150,12 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   };
 
+  // Requests in flight, for the drain's report: a request a drain cuts is named, not only counted.
+  const inFlight = new Set<{ what: string; since: number }>();
   const server = https.createServer(tlsOptions(), (req, res) => {
+    const entry = { what: `${req.method} ${(req.url ?? '').split('?')[0]}${/[?&]watch=(true|1)/.test(req.url ?? '') ? ' (watch)' : ''}`, since: Date.now() };
+    inFlight.add(entry);
+    res.once('close', () => inFlight.delete(entry));
     if (req.method === 'POST' && (req.url ?? '').split('?')[0] === SINK_PATH) {
       sink(req, res).catch((err) => {
         o.log.error('apiserver audit batch failed; the apiserver will retry', { error: errorMessage(err) });
@@ -189,10 +194,13 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
       serving = tls;
       server.setSecureContext(tlsOptions());
     },
-    drain: () => {
+    drain: async () => {
       clearInterval(reload);
       stopping.abort();
-      return drain.start();
+      const result = (await drain.start()) as { cut?: number };
+      if (!result.cut) return result;
+      const now = Date.now();
+      return { ...result, inFlight: [...inFlight].map((r) => `${r.what} for ${Math.round((now - r.since) / 1000)}s`) };
     },
   };
 }

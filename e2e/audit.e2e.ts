@@ -33,6 +33,17 @@ describe('audit: records in a database behind an aggregated API', function () {
     await auditApiAvailable();
   });
 
+  // A test that stops the webhook and fails before starting it again must not leave the
+  // next tests, or this file's cleanup (the protect webhook guards the AgentIdentity's
+  // delete), without one: its AgentIdentity left behind makes every later file's agent
+  // ambiguous.
+  afterEach(async function () {
+    if (components && !components.webhook.alive) {
+      components.webhook = components.webhook.again();
+      await webhookReady(components.webhook);
+    }
+  });
+
   after(async function () {
     await kubectl('admin', ['delete', 'agentidentity', agent, '--ignore-not-found', '--wait=false']);
     await kubectl('admin', ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);

@@ -35,6 +35,8 @@ const event: StoredEvent = {
 
 /** Which store read served each list: 'list', or 'summaries:<spec fields>'. */
 const reads: string[] = [];
+/** Set to make the store's change feed fail, as when the database goes away mid-watch. */
+let changesFail: Error | undefined;
 const fakeStore = {
   list: async () => {
     reads.push('list');
@@ -45,7 +47,10 @@ const fakeStore = {
     return { items: [event], resourceVersion: '7' };
   },
   get: async (name: string) => (name === event.name ? event : undefined),
-  changesSince: async () => [],
+  changesSince: async () => {
+    if (changesFail) throw changesFail;
+    return [];
+  },
 } as unknown as AuditStore;
 
 describe('audit API: delegated authentication and authorization', function () {
@@ -191,6 +196,20 @@ describe('audit API: delegated authentication and authorization', function () {
     expect(whole.body.rows[0].object.spec.chain.hash).to.equal(event.spec.chain.hash);
     await get(list, { cert: proxy, headers: { 'X-Remote-User': 'alice' } });
     expect(reads).to.deep.equal(['list', 'list']);
+  });
+
+  it('ends a watch whose store fails with an ERROR event, never leaving the client hanging', async function () {
+    changesFail = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    try {
+      // get() resolves only when the response ends: a watch left open fails this test by its timeout.
+      const r = await get(`${list}?watch=true&resourceVersion=7`, { cert: proxy, headers: { 'X-Remote-User': 'alice' } });
+      expect(r.status).to.equal(200);
+      expect(r.body).to.deep.include({ type: 'ERROR' });
+      expect(r.body.object).to.include({ kind: 'Status', code: 503 });
+      expect(r.body.object.message).to.contain('ECONNREFUSED');
+    } finally {
+      changesFail = undefined;
+    }
   });
 
   it('is read-only', async function () {

@@ -80,6 +80,8 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
     handle(req, res, reply).catch((err) => {
       deps.log.error('audit api request failed', { path: req.url?.split('?')[0], error: errorMessage(err) });
       reply(503, status(503, 'ServiceUnavailable', `the audit store cannot answer: ${errorMessage(err)}`));
+      // A response already under way cannot take a status: end it, never leave it open.
+      if (!res.writableEnded) res.end();
     });
   };
 
@@ -205,28 +207,43 @@ export function auditApiHandler(deps: AuditApiDeps): (req: IncomingMessage, res:
     // A drain ends the watch as its timeout would: the client sees a complete response and re-watches.
     deps.stopping?.addEventListener('abort', close, { once: true });
     const deadline = Date.now() + timeoutS * 1000;
-    while (open && !deps.stopping?.aborted && Date.now() < deadline) {
-      if (inScope) {
-        const changes = await deps.store.changesSince(rv, { ...q, ...(fieldSelector ? { fieldSelector } : {}) }, deps.namespace, managedBy);
-        for (const e of changes) {
-          const obj = toObject(e, deps.namespace);
-          const type = e.source === 'admission' && e.outcome !== 'Admitted' ? 'MODIFIED' : 'ADDED';
-          const object = asTable ? table([obj], auditResource().columns, { include, now: now(), apiVersion: obj.apiVersion, kind: obj.kind }) : obj;
-          res.write(`${JSON.stringify({ type, object })}\n`);
-          rv = e.rv;
-        }
-      }
-      if (!open) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, deps.pollMs ?? 1000);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+    try {
+      await streamChanges();
+    } catch (err) {
+      // The store failed mid-watch (the database went away): the headers are sent, so the
+      // answer is an ERROR event, as the kube-apiserver ends a watch it cannot continue, and
+      // the response ends so the client re-watches. Left open, the watch would hang its
+      // client and hold a drain to its bound.
+      deps.log.warn('audit api watch ended by a store error', { error: errorMessage(err) });
+      if (open)
+        res.write(`${JSON.stringify({ type: 'ERROR', object: status(503, 'ServiceUnavailable', `the audit store cannot answer: ${errorMessage(err)}`) })}\n`);
+    } finally {
+      req.off('close', close);
+      deps.stopping?.removeEventListener('abort', close);
+      res.end();
     }
-    req.off('close', close);
-    deps.stopping?.removeEventListener('abort', close);
-    res.end();
+
+    async function streamChanges(): Promise<void> {
+      while (open && !deps.stopping?.aborted && Date.now() < deadline) {
+        if (inScope) {
+          const changes = await deps.store.changesSince(rv, { ...q, ...(fieldSelector ? { fieldSelector } : {}) }, deps.namespace, managedBy);
+          for (const e of changes) {
+            const obj = toObject(e, deps.namespace);
+            const type = e.source === 'admission' && e.outcome !== 'Admitted' ? 'MODIFIED' : 'ADDED';
+            const object = asTable ? table([obj], auditResource().columns, { include, now: now(), apiVersion: obj.apiVersion, kind: obj.kind }) : obj;
+            res.write(`${JSON.stringify({ type, object })}\n`);
+            rv = e.rv;
+          }
+        }
+        if (!open) break;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, deps.pollMs ?? 1000);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    }
   }
 }
