@@ -595,7 +595,8 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
         await eventually(async () => (await holder()) === standbyId, 60_000, `${standbyId} to take the lease`);
         await createGrant(ns, 'under-b');
         await waitPhase(ns, 'under-b', 'Active', 30_000);
-        expect(standby.log()).to.contain(`"grant":"${ns}/under-b"`);
+        // The activation is logged when its pass ends, after the status write waitPhase saw.
+        await eventually(async () => standby.log().includes(`"grant":"${ns}/under-b"`), 10_000, `${standbyId} to log the grant it activated`);
 
         // Graceful handover: SIGTERM releases the lease, a fresh standby takes it without waiting it out.
         const c = startProcess('operator', uniqueName('op-c'), operatorArgs('replica-c', ['--metrics-port', '0']));
