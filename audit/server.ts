@@ -151,9 +151,10 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
   };
 
   // Requests in flight, for the drain's report: a request a drain cuts is named, not only counted.
-  const inFlight = new Set<{ what: string; since: number }>();
+  // Named only when a drain reports them, so a request pays for a set entry, not its text.
+  const inFlight = new Set<{ req: IncomingMessage; since: number }>();
   const server = https.createServer(tlsOptions(), (req, res) => {
-    const entry = { what: `${req.method} ${(req.url ?? '').split('?')[0]}${/[?&]watch=(true|1)/.test(req.url ?? '') ? ' (watch)' : ''}`, since: Date.now() };
+    const entry = { req, since: Date.now() };
     inFlight.add(entry);
     res.once('close', () => inFlight.delete(entry));
     if (req.method === 'POST' && (req.url ?? '').split('?')[0] === SINK_PATH) {
@@ -200,7 +201,11 @@ export async function startAuditServer(o: AuditServerOptions): Promise<AuditServ
       const result = (await drain.start()) as { cut?: number };
       if (!result.cut) return result;
       const now = Date.now();
-      return { ...result, inFlight: [...inFlight].map((r) => `${r.what} for ${Math.round((now - r.since) / 1000)}s`) };
+      const named = (req: IncomingMessage): string => {
+        const url = req.url ?? '';
+        return `${req.method} ${url.split('?')[0]}${/[?&]watch=(true|1)/.test(url) ? ' (watch)' : ''}`;
+      };
+      return { ...result, inFlight: [...inFlight].map((r) => `${named(r.req)} for ${Math.round((now - r.since) / 1000)}s`) };
     },
   };
 }
