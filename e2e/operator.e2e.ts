@@ -2,6 +2,7 @@
 // ServiceAccount, with the agent's real kubectl (client certificate agent:deploy-bot)
 // proving what RBAC actually lets it do. Waits are `eventually` polls, never timed
 // assertions: how fast access goes is measured by bench/operator-expiry.ts.
+import type * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import http from 'node:http';
 import { clusterEnv, eventually, kubectl, kubectlOk, run, uniqueName } from '../harness/cluster.js';
@@ -194,6 +195,20 @@ describe('operator: just-in-time AccessGrants become time-bound RoleBindings', f
       const unlabelled = await asOperator(['create', '-f', '-'], binding('probe-unlabelled', 'agentgate-edit', {}));
       expect(unlabelled.code, 'an unlabelled RoleBinding written by the operator').to.not.equal(0);
       expect(unlabelled.stderr).to.match(/agentgate-managed-rolebindings-only|denied/i);
+      const otherValue = await asOperator(['create', '-f', '-'], binding('probe-other', 'agentgate-edit', { [LABEL_MANAGED_BY]: 'someone-else' }));
+      expect(otherValue.code, 'a RoleBinding labelled as managed by someone else, written by the operator').to.not.equal(0);
+      expect(otherValue.stderr).to.match(/agentgate-managed-rolebindings-only/);
+      // Someone else's binding: the operator may neither delete it nor take it over by labelling it
+      // (the policy looks at the old object too, not only at what the operator sends).
+      await kubectlOk('admin', ['create', '-f', '-'], binding('probe-foreign', 'view', {}));
+      const foreign = JSON.parse(await kubectlOk('admin', ['get', 'rolebinding', 'probe-foreign', '-n', ns, '-o', 'json'])) as k8s.V1RoleBinding;
+      const takeOver = await asOperator(['replace', '-f', '-'], JSON.stringify({ ...foreign, metadata: { ...foreign.metadata, labels: managed } }));
+      expect(takeOver.code, "the operator labelling someone else's RoleBinding as agentgate's").to.not.equal(0);
+      expect(takeOver.stderr).to.match(/agentgate-managed-rolebindings-only/);
+      const remove = await asOperator(['delete', 'rolebinding', 'probe-foreign', '-n', ns]);
+      expect(remove.code, "the operator deleting someone else's RoleBinding").to.not.equal(0);
+      expect(remove.stderr).to.match(/agentgate-managed-rolebindings-only/);
+      await kubectlOk('admin', ['delete', 'rolebinding', 'probe-foreign', '-n', ns]);
       // The running operator may already have removed it: a labelled binding no grant owns is its to delete.
       await kubectlOk('admin', ['delete', 'rolebinding', 'probe-edit', '-n', ns, '--ignore-not-found']);
     });
