@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AdmissionRequest, JsonObject } from './admission.js';
-import { canonicalObject, canonicalize, fingerprint, fingerprintInput, LAST_APPLIED_ANNOTATION, stableStringify } from './fingerprint.js';
+import { canonicalObject, canonicalize, fingerprint, fingerprintInput, jsonEqual, LAST_APPLIED_ANNOTATION, stableStringify } from './fingerprint.js';
 
 function deployment(replicas: number, meta: JsonObject = {}): JsonObject {
   return {
@@ -322,5 +322,57 @@ describe('fingerprint: CONNECT', () => {
   it('the fingerprint input shows the options without apiVersion/kind', () => {
     const input = JSON.parse(fingerprintInput(exec(['id']))) as JsonObject;
     expect(input['object']).to.deep.equal({ command: ['id'], container: 'app', stderr: true, stdin: true, stdout: true, tty: true });
+  });
+});
+
+describe('jsonEqual', () => {
+  it('answers exactly whether stableStringify renders the two values alike, over every pair of a set of tricky values', () => {
+    const values: unknown[] = [
+      0,
+      -0,
+      1,
+      '1',
+      1n,
+      NaN,
+      Infinity,
+      null,
+      undefined,
+      () => 1,
+      Symbol('x'),
+      true,
+      false,
+      'é',
+      '',
+      [],
+      [null],
+      [undefined],
+      [1, 2],
+      [2, 1],
+      {},
+      new Date(0),
+      { a: undefined },
+      { a: null },
+      { a: 1, b: 2 },
+      { b: 2, a: 1 },
+      { a: 1, b: 2, c: undefined },
+      { a: 1 },
+      Object.assign(Object.create({ b: 2 }), { a: 1 }),
+      { a: [{ y: 1, x: 2 }] },
+      { a: [{ x: 2, y: 1 }] },
+      { a: [{ x: 2, y: '1' }] },
+      { conditions: [{ type: 'Active', status: 'True', observedGeneration: 1 }], phase: 'Active' },
+      { phase: 'Active', conditions: [{ observedGeneration: 1, status: 'True', type: 'Active' }] },
+      { phase: 'Active', conditions: [{ observedGeneration: 2, status: 'True', type: 'Active' }] },
+    ];
+    let equalPairs = 0;
+    for (const a of values) {
+      for (const b of values) {
+        const want = stableStringify(a) === stableStringify(b);
+        if (want) equalPairs++;
+        expect(jsonEqual(a, b), `${stableStringify(a)} vs ${stableStringify(b)}`).to.equal(want);
+      }
+    }
+    // Not only the diagonal: 0/-0, the nulls, 1n/'1', key orders, undefined members.
+    expect(equalPairs).to.be.greaterThan(values.length + 20);
   });
 });

@@ -218,6 +218,64 @@ export function stableStringify(value: unknown): string {
   return sortedJson(value, false);
 }
 
+/** What stableStringify renders a value as, by class: bigints as strings; non-finite numbers, functions and symbols as null. */
+function jsonClass(v: unknown): 'string' | 'number' | 'boolean' | 'null' | 'array' | 'object' {
+  switch (typeof v) {
+    case 'string':
+    case 'bigint':
+      return 'string';
+    case 'number':
+      return Number.isFinite(v) ? 'number' : 'null';
+    case 'boolean':
+      return 'boolean';
+    case 'object':
+      return v === null ? 'null' : Array.isArray(v) ? 'array' : 'object';
+    default:
+      return 'null';
+  }
+}
+
+/**
+ * stableStringify(a) === stableStringify(b), without rendering either: a reconciler asks
+ * it of every status it plans (is there anything to write?), and two texts per question
+ * were most of what planning a grant allocated.
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const c = jsonClass(a);
+  if (c !== jsonClass(b)) return false;
+  switch (c) {
+    case 'string':
+    case 'number':
+      // The rendered text: a bigint's digits, a number's shortest form (-0 and 0 alike).
+      return String(a) === String(b);
+    case 'boolean':
+      return false;
+    case 'null':
+      return true;
+    case 'array': {
+      const x = a as unknown[];
+      const y = b as unknown[];
+      if (x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) if (!jsonEqual(x[i], y[i])) return false;
+      return true;
+    }
+    default: {
+      // Own enumerable members; an undefined one is left out of the text.
+      const x = a as JsonObject;
+      const y = b as JsonObject;
+      let n = 0;
+      for (const k in x) {
+        if (!Object.hasOwn(x, k) || x[k] === undefined) continue;
+        n++;
+        if (!Object.hasOwn(y, k) || y[k] === undefined || !jsonEqual(x[k], y[k])) return false;
+      }
+      for (const k in y) if (Object.hasOwn(y, k) && y[k] !== undefined) n--;
+      return n === 0;
+    }
+  }
+}
+
 const isJsonValue = (v: unknown): boolean => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';
 
 /**

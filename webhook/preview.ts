@@ -6,7 +6,7 @@
 import { dump } from 'js-yaml';
 import type { AdmissionRequest, JsonObject } from '../lib/admission.js';
 import { isJsonObject } from '../lib/admission.js';
-import { canonicalObject, stableStringify } from '../lib/fingerprint.js';
+import { canonicalObject, jsonEqual, stableStringify } from '../lib/fingerprint.js';
 
 export const PREVIEW_MAX_BYTES = 2048;
 export const SUMMARY_MAX_CHARS = 256;
@@ -213,10 +213,6 @@ function renderPath(segments: readonly Segment[]): string {
   return out || '.';
 }
 
-function sameJson(a: unknown, b: unknown): boolean {
-  return stableStringify(a) === stableStringify(b);
-}
-
 /**
  * Leaf-level differences between two JSON values, in path order. Arrays are compared
  * by index: precise for the common edits (an image, a replica count, an env value);
@@ -235,7 +231,7 @@ export function diffObjects(before: unknown, after: unknown, maxChanges = DIFF_M
       for (let i = 0; i < Math.max(a.length, b.length); i++) walk(a[i], b[i], [...path, i]);
       return;
     }
-    if (sameJson(a, b) && (a === undefined) === (b === undefined)) return;
+    if (jsonEqual(a, b) && (a === undefined) === (b === undefined)) return;
     result.total += 1;
     if (result.changes.length < maxChanges) {
       const change: Change = { path: renderPath(path) };

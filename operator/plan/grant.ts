@@ -33,7 +33,7 @@ import {
   type GrantPhase,
 } from '../../api/types.js';
 import { parseDuration, rfc3339 } from '../../lib/clock.js';
-import { activationFingerprint, stableStringify } from '../../lib/fingerprint.js';
+import { activationFingerprint, jsonEqual, stableStringify } from '../../lib/fingerprint.js';
 import { CONDITION, REASON, isTrue, setCondition, type ConditionInput } from '../conditions.js';
 import { activationRequestName, labelValue, roleBindingName } from '../../api/names.js';
 import { firstCeilingProblem } from '../../lib/ceiling.js';
@@ -225,7 +225,7 @@ class StatusBuilder {
     return this;
   }
   changed(): boolean {
-    return stableStringify(this.status) !== stableStringify(this.grant.status ?? {});
+    return !jsonEqual(this.status, this.grant.status ?? {});
   }
 }
 
