@@ -557,6 +557,9 @@ async function main(): Promise<void> {
     floor.child.kill();
     stub.child.kill();
   }
+  // The goal's own figure (issue #13), with the issue's load: `allow` runs it alone.
+  console.log('\nthe allow-path goal:');
+  await allowGoal();
 }
 
 /**
