@@ -154,16 +154,18 @@ export class Drain {
     // The bound ran out with connections open: read what has arrived, then close the ones
     // that carry no call: node's idle ones, and the ones that never carried a request.
     const before = this.open.size;
-    const closedAtBound = await new Promise<number>((resolve) =>
+    const { closedAtBound, unused } = await new Promise<{ closedAtBound: number; unused: number }>((resolve) =>
       this.afterPendingIo(() => {
         const open = [...this.open];
         this.server.close();
         this.server.closeIdleConnections();
-        for (const [socket, pair] of open) if (!socket.destroyed && !this.spoke.has(pair)) socket.destroy();
-        resolve(open.filter(([s]) => s.destroyed).length);
+        const never = open.filter(([s, pair]) => !s.destroyed && !this.spoke.has(pair));
+        for (const [s] of never) s.destroy();
+        resolve({ closedAtBound: open.filter(([s]) => s.destroyed).length, unused: never.length });
       }),
     );
-    this.o.log.warn('drain bound reached with connections open: closed the ones carrying no call', { open: before, closedAtBound });
+    // unused: the connections among them that never carried a request.
+    this.o.log.warn('drain bound reached with connections open: closed the ones carrying no call', { open: before, closedAtBound, unused });
     const finished = await this.untilClosedOr(this.o.inflightMs);
     return { endedBy: 'bound', closedAtBound, cut: finished ? 0 : this.open.size };
   }
