@@ -88,11 +88,13 @@ const realAfter = (ms: number, fn: () => void) => {
   return () => clearTimeout(t);
 };
 
-const addressPair = (s: DrainAddress): string => `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
+/** undefined when the socket cannot tell its peer (reset as it connected). */
+const addressPair = (s: DrainAddress): string | undefined =>
+  s.remotePort === undefined ? undefined : `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
 
 export class Drain {
   /** Each open connection with its address pair (read when it connects: a closed socket forgets it). */
-  private readonly open = new Map<DrainSocket, string>();
+  private readonly open = new Map<DrainSocket, string | undefined>();
   /** Address pairs of the open connections that have carried a request. */
   private readonly spoke = new Set<string>();
   /** Request sockets already marked: a request on a used connection pays one lookup. */
@@ -113,14 +115,15 @@ export class Drain {
       this.open.set(socket, pair);
       socket.once('close', () => {
         this.open.delete(socket);
-        this.spoke.delete(pair);
+        if (pair) this.spoke.delete(pair);
         if (this.open.size === 0) this.allClosed?.();
       });
     });
     server.prependListener('request', (req, res) => {
       if (!this.marked.has(req.socket)) {
         this.marked.add(req.socket);
-        this.spoke.add(addressPair(req.socket));
+        const pair = addressPair(req.socket);
+        if (pair) this.spoke.add(pair);
       }
       // While draining, every answer closes its connection: the apiserver does not reuse it.
       if (this.draining) res.setHeader('Connection', 'close');
@@ -159,7 +162,8 @@ export class Drain {
         const open = [...this.open];
         this.server.close();
         this.server.closeIdleConnections();
-        const never = open.filter(([s, pair]) => !s.destroyed && !this.spoke.has(pair));
+        // A connection whose address pair is unknown cannot be told apart: it is left to node.
+        const never = open.filter(([s, pair]) => pair && !s.destroyed && !this.spoke.has(pair));
         for (const [s] of never) s.destroy();
         resolve({ closedAtBound: open.filter(([s]) => s.destroyed).length, unused: never.length });
       }),
