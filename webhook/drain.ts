@@ -14,10 +14,22 @@
 //    so each connection the apiserver uses again is closed by an answer, never under a call;
 // 2. wait until the clients have closed every other connection themselves: the apiserver
 //    drops an idle connection after 90 s (client-go's transport: Go's IdleConnTimeout);
-// 3. only if --drain-seconds runs out first: stop listening and close the connections still
-//    idle (after one more turn of the loop, so requests already received are served first),
-//    and let calls in flight finish, bounded by the request timeout.
+// 3. only if --drain-seconds runs out first: stop listening and close the connections that
+//    carry no call (after one more turn of the loop, so requests already received are served
+//    first), and let calls in flight finish, bounded by the request timeout.
 // A --drain-seconds above the apiserver's idle timeout makes step 3 a no-op.
+//
+// "Carry no call" includes a connection that has not carried one yet: one still in its TLS
+// handshake, or past it and unused (Go's transport keeps a connection it dialed for a call
+// that another connection served). Node's closeIdleConnections() leaves those open: it knows
+// a connection only once the handshake is done, and counts it busy until its first request
+// ends. Left open, such a connection held the drain to the request timeout and was reported
+// as a cut call, though it cut nothing. So the drain marks each connection that has carried
+// a request and closes the others itself. A TLS request's socket is not the raw socket the
+// server's 'connection' event gave (node wraps it, and keeps the link private), so the two
+// are matched by their TCP address pair, which no two open connections share. (A first
+// request whose headers have not all arrived by then goes with its connection, where node
+// would wait for it: rare, as the pod is out of the endpoints and headers arrive in one read.)
 import type { Logger } from '../lib/log.js';
 
 /** How long the apiserver keeps an idle connection to a webhook (client-go: Go's http.DefaultTransport IdleConnTimeout). */
@@ -26,16 +38,25 @@ export const APISERVER_IDLE_CONNECTION_MS = 90_000;
 /** keep-alive on the server side outlives the apiserver's: the client, never the server, closes an idle connection. */
 export const KEEP_ALIVE_TIMEOUT_MS = APISERVER_IDLE_CONNECTION_MS + 30_000;
 
+/** A connection's TCP address pair, as a net.Socket (or the TLS socket over it) tells it. */
+interface DrainAddress {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly localAddress?: string | undefined;
+  readonly localPort?: number | undefined;
+}
+
 /** A connection as the drain sees it (a net.Socket). */
-export interface DrainSocket {
+export interface DrainSocket extends DrainAddress {
   readonly destroyed: boolean;
   once(event: 'close', listener: () => void): unknown;
+  destroy(): unknown;
 }
 
 /** What the drain needs of node's http(s).Server: the seam the unit tests fake. */
 export interface DrainServer {
   on(event: 'connection', listener: (socket: DrainSocket) => void): unknown;
-  prependListener(event: 'request', listener: (req: unknown, res: { setHeader(name: string, value: string): unknown }) => void): unknown;
+  prependListener(event: 'request', listener: (req: { socket: DrainAddress }, res: { setHeader(name: string, value: string): unknown }) => void): unknown;
   close(callback?: (err?: Error) => void): unknown;
   closeIdleConnections(): void;
 }
@@ -55,7 +76,7 @@ interface DrainOptions {
 export interface DrainResult {
   /** clients: every connection was closed by its client or by an answer; bound: --drain-seconds ran out. */
   endedBy: 'clients' | 'bound';
-  /** Connections the server closed at the bound: idle ones, and ones whose last answer was already written (0 when endedBy is clients). */
+  /** Connections the server closed at the bound: idle ones, ones whose last answer was already written, and ones that never carried a request (0 when endedBy is clients). */
   closedAtBound: number;
   /** Connections still open when the in-flight bound ran out (their calls were cut). */
   cut: number;
@@ -67,8 +88,17 @@ const realAfter = (ms: number, fn: () => void) => {
   return () => clearTimeout(t);
 };
 
+/** undefined when the socket cannot tell its peer (reset as it connected). */
+const addressPair = (s: DrainAddress): string | undefined =>
+  s.remotePort === undefined ? undefined : `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
+
 export class Drain {
-  private readonly open = new Set<DrainSocket>();
+  /** Each open connection with its address pair (read when it connects: a closed socket forgets it). */
+  private readonly open = new Map<DrainSocket, string | undefined>();
+  /** Address pairs of the open connections that have carried a request. */
+  private readonly spoke = new Set<string>();
+  /** Request sockets already marked: a request on a used connection pays one lookup. */
+  private readonly marked = new WeakSet<DrainAddress>();
   private draining = false;
   private allClosed: (() => void) | undefined;
   private readonly after: (ms: number, fn: () => void) => () => void;
@@ -81,14 +111,21 @@ export class Drain {
     this.after = o.after ?? realAfter;
     this.afterPendingIo = o.afterPendingIo ?? ((fn) => void setImmediate(fn));
     server.on('connection', (socket) => {
-      this.open.add(socket);
+      const pair = addressPair(socket);
+      this.open.set(socket, pair);
       socket.once('close', () => {
         this.open.delete(socket);
+        if (pair) this.spoke.delete(pair);
         if (this.open.size === 0) this.allClosed?.();
       });
     });
-    // While draining, every answer closes its connection: the apiserver does not reuse it.
-    server.prependListener('request', (_req, res) => {
+    server.prependListener('request', (req, res) => {
+      if (!this.marked.has(req.socket)) {
+        this.marked.add(req.socket);
+        const pair = addressPair(req.socket);
+        if (pair) this.spoke.add(pair);
+      }
+      // While draining, every answer closes its connection: the apiserver does not reuse it.
       if (this.draining) res.setHeader('Connection', 'close');
     });
   }
@@ -117,17 +154,22 @@ export class Drain {
       const finished = await this.untilClosedOr(this.o.inflightMs);
       return { endedBy: 'clients', closedAtBound: 0, cut: finished ? 0 : this.open.size };
     }
-    // The bound ran out with connections open: read what has arrived, then close the idle ones.
+    // The bound ran out with connections open: read what has arrived, then close the ones
+    // that carry no call: node's idle ones, and the ones that never carried a request.
     const before = this.open.size;
-    const closedAtBound = await new Promise<number>((resolve) =>
+    const { closedAtBound, unused } = await new Promise<{ closedAtBound: number; unused: number }>((resolve) =>
       this.afterPendingIo(() => {
         const open = [...this.open];
         this.server.close();
         this.server.closeIdleConnections();
-        resolve(open.filter((s) => s.destroyed).length);
+        // A connection whose address pair is unknown cannot be told apart: it is left to node.
+        const never = open.filter(([s, pair]) => pair && !s.destroyed && !this.spoke.has(pair));
+        for (const [s] of never) s.destroy();
+        resolve({ closedAtBound: open.filter(([s]) => s.destroyed).length, unused: never.length });
       }),
     );
-    this.o.log.warn('drain bound reached with connections open: closed the idle ones', { open: before, closedAtBound });
+    // unused: the connections among them that never carried a request.
+    this.o.log.warn('drain bound reached with connections open: closed the ones carrying no call', { open: before, closedAtBound, unused });
     const finished = await this.untilClosedOr(this.o.inflightMs);
     return { endedBy: 'bound', closedAtBound, cut: finished ? 0 : this.open.size };
   }
