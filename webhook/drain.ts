@@ -56,7 +56,13 @@ export interface DrainSocket extends DrainAddress {
 /** What the drain needs of node's http(s).Server: the seam the unit tests fake. */
 export interface DrainServer {
   on(event: 'connection', listener: (socket: DrainSocket) => void): unknown;
-  prependListener(event: 'request', listener: (req: { socket: DrainAddress }, res: { setHeader(name: string, value: string): unknown }) => void): unknown;
+  prependListener(
+    event: 'request',
+    listener: (
+      req: { socket: DrainAddress; method?: string | undefined; url?: string | undefined },
+      res: { setHeader(name: string, value: string): unknown },
+    ) => void,
+  ): unknown;
   close(callback?: (err?: Error) => void): unknown;
   closeIdleConnections(): void;
 }
@@ -88,6 +94,19 @@ const realAfter = (ms: number, fn: () => void) => {
   return () => clearTimeout(t);
 };
 
+/** The last call a connection carried: what a cut names. Updated in place, no allocation per call. */
+interface LastCall {
+  method: string | undefined;
+  url: string | undefined;
+  since: number;
+}
+
+/** A call as the drain's warning names it: method, path (never the query), watch or not, age. */
+const callName = (c: LastCall, now: number): string => {
+  const url = c.url ?? '';
+  return `${c.method} ${url.split('?')[0]}${/[?&]watch=(true|1)/.test(url) ? ' (watch)' : ''} for ${Math.round((now - c.since) / 1000)}s`;
+};
+
 /** undefined when the socket cannot tell its peer (reset as it connected). */
 const addressPair = (s: DrainAddress): string | undefined =>
   s.remotePort === undefined ? undefined : `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
@@ -95,10 +114,10 @@ const addressPair = (s: DrainAddress): string | undefined =>
 export class Drain {
   /** Each open connection with its address pair (read when it connects: a closed socket forgets it). */
   private readonly open = new Map<DrainSocket, string | undefined>();
-  /** Address pairs of the open connections that have carried a request. */
-  private readonly spoke = new Set<string>();
-  /** Request sockets already marked: a request on a used connection pays one lookup. */
-  private readonly marked = new WeakSet<DrainAddress>();
+  /** The open connections that have carried a request, by address pair, with their last call. */
+  private readonly spoke = new Map<string, LastCall>();
+  /** Each request socket's last call (null: its address pair is unknown): a request on a used connection pays one lookup. */
+  private readonly calls = new WeakMap<DrainAddress, LastCall | null>();
   private draining = false;
   private allClosed: (() => void) | undefined;
   private readonly after: (ms: number, fn: () => void) => () => void;
@@ -120,10 +139,17 @@ export class Drain {
       });
     });
     server.prependListener('request', (req, res) => {
-      if (!this.marked.has(req.socket)) {
-        this.marked.add(req.socket);
+      let call = this.calls.get(req.socket);
+      if (call === undefined) {
         const pair = addressPair(req.socket);
-        if (pair) this.spoke.add(pair);
+        call = pair ? { method: undefined, url: undefined, since: 0 } : null;
+        this.calls.set(req.socket, call);
+        if (pair && call) this.spoke.set(pair, call);
+      }
+      if (call) {
+        call.method = req.method;
+        call.url = req.url;
+        call.since = Date.now();
       }
       // While draining, every answer closes its connection: the apiserver does not reuse it.
       if (this.draining) res.setHeader('Connection', 'close');
@@ -151,8 +177,7 @@ export class Drain {
     if (await this.untilClosedOr(this.o.drainMs)) {
       // Nothing open: stop listening (a probe that connects meanwhile is answered or cut at the bound).
       this.server.close();
-      const finished = await this.untilClosedOr(this.o.inflightMs);
-      return { endedBy: 'clients', closedAtBound: 0, cut: finished ? 0 : this.open.size };
+      return { endedBy: 'clients', closedAtBound: 0, cut: await this.cutAfterInflightBound() };
     }
     // The bound ran out with connections open: read what has arrived, then close the ones
     // that carry no call: node's idle ones, and the ones that never carried a request.
@@ -170,8 +195,19 @@ export class Drain {
     );
     // unused: the connections among them that never carried a request.
     this.o.log.warn('drain bound reached with connections open: closed the ones carrying no call', { open: before, closedAtBound, unused });
-    const finished = await this.untilClosedOr(this.o.inflightMs);
-    return { endedBy: 'bound', closedAtBound, cut: finished ? 0 : this.open.size };
+    return { endedBy: 'bound', closedAtBound, cut: await this.cutAfterInflightBound() };
+  }
+
+  /** Waits for the calls in flight, bounded; returns how many connections it cut, named in a warning. */
+  private async cutAfterInflightBound(): Promise<number> {
+    if (await this.untilClosedOr(this.o.inflightMs)) return 0;
+    const now = Date.now();
+    const calls = [...this.open.values()].map((pair) => {
+      const call = pair ? this.spoke.get(pair) : undefined;
+      return call ? callName(call, now) : 'a connection that carried no request';
+    });
+    this.o.log.warn('drain cut calls in flight at the request timeout', { cut: calls.length, calls });
+    return calls.length;
   }
 
   /** True once no connection is open, false if ms pass first. */
